@@ -1,0 +1,64 @@
+//! A small HTTP client for the end-to-end tests: plain HTTP to `cargo lambda watch` on loopback.
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+pub struct Stack {
+    base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("status {} body is not JSON ({e}): {:?}", self.status, String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    /// Asserts the envelope (status, success flag, request id in body and header) and returns it.
+    pub fn envelope(&self, status: u16) -> Value {
+        let body = self.json();
+        assert_eq!(self.status, status, "{body}");
+        let rid = body["meta"]["request_id"].as_str().unwrap_or_else(|| panic!("no meta.request_id: {body}"));
+        assert!(rid.starts_with("req_"), "{rid}");
+        assert_eq!(self.headers.get("x-request-id").and_then(|v| v.to_str().ok()), Some(rid));
+        assert_eq!(body["success"], status < 400, "{body}");
+        body
+    }
+}
+
+impl Stack {
+    /// The stack `make test` started (`KEYHIVE_E2E_URL`).
+    pub fn from_env() -> Self {
+        let base = std::env::var("KEYHIVE_E2E_URL").expect(
+            "KEYHIVE_E2E_URL is unset: end-to-end tests run under `make test`, which starts cargo lambda watch",
+        );
+        Stack { base, client: Client::builder(TokioExecutor::new()).build_http() }
+    }
+
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
+        let mut builder = http::Request::builder().method(method).uri(format!("{}{}", self.base, path));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(Full::new(Bytes::from(body.unwrap_or_default().to_string()))).expect("request");
+        let response = self.client.request(request).await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("response body").to_bytes();
+        Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, &[], None).await
+    }
+}

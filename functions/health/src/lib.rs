@@ -1,0 +1,24 @@
+//! `GET /health`: 200 while the function runs and the table answers, 503 when it does not.
+
+use keyhive::routes::{Function, Op};
+use keyhive::store::HealthProbe;
+use keyhive::{Api, ApiError, Call, Reply};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub async fn handle(api: &Api, request: Request) -> Response<Body> {
+    keyhive::api::serve(api, Function::Health, request, |call| handler(api, call)).await
+}
+
+async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
+    match call.route.op {
+        Op::Health => health(&api.store).await,
+    }
+}
+
+pub async fn health(probe: &dyn HealthProbe) -> Result<Reply, ApiError> {
+    probe.probe().await?;
+    Ok(Reply::ok(json!({ "status": "ok", "version": VERSION })))
+}

@@ -1,0 +1,8 @@
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    keyhive::telemetry::init();
+    let api = keyhive::Api::from_env().await;
+    run(service_fn(|request| async { Ok::<_, Error>(webhooks::handle(&api, request).await) })).await
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make dev: the whole API on http://127.0.0.1:9000 over DynamoDB Local (data kept in .dev/)
+# and moto. Ctrl-C stops everything this started.
+set -euo pipefail
+. "$(dirname "$0")/stack.sh"
+cd "$ROOT"
+
+DEV="$ROOT/.dev"
+DDB_PORT="${DYNAMODB_PORT:-8000}"
+MOTO_PORT="${MOTO_PORT:-5000}"
+API_PORT="${API_PORT:-9000}"
+mkdir -p "$DEV"; chmod 700 "$DEV"
+
+ensure_tools
+trap 'stop_started' EXIT
+trap 'exit 130' INT TERM
+
+port_open "$DDB_PORT" && die "port $DDB_PORT is taken (another make dev?); set DYNAMODB_PORT"
+port_open "$MOTO_PORT" && die "port $MOTO_PORT is taken; set MOTO_PORT"
+port_open "$API_PORT" && die "port $API_PORT is taken; set API_PORT"
+
+start_dynamodb "$DDB_PORT" "$DEV/dynamodb.log" "$DEV/dynamodb"
+start_moto "$MOTO_PORT" "$DEV/moto.log"
+
+{ stack_env "$DDB_PORT" "$MOTO_PORT"; echo "KEYHIVE_DEV_MODE=1"; } > "$DEV/watch.env"
+export_env_file "$DEV/watch.env"
+
+log "building the workspace"
+cargo build --workspace --quiet
+# moto keeps nothing across restarts: the secret's value lives in .dev/ so existing keys keep working.
+"$ROOT/target/debug/keyhive-admin" init-local --secret-file "$DEV/hashing-secret"
+
+log "serving the API on http://127.0.0.1:$API_PORT (Ctrl-C stops everything)"
+cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$DEV/watch.env" &
+WATCH_PID=$!
+STARTED_PIDS+=("$WATCH_PID")
+wait "$WATCH_PID"

@@ -1,0 +1,241 @@
+//! Request bodies: a size bound, JSON that must be one object without duplicate keys, and typed
+//! field access whose errors name the field (`VALIDATION_FAILED`, `details.field`).
+
+use crate::error::ApiError;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// JSON bodies larger than this answer 413.
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+/// Nesting deeper than this is refused as invalid JSON (no request needs it; it costs stack).
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// A JSON value parsed strictly: duplicate object keys and excessive nesting are errors.
+struct StrictValue(Value);
+
+struct StrictVisitor {
+    depth: usize,
+}
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = StrictValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<StrictValue, E> {
+        Ok(StrictValue(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+        if self.depth >= MAX_JSON_DEPTH {
+            return Err(de::Error::custom("nesting too deep"));
+        }
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element_seed(StrictSeed { depth: self.depth + 1 })? {
+            items.push(v);
+        }
+        Ok(StrictValue(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictValue, A::Error> {
+        if self.depth >= MAX_JSON_DEPTH {
+            return Err(de::Error::custom("nesting too deep"));
+        }
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictValue(v) = map.next_value_seed(StrictSeed { depth: self.depth + 1 })?;
+            if out.insert(key.clone(), v).is_some() {
+                return Err(de::Error::custom(format!("duplicate key {key:?}")));
+            }
+        }
+        Ok(StrictValue(Value::Object(out)))
+    }
+}
+
+struct StrictSeed {
+    depth: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for StrictSeed {
+    type Value = StrictValue;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<StrictValue, D::Error> {
+        d.deserialize_any(StrictVisitor { depth: self.depth })
+    }
+}
+
+/// Parses a request body as one JSON object (bounded, strict). An empty body is `{}` only
+/// when `empty_is_object` says so (for routes whose body is optional).
+pub fn parse_object(body: &[u8], empty_is_object: bool) -> Result<JsonObject, ApiError> {
+    if body.len() > MAX_JSON_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge { limit: MAX_JSON_BODY_BYTES });
+    }
+    if empty_is_object && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(JsonObject { fields: Map::new(), prefix: String::new() });
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let StrictValue(value) =
+        de::DeserializeSeed::deserialize(StrictSeed { depth: 0 }, &mut de).map_err(|_| ApiError::InvalidJson)?;
+    de.end().map_err(|_| ApiError::InvalidJson)?;
+    match value {
+        Value::Object(fields) => Ok(JsonObject { fields, prefix: String::new() }),
+        _ => Err(ApiError::InvalidJson),
+    }
+}
+
+/// A JSON object being read field by field. Every accessor removes the field it reads, so
+/// `finish` can refuse whatever is left (unknown fields are a client mistake worth naming).
+#[derive(Debug)]
+pub struct JsonObject {
+    fields: Map<String, Value>,
+    prefix: String,
+}
+
+impl JsonObject {
+    fn path(&self, field: &str) -> String {
+        format!("{}{field}", self.prefix)
+    }
+
+    fn take(&mut self, field: &str) -> Option<Value> {
+        match self.fields.remove(field) {
+            Some(Value::Null) | None => None,
+            Some(v) => Some(v),
+        }
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.fields.contains_key(field)
+    }
+
+    pub fn required<T>(
+        &mut self,
+        field: &str,
+        read: impl FnOnce(&str, Value) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let path = self.path(field);
+        match self.take(field) {
+            Some(v) => read(&path, v),
+            None => Err(ApiError::validation(path, "is required")),
+        }
+    }
+
+    pub fn optional<T>(
+        &mut self,
+        field: &str,
+        read: impl FnOnce(&str, Value) -> Result<T, ApiError>,
+    ) -> Result<Option<T>, ApiError> {
+        let path = self.path(field);
+        self.take(field).map(|v| read(&path, v)).transpose()
+    }
+
+    /// Refuses any field no accessor asked for.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.fields.keys().next() {
+            Some(unknown) => Err(ApiError::validation(self.path(unknown), "is not a known field")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Field readers for `JsonObject::required` / `optional`.
+pub mod read {
+    use super::*;
+
+    pub fn string(field: &str, v: Value) -> Result<String, ApiError> {
+        match v {
+            Value::String(s) => Ok(s),
+            _ => Err(ApiError::validation(field, "must be a string")),
+        }
+    }
+
+    pub fn integer(field: &str, v: Value) -> Result<i64, ApiError> {
+        v.as_i64().ok_or_else(|| ApiError::validation(field, "must be an integer"))
+    }
+
+    pub fn boolean(field: &str, v: Value) -> Result<bool, ApiError> {
+        v.as_bool().ok_or_else(|| ApiError::validation(field, "must be a boolean"))
+    }
+
+    pub fn object(field: &str, v: Value) -> Result<Map<String, Value>, ApiError> {
+        match v {
+            Value::Object(m) => Ok(m),
+            _ => Err(ApiError::validation(field, "must be an object")),
+        }
+    }
+
+    pub fn any(_field: &str, v: Value) -> Result<Value, ApiError> {
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(r: Result<JsonObject, ApiError>) -> &'static str {
+        r.map(|_| "OK").unwrap_or_else(|e| e.status_and_code().1)
+    }
+
+    #[test]
+    fn non_objects_and_garbage_are_invalid_json() {
+        for body in [&b"[1,2]"[..], b"\"x\"", b"12", b"{", b"{} {}", b"\xff\xfe", b"", b"null"] {
+            assert_eq!(code(parse_object(body, false)), "INVALID_JSON", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        assert_eq!(code(parse_object(br#"{"a":1,"a":2}"#, false)), "INVALID_JSON");
+        assert_eq!(code(parse_object(br#"{"p":{"x":1,"x":1}}"#, false)), "INVALID_JSON");
+        assert_eq!(code(parse_object(br#"{"a":1,"b":{"a":2}}"#, false)), "OK");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_blowing_the_stack() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+        assert_eq!(code(parse_object(deep.as_bytes(), false)), "INVALID_JSON");
+    }
+
+    #[test]
+    fn oversize_bodies_are_413_before_parsing() {
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_JSON_BODY_BYTES));
+        assert_eq!(code(parse_object(big.as_bytes(), false)), "PAYLOAD_TOO_LARGE");
+    }
+
+    #[test]
+    fn empty_body_is_an_empty_object_only_where_allowed() {
+        assert_eq!(code(parse_object(b"  ", true)), "OK");
+        assert_eq!(code(parse_object(b"", false)), "INVALID_JSON");
+    }
+
+    #[test]
+    fn field_errors_name_the_field_and_unknown_fields_are_refused() {
+        let mut obj = parse_object(br#"{"name": 5, "extra": true}"#, false).unwrap();
+        let err = obj.required("name", read::string).unwrap_err();
+        assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "name"));
+        let err = obj.finish().unwrap_err();
+        assert!(
+            matches!(err, ApiError::Validation { ref field, ref reason } if field == "extra" && reason.contains("not a known"))
+        );
+        let mut obj = parse_object(br#"{"title": null}"#, false).unwrap();
+        assert!(obj.optional("title", read::string).unwrap().is_none());
+        assert!(obj.required("name", read::string).is_err());
+    }
+}

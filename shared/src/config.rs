@@ -1,0 +1,82 @@
+//! Deployment settings, read once from the environment when a function starts.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The one DynamoDB table (`KEYHIVE_TABLE`).
+    pub table_name: String,
+    /// Secrets Manager id of the key-hashing secret (`KEYHIVE_SECRET_ID`).
+    pub secret_id: String,
+    /// Lowercase alphanumeric prefix of every key this deployment mints (`KEYHIVE_KEY_PREFIX`).
+    pub key_prefix: String,
+    /// Bound on one DynamoDB call, retries included (`KEYHIVE_DYNAMODB_TIMEOUT_MS`), so a
+    /// dead dependency answers 503 quickly instead of hanging the request.
+    pub dynamodb_timeout: Duration,
+    /// Local development only: lets webhooks target `http` and loopback (`KEYHIVE_DEV_MODE=1`).
+    pub dev_mode: bool,
+}
+
+pub const DEFAULT_TABLE: &str = "keyhive";
+pub const DEFAULT_SECRET_ID: &str = "keyhive/key-hashing-secret";
+pub const DEFAULT_KEY_PREFIX: &str = "kh";
+
+impl Config {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let key_prefix = non_empty("KEYHIVE_KEY_PREFIX").unwrap_or_else(|| DEFAULT_KEY_PREFIX.into());
+        assert!(
+            !key_prefix.is_empty()
+                && key_prefix.len() <= 16
+                && key_prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "KEYHIVE_KEY_PREFIX must be 1..16 lowercase letters or digits"
+        );
+        let timeout_ms = non_empty("KEYHIVE_DYNAMODB_TIMEOUT_MS")
+            .map(|v| v.parse::<u64>().expect("KEYHIVE_DYNAMODB_TIMEOUT_MS must be a whole number of milliseconds"))
+            .unwrap_or(2000);
+        Config {
+            table_name: non_empty("KEYHIVE_TABLE").unwrap_or_else(|| DEFAULT_TABLE.into()),
+            secret_id: non_empty("KEYHIVE_SECRET_ID").unwrap_or_else(|| DEFAULT_SECRET_ID.into()),
+            key_prefix,
+            dynamodb_timeout: Duration::from_millis(timeout_ms.clamp(100, 25_000)),
+            dev_mode: non_empty("KEYHIVE_DEV_MODE").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]);
+        assert_eq!(c.table_name, DEFAULT_TABLE);
+        assert_eq!(c.key_prefix, "kh");
+        assert_eq!(c.dynamodb_timeout, Duration::from_millis(2000));
+        assert!(!c.dev_mode);
+    }
+
+    #[test]
+    fn dev_mode_is_on_only_when_asked() {
+        assert!(config(&[("KEYHIVE_DEV_MODE", "1")]).dev_mode);
+        assert!(!config(&[("KEYHIVE_DEV_MODE", "0")]).dev_mode);
+    }
+
+    #[test]
+    #[should_panic(expected = "KEYHIVE_KEY_PREFIX")]
+    fn a_prefix_with_an_underscore_is_refused_at_start() {
+        config(&[("KEYHIVE_KEY_PREFIX", "my_co")]);
+    }
+}

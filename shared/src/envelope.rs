@@ -1,0 +1,181 @@
+//! The response envelope every keyhive response uses, and request ids.
+//!
+//! `{"success": true, "data": ..., "meta": {"request_id": ...}}` or
+//! `{"success": false, "error": {"code", "message", "details"?}, "meta": {"request_id": ...}}`,
+//! with the same request id in the `X-Request-Id` header.
+
+use crate::error::ApiError;
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// `req_` followed by the API Gateway request id when there is one (so an operator can find
+/// the gateway's log line), otherwise by 26 random alphanumerics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn from_gateway(gateway_request_id: Option<&str>) -> Self {
+        match gateway_request_id {
+            Some(id)
+                if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                RequestId(format!("req_{id}"))
+            }
+            _ => Self::random(),
+        }
+    }
+
+    pub fn random() -> Self {
+        let suffix: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(26).map(char::from).collect();
+        RequestId(format!("req_{suffix}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a handler returns on success: a status, the `data` value, and extra `meta` fields
+/// (paging for lists).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub data: Value,
+    pub meta: Map<String, Value>,
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
+}
+
+impl Reply {
+    pub fn ok(data: Value) -> Self {
+        Reply { status: StatusCode::OK, data, meta: Map::new(), headers: Vec::new() }
+    }
+
+    pub fn created(data: Value) -> Self {
+        Reply { status: StatusCode::CREATED, ..Reply::ok(data) }
+    }
+
+    pub fn with_meta(mut self, key: &str, value: Value) -> Self {
+        self.meta.insert(key.to_string(), value);
+        self
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value, request_id: &RequestId) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> {
+    let mut meta = reply.meta;
+    meta.insert("request_id".into(), Value::String(request_id.to_string()));
+    let body = json!({ "success": true, "data": reply.data, "meta": meta });
+    let mut response = json_response(reply.status, &body, request_id);
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+pub fn error_body(error: &ApiError, request_id: &RequestId) -> Value {
+    let (_, code) = error.status_and_code();
+    let mut err = Map::new();
+    err.insert("code".into(), Value::String(code.into()));
+    err.insert("message".into(), Value::String(error.to_string()));
+    if let Some(details) = error.details() {
+        err.insert("details".into(), details);
+    }
+    json!({ "success": false, "error": err, "meta": { "request_id": request_id.as_str() } })
+}
+
+/// The error envelope. Server-side errors are logged here, once, with their source chain.
+pub fn error_response(error: &ApiError, request_id: &RequestId) -> Response<Body> {
+    let (status, code) = error.status_and_code();
+    if error.is_server_side() {
+        tracing::error!(request_id = %request_id, code, error = %crate::error::source_chain(error), "request failed");
+    }
+    let mut response = json_response(status, &error_body(error, request_id), request_id);
+    let headers = response.headers_mut();
+    match error {
+        ApiError::MethodNotAllowed { allowed, .. } => {
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                headers.insert(http::header::ALLOW, value);
+            }
+        }
+        ApiError::RateLimited { retry_after } => {
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        _ => {}
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_request_id_is_kept_behind_the_prefix() {
+        let id = RequestId::from_gateway(Some("c6af9ac6-7b61-11e6-9a41-93e8deadbeef"));
+        assert_eq!(id.as_str(), "req_c6af9ac6-7b61-11e6-9a41-93e8deadbeef");
+    }
+
+    #[test]
+    fn a_hostile_gateway_request_id_is_replaced_by_a_random_one() {
+        let id = RequestId::from_gateway(Some("abc\r\nx-injected: 1"));
+        assert!(id.as_str().starts_with("req_"));
+        assert_eq!(id.as_str().len(), 30);
+        assert!(id.as_str()[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn validation_errors_name_the_field_and_reason_in_details() {
+        let rid = RequestId::random();
+        let body = error_body(&ApiError::validation("name", "must not be empty"), &rid);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "VALIDATION_FAILED");
+        assert_eq!(body["error"]["details"]["field"], "name");
+        assert_eq!(body["error"]["details"]["reason"], "must not be empty");
+        assert_eq!(body["meta"]["request_id"], rid.as_str());
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_internal() {
+        let rid = RequestId::random();
+        let err = ApiError::internal(std::io::Error::other("table keyhive-secret-xyz exploded"));
+        let body = error_body(&err, &rid);
+        assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+        assert!(!body.to_string().contains("exploded"));
+        assert!(body["error"].get("details").is_none());
+    }
+
+    #[test]
+    fn rate_limited_and_405_responses_carry_their_headers() {
+        let rid = RequestId::random();
+        let r = error_response(&ApiError::RateLimited { retry_after: 17 }, &rid);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "17");
+        assert_eq!(r.headers()["x-request-id"], rid.as_str());
+        let r =
+            error_response(&ApiError::MethodNotAllowed { method: "PUT".into(), allowed: vec!["GET", "POST"] }, &rid);
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()["allow"], "GET, POST");
+    }
+}

@@ -1,0 +1,101 @@
+//! The one error type of keyhive, and the one place that maps it to an HTTP status and an
+//! envelope error code (`ApiError::status_and_code`).
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+/// Everything a request can fail with. Client errors carry a message meant for the caller;
+/// `Internal` and `Unavailable` keep their source for the log and say nothing internal outward.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not a JSON object")]
+    InvalidJson,
+    #[error("{reason}")]
+    Validation { field: String, reason: String },
+    #[error("a valid API key is required")]
+    Unauthorized,
+    #[error("this key lacks the permission {required}")]
+    Forbidden { required: String },
+    #[error("{0}")]
+    ForbiddenBecause(String),
+    #[error("not found")]
+    NotFound,
+    #[error("method {method} is not allowed here")]
+    MethodNotAllowed { method: String, allowed: Vec<&'static str> },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("rate limit exceeded: retry after {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::Validation { field: field.into(), reason: reason.into() }
+    }
+
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(source.into())
+    }
+
+    pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Unavailable(source.into())
+    }
+
+    /// The single mapping from error to (HTTP status, envelope code).
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidJson => (StatusCode::BAD_REQUEST, "INVALID_JSON"),
+            ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            ApiError::Forbidden { .. } | ApiError::ForbiddenBecause(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::QuotaExceeded(_) => (StatusCode::CONFLICT, "QUOTA_EXCEEDED"),
+            ApiError::Gone(_) => (StatusCode::GONE, "GONE"),
+            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+        }
+    }
+
+    /// `error.details` of the envelope, when the variant has any.
+    pub fn details(&self) -> Option<Value> {
+        match self {
+            ApiError::Validation { field, reason } => Some(json!({ "field": field, "reason": reason })),
+            ApiError::Forbidden { required } => Some(json!({ "required": required })),
+            ApiError::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),
+            ApiError::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
+            ApiError::RateLimited { retry_after } => Some(json!({ "retry_after": retry_after })),
+            _ => None,
+        }
+    }
+
+    /// Whether an operator needs to see this one in the log (with its source chain).
+    pub fn is_server_side(&self) -> bool {
+        matches!(self, ApiError::Internal(_) | ApiError::Unavailable(_))
+    }
+}
+
+/// The full source chain of an error, for the log line of a server-side failure.
+pub fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(source) = next {
+        out.push_str(": ");
+        out.push_str(&source.to_string());
+        next = source.source();
+    }
+    out
+}

@@ -1,0 +1,112 @@
+//! The key schema of keyhive's single DynamoDB table: attribute names, partition and sort key
+//! builders, index names, and the table definition that `keyhive-admin create-table` creates
+//! locally and that `template.yaml` declares in AWS (a test keeps the two equal).
+//!
+//! Access patterns (each served by one key shape below):
+//!
+//! | # | pattern                                   | key                                                        | call |
+//! |---|-------------------------------------------|------------------------------------------------------------|------|
+//! | 1 | authenticate a request by key id          | `PK=KEY#<key_id>`, `SK=KEY`                                 | UpdateItem (one round trip) |
+//! | 2 | get / update / revoke / roll a key        | same item                                                  | Get/Update/TransactWrite |
+//! | 3 | list an organization's keys, newest first | `GSI1PK=ORG#<org>#KEYS`, `GSI1SK=<created_at>#<key_id>`     | Query GSI1, descending |
+//! | 4 | one user key per member (claim)           | `PK=ORG#<org>`, `SK=USERKEY#<user_id>`                      | conditional Put in the key's transaction |
+//! | 5 | an organization                           | `PK=ORG#<org>`, `SK=ORG`                                    | Get/Put |
+//! | 6 | a member / list members                   | `PK=ORG#<org>`, `SK=MEMBER#<user_id>` / begins_with MEMBER# | Get/Query |
+//! | 7 | audit trail of an organization, newest first | `PK=ORG#<org>#AUDIT`, `SK=<time>#<request_id>#<n>`      | Put in the change's transaction; Query descending |
+//! | 8 | outbox of events to deliver               | `PK=OUTBOX#<org>#<env>`, `SK=<time>#<event_id>`             | Put in the change's transaction; Streams |
+//! | 9 | health probe                              | `PK=HEALTH`, `SK=HEALTH`                                    | GetItem |
+
+/// Partition key attribute.
+pub const PK: &str = "PK";
+/// Sort key attribute.
+pub const SK: &str = "SK";
+/// The general-purpose inverted-listing index.
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+/// Epoch seconds after which DynamoDB may delete an item. DynamoDB Local never deletes, and
+/// AWS deletes late, so every read that cares filters on expiry itself.
+pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
+
+pub fn key_pk(key_id: &str) -> String {
+    format!("KEY#{key_id}")
+}
+pub const KEY_SK: &str = "KEY";
+
+pub fn org_pk(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+pub const ORG_SK: &str = "ORG";
+
+pub fn org_keys_gsi1pk(org_id: &str) -> String {
+    format!("ORG#{org_id}#KEYS")
+}
+pub fn org_keys_gsi1sk(created_at: &str, key_id: &str) -> String {
+    format!("{created_at}#{key_id}")
+}
+
+pub fn user_key_sk(user_id: &str) -> String {
+    format!("USERKEY#{user_id}")
+}
+
+pub const MEMBER_SK_PREFIX: &str = "MEMBER#";
+pub fn member_sk(user_id: &str) -> String {
+    format!("{MEMBER_SK_PREFIX}{user_id}")
+}
+
+pub fn audit_pk(org_id: &str) -> String {
+    format!("ORG#{org_id}#AUDIT")
+}
+pub fn audit_sk(at: &str, request_id: &str, n: usize) -> String {
+    format!("{at}#{request_id}#{n:02}")
+}
+
+pub fn outbox_pk(org_id: &str, environment: &str) -> String {
+    format!("OUTBOX#{org_id}#{environment}")
+}
+pub fn outbox_sk(at: &str, event_id: &str) -> String {
+    format!("{at}#{event_id}")
+}
+
+pub const HEALTH_PK: &str = "HEALTH";
+pub const HEALTH_SK: &str = "HEALTH";
+
+/// The table's shape, independent of any SDK: what create-table sends and what
+/// `template.yaml` must declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDefinition {
+    /// (attribute name, DynamoDB scalar type `S`/`N`/`B`), sorted by name.
+    pub attributes: Vec<(&'static str, &'static str)>,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+    pub global_indexes: Vec<IndexDefinition>,
+    pub ttl_attribute: &'static str,
+    pub billing_mode: &'static str,
+    /// Streams feed the webhook dispatcher from the outbox.
+    pub stream_view_type: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDefinition {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+    pub projection: &'static str,
+}
+
+pub fn table_definition() -> TableDefinition {
+    TableDefinition {
+        attributes: vec![(GSI1PK, "S"), (GSI1SK, "S"), (PK, "S"), (SK, "S")],
+        partition_key: PK,
+        sort_key: SK,
+        global_indexes: vec![IndexDefinition {
+            name: GSI1,
+            partition_key: GSI1PK,
+            sort_key: GSI1SK,
+            projection: "ALL",
+        }],
+        ttl_attribute: TTL_ATTRIBUTE,
+        billing_mode: "PAY_PER_REQUEST",
+        stream_view_type: "NEW_IMAGE",
+    }
+}

@@ -1,0 +1,132 @@
+//! DynamoDB implementation of the store traits.
+
+use super::{HealthProbe, StoreError};
+use crate::schema::{self, TableDefinition};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// Maps an SDK failure to a `StoreError`: transport failures, timeouts, throttling and server
+/// errors mean "unavailable" (503); anything else is ours to fix.
+pub(crate) fn classify<E>(err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    let unavailable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or_default();
+            status >= 500
+                || matches!(
+                    code,
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                )
+        }
+        _ => false,
+    };
+    if unavailable {
+        StoreError::Unavailable(Box::new(err))
+    } else {
+        StoreError::Other(Box::new(err))
+    }
+}
+
+#[async_trait::async_trait]
+impl HealthProbe for DynamoStore {
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::PK, AttributeValue::S(schema::HEALTH_PK.into()))
+            .key(schema::SK, AttributeValue::S(schema::HEALTH_SK.into()))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+/// Creates the table from its definition unless it exists. Used by `keyhive-admin` for the local
+/// stack and by tests; in AWS the table comes from `template.yaml`.
+pub async fn ensure_table(client: &Client, name: &str, def: &TableDefinition) -> Result<bool, StoreError> {
+    match client.describe_table().table_name(name).send().await {
+        Ok(_) => return Ok(false),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
+        Err(err) => return Err(classify(err)),
+    }
+    let key =
+        |name: &str, key_type: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(key_type).build();
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(def.billing_mode))
+        .key_schema(built(key(def.partition_key, KeyType::Hash))?)
+        .key_schema(built(key(def.sort_key, KeyType::Range))?)
+        .stream_specification(built(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(def.stream_view_type))
+                .build(),
+        )?);
+    for (attribute, kind) in &def.attributes {
+        request = request.attribute_definitions(built(
+            AttributeDefinition::builder()
+                .attribute_name(*attribute)
+                .attribute_type(ScalarAttributeType::from(*kind))
+                .build(),
+        )?);
+    }
+    for index in &def.global_indexes {
+        request = request.global_secondary_indexes(built(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(built(key(index.partition_key, KeyType::Hash))?)
+                .key_schema(built(key(index.sort_key, KeyType::Range))?)
+                .projection(Projection::builder().projection_type(ProjectionType::from(index.projection)).build())
+                .build(),
+        )?);
+    }
+    request.send().await.map_err(classify)?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(built(
+            TimeToLiveSpecification::builder().enabled(true).attribute_name(def.ttl_attribute).build(),
+        )?)
+        .send()
+        .await
+        .map_err(classify)?;
+    Ok(true)
+}

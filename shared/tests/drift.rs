@@ -1,0 +1,120 @@
+//! The same facts stated in several files must agree: the table in `template.yaml` and the one
+//! `keyhive-admin` creates locally; the routes of the route table, the template's API events and
+//! the local router of `cargo lambda watch`.
+
+use keyhive::routes::{Access, Function, ROUTES};
+use keyhive::schema::table_definition;
+use keyhive::testkit::workspace_root;
+use std::collections::{BTreeMap, BTreeSet};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
+    YamlLoader::load_from_str(&text).expect("template.yaml parses").remove(0)
+}
+
+fn s(y: &Yaml) -> &str {
+    y.as_str().unwrap_or_else(|| panic!("expected a string, got {y:?}"))
+}
+
+#[test]
+fn template_table_matches_the_schema_module() {
+    let t = template();
+    let table = &t["Resources"]["Table"]["Properties"];
+    let def = table_definition();
+    let attributes: Vec<(String, String)> = table["AttributeDefinitions"]
+        .as_vec()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| (s(&a["AttributeName"]).to_string(), s(&a["AttributeType"]).to_string()))
+        .collect();
+    let expected: Vec<(String, String)> = def.attributes.iter().map(|(n, k)| (n.to_string(), k.to_string())).collect();
+    assert_eq!(attributes, expected);
+    let key_schema = |y: &Yaml| -> Vec<(String, String)> {
+        y.as_vec()
+            .expect("KeySchema")
+            .iter()
+            .map(|k| (s(&k["AttributeName"]).into(), s(&k["KeyType"]).into()))
+            .collect()
+    };
+    assert_eq!(
+        key_schema(&table["KeySchema"]),
+        vec![(def.partition_key.to_string(), "HASH".to_string()), (def.sort_key.to_string(), "RANGE".to_string())]
+    );
+    let indexes = table["GlobalSecondaryIndexes"].as_vec().expect("GlobalSecondaryIndexes");
+    assert_eq!(indexes.len(), def.global_indexes.len());
+    for (yaml, index) in indexes.iter().zip(&def.global_indexes) {
+        assert_eq!(s(&yaml["IndexName"]), index.name);
+        assert_eq!(
+            key_schema(&yaml["KeySchema"]),
+            vec![
+                (index.partition_key.to_string(), "HASH".to_string()),
+                (index.sort_key.to_string(), "RANGE".to_string())
+            ]
+        );
+        assert_eq!(s(&yaml["Projection"]["ProjectionType"]), index.projection);
+    }
+    assert_eq!(s(&table["BillingMode"]), def.billing_mode);
+    assert_eq!(s(&table["TimeToLiveSpecification"]["AttributeName"]), def.ttl_attribute);
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(s(&table["StreamSpecification"]["StreamViewType"]), def.stream_view_type);
+}
+
+fn function_resource(function: Function) -> String {
+    let name = function.name();
+    format!("{}{}Function", name[..1].to_uppercase(), &name[1..])
+}
+
+#[test]
+fn template_api_events_match_the_route_table() {
+    let t = template();
+    let resources = t["Resources"].as_hash().expect("Resources");
+    // (function resource, METHOD, path, authorizer NONE?) from the template.
+    let mut declared = BTreeSet::new();
+    let mut any_paths = BTreeMap::new();
+    for (name, resource) in resources {
+        if s(&resource["Type"]) != "AWS::Serverless::Function" {
+            continue;
+        }
+        let Some(events) = resource["Properties"]["Events"].as_hash() else { continue };
+        for event in events.values() {
+            assert_eq!(s(&event["Type"]), "Api");
+            let props = &event["Properties"];
+            let public = props["Auth"]["Authorizer"].as_str() == Some("NONE");
+            let method = s(&props["Method"]).to_uppercase();
+            let path = s(&props["Path"]).to_string();
+            if method == "ANY" {
+                // The 405 catcher: public, so a wrong method is 405 before any credential check.
+                assert!(public, "ANY {path} must not require the authorizer");
+                any_paths.insert(path, s(name).to_string());
+            } else {
+                declared.insert((s(name).to_string(), method, path, public));
+            }
+        }
+    }
+    let expected: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (function_resource(r.function), r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)
+        })
+        .collect();
+    assert_eq!(declared, expected, "template.yaml Api events differ from shared/src/routes.rs");
+    let expected_any: BTreeMap<_, _> =
+        ROUTES.iter().map(|r| (r.pattern.to_string(), function_resource(r.function))).collect();
+    assert_eq!(any_paths, expected_any, "every routed path needs one ANY event on its function");
+}
+
+#[test]
+fn local_router_sends_every_route_to_its_function() {
+    let text = std::fs::read_to_string(workspace_root().join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("Cargo.toml parses");
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("watch router");
+    for route in ROUTES {
+        let target = router.get(route.pattern).and_then(|v| v.as_str());
+        assert_eq!(target, Some(route.function.name()), "router entry for {}", route.pattern);
+    }
+    for catch_all in ["/", "//", "/v1/", "/v1/{*rest}", "/{slug}/", "/{slug}/{*rest}"] {
+        assert!(router.contains_key(catch_all), "router lacks the catch-all {catch_all}");
+    }
+}

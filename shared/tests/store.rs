@@ -1,0 +1,45 @@
+//! The DynamoDB store against DynamoDB Local, through the real SDK.
+
+use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
+use keyhive::schema::table_definition;
+use keyhive::store::dynamo::{ensure_table, DynamoStore};
+use keyhive::store::HealthProbe;
+use keyhive::testkit::{stack_api, unreachable_api};
+
+#[tokio::test]
+async fn ensure_table_creates_the_defined_table_once() {
+    let api = stack_api().await;
+    let client = api.store.client();
+    let name = format!("keyhive-test-{}", rand::random::<u32>());
+    assert!(ensure_table(client, &name, &table_definition()).await.expect("create"));
+    assert!(
+        !ensure_table(client, &name, &table_definition()).await.expect("second call"),
+        "second call must not recreate"
+    );
+
+    let table = client.describe_table().table_name(&name).send().await.expect("describe").table.expect("table");
+    let def = table_definition();
+    let keys: Vec<_> =
+        table.key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().clone())).collect();
+    assert_eq!(keys, vec![(def.partition_key.to_string(), KeyType::Hash), (def.sort_key.to_string(), KeyType::Range)]);
+    let gsis = table.global_secondary_indexes();
+    assert_eq!(gsis.len(), def.global_indexes.len());
+    assert_eq!(gsis[0].index_name(), Some(def.global_indexes[0].name));
+    assert_eq!(gsis[0].projection().and_then(|p| p.projection_type()), Some(&ProjectionType::All));
+    let ttl = client.describe_time_to_live().table_name(&name).send().await.expect("ttl");
+    assert_eq!(ttl.time_to_live_description().and_then(|d| d.attribute_name()), Some(def.ttl_attribute));
+    client.delete_table().table_name(&name).send().await.expect("clean up");
+}
+
+#[tokio::test]
+async fn the_probe_succeeds_on_the_stack_and_fails_as_unavailable_without_it() {
+    let api = stack_api().await;
+    api.store.probe().await.expect("DynamoDB Local answers");
+    let missing = DynamoStore::new(api.store.client().clone(), "no-such-table");
+    assert!(
+        matches!(missing.probe().await, Err(keyhive::store::StoreError::Other(_))),
+        "a missing table is our bug, not an outage"
+    );
+    let dead = unreachable_api().await;
+    assert!(matches!(dead.store.probe().await, Err(keyhive::store::StoreError::Unavailable(_))));
+}
