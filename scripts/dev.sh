@@ -29,8 +29,11 @@ log "building the workspace"
 cargo build --workspace --quiet
 # moto keeps nothing across restarts: the secret's value lives in .dev/ so existing keys keep working.
 "$ROOT/target/debug/keyhive-admin" init-local --secret-file "$DEV/hashing-secret"
+# A development organization, once: its admin key stays in .dev/admin-key (mode 0600).
+"$ROOT/target/debug/keyhive-admin" bootstrap --org-name "Development" --key-file "$DEV/admin-key" --if-missing
 
 log "serving the API on http://127.0.0.1:$API_PORT (Ctrl-C stops everything)"
+log "try: curl -H \"X-API-Key: \$(cat .dev/admin-key)\" http://127.0.0.1:$API_PORT/v1/keys/self"
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$DEV/watch.env" &
 WATCH_PID=$!
 STARTED_PIDS+=("$WATCH_PID")

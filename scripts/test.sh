@@ -24,6 +24,10 @@ AWS_DEFAULT_REGION=us-east-1 sam validate --lint --template-file template.yaml
 RUN="$ROOT/target/test-stack"
 rm -rf "$RUN"; mkdir -p "$RUN"
 DDB_PORT=$(free_port); MOTO_PORT=$(free_port); API_PORT=$(free_port)
+# The concurrency tests put hundreds of requests on one item of a freshly started (cold JVM)
+# DynamoDB Local on a shared 2-core machine: give each call more room than in production.
+# Outage tests use unreachable endpoints, which fail fast whatever this is.
+export KEYHIVE_DYNAMODB_TIMEOUT_MS=8000
 start_dynamodb "$DDB_PORT" "$RUN/dynamodb.log"
 start_moto "$MOTO_PORT" "$RUN/moto.log"
 stack_env "$DDB_PORT" "$MOTO_PORT" > "$RUN/stack.env"
@@ -32,8 +36,10 @@ export_env_file "$RUN/stack.env"
 log "building the workspace"
 cargo build --workspace --quiet
 "$ROOT/target/debug/keyhive-admin" init-local --secret-file "$RUN/hashing-secret"
+# As make dev does: the end-to-end tests start from this admin key.
+"$ROOT/target/debug/keyhive-admin" bootstrap --org-name "E2E" --key-file "$RUN/admin-key"
 
-cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
+cargo lambda watch --quiet --ignore-changes --concurrency 4 --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
   --env-file "$RUN/stack.env" >"$RUN/watch.log" 2>&1 &
 WATCH_PID=$!
 STARTED_PIDS+=("$WATCH_PID")

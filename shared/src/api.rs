@@ -2,25 +2,36 @@
 //! result becomes an enveloped response: request id, routing (404/405), authentication,
 //! permission check, error mapping, the access log line.
 
+use crate::auth::{authenticate, Identity};
 use crate::config::Config;
-use crate::envelope::{error_response, success_response, Reply, RequestId};
+use crate::envelope::{
+    error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
+};
 use crate::error::ApiError;
+use crate::permissions::permission_name;
 use crate::routes::{self, Access, Function, Route, RouteMatch};
+use crate::secrets::{load_hashing_secret, HashingSecret};
 use crate::store::dynamo::DynamoStore;
+use http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::future::Future;
 use std::time::Instant;
+use tokio::sync::OnceCell;
 
-/// What every API function builds once at start: configuration and the store.
-#[derive(Debug, Clone)]
+/// What every function builds once at start: configuration, SDK clients, and the hashing
+/// secret, fetched on first need and then kept for the life of the instance. A failed fetch is
+/// not kept: the request gets a 503 and the next one tries again (no crash loop).
+#[derive(Debug)]
 pub struct Api {
     pub config: Config,
     pub store: DynamoStore,
+    secrets: aws_sdk_secretsmanager::Client,
+    hashing_secret: OnceCell<HashingSecret>,
 }
 
 impl Api {
-    pub fn new(config: Config, store: DynamoStore) -> Self {
-        Api { config, store }
+    pub fn new(config: Config, store: DynamoStore, secrets: aws_sdk_secretsmanager::Client) -> Self {
+        Api { config, store, secrets, hashing_secret: OnceCell::new() }
     }
 
     /// Reads the configuration and builds the SDK clients from the environment.
@@ -28,7 +39,25 @@ impl Api {
         let config = Config::from_env();
         let sdk = crate::aws::sdk_config(&config).await;
         let store = DynamoStore::new(crate::aws::dynamodb(&sdk), config.table_name.clone());
-        Api { config, store }
+        Api::new(config, store, crate::aws::secretsmanager(&sdk))
+    }
+
+    pub async fn hashing_secret(&self) -> Result<&HashingSecret, ApiError> {
+        self.hashing_secret
+            .get_or_try_init(|| async {
+                load_hashing_secret(&self.secrets, &self.config.secret_id).await.inspect_err(|err| {
+                    tracing::error!(secret_id = %self.config.secret_id, error = %crate::error::source_chain(err), "cannot load the hashing secret");
+                })
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Authenticates a request from its headers (the authorizer's work, and each function's
+    /// when no authorizer ran).
+    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Identity, ApiError> {
+        let secret = self.hashing_secret().await?;
+        authenticate(&self.store, secret, &self.config.key_prefix, headers, crate::model::now()).await
     }
 }
 
@@ -38,10 +67,17 @@ pub struct Call {
     pub request_id: RequestId,
     pub route: &'static Route,
     pub params: Vec<(&'static str, String)>,
+    /// Set on every route that is not public.
+    pub identity: Option<Identity>,
     pub request: Request,
 }
 
 impl Call {
+    /// The caller; present on every protected route.
+    pub fn identity(&self) -> Result<&Identity, ApiError> {
+        self.identity.as_ref().ok_or(ApiError::Unauthorized)
+    }
+
     /// A path parameter the route's pattern declares.
     pub fn param(&self, name: &str) -> Result<&str, ApiError> {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).ok_or(ApiError::NotFound)
@@ -58,6 +94,41 @@ fn gateway_request_id(request: &Request) -> Option<&str> {
     }
 }
 
+/// The identity the API Gateway authorizer established, from a REST (v1) request context only:
+/// local HTTP (v2) events never carry a trusted one.
+fn gateway_identity(request: &Request) -> Option<Identity> {
+    use lambda_http::request::RequestContext;
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => Identity::from_context(&ctx.authorizer.fields),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The caller's identity for a protected route: the authorizer's, or our own check.
+async fn identify(api: &Api, request: &Request) -> Result<Identity, ApiError> {
+    match gateway_identity(request) {
+        Some(identity) => Ok(identity),
+        None => api.authenticate(request.headers()).await,
+    }
+}
+
+fn check_permission(identity: &Identity, access: Access) -> Result<(), ApiError> {
+    match access {
+        Access::Permission(resource, action) if !identity.permissions.allows(resource, action) => {
+            Err(ApiError::Forbidden { required: permission_name(resource, action) })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn rate_headers(response: &mut Response<Body>, identity: &Identity) {
+    let headers = response.headers_mut();
+    headers.insert(RATE_LIMIT_LIMIT, HeaderValue::from(identity.rate.limit));
+    headers.insert(RATE_LIMIT_REMAINING, HeaderValue::from(identity.rate.remaining));
+    headers.insert(RATE_LIMIT_RESET, HeaderValue::from(identity.rate.reset));
+}
+
 /// The path as the client sent it, without the API Gateway stage.
 fn request_path(request: &Request) -> String {
     let raw = request.raw_http_path();
@@ -70,7 +141,7 @@ fn request_path(request: &Request) -> String {
 
 /// Serves one request for `function`: routes it with the route table, checks access, runs the
 /// handler, and turns the outcome into the envelope.
-pub async fn serve<F, Fut>(_api: &Api, function: Function, request: Request, handler: F) -> Response<Body>
+pub async fn serve<F, Fut>(api: &Api, function: Function, request: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Call) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
@@ -79,6 +150,7 @@ where
     let request_id = RequestId::from_gateway(gateway_request_id(&request));
     let method = request.method().clone();
     let path = request_path(&request);
+    let mut rate_from: Option<Identity> = None;
     let (pattern, outcome) = match routes::find(&method, &path) {
         RouteMatch::NotFound => (None, Err(ApiError::NotFound)),
         RouteMatch::MethodNotAllowed { allowed } => {
@@ -90,18 +162,30 @@ where
             (Some(route.pattern), Err(ApiError::NotFound))
         }
         RouteMatch::Found { route, params } => {
-            let outcome = match route.access {
-                Access::Public => handler(Call { request_id: request_id.clone(), route, params, request }).await,
-                // Authentication arrives with the keys issue; until then nothing protected is served.
-                Access::AnyKey | Access::Permission(..) => Err(ApiError::Unauthorized),
+            let identity = match route.access {
+                Access::Public => Ok(None),
+                access => identify(api, &request).await.and_then(|identity| {
+                    // Counted requests report their rate figures, a 403 included.
+                    rate_from = Some(identity.clone());
+                    check_permission(&identity, access).map(|()| Some(identity))
+                }),
+            };
+            let outcome = match identity {
+                Ok(identity) => {
+                    handler(Call { request_id: request_id.clone(), route, params, identity, request }).await
+                }
+                Err(err) => Err(err),
             };
             (Some(route.pattern), outcome)
         }
     };
-    let response = match outcome {
+    let mut response = match outcome {
         Ok(reply) => success_response(reply, &request_id),
         Err(err) => error_response(&err, &request_id),
     };
+    if let Some(identity) = &rate_from {
+        rate_headers(&mut response, identity);
+    }
     tracing::info!(
         request_id = %request_id,
         method = %method,

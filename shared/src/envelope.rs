@@ -12,6 +12,9 @@ use serde_json::{json, Map, Value};
 use std::fmt;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const RATE_LIMIT_LIMIT: &str = "x-ratelimit-limit";
+pub const RATE_LIMIT_REMAINING: &str = "x-ratelimit-remaining";
+pub const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 
 /// `req_` followed by the API Gateway request id when there is one (so an operator can find
 /// the gateway's log line), otherwise by 26 random alphanumerics.
@@ -119,8 +122,11 @@ pub fn error_response(error: &ApiError, request_id: &RequestId) -> Response<Body
                 headers.insert(http::header::ALLOW, value);
             }
         }
-        ApiError::RateLimited { retry_after } => {
+        ApiError::RateLimited { retry_after, limit, reset } => {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            headers.insert(RATE_LIMIT_LIMIT, HeaderValue::from(*limit));
+            headers.insert(RATE_LIMIT_REMAINING, HeaderValue::from(0));
+            headers.insert(RATE_LIMIT_RESET, HeaderValue::from(*reset));
         }
         _ => {}
     }
@@ -169,9 +175,11 @@ mod tests {
     #[test]
     fn rate_limited_and_405_responses_carry_their_headers() {
         let rid = RequestId::random();
-        let r = error_response(&ApiError::RateLimited { retry_after: 17 }, &rid);
+        let r = error_response(&ApiError::RateLimited { retry_after: 17, limit: 100, reset: 1_800_000_000 }, &rid);
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()["retry-after"], "17");
+        assert_eq!(r.headers()["x-ratelimit-limit"], "100");
+        assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
         assert_eq!(r.headers()["x-request-id"], rid.as_str());
         let r =
             error_response(&ApiError::MethodNotAllowed { method: "PUT".into(), allowed: vec!["GET", "POST"] }, &rid);

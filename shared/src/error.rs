@@ -16,8 +16,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("this key lacks the permission {required}")]
     Forbidden { required: String },
-    #[error("{0}")]
-    ForbiddenBecause(String),
+    #[error("{message}")]
+    Escalation { message: &'static str, missing: Vec<String> },
     #[error("not found")]
     NotFound,
     #[error("method {method} is not allowed here")]
@@ -31,7 +31,7 @@ pub enum ApiError {
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("rate limit exceeded: retry after {retry_after} seconds")]
-    RateLimited { retry_after: u64 },
+    RateLimited { retry_after: u64, limit: u32, reset: i64 },
     #[error("a dependency is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
@@ -57,7 +57,7 @@ impl ApiError {
             ApiError::InvalidJson => (StatusCode::BAD_REQUEST, "INVALID_JSON"),
             ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            ApiError::Forbidden { .. } | ApiError::ForbiddenBecause(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::Forbidden { .. } | ApiError::Escalation { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
@@ -75,9 +75,10 @@ impl ApiError {
         match self {
             ApiError::Validation { field, reason } => Some(json!({ "field": field, "reason": reason })),
             ApiError::Forbidden { required } => Some(json!({ "required": required })),
+            ApiError::Escalation { missing, .. } if !missing.is_empty() => Some(json!({ "missing": missing })),
             ApiError::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),
             ApiError::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
-            ApiError::RateLimited { retry_after } => Some(json!({ "retry_after": retry_after })),
+            ApiError::RateLimited { retry_after, .. } => Some(json!({ "retry_after": retry_after })),
             _ => None,
         }
     }

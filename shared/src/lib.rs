@@ -1,11 +1,15 @@
 //! keyhive's shared library: everything the Lambda functions have in common.
 
 pub mod api;
+pub mod auth;
 pub mod aws;
 pub mod body;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod keys;
+pub mod manage;
+pub mod model;
 pub mod permissions;
 pub mod routes;
 pub mod schema;

@@ -41,6 +41,16 @@ pub enum Access {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Health,
+    KeysCreate,
+    KeysList,
+    KeysSelf,
+    KeysGet,
+    KeysUpdate,
+    KeysRevoke,
+    KeysRoll,
+    MembersCreate,
+    MembersList,
+    MembersRemove,
 }
 
 #[derive(Debug)]
@@ -65,7 +75,23 @@ macro_rules! route {
     };
 }
 
-pub static ROUTES: &[Route] = &[route!(GET "/health" => Health, Access::Public, Health)];
+use Access::{AnyKey, Permission, Public};
+use Action::{Create, Delete, Read, Update};
+use Resource::{ApiKeys, Members};
+
+pub static ROUTES: &[Route] = &[
+    route!(GET "/health" => Health, Public, Health),
+    route!(POST "/v1/keys" => Keys, Permission(ApiKeys, Create), KeysCreate),
+    route!(GET "/v1/keys" => Keys, Permission(ApiKeys, Read), KeysList),
+    route!(GET "/v1/keys/self" => Keys, AnyKey, KeysSelf),
+    route!(GET "/v1/keys/{id}" => Keys, Permission(ApiKeys, Read), KeysGet),
+    route!(PATCH "/v1/keys/{id}" => Keys, Permission(ApiKeys, Update), KeysUpdate),
+    route!(DELETE "/v1/keys/{id}" => Keys, Permission(ApiKeys, Delete), KeysRevoke),
+    route!(POST "/v1/keys/{id}/roll" => Keys, Permission(ApiKeys, Update), KeysRoll),
+    route!(POST "/v1/members" => Keys, Permission(Members, Create), MembersCreate),
+    route!(GET "/v1/members" => Keys, Permission(Members, Read), MembersList),
+    route!(DELETE "/v1/members/{user_id}" => Keys, Permission(Members, Delete), MembersRemove),
+];
 
 /// The result of looking a request up in the table.
 #[derive(Debug)]
@@ -159,6 +185,28 @@ mod tests {
         assert_eq!(literal, 3, "the empty root segment, v1 and keys");
         assert!(match_pattern("/v1/keys/{id}", "/v1/keys/").is_none());
         assert!(match_pattern("/v1/keys/{id}", "/v1/keys/a/b").is_none());
+    }
+
+    #[test]
+    fn the_literal_self_route_beats_the_id_parameter() {
+        match find(&Method::GET, "/v1/keys/self") {
+            RouteMatch::Found { route, params } => {
+                assert_eq!(route.op, Op::KeysSelf);
+                assert!(params.is_empty());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match find(&Method::GET, "/v1/keys/AbCdEf123456") {
+            RouteMatch::Found { route, params } => {
+                assert_eq!(route.op, Op::KeysGet);
+                assert_eq!(params, vec![("id", "AbCdEf123456".to_string())]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match find(&Method::PATCH, "/v1/keys") {
+            RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["POST", "GET"]),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

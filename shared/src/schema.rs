@@ -12,7 +12,7 @@
 //! | 4 | one user key per member (claim)           | `PK=ORG#<org>`, `SK=USERKEY#<user_id>`                      | conditional Put in the key's transaction |
 //! | 5 | an organization                           | `PK=ORG#<org>`, `SK=ORG`                                    | Get/Put |
 //! | 6 | a member / list members                   | `PK=ORG#<org>`, `SK=MEMBER#<user_id>` / begins_with MEMBER# | Get/Query |
-//! | 7 | audit trail of an organization, newest first | `PK=ORG#<org>#AUDIT`, `SK=<time>#<request_id>#<n>`      | Put in the change's transaction; Query descending |
+//! | 7 | audit trail of an organization, newest first | `PK=ORG#<org>#AUDIT`, `SK=<time>#<entry_id>`               | Put in the change's transaction; Query descending |
 //! | 8 | outbox of events to deliver               | `PK=OUTBOX#<org>#<env>`, `SK=<time>#<event_id>`             | Put in the change's transaction; Streams |
 //! | 9 | health probe                              | `PK=HEALTH`, `SK=HEALTH`                                    | GetItem |
 
@@ -57,8 +57,9 @@ pub fn member_sk(user_id: &str) -> String {
 pub fn audit_pk(org_id: &str) -> String {
     format!("ORG#{org_id}#AUDIT")
 }
-pub fn audit_sk(at: &str, request_id: &str, n: usize) -> String {
-    format!("{at}#{request_id}#{n:02}")
+/// `entry_id` keeps two entries of one request in one second apart.
+pub fn audit_sk(at: &str, entry_id: &str) -> String {
+    format!("{at}#{entry_id}")
 }
 
 pub fn outbox_pk(org_id: &str, environment: &str) -> String {

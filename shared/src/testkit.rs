@@ -34,10 +34,9 @@ pub async fn unreachable_api() -> Api {
     let config = Config::from_env();
     let sdk = crate::aws::sdk_config(&config).await;
     let dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{port}")).build();
-    Api::new(
-        config.clone(),
-        crate::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo), config.table_name),
-    )
+    let store =
+        crate::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo), config.table_name.clone());
+    Api::new(config, store, crate::aws::secretsmanager(&sdk))
 }
 
 /// Reads `events/<name>` as the Lambda runtime would hand it to `lambda_http`.
@@ -76,4 +75,111 @@ pub fn assert_envelope(response: &Response<Body>, status: u16) -> Value {
         assert!(body.get("data").is_some() && body.get("error").is_none(), "{body}");
     }
     body
+}
+
+/// A REST v1 event from `events/`, edited the way a test needs it.
+#[derive(Debug, Clone)]
+pub struct Event(pub Value);
+
+impl Event {
+    pub fn load(name: &str) -> Self {
+        Event(event_json(name))
+    }
+
+    /// As API Gateway forwards it after the authorizer allowed `identity`.
+    pub fn authorized_as(mut self, identity: &crate::auth::Identity) -> Self {
+        let mut context = identity.to_context();
+        context.insert("principalId".into(), Value::String(identity.key_id.to_string()));
+        self.0["requestContext"]["authorizer"] = Value::Object(context);
+        self
+    }
+
+    /// As under `cargo lambda watch` or a route without the authorizer: no identity context.
+    pub fn without_authorizer(mut self) -> Self {
+        self.0["requestContext"]["authorizer"] = serde_json::json!({});
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.0["headers"][name] = Value::String(value.into());
+        self.0["multiValueHeaders"][name] = serde_json::json!([value]);
+        self
+    }
+
+    pub fn body(self, body: &Value) -> Self {
+        self.raw_body(&body.to_string())
+    }
+
+    pub fn raw_body(mut self, body: &str) -> Self {
+        self.0["body"] = Value::String(body.into());
+        self
+    }
+
+    /// Sets a path parameter and rebuilds `path` from `resource`.
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.0["pathParameters"][name] = Value::String(value.into());
+        let mut path = self.0["resource"].as_str().unwrap_or_default().to_string();
+        if let Some(params) = self.0["pathParameters"].as_object() {
+            for (k, v) in params {
+                path = path.replace(&format!("{{{k}}}"), v.as_str().unwrap_or_default());
+            }
+        }
+        self.0["path"] = Value::String(path);
+        self
+    }
+
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        if !self.0["queryStringParameters"].is_object() {
+            self.0["queryStringParameters"] = serde_json::json!({});
+            self.0["multiValueQueryStringParameters"] = serde_json::json!({});
+        }
+        self.0["queryStringParameters"][name] = Value::String(value.into());
+        self.0["multiValueQueryStringParameters"][name] = serde_json::json!([value]);
+        self
+    }
+
+    pub fn request(&self) -> Request {
+        request_from_json(&self.0)
+    }
+}
+
+/// A fresh organization with an admin bot key (every permission, enterprise 10000/min), made by
+/// the same code as `keyhive-admin bootstrap`. Each test gets its own tenant.
+pub async fn new_org(
+    api: &Api,
+    environment: crate::keys::Environment,
+) -> (crate::keys::Credential, crate::model::KeyRecord) {
+    let secret = api.hashing_secret().await.expect("hashing secret from moto");
+    let (_, record, credential) = crate::manage::bootstrap_org(
+        &api.store,
+        &api.config.key_prefix,
+        secret,
+        "test org",
+        environment,
+        crate::keys::Tier::Enterprise(10_000),
+    )
+    .await
+    .expect("bootstrap");
+    (credential, record)
+}
+
+/// The identity the authorizer would pass for `record` (fresh rate figures).
+pub fn identity_of(record: &crate::model::KeyRecord) -> crate::auth::Identity {
+    let limit = record.tier.limit_per_minute();
+    crate::auth::Identity {
+        org_id: record.org_id.clone(),
+        key_id: record.key_id.clone(),
+        environment: record.environment,
+        key_type: record.key_type,
+        user_id: record.user_id.clone(),
+        permissions: record.permissions.clone(),
+        rate: crate::auth::RateStatus { limit, remaining: limit - 1, reset: 0 },
+    }
+}
+
+/// Headers carrying `key` as `X-API-Key`.
+pub fn api_key_headers(key: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-api-key", http::HeaderValue::from_str(key).expect("ASCII key"));
+    headers
 }

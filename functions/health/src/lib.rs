@@ -15,6 +15,7 @@ pub async fn handle(api: &Api, request: Request) -> Response<Body> {
 async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
     match call.route.op {
         Op::Health => health(&api.store).await,
+        _ => Err(ApiError::NotFound),
     }
 }
 

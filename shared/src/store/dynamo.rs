@@ -32,7 +32,7 @@ impl DynamoStore {
 
 /// Maps an SDK failure to a `StoreError`: transport failures, timeouts, throttling and server
 /// errors mean "unavailable" (503); anything else is ours to fix.
-pub(crate) fn classify<E>(err: SdkError<E, HttpResponse>) -> StoreError
+pub fn classify<E>(err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
 {

@@ -2,6 +2,8 @@
 //! `dynamo.rs`; tests run it against DynamoDB Local.
 
 pub mod dynamo;
+mod dynamo_keys;
+pub mod items;
 
 use crate::error::ApiError;
 
@@ -31,4 +33,86 @@ impl From<StoreError> for ApiError {
 #[async_trait::async_trait]
 pub trait HealthProbe: Send + Sync {
     async fn probe(&self) -> Result<(), StoreError>;
+}
+
+use crate::keys::{KeyId, SecretHash, Tier};
+use crate::model::{ChangeLog, KeyRecord, Member, OrgId, Organization, UserId};
+use crate::permissions::Permissions;
+use time::OffsetDateTime;
+
+/// Why a change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    /// A precondition named by field (e.g. `user_id` is not a member).
+    #[error("{reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(err: ChangeError) -> Self {
+        match err {
+            ChangeError::Conflict(message) => ApiError::Conflict(message),
+            ChangeError::NotFound => ApiError::NotFound,
+            ChangeError::Invalid { field, reason } => ApiError::validation(field, reason),
+            ChangeError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// One page of a list, newest first, and the opaque cursor of the next page.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The outcome of the one store call an authenticated request makes.
+#[derive(Debug)]
+pub enum Touch {
+    /// Credential accepted and counted; `used` is this window's count including this request.
+    Counted { record: Box<KeyRecord>, used: u32 },
+    /// Refused: `record` is the stored key, if any, for telling the reason apart.
+    Refused { record: Option<Box<KeyRecord>>, used: u32 },
+}
+
+/// A change to an existing key. Each is one transaction with its audit entry and event, and
+/// each is refused if the key was revoked or its permissions changed since it was read.
+#[derive(Debug)]
+pub enum KeyChange {
+    Settings { name: String, permissions: Permissions, tier: Tier, expires_at: Option<OffsetDateTime> },
+    Roll { secret_hash: SecretHash, last4: String, previous: Option<(SecretHash, i64)> },
+    Revoke { at: OffsetDateTime },
+}
+
+/// API keys.
+#[async_trait::async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Checks the presented hash, revocation, expiry and the rate window of `key_id`, and on
+    /// success counts the request and sets `last_used_at`: all in one conditional write.
+    async fn touch_key(&self, key_id: &KeyId, presented: &SecretHash, now: OffsetDateTime)
+        -> Result<Touch, StoreError>;
+    async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
+    /// The organization's live (unrevoked) keys, newest first.
+    async fn list_keys(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<KeyRecord>, ChangeError>;
+    /// Creates a key; a user key also claims its member's one-key slot (409 if taken).
+    async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
+    async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
+}
+
+/// Organizations and their members.
+#[async_trait::async_trait]
+pub trait OrgStore: Send + Sync {
+    /// The operator's bootstrap: an organization and its first admin key, together.
+    async fn create_org(&self, org: &Organization, admin_key: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
+    async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError>;
+    async fn list_members(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<Member>, ChangeError>;
+    async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Removes the member and, in the same transaction, deletes their user key if they have one.
+    async fn remove_member(&self, member: &Member, log: &ChangeLog) -> Result<Option<KeyId>, ChangeError>;
 }

@@ -3,6 +3,10 @@
 //! - `init-local [--secret-file PATH]`: for the local stack, create the table and the hashing
 //!   secret if they are missing (the secret's value is kept in PATH so restarts keep working keys).
 //! - `create-table`: create the table only.
+//! - `bootstrap --org-name NAME [--environment live|test] [--key-file PATH] [--if-missing]`:
+//!   create an organization and its first admin bot key (every permission, enterprise tier,
+//!   10000 requests a minute). The key is printed once, or written to PATH with mode 0600.
+//!   With `--if-missing`, a key already in PATH that the store still knows is kept.
 //!
 //! Table and secret names come from `KEYHIVE_TABLE` / `KEYHIVE_SECRET_ID`; endpoints and
 //! credentials from the default AWS chain (`AWS_ENDPOINT_URL_DYNAMODB`, ...).
@@ -46,8 +50,74 @@ async fn run(args: &[String]) -> Result<(), Failure> {
             println!("secret {}: {}", config.secret_id, if created { "created" } else { "exists" });
             Ok(())
         }
-        _ => Err("usage: keyhive-admin <init-local --secret-file PATH | create-table>".into()),
+        Some("bootstrap") => bootstrap(&sdk, &config, args).await,
+        _ => Err("usage: keyhive-admin <init-local --secret-file PATH | create-table | bootstrap --org-name NAME [--environment live|test] [--key-file PATH] [--if-missing]>".into()),
     }
+}
+
+async fn bootstrap(sdk: &aws_config::SdkConfig, config: &Config, args: &[String]) -> Result<(), Failure> {
+    use keyhive::keys::{Credential, Environment, Tier};
+    use keyhive::store::KeyStore;
+    let org_name = flag(args, "--org-name").ok_or("bootstrap needs --org-name NAME")?;
+    let environment = match flag(args, "--environment") {
+        None => Environment::Live,
+        Some(e) => Environment::parse(e).ok_or("--environment must be live or test")?,
+    };
+    let key_file = flag(args, "--key-file").map(Path::new);
+    let secret = keyhive::secrets::load_hashing_secret(&keyhive::aws::secretsmanager(sdk), &config.secret_id).await?;
+    let store = keyhive::store::dynamo::DynamoStore::new(keyhive::aws::dynamodb(sdk), config.table_name.clone());
+    if let (true, Some(path)) = (args.iter().any(|a| a == "--if-missing"), key_file) {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Some(credential) = Credential::parse(text.trim(), &config.key_prefix) {
+                let known = store.get_key(&credential.key_id).await?;
+                if known.is_some_and(|k| k.revoked_at.is_none() && k.secret_hash.matches(&credential.hash(&secret))) {
+                    println!("admin key in {} is valid: kept", path.display());
+                    return Ok(());
+                }
+            }
+        }
+    }
+    let (org_id, record, credential) = keyhive::manage::bootstrap_org(
+        &store,
+        &config.key_prefix,
+        &secret,
+        org_name,
+        environment,
+        Tier::Enterprise(10_000),
+    )
+    .await
+    .map_err(|e| format!("bootstrap failed: {}", keyhive::error::source_chain(&e)))?;
+    match key_file {
+        Some(path) => {
+            write_private(path, credential.reveal())?;
+            println!(
+                "organization {} created; admin key {} written to {}",
+                org_id.as_str(),
+                record.key_id,
+                path.display()
+            );
+        }
+        None => {
+            println!(
+                "organization {} created; admin key {} (shown once, store it now):",
+                org_id.as_str(),
+                record.key_id
+            );
+            println!("{}", credential.reveal());
+        }
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, content: &str) -> Result<(), Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(content.as_bytes())?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
 }
 
 async fn create_table(sdk: &aws_config::SdkConfig, config: &Config) -> Result<(), Failure> {
@@ -68,10 +138,6 @@ fn local_secret_value(path: &Path) -> Result<String, Failure> {
     let mut bytes = [0u8; 48];
     rand::fill(&mut bytes);
     let value = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(value.as_bytes())?;
+    write_private(path, &value)?;
     Ok(value)
 }

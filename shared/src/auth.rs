@@ -1,0 +1,210 @@
+//! Authentication: the credential a request carries, the one store round trip that verifies and
+//! counts it, the caller's `Identity`, and that identity's trip through the authorizer context.
+
+use crate::error::ApiError;
+use crate::keys::{Credential, Environment, KeyId, KeyType, MAX_CREDENTIAL_LEN};
+use crate::model::{OrgId, UserId};
+use crate::permissions::Permissions;
+use crate::secrets::HashingSecret;
+use crate::store::{KeyStore, Touch};
+use http::HeaderMap;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+/// Rate-limit figures of the current one-minute window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateStatus {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix second at which the window ends.
+    pub reset: i64,
+}
+
+/// Who is calling: established once per request, never cached across requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub org_id: OrgId,
+    pub key_id: KeyId,
+    pub environment: Environment,
+    pub key_type: KeyType,
+    pub user_id: Option<UserId>,
+    pub permissions: Permissions,
+    pub rate: RateStatus,
+}
+
+/// The credential text from `X-API-Key`, `Authorization: Bearer <key>` or a bare
+/// `Authorization: <key>`. More than one value, non-ASCII or absurd lengths are refused.
+pub fn credential_text(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let single = |name: &str| -> Result<Option<&str>, ApiError> {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else { return Ok(None) };
+        if values.next().is_some() || first.len() > MAX_CREDENTIAL_LEN + 16 {
+            return Err(ApiError::Unauthorized);
+        }
+        first.to_str().map(|v| Some(v.trim())).map_err(|_| ApiError::Unauthorized)
+    };
+    if let Some(key) = single("x-api-key")? {
+        return Ok(key);
+    }
+    let Some(authorization) = single("authorization")? else { return Err(ApiError::Unauthorized) };
+    match authorization.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Ok(key.trim()),
+        Some(_) => Err(ApiError::Unauthorized),
+        None => Ok(authorization),
+    }
+}
+
+fn window_reset(now: OffsetDateTime) -> i64 {
+    (now.unix_timestamp().div_euclid(60) + 1) * 60
+}
+
+/// Verifies the request's credential and counts it against the key's limit, in one store call.
+/// Every refusal is the same 401, whatever the reason, except a valid key over its limit (429).
+pub async fn authenticate(
+    store: &dyn KeyStore,
+    secret: &HashingSecret,
+    prefix: &str,
+    headers: &HeaderMap,
+    now: OffsetDateTime,
+) -> Result<Identity, ApiError> {
+    let credential = Credential::parse(credential_text(headers)?, prefix).ok_or(ApiError::Unauthorized)?;
+    let presented = credential.hash(secret);
+    let reset = window_reset(now);
+    let epoch = now.unix_timestamp();
+    let secret_matches = |record: &crate::model::KeyRecord| {
+        // Constant-time, on our side too: the store's condition is the atomic guard, this is the check.
+        record.secret_hash.matches(&presented)
+            || record.previous.as_ref().is_some_and(|(hash, until)| *until > epoch && hash.matches(&presented))
+    };
+    match store.touch_key(&credential.key_id, &presented, now).await? {
+        Touch::Counted { record, used } => {
+            if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {
+                return Err(ApiError::Unauthorized);
+            }
+            let limit = record.tier.limit_per_minute();
+            Ok(Identity {
+                org_id: record.org_id,
+                key_id: record.key_id,
+                environment: record.environment,
+                key_type: record.key_type,
+                user_id: record.user_id,
+                permissions: record.permissions,
+                rate: RateStatus { limit, remaining: limit.saturating_sub(used), reset },
+            })
+        }
+        Touch::Refused { record: Some(record), .. }
+            if record.revoked_at.is_none() && !record.is_expired(now) && secret_matches(&record) =>
+        {
+            // Authentic, live, and refused all the same: only the rate window is left.
+            Err(ApiError::RateLimited {
+                retry_after: (reset - epoch).max(1) as u64,
+                limit: record.tier.limit_per_minute(),
+                reset,
+            })
+        }
+        Touch::Refused { .. } => Err(ApiError::Unauthorized),
+    }
+}
+
+impl Identity {
+    /// The authorizer context (scalars only, as API Gateway requires).
+    pub fn to_context(&self) -> Map<String, Value> {
+        let context = json!({
+            "org_id": self.org_id.as_str(),
+            "key_id": self.key_id.as_str(),
+            "environment": self.environment.as_str(),
+            "key_type": self.key_type.as_str(),
+            "user_id": self.user_id.as_ref().map(UserId::as_str).unwrap_or(""),
+            "permissions": self.permissions.to_compact(),
+            "rate_limit": self.rate.limit.to_string(),
+            "rate_remaining": self.rate.remaining.to_string(),
+            "rate_reset": self.rate.reset.to_string(),
+        });
+        match context {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+
+    /// Reads the identity the authorizer put in the request context. `None` when the fields are
+    /// absent (no authorizer ran) or malformed: the caller then authenticates the request itself.
+    pub fn from_context(fields: &std::collections::HashMap<String, Value>) -> Option<Self> {
+        let get = |name: &str| -> Option<String> {
+            match fields.get(name)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let user_id = get("user_id")?;
+        Some(Identity {
+            org_id: OrgId::parse(&get("org_id")?)?,
+            key_id: KeyId::parse(&get("key_id")?)?,
+            environment: Environment::parse(&get("environment")?)?,
+            key_type: KeyType::parse(&get("key_type")?)?,
+            user_id: if user_id.is_empty() { None } else { Some(UserId::parse(&user_id)?) },
+            permissions: Permissions::from_compact(&get("permissions")?)?,
+            rate: RateStatus {
+                limit: get("rate_limit")?.parse().ok()?,
+                remaining: get("rate_remaining")?.parse().ok()?,
+                reset: get("rate_reset")?.parse().ok()?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn all_three_credential_forms_are_read() {
+        assert_eq!(credential_text(&headers(&[("x-api-key", "kh_live_x.y")])).unwrap(), "kh_live_x.y");
+        assert_eq!(credential_text(&headers(&[("X-Api-Key", "kh_live_x.y")])).unwrap(), "kh_live_x.y");
+        assert_eq!(credential_text(&headers(&[("authorization", "Bearer kh_live_x.y")])).unwrap(), "kh_live_x.y");
+        assert_eq!(credential_text(&headers(&[("authorization", "bearer kh_live_x.y")])).unwrap(), "kh_live_x.y");
+        assert_eq!(credential_text(&headers(&[("authorization", "kh_live_x.y")])).unwrap(), "kh_live_x.y");
+    }
+
+    #[test]
+    fn missing_duplicate_other_scheme_and_oversize_credentials_are_401() {
+        let cases = [
+            headers(&[]),
+            headers(&[("x-api-key", "a"), ("x-api-key", "b")]),
+            headers(&[("authorization", "Basic dXNlcjpwYXNz")]),
+            headers(&[("authorization", &"k".repeat(4096))]),
+        ];
+        for case in cases {
+            assert!(matches!(credential_text(&case), Err(ApiError::Unauthorized)), "{case:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_bytes(b"kh_live_\xff\xfe").unwrap());
+        assert!(matches!(credential_text(&h), Err(ApiError::Unauthorized)));
+    }
+
+    #[test]
+    fn identity_round_trips_through_the_authorizer_context() {
+        let identity = Identity {
+            org_id: OrgId::parse("org_abc123").unwrap(),
+            key_id: KeyId::parse("AbCdEf123456").unwrap(),
+            environment: Environment::Test,
+            key_type: KeyType::User,
+            user_id: UserId::parse("usr_1"),
+            permissions: Permissions::all(),
+            rate: RateStatus { limit: 100, remaining: 99, reset: 1_800_000_060 },
+        };
+        let context: std::collections::HashMap<String, Value> = identity.to_context().into_iter().collect();
+        assert!(context.values().all(|v| v.is_string()), "scalars only");
+        assert_eq!(Identity::from_context(&context), Some(identity));
+        assert_eq!(Identity::from_context(&Default::default()), None);
+    }
+}

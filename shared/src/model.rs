@@ -1,0 +1,193 @@
+//! The records keyhive stores for keys, organizations and members, plus the audit entry and the
+//! outbox event every change writes in its own transaction.
+
+use crate::keys::{Environment, KeyId, KeyType, SecretHash, Tier};
+use crate::permissions::Permissions;
+use rand::Rng;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Now, to the second (stored and shown times carry no fractions).
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.to_offset(time::UtcOffset::UTC))
+}
+
+/// `<prefix>_` and `n` random alphanumerics: the opaque ids of the API (`org_…`, `usr_…`).
+pub fn random_id(prefix: &str, n: usize) -> String {
+    let suffix: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(n).map(char::from).collect();
+    format!("{prefix}_{suffix}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgId(String);
+
+impl OrgId {
+    pub fn generate() -> Self {
+        OrgId(random_id("org", 20))
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("org_")?;
+        (!rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| OrgId(s.into()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A member's id: given by the caller (`[A-Za-z0-9_-]{1,64}`) or generated as `usr_…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn generate() -> Self {
+        UserId(random_id("usr", 20))
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+            .then(|| UserId(s.into()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A stored API key. The secret itself is never here: only its keyed hash.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub key_id: KeyId,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub key_type: KeyType,
+    pub user_id: Option<UserId>,
+    /// The member's name at creation (`"Bot"` is shown for bot keys).
+    pub owner_name: Option<String>,
+    pub name: String,
+    pub permissions: Permissions,
+    pub tier: Tier,
+    pub secret_hash: SecretHash,
+    /// The secret replaced by the last roll, accepted until the epoch second given.
+    pub previous: Option<(SecretHash, i64)>,
+    pub last4: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl KeyRecord {
+    pub fn owner(&self) -> &str {
+        match self.key_type {
+            KeyType::Bot => "Bot",
+            KeyType::User => self.owner_name.as_deref().unwrap_or(""),
+        }
+    }
+
+    pub fn is_expired(&self, at: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|e| e <= at)
+    }
+
+    /// The public view: never the secret, never its hash.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.key_id.as_str(),
+            "name": self.name,
+            "type": self.key_type.as_str(),
+            "owner": self.owner(),
+            "user_id": self.user_id.as_ref().map(UserId::as_str),
+            "permissions": self.permissions.to_json(),
+            "environment": self.environment.as_str(),
+            "tier": self.tier.name(),
+            "rate_limit_per_minute": self.tier.limit_per_minute(),
+            "created_at": rfc3339(self.created_at),
+            "last_used_at": self.last_used_at.map(rfc3339),
+            "expires_at": self.expires_at.map(rfc3339),
+            "last4": self.last4,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub name: String,
+    pub email: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl Member {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "user_id": self.user_id.as_str(),
+            "name": self.name,
+            "email": self.email,
+            "created_at": rfc3339(self.created_at),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub org_id: OrgId,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Who did what, written in the same transaction as the change.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub org_id: OrgId,
+    pub at: OffsetDateTime,
+    pub request_id: String,
+    /// The acting key, or `None` for the operator's bootstrap.
+    pub actor_key_id: Option<KeyId>,
+    pub actor_user_id: Option<UserId>,
+    pub action: &'static str,
+    pub target_id: String,
+}
+
+/// An event for webhook delivery, written to the outbox in the same transaction as the change.
+#[derive(Debug, Clone)]
+pub struct OutboxEvent {
+    pub event_id: String,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub event_type: &'static str,
+    pub at: OffsetDateTime,
+    pub data: Value,
+}
+
+impl OutboxEvent {
+    pub fn new(
+        org_id: OrgId,
+        environment: Environment,
+        event_type: &'static str,
+        at: OffsetDateTime,
+        data: Value,
+    ) -> Self {
+        OutboxEvent { event_id: random_id("evt", 24), org_id, environment, event_type, at, data }
+    }
+
+    /// The payload webhooks deliver: `{"type", "timestamp", "data"}`.
+    pub fn payload(&self) -> Value {
+        json!({ "type": self.event_type, "timestamp": rfc3339(self.at), "data": self.data })
+    }
+}
+
+/// What every change writes beside itself.
+#[derive(Debug, Clone)]
+pub struct ChangeLog {
+    pub audit: AuditEntry,
+    pub event: Option<OutboxEvent>,
+}

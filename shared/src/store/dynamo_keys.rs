@@ -1,0 +1,516 @@
+//! DynamoDB implementation of `KeyStore` and `OrgStore`. Every multi-item change is one
+//! `TransactWriteItems` that also writes its audit entry and outbox event.
+
+use super::dynamo::{classify, DynamoStore};
+use super::items::{self, b, n, s, Item};
+use super::{ChangeError, KeyChange, KeyStore, OrgStore, Page, StoreError, Touch};
+use crate::keys::{KeyId, KeyType, SecretHash};
+use crate::model::{rfc3339, ChangeLog, KeyRecord, Member, OrgId, Organization, UserId};
+use crate::schema;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+fn key_of(pk: String, sk: impl Into<String>) -> Item {
+    Item::from([(schema::PK.into(), s(pk)), (schema::SK.into(), s(sk))])
+}
+
+/// An opaque list cursor: base64url of the last evaluated key, bound to one partition so a
+/// cursor from another organization's list is refused.
+fn encode_cursor(last: &Item) -> Option<String> {
+    let map: HashMap<&str, &str> =
+        last.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str()))).collect();
+    serde_json::to_vec(&map).ok().map(|json| URL_SAFE_NO_PAD.encode(json))
+}
+
+fn decode_cursor(cursor: &str, partition_attr: &str, partition: &str) -> Result<Item, ChangeError> {
+    let invalid = || ChangeError::Invalid { field: "cursor", reason: "is not a cursor this list returned".into() };
+    if cursor.len() > 1024 {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if map.get(partition_attr).map(String::as_str) != Some(partition) || map.len() > 4 {
+        return Err(invalid());
+    }
+    Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+impl DynamoStore {
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some(condition) = condition {
+            put = put.condition_expression(condition);
+        }
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    }
+
+    fn log_items(&self, log: &ChangeLog) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut out = vec![self.put(items::audit_item(&log.audit), Some("attribute_not_exists(PK)"))?];
+        if let Some(event) = &log.event {
+            out.push(self.put(items::outbox_item(event), Some("attribute_not_exists(PK)"))?);
+        }
+        Ok(out)
+    }
+
+    /// Runs a transaction; a cancelled one reports which item's condition failed (by index).
+    /// A transaction cancelled only by a concurrent one touching the same items is retried a few
+    /// times, so that racing requests end in their real outcome (say 409), not a spurious 503.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), TransactFailure> {
+        let mut attempt = 0;
+        loop {
+            match self.transact_once(writes.clone()).await {
+                Err(TransactFailure::Conflict(_)) if attempt < 5 => {
+                    attempt += 1;
+                    let jitter = rand::random::<u64>() % (20 * attempt);
+                    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
+                }
+                Err(TransactFailure::Conflict(err)) => return Err(TransactFailure::Store(err)),
+                other => return other,
+            }
+        }
+    }
+
+    async fn transact_once(&self, writes: Vec<TransactWriteItem>) -> Result<(), TransactFailure> {
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    let failed = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
+                    let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
+                    match failed {
+                        Some(index) => Err(TransactFailure::Condition(index)),
+                        None => {
+                            let err = StoreError::Unavailable(Box::new(SdkError::ServiceError(service)));
+                            // Otherwise throttled or cancelled by the service: a dependency problem.
+                            Err(if conflict { TransactFailure::Conflict(err) } else { TransactFailure::Store(err) })
+                        }
+                    }
+                }
+                _ => Err(TransactFailure::Store(classify(SdkError::ServiceError(service)))),
+            },
+            Err(other) => Err(TransactFailure::Store(classify(other))),
+        }
+    }
+
+    async fn query_page(
+        &self,
+        index: Option<&str>,
+        partition_attr: &str,
+        partition: String,
+        sort_prefix: Option<(&str, &str)>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<Item>, Option<String>), ChangeError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .expression_attribute_names("#p", partition_attr)
+            .expression_attribute_values(":p", s(&partition));
+        query = match sort_prefix {
+            Some((attr, prefix)) => query
+                .key_condition_expression("#p = :p AND begins_with(#s, :s)")
+                .expression_attribute_names("#s", attr)
+                .expression_attribute_values(":s", s(prefix)),
+            None => query.key_condition_expression("#p = :p"),
+        };
+        if let Some(cursor) = cursor {
+            query = query.set_exclusive_start_key(Some(decode_cursor(cursor, partition_attr, &partition)?));
+        }
+        let out = query.send().await.map_err(classify)?;
+        let next = out.last_evaluated_key().and_then(encode_cursor);
+        Ok((out.items.unwrap_or_default(), next))
+    }
+}
+
+enum TransactFailure {
+    Condition(usize),
+    /// Cancelled by a concurrent transaction on the same items: worth a retry.
+    Conflict(StoreError),
+    Store(StoreError),
+}
+
+#[async_trait::async_trait]
+impl KeyStore for DynamoStore {
+    async fn touch_key(
+        &self,
+        key_id: &KeyId,
+        presented: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Touch, StoreError> {
+        let epoch = now.unix_timestamp();
+        let minute = epoch.div_euclid(60);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
+            .update_expression("SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now REMOVE #pw")
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) \
+                 AND (attribute_not_exists(expires_epoch) OR expires_epoch > :epoch) \
+                 AND (secret_hash = :h OR (prev_hash = :h AND prev_valid_until > :epoch)) \
+                 AND (attribute_not_exists(#w) OR #w < rate_limit)",
+            )
+            .expression_attribute_names("#w", items::window_attribute(minute))
+            .expression_attribute_names("#pw", items::window_attribute(minute - 1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":epoch", n(epoch))
+            .expression_attribute_values(":h", b(presented.as_bytes()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let stale = items::stale_windows(&item, minute);
+                if !stale.is_empty() {
+                    // Counters of windows before the previous one survive idle gaps: drop them.
+                    // Rare (once after each idle gap), and a failure here costs nothing.
+                    let mut cleanup = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)));
+                    let names: Vec<String> = (0..stale.len()).map(|i| format!("#s{i}")).collect();
+                    cleanup = cleanup.update_expression(format!("REMOVE {}", names.join(", ")));
+                    for (name, attr) in names.iter().zip(&stale) {
+                        cleanup = cleanup.expression_attribute_names(name, attr);
+                    }
+                    if let Err(err) = cleanup.send().await {
+                        tracing::warn!(error = %crate::error::source_chain(&err), "stale rate window clean-up failed");
+                    }
+                }
+                Ok(Touch::Counted {
+                    record: Box::new(items::key_record(&item)?),
+                    used: items::window_count(&item, minute),
+                })
+            }
+            Err(SdkError::ServiceError(service)) if service.err().is_conditional_check_failed_exception() => {
+                let old = match service.err() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => e.item.clone(),
+                    _ => None,
+                };
+                match old {
+                    Some(item) => Ok(Touch::Refused {
+                        used: items::window_count(&item, minute),
+                        record: Some(Box::new(items::key_record(&item)?)),
+                    }),
+                    None => Ok(Touch::Refused { record: None, used: 0 }),
+                }
+            }
+            Err(other) => Err(classify(other)),
+        }
+    }
+
+    async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.as_ref().map(items::key_record).transpose()
+    }
+
+    async fn list_keys(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<KeyRecord>, ChangeError> {
+        let (found, next_cursor) = self
+            .query_page(Some(schema::GSI1), schema::GSI1PK, schema::org_keys_gsi1pk(org.as_str()), None, cursor, limit)
+            .await?;
+        let items = found.iter().map(items::key_record).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError> {
+        // Positions of the writes whose failed condition has a meaning of its own.
+        const KEY: usize = 0;
+        const CLAIM: usize = 1;
+        const MEMBER: usize = 2;
+        let mut writes = vec![self.put(items::key_item(record), Some("attribute_not_exists(PK)"))?];
+        let is_user_key = record.key_type == KeyType::User;
+        if let (true, Some(user)) = (is_user_key, &record.user_id) {
+            let mut claim = key_of(schema::org_pk(record.org_id.as_str()), schema::user_key_sk(user.as_str()));
+            claim.insert("key_id".into(), s(record.key_id.as_str()));
+            writes.push(self.put(claim, Some("attribute_not_exists(PK)"))?);
+            writes.push(
+                TransactWriteItem::builder()
+                    .condition_check(built(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_of(
+                                schema::org_pk(record.org_id.as_str()),
+                                schema::member_sk(user.as_str()),
+                            )))
+                            .condition_expression("attribute_exists(PK)")
+                            .build(),
+                    )?)
+                    .build(),
+            );
+        }
+        writes.extend(self.log_items(log)?);
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(KEY)) => Err(ChangeError::Conflict("key id collision; retry".into())),
+            Err(TransactFailure::Condition(CLAIM)) if is_user_key => {
+                Err(ChangeError::Conflict("this user already has a user key".into()))
+            }
+            Err(TransactFailure::Condition(MEMBER)) if is_user_key => {
+                Err(ChangeError::Invalid { field: "user_id", reason: "is not a member of this organization".into() })
+            }
+            Err(TransactFailure::Condition(_)) => {
+                Err(ChangeError::Conflict("the change collided with another; retry".into()))
+            }
+            Err(TransactFailure::Store(e) | TransactFailure::Conflict(e)) => Err(e.into()),
+        }
+    }
+
+    async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(schema::key_pk(current.key_id.as_str()), schema::KEY_SK)))
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND org_id = :org AND #perm = :seen",
+            )
+            .expression_attribute_names("#perm", "permissions")
+            .expression_attribute_values(":org", s(current.org_id.as_str()))
+            .expression_attribute_values(":seen", s(current.permissions.to_compact()));
+        let mut writes = Vec::new();
+        update = match change {
+            KeyChange::Settings { name, permissions, tier, expires_at } => {
+                let mut set = "SET #name = :name, #perm = :perm, tier = :tier, rate_limit = :limit".to_string();
+                let mut u = update
+                    .expression_attribute_names("#name", "name")
+                    .expression_attribute_values(":name", s(name))
+                    .expression_attribute_values(":perm", s(permissions.to_compact()))
+                    .expression_attribute_values(":tier", s(tier.name()))
+                    .expression_attribute_values(":limit", n(tier.limit_per_minute()));
+                match expires_at {
+                    Some(at) => {
+                        set.push_str(", expires_at = :exp, expires_epoch = :exp_epoch");
+                        u = u
+                            .expression_attribute_values(":exp", s(rfc3339(*at)))
+                            .expression_attribute_values(":exp_epoch", n(at.unix_timestamp()));
+                    }
+                    None => set.push_str(" REMOVE expires_at, expires_epoch"),
+                }
+                u.update_expression(set)
+            }
+            KeyChange::Roll { secret_hash, last4, previous } => match previous {
+                Some((hash, until)) => update
+                    .update_expression("SET secret_hash = :h, last4 = :l4, prev_hash = :ph, prev_valid_until = :pu")
+                    .expression_attribute_values(":h", b(secret_hash.as_bytes()))
+                    .expression_attribute_values(":l4", s(last4))
+                    .expression_attribute_values(":ph", b(hash.as_bytes()))
+                    .expression_attribute_values(":pu", n(until)),
+                None => update
+                    .update_expression("SET secret_hash = :h, last4 = :l4 REMOVE prev_hash, prev_valid_until")
+                    .expression_attribute_values(":h", b(secret_hash.as_bytes()))
+                    .expression_attribute_values(":l4", s(last4)),
+            },
+            KeyChange::Revoke { at } => {
+                if let (KeyType::User, Some(user)) = (current.key_type, &current.user_id) {
+                    // Free the member's one-key slot, but only if it is still this key's.
+                    writes.push(
+                        TransactWriteItem::builder()
+                            .delete(built(
+                                Delete::builder()
+                                    .table_name(&self.table)
+                                    .set_key(Some(key_of(
+                                        schema::org_pk(current.org_id.as_str()),
+                                        schema::user_key_sk(user.as_str()),
+                                    )))
+                                    .condition_expression("attribute_not_exists(PK) OR key_id = :k")
+                                    .expression_attribute_values(":k", s(current.key_id.as_str()))
+                                    .build(),
+                            )?)
+                            .build(),
+                    );
+                }
+                update
+                    .update_expression(
+                        "SET revoked_at = :at REMOVE secret_hash, prev_hash, prev_valid_until, GSI1PK, GSI1SK",
+                    )
+                    .expression_attribute_values(":at", s(rfc3339(*at)))
+            }
+        };
+        writes.insert(0, TransactWriteItem::builder().update(built(update.build())?).build());
+        writes.extend(self.log_items(log)?);
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(0)) => {
+                // Revoked, moved or changed since it was read: re-read to tell which.
+                match self.get_key(&current.key_id).await? {
+                    Some(now) if now.revoked_at.is_none() && now.org_id == current.org_id => {
+                        Err(ChangeError::Conflict("the key changed while this request ran; retry".into()))
+                    }
+                    _ => Err(ChangeError::NotFound),
+                }
+            }
+            Err(TransactFailure::Condition(_)) => {
+                Err(ChangeError::Conflict("the change collided with another; retry".into()))
+            }
+            Err(TransactFailure::Store(e) | TransactFailure::Conflict(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl OrgStore for DynamoStore {
+    async fn create_org(&self, org: &Organization, admin_key: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut writes = vec![
+            self.put(items::org_item(org), Some("attribute_not_exists(PK)"))?,
+            self.put(items::key_item(admin_key), Some("attribute_not_exists(PK)"))?,
+        ];
+        writes.extend(self.log_items(log)?);
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => {
+                Err(ChangeError::Conflict("organization or key id collision; retry".into()))
+            }
+            Err(TransactFailure::Store(e) | TransactFailure::Conflict(e)) => Err(e.into()),
+        }
+    }
+
+    async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(schema::org_pk(org.as_str()), schema::member_sk(user_id.as_str()))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.as_ref().map(items::member_record).transpose()
+    }
+
+    async fn list_members(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<Member>, ChangeError> {
+        let (found, next_cursor) = self
+            .query_page(
+                None,
+                schema::PK,
+                schema::org_pk(org.as_str()),
+                Some((schema::SK, schema::MEMBER_SK_PREFIX)),
+                cursor,
+                limit,
+            )
+            .await?;
+        let items = found.iter().map(items::member_record).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut writes = vec![self.put(items::member_item(member), Some("attribute_not_exists(PK)"))?];
+        writes.extend(self.log_items(log)?);
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(0)) => {
+                Err(ChangeError::Conflict("a member with this user_id exists".into()))
+            }
+            Err(TransactFailure::Condition(_)) => {
+                Err(ChangeError::Conflict("the change collided with another; retry".into()))
+            }
+            Err(TransactFailure::Store(e) | TransactFailure::Conflict(e)) => Err(e.into()),
+        }
+    }
+
+    async fn remove_member(&self, member: &Member, log: &ChangeLog) -> Result<Option<KeyId>, ChangeError> {
+        let org_pk = schema::org_pk(member.org_id.as_str());
+        let claim_key = key_of(org_pk.clone(), schema::user_key_sk(member.user_id.as_str()));
+        let claim = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(claim_key.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?
+            .item;
+        let user_key =
+            claim.as_ref().and_then(|c| c.get("key_id")).and_then(|v| v.as_s().ok()).and_then(|k| KeyId::parse(k));
+        let mut writes = vec![TransactWriteItem::builder()
+            .delete(built(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_of(org_pk, schema::member_sk(member.user_id.as_str()))))
+                    .condition_expression("attribute_exists(PK)")
+                    .build(),
+            )?)
+            .build()];
+        match &user_key {
+            Some(key_id) => {
+                // The claim must still name this key, and the key goes with it.
+                writes.push(
+                    TransactWriteItem::builder()
+                        .delete(built(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(claim_key))
+                                .condition_expression("key_id = :k")
+                                .expression_attribute_values(":k", s(key_id.as_str()))
+                                .build(),
+                        )?)
+                        .build(),
+                );
+                writes.push(
+                    TransactWriteItem::builder()
+                        .delete(built(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
+                                .condition_expression("org_id = :org")
+                                .expression_attribute_values(":org", s(member.org_id.as_str()))
+                                .build(),
+                        )?)
+                        .build(),
+                );
+            }
+            None => {
+                // No key now, and none may appear while the member is removed.
+                writes.push(
+                    TransactWriteItem::builder()
+                        .condition_check(built(
+                            ConditionCheck::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(claim_key))
+                                .condition_expression("attribute_not_exists(PK)")
+                                .build(),
+                        )?)
+                        .build(),
+                );
+            }
+        }
+        writes.extend(self.log_items(log)?);
+        match self.transact(writes).await {
+            Ok(()) => Ok(user_key),
+            Err(TransactFailure::Condition(0)) => Err(ChangeError::NotFound),
+            Err(TransactFailure::Condition(_)) => {
+                Err(ChangeError::Conflict("the member's key changed meanwhile; retry".into()))
+            }
+            Err(TransactFailure::Store(e) | TransactFailure::Conflict(e)) => Err(e.into()),
+        }
+    }
+}

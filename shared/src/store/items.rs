@@ -1,0 +1,189 @@
+//! Conversions between records and DynamoDB items. Attribute names live here and in `schema`.
+
+use super::StoreError;
+use crate::keys::{Environment, KeyId, KeyType, SecretHash, Tier};
+use crate::model::{parse_rfc3339, rfc3339, AuditEntry, KeyRecord, Member, OrgId, Organization, OutboxEvent, UserId};
+use crate::permissions::Permissions;
+use crate::schema;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+pub fn b(v: &[u8]) -> AttributeValue {
+    AttributeValue::B(Blob::new(v))
+}
+
+/// Prefix of the per-minute request counters on a key item (`rl_<epoch minute>`).
+pub const WINDOW_PREFIX: &str = "rl_";
+pub fn window_attribute(minute: i64) -> String {
+    format!("{WINDOW_PREFIX}{minute}")
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| corrupt(name))
+}
+fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+pub fn opt_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+}
+fn opt_hash(item: &Item, name: &str) -> Option<SecretHash> {
+    item.get(name).and_then(|v| v.as_b().ok()).and_then(|b| SecretHash::from_bytes(b.as_ref()))
+}
+fn time_of(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+    opt_s(item, name).map(|v| parse_rfc3339(v).ok_or_else(|| corrupt(name))).transpose()
+}
+
+pub fn key_item(r: &KeyRecord) -> Item {
+    let mut item = Item::from([
+        (schema::PK.into(), s(schema::key_pk(r.key_id.as_str()))),
+        (schema::SK.into(), s(schema::KEY_SK)),
+        (schema::GSI1PK.into(), s(schema::org_keys_gsi1pk(r.org_id.as_str()))),
+        (schema::GSI1SK.into(), s(schema::org_keys_gsi1sk(&rfc3339(r.created_at), r.key_id.as_str()))),
+        ("key_id".into(), s(r.key_id.as_str())),
+        ("org_id".into(), s(r.org_id.as_str())),
+        ("environment".into(), s(r.environment.as_str())),
+        ("key_type".into(), s(r.key_type.as_str())),
+        ("name".into(), s(&r.name)),
+        ("permissions".into(), s(r.permissions.to_compact())),
+        ("tier".into(), s(r.tier.name())),
+        ("rate_limit".into(), n(r.tier.limit_per_minute())),
+        ("secret_hash".into(), b(r.secret_hash.as_bytes())),
+        ("last4".into(), s(&r.last4)),
+        ("created_at".into(), s(rfc3339(r.created_at))),
+    ]);
+    if let Some(user) = &r.user_id {
+        item.insert("user_id".into(), s(user.as_str()));
+    }
+    if let Some(owner) = &r.owner_name {
+        item.insert("owner_name".into(), s(owner));
+    }
+    if let Some(expires) = r.expires_at {
+        item.insert("expires_at".into(), s(rfc3339(expires)));
+        item.insert("expires_epoch".into(), n(expires.unix_timestamp()));
+    }
+    item
+}
+
+pub fn key_record(item: &Item) -> Result<KeyRecord, StoreError> {
+    let tier_name = get_s(item, "tier")?;
+    let limit = opt_n(item, "rate_limit");
+    let tier = match tier_name {
+        "enterprise" => Tier::from_parts("enterprise", limit),
+        other => Tier::from_parts(other, None),
+    }
+    .map_err(|_| corrupt("tier"))?;
+    let previous = match (opt_hash(item, "prev_hash"), opt_n(item, "prev_valid_until")) {
+        (Some(hash), Some(until)) => Some((hash, until)),
+        _ => None,
+    };
+    Ok(KeyRecord {
+        key_id: KeyId::parse(get_s(item, "key_id")?).ok_or_else(|| corrupt("key_id"))?,
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        key_type: KeyType::parse(get_s(item, "key_type")?).ok_or_else(|| corrupt("key_type"))?,
+        user_id: opt_s(item, "user_id").map(|u| UserId::parse(u).ok_or_else(|| corrupt("user_id"))).transpose()?,
+        owner_name: opt_s(item, "owner_name").map(str::to_string),
+        name: get_s(item, "name")?.to_string(),
+        permissions: Permissions::from_compact(get_s(item, "permissions")?).ok_or_else(|| corrupt("permissions"))?,
+        tier,
+        secret_hash: opt_hash(item, "secret_hash").unwrap_or(SecretHash::NONE),
+        previous,
+        last4: get_s(item, "last4")?.to_string(),
+        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
+        last_used_at: time_of(item, "last_used_at")?,
+        expires_at: time_of(item, "expires_at")?,
+        revoked_at: time_of(item, "revoked_at")?,
+    })
+}
+
+pub fn member_item(m: &Member) -> Item {
+    Item::from([
+        (schema::PK.into(), s(schema::org_pk(m.org_id.as_str()))),
+        (schema::SK.into(), s(schema::member_sk(m.user_id.as_str()))),
+        ("org_id".into(), s(m.org_id.as_str())),
+        ("user_id".into(), s(m.user_id.as_str())),
+        ("name".into(), s(&m.name)),
+        ("email".into(), s(&m.email)),
+        ("created_at".into(), s(rfc3339(m.created_at))),
+    ])
+}
+
+pub fn member_record(item: &Item) -> Result<Member, StoreError> {
+    Ok(Member {
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        user_id: UserId::parse(get_s(item, "user_id")?).ok_or_else(|| corrupt("user_id"))?,
+        name: get_s(item, "name")?.to_string(),
+        email: get_s(item, "email")?.to_string(),
+        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
+    })
+}
+
+pub fn org_item(o: &Organization) -> Item {
+    Item::from([
+        (schema::PK.into(), s(schema::org_pk(o.org_id.as_str()))),
+        (schema::SK.into(), s(schema::ORG_SK)),
+        ("org_id".into(), s(o.org_id.as_str())),
+        ("name".into(), s(&o.name)),
+        ("created_at".into(), s(rfc3339(o.created_at))),
+    ])
+}
+
+pub fn audit_item(a: &AuditEntry) -> Item {
+    let at = rfc3339(a.at);
+    let entry_id = crate::model::random_id("aud", 16);
+    let mut item = Item::from([
+        (schema::PK.into(), s(schema::audit_pk(a.org_id.as_str()))),
+        (schema::SK.into(), s(schema::audit_sk(&at, &entry_id))),
+        ("entry_id".into(), s(entry_id)),
+        ("at".into(), s(at)),
+        ("request_id".into(), s(&a.request_id)),
+        ("action".into(), s(a.action)),
+        ("target_id".into(), s(&a.target_id)),
+    ]);
+    if let Some(key) = &a.actor_key_id {
+        item.insert("actor_key_id".into(), s(key.as_str()));
+    }
+    if let Some(user) = &a.actor_user_id {
+        item.insert("actor_user_id".into(), s(user.as_str()));
+    }
+    item
+}
+
+pub fn outbox_item(e: &OutboxEvent) -> Item {
+    Item::from([
+        (schema::PK.into(), s(schema::outbox_pk(e.org_id.as_str(), e.environment.as_str()))),
+        (schema::SK.into(), s(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
+        ("event_id".into(), s(&e.event_id)),
+        ("event_type".into(), s(e.event_type)),
+        ("org_id".into(), s(e.org_id.as_str())),
+        ("environment".into(), s(e.environment.as_str())),
+        ("payload".into(), s(e.payload().to_string())),
+        ("status".into(), s("pending")),
+    ])
+}
+
+/// The current window's count stored on a key item.
+pub fn window_count(item: &Item, minute: i64) -> u32 {
+    opt_n(item, &window_attribute(minute)).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+}
+
+/// Counter attributes of windows other than `keep` (left behind by idle gaps).
+pub fn stale_windows(item: &Item, keep: i64) -> Vec<String> {
+    let current = window_attribute(keep);
+    item.keys().filter(|k| k.starts_with(WINDOW_PREFIX) && **k != current).cloned().collect()
+}

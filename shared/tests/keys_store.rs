@@ -1,0 +1,352 @@
+//! Authentication, rate limiting and key/member transactions against DynamoDB Local through the
+//! real SDK. Clocks are passed in, so windows, grace periods and expiry are exact.
+
+use keyhive::auth::authenticate;
+use keyhive::keys::{Credential, Environment, KeyType, Tier};
+use keyhive::manage::{self, Ctx, KeyPatch, NewKey};
+use keyhive::model::{now, UserId};
+use keyhive::permissions::Permissions;
+use keyhive::schema;
+use keyhive::store::{KeyStore, OrgStore};
+use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
+use keyhive::{Api, ApiError};
+use serde_json::json;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+async fn auth_at(api: &Api, key: &str, at: OffsetDateTime) -> Result<keyhive::auth::Identity, ApiError> {
+    let secret = api.hashing_secret().await.expect("secret");
+    authenticate(&api.store, secret, &api.config.key_prefix, &api_key_headers(key), at).await
+}
+
+fn code(r: &Result<keyhive::auth::Identity, ApiError>) -> &'static str {
+    match r {
+        Ok(_) => "OK",
+        Err(e) => {
+            if e.is_server_side() {
+                eprintln!("server-side error: {}", keyhive::error::source_chain(e));
+            }
+            e.status_and_code().1
+        }
+    }
+}
+
+/// A minute boundary plus `s` seconds: all requests of a test land in one window.
+fn window_start_plus(s: i64) -> OffsetDateTime {
+    let t = now().unix_timestamp();
+    OffsetDateTime::from_unix_timestamp(t - t.rem_euclid(60) + 60 + s).unwrap()
+}
+
+async fn bot_key(
+    api: &Api,
+    admin: &keyhive::model::KeyRecord,
+    tier: Tier,
+    expires_at: Option<OffsetDateTime>,
+) -> (Credential, keyhive::model::KeyRecord) {
+    let actor = identity_of(admin);
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_test", now: now() };
+    let new = NewKey {
+        name: "bot".into(),
+        key_type: KeyType::Bot,
+        user_id: None,
+        permissions: Permissions::from_json("p", &json!({"sandboxes": ["read"]})).unwrap(),
+        environment: None,
+        expires_at,
+        tier,
+    };
+    let (record, credential) =
+        manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new)
+            .await
+            .expect("create key");
+    (credential, record)
+}
+
+#[tokio::test]
+async fn a_valid_key_authenticates_with_its_identity_and_is_counted() {
+    let api = stack_api().await;
+    let (admin, record) = new_org(&api, Environment::Live).await;
+    let at = window_start_plus(5);
+    let identity = auth_at(&api, admin.reveal(), at).await.expect("valid key");
+    assert_eq!(identity.key_id, record.key_id);
+    assert_eq!(identity.org_id, record.org_id);
+    assert_eq!(identity.permissions, Permissions::all());
+    assert_eq!((identity.rate.limit, identity.rate.remaining), (10_000, 9_999));
+    assert_eq!(identity.rate.reset, at.unix_timestamp() - 5 + 60);
+    let again = auth_at(&api, admin.reveal(), at).await.expect("valid key");
+    assert_eq!(again.rate.remaining, 9_998);
+    let stored = api.store.get_key(&record.key_id).await.unwrap().unwrap();
+    assert!(stored.last_used_at.is_some(), "last_used_at is set by the same write");
+}
+
+#[tokio::test]
+async fn unknown_wrong_revoked_and_foreign_prefix_keys_are_all_the_same_401() {
+    let api = stack_api().await;
+    let (admin, record) = new_org(&api, Environment::Live).await;
+    let at = now();
+    let unknown = Credential::mint(&api.config.key_prefix, Environment::Live, keyhive::keys::KeyId::generate());
+    let wrong_secret = Credential::mint(&api.config.key_prefix, Environment::Live, record.key_id.clone());
+    let wrong_env = admin.reveal().replacen("_live_", "_test_", 1);
+    let foreign = admin.reveal().replacen(&format!("{}_", api.config.key_prefix), "zz_", 1);
+    for key in [unknown.reveal(), wrong_secret.reveal(), wrong_env.as_str(), foreign.as_str(), "", "garbage"] {
+        assert_eq!(code(&auth_at(&api, key, at).await), "UNAUTHORIZED", "{key}");
+    }
+    // Wrong secrets are never counted against the real key's window.
+    let identity = auth_at(&api, admin.reveal(), at).await.unwrap();
+    assert_eq!(identity.rate.remaining, identity.rate.limit - 1);
+}
+
+#[tokio::test]
+async fn exactly_the_limit_passes_under_200_concurrent_requests() {
+    let api = Arc::new(stack_api().await);
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (key, _) = bot_key(&api, &admin, Tier::Enterprise(100), None).await;
+    let at = window_start_plus(1);
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (api, key) = (api.clone(), key.reveal().to_string());
+            tokio::spawn(async move { code(&auth_at(&api, &key, at).await) })
+        })
+        .collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for task in tasks {
+        *counts.entry(task.await.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(counts.get("OK"), Some(&100), "{counts:?}");
+    assert_eq!(counts.get("RATE_LIMITED"), Some(&100), "{counts:?}");
+    // The next window starts afresh, and the old window's counter is removed by the same write.
+    let next = auth_at(&api, key.reveal(), at + Duration::seconds(60)).await.expect("next window");
+    assert_eq!(next.rate.remaining, 99);
+}
+
+#[tokio::test]
+async fn a_rate_limited_answer_says_when_to_retry() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (key, _) = bot_key(&api, &admin, Tier::Enterprise(2), None).await;
+    let at = window_start_plus(45);
+    auth_at(&api, key.reveal(), at).await.unwrap();
+    auth_at(&api, key.reveal(), at).await.unwrap();
+    match auth_at(&api, key.reveal(), at).await {
+        Err(ApiError::RateLimited { retry_after, limit, reset }) => {
+            assert_eq!((retry_after, limit), (15, 2));
+            assert_eq!(reset, at.unix_timestamp() + 15);
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    // A wrong secret on a limited key is still a 401, never a 429.
+    let wrong = Credential::mint(&api.config.key_prefix, Environment::Live, key.key_id.clone());
+    assert_eq!(code(&auth_at(&api, wrong.reveal(), at).await), "UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn stale_window_counters_are_cleaned_after_an_idle_gap() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (key, record) = bot_key(&api, &admin, Tier::Standard, None).await;
+    let at = window_start_plus(0);
+    auth_at(&api, key.reveal(), at).await.unwrap();
+    auth_at(&api, key.reveal(), at + Duration::minutes(10)).await.unwrap();
+    let item = api
+        .store
+        .client()
+        .get_item()
+        .table_name(api.store.table())
+        .key(schema::PK, aws_sdk_dynamodb::types::AttributeValue::S(schema::key_pk(record.key_id.as_str())))
+        .key(schema::SK, aws_sdk_dynamodb::types::AttributeValue::S(schema::KEY_SK.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let windows: Vec<_> = item.keys().filter(|k| k.starts_with("rl_")).collect();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+}
+
+#[tokio::test]
+async fn expiry_and_revocation_apply_on_the_very_next_request() {
+    let api = stack_api().await;
+    let (admin_key, admin) = new_org(&api, Environment::Live).await;
+    let expires = now() + Duration::hours(1);
+    let (key, record) = bot_key(&api, &admin, Tier::Standard, Some(expires)).await;
+    assert_eq!(code(&auth_at(&api, key.reveal(), expires - Duration::seconds(1)).await), "OK");
+    assert_eq!(code(&auth_at(&api, key.reveal(), expires).await), "UNAUTHORIZED");
+
+    let actor = identity_of(&admin);
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_revoke", now: now() };
+    manage::revoke_key(&ctx, &record.key_id).await.expect("revoke");
+    assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
+    assert!(matches!(manage::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound)), "revocation is final");
+    let page = manage::list_keys(&api.store, &actor, None, 100).await.unwrap();
+    assert!(page.items.iter().all(|k| k.key_id != record.key_id), "revoked keys leave the list");
+    assert_eq!(code(&auth_at(&api, admin_key.reveal(), now()).await), "OK");
+}
+
+#[tokio::test]
+async fn a_roll_keeps_the_old_secret_only_for_the_grace_period() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (old, record) = bot_key(&api, &admin, Tier::Standard, None).await;
+    let actor = identity_of(&admin);
+    let t0 = now();
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_roll", now: t0 };
+    let secret = api.hashing_secret().await.unwrap();
+    let (rolled, new, until) =
+        manage::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 3600).await.unwrap();
+    assert_eq!(rolled.key_id, record.key_id);
+    assert_eq!(new.key_id, record.key_id);
+    assert_ne!(new.reveal(), old.reveal());
+    assert_eq!(until, Some(t0 + Duration::hours(1)));
+    assert_eq!(code(&auth_at(&api, old.reveal(), t0 + Duration::minutes(59)).await), "OK");
+    assert_eq!(code(&auth_at(&api, new.reveal(), t0 + Duration::minutes(59)).await), "OK");
+    assert_eq!(code(&auth_at(&api, old.reveal(), t0 + Duration::minutes(61)).await), "UNAUTHORIZED");
+    assert_eq!(code(&auth_at(&api, new.reveal(), t0 + Duration::minutes(61)).await), "OK");
+
+    // Without grace the old secret stops at once.
+    let (_, newer, until) = manage::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 0).await.unwrap();
+    assert_eq!(until, None);
+    assert_eq!(code(&auth_at(&api, new.reveal(), now()).await), "UNAUTHORIZED");
+    assert_eq!(code(&auth_at(&api, newer.reveal(), now()).await), "OK");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one() {
+    let api = Arc::new(stack_api().await);
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let actor = identity_of(&admin);
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_member", now: now() };
+    let member =
+        manage::create_member(&ctx, UserId::parse("usr_race"), "Race".into(), "race@example.com".into()).await.unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (api, actor, user) = (api.clone(), actor.clone(), member.user_id.clone());
+            tokio::spawn(async move {
+                let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_race", now: now() };
+                let new = NewKey {
+                    name: format!("user key {i}"),
+                    key_type: KeyType::User,
+                    user_id: Some(user),
+                    permissions: Permissions::default(),
+                    environment: None,
+                    expires_at: None,
+                    tier: Tier::Standard,
+                };
+                match manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await {
+                    Ok(_) => "CREATED",
+                    Err(e) => e.status_and_code().1,
+                }
+            })
+        })
+        .collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for task in tasks {
+        *counts.entry(task.await.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(counts.get("CREATED"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("CONFLICT"), Some(&49), "{counts:?}");
+    let page = manage::list_keys(&api.store, &actor, None, 100).await.unwrap();
+    let user_keys: Vec<_> = page.items.iter().filter(|k| k.key_type == KeyType::User).collect();
+    assert_eq!(user_keys.len(), 1);
+    assert_eq!(user_keys[0].owner(), "Race");
+}
+
+#[tokio::test]
+async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transaction() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let actor = identity_of(&admin);
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_remove", now: now() };
+    let member = manage::create_member(&ctx, None, "Bob".into(), "bob@example.com".into()).await.unwrap();
+    let new = NewKey {
+        name: "bob's key".into(),
+        key_type: KeyType::User,
+        user_id: Some(member.user_id.clone()),
+        permissions: Permissions::default(),
+        environment: None,
+        expires_at: None,
+        tier: Tier::Standard,
+    };
+    let (record, credential) =
+        manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
+    assert_eq!(code(&auth_at(&api, credential.reveal(), now()).await), "OK");
+
+    let removed = manage::remove_member(&ctx, &member.user_id).await.unwrap();
+    assert_eq!(removed["removed_key_id"], record.key_id.as_str());
+    assert!(api.store.get_key(&record.key_id).await.unwrap().is_none(), "the key item is gone");
+    assert!(api.store.get_member(&actor.org_id, &member.user_id).await.unwrap().is_none());
+    assert_eq!(code(&auth_at(&api, credential.reveal(), now()).await), "UNAUTHORIZED");
+    assert!(matches!(manage::remove_member(&ctx, &member.user_id).await, Err(ApiError::NotFound)));
+
+    // The same user may join again and get a key again: the one-key slot was freed with it.
+    let again = manage::create_member(&ctx, Some(member.user_id.clone()), "Bob".into(), "bob@example.com".into()).await;
+    assert!(again.is_ok());
+
+    let query = |pk: String| {
+        api.store
+            .client()
+            .query()
+            .table_name(api.store.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+            .send()
+    };
+    let audit = query(schema::audit_pk(actor.org_id.as_str())).await.unwrap();
+    let actions: Vec<_> = audit.items().iter().filter_map(|i| i.get("action")?.as_s().ok().cloned()).collect();
+    for action in ["org.bootstrapped", "member.created", "key.created", "member.removed"] {
+        assert!(actions.iter().any(|a| a == action), "audit lacks {action}: {actions:?}");
+    }
+    let outbox = query(schema::outbox_pk(actor.org_id.as_str(), "live")).await.unwrap();
+    let events: Vec<_> = outbox.items().iter().filter_map(|i| i.get("event_type")?.as_s().ok().cloned()).collect();
+    assert!(
+        events.contains(&"key.created".to_string()) && events.contains(&"member.removed".to_string()),
+        "{events:?}"
+    );
+    for item in outbox.items() {
+        let payload = item["payload"].as_s().unwrap();
+        assert!(!payload.contains(credential.reveal()), "no secret in events");
+    }
+}
+
+#[tokio::test]
+async fn settings_changes_apply_to_the_next_authentication() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (key, record) = bot_key(&api, &admin, Tier::Standard, None).await;
+    let actor = identity_of(&admin);
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_patch", now: now() };
+    let patch = KeyPatch {
+        permissions: Some(Permissions::from_json("p", &json!({"apiKeys": ["read"]})).unwrap()),
+        tier: Some(Tier::Professional),
+        ..KeyPatch::default()
+    };
+    manage::update_key(&ctx, &record.key_id, patch).await.unwrap();
+    let identity = auth_at(&api, key.reveal(), now()).await.unwrap();
+    assert!(identity.permissions.allows(keyhive::permissions::Resource::ApiKeys, keyhive::permissions::Action::Read));
+    assert!(!identity
+        .permissions
+        .allows(keyhive::permissions::Resource::Sandboxes, keyhive::permissions::Action::Read));
+    assert_eq!(identity.rate.limit, 500);
+}
+
+#[tokio::test]
+async fn list_cursors_page_through_and_cannot_cross_organizations() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    for _ in 0..3 {
+        bot_key(&api, &admin, Tier::Standard, None).await;
+    }
+    let actor = identity_of(&admin);
+    let first = manage::list_keys(&api.store, &actor, None, 2).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let cursor = first.next_cursor.expect("more pages");
+    let second = manage::list_keys(&api.store, &actor, Some(&cursor), 2).await.unwrap();
+    let mut ids: Vec<_> = first.items.iter().chain(&second.items).map(|k| k.key_id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "three bots and the admin, no repeats");
+    assert!(first.items[0].created_at >= first.items[1].created_at, "newest first");
+
+    let (_, other_admin) = new_org(&api, Environment::Live).await;
+    let other = identity_of(&other_admin);
+    let err = manage::list_keys(&api.store, &other, Some(&cursor), 2).await.unwrap_err();
+    assert_eq!(err.status_and_code().1, "VALIDATION_FAILED");
+    assert!(manage::list_keys(&api.store, &actor, Some("not-a-cursor"), 2).await.is_err());
+}
