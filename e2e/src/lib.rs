@@ -43,7 +43,8 @@ impl Stack {
         let base = std::env::var("KEYHIVE_E2E_URL").expect(
             "KEYHIVE_E2E_URL is unset: end-to-end tests run under `make test`, which starts cargo lambda watch",
         );
-        Stack { base, client: Client::builder(TokioExecutor::new()).build_http() }
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Stack { base, client }
     }
 
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
@@ -60,5 +61,18 @@ impl Stack {
 
     pub async fn get(&self, path: &str) -> Answer {
         self.send("GET", path, &[], None).await
+    }
+
+    /// The admin key `make test` bootstrapped, as `make dev` writes `.dev/admin-key`.
+    pub fn admin_key() -> String {
+        let dir =
+            std::env::var("KEYHIVE_TEST_STACK_DIR").expect("KEYHIVE_TEST_STACK_DIR is unset: run under `make test`");
+        std::fs::read_to_string(std::path::Path::new(&dir).join("admin-key")).expect("admin-key").trim().to_string()
+    }
+
+    /// A request with `key` as `X-API-Key`.
+    pub async fn call(&self, key: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> Answer {
+        let body = body.map(|b| b.to_string());
+        self.send(method, path, &[("x-api-key", key), ("content-type", "application/json")], body.as_deref()).await
     }
 }

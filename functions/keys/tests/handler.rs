@@ -1,0 +1,370 @@
+//! The keys function fed REST v1 events from `events/` (authorizer context included, as API
+//! Gateway sends them), against DynamoDB Local and moto.
+
+use keyhive::keys::Environment;
+use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
+use keyhive::Api;
+use lambda_http::{Body, Response};
+use serde_json::{json, Value};
+
+async fn send(api: &Api, event: Event) -> Response<Body> {
+    keys::handle(api, event.request()).await
+}
+
+/// The admin of a fresh organization, as the authorizer would describe it.
+async fn admin(api: &Api) -> (keyhive::keys::Credential, keyhive::auth::Identity) {
+    let (credential, record) = new_org(api, Environment::Live).await;
+    (credential, identity_of(&record))
+}
+
+fn create_body(name: &str, permissions: Value) -> Value {
+    json!({ "name": name, "type": "bot", "permissions": permissions })
+}
+
+#[tokio::test]
+async fn create_shows_the_key_once_and_never_again() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    let response = send(&api, Event::load("keys-create.json").authorized_as(&admin)).await;
+    let created = assert_envelope(&response, 201);
+    let key = created["data"]["key"].as_str().expect("key shown at creation").to_string();
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    assert!(key.starts_with(&format!("kh_live_{id}.")), "{key}");
+    assert_eq!(created["data"]["owner"], "Bot");
+    assert_eq!(created["data"]["last4"], &key[key.len() - 4..]);
+    assert_eq!(created["data"]["permissions"], json!({"sandboxes": ["create", "read"]}));
+
+    let secret = key.split_once('.').unwrap().1.to_string();
+    let get = send(&api, Event::load("keys-get.json").authorized_as(&admin).param("id", &id)).await;
+    let listed = send(&api, Event::load("keys-list.json").authorized_as(&admin)).await;
+    for response in [&get, &listed] {
+        let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
+        assert!(!text.contains(&secret), "the secret came back: {text}");
+        assert!(!text.contains("secret_hash") && !text.contains("\"key\""), "{text}");
+    }
+    assert_eq!(assert_envelope(&get, 200)["data"]["id"], id.as_str());
+    let list = assert_envelope(&listed, 200);
+    assert!(list["data"].as_array().unwrap().iter().any(|k| k["id"] == id.as_str()));
+    assert_eq!(list["meta"]["limit"], 20);
+    assert_eq!(list["meta"]["has_more"], false);
+    // The authenticated response reports the rate figures the authorizer passed.
+    assert_eq!(listed.headers()["x-ratelimit-limit"], "10000");
+}
+
+#[tokio::test]
+async fn update_replaces_named_fields_and_revoke_makes_the_key_disappear() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    let created = assert_envelope(&send(&api, Event::load("keys-create.json").authorized_as(&admin)).await, 201);
+    let id = created["data"]["id"].as_str().unwrap();
+
+    let patched = send(
+        &api,
+        Event::load("keys-update.json")
+            .authorized_as(&admin)
+            .param("id", id)
+            .body(&json!({"name": "renamed", "permissions": {"stats": ["read"]}})),
+    )
+    .await;
+    let body = assert_envelope(&patched, 200);
+    assert_eq!(body["data"]["name"], "renamed");
+    assert_eq!(body["data"]["permissions"], json!({"stats": ["read"]}), "the map is replaced, not merged");
+    assert_eq!(body["data"]["tier"], "standard", "unnamed fields stay");
+
+    let revoked = send(&api, Event::load("keys-revoke.json").authorized_as(&admin).param("id", id)).await;
+    assert_eq!(assert_envelope(&revoked, 200)["data"]["id"], id);
+    let gone = send(&api, Event::load("keys-get.json").authorized_as(&admin).param("id", id)).await;
+    assert_eq!(assert_envelope(&gone, 404)["error"]["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn no_key_can_grant_or_manage_more_than_it_holds() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    // A manager that may create and update keys, and read sandboxes.
+    let manager_perms = json!({"apiKeys": ["create", "read", "update"], "sandboxes": ["read"]});
+    let made =
+        send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&create_body("manager", manager_perms)))
+            .await;
+    let manager_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
+    let api_store = &api.store;
+    let manager_record =
+        keyhive::store::KeyStore::get_key(api_store, &keyhive::keys::KeyId::parse(&manager_id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    let manager = identity_of(&manager_record);
+
+    let escalate = send(
+        &api,
+        Event::load("keys-create.json")
+            .authorized_as(&manager)
+            .body(&create_body("more", json!({"sandboxes": ["read", "delete"]}))),
+    )
+    .await;
+    let body = assert_envelope(&escalate, 403);
+    assert_eq!(body["error"]["code"], "FORBIDDEN");
+    assert_eq!(body["error"]["details"]["missing"], json!(["sandboxes:delete"]));
+
+    let within = send(
+        &api,
+        Event::load("keys-create.json")
+            .authorized_as(&manager)
+            .body(&create_body("less", json!({"sandboxes": ["read"]}))),
+    )
+    .await;
+    assert_envelope(&within, 201);
+
+    // Nor raise itself, nor touch the more powerful admin key (its secret would be a roll away).
+    let raise_self = send(
+        &api,
+        Event::load("keys-update.json")
+            .authorized_as(&manager)
+            .param("id", &manager_id)
+            .body(&json!({"permissions": {"apiKeys": ["create", "read", "update", "delete"]}})),
+    )
+    .await;
+    assert_envelope(&raise_self, 403);
+    let roll_admin =
+        send(&api, Event::load("keys-roll.json").authorized_as(&manager).param("id", admin.key_id.as_str())).await;
+    assert_envelope(&roll_admin, 403);
+    let higher_tier = send(
+        &api,
+        Event::load("keys-create.json")
+            .authorized_as(&manager)
+            .body(&json!({"name": "big", "type": "bot", "permissions": {}, "tier": "professional"})),
+    )
+    .await;
+    assert_envelope(&higher_tier, 403);
+
+    // A route's own permission is checked before anything else of the request: 403 with `required`.
+    let reader = json!({"sandboxes": ["read"]});
+    let made =
+        send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&create_body("reader", reader))).await;
+    let reader_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
+    let reader_record = keyhive::store::KeyStore::get_key(api_store, &keyhive::keys::KeyId::parse(&reader_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let forbidden = send(&api, Event::load("keys-list.json").authorized_as(&identity_of(&reader_record))).await;
+    assert_eq!(assert_envelope(&forbidden, 403)["error"]["details"]["required"], "apiKeys:read");
+    // ...while its own record needs no permission at all.
+    let own = send(&api, Event::load("keys-self.json").authorized_as(&identity_of(&reader_record))).await;
+    assert_eq!(assert_envelope(&own, 200)["data"]["id"], reader_id.as_str());
+}
+
+#[tokio::test]
+async fn another_organizations_keys_are_indistinguishable_from_missing_ones() {
+    let api = stack_api().await;
+    let (_, alice) = admin(&api).await;
+    let (_, mallory) = admin(&api).await;
+    let target = alice.key_id.as_str();
+    for event in [
+        Event::load("keys-get.json").param("id", target),
+        Event::load("keys-update.json").param("id", target),
+        Event::load("keys-revoke.json").param("id", target),
+        Event::load("keys-roll.json").param("id", target),
+    ] {
+        let response = send(&api, event.authorized_as(&mallory)).await;
+        assert_eq!(assert_envelope(&response, 404)["error"]["code"], "NOT_FOUND");
+    }
+    let list = assert_envelope(&send(&api, Event::load("keys-list.json").authorized_as(&mallory)).await, 200);
+    assert!(list["data"].as_array().unwrap().iter().all(|k| k["id"] != target));
+}
+
+#[tokio::test]
+async fn test_keys_cannot_see_or_mint_live_keys() {
+    let api = stack_api().await;
+    let (_, live_admin) = admin(&api).await;
+    let made = send(
+        &api,
+        Event::load("keys-create.json").authorized_as(&live_admin).body(
+            &json!({"name": "t", "type": "bot", "environment": "test", "permissions": {"apiKeys": ["create", "read"]}}),
+        ),
+    )
+    .await;
+    let test_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
+    let test_record = keyhive::store::KeyStore::get_key(&api.store, &keyhive::keys::KeyId::parse(&test_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let test_key = identity_of(&test_record);
+    let live =
+        send(&api, Event::load("keys-get.json").authorized_as(&test_key).param("id", live_admin.key_id.as_str())).await;
+    assert_envelope(&live, 404);
+    let mint_live = send(
+        &api,
+        Event::load("keys-create.json")
+            .authorized_as(&test_key)
+            .body(&json!({"name": "x", "type": "bot", "environment": "live", "permissions": {}})),
+    )
+    .await;
+    assert_envelope(&mint_live, 403);
+    let mint_default = send(
+        &api,
+        Event::load("keys-create.json")
+            .authorized_as(&test_key)
+            .body(&json!({"name": "x", "type": "bot", "permissions": {}})),
+    )
+    .await;
+    assert_eq!(
+        assert_envelope(&mint_default, 201)["data"]["environment"],
+        "test",
+        "defaults to the caller's environment"
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_are_enveloped_400s_and_413s_that_write_nothing() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("not json".into(), "INVALID_JSON", ""),
+        ("[1,2]".into(), "INVALID_JSON", ""),
+        (r#"{"name":"a","name":"b","type":"bot","permissions":{}}"#.into(), "INVALID_JSON", ""),
+        (json!({"type": "bot", "permissions": {}}).to_string(), "VALIDATION_FAILED", "name"),
+        (json!({"name": "", "type": "bot", "permissions": {}}).to_string(), "VALIDATION_FAILED", "name"),
+        (json!({"name": "x", "type": "robot", "permissions": {}}).to_string(), "VALIDATION_FAILED", "type"),
+        (
+            json!({"name": "x", "type": "bot", "permissions": {"links": ["read"]}}).to_string(),
+            "VALIDATION_FAILED",
+            "permissions.links",
+        ),
+        (
+            json!({"name": "x", "type": "bot", "permissions": {"sandboxes": ["fly"]}}).to_string(),
+            "VALIDATION_FAILED",
+            "permissions.sandboxes",
+        ),
+        (
+            json!({"name": "x", "type": "bot", "permissions": {}, "colour": "red"}).to_string(),
+            "VALIDATION_FAILED",
+            "colour",
+        ),
+        (
+            json!({"name": "x", "type": "bot", "permissions": {}, "tier": "enterprise"}).to_string(),
+            "VALIDATION_FAILED",
+            "rate_limit_per_minute",
+        ),
+        (
+            json!({"name": "x", "type": "bot", "permissions": {}, "expires_at": "tomorrow"}).to_string(),
+            "VALIDATION_FAILED",
+            "expires_at",
+        ),
+        (
+            json!({"name": "x", "type": "bot", "permissions": {}, "expires_at": "2001-01-01T00:00:00Z"}).to_string(),
+            "VALIDATION_FAILED",
+            "expires_at",
+        ),
+        (json!({"name": "x", "type": "user", "permissions": {}}).to_string(), "VALIDATION_FAILED", "user_id"),
+        (
+            json!({"name": "x", "type": "user", "user_id": "nobody", "permissions": {}}).to_string(),
+            "VALIDATION_FAILED",
+            "user_id",
+        ),
+        (format!("{{\"name\":\"{}\"}}", "x".repeat(70 * 1024)), "PAYLOAD_TOO_LARGE", ""),
+    ];
+    for (body, code, field) in cases {
+        let response = send(&api, Event::load("keys-create.json").authorized_as(&admin).raw_body(&body)).await;
+        let status = if code == "PAYLOAD_TOO_LARGE" { 413 } else { 400 };
+        let envelope = assert_envelope(&response, status);
+        assert_eq!(envelope["error"]["code"], code, "{}", &body[..body.len().min(80)]);
+        if !field.is_empty() {
+            assert_eq!(envelope["error"]["details"]["field"], field, "{envelope}");
+        }
+    }
+    let list = assert_envelope(&send(&api, Event::load("keys-list.json").authorized_as(&admin)).await, 200);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "only the admin key exists: nothing was written");
+    let bad_limit = send(&api, Event::load("keys-list.json").authorized_as(&admin).query("limit", "0")).await;
+    assert_eq!(assert_envelope(&bad_limit, 400)["error"]["details"]["field"], "limit");
+}
+
+#[tokio::test]
+async fn without_authorizer_context_the_function_authenticates_every_credential_form_itself() {
+    let api = stack_api().await;
+    let (credential, admin) = admin(&api).await;
+    let key = credential.reveal();
+    for (header, value) in [
+        ("X-API-Key", key.to_string()),
+        ("x-api-key", key.to_string()),
+        ("Authorization", format!("Bearer {key}")),
+        ("Authorization", key.to_string()),
+    ] {
+        let response = send(&api, Event::load("keys-self.json").without_authorizer().header(header, &value)).await;
+        let body = assert_envelope(&response, 200);
+        assert_eq!(body["data"]["id"], admin.key_id.as_str(), "{header}");
+        assert_eq!(response.headers()["x-ratelimit-limit"], "10000");
+    }
+    let wrong = keyhive::keys::Credential::mint("kh", Environment::Live, admin.key_id.clone());
+    let mut messages = std::collections::BTreeSet::new();
+    for (header, value) in [
+        ("X-API-Key", wrong.reveal().to_string()),
+        ("Authorization", format!("Basic {key}")),
+        ("X-API-Key", "kh_live_short.x".to_string()),
+        ("X-API-Key", format!("{key}{}", "A".repeat(5000))),
+    ] {
+        let response = send(&api, Event::load("keys-self.json").without_authorizer().header(header, &value)).await;
+        let body = assert_envelope(&response, 401);
+        assert_eq!(body["error"]["code"], "UNAUTHORIZED");
+        messages.insert(body["error"]["message"].as_str().unwrap().to_string());
+    }
+    let missing = send(&api, Event::load("keys-self.json").without_authorizer()).await;
+    assert_envelope(&missing, 401);
+    assert_eq!(messages.len(), 1, "the message never says which failure it was: {messages:?}");
+}
+
+#[tokio::test]
+async fn members_user_keys_and_removal_through_the_routes() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    let member = send(&api, Event::load("members-create.json").authorized_as(&admin)).await;
+    assert_eq!(assert_envelope(&member, 201)["data"]["user_id"], "usr_alice");
+    let duplicate = send(&api, Event::load("members-create.json").authorized_as(&admin)).await;
+    assert_eq!(assert_envelope(&duplicate, 409)["error"]["code"], "CONFLICT");
+    let bad_email = send(
+        &api,
+        Event::load("members-create.json").authorized_as(&admin).body(&json!({"name": "x", "email": "nope"})),
+    )
+    .await;
+    assert_eq!(assert_envelope(&bad_email, 400)["error"]["details"]["field"], "email");
+
+    let user_key = json!({"name": "alice's key", "type": "user", "user_id": "usr_alice", "permissions": {}});
+    let first = send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&user_key)).await;
+    let first = assert_envelope(&first, 201);
+    assert_eq!(first["data"]["owner"], "Alice");
+    let second = send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&user_key)).await;
+    assert_eq!(assert_envelope(&second, 409)["error"]["code"], "CONFLICT");
+
+    let members = assert_envelope(&send(&api, Event::load("members-list.json").authorized_as(&admin)).await, 200);
+    assert_eq!(members["data"].as_array().unwrap().len(), 1);
+    let removed = send(&api, Event::load("members-remove.json").authorized_as(&admin)).await;
+    assert_eq!(assert_envelope(&removed, 200)["data"]["removed_key_id"], first["data"]["id"]);
+    let key_gone = send(
+        &api,
+        Event::load("keys-get.json").authorized_as(&admin).param("id", first["data"]["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_envelope(&key_gone, 404);
+}
+
+#[tokio::test]
+async fn roll_returns_a_new_key_for_the_same_id_and_validates_grace() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    let created = assert_envelope(&send(&api, Event::load("keys-create.json").authorized_as(&admin)).await, 201);
+    let id = created["data"]["id"].as_str().unwrap();
+    let rolled = send(&api, Event::load("keys-roll.json").authorized_as(&admin).param("id", id)).await;
+    let body = assert_envelope(&rolled, 200);
+    assert_eq!(body["data"]["id"], id);
+    assert_ne!(body["data"]["key"], created["data"]["key"]);
+    assert!(body["data"]["old_secret_valid_until"].is_string());
+    for grace in [json!(-1), json!(604_801), json!("soon")] {
+        let response = send(
+            &api,
+            Event::load("keys-roll.json").authorized_as(&admin).param("id", id).body(&json!({"grace_seconds": grace})),
+        )
+        .await;
+        assert_eq!(assert_envelope(&response, 400)["error"]["details"]["field"], "grace_seconds");
+    }
+    let no_body = send(&api, Event::load("keys-roll.json").authorized_as(&admin).param("id", id).raw_body("")).await;
+    assert_eq!(assert_envelope(&no_body, 200)["data"]["old_secret_valid_until"], Value::Null);
+}
