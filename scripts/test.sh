@@ -21,6 +21,9 @@ log "sam validate (transform) and sam validate --lint (cfn-lint)"
 AWS_DEFAULT_REGION=us-east-1 sam validate --template-file template.yaml
 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --template-file template.yaml
 
+log "openapi.yaml is a valid OpenAPI 3.1 document"
+"$VENV/bin/python" -c 'import sys, yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open(sys.argv[1]))); print("openapi.yaml: valid")' openapi.yaml
+
 RUN="$ROOT/target/test-stack"
 rm -rf "$RUN"; mkdir -p "$RUN"
 DDB_PORT=$(free_port); MOTO_PORT=$(free_port); API_PORT=$(free_port)

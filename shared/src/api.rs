@@ -186,10 +186,13 @@ where
     if let Some(identity) = &rate_from {
         rate_headers(&mut response, identity);
     }
+    // The access line: ids only, never a credential or header value.
     tracing::info!(
         request_id = %request_id,
         method = %method,
         route = pattern.unwrap_or("-"),
+        key_id = rate_from.as_ref().map_or("-", |i| i.key_id.as_str()),
+        org_id = rate_from.as_ref().map_or("-", |i| i.org_id.as_str()),
         status = response.status().as_u16(),
         duration_ms = started.elapsed().as_millis() as u64,
         "request"

@@ -118,3 +118,28 @@ fn local_router_sends_every_route_to_its_function() {
         assert!(router.contains_key(catch_all), "router lacks the catch-all {catch_all}");
     }
 }
+
+#[test]
+fn openapi_describes_exactly_the_routes_of_the_route_table() {
+    let text = std::fs::read_to_string(workspace_root().join("openapi.yaml")).expect("openapi.yaml");
+    let doc = YamlLoader::load_from_str(&text).expect("openapi.yaml parses").remove(0);
+    assert_eq!(s(&doc["openapi"]), "3.1.0");
+    let methods = ["get", "put", "post", "patch", "delete", "head", "options"];
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_hash().expect("paths") {
+        for (method, operation) in item.as_hash().expect("path item") {
+            let method = s(method);
+            if !methods.contains(&method) {
+                continue;
+            }
+            let public = operation["security"].as_vec().is_some_and(|v| v.is_empty());
+            documented.insert((method.to_uppercase(), s(path).to_string(), public));
+        }
+    }
+    let routed: BTreeSet<_> =
+        ROUTES.iter().map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)).collect();
+    assert_eq!(documented, routed, "openapi.yaml and shared/src/routes.rs disagree");
+    for scheme in ["ApiKeyHeader", "BearerAuth", "RawAuthorization"] {
+        assert!(!doc["components"]["securitySchemes"][scheme].is_badvalue(), "{scheme} missing");
+    }
+}
