@@ -69,4 +69,15 @@ for bin in "${E2E_BINS[@]}"; do
   "$bin"
 done
 
+# Every function's log of the whole run (cargo lambda watch collects them) and the stack's own
+# logs must hold no API key, no key secret and no hashing secret.
+log "secret hygiene of the logs"
+LOGS=("$RUN"/*.log)
+if grep -Eq '[a-z0-9]{1,16}_(live|test)_[A-Za-z0-9]{12}\.[A-Za-z0-9_-]{43}' "${LOGS[@]}"; then
+  die "an API key appears in the logs"
+fi
+grep -Fq "$(cut -d. -f2 "$RUN/admin-key")" "${LOGS[@]}" && die "the admin key's secret appears in the logs"
+grep -Fq "$(cat "$RUN/hashing-secret")" "${LOGS[@]}" && die "the hashing secret appears in the logs"
+log "secret hygiene: $(cat "${LOGS[@]}" | wc -l) log lines, no key, secret or hash"
+
 log "make test passed in ${SECONDS}s"

@@ -2,7 +2,7 @@
 //! result becomes an enveloped response: request id, routing (404/405), authentication,
 //! permission check, error mapping, the access log line.
 
-use crate::auth::{authenticate, Identity};
+use crate::auth::{authenticate, read_credential, Identity};
 use crate::config::Config;
 use crate::envelope::{
     error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
@@ -56,8 +56,10 @@ impl Api {
     /// Authenticates a request from its headers (the authorizer's work, and each function's
     /// when no authorizer ran).
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Identity, ApiError> {
+        // A malformed credential is refused before anything is fetched.
+        let credential = read_credential(headers, &self.config.key_prefix)?;
         let secret = self.hashing_secret().await?;
-        authenticate(&self.store, secret, &self.config.key_prefix, headers, crate::model::now()).await
+        authenticate(&self.store, secret, &credential, crate::model::now()).await
     }
 }
 

@@ -58,16 +58,20 @@ fn window_reset(now: OffsetDateTime) -> i64 {
     (now.unix_timestamp().div_euclid(60) + 1) * 60
 }
 
-/// Verifies the request's credential and counts it against the key's limit, in one store call.
+/// The request's credential, parsed for this deployment's prefix (no I/O): 401 when absent or
+/// malformed.
+pub fn read_credential(headers: &HeaderMap, prefix: &str) -> Result<Credential, ApiError> {
+    Credential::parse(credential_text(headers)?, prefix).ok_or(ApiError::Unauthorized)
+}
+
+/// Verifies a credential and counts it against the key's limit, in one store call.
 /// Every refusal is the same 401, whatever the reason, except a valid key over its limit (429).
 pub async fn authenticate(
     store: &dyn KeyStore,
     secret: &HashingSecret,
-    prefix: &str,
-    headers: &HeaderMap,
+    credential: &Credential,
     now: OffsetDateTime,
 ) -> Result<Identity, ApiError> {
-    let credential = Credential::parse(credential_text(headers)?, prefix).ok_or(ApiError::Unauthorized)?;
     let presented = credential.hash(secret);
     let reset = window_reset(now);
     let epoch = now.unix_timestamp();

@@ -39,6 +39,24 @@ pub async fn unreachable_api() -> Api {
     Api::new(config, store, crate::aws::secretsmanager(&sdk))
 }
 
+/// An `Api` on the real table whose Secrets Manager endpoint is a loopback port nobody listens
+/// on: a function that started while Secrets Manager was away.
+pub async fn secretless_api() -> Api {
+    require_stack();
+    let config = Config::from_env();
+    let sdk = crate::aws::sdk_config(&config).await;
+    let secrets = aws_sdk_secretsmanager::config::Builder::from(&sdk)
+        .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
+        .build();
+    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb(&sdk), config.table_name.clone());
+    Api::new(config, store, aws_sdk_secretsmanager::Client::from_conf(secrets))
+}
+
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
 /// Reads `events/<name>` as the Lambda runtime would hand it to `lambda_http`.
 pub fn event(name: &str) -> Request {
     let path = workspace_root().join("events").join(name);

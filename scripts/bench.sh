@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make bench: figures, not timed tests. Measures on this machine in one run and writes
+# target/bench-report.json (printed at the end). Loopback only, bounded in count and time.
+set -euo pipefail
+. "$(dirname "$0")/stack.sh"
+cd "$ROOT"
+export AWS_LC_SYS_NO_JITTER_ENTROPY=1
+ensure_tools
+trap 'stop_started' EXIT
+trap 'exit 130' INT TERM
+RUN="$ROOT/target/bench-stack"; rm -rf "$RUN"; mkdir -p "$RUN"
+
+log "verify_key (criterion)"
+cargo bench -p keyhive-shared --bench verify_key --quiet -- --warm-up-time 2 --measurement-time 5 verify_key
+
+log "release arm64 zips"
+make --no-print-directory zip >"$RUN/zip.log" 2>&1 || { tail -20 "$RUN/zip.log"; die "make zip failed"; }
+
+log "stack figures against DynamoDB Local and moto"
+DDB_PORT=$(free_port); MOTO_PORT=$(free_port)
+start_dynamodb "$DDB_PORT" "$RUN/dynamodb.log"
+start_moto "$MOTO_PORT" "$RUN/moto.log"
+stack_env "$DDB_PORT" "$MOTO_PORT" > "$RUN/stack.env"
+export_env_file "$RUN/stack.env"
+cargo build --quiet -p keyhive-admin
+"$ROOT/target/debug/keyhive-admin" init-local --secret-file "$RUN/hashing-secret" >/dev/null
+cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
+
+"$VENV/bin/python" - "$RUN/stack.json" <<'PY'
+import json, os, sys, platform
+stack = json.load(open(sys.argv[1]))
+est = json.load(open("target/criterion/verify_key/new/estimates.json"))
+zips = {}
+for fn in sorted(os.listdir("target/lambda")):
+    z = os.path.join("target/lambda", fn, "bootstrap.zip")
+    if os.path.exists(z) and os.path.isdir(os.path.join("functions", fn)):
+        zips[fn] = os.path.getsize(z)
+report = {
+    "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+    "verify_key_ns_median": round(est["median"]["point_estimate"], 1),
+    "round_trips_per_authenticated_request": stack["round_trips_per_authenticated_request"],
+    "authorizer_over_getitem_ratio": stack["authorizer_over_getitem_ratio"],
+    "authorizer_median_us": stack["authorizer_median_us"],
+    "getitem_median_us": stack["getitem_median_us"],
+    "zip_bytes": zips,
+    # Not measured yet (issue 5): they need a minimal Lambda Runtime API harness and a load tool.
+    "init_ms_median": None,
+    "hello_init_ms_median": None,
+    "peak_rss_mb": None,
+    "local_stack_rps": None,
+    "goals": {
+        "verify_key_ns_median": "< 2000",
+        "round_trips_per_authenticated_request": "1",
+        "authorizer_over_getitem_ratio": "<= 1.25",
+        "zip_bytes": "<= 2500000 each",
+    },
+}
+json.dump(report, open("target/bench-report.json", "w"), indent=2)
+print(json.dumps(report, indent=2))
+PY

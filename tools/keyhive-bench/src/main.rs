@@ -1,0 +1,119 @@
+//! Figures that need the local stack, measured in one run and printed as one JSON object:
+//!
+//! - `round_trips_per_authenticated_request`: DynamoDB requests transmitted (counted by an SDK
+//!   interceptor, retries included) while the authorizer handles one request, steady state.
+//! - `authorizer_over_getitem_ratio`: median time of the authorizer handler (event in, policy
+//!   out, real SDK, DynamoDB Local) over the median of one bare GetItem with the same client and
+//!   server, the two interleaved so that machine noise hits both alike.
+//!
+//! Bounded: a fixed number of iterations, loopback only.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use keyhive::keys::Environment;
+use keyhive::schema;
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ITERATIONS: usize = 400;
+
+#[derive(Debug, Default, Clone)]
+struct RoundTrips(Arc<AtomicUsize>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RoundTrips {
+    fn name(&self) -> &'static str {
+        "RoundTrips"
+    }
+    fn read_before_transmit(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn authorizer_event(key: &str) -> lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest {
+    let text = std::fs::read_to_string("events/authorizer-request.json").expect("run from the workspace root");
+    let mut event: serde_json::Value = serde_json::from_str(&text).expect("event JSON");
+    event["headers"] = json!({ "X-API-Key": key });
+    event["multiValueHeaders"] = json!({ "X-API-Key": [key] });
+    serde_json::from_value(event).expect("authorizer event")
+}
+
+#[tokio::main]
+async fn main() {
+    let counter = RoundTrips::default();
+    let base = keyhive::Api::from_env().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        base.store.client().config().to_builder().interceptor(counter.clone()).build(),
+    );
+    let store = keyhive::store::dynamo::DynamoStore::new(client.clone(), base.store.table());
+    let sdk = keyhive::aws::sdk_config(&base.config).await;
+    let api = keyhive::Api::new(base.config.clone(), store, keyhive::aws::secretsmanager(&sdk));
+
+    // An enterprise key with room for every iteration, minted like `keyhive-admin bootstrap`.
+    let secret = api.hashing_secret().await.expect("hashing secret");
+    let (_, record, credential) = keyhive::manage::bootstrap_org(
+        &api.store,
+        &api.config.key_prefix,
+        secret,
+        "bench",
+        Environment::Live,
+        keyhive::keys::Tier::Enterprise(100_000),
+    )
+    .await
+    .expect("bootstrap");
+    let event = authorizer_event(credential.reveal());
+
+    // Warm up both paths (connections, JIT of DynamoDB Local).
+    for _ in 0..50 {
+        authorizer::handler(&api, event.clone()).await.expect("allowed");
+    }
+    let get_item = || {
+        client
+            .get_item()
+            .table_name(api.store.table())
+            .key(schema::PK, AttributeValue::S(schema::key_pk(record.key_id.as_str())))
+            .key(schema::SK, AttributeValue::S(schema::KEY_SK.into()))
+            .send()
+    };
+    for _ in 0..50 {
+        get_item().await.expect("get item");
+    }
+
+    let before = counter.0.load(Ordering::SeqCst);
+    let mut authorizer_times = Vec::with_capacity(ITERATIONS);
+    let mut get_item_times = Vec::with_capacity(ITERATIONS);
+    let mut authorizer_trips = 0;
+    for _ in 0..ITERATIONS {
+        let start = counter.0.load(Ordering::SeqCst);
+        let t = Instant::now();
+        authorizer::handler(&api, event.clone()).await.expect("allowed");
+        authorizer_times.push(t.elapsed());
+        authorizer_trips += counter.0.load(Ordering::SeqCst) - start;
+        let t = Instant::now();
+        get_item().await.expect("get item");
+        get_item_times.push(t.elapsed());
+    }
+    let total = counter.0.load(Ordering::SeqCst) - before;
+    assert_eq!(total, authorizer_trips + ITERATIONS, "every transmitted request is accounted for");
+    let authorizer_median = median(authorizer_times);
+    let get_item_median = median(get_item_times);
+    let report = json!({
+        "round_trips_per_authenticated_request": authorizer_trips as f64 / ITERATIONS as f64,
+        "authorizer_median_us": authorizer_median.as_micros() as u64,
+        "getitem_median_us": get_item_median.as_micros() as u64,
+        "authorizer_over_getitem_ratio": (authorizer_median.as_secs_f64() / get_item_median.as_secs_f64() * 1000.0).round() / 1000.0,
+        "stack_iterations": ITERATIONS,
+    });
+    println!("{report}");
+}
