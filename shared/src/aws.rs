@@ -31,3 +31,35 @@ pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
 pub fn secretsmanager(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(sdk)
 }
+
+/// Counts every HTTP request an SDK client transmits (retries included): how the tests and
+/// `make bench` prove that authenticating a request costs one DynamoDB round trip.
+#[derive(Debug, Default, Clone)]
+pub struct RequestCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl RequestCounter {
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A copy of `client` whose requests `counter` counts.
+pub fn counted_dynamodb(client: &aws_sdk_dynamodb::Client, counter: &RequestCounter) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().interceptor(counter.clone()).build())
+}

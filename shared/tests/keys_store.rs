@@ -352,34 +352,13 @@ async fn list_cursors_page_through_and_cannot_cross_organizations() {
     assert!(manage::list_keys(&api.store, &actor, Some("not-a-cursor"), 2).await.is_err());
 }
 
-/// Counts every HTTP request the DynamoDB client transmits (retries included).
-#[derive(Debug, Default, Clone)]
-struct RoundTrips(Arc<std::sync::atomic::AtomicUsize>);
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for RoundTrips {
-    fn name(&self) -> &'static str {
-        "RoundTrips"
-    }
-    fn read_before_transmit(
-        &self,
-        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        _: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn authenticating_a_request_is_one_dynamodb_round_trip_whatever_the_outcome() {
     let api = stack_api().await;
     let (admin, record) = new_org(&api, Environment::Live).await;
     let (tiny, _) = bot_key(&api, &record, Tier::Enterprise(1), None).await;
-    let counter = RoundTrips::default();
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        api.store.client().config().to_builder().interceptor(counter.clone()).build(),
-    );
+    let counter = keyhive::aws::RequestCounter::default();
+    let client = keyhive::aws::counted_dynamodb(api.store.client(), &counter);
     let store = keyhive::store::dynamo::DynamoStore::new(client, api.store.table());
     let secret = api.hashing_secret().await.unwrap();
     let at = window_start_plus(3);
@@ -394,11 +373,11 @@ async fn authenticating_a_request_is_one_dynamodb_round_trip_whatever_the_outcom
         (tiny.reveal(), "RATE_LIMITED"),
     ];
     for (key, expected) in cases {
-        let before = counter.0.load(std::sync::atomic::Ordering::SeqCst);
+        let before = counter.count();
         let credential = read_credential(&api_key_headers(key), &api.config.key_prefix).unwrap();
         let result = authenticate(&store, secret, &credential, at).await;
         assert_eq!(code(&result), expected);
-        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst) - before, 1, "round trips for {expected}");
+        assert_eq!(counter.count() - before, 1, "round trips for {expected}");
     }
     // A malformed credential never gets as far as the table.
     assert!(read_credential(&api_key_headers("kh_live_nope"), &api.config.key_prefix).is_err());

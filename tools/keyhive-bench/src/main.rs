@@ -12,29 +12,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use keyhive::keys::Environment;
 use keyhive::schema;
 use serde_json::json;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ITERATIONS: usize = 400;
-
-#[derive(Debug, Default, Clone)]
-struct RoundTrips(Arc<AtomicUsize>);
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for RoundTrips {
-    fn name(&self) -> &'static str {
-        "RoundTrips"
-    }
-    fn read_before_transmit(
-        &self,
-        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        _: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -51,11 +31,9 @@ fn authorizer_event(key: &str) -> lambda_http::aws_lambda_events::apigw::ApiGate
 
 #[tokio::main]
 async fn main() {
-    let counter = RoundTrips::default();
+    let counter = keyhive::aws::RequestCounter::default();
     let base = keyhive::Api::from_env().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        base.store.client().config().to_builder().interceptor(counter.clone()).build(),
-    );
+    let client = keyhive::aws::counted_dynamodb(base.store.client(), &counter);
     let store = keyhive::store::dynamo::DynamoStore::new(client.clone(), base.store.table());
     let sdk = keyhive::aws::sdk_config(&base.config).await;
     let api = keyhive::Api::new(base.config.clone(), store, keyhive::aws::secretsmanager(&sdk));
@@ -90,21 +68,21 @@ async fn main() {
         get_item().await.expect("get item");
     }
 
-    let before = counter.0.load(Ordering::SeqCst);
+    let before = counter.count();
     let mut authorizer_times = Vec::with_capacity(ITERATIONS);
     let mut get_item_times = Vec::with_capacity(ITERATIONS);
     let mut authorizer_trips = 0;
     for _ in 0..ITERATIONS {
-        let start = counter.0.load(Ordering::SeqCst);
+        let start = counter.count();
         let t = Instant::now();
         authorizer::handler(&api, event.clone()).await.expect("allowed");
         authorizer_times.push(t.elapsed());
-        authorizer_trips += counter.0.load(Ordering::SeqCst) - start;
+        authorizer_trips += counter.count() - start;
         let t = Instant::now();
         get_item().await.expect("get item");
         get_item_times.push(t.elapsed());
     }
-    let total = counter.0.load(Ordering::SeqCst) - before;
+    let total = counter.count() - before;
     assert_eq!(total, authorizer_trips + ITERATIONS, "every transmitted request is accounted for");
     let authorizer_median = median(authorizer_times);
     let get_item_median = median(get_item_times);
