@@ -62,12 +62,28 @@ import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
-        print(m["executable"])')
+        print(m["target"]["name"], m["executable"])')
 [ "${#E2E_BINS[@]}" -gt 0 ] || die "no end-to-end test binaries were built"
-for bin in "${E2E_BINS[@]}"; do
-  log "running $(basename "$bin")"
+OUTAGE_BIN=""
+for entry in "${E2E_BINS[@]}"; do
+  name=${entry%% *}; bin=${entry#* }
+  if [ "$name" = outage ]; then OUTAGE_BIN=$bin; continue; fi
+  log "running $name"
   "$bin"
 done
+[ -n "$OUTAGE_BIN" ] || die "the outage test binary was not built"
+
+# DynamoDB stopped under the running functions, then back (empty, in memory) on the same port:
+# 503 envelopes within 3 s meanwhile, and recovery without restarting any function.
+log "outage: DynamoDB Local up"
+KEYHIVE_OUTAGE_PHASE=before "$OUTAGE_BIN"
+kill "$DYNAMODB_PID"; wait "$DYNAMODB_PID" 2>/dev/null || true
+log "outage: DynamoDB Local stopped"
+KEYHIVE_OUTAGE_PHASE=down "$OUTAGE_BIN"
+start_dynamodb "$DDB_PORT" "$RUN/dynamodb-restarted.log"
+"$ROOT/target/debug/keyhive-admin" create-table >/dev/null
+log "outage: DynamoDB Local back"
+KEYHIVE_OUTAGE_PHASE=after "$OUTAGE_BIN"
 
 # Every function's log of the whole run (cargo lambda watch collects them) and the stack's own
 # logs must hold no API key, no key secret and no hashing secret.
