@@ -16,6 +16,10 @@ cargo bench -p keyhive-shared --bench verify_key --quiet -- --warm-up-time 2 --m
 log "release arm64 zips"
 make --no-print-directory zip >"$RUN/zip.log" 2>&1 || { tail -20 "$RUN/zip.log"; die "make zip failed"; }
 
+log "init time and peak memory per function (native release builds, minimal Runtime API on loopback)"
+cargo build --release --quiet -p health -p authorizer -p keys -p sandboxes -p links -p webhooks -p hello-lambda
+"$VENV/bin/python" scripts/runtime_bench.py target/release "$RUN/runtime.json"
+
 log "stack figures against DynamoDB Local and moto"
 DDB_PORT=$(free_port); MOTO_PORT=$(free_port)
 start_dynamodb "$DDB_PORT" "$RUN/dynamodb.log"
@@ -26,9 +30,10 @@ cargo build --quiet -p keyhive-admin
 "$ROOT/target/debug/keyhive-admin" init-local --secret-file "$RUN/hashing-secret" >/dev/null
 cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 
-"$VENV/bin/python" - "$RUN/stack.json" <<'PY'
+"$VENV/bin/python" - "$RUN/stack.json" "$RUN/runtime.json" <<'PY'
 import json, os, sys, platform
 stack = json.load(open(sys.argv[1]))
+runtime = json.load(open(sys.argv[2]))
 est = json.load(open("target/criterion/verify_key/new/estimates.json"))
 zips = {}
 for fn in sorted(os.listdir("target/lambda")):
@@ -43,16 +48,19 @@ report = {
     "authorizer_median_us": stack["authorizer_median_us"],
     "getitem_median_us": stack["getitem_median_us"],
     "zip_bytes": zips,
-    # Not measured yet (issue 5): they need a minimal Lambda Runtime API harness and a load tool.
-    "init_ms_median": None,
-    "hello_init_ms_median": None,
-    "peak_rss_mb": None,
+    "init_ms_median": runtime["init_ms_median"],
+    "hello_init_ms_median": runtime["hello_init_ms_median"],
+    "peak_rss_mb": runtime["peak_rss_mb"],
+    "hello_peak_rss_mb": runtime["hello_peak_rss_mb"],
+    # Not measured yet: needs a load tool against make dev's stack (issue 5).
     "local_stack_rps": None,
     "goals": {
         "verify_key_ns_median": "< 2000",
         "round_trips_per_authenticated_request": "1",
         "authorizer_over_getitem_ratio": "<= 1.25",
         "zip_bytes": "<= 2500000 each",
+        "init_ms_median": "each <= 1.5 x hello_init_ms_median",
+        "peak_rss_mb": "<= 32 each, after 1000 requests",
     },
 }
 json.dump(report, open("target/bench-report.json", "w"), indent=2)
