@@ -56,6 +56,22 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
 
+    /// A conditional delete; `value`, when given, is `:v` in the condition.
+    fn delete(&self, key: Item, condition: &str, value: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key)).condition_expression(condition);
+        if let Some(value) = value {
+            delete = delete.expression_attribute_values(":v", s(value));
+        }
+        Ok(TransactWriteItem::builder().delete(built(delete.build())?).build())
+    }
+
+    /// A condition on an item the transaction does not write.
+    fn check(&self, key: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let check =
+            ConditionCheck::builder().table_name(&self.table).set_key(Some(key)).condition_expression(condition);
+        Ok(TransactWriteItem::builder().condition_check(built(check.build())?).build())
+    }
+
     fn log_items(&self, log: &ChangeLog) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut out = vec![self.put(items::audit_item(&log.audit), Some("attribute_not_exists(PK)"))?];
         if let Some(event) = &log.event {
@@ -254,20 +270,8 @@ impl KeyStore for DynamoStore {
             let mut claim = key_of(schema::org_pk(record.org_id.as_str()), schema::user_key_sk(user.as_str()));
             claim.insert("key_id".into(), s(record.key_id.as_str()));
             writes.push(self.put(claim, Some("attribute_not_exists(PK)"))?);
-            writes.push(
-                TransactWriteItem::builder()
-                    .condition_check(built(
-                        ConditionCheck::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(key_of(
-                                schema::org_pk(record.org_id.as_str()),
-                                schema::member_sk(user.as_str()),
-                            )))
-                            .condition_expression("attribute_exists(PK)")
-                            .build(),
-                    )?)
-                    .build(),
-            );
+            let member = key_of(schema::org_pk(record.org_id.as_str()), schema::member_sk(user.as_str()));
+            writes.push(self.check(member, "attribute_exists(PK)")?);
         }
         writes.extend(self.log_items(log)?);
         match self.transact(writes).await {
@@ -332,21 +336,12 @@ impl KeyStore for DynamoStore {
             KeyChange::Revoke { at } => {
                 if let (KeyType::User, Some(user)) = (current.key_type, &current.user_id) {
                     // Free the member's one-key slot, but only if it is still this key's.
-                    writes.push(
-                        TransactWriteItem::builder()
-                            .delete(built(
-                                Delete::builder()
-                                    .table_name(&self.table)
-                                    .set_key(Some(key_of(
-                                        schema::org_pk(current.org_id.as_str()),
-                                        schema::user_key_sk(user.as_str()),
-                                    )))
-                                    .condition_expression("attribute_not_exists(PK) OR key_id = :k")
-                                    .expression_attribute_values(":k", s(current.key_id.as_str()))
-                                    .build(),
-                            )?)
-                            .build(),
-                    );
+                    let claim = key_of(schema::org_pk(current.org_id.as_str()), schema::user_key_sk(user.as_str()));
+                    writes.push(self.delete(
+                        claim,
+                        "attribute_not_exists(PK) OR key_id = :v",
+                        Some(current.key_id.as_str()),
+                    )?);
                 }
                 update
                     .update_expression(
@@ -451,56 +446,21 @@ impl OrgStore for DynamoStore {
             .item;
         let user_key =
             claim.as_ref().and_then(|c| c.get("key_id")).and_then(|v| v.as_s().ok()).and_then(|k| KeyId::parse(k));
-        let mut writes = vec![TransactWriteItem::builder()
-            .delete(built(
-                Delete::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key_of(org_pk, schema::member_sk(member.user_id.as_str()))))
-                    .condition_expression("attribute_exists(PK)")
-                    .build(),
-            )?)
-            .build()];
+        let mut writes = vec![self.delete(
+            key_of(org_pk, schema::member_sk(member.user_id.as_str())),
+            "attribute_exists(PK)",
+            None,
+        )?];
         match &user_key {
             Some(key_id) => {
                 // The claim must still name this key, and the key goes with it.
-                writes.push(
-                    TransactWriteItem::builder()
-                        .delete(built(
-                            Delete::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(claim_key))
-                                .condition_expression("key_id = :k")
-                                .expression_attribute_values(":k", s(key_id.as_str()))
-                                .build(),
-                        )?)
-                        .build(),
-                );
-                writes.push(
-                    TransactWriteItem::builder()
-                        .delete(built(
-                            Delete::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
-                                .condition_expression("org_id = :org")
-                                .expression_attribute_values(":org", s(member.org_id.as_str()))
-                                .build(),
-                        )?)
-                        .build(),
-                );
+                writes.push(self.delete(claim_key, "key_id = :v", Some(key_id.as_str()))?);
+                let key = key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK);
+                writes.push(self.delete(key, "org_id = :v", Some(member.org_id.as_str()))?);
             }
             None => {
                 // No key now, and none may appear while the member is removed.
-                writes.push(
-                    TransactWriteItem::builder()
-                        .condition_check(built(
-                            ConditionCheck::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(claim_key))
-                                .condition_expression("attribute_not_exists(PK)")
-                                .build(),
-                        )?)
-                        .build(),
-                );
+                writes.push(self.check(claim_key, "attribute_not_exists(PK)")?);
             }
         }
         writes.extend(self.log_items(log)?);
