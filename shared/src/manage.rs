@@ -222,6 +222,15 @@ pub async fn revoke_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result
     Ok(data)
 }
 
+/// `grace_seconds` of a roll: 0..=7 days.
+pub fn check_grace(grace_seconds: i64) -> Result<(), ApiError> {
+    if (0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
+        Ok(())
+    } else {
+        Err(ApiError::validation("grace_seconds", "must be 0..604800"))
+    }
+}
+
 /// A new secret for the same key; the old one stays valid for `grace_seconds` (0 = none).
 pub async fn roll_key<S: KeyStore>(
     ctx: &Ctx<'_, S>,
@@ -230,9 +239,7 @@ pub async fn roll_key<S: KeyStore>(
     key_id: &KeyId,
     grace_seconds: i64,
 ) -> Result<(KeyRecord, Credential, Option<OffsetDateTime>), ApiError> {
-    if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
-        return Err(ApiError::validation("grace_seconds", "must be 0..604800"));
-    }
+    check_grace(grace_seconds)?;
     let current = managed_key(ctx, key_id).await?;
     let credential = Credential::mint(prefix, current.environment, current.key_id.clone());
     let old_valid_until = (grace_seconds > 0).then(|| ctx.now + time::Duration::seconds(grace_seconds));

@@ -51,9 +51,7 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             let mut fields = body(&call, true)?;
             let grace = fields.optional("grace_seconds", read::integer)?.unwrap_or(0);
             fields.finish()?;
-            if !(0..=manage::MAX_GRACE_SECONDS).contains(&grace) {
-                return Err(ApiError::validation("grace_seconds", "must be 0..604800"));
-            }
+            manage::check_grace(grace)?;
             let id = key_id(&call)?;
             let (record, credential, old_valid_until) =
                 manage::roll_key(&ctx, prefix, api.hashing_secret().await?, &id, grace).await?;

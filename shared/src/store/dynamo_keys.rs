@@ -56,6 +56,20 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
 
+    /// One item by key, strongly consistent (a change just made must be seen).
+    async fn get_consistent(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.item)
+    }
+
     /// A conditional delete; `value`, when given, is `:v` in the condition.
     fn delete(&self, key: Item, condition: &str, value: Option<&str>) -> Result<TransactWriteItem, StoreError> {
         let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key)).condition_expression(condition);
@@ -239,16 +253,8 @@ impl KeyStore for DynamoStore {
     }
 
     async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        out.item.as_ref().map(items::key_record).transpose()
+        let item = self.get_consistent(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)).await?;
+        item.as_ref().map(items::key_record).transpose()
     }
 
     async fn list_keys(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<KeyRecord>, ChangeError> {
@@ -389,16 +395,9 @@ impl OrgStore for DynamoStore {
     }
 
     async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(schema::org_pk(org.as_str()), schema::member_sk(user_id.as_str()))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        out.item.as_ref().map(items::member_record).transpose()
+        let item =
+            self.get_consistent(key_of(schema::org_pk(org.as_str()), schema::member_sk(user_id.as_str()))).await?;
+        item.as_ref().map(items::member_record).transpose()
     }
 
     async fn list_members(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<Member>, ChangeError> {
@@ -434,16 +433,7 @@ impl OrgStore for DynamoStore {
     async fn remove_member(&self, member: &Member, log: &ChangeLog) -> Result<Option<KeyId>, ChangeError> {
         let org_pk = schema::org_pk(member.org_id.as_str());
         let claim_key = key_of(org_pk.clone(), schema::user_key_sk(member.user_id.as_str()));
-        let claim = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(claim_key.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?
-            .item;
+        let claim = self.get_consistent(claim_key.clone()).await?;
         let user_key =
             claim.as_ref().and_then(|c| c.get("key_id")).and_then(|v| v.as_s().ok()).and_then(|k| KeyId::parse(k));
         let mut writes = vec![self.delete(
