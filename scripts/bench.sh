@@ -30,10 +30,37 @@ cargo build --quiet -p keyhive-admin
 "$ROOT/target/debug/keyhive-admin" init-local --secret-file "$RUN/hashing-secret" >/dev/null
 cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 
-"$VENV/bin/python" - "$RUN/stack.json" "$RUN/runtime.json" <<'PY'
-import json, os, sys, platform
+log "authenticated GET through the local stack (cargo lambda watch), wrk on loopback"
+if ! command -v wrk >/dev/null; then
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "wrk is needed (Debian package wrk)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || die "could not install wrk"
+fi
+cargo build --quiet --workspace
+"$ROOT/target/debug/keyhive-admin" bootstrap --org-name bench --key-file "$RUN/admin-key" >/dev/null
+API_PORT=$(free_port)
+cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
+  --env-file "$RUN/stack.env" >"$RUN/watch.log" 2>&1 &
+STARTED_PIDS+=("$!")
+wait_for_port "$API_PORT" "cargo lambda watch" "$!" 120
+URL="http://127.0.0.1:$API_PORT/v1/keys/self"
+# Warm up, then a bounded run: 16 connections (watch stalls past ~128 at once), 10 s, about
+# 10000 requests at most before the key's 10000/min limit would start answering 429.
+for _ in $(seq 20); do curl -s -o /dev/null -H "X-API-Key: $(cat "$RUN/admin-key")" "$URL"; done
+wrk -t2 -c16 -d10s --latency -H "X-API-Key: $(cat "$RUN/admin-key")" "$URL" > "$RUN/wrk.txt"
+cat "$RUN/wrk.txt"
+
+"$VENV/bin/python" - "$RUN/stack.json" "$RUN/runtime.json" "$RUN/wrk.txt" <<'PY'
+import json, os, re, sys, platform
 stack = json.load(open(sys.argv[1]))
 runtime = json.load(open(sys.argv[2]))
+wrk = open(sys.argv[3]).read()
+def wrk_ms(label):
+    m = re.search(r"^\s*" + label + r"\s+([0-9.]+)(us|ms|s)\s*$", wrk, re.M)
+    if not m:
+        return None
+    return round(float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)], 2)
+rps = re.search(r"Requests/sec:\s+([0-9.]+)", wrk)
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
 est = json.load(open("target/criterion/verify_key/new/estimates.json"))
 zips = {}
 for fn in sorted(os.listdir("target/lambda")):
@@ -52,8 +79,10 @@ report = {
     "hello_init_ms_median": runtime["hello_init_ms_median"],
     "peak_rss_mb": runtime["peak_rss_mb"],
     "hello_peak_rss_mb": runtime["hello_peak_rss_mb"],
-    # Not measured yet: needs a load tool against make dev's stack (issue 5).
-    "local_stack_rps": None,
+    "local_stack_rps": float(rps.group(1)) if rps else None,
+    "local_stack_p50_ms": wrk_ms("50%"),
+    "local_stack_p99_ms": wrk_ms("99%"),
+    "local_stack_non_2xx": int(non2xx.group(1)) if non2xx else 0,
     "goals": {
         "verify_key_ns_median": "< 2000",
         "round_trips_per_authenticated_request": "1",
