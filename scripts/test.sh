@@ -40,7 +40,8 @@ log "building the workspace"
 cargo build --workspace --quiet
 "$ROOT/target/debug/keyhive-admin" init-local --secret-file "$RUN/hashing-secret"
 # As make dev does: the end-to-end tests start from this admin key.
-"$ROOT/target/debug/keyhive-admin" bootstrap --org-name "E2E" --key-file "$RUN/admin-key"
+"$ROOT/target/debug/keyhive-admin" bootstrap --org-name "E2E" --key-file "$RUN/admin-key" \
+  --table "$KEYHIVE_TABLE" --secret-id "$KEYHIVE_SECRET_ID"
 
 cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
   --env-file "$RUN/stack.env" >"$RUN/watch.log" 2>&1 &

@@ -8,8 +8,9 @@
 //!   10000 requests a minute). The key is printed once, or written to PATH with mode 0600.
 //!   With `--if-missing`, a key already in PATH that the store still knows is kept.
 //!
-//! Table and secret names come from `KEYHIVE_TABLE` / `KEYHIVE_SECRET_ID`; endpoints and
-//! credentials from the default AWS chain (`AWS_ENDPOINT_URL_DYNAMODB`, ...).
+//! Table and secret names come from `--table` / `--secret-id`, else `KEYHIVE_TABLE` /
+//! `KEYHIVE_SECRET_ID`; region, endpoints and credentials from the default AWS chain
+//! (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
 
 use base64::Engine;
 use keyhive::config::Config;
@@ -37,7 +38,13 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 async fn run(args: &[String]) -> Result<(), Failure> {
-    let config = Config::from_env();
+    let mut config = Config::from_env();
+    if let Some(table) = flag(args, "--table") {
+        config.table_name = table.to_string();
+    }
+    if let Some(secret_id) = flag(args, "--secret-id") {
+        config.secret_id = secret_id.to_string();
+    }
     let sdk = keyhive::aws::sdk_config(&config).await;
     match args.first().map(String::as_str) {
         Some("create-table") => create_table(&sdk, &config).await,
@@ -51,7 +58,7 @@ async fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         Some("bootstrap") => bootstrap(&sdk, &config, args).await,
-        _ => Err("usage: keyhive-admin <init-local --secret-file PATH | create-table | bootstrap --org-name NAME [--environment live|test] [--key-file PATH] [--if-missing]>".into()),
+        _ => Err("usage: keyhive-admin <init-local --secret-file PATH | create-table | bootstrap --org-name NAME [--environment live|test] [--key-file PATH] [--if-missing]> [--table NAME] [--secret-id ID]".into()),
     }
 }
 
