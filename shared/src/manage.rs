@@ -65,6 +65,14 @@ impl<S> Ctx<'_, S> {
     }
 }
 
+/// A key's expiry, when it has one, must lie ahead.
+fn check_expiry(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), ApiError> {
+    match expires_at {
+        Some(at) if at <= now => Err(ApiError::validation("expires_at", "must be in the future")),
+        _ => Ok(()),
+    }
+}
+
 /// A `test` key sees only `test` keys; a `live` key sees both environments of its organization.
 pub fn can_see(actor: &Identity, environment: Environment) -> bool {
     actor.environment == Environment::Live || environment == actor.environment
@@ -142,9 +150,7 @@ pub async fn create_key<S: KeyStore + OrgStore>(
 ) -> Result<(KeyRecord, Credential), ApiError> {
     let environment = new.environment.unwrap_or(ctx.actor.environment);
     check_grant(ctx.actor, &new.permissions, environment, new.tier)?;
-    if new.expires_at.is_some_and(|e| e <= ctx.now) {
-        return Err(ApiError::validation("expires_at", "must be in the future"));
-    }
+    check_expiry(new.expires_at, ctx.now)?;
     let owner_name = match (new.key_type, &new.user_id) {
         (KeyType::User, Some(user)) => {
             let member = ctx
@@ -195,9 +201,7 @@ pub async fn update_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId, patch: Ke
         next.tier = tier;
     }
     if let Some(expires_at) = patch.expires_at {
-        if expires_at.is_some_and(|e| e <= ctx.now) {
-            return Err(ApiError::validation("expires_at", "must be in the future"));
-        }
+        check_expiry(expires_at, ctx.now)?;
         next.expires_at = expires_at;
     }
     check_grant(ctx.actor, &next.permissions, next.environment, next.tier)?;

@@ -7,7 +7,7 @@ use keyhive::manage::{self, Ctx, KeyPatch, NewKey};
 use keyhive::model::{parse_rfc3339, KeyRecord, UserId};
 use keyhive::permissions::Permissions;
 use keyhive::routes::{Function, Op};
-use keyhive::store::Page;
+use keyhive::store::{OrgStore, Page};
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -74,7 +74,7 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
         }
         Op::MembersList => {
             let (cursor, limit) = paging(&call)?;
-            let page = api_members(api, actor, cursor.as_deref(), limit).await?;
+            let page = api.store.list_members(&actor.org_id, cursor.as_deref(), limit).await?;
             Ok(list_reply(page, limit, keyhive::model::Member::to_json))
         }
         Op::MembersRemove => {
@@ -83,16 +83,6 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
         }
         _ => Err(ApiError::NotFound),
     }
-}
-
-async fn api_members(
-    api: &Api,
-    actor: &keyhive::auth::Identity,
-    cursor: Option<&str>,
-    limit: u32,
-) -> Result<Page<keyhive::model::Member>, ApiError> {
-    use keyhive::store::OrgStore;
-    Ok(api.store.list_members(&actor.org_id, cursor, limit).await?)
 }
 
 fn body(call: &Call, empty_is_object: bool) -> Result<JsonObject, ApiError> {
