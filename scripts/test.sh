@@ -26,30 +26,11 @@ log "openapi.yaml is a valid OpenAPI 3.1 document"
 
 RUN="$ROOT/target/test-stack"
 rm -rf "$RUN"; mkdir -p "$RUN"
-DDB_PORT=$(free_port); MOTO_PORT=$(free_port); API_PORT=$(free_port)
 # The concurrency tests put hundreds of requests on one item of a freshly started (cold JVM)
 # DynamoDB Local on a shared 2-core machine: give each call more room than in production.
 # Outage tests use unreachable endpoints, which fail fast whatever this is.
 export KEYHIVE_DYNAMODB_TIMEOUT_MS=8000
-start_dynamodb "$DDB_PORT" "$RUN/dynamodb.log"
-start_moto "$MOTO_PORT" "$RUN/moto.log"
-stack_env "$DDB_PORT" "$MOTO_PORT" > "$RUN/stack.env"
-export_env_file "$RUN/stack.env"
-
-log "building the workspace"
-cargo build --workspace --quiet
-"$ROOT/target/debug/keyhive-admin" init-local --secret-file "$RUN/hashing-secret"
-# As make dev does: the end-to-end tests start from this admin key.
-"$ROOT/target/debug/keyhive-admin" bootstrap --org-name "E2E" --key-file "$RUN/admin-key" \
-  --table "$KEYHIVE_TABLE" --secret-id "$KEYHIVE_SECRET_ID"
-
-cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
-  --env-file "$RUN/stack.env" >"$RUN/watch.log" 2>&1 &
-WATCH_PID=$!
-STARTED_PIDS+=("$WATCH_PID")
-wait_for_port "$API_PORT" "cargo lambda watch" "$WATCH_PID" 120
-log "cargo lambda watch on 127.0.0.1:$API_PORT (pid $WATCH_PID)"
-export KEYHIVE_E2E_URL="http://127.0.0.1:$API_PORT"
+start_private_stack "$RUN"
 export KEYHIVE_TEST_STACK_DIR="$RUN"
 
 log "cargo test (unit, store against DynamoDB Local, handlers on REST v1 events)"
@@ -73,6 +54,10 @@ for entry in "${E2E_BINS[@]}"; do
   "$bin"
 done
 [ -n "$OUTAGE_BIN" ] || die "the outage test binary was not built"
+
+# A bounded conformance pass (make fuzz runs a long one): a fixed seed keeps CI reproducible.
+log "schemathesis against openapi.yaml through cargo lambda watch (bounded)"
+run_schemathesis "$KEYHIVE_E2E_URL" "$RUN/fuzz" "${FUZZ_MAX_EXAMPLES:-20}" 300 "${FUZZ_SEED:-20261124}"
 
 # DynamoDB stopped under the running functions, then back (empty, in memory) on the same port:
 # 503 envelopes within 3 s meanwhile, and recovery without restarting any function.

@@ -165,8 +165,42 @@ pub mod read {
         }
     }
 
+    /// JSON has one number type: `60`, `60.0` and `6e1` are the same integer (as JSON Schema's
+    /// `integer` says). Fractions, and floats beyond exact integer range, are not.
     pub fn integer(field: &str, v: Value) -> Result<i64, ApiError> {
-        v.as_i64().ok_or_else(|| ApiError::validation(field, "must be an integer"))
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+        v.as_i64()
+            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT).map(|f| f as i64))
+            .ok_or_else(|| ApiError::validation(field, "must be an integer"))
+    }
+
+    /// A display name (keys, members, ...): at most 100 characters, no control characters, not
+    /// only whitespace; returned trimmed. openapi.yaml's `Name` pattern states the same rule.
+    pub fn name(field: &str, v: Value) -> Result<String, ApiError> {
+        let s = string(field, v)?;
+        if s.chars().count() > 100 || s.chars().any(char::is_control) || s.trim().is_empty() {
+            return Err(ApiError::validation(field, "must be 1..100 characters, no control characters"));
+        }
+        Ok(s.trim().to_string())
+    }
+
+    /// `local@domain.tld`: one `@`, two or more non-empty dot-separated domain labels, no
+    /// whitespace or control characters, at most 254 characters (openapi.yaml's `Email`).
+    pub fn email(field: &str, v: Value) -> Result<String, ApiError> {
+        let s = string(field, v)?;
+        let plain = |c: char| !c.is_whitespace() && !c.is_control() && c != '@';
+        let valid = s.chars().count() <= 254
+            && s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && local.chars().all(plain)
+                    && domain.split('.').count() >= 2
+                    && domain.split('.').all(|label| !label.is_empty() && label.chars().all(plain))
+            });
+        if valid {
+            Ok(s)
+        } else {
+            Err(ApiError::validation(field, "must be an email address"))
+        }
     }
 
     pub fn boolean(field: &str, v: Value) -> Result<bool, ApiError> {
@@ -188,6 +222,7 @@ pub mod read {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn code(r: Result<JsonObject, ApiError>) -> &'static str {
         r.map(|_| "OK").unwrap_or_else(|e| e.status_and_code().1)
@@ -198,6 +233,50 @@ mod tests {
         for body in [&b"[1,2]"[..], b"\"x\"", b"12", b"{", b"{} {}", b"\xff\xfe", b"", b"null"] {
             assert_eq!(code(parse_object(body, false)), "INVALID_JSON", "{body:?}");
         }
+    }
+
+    #[test]
+    fn integers_may_be_written_as_whole_floats() {
+        for (text, want) in [("60", Some(60)), ("60.0", Some(60)), ("6e1", Some(60)), ("-0.0", Some(0))] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(read::integer("n", v).ok(), want, "{text}");
+        }
+        for text in ["60.5", "1e300", "\"60\"", "true", "null"] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert!(read::integer("n", v).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn names_and_emails_follow_the_published_rules() {
+        let name = |s: &str| read::name("name", json!(s)).ok();
+        assert_eq!(name("  Ada  ").as_deref(), Some("Ada"));
+        assert_eq!(name(&"x".repeat(100)).map(|s| s.len()), Some(100));
+        for bad in ["", "   ", "\u{3000}", &"x".repeat(101), "a\u{7}b", "a\nb", "a\u{85}"] {
+            assert_eq!(name(bad), None, "{bad:?}");
+        }
+        let email = |s: &str| read::email("email", json!(s)).ok();
+        assert!(email("ada@example.com").is_some() && email("a.b@c.d.e").is_some());
+        for bad in ["ada", "ada@", "@x.io", "a@b", "a@b.", "a@.b", "a@@b.c", "a@b@c.d", "a b@c.d", " a@b.c", "a@b.c\t"]
+        {
+            assert_eq!(email(bad), None, "{bad:?}");
+        }
+    }
+
+    /// openapi.yaml's `Name` and `Email` patterns spell "whitespace or control" as explicit
+    /// ranges (regex engines disagree on `\s`): they must be exactly Rust's character classes.
+    #[test]
+    fn the_published_whitespace_and_control_ranges_match_rust() {
+        let published = |c: char| {
+            matches!(c, '\u{0}'..='\u{20}' | '\u{7f}'..='\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}')
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}')
+        };
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(published(c), c.is_whitespace() || c.is_control(), "U+{:04X}", c as u32);
+        }
+        let spec = include_str!("../../openapi.yaml");
+        assert!(spec.contains(r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"));
+        assert!(spec.contains(r"\u0000-\u001F\u007F-\u009F"));
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub enum ApiError {
     Escalation { message: &'static str, missing: Vec<String> },
     #[error("not found")]
     NotFound,
+    /// A resource the body refers to (e.g. the member of a user key) is not in the caller's
+    /// organization: 404 like any missing resource, with the field named.
+    #[error("{reason}")]
+    MissingReference { field: &'static str, reason: String },
     #[error("method {method} is not allowed here")]
     MethodNotAllowed { method: String, allowed: Vec<&'static str> },
     #[error("{0}")]
@@ -58,7 +62,7 @@ impl ApiError {
             ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden { .. } | ApiError::Escalation { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::NotFound | ApiError::MissingReference { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::QuotaExceeded(_) => (StatusCode::CONFLICT, "QUOTA_EXCEEDED"),
@@ -74,6 +78,7 @@ impl ApiError {
     pub fn details(&self) -> Option<Value> {
         match self {
             ApiError::Validation { field, reason } => Some(json!({ "field": field, "reason": reason })),
+            ApiError::MissingReference { field, reason } => Some(json!({ "field": field, "reason": reason })),
             ApiError::Forbidden { required } => Some(json!({ "required": required })),
             ApiError::Escalation { missing, .. } if !missing.is_empty() => Some(json!({ "missing": missing })),
             ApiError::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),

@@ -66,6 +66,10 @@ impl<S> Ctx<'_, S> {
 }
 
 /// A key's expiry, when it has one, must lie ahead.
+fn not_a_member() -> ApiError {
+    ApiError::MissingReference { field: "user_id", reason: "is not a member of this organization".into() }
+}
+
 fn check_expiry(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), ApiError> {
     match expires_at {
         Some(at) if at <= now => Err(ApiError::validation("expires_at", "must be in the future")),
@@ -148,21 +152,21 @@ pub async fn create_key<S: KeyStore + OrgStore>(
     secret: &HashingSecret,
     new: NewKey,
 ) -> Result<(KeyRecord, Credential), ApiError> {
-    let environment = new.environment.unwrap_or(ctx.actor.environment);
-    check_grant(ctx.actor, &new.permissions, environment, new.tier)?;
+    // The body's own rules (400) before those that depend on the caller and stored state (403, ...).
     check_expiry(new.expires_at, ctx.now)?;
-    let owner_name = match (new.key_type, &new.user_id) {
-        (KeyType::User, Some(user)) => {
-            let member = ctx
-                .store
-                .get_member(&ctx.actor.org_id, user)
-                .await?
-                .ok_or_else(|| ApiError::validation("user_id", "is not a member of this organization"))?;
-            Some(member.name)
-        }
+    match (new.key_type, &new.user_id) {
         (KeyType::User, None) => return Err(ApiError::validation("user_id", "is required for a user key")),
         (KeyType::Bot, Some(_)) => return Err(ApiError::validation("user_id", "is only allowed for a user key")),
-        (KeyType::Bot, None) => None,
+        _ => {}
+    }
+    let environment = new.environment.unwrap_or(ctx.actor.environment);
+    check_grant(ctx.actor, &new.permissions, environment, new.tier)?;
+    let owner_name = match &new.user_id {
+        Some(user) => {
+            let member = ctx.store.get_member(&ctx.actor.org_id, user).await?.ok_or_else(not_a_member)?;
+            Some(member.name)
+        }
+        None => None,
     };
     let credential = Credential::mint(prefix, environment, KeyId::generate());
     let record = KeyRecord {
@@ -189,6 +193,9 @@ pub async fn create_key<S: KeyStore + OrgStore>(
 }
 
 pub async fn update_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId, patch: KeyPatch) -> Result<KeyRecord, ApiError> {
+    if let Some(expires_at) = patch.expires_at {
+        check_expiry(expires_at, ctx.now)?;
+    }
     let current = managed_key(ctx, key_id).await?;
     let mut next = current.clone();
     if let Some(name) = patch.name {
@@ -201,7 +208,6 @@ pub async fn update_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId, patch: Ke
         next.tier = tier;
     }
     if let Some(expires_at) = patch.expires_at {
-        check_expiry(expires_at, ctx.now)?;
         next.expires_at = expires_at;
     }
     check_grant(ctx.actor, &next.permissions, next.environment, next.tier)?;

@@ -62,12 +62,9 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
         }
         Op::MembersCreate => {
             let mut fields = body(&call, false)?;
-            let user_id = fields.optional("user_id", |f, v| {
-                UserId::parse(&read::string(f, v)?)
-                    .ok_or_else(|| ApiError::validation(f, "must be 1..64 of [A-Za-z0-9_-]"))
-            })?;
-            let name = fields.required("name", |f, v| bounded_text(f, v, 100))?;
-            let email = fields.required("email", email)?;
+            let user_id = fields.optional("user_id", user_id)?;
+            let name = fields.required("name", read::name)?;
+            let email = fields.required("email", read::email)?;
             fields.finish()?;
             let member = manage::create_member(&ctx, user_id, name, email).await?;
             Ok(Reply::created(member.to_json()))
@@ -117,21 +114,8 @@ fn paging(call: &Call) -> Result<(Option<String>, u32), ApiError> {
     Ok((get("cursor"), limit))
 }
 
-fn bounded_text(field: &str, v: Value, max: usize) -> Result<String, ApiError> {
-    let s = read::string(field, v)?;
-    let trimmed = s.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
-        return Err(ApiError::validation(field, format!("must be 1..{max} characters, no control characters")));
-    }
-    Ok(trimmed.to_string())
-}
-
-fn email(field: &str, v: Value) -> Result<String, ApiError> {
-    let s = bounded_text(field, v, 254)?;
-    match s.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace) => Ok(s),
-        _ => Err(ApiError::validation(field, "must be an email address")),
-    }
+fn user_id(field: &str, v: Value) -> Result<UserId, ApiError> {
+    UserId::parse(&read::string(field, v)?).ok_or_else(|| ApiError::validation(field, "must be 1..64 of [A-Za-z0-9_-]"))
 }
 
 fn timestamp(field: &str, v: Value) -> Result<OffsetDateTime, ApiError> {
@@ -155,13 +139,11 @@ fn tier(fields: &mut JsonObject) -> Result<Option<Tier>, ApiError> {
 }
 
 fn new_key(fields: &mut JsonObject) -> Result<NewKey, ApiError> {
-    let name = fields.required("name", |f, v| bounded_text(f, v, 100))?;
+    let name = fields.required("name", read::name)?;
     let key_type = fields.required("type", |f, v| {
         KeyType::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be user or bot"))
     })?;
-    let user_id = fields.optional("user_id", |f, v| {
-        UserId::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be 1..64 of [A-Za-z0-9_-]"))
-    })?;
+    let user_id = fields.optional("user_id", user_id)?;
     let permissions = fields.required("permissions", permissions)?;
     let environment = fields.optional("environment", |f, v| {
         Environment::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be live or test"))
@@ -175,7 +157,7 @@ fn key_patch(fields: &mut JsonObject) -> Result<KeyPatch, ApiError> {
     // `expires_at: null` clears the expiry; an absent field leaves it.
     let clears_expiry = fields.has("expires_at");
     let patch = KeyPatch {
-        name: fields.optional("name", |f, v| bounded_text(f, v, 100))?,
+        name: fields.optional("name", read::name)?,
         permissions: fields.optional("permissions", permissions)?,
         expires_at: match fields.optional("expires_at", timestamp)? {
             Some(at) => Some(Some(at)),

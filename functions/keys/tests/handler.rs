@@ -137,6 +137,29 @@ async fn no_key_can_grant_or_manage_more_than_it_holds() {
     .await;
     assert_envelope(&higher_tier, 403);
 
+    // The body's own values (400) are judged before escalation (403), as api.md orders the checks.
+    let mut past_and_more = create_body("late", json!({"sandboxes": ["read", "delete"]}));
+    past_and_more["expires_at"] = json!("2000-01-01T00:00:00Z");
+    let late = send(&api, Event::load("keys-create.json").authorized_as(&manager).body(&past_and_more)).await;
+    assert_eq!(assert_envelope(&late, 400)["error"]["details"]["field"], "expires_at");
+    let bot_with_user = send(
+        &api,
+        Event::load("keys-create.json")
+            .authorized_as(&manager)
+            .body(&json!({"name": "b", "type": "bot", "user_id": "usr_x", "permissions": {"audit": ["read"]}})),
+    )
+    .await;
+    assert_eq!(assert_envelope(&bot_with_user, 400)["error"]["details"]["field"], "user_id");
+    let late_admin = send(
+        &api,
+        Event::load("keys-update.json")
+            .authorized_as(&manager)
+            .param("id", admin.key_id.as_str())
+            .body(&json!({"expires_at": "2000-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(assert_envelope(&late_admin, 400)["error"]["details"]["field"], "expires_at");
+
     // A route's own permission is checked before anything else of the request: 403 with `required`.
     let reader = json!({"sandboxes": ["read"]});
     let made =

@@ -287,7 +287,7 @@ impl KeyStore for DynamoStore {
                 Err(ChangeError::Conflict("this user already has a user key".into()))
             }
             Err(TransactFailure::Condition(MEMBER)) if is_user_key => {
-                Err(ChangeError::Invalid { field: "user_id", reason: "is not a member of this organization".into() })
+                Err(ChangeError::Missing { field: "user_id", reason: "is not a member of this organization".into() })
             }
             Err(TransactFailure::Condition(_)) => {
                 Err(ChangeError::Conflict("the change collided with another; retry".into()))

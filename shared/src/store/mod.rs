@@ -50,6 +50,9 @@ pub enum ChangeError {
     /// A precondition named by field (e.g. `user_id` is not a member).
     #[error("{reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A resource the change refers to is gone (e.g. the member of a new user key).
+    #[error("{reason}")]
+    Missing { field: &'static str, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -60,6 +63,7 @@ impl From<ChangeError> for ApiError {
             ChangeError::Conflict(message) => ApiError::Conflict(message),
             ChangeError::NotFound => ApiError::NotFound,
             ChangeError::Invalid { field, reason } => ApiError::validation(field, reason),
+            ChangeError::Missing { field, reason } => ApiError::MissingReference { field, reason },
             ChangeError::Store(store) => store.into(),
         }
     }

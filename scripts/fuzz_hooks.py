@@ -1,0 +1,92 @@
+"""schemathesis hooks for keyhive's conformance fuzzing (scripts/fuzz.sh, run by make test and make fuzz).
+
+At load time this prepares the fuzz organization through the API itself (a decoy key, two members, and
+one real page cursor per list), then adjusts cases just before they are sent. None of it hides a
+response from a check; each adjustment keeps the fuzzer testing the API rather than itself:
+
+- The run authenticates with one key. A generated `DELETE`, `PATCH` or roll of that very key would end
+  the run's authentication (a correct answer, after which everything is a 401): such calls go to the
+  decoy key instead.
+- Positive cases must be valid requests. Two values cannot be valid by schema alone: a page cursor
+  (opaque; only one the server issued is valid) and `expires_at` (must be in the future, a
+  time-relative rule JSON Schema cannot state). Positive cases get a real cursor and a future time;
+  negative cases keep what was generated.
+- `cargo lambda watch` answers its own plain-text 500, before any function runs, for a text or JSON
+  body that is not UTF-8 (API Gateway does not). Such bodies are sent as `application/octet-stream`,
+  which watch passes to the function base64-encoded, so the function still receives the same bytes
+  and must answer them with its 400 envelope.
+"""
+
+import json
+import os
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import schemathesis
+from schemathesis import GenerationMode
+
+BASE_URL = os.environ["KEYHIVE_FUZZ_URL"].rstrip("/")
+with open(os.environ["KEYHIVE_FUZZ_KEY_FILE"], encoding="utf-8") as key_file:
+    API_KEY = key_file.read().strip()
+# The key id sits between the environment and the dot: <prefix>_<env>_<id>.<secret>
+SELF_KEY_ID = API_KEY.split(".", 1)[0].rsplit("_", 1)[1]
+
+
+def _call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(BASE_URL + path, data=data, method=method)
+    request.add_header("X-API-Key", API_KEY)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        envelope = json.load(response)
+    if not envelope.get("success"):
+        raise RuntimeError(f"fuzz set-up: {method} {path} failed: {envelope}")
+    return envelope
+
+
+def _prepare():
+    decoy = _call(
+        "POST",
+        "/v1/keys",
+        {"name": "fuzz decoy", "type": "bot", "permissions": {"apiKeys": ["read"]}},
+    )["data"]["id"]
+    for n in (1, 2):
+        _call("POST", "/v1/members", {"user_id": f"usr_fuzz{n}", "email": f"fuzz{n}@example.com", "name": f"Fuzz {n}"})
+    cursors = {}
+    for path in ("/v1/keys", "/v1/members"):
+        cursor = _call("GET", path + "?limit=1")["meta"].get("next_cursor")
+        if not cursor:
+            raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
+        cursors[path] = cursor
+    return decoy, cursors
+
+
+DECOY_KEY_ID, CURSORS = _prepare()
+FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_positive(case, location):
+    meta = case._meta  # schemathesis keeps the per-component generation mode here
+    if meta is None:
+        return True
+    component = meta.components.get(location)
+    return component is None or component.mode == GenerationMode.POSITIVE
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    if case.path_parameters and case.path_parameters.get("id") == SELF_KEY_ID:
+        case.path_parameters["id"] = DECOY_KEY_ID
+
+    if isinstance(case.body, (bytes, bytearray)):
+        try:
+            bytes(case.body).decode("utf-8")
+        except UnicodeDecodeError:
+            case.media_type = "application/octet-stream"
+
+    if case.query and "cursor" in case.query and case.path in CURSORS and _is_positive(case, "query"):
+        case.query["cursor"] = CURSORS[case.path]
+
+    if isinstance(case.body, dict) and isinstance(case.body.get("expires_at"), str) and _is_positive(case, "body"):
+        case.body["expires_at"] = FUTURE
