@@ -238,7 +238,7 @@ async fn test_keys_cannot_see_or_mint_live_keys() {
 }
 
 #[tokio::test]
-async fn bad_bodies_are_enveloped_400s_and_413s_that_write_nothing() {
+async fn bad_bodies_are_enveloped_4xx_that_write_nothing() {
     let api = stack_api().await;
     let (_, admin) = admin(&api).await;
     let cases: Vec<(String, &str, &str)> = vec![
@@ -280,15 +280,20 @@ async fn bad_bodies_are_enveloped_400s_and_413s_that_write_nothing() {
         ),
         (json!({"name": "x", "type": "user", "permissions": {}}).to_string(), "VALIDATION_FAILED", "user_id"),
         (
+            // Well-formed, but names no member of this organization: a missing resource.
             json!({"name": "x", "type": "user", "user_id": "nobody", "permissions": {}}).to_string(),
-            "VALIDATION_FAILED",
+            "NOT_FOUND",
             "user_id",
         ),
         (format!("{{\"name\":\"{}\"}}", "x".repeat(70 * 1024)), "PAYLOAD_TOO_LARGE", ""),
     ];
     for (body, code, field) in cases {
         let response = send(&api, Event::load("keys-create.json").authorized_as(&admin).raw_body(&body)).await;
-        let status = if code == "PAYLOAD_TOO_LARGE" { 413 } else { 400 };
+        let status = match code {
+            "PAYLOAD_TOO_LARGE" => 413,
+            "NOT_FOUND" => 404,
+            _ => 400,
+        };
         let envelope = assert_envelope(&response, status);
         assert_eq!(envelope["error"]["code"], code, "{}", &body[..body.len().min(80)]);
         if !field.is_empty() {
