@@ -15,11 +15,17 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
   body that is not UTF-8 (API Gateway does not). Such bodies are sent as `application/octet-stream`,
   which watch passes to the function base64-encoded, so the function still receives the same bytes
   and must answer them with its 400 envelope.
+- Likewise watch answers its own 500 for any header value that is not ASCII (it cannot put it in
+  the event it builds). Such values are sent with each non-ASCII character replaced by `?`: still
+  not a valid credential or header value for keyhive. The functions' and the authorizer's answers
+  to non-ASCII header values themselves are tested on API Gateway events (tests/handler.rs,
+  tests/authorizer.rs).
 """
 
 import json
 import os
 import urllib.request
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import schemathesis
@@ -51,8 +57,9 @@ def _prepare():
         "/v1/keys",
         {"name": "fuzz decoy", "type": "bot", "permissions": {"apiKeys": ["read"]}},
     )["data"]["id"]
+    run = uuid.uuid4().hex[:8]  # members' emails are unique per organization
     for n in (1, 2):
-        _call("POST", "/v1/members", {"user_id": f"usr_fuzz{n}", "email": f"fuzz{n}@example.com", "name": f"Fuzz {n}"})
+        _call("POST", "/v1/members", {"email": f"fuzz{n}.{run}@example.com", "name": f"Fuzz {n}"})
     cursors = {}
     for path in ("/v1/keys", "/v1/members"):
         cursor = _call("GET", path + "?limit=1")["meta"].get("next_cursor")
@@ -78,6 +85,10 @@ def _is_positive(case, location):
 def before_call(ctx, case, kwargs):
     if case.path_parameters and case.path_parameters.get("id") == SELF_KEY_ID:
         case.path_parameters["id"] = DECOY_KEY_ID
+
+    for name, value in list((case.headers or {}).items()):
+        if isinstance(value, str) and not value.isascii():
+            case.headers[name] = value.encode("ascii", "replace").decode("ascii")
 
     if isinstance(case.body, (bytes, bytearray)):
         try:

@@ -138,7 +138,7 @@ start_private_stack() {
   "$ROOT/target/debug/keyhive-admin" bootstrap --org-name "Local" --key-file "$run/admin-key" \
     --table "$KEYHIVE_TABLE" --secret-id "$KEYHIVE_SECRET_ID"
 
-  cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
+  cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
     --env-file "$run/stack.env" >"$run/watch.log" 2>&1 &
   local watch_pid=$!
   STARTED_PIDS+=("$watch_pid")
@@ -162,7 +162,7 @@ run_schemathesis() {
     "$VENV/bin/schemathesis" run "$ROOT/openapi.yaml" --url "$url" \
       -H "X-API-Key: $(cat "$dir/fuzz-key")" --checks all --max-examples "$max_examples" \
       --workers 1 --request-timeout 10 --generation-database none --no-color \
-      ${seed:+--seed "$seed"} --report junit --report-dir "$dir") >"$dir/schemathesis.log" 2>&1 || status=$?
+      ${seed:+--seed "$seed"} --report junit,vcr --report-dir "$dir") >"$dir/schemathesis.log" 2>&1 || status=$?
   tail -n 30 "$dir/schemathesis.log" >&2
   [ "$status" = 0 ] || die "schemathesis found failures (full output: $dir/schemathesis.log)"
   cases=$(sed -n 's/^ *\([0-9][0-9]*\) generated.*/\1/p' "$dir/schemathesis.log" | tail -n1)

@@ -61,6 +61,9 @@ async fn bad_credentials_end_in_the_literal_unauthorized_error() {
         vec![("X-API-Key", wrong.reveal())],
         vec![("X-API-Key", "kh_live_x.y")],
         vec![("Authorization", long.as_str())],
+        // API Gateway passes header values that are not ASCII through as text.
+        vec![("Authorization", "Bearer kh_live_\u{e9}t\u{e9}")],
+        vec![("X-API-Key", "kh_live_ABCDEFGHIJK\u{e9}.x")],
     ] {
         let refusal = handler(&api, event_with(&headers)).await.expect_err("refused");
         assert_eq!(refusal, Refusal::Unauthorized);

@@ -329,6 +329,9 @@ async fn without_authorizer_context_the_function_authenticates_every_credential_
         ("Authorization", format!("Basic {key}")),
         ("X-API-Key", "kh_live_short.x".to_string()),
         ("X-API-Key", format!("{key}{}", "A".repeat(5000))),
+        // Not ASCII: API Gateway passes such header values through as text.
+        ("X-API-Key", format!("{key}\u{e9}")),
+        ("Authorization", "Bearer \u{fc}ber".to_string()),
     ] {
         let response = send(&api, Event::load("keys-self.json").without_authorizer().header(header, &value)).await;
         let body = assert_envelope(&response, 401);
