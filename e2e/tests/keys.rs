@@ -126,3 +126,75 @@ async fn members_and_user_keys_over_http() {
     stack.call(&admin, "DELETE", &format!("/v1/members/{user_id}"), None).await.envelope(200);
     assert_eq!(stack.call(&key, "GET", "/v1/keys/self", None).await.status, 401, "the member's key went with them");
 }
+
+/// The bad-input sweep over HTTP (the handler tests hold the same on API Gateway events, with
+/// bodies that are not UTF-8 too, which watch itself cannot carry): every answer an enveloped 4xx,
+/// nothing written.
+#[tokio::test]
+async fn hostile_input_over_http_is_an_enveloped_4xx_and_writes_nothing() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let marker = format!("hostile-{}", std::process::id());
+    let headers = [("x-api-key", admin.as_str()), ("content-type", "application/json")];
+    let nested =
+        format!("{{\"name\":\"{marker}\",\"type\":\"bot\",\"permissions\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+    let bodies = [
+        (format!("{{\"name\":\"{marker}\",\"pad\":\"{}\"}}", "x".repeat(70 * 1024)), 413, "PAYLOAD_TOO_LARGE"),
+        (nested, 400, "INVALID_JSON"),
+        (
+            format!("{{\"name\":\"{marker}\",\"name\":\"{marker}\",\"type\":\"bot\",\"permissions\":{{}}}}"),
+            400,
+            "INVALID_JSON",
+        ),
+        (format!("{{\"name\":\"{marker}\",\"type\":\"bot\""), 400, "INVALID_JSON"),
+        (format!("[\"{marker}\"]"), 400, "INVALID_JSON"),
+        (
+            format!("{{\"name\":\"{marker}\",\"type\":\"bot\",\"permissions\":{{}},\"admin\":true}}"),
+            400,
+            "VALIDATION_FAILED",
+        ),
+    ];
+    for (body, status, code) in &bodies {
+        let answer = stack.send("POST", "/v1/keys", &headers, Some(body)).await;
+        assert_eq!(answer.envelope(*status)["error"]["code"], *code, "{}", &body[..body.len().min(60)]);
+    }
+
+    // Huge headers: a large unrelated header is ignored; a large credential is a 401.
+    let padding = "a".repeat(8 * 1024);
+    let padded = stack.send("GET", "/v1/keys/self", &[("x-api-key", &admin), ("x-padding", &padding)], None).await;
+    padded.envelope(200);
+    let huge_key = format!("{admin}{padding}");
+    stack.send("GET", "/v1/keys/self", &[("x-api-key", &huge_key)], None).await.envelope(401);
+
+    // Path traversal and malformed ids: no such key, no other route reached, nothing changed.
+    for (method, path) in [
+        ("GET", "/v1/keys/..%2F..%2Fhealth"),
+        ("GET", "/v1/keys/%2e%2e"),
+        ("DELETE", "/v1/keys/..%2Fself"),
+        ("PATCH", "/v1/keys/%2e%2e%2f%2e%2e%2fv1%2fkeys"),
+        ("POST", "/v1/keys/..%2F..%2Fv1%2Fkeys/roll"),
+        ("DELETE", "/v1/members/..%2F..%2Fv1%2Fkeys"),
+        ("GET", "/v1/keys/AAAAAAAAAAAA"),
+    ] {
+        let answer = stack.send(method, path, &headers, Some("{}")).await;
+        assert_eq!(answer.envelope(404)["error"]["code"], "NOT_FOUND", "{method} {path}");
+    }
+    stack.send("GET", "/v1/keys/self", &headers, None).await.envelope(200);
+
+    // Nothing was written: no key carries the marker.
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/keys?limit=100&cursor={c}"),
+            None => "/v1/keys?limit=100".to_string(),
+        };
+        let page = stack.call(&admin, "GET", &path, None).await.envelope(200);
+        for key in page["data"].as_array().unwrap() {
+            assert_ne!(key["name"], marker.as_str(), "a hostile request wrote a key");
+        }
+        match page["meta"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+}
