@@ -17,7 +17,7 @@ build:
 	cargo build --workspace
 
 zip: ## release zips for Lambda (arm64), under target/lambda/<function>/bootstrap.zip
-	@bash -c '. scripts/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 && \
+	@bash -c '. scripts/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" && \
 	  cargo lambda build --release --arm64 --output-format zip $$(for f in functions/*/; do printf -- "-p %s " "$$(basename $$f)"; done)'
 
 fmt:

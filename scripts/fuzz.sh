@@ -5,7 +5,6 @@ set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 cd "$ROOT"
 SECONDS=0
-export AWS_LC_SYS_NO_JITTER_ENTROPY=1
 ensure_tools
 trap 'stop_started' EXIT
 trap 'exit 130' INT TERM

@@ -4,6 +4,7 @@ use crate::config::Config;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use aws_smithy_http_client::tls;
 use std::time::Duration;
 
 /// The shared SDK configuration: region, credentials and endpoints come from the usual
@@ -11,7 +12,13 @@ use std::time::Duration;
 /// that an unreachable dependency becomes a quick 503, not a hung Lambda.
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     let attempt = (config.dynamodb_timeout / 2).max(Duration::from_millis(50));
+    // rustls on ring with the system's root certificates: the SDK's default client, minus aws-lc
+    // (a smaller zip). shared/tests/tls.rs runs it through a real TLS handshake.
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(500).min(attempt))
