@@ -8,10 +8,14 @@ use crate::envelope::{
     error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
 };
 use crate::error::ApiError;
+use crate::idempotency::{self, Claim};
+use crate::keys::Environment;
+use crate::model::OrgId;
 use crate::permissions::permission_name;
 use crate::routes::{self, Access, Function, Route, RouteMatch};
 use crate::secrets::{load_hashing_secret, HashingSecret};
 use crate::store::dynamo::DynamoStore;
+use crate::store::IdempotencyStore;
 use http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::future::Future;
@@ -71,6 +75,8 @@ pub struct Call {
     pub params: Vec<(&'static str, String)>,
     /// Set on every route that is not public.
     pub identity: Option<Identity>,
+    /// A creation's `Idempotency-Key` no earlier request has used: the creation claims it.
+    pub idempotency: Option<Claim>,
     pub request: Request,
 }
 
@@ -124,6 +130,44 @@ fn check_permission(identity: &Identity, access: Access) -> Result<(), ApiError>
     }
 }
 
+/// Where a creation with an `Idempotency-Key` stands before its handler runs.
+enum Idempotency {
+    /// A live record of the key: its first response (or why it cannot be replayed).
+    Answered(Result<Reply, ApiError>),
+    /// No earlier request used the key (or there is no key): the handler runs.
+    Proceed(Option<Claim>),
+}
+
+fn replayed(status: u16, data: serde_json::Value) -> Reply {
+    let mut reply = Reply::ok(data);
+    reply.status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+    reply.headers.push((http::HeaderName::from_static(idempotency::REPLAYED_HEADER), HeaderValue::from_static("true")));
+    reply
+}
+
+/// The live record of `claim`'s key in the caller's organization and environment, replayed.
+async fn replay_recorded(api: &Api, scope: (&OrgId, Environment), claim: &Claim) -> Result<Option<Reply>, ApiError> {
+    let record = api.store.get_idempotency(scope.0, scope.1, &claim.key_hash).await?;
+    match record.filter(|r| r.is_live(crate::model::now())) {
+        Some(record) => idempotency::replay(&record, claim).map(|(status, data)| Some(replayed(status, data))),
+        None => Ok(None),
+    }
+}
+
+async fn check_idempotency(api: &Api, route: &Route, identity: Option<&Identity>, request: &Request) -> Idempotency {
+    let (true, Some(identity)) = (route.op.creates(), identity) else { return Idempotency::Proceed(None) };
+    let claim = match Claim::from_request(route.op, request.headers(), request.body().as_ref()) {
+        Ok(Some(claim)) => claim,
+        Ok(None) => return Idempotency::Proceed(None),
+        Err(err) => return Idempotency::Answered(Err(err)),
+    };
+    match replay_recorded(api, (&identity.org_id, identity.environment), &claim).await {
+        Ok(Some(reply)) => Idempotency::Answered(Ok(reply)),
+        Ok(None) => Idempotency::Proceed(Some(claim)),
+        Err(err) => Idempotency::Answered(Err(err)),
+    }
+}
+
 fn rate_headers(response: &mut Response<Body>, identity: &Identity) {
     let headers = response.headers_mut();
     headers.insert(RATE_LIMIT_LIMIT, HeaderValue::from(identity.rate.limit));
@@ -173,9 +217,24 @@ where
                 }),
             };
             let outcome = match identity {
-                Ok(identity) => {
-                    handler(Call { request_id: request_id.clone(), route, params, identity, request }).await
-                }
+                Ok(identity) => match check_idempotency(api, route, identity.as_ref(), &request).await {
+                    Idempotency::Answered(answer) => answer,
+                    Idempotency::Proceed(idempotency) => {
+                        let claimed =
+                            idempotency.clone().zip(identity.as_ref().map(|i| (i.org_id.clone(), i.environment)));
+                        let call =
+                            Call { request_id: request_id.clone(), route, params, identity, idempotency, request };
+                        match (handler(call).await, claimed) {
+                            // A concurrent request with the same key created first: answer as it did.
+                            (Err(ApiError::IdempotencyTaken), Some((claim, (org, environment)))) => {
+                                replay_recorded(api, (&org, environment), &claim)
+                                    .await
+                                    .and_then(|reply| reply.ok_or(ApiError::IdempotencyTaken))
+                            }
+                            (outcome, _) => outcome,
+                        }
+                    }
+                },
                 Err(err) => Err(err),
             };
             (Some(route.pattern), outcome)

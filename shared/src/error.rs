@@ -28,6 +28,14 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allowed: Vec<&'static str> },
     #[error("{0}")]
     Conflict(String),
+    /// A repeated `Idempotency-Key` whose first response revealed a secret, which is never
+    /// shown twice: the caller learns what was created instead.
+    #[error("this Idempotency-Key already created {id}; its secret was shown once")]
+    AlreadyCreated { id: String },
+    /// Another request with the same `Idempotency-Key` won the race; `api::serve` replays its
+    /// answer, so this reaches a caller only if that answer cannot be read back.
+    #[error("a request with this Idempotency-Key is being processed; retry")]
+    IdempotencyTaken,
     #[error("{0}")]
     QuotaExceeded(String),
     #[error("{0}")]
@@ -64,7 +72,9 @@ impl ApiError {
             ApiError::Forbidden { .. } | ApiError::Escalation { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound | ApiError::MissingReference { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::Conflict(_) | ApiError::AlreadyCreated { .. } | ApiError::IdempotencyTaken => {
+                (StatusCode::CONFLICT, "CONFLICT")
+            }
             ApiError::QuotaExceeded(_) => (StatusCode::CONFLICT, "QUOTA_EXCEEDED"),
             ApiError::Gone(_) => (StatusCode::GONE, "GONE"),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
@@ -79,6 +89,7 @@ impl ApiError {
         match self {
             ApiError::Validation { field, reason } => Some(json!({ "field": field, "reason": reason })),
             ApiError::MissingReference { field, reason } => Some(json!({ "field": field, "reason": reason })),
+            ApiError::AlreadyCreated { id } => Some(json!({ "id": id })),
             ApiError::Forbidden { required } => Some(json!({ "required": required })),
             ApiError::Escalation { missing, .. } if !missing.is_empty() => Some(json!({ "missing": missing })),
             ApiError::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),

@@ -7,6 +7,7 @@ pub mod body;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod idempotency;
 pub mod keys;
 pub mod manage;
 pub mod model;

@@ -3,6 +3,7 @@
 
 use crate::auth::Identity;
 use crate::error::ApiError;
+use crate::idempotency::{Claim, IdempotencyRecord};
 use crate::keys::{Credential, Environment, KeyId, KeyType, SecretHash, Tier};
 use crate::model::{rfc3339, AuditEntry, ChangeLog, KeyRecord, Member, OrgId, OutboxEvent, UserId};
 use crate::permissions::Permissions;
@@ -42,6 +43,8 @@ pub struct Ctx<'a, S> {
     pub actor: &'a Identity,
     pub request_id: &'a str,
     pub now: OffsetDateTime,
+    /// The request's `Idempotency-Key`, when it is a creation that carries one.
+    pub idempotency: Option<&'a Claim>,
 }
 
 impl<S> Ctx<'_, S> {
@@ -57,7 +60,32 @@ impl<S> Ctx<'_, S> {
                 target_id: target_id.to_string(),
             },
             event,
+            idempotency: None,
         }
+    }
+
+    /// The log of a creation: with the request's `Idempotency-Key` record, when it has one.
+    /// `data` is what a replay answers (`None` when the response reveals a secret).
+    fn creation_log(
+        &self,
+        action: &'static str,
+        target_id: &str,
+        event: Option<OutboxEvent>,
+        data: Option<serde_json::Value>,
+    ) -> ChangeLog {
+        let mut log = self.log(action, target_id, event);
+        log.idempotency = self.idempotency.map(|claim| {
+            IdempotencyRecord::new(
+                self.actor.org_id.clone(),
+                self.actor.environment,
+                claim,
+                201,
+                data,
+                target_id,
+                self.now,
+            )
+        });
+        log
     }
 
     fn event(&self, environment: Environment, event_type: &'static str, data: serde_json::Value) -> OutboxEvent {
@@ -65,11 +93,11 @@ impl<S> Ctx<'_, S> {
     }
 }
 
-/// A key's expiry, when it has one, must lie ahead.
 fn not_a_member() -> ApiError {
     ApiError::MissingReference { field: "user_id", reason: "is not a member of this organization".into() }
 }
 
+/// A key's expiry, when it has one, must lie ahead.
 fn check_expiry(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), ApiError> {
     match expires_at {
         Some(at) if at <= now => Err(ApiError::validation("expires_at", "must be in the future")),
@@ -188,7 +216,8 @@ pub async fn create_key<S: KeyStore + OrgStore>(
         revoked_at: None,
     };
     let event = ctx.event(environment, "key.created", record.to_json());
-    ctx.store.create_key(&record, &ctx.log("key.created", record.key_id.as_str(), Some(event))).await?;
+    // A replay of this creation could not show the key again: nothing to keep but the id.
+    ctx.store.create_key(&record, &ctx.creation_log("key.created", record.key_id.as_str(), Some(event), None)).await?;
     Ok((record, credential))
 }
 
@@ -280,7 +309,8 @@ pub async fn create_member<S: OrgStore>(
         email,
         created_at: ctx.now,
     };
-    ctx.store.create_member(&member, &ctx.log("member.created", member.user_id.as_str(), None)).await?;
+    let log = ctx.creation_log("member.created", member.user_id.as_str(), None, Some(member.to_json()));
+    ctx.store.create_member(&member, &log).await?;
     Ok(member)
 }
 
@@ -336,6 +366,7 @@ pub async fn bootstrap_org<S: OrgStore>(
             target_id: record.key_id.to_string(),
         },
         event: None,
+        idempotency: None,
     };
     store.create_org(&org, &record, &log).await?;
     Ok((org.org_id, record, credential))

@@ -190,4 +190,6 @@ impl OutboxEvent {
 pub struct ChangeLog {
     pub audit: AuditEntry,
     pub event: Option<OutboxEvent>,
+    /// A creation's `Idempotency-Key` record, claimed in the same transaction.
+    pub idempotency: Option<crate::idempotency::IdempotencyRecord>,
 }

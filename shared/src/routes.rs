@@ -53,6 +53,13 @@ pub enum Op {
     MembersRemove,
 }
 
+impl Op {
+    /// Operations that create a resource: they accept an `Idempotency-Key` (api.md).
+    pub fn creates(self) -> bool {
+        matches!(self, Op::KeysCreate | Op::MembersCreate)
+    }
+}
+
 #[derive(Debug)]
 pub struct Route {
     pub method: Method,

@@ -133,11 +133,16 @@ fn openapi_describes_exactly_the_routes_of_the_route_table() {
                 continue;
             }
             let public = operation["security"].as_vec().is_some_and(|v| v.is_empty());
-            documented.insert((method.to_uppercase(), s(path).to_string(), public));
+            let idempotent = operation["parameters"].as_vec().is_some_and(|ps| {
+                ps.iter().any(|p| p["$ref"].as_str() == Some("#/components/parameters/IdempotencyKey"))
+            });
+            documented.insert((method.to_uppercase(), s(path).to_string(), public, idempotent));
         }
     }
-    let routed: BTreeSet<_> =
-        ROUTES.iter().map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)).collect();
+    let routed: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public, r.op.creates()))
+        .collect();
     assert_eq!(documented, routed, "openapi.yaml and shared/src/routes.rs disagree");
     for scheme in ["ApiKeyHeader", "BearerAuth", "RawAuthorization"] {
         assert!(!doc["components"]["securitySchemes"][scheme].is_badvalue(), "{scheme} missing");

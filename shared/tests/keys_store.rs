@@ -45,7 +45,7 @@ async fn bot_key(
     expires_at: Option<OffsetDateTime>,
 ) -> (Credential, keyhive::model::KeyRecord) {
     let actor = identity_of(admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_test", now: now() };
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_test", now: now(), idempotency: None };
     let new = NewKey {
         name: "bot".into(),
         key_type: KeyType::Bot,
@@ -173,7 +173,7 @@ async fn expiry_and_revocation_apply_on_the_very_next_request() {
     assert_eq!(code(&auth_at(&api, key.reveal(), expires).await), "UNAUTHORIZED");
 
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_revoke", now: now() };
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_revoke", now: now(), idempotency: None };
     manage::revoke_key(&ctx, &record.key_id).await.expect("revoke");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
     assert!(matches!(manage::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound)), "revocation is final");
@@ -189,7 +189,7 @@ async fn a_roll_keeps_the_old_secret_only_for_the_grace_period() {
     let (old, record) = bot_key(&api, &admin, Tier::Standard, None).await;
     let actor = identity_of(&admin);
     let t0 = now();
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_roll", now: t0 };
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_roll", now: t0, idempotency: None };
     let secret = api.hashing_secret().await.unwrap();
     let (rolled, new, until) =
         manage::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 3600).await.unwrap();
@@ -214,14 +214,15 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
     let api = Arc::new(stack_api().await);
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_member", now: now() };
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_member", now: now(), idempotency: None };
     let member =
         manage::create_member(&ctx, UserId::parse("usr_race"), "Race".into(), "race@example.com".into()).await.unwrap();
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let (api, actor, user) = (api.clone(), actor.clone(), member.user_id.clone());
             tokio::spawn(async move {
-                let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_race", now: now() };
+                let ctx =
+                    Ctx { store: &api.store, actor: &actor, request_id: "req_race", now: now(), idempotency: None };
                 let new = NewKey {
                     name: format!("user key {i}"),
                     key_type: KeyType::User,
@@ -255,7 +256,7 @@ async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transac
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_remove", now: now() };
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_remove", now: now(), idempotency: None };
     let member = manage::create_member(&ctx, None, "Bob".into(), "bob@example.com".into()).await.unwrap();
     let new = NewKey {
         name: "bob's key".into(),
@@ -313,7 +314,7 @@ async fn settings_changes_apply_to_the_next_authentication() {
     let (_, admin) = new_org(&api, Environment::Live).await;
     let (key, record) = bot_key(&api, &admin, Tier::Standard, None).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_patch", now: now() };
+    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_patch", now: now(), idempotency: None };
     let patch = KeyPatch {
         permissions: Some(Permissions::from_json("p", &json!({"apiKeys": ["read"]})).unwrap()),
         tier: Some(Tier::Professional),

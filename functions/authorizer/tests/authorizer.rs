@@ -78,8 +78,13 @@ async fn over_the_limit_is_a_deny_carrying_retry_after() {
     let api = stack_api().await;
     let (admin, record) = new_org(&api, Environment::Live).await;
     let actor = keyhive::testkit::identity_of(&record);
-    let ctx =
-        keyhive::manage::Ctx { store: &api.store, actor: &actor, request_id: "req_authz", now: keyhive::model::now() };
+    let ctx = keyhive::manage::Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_authz",
+        now: keyhive::model::now(),
+        idempotency: None,
+    };
     let new = keyhive::manage::NewKey {
         name: "tiny".into(),
         key_type: keyhive::keys::KeyType::Bot,

@@ -19,7 +19,13 @@ pub async fn handle(api: &Api, request: Request) -> Response<Body> {
 
 async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
-    let ctx = Ctx { store: &api.store, actor, request_id: call.request_id.as_str(), now: keyhive::model::now() };
+    let ctx = Ctx {
+        store: &api.store,
+        actor,
+        request_id: call.request_id.as_str(),
+        now: keyhive::model::now(),
+        idempotency: call.idempotency.as_ref(),
+    };
     let prefix = api.config.key_prefix.as_str();
     match call.route.op {
         Op::KeysCreate => {

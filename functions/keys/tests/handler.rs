@@ -399,3 +399,86 @@ async fn roll_returns_a_new_key_for_the_same_id_and_validates_grace() {
     let no_body = send(&api, Event::load("keys-roll.json").authorized_as(&admin).param("id", id).raw_body("")).await;
     assert_eq!(assert_envelope(&no_body, 200)["data"]["old_secret_valid_until"], Value::Null);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_creation_and_refuses_another_body() {
+    let api = stack_api().await;
+    let (_, ida_admin) = admin(&api).await;
+    let create = |key: &str, body: &Value| {
+        Event::load("members-create.json").authorized_as(&ida_admin).header("Idempotency-Key", key).body(body)
+    };
+    let ida = json!({"name": "Ida", "email": "ida@example.com"});
+    let first = send(&api, create("idem-1", &ida)).await;
+    let created = assert_envelope(&first, 201)["data"].clone();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+
+    let again = send(&api, create("idem-1", &ida)).await;
+    assert_eq!(assert_envelope(&again, 201)["data"], created, "the first response, replayed");
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+
+    let other_body = send(&api, create("idem-1", &json!({"name": "Eve", "email": "eve@example.com"}))).await;
+    assert_eq!(assert_envelope(&other_body, 409)["error"]["code"], "CONFLICT");
+    let bad_key = send(&api, create(&"k".repeat(256), &ida)).await;
+    assert_eq!(assert_envelope(&bad_key, 400)["error"]["details"]["field"], "Idempotency-Key");
+
+    // Another organization's use of the same key is its own.
+    let (_, other_admin) = admin(&api).await;
+    let theirs = send(
+        &api,
+        Event::load("members-create.json").authorized_as(&other_admin).header("Idempotency-Key", "idem-1").body(&ida),
+    )
+    .await;
+    assert!(assert_envelope(&theirs, 201)["data"]["user_id"] != created["user_id"]);
+
+    let members = assert_envelope(&send(&api, Event::load("members-list.json").authorized_as(&ida_admin)).await, 200);
+    assert_eq!(members["data"].as_array().unwrap().len(), 1, "one member, however many retries");
+}
+
+#[tokio::test]
+async fn a_repeated_key_creation_never_shows_the_secret_again() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    let body = create_body("retried", json!({"audit": ["read"]}));
+    let create =
+        || Event::load("keys-create.json").authorized_as(&admin).header("Idempotency-Key", "mint-1").body(&body);
+    let first = assert_envelope(&send(&api, create()).await, 201);
+    let id = first["data"]["id"].as_str().unwrap().to_string();
+    let secret = first["data"]["key"].as_str().unwrap().split_once('.').unwrap().1.to_string();
+
+    let again = send(&api, create()).await;
+    let text = String::from_utf8(again.body().to_vec()).unwrap();
+    let refused = assert_envelope(&again, 409);
+    assert_eq!(refused["error"]["details"]["id"], id.as_str(), "names what the first request created");
+    assert!(!text.contains(&secret), "the secret is shown once");
+
+    let list = assert_envelope(&send(&api, Event::load("keys-list.json").authorized_as(&admin)).await, 200);
+    let named = list["data"].as_array().unwrap().iter().filter(|k| k["name"] == "retried").count();
+    assert_eq!(named, 1, "one key, however many retries");
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_idempotency_key_create_once_and_all_answer_alike() {
+    let api = std::sync::Arc::new(stack_api().await);
+    let (_, admin) = admin(&api).await;
+    let body = json!({"name": "Rae", "email": "rae@example.com"});
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (api, admin, body) = (api.clone(), admin.clone(), body.clone());
+            tokio::spawn(async move {
+                let event = Event::load("members-create.json")
+                    .authorized_as(&admin)
+                    .header("Idempotency-Key", "race")
+                    .body(&body);
+                let answer = send(&api, event).await;
+                assert_envelope(&answer, 201)["data"]["user_id"].as_str().unwrap().to_string()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1, "every retry answers the one creation: {ids:?}");
+    let members = assert_envelope(&send(&api, Event::load("members-list.json").authorized_as(&admin)).await, 200);
+    assert_eq!(members["data"].as_array().unwrap().len(), 1);
+}

@@ -3,7 +3,7 @@
 
 use super::dynamo::{classify, DynamoStore};
 use super::items::{self, b, n, s, Item};
-use super::{ChangeError, KeyChange, KeyStore, OrgStore, Page, StoreError, Touch};
+use super::{ChangeError, IdempotencyStore, KeyChange, KeyStore, OrgStore, Page, StoreError, Touch};
 use crate::keys::{KeyId, KeyType, SecretHash};
 use crate::model::{rfc3339, ChangeLog, KeyRecord, Member, OrgId, Organization, UserId};
 use crate::schema;
@@ -91,7 +91,24 @@ impl DynamoStore {
         if let Some(event) = &log.event {
             out.push(self.put(items::outbox_item(event), Some("attribute_not_exists(PK)"))?);
         }
+        // Last, so that its position is known: a live record of the same key means another
+        // request with it came first (`ChangeError::IdempotencyTaken`).
+        if let Some(record) = &log.idempotency {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(items::idempotency_item(record)))
+                .condition_expression("attribute_not_exists(PK) OR #expiry <= :now")
+                .expression_attribute_names("#expiry", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now));
+            out.push(TransactWriteItem::builder().put(built(put.build())?).build());
+        }
         Ok(out)
+    }
+
+    /// The position of a log's idempotency write among `writes` (it comes last).
+    fn idempotency_position(writes: &[TransactWriteItem], log: &ChangeLog) -> Option<usize> {
+        log.idempotency.as_ref().map(|_| writes.len() - 1)
     }
 
     /// Runs a transaction; a cancelled one reports which item's condition failed (by index).
@@ -280,8 +297,10 @@ impl KeyStore for DynamoStore {
             writes.push(self.check(member, "attribute_exists(PK)")?);
         }
         writes.extend(self.log_items(log)?);
+        let idempotency = Self::idempotency_position(&writes, log);
         match self.transact(writes).await {
             Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(i)) if Some(i) == idempotency => Err(ChangeError::IdempotencyTaken),
             Err(TransactFailure::Condition(KEY)) => Err(ChangeError::Conflict("key id collision; retry".into())),
             Err(TransactFailure::Condition(CLAIM)) if is_user_key => {
                 Err(ChangeError::Conflict("this user already has a user key".into()))
@@ -418,8 +437,10 @@ impl OrgStore for DynamoStore {
     async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut writes = vec![self.put(items::member_item(member), Some("attribute_not_exists(PK)"))?];
         writes.extend(self.log_items(log)?);
+        let idempotency = Self::idempotency_position(&writes, log);
         match self.transact(writes).await {
             Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(i)) if Some(i) == idempotency => Err(ChangeError::IdempotencyTaken),
             Err(TransactFailure::Condition(0)) => {
                 Err(ChangeError::Conflict("a member with this user_id exists".into()))
             }
@@ -462,5 +483,18 @@ impl OrgStore for DynamoStore {
             }
             Err(TransactFailure::Store(e) | TransactFailure::Conflict(e)) => Err(e.into()),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl IdempotencyStore for DynamoStore {
+    async fn get_idempotency(
+        &self,
+        org: &OrgId,
+        environment: crate::keys::Environment,
+        key_hash: &str,
+    ) -> Result<Option<crate::idempotency::IdempotencyRecord>, StoreError> {
+        let item = self.get_consistent(items::idempotency_key(org, environment, key_hash)).await?;
+        item.as_ref().map(items::idempotency_record).transpose()
     }
 }

@@ -1,6 +1,7 @@
 //! Conversions between records and DynamoDB items. Attribute names live here and in `schema`.
 
 use super::StoreError;
+use crate::idempotency::IdempotencyRecord;
 use crate::keys::{Environment, KeyId, KeyType, SecretHash, Tier};
 use crate::model::{parse_rfc3339, rfc3339, AuditEntry, KeyRecord, Member, OrgId, Organization, OutboxEvent, UserId};
 use crate::permissions::Permissions;
@@ -186,4 +187,42 @@ pub fn window_count(item: &Item, minute: i64) -> u32 {
 pub fn stale_windows(item: &Item, keep: i64) -> Vec<String> {
     let current = window_attribute(keep);
     item.keys().filter(|k| k.starts_with(WINDOW_PREFIX) && **k != current).cloned().collect()
+}
+
+pub fn idempotency_key(org: &OrgId, environment: Environment, key_hash: &str) -> Item {
+    Item::from([
+        (schema::PK.into(), s(schema::idempotency_pk(org.as_str(), environment.as_str(), key_hash))),
+        (schema::SK.into(), s(schema::IDEMPOTENCY_SK)),
+    ])
+}
+
+pub fn idempotency_item(r: &IdempotencyRecord) -> Item {
+    let mut item = idempotency_key(&r.org_id, r.environment, &r.key_hash);
+    item.extend([
+        ("org_id".into(), s(r.org_id.as_str())),
+        ("environment".into(), s(r.environment.as_str())),
+        ("key_hash".into(), s(&r.key_hash)),
+        ("fingerprint".into(), s(&r.fingerprint)),
+        ("status".into(), n(r.status)),
+        ("resource_id".into(), s(&r.resource_id)),
+        ("expires_at".into(), s(rfc3339(r.expires_at))),
+        (schema::TTL_ATTRIBUTE.into(), n(r.expires_at.unix_timestamp())),
+    ]);
+    if let Some(data) = &r.data {
+        item.insert("data".into(), s(data.to_string()));
+    }
+    item
+}
+
+pub fn idempotency_record(item: &Item) -> Result<IdempotencyRecord, StoreError> {
+    Ok(IdempotencyRecord {
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        key_hash: get_s(item, "key_hash")?.to_string(),
+        fingerprint: get_s(item, "fingerprint")?.to_string(),
+        status: opt_n(item, "status").and_then(|v| u16::try_from(v).ok()).ok_or_else(|| corrupt("status"))?,
+        data: opt_s(item, "data").map(serde_json::from_str).transpose().map_err(|_| corrupt("data"))?,
+        resource_id: get_s(item, "resource_id")?.to_string(),
+        expires_at: time_of(item, "expires_at")?.ok_or_else(|| corrupt("expires_at"))?,
+    })
 }

@@ -53,6 +53,9 @@ pub enum ChangeError {
     /// A resource the change refers to is gone (e.g. the member of a new user key).
     #[error("{reason}")]
     Missing { field: &'static str, reason: String },
+    /// The change's `Idempotency-Key` was claimed by another request first.
+    #[error("idempotency key taken")]
+    IdempotencyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,6 +67,7 @@ impl From<ChangeError> for ApiError {
             ChangeError::NotFound => ApiError::NotFound,
             ChangeError::Invalid { field, reason } => ApiError::validation(field, reason),
             ChangeError::Missing { field, reason } => ApiError::MissingReference { field, reason },
+            ChangeError::IdempotencyTaken => ApiError::IdempotencyTaken,
             ChangeError::Store(store) => store.into(),
         }
     }
@@ -107,6 +111,18 @@ pub trait KeyStore: Send + Sync {
     /// Creates a key; a user key also claims its member's one-key slot (409 if taken).
     async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
+}
+
+/// The records of `Idempotency-Key`s (written by the creations themselves, in their transactions).
+#[async_trait::async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// The record of a key in an organization and environment, expired or not (strongly consistent).
+    async fn get_idempotency(
+        &self,
+        org: &OrgId,
+        environment: crate::keys::Environment,
+        key_hash: &str,
+    ) -> Result<Option<crate::idempotency::IdempotencyRecord>, StoreError>;
 }
 
 /// Organizations and their members.
