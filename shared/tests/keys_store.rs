@@ -383,3 +383,38 @@ async fn authenticating_a_request_is_one_dynamodb_round_trip_whatever_the_outcom
     // A malformed credential never gets as far as the table.
     assert!(read_credential(&api_key_headers("kh_live_nope"), &api.config.key_prefix).is_err());
 }
+
+/// An `Idempotency-Key` record is claimed in the creation's transaction: while it lives, a second
+/// creation with it is refused as taken (and `api::serve` replays); once expired (24 h), the key
+/// may be used again, though DynamoDB has not deleted the record yet.
+#[tokio::test]
+async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
+    use keyhive::idempotency::{Claim, LIFETIME};
+    use keyhive::store::IdempotencyStore;
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let actor = identity_of(&admin);
+    let claim = Claim { key_hash: "a".repeat(64), fingerprint: "f".repeat(64) };
+    let long_ago = now() - LIFETIME - Duration::minutes(1);
+    let at = |now| Ctx { store: &api.store, actor: &actor, request_id: "req_idem", now, idempotency: Some(&claim) };
+
+    let first = manage::create_member(&at(long_ago), None, "Idem".into(), "first@example.com".into())
+        .await
+        .expect("first creation");
+    let record = api.store.get_idempotency(&actor.org_id, actor.environment, &claim.key_hash).await.unwrap().unwrap();
+    assert_eq!(record.resource_id, first.user_id.as_str());
+    assert_eq!(record.data, Some(first.to_json()), "what a replay answers");
+    assert!(!record.is_live(now()), "claimed long ago: expired now");
+
+    let second = manage::create_member(&at(now()), None, "Idem".into(), "second@example.com".into())
+        .await
+        .expect("an expired record is no claim");
+    let third = manage::create_member(&at(now()), None, "Idem".into(), "third@example.com".into()).await;
+    assert!(matches!(third, Err(ApiError::IdempotencyTaken)), "{third:?}");
+    let members = api.store.list_members(&actor.org_id, None, 100).await.unwrap();
+    let emails: Vec<_> = members.items.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert!(emails.contains(&"second@example.com") && !emails.contains(&"third@example.com"));
+    let record = api.store.get_idempotency(&actor.org_id, actor.environment, &claim.key_hash).await.unwrap().unwrap();
+    assert_eq!(record.resource_id, second.user_id.as_str(), "the expired record was replaced");
+}
