@@ -20,13 +20,7 @@ cargo build --release --quiet -p health -p authorizer -p keys -p sandboxes -p li
 "$VENV/bin/python" scripts/runtime_bench.py target/release "$RUN/runtime.json"
 
 log "stack figures against DynamoDB Local and moto"
-DDB_PORT=$(free_port); MOTO_PORT=$(free_port)
-start_dynamodb "$DDB_PORT" "$RUN/dynamodb.log"
-start_moto "$MOTO_PORT" "$RUN/moto.log"
-stack_env "$DDB_PORT" "$MOTO_PORT" > "$RUN/stack.env"
-export_env_file "$RUN/stack.env"
-cargo build --quiet -p keyhive-admin
-"$ROOT/target/debug/keyhive-admin" init-local --secret-file "$RUN/hashing-secret" >/dev/null
+start_private_stack "$RUN"
 cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 
 log "authenticated GET through the local stack (cargo lambda watch), wrk on loopback"
@@ -34,14 +28,7 @@ if ! command -v wrk >/dev/null; then
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "wrk is needed (Debian package wrk)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || die "could not install wrk"
 fi
-cargo build --quiet --workspace
-"$ROOT/target/debug/keyhive-admin" bootstrap --org-name bench --key-file "$RUN/admin-key" >/dev/null
-API_PORT=$(free_port)
-cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
-  --env-file "$RUN/stack.env" >"$RUN/watch.log" 2>&1 &
-STARTED_PIDS+=("$!")
-wait_for_port "$API_PORT" "cargo lambda watch" "$!" 120
-URL="http://127.0.0.1:$API_PORT/v1/keys/self"
+URL="$KEYHIVE_E2E_URL/v1/keys/self"
 # Warm up, then a bounded run: 16 connections (watch stalls past ~128 at once), 10 s, about
 # 10000 requests at most before the key's 10000/min limit would start answering 429.
 for _ in $(seq 20); do curl -s -o /dev/null -H "X-API-Key: $(cat "$RUN/admin-key")" "$URL"; done

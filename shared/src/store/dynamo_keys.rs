@@ -94,7 +94,7 @@ impl DynamoStore {
         // Last, so that its position is known: a live record of the same key means another
         // request with it came first (`ChangeError::IdempotencyTaken`).
         if let Some(record) = &log.idempotency {
-            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let now = crate::model::now().unix_timestamp();
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(items::idempotency_item(record)))
