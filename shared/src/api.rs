@@ -9,11 +9,10 @@ use crate::envelope::{
 };
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim};
-use crate::keys::Environment;
-use crate::model::OrgId;
 use crate::permissions::permission_name;
 use crate::routes::{self, Access, Function, Route, RouteMatch};
-use crate::secrets::{load_hashing_secret, HashingSecret};
+use crate::cursor::CursorKey;
+use crate::secrets::{load_cursor_key, load_hashing_secret, HashingSecret};
 use crate::store::dynamo::DynamoStore;
 use crate::store::IdempotencyStore;
 use http::HeaderValue;
@@ -31,11 +30,12 @@ pub struct Api {
     pub store: DynamoStore,
     secrets: aws_sdk_secretsmanager::Client,
     hashing_secret: OnceCell<HashingSecret>,
+    cursor_key: OnceCell<CursorKey>,
 }
 
 impl Api {
     pub fn new(config: Config, store: DynamoStore, secrets: aws_sdk_secretsmanager::Client) -> Self {
-        Api { config, store, secrets, hashing_secret: OnceCell::new() }
+        Api { config, store, secrets, hashing_secret: OnceCell::new(), cursor_key: OnceCell::new() }
     }
 
     /// Reads the configuration and builds the SDK clients from the environment.
@@ -51,6 +51,18 @@ impl Api {
             .get_or_try_init(|| async {
                 load_hashing_secret(&self.secrets, &self.config.secret_id).await.inspect_err(|err| {
                     tracing::error!(secret_id = %self.config.secret_id, error = %crate::error::source_chain(err), "cannot load the hashing secret");
+                })
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// The key that seals list cursors, fetched on first need like the hashing secret.
+    pub async fn cursor_key(&self) -> Result<&CursorKey, ApiError> {
+        self.cursor_key
+            .get_or_try_init(|| async {
+                load_cursor_key(&self.secrets, &self.config.cursor_secret_id).await.inspect_err(|err| {
+                    tracing::error!(secret_id = %self.config.cursor_secret_id, error = %crate::error::source_chain(err), "cannot load the cursor key");
                 })
             })
             .await
@@ -75,8 +87,6 @@ pub struct Call {
     pub params: Vec<(&'static str, String)>,
     /// Set on every route that is not public.
     pub identity: Option<Identity>,
-    /// A creation's `Idempotency-Key` no earlier request has used: the creation claims it.
-    pub idempotency: Option<Claim>,
     pub request: Request,
 }
 
@@ -130,14 +140,6 @@ fn check_permission(identity: &Identity, access: Access) -> Result<(), ApiError>
     }
 }
 
-/// Where a creation with an `Idempotency-Key` stands before its handler runs.
-enum Idempotency {
-    /// A live record of the key: its first response (or why it cannot be replayed).
-    Answered(Result<Reply, ApiError>),
-    /// No earlier request used the key (or there is no key): the handler runs.
-    Proceed(Option<Claim>),
-}
-
 fn replayed(status: u16, data: serde_json::Value) -> Reply {
     let mut reply = Reply::ok(data);
     reply.status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
@@ -145,26 +147,43 @@ fn replayed(status: u16, data: serde_json::Value) -> Reply {
     reply
 }
 
-/// The live record of `claim`'s key in the caller's organization and environment, replayed.
-async fn replay_recorded(api: &Api, scope: (&OrgId, Environment), claim: &Claim) -> Result<Option<Reply>, ApiError> {
-    let record = api.store.get_idempotency(scope.0, scope.1, &claim.key_hash).await?;
+/// The live record of `claim`'s key for the calling key, replayed.
+async fn replay_recorded(api: &Api, scope: &idempotency::Scope, claim: &Claim) -> Result<Option<Reply>, ApiError> {
+    let record = api.store.get_idempotency(scope, &claim.key_hash).await?;
     match record.filter(|r| r.is_live(crate::model::now())) {
         Some(record) => idempotency::replay(&record, claim).map(|(status, data)| Some(replayed(status, data))),
         None => Ok(None),
     }
 }
 
-async fn check_idempotency(api: &Api, route: &Route, identity: Option<&Identity>, request: &Request) -> Idempotency {
-    let (true, Some(identity)) = (route.op.creates(), identity) else { return Idempotency::Proceed(None) };
-    let claim = match Claim::from_request(route.op, request.headers(), request.body().as_ref()) {
-        Ok(Some(claim)) => claim,
-        Ok(None) => return Idempotency::Proceed(None),
-        Err(err) => return Idempotency::Answered(Err(err)),
+/// Runs a creation under the request's `Idempotency-Key`. A handler calls it once the route's
+/// permission and the body have been checked (api.md's order), so a replay never answers a caller
+/// who could not have made the request. Records belong to the calling key: a live record of the
+/// same key replays (or is 409 for another body); otherwise `create` runs with the claim, which it
+/// writes in its own transaction; if a concurrent retry claimed it first, that answer is replayed.
+pub async fn idempotent<F, Fut>(api: &Api, call: &Call, create: F) -> Result<Reply, ApiError>
+where
+    F: FnOnce(Option<Claim>) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let identity = call.identity()?;
+    let Some(claim) = Claim::from_request(call.route.op, call.request.headers(), call.request.body().as_ref())? else {
+        return create(None).await;
     };
-    match replay_recorded(api, (&identity.org_id, identity.environment), &claim).await {
-        Ok(Some(reply)) => Idempotency::Answered(Ok(reply)),
-        Ok(None) => Idempotency::Proceed(Some(claim)),
-        Err(err) => Idempotency::Answered(Err(err)),
+    let scope = idempotency::Scope {
+        org_id: identity.org_id.clone(),
+        environment: identity.environment,
+        key_id: identity.key_id.clone(),
+    };
+    if let Some(reply) = replay_recorded(api, &scope, &claim).await? {
+        return Ok(reply);
+    }
+    match create(Some(claim.clone())).await {
+        // A concurrent request with the same key created first: answer as it did.
+        Err(ApiError::IdempotencyTaken) => {
+            replay_recorded(api, &scope, &claim).await.and_then(|reply| reply.ok_or(ApiError::IdempotencyTaken))
+        }
+        outcome => outcome,
     }
 }
 
@@ -217,24 +236,7 @@ where
                 }),
             };
             let outcome = match identity {
-                Ok(identity) => match check_idempotency(api, route, identity.as_ref(), &request).await {
-                    Idempotency::Answered(answer) => answer,
-                    Idempotency::Proceed(idempotency) => {
-                        let claimed =
-                            idempotency.clone().zip(identity.as_ref().map(|i| (i.org_id.clone(), i.environment)));
-                        let call =
-                            Call { request_id: request_id.clone(), route, params, identity, idempotency, request };
-                        match (handler(call).await, claimed) {
-                            // A concurrent request with the same key created first: answer as it did.
-                            (Err(ApiError::IdempotencyTaken), Some((claim, (org, environment)))) => {
-                                replay_recorded(api, (&org, environment), &claim)
-                                    .await
-                                    .and_then(|reply| reply.ok_or(ApiError::IdempotencyTaken))
-                            }
-                            (outcome, _) => outcome,
-                        }
-                    }
-                },
+                Ok(identity) => handler(Call { request_id: request_id.clone(), route, params, identity, request }).await,
                 Err(err) => Err(err),
             };
             (Some(route.pattern), outcome)

@@ -30,10 +30,17 @@ pub struct Identity {
     pub user_id: Option<UserId>,
     pub permissions: Permissions,
     pub rate: RateStatus,
+    /// The key's expiry (unix seconds), so that no key it makes or manages outlives it.
+    pub expires_at: Option<i64>,
+    /// Authenticated with the secret a roll replaced (within its grace period): such a request
+    /// may use the key but never manage it.
+    pub rolled_out_secret: bool,
 }
 
 /// The credential text from `X-API-Key`, `Authorization: Bearer <key>` or a bare
-/// `Authorization: <key>`. More than one value, non-ASCII or absurd lengths are refused.
+/// `Authorization: <key>`. One credential per request: two values of a header, or an
+/// `X-API-Key` beside an `Authorization` that carries anything else, are refused, as are
+/// non-ASCII values and absurd lengths.
 pub fn credential_text(headers: &HeaderMap) -> Result<&str, ApiError> {
     let single = |name: &str| -> Result<Option<&str>, ApiError> {
         let mut values = headers.get_all(name).iter();
@@ -43,14 +50,19 @@ pub fn credential_text(headers: &HeaderMap) -> Result<&str, ApiError> {
         }
         first.to_str().map(|v| Some(v.trim())).map_err(|_| ApiError::Unauthorized)
     };
-    if let Some(key) = single("x-api-key")? {
-        return Ok(key);
-    }
-    let Some(authorization) = single("authorization")? else { return Err(ApiError::Unauthorized) };
-    match authorization.split_once(' ') {
-        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Ok(key.trim()),
-        Some(_) => Err(ApiError::Unauthorized),
-        None => Ok(authorization),
+    let from_authorization = match single("authorization")? {
+        None => None,
+        Some(authorization) => Some(match authorization.split_once(' ') {
+            Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => key.trim(),
+            Some(_) => return Err(ApiError::Unauthorized),
+            None => authorization,
+        }),
+    };
+    match (single("x-api-key")?, from_authorization) {
+        (Some(key), None) | (None, Some(key)) => Ok(key),
+        // The same key twice is one credential; two different ones are not.
+        (Some(key), Some(other)) if key == other => Ok(key),
+        _ => Err(ApiError::Unauthorized),
     }
 }
 
@@ -75,17 +87,19 @@ pub async fn authenticate(
     let presented = credential.hash(secret);
     let reset = window_reset(now);
     let epoch = now.unix_timestamp();
-    let secret_matches = |record: &crate::model::KeyRecord| {
-        // Constant-time, on our side too: the store's condition is the atomic guard, this is the check.
-        record.secret_hash.matches(&presented)
-            || record.previous.as_ref().is_some_and(|(hash, until)| *until > epoch && hash.matches(&presented))
+    // Constant-time, on our side too: the store's condition is the atomic guard, this is the check.
+    let current_secret = |record: &crate::model::KeyRecord| record.secret_hash.matches(&presented);
+    let rolled_out_secret = |record: &crate::model::KeyRecord| {
+        record.previous.as_ref().is_some_and(|(hash, until)| *until > epoch && hash.matches(&presented))
     };
+    let secret_matches = |record: &crate::model::KeyRecord| current_secret(record) || rolled_out_secret(record);
     match store.touch_key(&credential.key_id, &presented, now).await? {
         Touch::Counted { record, used } => {
             if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {
                 return Err(ApiError::Unauthorized);
             }
             let limit = record.tier.limit_per_minute();
+            let rolled_out_secret = !current_secret(&record);
             Ok(Identity {
                 org_id: record.org_id,
                 key_id: record.key_id,
@@ -94,6 +108,15 @@ pub async fn authenticate(
                 user_id: record.user_id,
                 permissions: record.permissions,
                 rate: RateStatus { limit, remaining: limit.saturating_sub(used), reset },
+                // A rolled-out secret lives until its grace ends: no key it makes may outlive that.
+                expires_at: [
+                    record.expires_at.map(OffsetDateTime::unix_timestamp),
+                    record.previous.as_ref().filter(|_| rolled_out_secret).map(|(_, until)| *until),
+                ]
+                .into_iter()
+                .flatten()
+                .min(),
+                rolled_out_secret,
             })
         }
         Touch::Refused { record: Some(record), .. }
@@ -123,6 +146,8 @@ impl Identity {
             "rate_limit": self.rate.limit.to_string(),
             "rate_remaining": self.rate.remaining.to_string(),
             "rate_reset": self.rate.reset.to_string(),
+            "expires_at": self.expires_at.map(|t| t.to_string()).unwrap_or_default(),
+            "rolled_out_secret": self.rolled_out_secret.to_string(),
         });
         match context {
             Value::Object(map) => map,
@@ -141,6 +166,7 @@ impl Identity {
             }
         };
         let user_id = get("user_id")?;
+        let expires_at = get("expires_at")?;
         Some(Identity {
             org_id: OrgId::parse(&get("org_id")?)?,
             key_id: KeyId::parse(&get("key_id")?)?,
@@ -153,6 +179,8 @@ impl Identity {
                 remaining: get("rate_remaining")?.parse().ok()?,
                 reset: get("rate_reset")?.parse().ok()?,
             },
+            expires_at: if expires_at.is_empty() { None } else { Some(expires_at.parse().ok()?) },
+            rolled_out_secret: get("rolled_out_secret")?.parse().ok()?,
         })
     }
 }
@@ -177,6 +205,8 @@ mod tests {
         assert_eq!(credential_text(&headers(&[("authorization", "Bearer kh_live_x.y")])).unwrap(), "kh_live_x.y");
         assert_eq!(credential_text(&headers(&[("authorization", "bearer kh_live_x.y")])).unwrap(), "kh_live_x.y");
         assert_eq!(credential_text(&headers(&[("authorization", "kh_live_x.y")])).unwrap(), "kh_live_x.y");
+        let both = headers(&[("x-api-key", "kh_live_x.y"), ("authorization", "Bearer kh_live_x.y")]);
+        assert_eq!(credential_text(&both).unwrap(), "kh_live_x.y", "the same key in both headers is one credential");
     }
 
     #[test]
@@ -186,6 +216,10 @@ mod tests {
             headers(&[("x-api-key", "a"), ("x-api-key", "b")]),
             headers(&[("authorization", "Basic dXNlcjpwYXNz")]),
             headers(&[("authorization", &"k".repeat(4096))]),
+            headers(&[("x-api-key", "kh_live_x.y"), ("authorization", "Bearer kh_live_z.w")]),
+            headers(&[("x-api-key", "kh_live_x.y"), ("authorization", "kh_live_z.w")]),
+            headers(&[("x-api-key", "kh_live_x.y"), ("authorization", "Basic dXNlcjpwYXNz")]),
+            headers(&[("authorization", "Bearer kh_live_x.y"), ("authorization", "Bearer kh_live_x.y")]),
         ];
         for case in cases {
             assert!(matches!(credential_text(&case), Err(ApiError::Unauthorized)), "{case:?}");
@@ -205,6 +239,8 @@ mod tests {
             user_id: UserId::parse("usr_1"),
             permissions: Permissions::all(),
             rate: RateStatus { limit: 100, remaining: 99, reset: 1_800_000_060 },
+            expires_at: Some(1_900_000_000),
+            rolled_out_secret: true,
         };
         let context: std::collections::HashMap<String, Value> = identity.to_context().into_iter().collect();
         assert!(context.values().all(|v| v.is_string()), "scalars only");

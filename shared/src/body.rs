@@ -174,12 +174,24 @@ pub mod read {
             .ok_or_else(|| ApiError::validation(field, "must be an integer"))
     }
 
-    /// A display name (keys, members, ...): at most 100 characters, no control characters, not
-    /// only whitespace; returned trimmed. openapi.yaml's `Name` pattern states the same rule.
+    /// Characters that change how text around them reads without being seen: bidirectional
+    /// embeddings, overrides, isolates and marks, and zero-width characters. A name carrying them
+    /// can pass for another (`admin` spelled backwards, an invisible suffix).
+    pub fn is_deceptive(c: char) -> bool {
+        matches!(c, '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}')
+            || matches!(c, '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    }
+
+    /// A display name or title (keys, members, and every later name): at most 100 characters,
+    /// no control, bidirectional-control or zero-width characters, not only whitespace; returned
+    /// trimmed. openapi.yaml's `Name` pattern states the same rule.
     pub fn name(field: &str, v: Value) -> Result<String, ApiError> {
         let s = string(field, v)?;
-        if s.chars().count() > 100 || s.chars().any(char::is_control) || s.trim().is_empty() {
-            return Err(ApiError::validation(field, "must be 1..100 characters, no control characters"));
+        if s.chars().count() > 100 || s.chars().any(|c| c.is_control() || is_deceptive(c)) || s.trim().is_empty() {
+            return Err(ApiError::validation(
+                field,
+                "must be 1..100 characters, without control, bidirectional-control or zero-width characters",
+            ));
         }
         Ok(s.trim().to_string())
     }
@@ -252,7 +264,8 @@ mod tests {
         let name = |s: &str| read::name("name", json!(s)).ok();
         assert_eq!(name("  Ada  ").as_deref(), Some("Ada"));
         assert_eq!(name(&"x".repeat(100)).map(|s| s.len()), Some(100));
-        for bad in ["", "   ", "\u{3000}", &"x".repeat(101), "a\u{7}b", "a\nb", "a\u{85}"] {
+        let deceptive = ["ad\u{202E}nim", "a\u{2066}b\u{2069}", "admin\u{200B}", "\u{FEFF}x", "a\u{200D}b", "a\u{061C}"];
+        for bad in ["", "   ", "\u{3000}", &"x".repeat(101), "a\u{7}b", "a\nb", "a\u{85}"].into_iter().chain(deceptive) {
             assert_eq!(name(bad), None, "{bad:?}");
         }
         let email = |s: &str| read::email("email", json!(s)).ok();
@@ -277,6 +290,15 @@ mod tests {
         let spec = include_str!("../../openapi.yaml");
         assert!(spec.contains(r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"));
         assert!(spec.contains(r"\u0000-\u001F\u007F-\u009F"));
+        // The deceptive characters, as the `Name` pattern refuses them.
+        let published_deceptive = r"\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF";
+        assert!(spec.contains(published_deceptive));
+        let ranges = [(0x061C, 0x061C), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064)];
+        let ranges = ranges.into_iter().chain([(0x2066, 0x2069), (0xFEFF, 0xFEFF)]);
+        let listed: Vec<u32> = ranges.flat_map(|(a, b)| a..=b).collect();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(listed.contains(&(c as u32)), read::is_deceptive(c), "U+{:04X}", c as u32);
+        }
     }
 
     #[test]

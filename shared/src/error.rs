@@ -16,8 +16,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("this key lacks the permission {required}")]
     Forbidden { required: String },
+    /// No escalation: the change would give or touch more power than the caller holds, on the
+    /// named axis (`permissions` also lists the permissions lacking).
     #[error("{message}")]
-    Escalation { message: &'static str, missing: Vec<String> },
+    Escalation { axis: Axis, message: &'static str, permissions: Vec<String> },
     #[error("not found")]
     NotFound,
     /// A resource the body refers to (e.g. the member of a user key) is not in the caller's
@@ -50,7 +52,34 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The axes of the no-escalation rule, as `details.missing` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    Permissions,
+    Environment,
+    RateLimit,
+    ExpiresAt,
+    /// The request used a secret a roll replaced.
+    Secret,
+}
+
+impl Axis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Axis::Permissions => "permissions",
+            Axis::Environment => "environment",
+            Axis::RateLimit => "rate_limit",
+            Axis::ExpiresAt => "expires_at",
+            Axis::Secret => "secret",
+        }
+    }
+}
+
 impl ApiError {
+    pub fn escalation(axis: Axis, message: &'static str) -> Self {
+        ApiError::Escalation { axis, message, permissions: Vec::new() }
+    }
+
     pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
         ApiError::Validation { field: field.into(), reason: reason.into() }
     }
@@ -91,7 +120,10 @@ impl ApiError {
             ApiError::MissingReference { field, reason } => Some(json!({ "field": field, "reason": reason })),
             ApiError::AlreadyCreated { id } => Some(json!({ "id": id })),
             ApiError::Forbidden { required } => Some(json!({ "required": required })),
-            ApiError::Escalation { missing, .. } if !missing.is_empty() => Some(json!({ "missing": missing })),
+            ApiError::Escalation { axis, permissions, .. } if !permissions.is_empty() => {
+                Some(json!({ "missing": axis.as_str(), "permissions": permissions }))
+            }
+            ApiError::Escalation { axis, .. } => Some(json!({ "missing": axis.as_str() })),
             ApiError::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),
             ApiError::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
             ApiError::RateLimited { retry_after, .. } => Some(json!({ "retry_after": retry_after })),

@@ -7,7 +7,7 @@
 //! second time, so such a replay is a 409 naming what was created.
 
 use crate::error::ApiError;
-use crate::keys::Environment;
+use crate::keys::{Environment, KeyId};
 use crate::model::OrgId;
 use crate::routes::Op;
 use serde_json::Value;
@@ -53,11 +53,22 @@ impl Claim {
     }
 }
 
+/// Whose records these are: the calling key, in its organization and environment. Another key
+/// sending the same `Idempotency-Key` value makes a new request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub key_id: KeyId,
+}
+
 /// The first response to a claimed key, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {
     pub org_id: OrgId,
     pub environment: Environment,
+    /// The key that made the first request: only it gets the replay.
+    pub key_id: KeyId,
     pub key_hash: String,
     pub fingerprint: String,
     pub status: u16,
@@ -70,8 +81,7 @@ pub struct IdempotencyRecord {
 
 impl IdempotencyRecord {
     pub fn new(
-        org_id: OrgId,
-        environment: Environment,
+        Scope { org_id, environment, key_id }: Scope,
         claim: &Claim,
         status: u16,
         data: Option<Value>,
@@ -81,6 +91,7 @@ impl IdempotencyRecord {
         IdempotencyRecord {
             org_id,
             environment,
+            key_id,
             key_hash: claim.key_hash.clone(),
             fingerprint: claim.fingerprint.clone(),
             status,
@@ -140,20 +151,16 @@ mod tests {
     fn a_replay_is_the_first_response_unless_the_body_differs_or_it_held_a_secret() {
         let claim = Claim { key_hash: "h".into(), fingerprint: "f".into() };
         let now = OffsetDateTime::UNIX_EPOCH;
-        let org = OrgId::generate();
-        let kept = IdempotencyRecord::new(
-            org.clone(),
-            Environment::Live,
-            &claim,
-            201,
-            Some(serde_json::json!({"a": 1})),
-            "x",
-            now,
-        );
+        let scope = Scope {
+            org_id: OrgId::generate(),
+            environment: Environment::Live,
+            key_id: KeyId::parse("AbCdEf123456").unwrap(),
+        };
+        let kept = IdempotencyRecord::new(scope.clone(), &claim, 201, Some(serde_json::json!({"a": 1})), "x", now);
         assert_eq!(replay(&kept, &claim).unwrap(), (201, serde_json::json!({"a": 1})));
         let other = Claim { fingerprint: "g".into(), ..claim.clone() };
         assert_eq!(replay(&kept, &other).unwrap_err().status_and_code().1, "CONFLICT");
-        let secret = IdempotencyRecord::new(org, Environment::Live, &claim, 201, None, "key123", now);
+        let secret = IdempotencyRecord::new(scope, &claim, 201, None, "key123", now);
         let err = replay(&secret, &claim).unwrap_err();
         assert_eq!(err.status_and_code().0, http::StatusCode::CONFLICT);
         assert_eq!(err.details().unwrap()["id"], "key123");

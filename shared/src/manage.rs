@@ -2,13 +2,14 @@
 //! one transaction with its audit entry and outbox event. Functions adapt HTTP to these.
 
 use crate::auth::Identity;
-use crate::error::ApiError;
-use crate::idempotency::{Claim, IdempotencyRecord};
+use crate::change::{AuditAction, AuditEntry, ChangeLog, EventType, OutboxEvent};
+use crate::error::{ApiError, Axis};
+use crate::idempotency::{Claim, IdempotencyRecord, Scope};
 use crate::keys::{Credential, Environment, KeyId, KeyType, SecretHash, Tier};
-use crate::model::{rfc3339, AuditEntry, ChangeLog, KeyRecord, Member, OrgId, OutboxEvent, UserId};
+use crate::model::{rfc3339, CreatedBy, KeyRecord, Member, OrgId, UserId};
 use crate::permissions::Permissions;
 use crate::secrets::HashingSecret;
-use crate::store::{KeyChange, KeyStore, OrgStore, Page};
+use crate::store::{KeyChange, KeyFilter, KeyStore, OrgStore, Page};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -34,7 +35,9 @@ pub struct KeyPatch {
     pub permissions: Option<Permissions>,
     /// `Some(None)` clears the expiry.
     pub expires_at: Option<Option<OffsetDateTime>>,
-    pub tier: Option<Tier>,
+    /// `tier` and `rate_limit_per_minute` as sent; either alone is read against the stored tier.
+    pub tier: Option<String>,
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 /// Everything the operations need besides their own input.
@@ -48,18 +51,24 @@ pub struct Ctx<'a, S> {
 }
 
 impl<S> Ctx<'_, S> {
-    fn log(&self, action: &'static str, target_id: &str, event: Option<OutboxEvent>) -> ChangeLog {
+    fn audit(&self, environment: Environment, action: AuditAction, target_id: &str) -> AuditEntry {
+        AuditEntry {
+            org_id: self.actor.org_id.clone(),
+            environment,
+            at: self.now,
+            request_id: self.request_id.to_string(),
+            actor_key_id: Some(self.actor.key_id.clone()),
+            actor_user_id: self.actor.user_id.clone(),
+            action,
+            target_id: target_id.to_string(),
+        }
+    }
+
+    /// The log of a change to something of `environment`: its audit entry and, when given, event.
+    fn log(&self, environment: Environment, action: AuditAction, target_id: &str, event: Option<OutboxEvent>) -> ChangeLog {
         ChangeLog {
-            audit: AuditEntry {
-                org_id: self.actor.org_id.clone(),
-                at: self.now,
-                request_id: self.request_id.to_string(),
-                actor_key_id: Some(self.actor.key_id.clone()),
-                actor_user_id: self.actor.user_id.clone(),
-                action,
-                target_id: target_id.to_string(),
-            },
-            event,
+            audits: vec![self.audit(environment, action, target_id)],
+            events: event.into_iter().collect(),
             idempotency: None,
         }
     }
@@ -68,27 +77,25 @@ impl<S> Ctx<'_, S> {
     /// `data` is what a replay answers (`None` when the response reveals a secret).
     fn creation_log(
         &self,
-        action: &'static str,
+        environment: Environment,
+        action: AuditAction,
         target_id: &str,
         event: Option<OutboxEvent>,
         data: Option<serde_json::Value>,
     ) -> ChangeLog {
-        let mut log = self.log(action, target_id, event);
+        let mut log = self.log(environment, action, target_id, event);
         log.idempotency = self.idempotency.map(|claim| {
-            IdempotencyRecord::new(
-                self.actor.org_id.clone(),
-                self.actor.environment,
-                claim,
-                201,
-                data,
-                target_id,
-                self.now,
-            )
+            let scope = Scope {
+                org_id: self.actor.org_id.clone(),
+                environment: self.actor.environment,
+                key_id: self.actor.key_id.clone(),
+            };
+            IdempotencyRecord::new(scope, claim, 201, data, target_id, self.now)
         });
         log
     }
 
-    fn event(&self, environment: Environment, event_type: &'static str, data: serde_json::Value) -> OutboxEvent {
+    fn event(&self, environment: Environment, event_type: EventType, data: serde_json::Value) -> OutboxEvent {
         OutboxEvent::new(self.actor.org_id.clone(), environment, event_type, self.now, data)
     }
 }
@@ -110,42 +117,73 @@ pub fn can_see(actor: &Identity, environment: Environment) -> bool {
     actor.environment == Environment::Live || environment == actor.environment
 }
 
-/// No escalation: what a key grants must be within what it holds, in permissions, environment
-/// and rate limit.
-pub fn check_grant(
-    actor: &Identity,
-    permissions: &Permissions,
-    environment: Environment,
-    tier: Tier,
-) -> Result<(), ApiError> {
-    if !permissions.is_subset_of(&actor.permissions) {
+/// A key's power on every axis the no-escalation rule compares.
+#[derive(Debug, Clone, Copy)]
+pub struct Power<'a> {
+    pub permissions: &'a Permissions,
+    pub environment: Environment,
+    pub rate_limit: u32,
+    /// Unix seconds; `None` never expires.
+    pub expires_at: Option<i64>,
+}
+
+impl<'a> Power<'a> {
+    pub fn of_key(record: &'a KeyRecord) -> Self {
+        Power {
+            permissions: &record.permissions,
+            environment: record.environment,
+            rate_limit: record.tier.limit_per_minute(),
+            expires_at: record.expires_at.map(OffsetDateTime::unix_timestamp),
+        }
+    }
+}
+
+/// No escalation, on any axis: `actor` may create, become or manage a key of `power` only if it
+/// holds every permission of it, sees its environment, has a rate limit at least as high and
+/// expires no earlier. The refusal names the first axis it lacks.
+pub fn check_within(actor: &Identity, power: &Power<'_>) -> Result<(), ApiError> {
+    if !power.permissions.is_subset_of(&actor.permissions) {
         return Err(ApiError::Escalation {
-            message: "a key cannot grant permissions it does not hold",
-            missing: permissions.missing_from(&actor.permissions),
+            axis: Axis::Permissions,
+            message: "a key cannot give or manage permissions it does not hold",
+            permissions: power.permissions.missing_from(&actor.permissions),
         });
     }
-    if !can_see(actor, environment) {
-        return Err(ApiError::Escalation { message: "a test key cannot create or manage live keys", missing: vec![] });
+    if !can_see(actor, power.environment) {
+        return Err(ApiError::escalation(Axis::Environment, "a test key cannot create or manage live keys"));
     }
-    if tier.limit_per_minute() > actor.rate.limit {
-        return Err(ApiError::Escalation {
-            message: "a key cannot grant a higher rate limit than its own",
-            missing: vec![],
-        });
+    if power.rate_limit > actor.rate.limit {
+        return Err(ApiError::escalation(Axis::RateLimit, "a key cannot give or manage a higher rate limit than its own"));
+    }
+    let outlives = match (actor.expires_at, power.expires_at) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(own), Some(other)) => other > own,
+    };
+    if outlives {
+        return Err(ApiError::escalation(Axis::ExpiresAt, "a key cannot give or manage an expiry later than its own"));
     }
     Ok(())
 }
 
-/// A key the caller may manage: its organization's, visible to its environment, not revoked,
-/// and no more powerful than the caller. Anything else is 404 (or 403 for the last).
+/// Members belong to the organization, not to an environment: only live keys add or remove
+/// them, or give them a user key.
+fn check_live(actor: &Identity, message: &'static str) -> Result<(), ApiError> {
+    match actor.environment {
+        Environment::Live => Ok(()),
+        Environment::Test => Err(ApiError::escalation(Axis::Environment, message)),
+    }
+}
+
+/// A key the caller may manage: its organization's and visible to its environment (else 404),
+/// not the caller's own key reached through a rolled-out secret, and within the caller's power
+/// on every axis (else 403).
 async fn managed_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<KeyRecord, ApiError> {
     let record = visible_key(ctx.store, ctx.actor, key_id).await?;
-    if !record.permissions.is_subset_of(&ctx.actor.permissions) {
-        return Err(ApiError::Escalation {
-            message: "a key cannot manage a key with permissions it does not hold",
-            missing: record.permissions.missing_from(&ctx.actor.permissions),
-        });
+    if record.key_id == ctx.actor.key_id && ctx.actor.rolled_out_secret {
+        return Err(ApiError::escalation(Axis::Secret, "a rolled-out secret cannot roll, revoke or change its key"));
     }
+    check_within(ctx.actor, &Power::of_key(&record))?;
     Ok(record)
 }
 
@@ -162,15 +200,48 @@ pub async fn visible_key<S: KeyStore + ?Sized>(
     }
 }
 
+/// The caller's view of its organization's keys: a test key lists test keys only (filtered in the
+/// query, so pages stay full), optionally only those `created_by` a key or user id.
 pub async fn list_keys<S: KeyStore>(
     store: &S,
     actor: &Identity,
-    cursor: Option<&str>,
+    created_by: Option<String>,
+    start: Option<&crate::cursor::Position>,
     limit: u32,
 ) -> Result<Page<KeyRecord>, ApiError> {
-    let mut page = store.list_keys(&actor.org_id, cursor, limit).await?;
-    page.items.retain(|k| k.revoked_at.is_none() && can_see(actor, k.environment));
-    Ok(page)
+    let filter = KeyFilter {
+        environment: (actor.environment == Environment::Test).then_some(Environment::Test),
+        created_by,
+    };
+    Ok(store.list_keys(&actor.org_id, &filter, start, limit).await?)
+}
+
+/// The body's own rules for a new key (400), before anything that depends on the caller.
+pub fn check_new_key(new: &NewKey, now: OffsetDateTime) -> Result<(), ApiError> {
+    check_expiry(new.expires_at, now)?;
+    match (new.key_type, &new.user_id) {
+        (KeyType::User, None) => Err(ApiError::validation("user_id", "is required for a user key")),
+        (KeyType::Bot, Some(_)) => Err(ApiError::validation("user_id", "is only allowed for a user key")),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the caller may create `new` (403), from what it holds alone.
+pub fn check_may_create(actor: &Identity, new: &NewKey) -> Result<(), ApiError> {
+    let environment = new.environment.unwrap_or(actor.environment);
+    check_within(
+        actor,
+        &Power {
+            permissions: &new.permissions,
+            environment,
+            rate_limit: new.tier.limit_per_minute(),
+            expires_at: new.expires_at.map(OffsetDateTime::unix_timestamp),
+        },
+    )?;
+    if new.key_type == KeyType::User {
+        check_live(actor, "only live keys create user keys: members belong to the organization")?;
+    }
+    Ok(())
 }
 
 /// Creates a key and returns it with its credential (shown to the caller once).
@@ -181,14 +252,9 @@ pub async fn create_key<S: KeyStore + OrgStore>(
     new: NewKey,
 ) -> Result<(KeyRecord, Credential), ApiError> {
     // The body's own rules (400) before those that depend on the caller and stored state (403, ...).
-    check_expiry(new.expires_at, ctx.now)?;
-    match (new.key_type, &new.user_id) {
-        (KeyType::User, None) => return Err(ApiError::validation("user_id", "is required for a user key")),
-        (KeyType::Bot, Some(_)) => return Err(ApiError::validation("user_id", "is only allowed for a user key")),
-        _ => {}
-    }
+    check_new_key(&new, ctx.now)?;
+    check_may_create(ctx.actor, &new)?;
     let environment = new.environment.unwrap_or(ctx.actor.environment);
-    check_grant(ctx.actor, &new.permissions, environment, new.tier)?;
     let owner_name = match &new.user_id {
         Some(user) => {
             let member = ctx.store.get_member(&ctx.actor.org_id, user).await?.ok_or_else(not_a_member)?;
@@ -214,10 +280,12 @@ pub async fn create_key<S: KeyStore + OrgStore>(
         last_used_at: None,
         expires_at: new.expires_at,
         revoked_at: None,
+        created_by: CreatedBy::Key { key_id: ctx.actor.key_id.clone(), user_id: ctx.actor.user_id.clone() },
     };
-    let event = ctx.event(environment, "key.created", record.to_json());
+    let event = ctx.event(environment, EventType::KeyCreated, record.to_json());
     // A replay of this creation could not show the key again: nothing to keep but the id.
-    ctx.store.create_key(&record, &ctx.creation_log("key.created", record.key_id.as_str(), Some(event), None)).await?;
+    let log = ctx.creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
+    ctx.store.create_key(&record, &log).await?;
     Ok((record, credential))
 }
 
@@ -233,31 +301,40 @@ pub async fn update_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId, patch: Ke
     if let Some(permissions) = patch.permissions {
         next.permissions = permissions;
     }
-    if let Some(tier) = patch.tier {
-        next.tier = tier;
+    if patch.tier.is_some() || patch.rate_limit_per_minute.is_some() {
+        // Either field alone is read against the stored tier: `rate_limit_per_minute` on an
+        // enterprise key needs no `tier`, and `tier: enterprise` keeps the stored limit.
+        let name = patch.tier.as_deref().unwrap_or(current.tier.name());
+        let limit = match (patch.rate_limit_per_minute, current.tier) {
+            (Some(limit), _) => Some(limit),
+            (None, Tier::Enterprise(stored)) if name == "enterprise" => Some(i64::from(stored)),
+            (None, _) => None,
+        };
+        next.tier = Tier::from_parts(name, limit)?;
     }
     if let Some(expires_at) = patch.expires_at {
         next.expires_at = expires_at;
     }
-    check_grant(ctx.actor, &next.permissions, next.environment, next.tier)?;
+    // The key as it will be must stay within the caller's power, too.
+    check_within(ctx.actor, &Power::of_key(&next))?;
     let change = KeyChange::Settings {
         name: next.name.clone(),
         permissions: next.permissions.clone(),
         tier: next.tier,
         expires_at: next.expires_at,
     };
-    let event = ctx.event(next.environment, "key.updated", next.to_json());
-    ctx.store.change_key(&current, &change, &ctx.log("key.updated", key_id.as_str(), Some(event))).await?;
+    let event = ctx.event(next.environment, EventType::KeyUpdated, next.to_json());
+    let log = ctx.log(next.environment, AuditAction::KeyUpdated, key_id.as_str(), Some(event));
+    ctx.store.change_key(&current, &change, &log).await?;
     Ok(next)
 }
 
 pub async fn revoke_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<serde_json::Value, ApiError> {
     let current = managed_key(ctx, key_id).await?;
     let data = json!({ "id": key_id.as_str(), "revoked_at": rfc3339(ctx.now) });
-    let event = ctx.event(current.environment, "key.revoked", data.clone());
-    ctx.store
-        .change_key(&current, &KeyChange::Revoke { at: ctx.now }, &ctx.log("key.revoked", key_id.as_str(), Some(event)))
-        .await?;
+    let event = ctx.event(current.environment, EventType::KeyRevoked, data.clone());
+    let log = ctx.log(current.environment, AuditAction::KeyRevoked, key_id.as_str(), Some(event));
+    ctx.store.change_key(&current, &KeyChange::Revoke { at: ctx.now }, &log).await?;
     Ok(data)
 }
 
@@ -291,8 +368,9 @@ pub async fn roll_key<S: KeyStore>(
     let change = KeyChange::Roll { secret_hash: next.secret_hash.clone(), last4: next.last4.clone(), previous };
     let mut data = next.to_json();
     data["old_secret_valid_until"] = json!(old_valid_until.map(rfc3339));
-    let event = ctx.event(next.environment, "key.rolled", data);
-    ctx.store.change_key(&current, &change, &ctx.log("key.rolled", key_id.as_str(), Some(event))).await?;
+    let event = ctx.event(next.environment, EventType::KeyRolled, data);
+    let log = ctx.log(next.environment, AuditAction::KeyRolled, key_id.as_str(), Some(event));
+    ctx.store.change_key(&current, &change, &log).await?;
     Ok((next, credential, old_valid_until))
 }
 
@@ -302,6 +380,7 @@ pub async fn create_member<S: OrgStore>(
     name: String,
     email: String,
 ) -> Result<Member, ApiError> {
+    check_live(ctx.actor, "only live keys add members: members belong to the organization")?;
     let member = Member {
         org_id: ctx.actor.org_id.clone(),
         user_id: user_id.unwrap_or_else(UserId::generate),
@@ -309,20 +388,51 @@ pub async fn create_member<S: OrgStore>(
         email,
         created_at: ctx.now,
     };
-    let log = ctx.creation_log("member.created", member.user_id.as_str(), None, Some(member.to_json()));
+    let log = ctx.creation_log(
+        Environment::Live,
+        AuditAction::MemberCreated,
+        member.user_id.as_str(),
+        None,
+        Some(member.to_json()),
+    );
     ctx.store.create_member(&member, &log).await?;
     Ok(member)
 }
 
-/// Removes a member and, in the same transaction, their user key.
-pub async fn remove_member<S: OrgStore>(ctx: &Ctx<'_, S>, user_id: &UserId) -> Result<serde_json::Value, ApiError> {
-    let member = ctx.store.get_member(&ctx.actor.org_id, user_id).await?.ok_or(ApiError::NotFound)?;
-    let data = json!({ "user_id": user_id.as_str() });
-    // The event goes to the remover's environment; members belong to the whole organization.
-    let event = ctx.event(ctx.actor.environment, "member.removed", data);
-    let removed_key =
-        ctx.store.remove_member(&member, &ctx.log("member.removed", user_id.as_str(), Some(event))).await?;
-    Ok(json!({ "user_id": user_id.as_str(), "removed_key_id": removed_key.as_ref().map(KeyId::as_str) }))
+/// Removes a member and, in the same transaction, their user key: `member.removed` and, for the
+/// key, `key.revoked`, each in the outbox and audit trail of the environment it belongs to.
+pub async fn remove_member<S: OrgStore + KeyStore>(
+    ctx: &Ctx<'_, S>,
+    user_id: &UserId,
+) -> Result<serde_json::Value, ApiError> {
+    check_live(ctx.actor, "only live keys remove members: members belong to the organization")?;
+    // A user key created between the read and the transaction fails the transaction's
+    // condition; reading again then sees it, so a short retry ends in a consistent removal.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let member = ctx.store.get_member(&ctx.actor.org_id, user_id).await?.ok_or(ApiError::NotFound)?;
+        let user_key = match ctx.store.user_key_of(&member).await? {
+            Some(key_id) => ctx.store.get_key(&key_id).await?.filter(|k| k.org_id == member.org_id),
+            None => None,
+        };
+        let data = json!({ "user_id": user_id.as_str() });
+        let mut log = ctx.log(Environment::Live, AuditAction::MemberRemoved, user_id.as_str(), None);
+        log.events.push(ctx.event(Environment::Live, EventType::MemberRemoved, data));
+        if let Some(key) = &user_key {
+            let revoked = json!({ "id": key.key_id.as_str(), "revoked_at": rfc3339(ctx.now), "reason": "member.removed" });
+            log.audits.push(ctx.audit(key.environment, AuditAction::KeyRevoked, key.key_id.as_str()));
+            log.events.push(ctx.event(key.environment, EventType::KeyRevoked, revoked));
+        }
+        let key_id = user_key.as_ref().map(|k| k.key_id.clone());
+        match ctx.store.remove_member(&member, key_id.as_ref(), &log).await {
+            Ok(()) => {
+                return Ok(json!({ "user_id": user_id.as_str(), "removed_key_id": key_id.as_ref().map(KeyId::as_str) }))
+            }
+            Err(crate::store::ChangeError::Conflict(_)) if attempts < 3 => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 /// The operator's bootstrap: a new organization and its first admin bot key (every permission).
@@ -354,18 +464,20 @@ pub async fn bootstrap_org<S: OrgStore>(
         last_used_at: None,
         expires_at: None,
         revoked_at: None,
+        created_by: CreatedBy::Bootstrap,
     };
     let log = ChangeLog {
-        audit: AuditEntry {
+        audits: vec![AuditEntry {
             org_id: org.org_id.clone(),
+            environment,
             at: now,
             request_id: crate::model::random_id("boot", 20),
             actor_key_id: None,
             actor_user_id: None,
-            action: "org.bootstrapped",
+            action: AuditAction::OrgBootstrapped,
             target_id: record.key_id.to_string(),
-        },
-        event: None,
+        }],
+        events: Vec::new(),
         idempotency: None,
     };
     store.create_org(&org, &record, &log).await?;
@@ -387,28 +499,62 @@ mod tests {
             user_id: None,
             permissions: Permissions::from_json("p", &perms).unwrap(),
             rate: RateStatus { limit, remaining: limit, reset: 0 },
+            expires_at: None,
+            rolled_out_secret: false,
+        }
+    }
+
+    fn power(permissions: &Permissions, environment: Environment, rate_limit: u32, expires_at: Option<i64>) -> Power<'_> {
+        Power { permissions, environment, rate_limit, expires_at }
+    }
+
+    fn axis(result: Result<(), ApiError>) -> Option<&'static str> {
+        match result {
+            Ok(()) => None,
+            Err(ApiError::Escalation { axis, .. }) => Some(axis.as_str()),
+            Err(other) => panic!("not an escalation refusal: {other:?}"),
         }
     }
 
     #[test]
-    fn grants_within_the_actors_own_permissions_pass() {
+    fn grants_within_the_actors_own_power_pass() {
         let a = actor(Environment::Live, json!({"apiKeys": ["create", "read"], "sandboxes": ["read"]}), 500);
         let p = Permissions::from_json("p", &json!({"sandboxes": ["read"]})).unwrap();
-        assert!(check_grant(&a, &p, Environment::Live, Tier::Standard).is_ok());
-        assert!(check_grant(&a, &p, Environment::Test, Tier::Professional).is_ok());
+        assert_eq!(axis(check_within(&a, &power(&p, Environment::Live, 100, None))), None);
+        assert_eq!(axis(check_within(&a, &power(&p, Environment::Test, 500, Some(1)))), None);
     }
 
     #[test]
-    fn escalation_in_permissions_environment_or_limit_is_403() {
-        let a = actor(Environment::Test, json!({"apiKeys": ["create"]}), 100);
+    fn escalation_on_each_axis_is_403_naming_the_axis() {
+        let mut a = actor(Environment::Test, json!({"apiKeys": ["create"]}), 100);
         let more = Permissions::from_json("p", &json!({"apiKeys": ["create", "delete"]})).unwrap();
-        let err = check_grant(&a, &more, Environment::Test, Tier::Standard).unwrap_err();
-        assert!(matches!(&err, ApiError::Escalation { missing, .. } if missing == &vec!["apiKeys:delete".to_string()]));
+        let err = check_within(&a, &power(&more, Environment::Test, 100, None)).unwrap_err();
+        assert!(matches!(&err, ApiError::Escalation { permissions, .. } if permissions == &vec!["apiKeys:delete".to_string()]));
         assert_eq!(err.status_and_code().1, "FORBIDDEN");
+        assert_eq!(err.details().unwrap(), json!({"missing": "permissions", "permissions": ["apiKeys:delete"]}));
         let same = Permissions::from_json("p", &json!({"apiKeys": ["create"]})).unwrap();
-        assert!(check_grant(&a, &same, Environment::Live, Tier::Standard).is_err(), "test key minting a live key");
-        assert!(check_grant(&a, &same, Environment::Test, Tier::Professional).is_err(), "higher rate limit");
-        assert!(check_grant(&a, &same, Environment::Test, Tier::Standard).is_ok());
+        assert_eq!(axis(check_within(&a, &power(&same, Environment::Live, 100, None))), Some("environment"));
+        assert_eq!(axis(check_within(&a, &power(&same, Environment::Test, 101, None))), Some("rate_limit"));
+        assert_eq!(axis(check_within(&a, &power(&same, Environment::Test, 100, None))), None);
+        a.expires_at = Some(1_000);
+        assert_eq!(axis(check_within(&a, &power(&same, Environment::Test, 100, None))), Some("expires_at"));
+        assert_eq!(axis(check_within(&a, &power(&same, Environment::Test, 100, Some(1_001)))), Some("expires_at"));
+        assert_eq!(axis(check_within(&a, &power(&same, Environment::Test, 100, Some(1_000)))), None);
+    }
+
+    #[test]
+    fn only_live_keys_make_user_keys() {
+        let new = NewKey {
+            name: "u".into(),
+            key_type: KeyType::User,
+            user_id: UserId::parse("usr_1"),
+            permissions: Permissions::default(),
+            environment: Some(Environment::Test),
+            expires_at: None,
+            tier: Tier::Standard,
+        };
+        assert_eq!(axis(check_may_create(&actor(Environment::Test, json!({}), 100), &new)), Some("environment"));
+        assert_eq!(axis(check_may_create(&actor(Environment::Live, json!({}), 100), &new)), None);
     }
 
     #[test]

@@ -83,6 +83,39 @@ pub struct KeyRecord {
     pub last_used_at: Option<OffsetDateTime>,
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The key that created this one (`None`: the operator's bootstrap, or a record written
+    /// before keys recorded it).
+    pub created_by: CreatedBy,
+}
+
+/// Who created a key: the creating key and, for a user key, its member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreatedBy {
+    Bootstrap,
+    Key { key_id: KeyId, user_id: Option<UserId> },
+}
+
+impl CreatedBy {
+    /// The stored and filtered spelling of the creator: its key id, or `bootstrap`.
+    pub const BOOTSTRAP: &'static str = "bootstrap";
+
+    pub fn key_id_str(&self) -> &str {
+        match self {
+            CreatedBy::Bootstrap => Self::BOOTSTRAP,
+            CreatedBy::Key { key_id, .. } => key_id.as_str(),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&UserId> {
+        match self {
+            CreatedBy::Bootstrap => None,
+            CreatedBy::Key { user_id, .. } => user_id.as_ref(),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({ "key_id": self.key_id_str(), "user_id": self.user_id().map(UserId::as_str) })
+    }
 }
 
 impl KeyRecord {
@@ -113,6 +146,7 @@ impl KeyRecord {
             "last_used_at": self.last_used_at.map(rfc3339),
             "expires_at": self.expires_at.map(rfc3339),
             "last4": self.last4,
+            "created_by": self.created_by.to_json(),
         })
     }
 }
@@ -142,54 +176,4 @@ pub struct Organization {
     pub org_id: OrgId,
     pub name: String,
     pub created_at: OffsetDateTime,
-}
-
-/// Who did what, written in the same transaction as the change.
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    pub org_id: OrgId,
-    pub at: OffsetDateTime,
-    pub request_id: String,
-    /// The acting key, or `None` for the operator's bootstrap.
-    pub actor_key_id: Option<KeyId>,
-    pub actor_user_id: Option<UserId>,
-    pub action: &'static str,
-    pub target_id: String,
-}
-
-/// An event for webhook delivery, written to the outbox in the same transaction as the change.
-#[derive(Debug, Clone)]
-pub struct OutboxEvent {
-    pub event_id: String,
-    pub org_id: OrgId,
-    pub environment: Environment,
-    pub event_type: &'static str,
-    pub at: OffsetDateTime,
-    pub data: Value,
-}
-
-impl OutboxEvent {
-    pub fn new(
-        org_id: OrgId,
-        environment: Environment,
-        event_type: &'static str,
-        at: OffsetDateTime,
-        data: Value,
-    ) -> Self {
-        OutboxEvent { event_id: random_id("evt", 24), org_id, environment, event_type, at, data }
-    }
-
-    /// The payload webhooks deliver: `{"type", "timestamp", "data"}`.
-    pub fn payload(&self) -> Value {
-        json!({ "type": self.event_type, "timestamp": rfc3339(self.at), "data": self.data })
-    }
-}
-
-/// What every change writes beside itself.
-#[derive(Debug, Clone)]
-pub struct ChangeLog {
-    pub audit: AuditEntry,
-    pub event: Option<OutboxEvent>,
-    /// A creation's `Idempotency-Key` record, claimed in the same transaction.
-    pub idempotency: Option<crate::idempotency::IdempotencyRecord>,
 }

@@ -15,7 +15,7 @@
 //! | 7 | audit trail of an organization, newest first | `PK=ORG#<org>#AUDIT`, `SK=<time>#<entry_id>`               | Put in the change's transaction; Query descending |
 //! | 8 | outbox of events to deliver               | `PK=OUTBOX#<org>#<env>`, `SK=<time>#<event_id>`             | Put in the change's transaction; Streams |
 //! | 9 | health probe                              | `PK=HEALTH`, `SK=HEALTH`                                    | GetItem |
-//! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<sha256 of the key>`, `SK=IDEM`        | conditional Put in the creation's transaction; consistent GetItem |
+//! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -70,9 +70,10 @@ pub fn outbox_sk(at: &str, event_id: &str) -> String {
     format!("{at}#{event_id}")
 }
 
-/// The key is hashed: a client's `Idempotency-Key` may be any 255 visible characters.
-pub fn idempotency_pk(org_id: &str, environment: &str, key_hash: &str) -> String {
-    format!("IDEM#{org_id}#{environment}#{key_hash}")
+/// Records belong to the calling key (organization, environment, key id). The client's value is
+/// hashed: an `Idempotency-Key` may be any 255 visible characters.
+pub fn idempotency_pk(org_id: &str, environment: &str, key_id: &str, key_hash: &str) -> String {
+    format!("IDEM#{org_id}#{environment}#{key_id}#{key_hash}")
 }
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 

@@ -30,9 +30,9 @@ impl fmt::Debug for HashingSecret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("the hashing secret is {0} bytes long; at least 32 are required")]
+    #[error("the secret is {0} bytes long; at least 32 are required")]
     TooShort(usize),
-    #[error("the hashing secret has no string value")]
+    #[error("the secret has no string value")]
     Empty,
     #[error("Secrets Manager call failed")]
     Sdk(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -50,6 +50,19 @@ impl From<SecretError> for ApiError {
 
 /// Reads the current version of the secret.
 pub async fn load_hashing_secret(client: &Client, secret_id: &str) -> Result<HashingSecret, SecretError> {
+    HashingSecret::new(load_secret_bytes(client, secret_id).await?)
+}
+
+/// The key that seals list cursors, from a secret of its own (at least 32 bytes).
+pub async fn load_cursor_key(client: &Client, secret_id: &str) -> Result<crate::cursor::CursorKey, SecretError> {
+    let bytes = load_secret_bytes(client, secret_id).await?;
+    if bytes.len() < 32 {
+        return Err(SecretError::TooShort(bytes.len()));
+    }
+    Ok(crate::cursor::CursorKey::from_secret(&bytes))
+}
+
+async fn load_secret_bytes(client: &Client, secret_id: &str) -> Result<Vec<u8>, SecretError> {
     let out = client
         .get_secret_value()
         .secret_id(secret_id)
@@ -58,7 +71,7 @@ pub async fn load_hashing_secret(client: &Client, secret_id: &str) -> Result<Has
         .await
         .map_err(|e| SecretError::Sdk(Box::new(e)))?;
     let value = out.secret_string().ok_or(SecretError::Empty)?;
-    HashingSecret::new(value.as_bytes().to_vec())
+    Ok(value.as_bytes().to_vec())
 }
 
 /// Creates the secret with `value` unless a secret with that id exists (local stack only; in

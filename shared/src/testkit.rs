@@ -192,6 +192,8 @@ pub fn identity_of(record: &crate::model::KeyRecord) -> crate::auth::Identity {
         user_id: record.user_id.clone(),
         permissions: record.permissions.clone(),
         rate: crate::auth::RateStatus { limit, remaining: limit - 1, reset: 0 },
+        expires_at: record.expires_at.map(time::OffsetDateTime::unix_timestamp),
+        rolled_out_secret: false,
     }
 }
 

@@ -177,7 +177,7 @@ async fn expiry_and_revocation_apply_on_the_very_next_request() {
     manage::revoke_key(&ctx, &record.key_id).await.expect("revoke");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
     assert!(matches!(manage::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound)), "revocation is final");
-    let page = manage::list_keys(&api.store, &actor, None, 100).await.unwrap();
+    let page = manage::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
     assert!(page.items.iter().all(|k| k.key_id != record.key_id), "revoked keys leave the list");
     assert_eq!(code(&auth_at(&api, admin_key.reveal(), now()).await), "OK");
 }
@@ -245,7 +245,7 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
     }
     assert_eq!(counts.get("CREATED"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("CONFLICT"), Some(&49), "{counts:?}");
-    let page = manage::list_keys(&api.store, &actor, None, 100).await.unwrap();
+    let page = manage::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
     let user_keys: Vec<_> = page.items.iter().filter(|k| k.key_type == KeyType::User).collect();
     assert_eq!(user_keys.len(), 1);
     assert_eq!(user_keys[0].owner(), "Race");
@@ -317,7 +317,7 @@ async fn settings_changes_apply_to_the_next_authentication() {
     let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_patch", now: now(), idempotency: None };
     let patch = KeyPatch {
         permissions: Some(Permissions::from_json("p", &json!({"apiKeys": ["read"]})).unwrap()),
-        tier: Some(Tier::Professional),
+        tier: Some("professional".into()),
         ..KeyPatch::default()
     };
     manage::update_key(&ctx, &record.key_id, patch).await.unwrap();
@@ -337,10 +337,10 @@ async fn list_cursors_page_through_and_cannot_cross_organizations() {
         bot_key(&api, &admin, Tier::Standard, None).await;
     }
     let actor = identity_of(&admin);
-    let first = manage::list_keys(&api.store, &actor, None, 2).await.unwrap();
+    let first = manage::list_keys(&api.store, &actor, None, None, 2).await.unwrap();
     assert_eq!(first.items.len(), 2);
-    let cursor = first.next_cursor.expect("more pages");
-    let second = manage::list_keys(&api.store, &actor, Some(&cursor), 2).await.unwrap();
+    let cursor = first.next.expect("more pages");
+    let second = manage::list_keys(&api.store, &actor, None, Some(&cursor), 2).await.unwrap();
     let mut ids: Vec<_> = first.items.iter().chain(&second.items).map(|k| k.key_id.clone()).collect();
     ids.dedup();
     assert_eq!(ids.len(), 4, "three bots and the admin, no repeats");
@@ -348,9 +348,10 @@ async fn list_cursors_page_through_and_cannot_cross_organizations() {
 
     let (_, other_admin) = new_org(&api, Environment::Live).await;
     let other = identity_of(&other_admin);
-    let err = manage::list_keys(&api.store, &other, Some(&cursor), 2).await.unwrap_err();
+    let err = manage::list_keys(&api.store, &other, None, Some(&cursor), 2).await.unwrap_err();
     assert_eq!(err.status_and_code().1, "VALIDATION_FAILED");
-    assert!(manage::list_keys(&api.store, &actor, Some("not-a-cursor"), 2).await.is_err());
+    let bogus = keyhive::cursor::Position::from([("PK".to_string(), "not-a-cursor".to_string())]);
+    assert!(manage::list_keys(&api.store, &actor, None, Some(&bogus), 2).await.is_err());
 }
 
 #[tokio::test]
@@ -397,11 +398,16 @@ async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
     let claim = Claim { key_hash: "a".repeat(64), fingerprint: "f".repeat(64) };
     let long_ago = now() - LIFETIME - Duration::minutes(1);
     let at = |now| Ctx { store: &api.store, actor: &actor, request_id: "req_idem", now, idempotency: Some(&claim) };
+    let scope = keyhive::idempotency::Scope {
+        org_id: actor.org_id.clone(),
+        environment: actor.environment,
+        key_id: actor.key_id.clone(),
+    };
 
     let first = manage::create_member(&at(long_ago), None, "Idem".into(), "first@example.com".into())
         .await
         .expect("first creation");
-    let record = api.store.get_idempotency(&actor.org_id, actor.environment, &claim.key_hash).await.unwrap().unwrap();
+    let record = api.store.get_idempotency(&scope, &claim.key_hash).await.unwrap().unwrap();
     assert_eq!(record.resource_id, first.user_id.as_str());
     assert_eq!(record.data, Some(first.to_json()), "what a replay answers");
     assert!(!record.is_live(now()), "claimed long ago: expired now");
@@ -415,6 +421,238 @@ async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
     let emails: Vec<_> = members.items.iter().map(|m| m.email.as_str()).collect();
     assert_eq!(emails.len(), 2, "{emails:?}");
     assert!(emails.contains(&"second@example.com") && !emails.contains(&"third@example.com"));
-    let record = api.store.get_idempotency(&actor.org_id, actor.environment, &claim.key_hash).await.unwrap().unwrap();
+    let record = api.store.get_idempotency(&scope, &claim.key_hash).await.unwrap().unwrap();
     assert_eq!(record.resource_id, second.user_id.as_str(), "the expired record was replaced");
+}
+
+/// A request stamped minute M that arrives after one stamped M+1 (an SDK retry) is counted in its
+/// own window and never resets the newer one.
+#[tokio::test]
+async fn a_late_request_never_resets_a_newer_rate_window() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (key, _) = bot_key(&api, &admin, Tier::Enterprise(3), None).await;
+    let edge = window_start_plus(0);
+    // Three requests at M+1 use up its window of 3.
+    for _ in 0..3 {
+        assert_eq!(code(&auth_at(&api, key.reveal(), edge + Duration::seconds(1)).await), "OK");
+    }
+    // A late request stamped M (one second before the edge).
+    assert_eq!(code(&auth_at(&api, key.reveal(), edge - Duration::seconds(1)).await), "OK");
+    // M+1's count survived: the next request there is still over the limit.
+    assert_eq!(code(&auth_at(&api, key.reveal(), edge + Duration::seconds(2)).await), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
+    let api = stack_api().await;
+    let (_, admin_record) = new_org(&api, Environment::Live).await;
+    assert_eq!(admin_record.created_by, keyhive::model::CreatedBy::Bootstrap);
+    let admin = identity_of(&admin_record);
+    let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_creator", now: now(), idempotency: None };
+    let member = manage::create_member(&ctx, None, "Cleo".into(), "cleo@example.com".into()).await.unwrap();
+    let secret = api.hashing_secret().await.unwrap();
+    let new = |key_type, user_id| NewKey {
+        name: "k".into(),
+        key_type,
+        user_id,
+        permissions: Permissions::from_json("p", &json!({"apiKeys": ["create"]})).unwrap(),
+        environment: None,
+        expires_at: None,
+        tier: Tier::Standard,
+    };
+    let (user_key, _) =
+        manage::create_key(&ctx, &api.config.key_prefix, secret, new(KeyType::User, Some(member.user_id.clone())))
+            .await
+            .unwrap();
+    let cleo = identity_of(&user_key);
+    let cleo_ctx = Ctx { actor: &cleo, ..Ctx { store: &api.store, actor: &admin, request_id: "r", now: now(), idempotency: None } };
+    let (minted, _) = manage::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
+    assert_eq!(
+        minted.created_by,
+        keyhive::model::CreatedBy::Key { key_id: user_key.key_id.clone(), user_id: Some(member.user_id.clone()) }
+    );
+    let stored = api.store.get_key(&minted.key_id).await.unwrap().unwrap();
+    assert_eq!(stored.to_json()["created_by"], json!({"key_id": user_key.key_id.as_str(), "user_id": member.user_id.as_str()}));
+
+    for filter in [user_key.key_id.as_str(), member.user_id.as_str()] {
+        let page = manage::list_keys(&api.store, &admin, Some(filter.to_string()), None, 100).await.unwrap();
+        let ids: Vec<_> = page.items.iter().map(|k| k.key_id.clone()).collect();
+        assert_eq!(ids, vec![minted.key_id.clone()], "created_by={filter}");
+    }
+    let by_admin = manage::list_keys(&api.store, &admin, Some(admin.key_id.to_string()), None, 100).await.unwrap();
+    assert!(by_admin.items.iter().any(|k| k.key_id == user_key.key_id));
+    assert!(by_admin.items.iter().all(|k| k.key_id != minted.key_id));
+    let bootstrap = manage::list_keys(&api.store, &admin, Some("bootstrap".into()), None, 100).await.unwrap();
+    assert_eq!(bootstrap.items.len(), 1);
+}
+
+/// A test key's listing filters on the environment in the query: with live keys between test
+/// keys, every page is full and none is empty while more remain.
+#[tokio::test]
+async fn a_test_keys_pages_are_full_and_never_empty_while_more_remain() {
+    let api = stack_api().await;
+    let (_, admin_record) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin_record);
+    let secret = api.hashing_secret().await.unwrap();
+    let mut test_ids = Vec::new();
+    for i in 0..9 {
+        let environment = if i % 3 == 0 { Environment::Test } else { Environment::Live };
+        let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_page", now: now(), idempotency: None };
+        let new = NewKey {
+            name: format!("k{i}"),
+            key_type: KeyType::Bot,
+            user_id: None,
+            permissions: Permissions::default(),
+            environment: Some(environment),
+            expires_at: None,
+            tier: Tier::Standard,
+        };
+        let (record, _) = manage::create_key(&ctx, &api.config.key_prefix, secret, new).await.unwrap();
+        if environment == Environment::Test {
+            test_ids.push(record.key_id);
+        }
+    }
+    let mut tester = identity_of(&admin_record);
+    tester.environment = Environment::Test;
+    let mut seen = Vec::new();
+    let mut start = None;
+    loop {
+        let page = manage::list_keys(&api.store, &tester, None, start.as_ref(), 1).await.unwrap();
+        assert_eq!(page.items.len(), 1, "a page is never empty while there are more");
+        assert!(page.items.iter().all(|k| k.environment == Environment::Test));
+        seen.extend(page.items.iter().map(|k| k.key_id.clone()));
+        match page.next {
+            Some(next) => start = Some(next),
+            None => break,
+        }
+    }
+    // Keys made within one second sort by id among themselves: compare as sets, without repeats.
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    test_ids.sort();
+    assert_eq!(sorted.len(), seen.len(), "no key twice: {seen:?}");
+    assert_eq!(sorted, test_ids, "all test keys and nothing else");
+}
+
+/// Removing a member while a user key for them is being created never leaves an orphan: either
+/// the key is created first and removed with the member, or its creation fails.
+#[tokio::test]
+async fn member_removal_racing_a_user_key_creation_leaves_no_orphan_key() {
+    let api = Arc::new(stack_api().await);
+    let (_, admin_record) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin_record);
+    for round in 0..8 {
+        let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_orphan", now: now(), idempotency: None };
+        let member =
+            manage::create_member(&ctx, None, format!("M{round}"), format!("m{round}@example.com")).await.unwrap();
+        let (a1, a2, user) = (api.clone(), api.clone(), member.user_id.clone());
+        let (actor1, actor2) = (admin.clone(), admin.clone());
+        let user2 = user.clone();
+        let create = tokio::spawn(async move {
+            let ctx = Ctx { store: &a1.store, actor: &actor1, request_id: "req_c", now: now(), idempotency: None };
+            let new = NewKey {
+                name: "racing".into(),
+                key_type: KeyType::User,
+                user_id: Some(user),
+                permissions: Permissions::default(),
+                environment: None,
+                expires_at: None,
+                tier: Tier::Standard,
+            };
+            manage::create_key(&ctx, &a1.config.key_prefix, a1.hashing_secret().await.unwrap(), new).await.map(|r| r.0)
+        });
+        let remove = tokio::spawn(async move {
+            let ctx = Ctx { store: &a2.store, actor: &actor2, request_id: "req_r", now: now(), idempotency: None };
+            manage::remove_member(&ctx, &user2).await
+        });
+        let (created, removed) = (create.await.unwrap(), remove.await.unwrap());
+        assert!(removed.is_ok(), "round {round}: {removed:?}");
+        if let Ok(key) = created {
+            assert!(api.store.get_key(&key.key_id).await.unwrap().is_none(), "round {round}: orphan key {}", key.key_id);
+        }
+        assert!(api.store.get_member(&admin.org_id, &member.user_id).await.unwrap().is_none());
+    }
+}
+
+/// Members belong to the organization: a test key may read them, never add or remove them, and
+/// never make a user key (nor probe a member's one-key slot).
+#[tokio::test]
+async fn test_keys_cannot_add_or_remove_members_or_make_user_keys() {
+    let api = stack_api().await;
+    let (_, admin_record) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin_record);
+    let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_m", now: now(), idempotency: None };
+    let member = manage::create_member(&ctx, None, "Dee".into(), "dee@example.com".into()).await.unwrap();
+    let mut tester = admin.clone();
+    tester.environment = Environment::Test;
+    let tctx = Ctx { store: &api.store, actor: &tester, request_id: "req_t", now: now(), idempotency: None };
+    let forbidden_env = |r: Result<serde_json::Value, ApiError>| match r {
+        Err(err @ ApiError::Escalation { .. }) => assert_eq!(err.details().unwrap()["missing"], "environment"),
+        other => panic!("{other:?}"),
+    };
+    forbidden_env(manage::create_member(&tctx, None, "X".into(), "x@example.com".into()).await.map(|m| m.to_json()));
+    forbidden_env(manage::remove_member(&tctx, &member.user_id).await);
+    let user_key = NewKey {
+        name: "u".into(),
+        key_type: KeyType::User,
+        user_id: Some(member.user_id.clone()),
+        permissions: Permissions::default(),
+        environment: Some(Environment::Test),
+        expires_at: None,
+        tier: Tier::Standard,
+    };
+    let made = manage::create_key(&tctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), user_key).await;
+    forbidden_env(made.map(|(r, _)| r.to_json()));
+    assert!(api.store.get_member(&admin.org_id, &member.user_id).await.unwrap().is_some(), "still a member");
+    assert_eq!(api.store.user_key_of(&member).await.unwrap(), None, "the slot is untouched");
+}
+
+/// A member's removal records `member.removed` (live: members are the organization's) and, for
+/// their key, `key.revoked` in the key's own environment, audit entries included.
+#[tokio::test]
+async fn member_removal_records_the_revoked_key_in_its_own_environment() {
+    let api = stack_api().await;
+    let (_, admin_record) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin_record);
+    let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_env", now: now(), idempotency: None };
+    let member = manage::create_member(&ctx, None, "Eve".into(), "eve@example.com".into()).await.unwrap();
+    let new = NewKey {
+        name: "eve test".into(),
+        key_type: KeyType::User,
+        user_id: Some(member.user_id.clone()),
+        permissions: Permissions::default(),
+        environment: Some(Environment::Test),
+        expires_at: None,
+        tier: Tier::Standard,
+    };
+    let (key, _) =
+        manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
+    manage::remove_member(&ctx, &member.user_id).await.unwrap();
+    let query = |pk: String| {
+        api.store
+            .client()
+            .query()
+            .table_name(api.store.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+            .send()
+    };
+    let events = |items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]| -> Vec<String> {
+        items.iter().filter_map(|i| i.get("event_type")?.as_s().ok().cloned()).collect()
+    };
+    let live = query(schema::outbox_pk(admin.org_id.as_str(), "live")).await.unwrap();
+    let test = query(schema::outbox_pk(admin.org_id.as_str(), "test")).await.unwrap();
+    assert!(events(live.items()).contains(&"member.removed".to_string()));
+    assert!(!events(live.items()).contains(&"key.revoked".to_string()));
+    assert!(events(test.items()).contains(&"key.revoked".to_string()), "{:?}", events(test.items()));
+    let audit = query(schema::audit_pk(admin.org_id.as_str())).await.unwrap();
+    let revoked = audit
+        .items()
+        .iter()
+        .find(|i| i.get("action").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("key.revoked"))
+        .expect("an audit entry for the removed key");
+    assert_eq!(revoked["target_id"].as_s().unwrap(), key.key_id.as_str());
+    assert_eq!(revoked["environment"].as_s().unwrap(), "test");
 }

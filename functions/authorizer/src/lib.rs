@@ -65,7 +65,10 @@ fn policy(principal: &str, effect: &str, method_arn: &str, context: serde_json::
 pub async fn handler(api: &Api, event: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, Refusal> {
     let request_id = RequestId::from_gateway(event.request_context.request_id.as_deref());
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
-    let outcome = api.authenticate(&event.headers).await;
+    // `headers` keeps only the last value of a repeated header; `multiValueHeaders` has them all,
+    // so a second credential cannot hide there.
+    let headers = if event.multi_value_headers.is_empty() { &event.headers } else { &event.multi_value_headers };
+    let outcome = api.authenticate(headers).await;
     match outcome {
         Ok(identity) => {
             tracing::info!(request_id = %request_id, key_id = %identity.key_id, org_id = identity.org_id.as_str(), decision = "allow", "authorized");

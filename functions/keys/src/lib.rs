@@ -2,14 +2,16 @@
 //! `keyhive::manage` and their results into replies; the rules live there.
 
 use keyhive::body::{parse_object, read, JsonObject};
+use keyhive::api::idempotent;
 use keyhive::keys::{Environment, KeyId, KeyType, Tier};
 use keyhive::manage::{self, Ctx, KeyPatch, NewKey};
 use keyhive::model::{parse_rfc3339, KeyRecord, UserId};
+use keyhive::paging::ListRequest;
 use keyhive::permissions::Permissions;
 use keyhive::routes::{Function, Op};
-use keyhive::store::{OrgStore, Page};
+use keyhive::store::OrgStore;
 use keyhive::{Api, ApiError, Call, Reply};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -19,28 +21,31 @@ pub async fn handle(api: &Api, request: Request) -> Response<Body> {
 
 async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
-    let ctx = Ctx {
-        store: &api.store,
-        actor,
-        request_id: call.request_id.as_str(),
-        now: keyhive::model::now(),
-        idempotency: call.idempotency.as_ref(),
-    };
+    let ctx = Ctx { store: &api.store, actor, request_id: call.request_id.as_str(), now: keyhive::model::now(), idempotency: None };
     let prefix = api.config.key_prefix.as_str();
     match call.route.op {
         Op::KeysCreate => {
             let mut fields = body(&call, false)?;
             let new = new_key(&mut fields)?;
             fields.finish()?;
-            let (record, credential) = manage::create_key(&ctx, prefix, api.hashing_secret().await?, new).await?;
-            let mut data = record.to_json();
-            data["key"] = json!(credential.reveal());
-            Ok(Reply::created(data))
+            // Everything the body and the caller's own power decide comes before the replay check.
+            manage::check_new_key(&new, ctx.now)?;
+            manage::check_may_create(actor, &new)?;
+            let secret = api.hashing_secret().await?;
+            idempotent(api, &call, |claim| async move {
+                let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
+                let (record, credential) = manage::create_key(&ctx, prefix, secret, new).await?;
+                let mut data = record.to_json();
+                data["key"] = json!(credential.reveal());
+                Ok(Reply::created(data))
+            })
+            .await
         }
         Op::KeysList => {
-            let (cursor, limit) = paging(&call)?;
-            let page = manage::list_keys(&api.store, actor, cursor.as_deref(), limit).await?;
-            Ok(list_reply(page, limit, KeyRecord::to_json))
+            let list = ListRequest::read(api, &call, 20, &["created_by"]).await?;
+            let created_by = list.filter("created_by").map(creator).transpose()?;
+            let page = manage::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
+            list.reply(api, page, KeyRecord::to_json).await
         }
         Op::KeysSelf => Ok(Reply::ok(manage::visible_key(&api.store, actor, &actor.key_id).await?.to_json())),
         Op::KeysGet => Ok(Reply::ok(manage::visible_key(&api.store, actor, &key_id(&call)?).await?.to_json())),
@@ -72,13 +77,16 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             let name = fields.required("name", read::name)?;
             let email = fields.required("email", read::email)?;
             fields.finish()?;
-            let member = manage::create_member(&ctx, user_id, name, email).await?;
-            Ok(Reply::created(member.to_json()))
+            idempotent(api, &call, |claim| async move {
+                let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
+                Ok(Reply::created(manage::create_member(&ctx, user_id, name, email).await?.to_json()))
+            })
+            .await
         }
         Op::MembersList => {
-            let (cursor, limit) = paging(&call)?;
-            let page = api.store.list_members(&actor.org_id, cursor.as_deref(), limit).await?;
-            Ok(list_reply(page, limit, keyhive::model::Member::to_json))
+            let list = ListRequest::read(api, &call, 20, &[]).await?;
+            let page = api.store.list_members(&actor.org_id, list.start.as_ref(), list.limit).await?;
+            list.reply(api, page, keyhive::model::Member::to_json).await
         }
         Op::MembersRemove => {
             let user_id = UserId::parse(call.param("user_id")?).ok_or(ApiError::NotFound)?;
@@ -97,27 +105,11 @@ fn key_id(call: &Call) -> Result<KeyId, ApiError> {
     KeyId::parse(call.param("id")?).ok_or(ApiError::NotFound)
 }
 
-fn list_reply<T>(page: Page<T>, limit: u32, to_json: fn(&T) -> Value) -> Reply {
-    let data = Value::Array(page.items.iter().map(to_json).collect());
-    Reply::ok(data)
-        .with_meta("limit", json!(limit))
-        .with_meta("has_more", json!(page.next_cursor.is_some()))
-        .with_meta("next_cursor", json!(page.next_cursor))
-}
-
-/// `?limit=1..100` (default 20) and `?cursor=` from the previous page's `meta.next_cursor`.
-fn paging(call: &Call) -> Result<(Option<String>, u32), ApiError> {
-    let query = call.request.query_string_parameters_ref();
-    let get = |name: &str| query.and_then(|q| q.first(name)).map(str::to_string);
-    let limit = match get("limit") {
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| ApiError::validation("limit", "must be 1..100"))?,
-        None => 20,
-    };
-    Ok((get("cursor"), limit))
+/// `?created_by=`: a key id, a user id, or `bootstrap`.
+fn creator(value: &str) -> Result<String, ApiError> {
+    UserId::parse(value)
+        .map(|id| id.as_str().to_string())
+        .ok_or_else(|| ApiError::validation("created_by", "must be a key id, a user id or bootstrap"))
 }
 
 fn user_id(field: &str, v: Value) -> Result<UserId, ApiError> {
@@ -132,6 +124,7 @@ fn permissions(field: &str, v: Value) -> Result<Permissions, ApiError> {
     Permissions::from_json(field, &v)
 }
 
+/// `tier` and `rate_limit_per_minute` of a new key (the limit only with `enterprise`).
 fn tier(fields: &mut JsonObject) -> Result<Option<Tier>, ApiError> {
     let name = fields.optional("tier", read::string)?;
     let limit = fields.optional("rate_limit_per_minute", read::integer)?;
@@ -170,7 +163,21 @@ fn key_patch(fields: &mut JsonObject) -> Result<KeyPatch, ApiError> {
             None if clears_expiry => Some(None),
             None => None,
         },
-        tier: tier(fields)?,
+        // Each value is checked here; how they combine with the stored tier, in `update_key`.
+        tier: fields.optional("tier", |f, v| {
+            let name = read::string(f, v)?;
+            match name.as_str() {
+                "standard" | "professional" | "enterprise" => Ok(name),
+                _ => Err(ApiError::validation(f, "must be standard, professional or enterprise")),
+            }
+        })?,
+        rate_limit_per_minute: fields.optional("rate_limit_per_minute", |f, v| {
+            let limit = read::integer(f, v)?;
+            match (1..=i64::from(keyhive::keys::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {
+                true => Ok(limit),
+                false => Err(ApiError::validation(f, "must be 1..100000")),
+            }
+        })?,
     };
     Ok(patch)
 }

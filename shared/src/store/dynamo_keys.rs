@@ -3,9 +3,11 @@
 
 use super::dynamo::{classify, DynamoStore};
 use super::items::{self, b, n, s, Item};
-use super::{ChangeError, IdempotencyStore, KeyChange, KeyStore, OrgStore, Page, StoreError, Touch};
+use super::{ChangeError, IdempotencyStore, KeyChange, KeyFilter, KeyStore, OrgStore, Page, StoreError, Touch};
+use crate::change::ChangeLog;
+use crate::cursor::Position;
 use crate::keys::{KeyId, KeyType, SecretHash};
-use crate::model::{rfc3339, ChangeLog, KeyRecord, Member, OrgId, Organization, UserId};
+use crate::model::{rfc3339, KeyRecord, Member, OrgId, Organization, UserId};
 use crate::schema;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -13,9 +15,6 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use std::collections::HashMap;
 use time::OffsetDateTime;
 
 fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
@@ -26,25 +25,23 @@ fn key_of(pk: String, sk: impl Into<String>) -> Item {
     Item::from([(schema::PK.into(), s(pk)), (schema::SK.into(), s(sk))])
 }
 
-/// An opaque list cursor: base64url of the last evaluated key, bound to one partition so a
-/// cursor from another organization's list is refused.
-fn encode_cursor(last: &Item) -> Option<String> {
-    let map: HashMap<&str, &str> =
-        last.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str()))).collect();
-    serde_json::to_vec(&map).ok().map(|json| URL_SAFE_NO_PAD.encode(json))
+/// A filter on a query's items, applied by DynamoDB (`FilterExpression`).
+struct QueryFilter {
+    expression: String,
+    names: Vec<(String, String)>,
+    values: Vec<(String, String)>,
 }
 
-fn decode_cursor(cursor: &str, partition_attr: &str, partition: &str) -> Result<Item, ChangeError> {
-    let invalid = || ChangeError::Invalid { field: "cursor", reason: "is not a cursor this list returned".into() };
-    if cursor.len() > 1024 {
-        return Err(invalid());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if map.get(partition_attr).map(String::as_str) != Some(partition) || map.len() > 4 {
-        return Err(invalid());
-    }
-    Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
+/// One listing: a partition of the table or of an index, optionally narrowed.
+struct ListQuery<'a> {
+    index: Option<&'a str>,
+    partition_attr: &'a str,
+    partition: String,
+    sort_prefix: Option<(&'a str, &'a str)>,
+    filter: Option<QueryFilter>,
+    /// The key attributes of an item in this listing (table keys, plus the index's): a page's
+    /// position is made of them.
+    key_attrs: &'a [&'a str],
 }
 
 impl DynamoStore {
@@ -87,8 +84,11 @@ impl DynamoStore {
     }
 
     fn log_items(&self, log: &ChangeLog) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut out = vec![self.put(items::audit_item(&log.audit), Some("attribute_not_exists(PK)"))?];
-        if let Some(event) = &log.event {
+        let mut out = Vec::new();
+        for audit in &log.audits {
+            out.push(self.put(items::audit_item(audit), Some("attribute_not_exists(PK)"))?);
+        }
+        for event in &log.events {
             out.push(self.put(items::outbox_item(event), Some("attribute_not_exists(PK)"))?);
         }
         // Last, so that its position is known: a live record of the same key means another
@@ -152,37 +152,79 @@ impl DynamoStore {
         }
     }
 
-    async fn query_page(
+    /// One page of `list`: up to `limit` matching items from `start` on, and the position of
+    /// the last one when more match. DynamoDB applies `Limit` before the filter, so a filtered
+    /// query may read several rounds; the page is full (or the listing exhausted) either way.
+    async fn list_page(
         &self,
-        index: Option<&str>,
-        partition_attr: &str,
-        partition: String,
-        sort_prefix: Option<(&str, &str)>,
-        cursor: Option<&str>,
+        list: &ListQuery<'_>,
+        start: Option<&Position>,
         limit: u32,
-    ) -> Result<(Vec<Item>, Option<String>), ChangeError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(index.map(str::to_string))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .expression_attribute_names("#p", partition_attr)
-            .expression_attribute_values(":p", s(&partition));
-        query = match sort_prefix {
-            Some((attr, prefix)) => query
-                .key_condition_expression("#p = :p AND begins_with(#s, :s)")
-                .expression_attribute_names("#s", attr)
-                .expression_attribute_values(":s", s(prefix)),
-            None => query.key_condition_expression("#p = :p"),
+    ) -> Result<(Vec<Item>, Option<Position>), ChangeError> {
+        let wanted = limit as usize + 1;
+        let mut found: Vec<Item> = Vec::new();
+        let mut exclusive_start = match start {
+            Some(position) => Some(self.start_key(list, position)?),
+            None => None,
         };
-        if let Some(cursor) = cursor {
-            query = query.set_exclusive_start_key(Some(decode_cursor(cursor, partition_attr, &partition)?));
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(list.index.map(str::to_string))
+                .scan_index_forward(false)
+                .limit(wanted.max(if list.filter.is_some() { 100 } else { 0 }) as i32)
+                .expression_attribute_names("#p", list.partition_attr)
+                .expression_attribute_values(":p", s(&list.partition))
+                .set_exclusive_start_key(exclusive_start.take());
+            query = match list.sort_prefix {
+                Some((attr, prefix)) => query
+                    .key_condition_expression("#p = :p AND begins_with(#s, :s)")
+                    .expression_attribute_names("#s", attr)
+                    .expression_attribute_values(":s", s(prefix)),
+                None => query.key_condition_expression("#p = :p"),
+            };
+            if let Some(filter) = &list.filter {
+                query = query.filter_expression(&filter.expression);
+                for (name, attr) in &filter.names {
+                    query = query.expression_attribute_names(name, attr);
+                }
+                for (name, value) in &filter.values {
+                    query = query.expression_attribute_values(name, s(value));
+                }
+            }
+            let out = query.send().await.map_err(classify)?;
+            found.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if found.len() < wanted => exclusive_start = Some(last),
+                _ => break,
+            }
         }
-        let out = query.send().await.map_err(classify)?;
-        let next = out.last_evaluated_key().and_then(encode_cursor);
-        Ok((out.items.unwrap_or_default(), next))
+        if found.len() <= limit as usize {
+            return Ok((found, None));
+        }
+        found.truncate(limit as usize);
+        let position = found.last().map(|last| {
+            list.key_attrs
+                .iter()
+                .filter_map(|attr| Some((attr.to_string(), last.get(*attr)?.as_s().ok()?.clone())))
+                .collect()
+        });
+        Ok((found, position))
+    }
+
+    /// The exclusive start key of a page that begins after `position`. The position came sealed
+    /// from this listing; it is still checked to be one of its items' keys.
+    fn start_key(&self, list: &ListQuery<'_>, position: &Position) -> Result<Item, ChangeError> {
+        let invalid = || ChangeError::Invalid { field: "cursor", reason: "is not a cursor this list returned".into() };
+        let shape_ok = position.len() == list.key_attrs.len()
+            && list.key_attrs.iter().all(|attr| position.get(*attr).is_some_and(|v| !v.is_empty() && v.len() <= 1024))
+            && position.get(list.partition_attr) == Some(&list.partition);
+        if !shape_ok {
+            return Err(invalid());
+        }
+        Ok(position.iter().map(|(k, v)| (k.clone(), s(v))).collect())
     }
 }
 
@@ -274,12 +316,36 @@ impl KeyStore for DynamoStore {
         item.as_ref().map(items::key_record).transpose()
     }
 
-    async fn list_keys(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<KeyRecord>, ChangeError> {
-        let (found, next_cursor) = self
-            .query_page(Some(schema::GSI1), schema::GSI1PK, schema::org_keys_gsi1pk(org.as_str()), None, cursor, limit)
-            .await?;
+    async fn list_keys(
+        &self,
+        org: &OrgId,
+        filter: &KeyFilter,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>, ChangeError> {
+        let mut clauses = Vec::new();
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        if let Some(environment) = filter.environment {
+            clauses.push("#env = :env".to_string());
+            names.push(("#env".to_string(), "environment".to_string()));
+            values.push((":env".to_string(), environment.as_str().to_string()));
+        }
+        if let Some(creator) = &filter.created_by {
+            clauses.push("(created_by = :creator OR created_by_user = :creator)".to_string());
+            values.push((":creator".to_string(), creator.clone()));
+        }
+        let list = ListQuery {
+            index: Some(schema::GSI1),
+            partition_attr: schema::GSI1PK,
+            partition: schema::org_keys_gsi1pk(org.as_str()),
+            sort_prefix: None,
+            filter: (!clauses.is_empty()).then(|| QueryFilter { expression: clauses.join(" AND "), names, values }),
+            key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
+        };
+        let (found, next) = self.list_page(&list, start, limit).await?;
         let items = found.iter().map(items::key_record).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor })
+        Ok(Page { items, next })
     }
 
     async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError> {
@@ -419,19 +485,23 @@ impl OrgStore for DynamoStore {
         item.as_ref().map(items::member_record).transpose()
     }
 
-    async fn list_members(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<Member>, ChangeError> {
-        let (found, next_cursor) = self
-            .query_page(
-                None,
-                schema::PK,
-                schema::org_pk(org.as_str()),
-                Some((schema::SK, schema::MEMBER_SK_PREFIX)),
-                cursor,
-                limit,
-            )
-            .await?;
+    async fn list_members(
+        &self,
+        org: &OrgId,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Member>, ChangeError> {
+        let list = ListQuery {
+            index: None,
+            partition_attr: schema::PK,
+            partition: schema::org_pk(org.as_str()),
+            sort_prefix: Some((schema::SK, schema::MEMBER_SK_PREFIX)),
+            filter: None,
+            key_attrs: &[schema::PK, schema::SK],
+        };
+        let (found, next) = self.list_page(&list, start, limit).await?;
         let items = found.iter().map(items::member_record).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor })
+        Ok(Page { items, next })
     }
 
     async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError> {
@@ -451,18 +521,26 @@ impl OrgStore for DynamoStore {
         }
     }
 
-    async fn remove_member(&self, member: &Member, log: &ChangeLog) -> Result<Option<KeyId>, ChangeError> {
+    async fn user_key_of(&self, member: &Member) -> Result<Option<KeyId>, StoreError> {
+        let claim_key = key_of(schema::org_pk(member.org_id.as_str()), schema::user_key_sk(member.user_id.as_str()));
+        let claim = self.get_consistent(claim_key).await?;
+        Ok(claim.as_ref().and_then(|c| c.get("key_id")).and_then(|v| v.as_s().ok()).and_then(|k| KeyId::parse(k)))
+    }
+
+    async fn remove_member(
+        &self,
+        member: &Member,
+        user_key: Option<&KeyId>,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
         let org_pk = schema::org_pk(member.org_id.as_str());
         let claim_key = key_of(org_pk.clone(), schema::user_key_sk(member.user_id.as_str()));
-        let claim = self.get_consistent(claim_key.clone()).await?;
-        let user_key =
-            claim.as_ref().and_then(|c| c.get("key_id")).and_then(|v| v.as_s().ok()).and_then(|k| KeyId::parse(k));
         let mut writes = vec![self.delete(
             key_of(org_pk, schema::member_sk(member.user_id.as_str())),
             "attribute_exists(PK)",
             None,
         )?];
-        match &user_key {
+        match user_key {
             Some(key_id) => {
                 // The claim must still name this key, and the key goes with it.
                 writes.push(self.delete(claim_key, "key_id = :v", Some(key_id.as_str()))?);
@@ -476,7 +554,7 @@ impl OrgStore for DynamoStore {
         }
         writes.extend(self.log_items(log)?);
         match self.transact(writes).await {
-            Ok(()) => Ok(user_key),
+            Ok(()) => Ok(()),
             Err(TransactFailure::Condition(0)) => Err(ChangeError::NotFound),
             Err(TransactFailure::Condition(_)) => {
                 Err(ChangeError::Conflict("the member's key changed meanwhile; retry".into()))
@@ -490,11 +568,11 @@ impl OrgStore for DynamoStore {
 impl IdempotencyStore for DynamoStore {
     async fn get_idempotency(
         &self,
-        org: &OrgId,
-        environment: crate::keys::Environment,
+        scope: &crate::idempotency::Scope,
         key_hash: &str,
     ) -> Result<Option<crate::idempotency::IdempotencyRecord>, StoreError> {
-        let item = self.get_consistent(items::idempotency_key(org, environment, key_hash)).await?;
+        let item =
+            self.get_consistent(items::idempotency_key(&scope.org_id, scope.environment, &scope.key_id, key_hash)).await?;
         item.as_ref().map(items::idempotency_record).transpose()
     }
 }

@@ -3,7 +3,8 @@
 use super::StoreError;
 use crate::idempotency::IdempotencyRecord;
 use crate::keys::{Environment, KeyId, KeyType, SecretHash, Tier};
-use crate::model::{parse_rfc3339, rfc3339, AuditEntry, KeyRecord, Member, OrgId, Organization, OutboxEvent, UserId};
+use crate::change::{AuditEntry, OutboxEvent};
+use crate::model::{parse_rfc3339, rfc3339, CreatedBy, KeyRecord, Member, OrgId, Organization, UserId};
 use crate::permissions::Permissions;
 use crate::schema;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -66,7 +67,11 @@ pub fn key_item(r: &KeyRecord) -> Item {
         ("secret_hash".into(), b(r.secret_hash.as_bytes())),
         ("last4".into(), s(&r.last4)),
         ("created_at".into(), s(rfc3339(r.created_at))),
+        ("created_by".into(), s(r.created_by.key_id_str())),
     ]);
+    if let Some(creator_user) = r.created_by.user_id() {
+        item.insert("created_by_user".into(), s(creator_user.as_str()));
+    }
     if let Some(user) = &r.user_id {
         item.insert("user_id".into(), s(user.as_str()));
     }
@@ -109,6 +114,15 @@ pub fn key_record(item: &Item) -> Result<KeyRecord, StoreError> {
         last_used_at: time_of(item, "last_used_at")?,
         expires_at: time_of(item, "expires_at")?,
         revoked_at: time_of(item, "revoked_at")?,
+        created_by: match opt_s(item, "created_by") {
+            None | Some(CreatedBy::BOOTSTRAP) => CreatedBy::Bootstrap,
+            Some(key_id) => CreatedBy::Key {
+                key_id: KeyId::parse(key_id).ok_or_else(|| corrupt("created_by"))?,
+                user_id: opt_s(item, "created_by_user")
+                    .map(|u| UserId::parse(u).ok_or_else(|| corrupt("created_by_user")))
+                    .transpose()?,
+            },
+        },
     })
 }
 
@@ -152,8 +166,9 @@ pub fn audit_item(a: &AuditEntry) -> Item {
         (schema::SK.into(), s(schema::audit_sk(&at, &entry_id))),
         ("entry_id".into(), s(entry_id)),
         ("at".into(), s(at)),
+        ("environment".into(), s(a.environment.as_str())),
         ("request_id".into(), s(&a.request_id)),
-        ("action".into(), s(a.action)),
+        ("action".into(), s(a.action.as_str())),
         ("target_id".into(), s(&a.target_id)),
     ]);
     if let Some(key) = &a.actor_key_id {
@@ -170,7 +185,7 @@ pub fn outbox_item(e: &OutboxEvent) -> Item {
         (schema::PK.into(), s(schema::outbox_pk(e.org_id.as_str(), e.environment.as_str()))),
         (schema::SK.into(), s(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
         ("event_id".into(), s(&e.event_id)),
-        ("event_type".into(), s(e.event_type)),
+        ("event_type".into(), s(e.event_type.as_str())),
         ("org_id".into(), s(e.org_id.as_str())),
         ("environment".into(), s(e.environment.as_str())),
         ("payload".into(), s(e.payload().to_string())),
@@ -183,24 +198,29 @@ pub fn window_count(item: &Item, minute: i64) -> u32 {
     opt_n(item, &window_attribute(minute)).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
 }
 
-/// Counter attributes of windows other than `keep` (left behind by idle gaps).
-pub fn stale_windows(item: &Item, keep: i64) -> Vec<String> {
-    let current = window_attribute(keep);
-    item.keys().filter(|k| k.starts_with(WINDOW_PREFIX) && **k != current).cloned().collect()
+/// Counter attributes of windows older than `minute` (left behind by idle gaps). Newer ones are
+/// never stale: a request stamped `minute` may arrive after one stamped `minute + 1` (an SDK
+/// retry), and must not reset the newer window.
+pub fn stale_windows(item: &Item, minute: i64) -> Vec<String> {
+    item.keys()
+        .filter(|k| k.strip_prefix(WINDOW_PREFIX).and_then(|m| m.parse::<i64>().ok()).is_some_and(|m| m < minute))
+        .cloned()
+        .collect()
 }
 
-pub fn idempotency_key(org: &OrgId, environment: Environment, key_hash: &str) -> Item {
+pub fn idempotency_key(org: &OrgId, environment: Environment, key_id: &KeyId, key_hash: &str) -> Item {
     Item::from([
-        (schema::PK.into(), s(schema::idempotency_pk(org.as_str(), environment.as_str(), key_hash))),
+        (schema::PK.into(), s(schema::idempotency_pk(org.as_str(), environment.as_str(), key_id.as_str(), key_hash))),
         (schema::SK.into(), s(schema::IDEMPOTENCY_SK)),
     ])
 }
 
 pub fn idempotency_item(r: &IdempotencyRecord) -> Item {
-    let mut item = idempotency_key(&r.org_id, r.environment, &r.key_hash);
+    let mut item = idempotency_key(&r.org_id, r.environment, &r.key_id, &r.key_hash);
     item.extend([
         ("org_id".into(), s(r.org_id.as_str())),
         ("environment".into(), s(r.environment.as_str())),
+        ("key_id".into(), s(r.key_id.as_str())),
         ("key_hash".into(), s(&r.key_hash)),
         ("fingerprint".into(), s(&r.fingerprint)),
         ("status".into(), n(r.status)),
@@ -218,6 +238,7 @@ pub fn idempotency_record(item: &Item) -> Result<IdempotencyRecord, StoreError> 
     Ok(IdempotencyRecord {
         org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
         environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        key_id: KeyId::parse(get_s(item, "key_id")?).ok_or_else(|| corrupt("key_id"))?,
         key_hash: get_s(item, "key_hash")?.to_string(),
         fingerprint: get_s(item, "fingerprint")?.to_string(),
         status: opt_n(item, "status").and_then(|v| u16::try_from(v).ok()).ok_or_else(|| corrupt("status"))?,

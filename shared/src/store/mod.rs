@@ -35,8 +35,10 @@ pub trait HealthProbe: Send + Sync {
     async fn probe(&self) -> Result<(), StoreError>;
 }
 
-use crate::keys::{KeyId, SecretHash, Tier};
-use crate::model::{ChangeLog, KeyRecord, Member, OrgId, Organization, UserId};
+use crate::change::ChangeLog;
+use crate::cursor::Position;
+use crate::keys::{Environment, KeyId, SecretHash, Tier};
+use crate::model::{KeyRecord, Member, OrgId, Organization, UserId};
 use crate::permissions::Permissions;
 use time::OffsetDateTime;
 
@@ -73,11 +75,22 @@ impl From<ChangeError> for ApiError {
     }
 }
 
-/// One page of a list, newest first, and the opaque cursor of the next page.
+/// One page of a list, newest first. `next` is where the page ended, present exactly when more
+/// items match: a page is never empty while there are more. The HTTP layer seals it into the
+/// opaque cursor.
 #[derive(Debug)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub next_cursor: Option<String>,
+    pub next: Option<Position>,
+}
+
+/// What a key listing keeps, applied in the query (never after it, so pages stay full).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    /// Only keys of this environment (a test key's listing).
+    pub environment: Option<Environment>,
+    /// Only keys created by this key id, or by keys of this user id.
+    pub created_by: Option<String>,
 }
 
 /// The outcome of the one store call an authenticated request makes.
@@ -106,8 +119,14 @@ pub trait KeyStore: Send + Sync {
     async fn touch_key(&self, key_id: &KeyId, presented: &SecretHash, now: OffsetDateTime)
         -> Result<Touch, StoreError>;
     async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
-    /// The organization's live (unrevoked) keys, newest first.
-    async fn list_keys(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<KeyRecord>, ChangeError>;
+    /// The organization's unrevoked keys that pass `filter`, newest first, from `start` on.
+    async fn list_keys(
+        &self,
+        org: &OrgId,
+        filter: &KeyFilter,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>, ChangeError>;
     /// Creates a key; a user key also claims its member's one-key slot (409 if taken).
     async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
@@ -119,8 +138,7 @@ pub trait IdempotencyStore: Send + Sync {
     /// The record of a key in an organization and environment, expired or not (strongly consistent).
     async fn get_idempotency(
         &self,
-        org: &OrgId,
-        environment: crate::keys::Environment,
+        scope: &crate::idempotency::Scope,
         key_hash: &str,
     ) -> Result<Option<crate::idempotency::IdempotencyRecord>, StoreError>;
 }
@@ -131,8 +149,13 @@ pub trait OrgStore: Send + Sync {
     /// The operator's bootstrap: an organization and its first admin key, together.
     async fn create_org(&self, org: &Organization, admin_key: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
     async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError>;
-    async fn list_members(&self, org: &OrgId, cursor: Option<&str>, limit: u32) -> Result<Page<Member>, ChangeError>;
+    async fn list_members(&self, org: &OrgId, start: Option<&Position>, limit: u32)
+        -> Result<Page<Member>, ChangeError>;
     async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// Removes the member and, in the same transaction, deletes their user key if they have one.
-    async fn remove_member(&self, member: &Member, log: &ChangeLog) -> Result<Option<KeyId>, ChangeError>;
+    /// The id of the member's user key, if they hold one (strongly consistent).
+    async fn user_key_of(&self, member: &Member) -> Result<Option<KeyId>, StoreError>;
+    /// Removes the member and, in the same transaction, deletes `user_key` (what `user_key_of`
+    /// found). Refused as a conflict when the member's key changed since: no key is orphaned.
+    async fn remove_member(&self, member: &Member, user_key: Option<&KeyId>, log: &ChangeLog)
+        -> Result<(), ChangeError>;
 }

@@ -1,7 +1,8 @@
 //! keyhive-admin: operator commands that are not API routes.
 //!
-//! - `init-local [--secret-file PATH]`: for the local stack, create the table and the hashing
-//!   secret if they are missing (the secret's value is kept in PATH so restarts keep working keys).
+//! - `init-local [--secret-file PATH]`: for the local stack, create the table, the hashing
+//!   secret and the cursor-sealing secret if they are missing (the hashing secret's value is kept
+//!   in PATH so restarts keep working keys; the cursor secret is random).
 //! - `create-table`: create the table only.
 //! - `bootstrap --org-name NAME [--environment live|test] [--key-file PATH] [--if-missing]`:
 //!   create an organization and its first admin bot key (every permission, enterprise tier,
@@ -55,6 +56,16 @@ async fn run(args: &[String]) -> Result<(), Failure> {
             let created =
                 keyhive::secrets::ensure_secret(&keyhive::aws::secretsmanager(&sdk), &config.secret_id, &value).await?;
             println!("secret {}: {}", config.secret_id, if created { "created" } else { "exists" });
+            let mut cursor_bytes = [0u8; 48];
+            rand::fill(&mut cursor_bytes);
+            let cursor_value = base64::engine::general_purpose::STANDARD_NO_PAD.encode(cursor_bytes);
+            let created = keyhive::secrets::ensure_secret(
+                &keyhive::aws::secretsmanager(&sdk),
+                &config.cursor_secret_id,
+                &cursor_value,
+            )
+            .await?;
+            println!("secret {}: {}", config.cursor_secret_id, if created { "created" } else { "exists" });
             Ok(())
         }
         Some("bootstrap") => bootstrap(&sdk, &config, args).await,
