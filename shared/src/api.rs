@@ -4,6 +4,7 @@
 
 use crate::auth::{authenticate, read_credential, Identity};
 use crate::config::Config;
+use crate::cursor::CursorKey;
 use crate::envelope::{
     error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
 };
@@ -11,7 +12,6 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Claim};
 use crate::permissions::permission_name;
 use crate::routes::{self, Access, Function, Route, RouteMatch};
-use crate::cursor::CursorKey;
 use crate::secrets::{load_cursor_key, load_hashing_secret, HashingSecret};
 use crate::store::dynamo::DynamoStore;
 use crate::store::IdempotencyStore;
@@ -236,7 +236,9 @@ where
                 }),
             };
             let outcome = match identity {
-                Ok(identity) => handler(Call { request_id: request_id.clone(), route, params, identity, request }).await,
+                Ok(identity) => {
+                    handler(Call { request_id: request_id.clone(), route, params, identity, request }).await
+                }
                 Err(err) => Err(err),
             };
             (Some(route.pattern), outcome)

@@ -264,8 +264,10 @@ mod tests {
         let name = |s: &str| read::name("name", json!(s)).ok();
         assert_eq!(name("  Ada  ").as_deref(), Some("Ada"));
         assert_eq!(name(&"x".repeat(100)).map(|s| s.len()), Some(100));
-        let deceptive = ["ad\u{202E}nim", "a\u{2066}b\u{2069}", "admin\u{200B}", "\u{FEFF}x", "a\u{200D}b", "a\u{061C}"];
-        for bad in ["", "   ", "\u{3000}", &"x".repeat(101), "a\u{7}b", "a\nb", "a\u{85}"].into_iter().chain(deceptive) {
+        let deceptive =
+            ["ad\u{202E}nim", "a\u{2066}b\u{2069}", "admin\u{200B}", "\u{FEFF}x", "a\u{200D}b", "a\u{061C}"];
+        for bad in ["", "   ", "\u{3000}", &"x".repeat(101), "a\u{7}b", "a\nb", "a\u{85}"].into_iter().chain(deceptive)
+        {
             assert_eq!(name(bad), None, "{bad:?}");
         }
         let email = |s: &str| read::email("email", json!(s)).ok();

@@ -95,7 +95,13 @@ pub struct OutboxEvent {
 }
 
 impl OutboxEvent {
-    pub fn new(org_id: OrgId, environment: Environment, event_type: EventType, at: OffsetDateTime, data: Value) -> Self {
+    pub fn new(
+        org_id: OrgId,
+        environment: Environment,
+        event_type: EventType,
+        at: OffsetDateTime,
+        data: Value,
+    ) -> Self {
         OutboxEvent { event_id: random_id("evt", 24), org_id, environment, event_type, at, data }
     }
 

@@ -95,8 +95,7 @@ pub fn open(key: &CursorKey, scope: &CursorScope, text: &str, now: i64) -> Resul
     }
     let mut sealed = bytes.split_off(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| invalid())?;
-    let plain =
-        key.0.open_in_place(nonce, Aad::from(scope.binding.as_bytes()), &mut sealed).map_err(|_| invalid())?;
+    let plain = key.0.open_in_place(nonce, Aad::from(scope.binding.as_bytes()), &mut sealed).map_err(|_| invalid())?;
     #[derive(serde::Deserialize)]
     struct Sealed {
         p: Position,
@@ -126,7 +125,9 @@ mod tests {
         let scope = CursorScope::new("org_a", "live", "/v1/keys", &[("created_by", "")]);
         let text = seal(&key(), &scope, &position(), 1_000);
         assert_eq!(open(&key(), &scope, &text, 1_010).unwrap(), position());
-        assert!(!text.contains("KEY") && !String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(&text).unwrap()).contains("KEY#"));
+        assert!(
+            !text.contains("KEY") && !String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(&text).unwrap()).contains("KEY#")
+        );
         assert_ne!(seal(&key(), &scope, &position(), 1_000), text, "a fresh nonce every time");
     }
 

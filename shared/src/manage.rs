@@ -65,7 +65,13 @@ impl<S> Ctx<'_, S> {
     }
 
     /// The log of a change to something of `environment`: its audit entry and, when given, event.
-    fn log(&self, environment: Environment, action: AuditAction, target_id: &str, event: Option<OutboxEvent>) -> ChangeLog {
+    fn log(
+        &self,
+        environment: Environment,
+        action: AuditAction,
+        target_id: &str,
+        event: Option<OutboxEvent>,
+    ) -> ChangeLog {
         ChangeLog {
             audits: vec![self.audit(environment, action, target_id)],
             events: event.into_iter().collect(),
@@ -153,7 +159,10 @@ pub fn check_within(actor: &Identity, power: &Power<'_>) -> Result<(), ApiError>
         return Err(ApiError::escalation(Axis::Environment, "a test key cannot create or manage live keys"));
     }
     if power.rate_limit > actor.rate.limit {
-        return Err(ApiError::escalation(Axis::RateLimit, "a key cannot give or manage a higher rate limit than its own"));
+        return Err(ApiError::escalation(
+            Axis::RateLimit,
+            "a key cannot give or manage a higher rate limit than its own",
+        ));
     }
     let outlives = match (actor.expires_at, power.expires_at) {
         (None, _) => false,
@@ -209,10 +218,8 @@ pub async fn list_keys<S: KeyStore>(
     start: Option<&crate::cursor::Position>,
     limit: u32,
 ) -> Result<Page<KeyRecord>, ApiError> {
-    let filter = KeyFilter {
-        environment: (actor.environment == Environment::Test).then_some(Environment::Test),
-        created_by,
-    };
+    let filter =
+        KeyFilter { environment: (actor.environment == Environment::Test).then_some(Environment::Test), created_by };
     Ok(store.list_keys(&actor.org_id, &filter, start, limit).await?)
 }
 
@@ -420,7 +427,8 @@ pub async fn remove_member<S: OrgStore + KeyStore>(
         let mut log = ctx.log(Environment::Live, AuditAction::MemberRemoved, user_id.as_str(), None);
         log.events.push(ctx.event(Environment::Live, EventType::MemberRemoved, data));
         if let Some(key) = &user_key {
-            let revoked = json!({ "id": key.key_id.as_str(), "revoked_at": rfc3339(ctx.now), "reason": "member.removed" });
+            let revoked =
+                json!({ "id": key.key_id.as_str(), "revoked_at": rfc3339(ctx.now), "reason": "member.removed" });
             log.audits.push(ctx.audit(key.environment, AuditAction::KeyRevoked, key.key_id.as_str()));
             log.events.push(ctx.event(key.environment, EventType::KeyRevoked, revoked));
         }
@@ -504,7 +512,12 @@ mod tests {
         }
     }
 
-    fn power(permissions: &Permissions, environment: Environment, rate_limit: u32, expires_at: Option<i64>) -> Power<'_> {
+    fn power(
+        permissions: &Permissions,
+        environment: Environment,
+        rate_limit: u32,
+        expires_at: Option<i64>,
+    ) -> Power<'_> {
         Power { permissions, environment, rate_limit, expires_at }
     }
 
@@ -529,7 +542,9 @@ mod tests {
         let mut a = actor(Environment::Test, json!({"apiKeys": ["create"]}), 100);
         let more = Permissions::from_json("p", &json!({"apiKeys": ["create", "delete"]})).unwrap();
         let err = check_within(&a, &power(&more, Environment::Test, 100, None)).unwrap_err();
-        assert!(matches!(&err, ApiError::Escalation { permissions, .. } if permissions == &vec!["apiKeys:delete".to_string()]));
+        assert!(
+            matches!(&err, ApiError::Escalation { permissions, .. } if permissions == &vec!["apiKeys:delete".to_string()])
+        );
         assert_eq!(err.status_and_code().1, "FORBIDDEN");
         assert_eq!(err.details().unwrap(), json!({"missing": "permissions", "permissions": ["apiKeys:delete"]}));
         let same = Permissions::from_json("p", &json!({"apiKeys": ["create"]})).unwrap();

@@ -82,12 +82,9 @@ impl ListRequest {
     /// `next_cursor` (null on the last page).
     pub async fn reply<T>(&self, api: &Api, page: Page<T>, to_json: fn(&T) -> Value) -> Result<Reply, ApiError> {
         let next_cursor = match &page.next {
-            Some(position) => Some(cursor::seal(
-                api.cursor_key().await?,
-                &self.scope,
-                position,
-                crate::model::now().unix_timestamp(),
-            )),
+            Some(position) => {
+                Some(cursor::seal(api.cursor_key().await?, &self.scope, position, crate::model::now().unix_timestamp()))
+            }
             None => None,
         };
         let data = Value::Array(page.items.iter().map(to_json).collect());

@@ -133,7 +133,8 @@ async fn a_test_key_can_neither_create_nor_manage_live_keys() {
     let (target_key, target) = make(&api, &admin, &Spec::base(), "target").await;
 
     let secret = api.hashing_secret().await.unwrap();
-    let created = manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
+    let created =
+        manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
     refused_on(created, "environment");
     // A live key does not exist for a test key: managing one is 404, as reading it is.
     every_verb_refused(&api, &weak, &target, &target_key, None).await;
@@ -173,10 +174,14 @@ async fn an_expiring_caller_can_neither_create_nor_manage_a_key_that_outlives_it
     let (target_key, target) = make(&api, &admin, &Spec::base(), "target").await;
 
     let secret = api.hashing_secret().await.unwrap();
-    let forever = manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
+    let forever =
+        manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
     refused_on(forever, "expires_at");
     let later = Spec { expires_at: Some(soon + Duration::seconds(1)), ..Spec::base() };
-    refused_on(manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, later.new_key("x")).await, "expires_at");
+    refused_on(
+        manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, later.new_key("x")).await,
+        "expires_at",
+    );
     every_verb_refused(&api, &weak, &target, &target_key, Some("expires_at")).await;
 
     // It can make keys that expire with it or before, and manage those.

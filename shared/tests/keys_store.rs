@@ -466,14 +466,21 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
             .await
             .unwrap();
     let cleo = identity_of(&user_key);
-    let cleo_ctx = Ctx { actor: &cleo, ..Ctx { store: &api.store, actor: &admin, request_id: "r", now: now(), idempotency: None } };
-    let (minted, _) = manage::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
+    let cleo_ctx = Ctx {
+        actor: &cleo,
+        ..Ctx { store: &api.store, actor: &admin, request_id: "r", now: now(), idempotency: None }
+    };
+    let (minted, _) =
+        manage::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
     assert_eq!(
         minted.created_by,
         keyhive::model::CreatedBy::Key { key_id: user_key.key_id.clone(), user_id: Some(member.user_id.clone()) }
     );
     let stored = api.store.get_key(&minted.key_id).await.unwrap().unwrap();
-    assert_eq!(stored.to_json()["created_by"], json!({"key_id": user_key.key_id.as_str(), "user_id": member.user_id.as_str()}));
+    assert_eq!(
+        stored.to_json()["created_by"],
+        json!({"key_id": user_key.key_id.as_str(), "user_id": member.user_id.as_str()})
+    );
 
     for filter in [user_key.key_id.as_str(), member.user_id.as_str()] {
         let page = manage::list_keys(&api.store, &admin, Some(filter.to_string()), None, 100).await.unwrap();
@@ -570,7 +577,11 @@ async fn member_removal_racing_a_user_key_creation_leaves_no_orphan_key() {
         let (created, removed) = (create.await.unwrap(), remove.await.unwrap());
         assert!(removed.is_ok(), "round {round}: {removed:?}");
         if let Ok(key) = created {
-            assert!(api.store.get_key(&key.key_id).await.unwrap().is_none(), "round {round}: orphan key {}", key.key_id);
+            assert!(
+                api.store.get_key(&key.key_id).await.unwrap().is_none(),
+                "round {round}: orphan key {}",
+                key.key_id
+            );
         }
         assert!(api.store.get_member(&admin.org_id, &member.user_id).await.unwrap().is_none());
     }

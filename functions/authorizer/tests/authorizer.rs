@@ -119,3 +119,25 @@ async fn an_unreachable_table_is_an_authorizer_failure_not_a_401() {
     let refusal = handler(&api, event_with(&[("X-API-Key", credential.reveal())])).await.expect_err("refused");
     assert_eq!(refusal, Refusal::Unavailable);
 }
+
+/// API Gateway's `headers` keeps only the last value of a repeated header; the authorizer reads
+/// `multiValueHeaders`, so a second credential cannot hide behind the first.
+#[tokio::test]
+async fn a_second_credential_in_the_multi_value_headers_is_unauthorized() {
+    let api = stack_api().await;
+    let (credential, _) = new_org(&api, Environment::Live).await;
+    let (other, _) = new_org(&api, Environment::Live).await;
+    let mut event = event_json("authorizer-request.json");
+    event["headers"] = json!({ "X-API-Key": credential.reveal() });
+    event["multiValueHeaders"] = json!({ "X-API-Key": [other.reveal(), credential.reveal()] });
+    let event = serde_json::from_value(event).expect("a REQUEST authorizer event");
+    assert_eq!(handler(&api, event).await.unwrap_err(), Refusal::Unauthorized);
+
+    let mut event = event_json("authorizer-request.json");
+    event["headers"] =
+        json!({ "X-API-Key": credential.reveal(), "Authorization": format!("Bearer {}", other.reveal()) });
+    event["multiValueHeaders"] =
+        json!({ "X-API-Key": [credential.reveal()], "Authorization": [format!("Bearer {}", other.reveal())] });
+    let event = serde_json::from_value(event).expect("a REQUEST authorizer event");
+    assert_eq!(handler(&api, event).await.unwrap_err(), Refusal::Unauthorized);
+}

@@ -1,8 +1,8 @@
 //! The keys function: `/v1/keys*` and `/v1/members*`. It turns HTTP into calls of
 //! `keyhive::manage` and their results into replies; the rules live there.
 
-use keyhive::body::{parse_object, read, JsonObject};
 use keyhive::api::idempotent;
+use keyhive::body::{parse_object, read, JsonObject};
 use keyhive::keys::{Environment, KeyId, KeyType, Tier};
 use keyhive::manage::{self, Ctx, KeyPatch, NewKey};
 use keyhive::model::{parse_rfc3339, KeyRecord, UserId};
@@ -21,7 +21,13 @@ pub async fn handle(api: &Api, request: Request) -> Response<Body> {
 
 async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
-    let ctx = Ctx { store: &api.store, actor, request_id: call.request_id.as_str(), now: keyhive::model::now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor,
+        request_id: call.request_id.as_str(),
+        now: keyhive::model::now(),
+        idempotency: None,
+    };
     let prefix = api.config.key_prefix.as_str();
     match call.route.op {
         Op::KeysCreate => {

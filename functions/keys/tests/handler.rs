@@ -104,7 +104,8 @@ async fn no_key_can_grant_or_manage_more_than_it_holds() {
     .await;
     let body = assert_envelope(&escalate, 403);
     assert_eq!(body["error"]["code"], "FORBIDDEN");
-    assert_eq!(body["error"]["details"]["missing"], json!(["sandboxes:delete"]));
+    assert_eq!(body["error"]["details"]["missing"], "permissions", "the axis");
+    assert_eq!(body["error"]["details"]["permissions"], json!(["sandboxes:delete"]));
 
     let within = send(
         &api,

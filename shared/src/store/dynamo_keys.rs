@@ -571,8 +571,9 @@ impl IdempotencyStore for DynamoStore {
         scope: &crate::idempotency::Scope,
         key_hash: &str,
     ) -> Result<Option<crate::idempotency::IdempotencyRecord>, StoreError> {
-        let item =
-            self.get_consistent(items::idempotency_key(&scope.org_id, scope.environment, &scope.key_id, key_hash)).await?;
+        let item = self
+            .get_consistent(items::idempotency_key(&scope.org_id, scope.environment, &scope.key_id, key_hash))
+            .await?;
         item.as_ref().map(items::idempotency_record).transpose()
     }
 }

@@ -1,9 +1,9 @@
 //! Conversions between records and DynamoDB items. Attribute names live here and in `schema`.
 
 use super::StoreError;
+use crate::change::{AuditEntry, OutboxEvent};
 use crate::idempotency::IdempotencyRecord;
 use crate::keys::{Environment, KeyId, KeyType, SecretHash, Tier};
-use crate::change::{AuditEntry, OutboxEvent};
 use crate::model::{parse_rfc3339, rfc3339, CreatedBy, KeyRecord, Member, OrgId, Organization, UserId};
 use crate::permissions::Permissions;
 use crate::schema;

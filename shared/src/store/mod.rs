@@ -149,13 +149,21 @@ pub trait OrgStore: Send + Sync {
     /// The operator's bootstrap: an organization and its first admin key, together.
     async fn create_org(&self, org: &Organization, admin_key: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
     async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError>;
-    async fn list_members(&self, org: &OrgId, start: Option<&Position>, limit: u32)
-        -> Result<Page<Member>, ChangeError>;
+    async fn list_members(
+        &self,
+        org: &OrgId,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Member>, ChangeError>;
     async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError>;
     /// The id of the member's user key, if they hold one (strongly consistent).
     async fn user_key_of(&self, member: &Member) -> Result<Option<KeyId>, StoreError>;
     /// Removes the member and, in the same transaction, deletes `user_key` (what `user_key_of`
     /// found). Refused as a conflict when the member's key changed since: no key is orphaned.
-    async fn remove_member(&self, member: &Member, user_key: Option<&KeyId>, log: &ChangeLog)
-        -> Result<(), ChangeError>;
+    async fn remove_member(
+        &self,
+        member: &Member,
+        user_key: Option<&KeyId>,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError>;
 }
