@@ -7,9 +7,11 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
 - The run authenticates with one key. A generated `DELETE`, `PATCH` or roll of that very key would end
   the run's authentication (a correct answer, after which everything is a 401): such calls go to the
   decoy key instead.
-- Positive cases must be valid requests. Two values cannot be valid by schema alone: a page cursor
-  (opaque; only one the server issued is valid) and `expires_at` (must be in the future, a
-  time-relative rule JSON Schema cannot state). Positive cases get a real cursor and a future time;
+- Positive cases must be valid requests. Some values cannot be valid by schema alone: a page cursor
+  (opaque and sealed for its list and filters; only one the server issued for the same filters is
+  valid), `expires_at` (must be in the future, a time-relative rule JSON Schema cannot state) and a
+  PATCH's `rate_limit_per_minute` without `tier` (valid only on a stored enterprise key). Positive
+  cases get a real cursor (without other filters), a future time and an explicit enterprise tier;
   negative cases keep what was generated.
 - `cargo lambda watch` answers its own plain-text 500, before any function runs, for a text or JSON
   body that is not UTF-8 (API Gateway does not). Such bodies are sent as `application/octet-stream`,
@@ -98,6 +100,19 @@ def before_call(ctx, case, kwargs):
 
     if case.query and "cursor" in case.query and case.path in CURSORS and _is_positive(case, "query"):
         case.query["cursor"] = CURSORS[case.path]
+        # A cursor is sealed for its list's filters: the real one was issued unfiltered.
+        case.query.pop("created_by", None)
+
+    # `rate_limit_per_minute` alone is read against the stored tier (enterprise only); the decoy
+    # key is standard, so a valid PATCH names the tier it means.
+    if (
+        case.method == "PATCH"
+        and isinstance(case.body, dict)
+        and case.body.get("rate_limit_per_minute") is not None
+        and case.body.get("tier") is None
+        and _is_positive(case, "body")
+    ):
+        case.body["tier"] = "enterprise"
 
     if isinstance(case.body, dict) and isinstance(case.body.get("expires_at"), str) and _is_positive(case, "body"):
         case.body["expires_at"] = FUTURE

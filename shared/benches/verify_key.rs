@@ -1,8 +1,9 @@
 //! `verify_key_ns_median`: parse + HMAC-SHA256 + constant-time compare of a presented key, no I/O.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use keyhive::keys::{verify, Credential, Environment, KeyId};
-use keyhive::secrets::HashingSecret;
+use keyhive::auth::credential::verify;
+use keyhive::auth::secrets::HashingSecret;
+use keyhive::auth::{Credential, Environment, KeyId};
 use std::hint::black_box;
 
 fn verify_key(c: &mut Criterion) {

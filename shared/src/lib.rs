@@ -1,28 +1,29 @@
-//! keyhive's shared library: everything the Lambda functions have in common.
+//! keyhive's kernel: what every Lambda function shares, and nothing a single resource owns.
+//!
+//! - `http`: the pipeline (route, authenticate, permit, handler, envelope), the route table,
+//!   replies, bodies, paging and the one error type;
+//! - `auth`: the credential format and keyed hash, the one-round-trip authentication, permissions,
+//!   the server secrets, and an organization's bootstrap;
+//! - `change`: the change log every change writes in its own transaction (audit entries, outbox
+//!   events with their typed event types, `Idempotency-Key` records);
+//! - `store`: DynamoDB primitives (transactions, query pages, sealed cursors, attribute codecs)
+//!   and the kernel's own store traits;
+//! - `schema`: the one key-schema module; `config`, `aws`, `telemetry`.
+//!
+//! A resource's own rules, store and handler live in its function crate (`functions/<name>`).
 
-pub mod api;
 pub mod auth;
 pub mod aws;
-pub mod body;
 pub mod change;
 pub mod config;
-pub mod cursor;
-pub mod envelope;
-pub mod error;
-pub mod idempotency;
-pub mod keys;
-pub mod manage;
+pub mod http;
 pub mod model;
-pub mod paging;
-pub mod permissions;
-pub mod routes;
 pub mod schema;
-pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
-pub use api::{Api, Call};
-pub use envelope::{Reply, RequestId};
-pub use error::ApiError;
+pub use http::envelope::{Reply, RequestId};
+pub use http::error::ApiError;
+pub use http::{Api, Call};
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,8 +1,8 @@
-//! The records keyhive stores for keys, organizations and members, plus the audit entry and the
-//! outbox event every change writes in its own transaction.
+//! The kernel's records: ids, times, the stored API key (what authentication reads) and the
+//! organization. A resource's own records live in its function crate.
 
-use crate::keys::{Environment, KeyId, KeyType, SecretHash, Tier};
-use crate::permissions::Permissions;
+use crate::auth::permissions::Permissions;
+use crate::auth::{Environment, KeyId, KeyType, SecretHash, Tier};
 use rand::Rng;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -147,26 +147,6 @@ impl KeyRecord {
             "expires_at": self.expires_at.map(rfc3339),
             "last4": self.last4,
             "created_by": self.created_by.to_json(),
-        })
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub org_id: OrgId,
-    pub user_id: UserId,
-    pub name: String,
-    pub email: String,
-    pub created_at: OffsetDateTime,
-}
-
-impl Member {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "user_id": self.user_id.as_str(),
-            "name": self.name,
-            "email": self.email,
-            "created_at": rfc3339(self.created_at),
         })
     }
 }

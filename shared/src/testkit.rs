@@ -1,8 +1,8 @@
 //! Test support (feature `testkit`): the local stack `make test` started, REST v1 events from
 //! `events/`, and response helpers. Tests that need the stack fail loudly without it.
 
-use crate::api::Api;
 use crate::config::Config;
+use crate::http::Api;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -165,16 +165,25 @@ impl Event {
 /// the same code as `keyhive-admin bootstrap`. Each test gets its own tenant.
 pub async fn new_org(
     api: &Api,
-    environment: crate::keys::Environment,
-) -> (crate::keys::Credential, crate::model::KeyRecord) {
+    environment: crate::auth::Environment,
+) -> (crate::auth::Credential, crate::model::KeyRecord) {
+    new_org_with_tier(api, environment, crate::auth::Tier::Enterprise(10_000)).await
+}
+
+/// A fresh organization whose admin key has the given rate-limit tier.
+pub async fn new_org_with_tier(
+    api: &Api,
+    environment: crate::auth::Environment,
+    tier: crate::auth::Tier,
+) -> (crate::auth::Credential, crate::model::KeyRecord) {
     let secret = api.hashing_secret().await.expect("hashing secret from moto");
-    let (_, record, credential) = crate::manage::bootstrap_org(
+    let (_, record, credential) = crate::auth::bootstrap::bootstrap_org(
         &api.store,
         &api.config.key_prefix,
         secret,
         "test org",
         environment,
-        crate::keys::Tier::Enterprise(10_000),
+        tier,
     )
     .await
     .expect("bootstrap");

@@ -2,7 +2,7 @@
 //! `keyhive-admin` creates locally; the routes of the route table, the template's API events and
 //! the local router of `cargo lambda watch`.
 
-use keyhive::routes::{Access, Function, ROUTES};
+use keyhive::http::routes::{Access, Function, ROUTES};
 use keyhive::schema::table_definition;
 use keyhive::testkit::workspace_root;
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,7 +99,7 @@ fn template_api_events_match_the_route_table() {
             (function_resource(r.function), r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)
         })
         .collect();
-    assert_eq!(declared, expected, "template.yaml Api events differ from shared/src/routes.rs");
+    assert_eq!(declared, expected, "template.yaml Api events differ from shared/src/http/routes.rs");
     let expected_any: BTreeMap<_, _> =
         ROUTES.iter().map(|r| (r.pattern.to_string(), function_resource(r.function))).collect();
     assert_eq!(any_paths, expected_any, "every routed path needs one ANY event on its function");
@@ -143,7 +143,7 @@ fn openapi_describes_exactly_the_routes_of_the_route_table() {
         .iter()
         .map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public, r.op.creates()))
         .collect();
-    assert_eq!(documented, routed, "openapi.yaml and shared/src/routes.rs disagree");
+    assert_eq!(documented, routed, "openapi.yaml and shared/src/http/routes.rs disagree");
     for scheme in ["ApiKeyHeader", "BearerAuth", "RawAuthorization"] {
         assert!(!doc["components"]["securitySchemes"][scheme].is_badvalue(), "{scheme} missing");
     }

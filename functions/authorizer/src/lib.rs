@@ -5,7 +5,7 @@
 //! The gateway never caches the result (TTL 0), so revocation applies on the very next request.
 
 use keyhive::auth::Identity;
-use keyhive::envelope::RequestId;
+use keyhive::http::envelope::RequestId;
 use keyhive::{Api, ApiError};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use serde_json::{json, Value};
@@ -83,7 +83,7 @@ pub async fn handler(api: &Api, event: ApiGatewayCustomAuthorizerRequestTypeRequ
             Ok(policy("rate-limited", "Deny", method_arn, context))
         }
         Err(err) if err.is_server_side() => {
-            tracing::error!(request_id = %request_id, error = %keyhive::error::source_chain(&err), decision = "error", "authorizer failed");
+            tracing::error!(request_id = %request_id, error = %keyhive::http::error::source_chain(&err), decision = "error", "authorizer failed");
             Err(Refusal::Unavailable)
         }
         Err(_) => {

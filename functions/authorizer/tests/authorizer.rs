@@ -3,7 +3,7 @@
 
 use authorizer::{handler, Refusal};
 use keyhive::auth::Identity;
-use keyhive::keys::{Credential, Environment};
+use keyhive::auth::{Credential, Environment};
 use keyhive::testkit::{event_json, new_org, stack_api};
 use serde_json::{json, Value};
 
@@ -76,25 +76,9 @@ async fn bad_credentials_end_in_the_literal_unauthorized_error() {
 #[tokio::test]
 async fn over_the_limit_is_a_deny_carrying_retry_after() {
     let api = stack_api().await;
-    let (admin, record) = new_org(&api, Environment::Live).await;
-    let actor = keyhive::testkit::identity_of(&record);
-    let ctx = keyhive::manage::Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_authz",
-        now: keyhive::model::now(),
-        idempotency: None,
-    };
-    let new = keyhive::manage::NewKey {
-        name: "tiny".into(),
-        key_type: keyhive::keys::KeyType::Bot,
-        user_id: None,
-        permissions: Default::default(),
-        environment: None,
-        expires_at: None,
-        tier: keyhive::keys::Tier::Enterprise(1),
-    };
-    let (_, tiny) = keyhive::manage::create_key(&ctx, "kh", api.hashing_secret().await.unwrap(), new).await.unwrap();
+    let (admin, _) = new_org(&api, Environment::Live).await;
+    let (tiny, _) =
+        keyhive::testkit::new_org_with_tier(&api, Environment::Live, keyhive::auth::Tier::Enterprise(1)).await;
     let first = handler(&api, event_with(&[("X-API-Key", tiny.reveal())])).await.unwrap();
     assert_eq!(first["policyDocument"]["Statement"][0]["Effect"], "Allow");
     let second = handler(&api, event_with(&[("X-API-Key", tiny.reveal())])).await.unwrap();
@@ -115,7 +99,7 @@ async fn over_the_limit_is_a_deny_carrying_retry_after() {
 async fn an_unreachable_table_is_an_authorizer_failure_not_a_401() {
     let api = keyhive::testkit::unreachable_api().await;
     // The secret loads from moto; only DynamoDB is away.
-    let credential = Credential::mint("kh", Environment::Live, keyhive::keys::KeyId::generate());
+    let credential = Credential::mint("kh", Environment::Live, keyhive::auth::KeyId::generate());
     let refusal = handler(&api, event_with(&[("X-API-Key", credential.reveal())])).await.expect_err("refused");
     assert_eq!(refusal, Refusal::Unavailable);
 }

@@ -1,6 +1,6 @@
 //! `GET /health`: 200 while the function runs and the table answers, 503 when it does not.
 
-use keyhive::routes::{Function, Op};
+use keyhive::http::routes::{Function, Op};
 use keyhive::store::HealthProbe;
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, Response};
@@ -9,7 +9,7 @@ use serde_json::json;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub async fn handle(api: &Api, request: Request) -> Response<Body> {
-    keyhive::api::serve(api, Function::Health, request, |call| handler(api, call)).await
+    keyhive::http::serve(api, Function::Health, request, |call| handler(api, call)).await
 }
 
 async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {

@@ -1,22 +1,26 @@
-//! The keys function: `/v1/keys*` and `/v1/members*`. It turns HTTP into calls of
-//! `keyhive::manage` and their results into replies; the rules live there.
+//! The keys function: `/v1/keys*` and `/v1/members*`. `handler` turns HTTP into calls of
+//! `rules` and their results into replies; the rules live there, the store in `store`.
 
-use keyhive::api::idempotent;
-use keyhive::body::{parse_object, read, JsonObject};
-use keyhive::keys::{Environment, KeyId, KeyType, Tier};
-use keyhive::manage::{self, Ctx, KeyPatch, NewKey};
+pub mod model;
+pub mod rules;
+pub mod store;
+
+use crate::rules::{Ctx, KeyPatch, NewKey};
+use crate::store::MemberStore;
+use keyhive::auth::permissions::Permissions;
+use keyhive::auth::{Environment, KeyId, KeyType, Tier};
+use keyhive::http::body::{parse_object, read, JsonObject};
+use keyhive::http::idempotent;
+use keyhive::http::paging::ListRequest;
+use keyhive::http::routes::{Function, Op};
 use keyhive::model::{parse_rfc3339, KeyRecord, UserId};
-use keyhive::paging::ListRequest;
-use keyhive::permissions::Permissions;
-use keyhive::routes::{Function, Op};
-use keyhive::store::OrgStore;
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 pub async fn handle(api: &Api, request: Request) -> Response<Body> {
-    keyhive::api::serve(api, Function::Keys, request, |call| handler(api, call)).await
+    keyhive::http::serve(api, Function::Keys, request, |call| handler(api, call)).await
 }
 
 async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
@@ -35,12 +39,12 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             let new = new_key(&mut fields)?;
             fields.finish()?;
             // Everything the body and the caller's own power decide comes before the replay check.
-            manage::check_new_key(&new, ctx.now)?;
-            manage::check_may_create(actor, &new)?;
+            rules::check_new_key(&new, ctx.now)?;
+            rules::check_may_create(actor, &new)?;
             let secret = api.hashing_secret().await?;
             idempotent(api, &call, |claim| async move {
                 let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
-                let (record, credential) = manage::create_key(&ctx, prefix, secret, new).await?;
+                let (record, credential) = rules::create_key(&ctx, prefix, secret, new).await?;
                 let mut data = record.to_json();
                 data["key"] = json!(credential.reveal());
                 Ok(Reply::created(data))
@@ -50,28 +54,28 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
         Op::KeysList => {
             let list = ListRequest::read(api, &call, 20, &["created_by"]).await?;
             let created_by = list.filter("created_by").map(creator).transpose()?;
-            let page = manage::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
+            let page = rules::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
             list.reply(api, page, KeyRecord::to_json).await
         }
-        Op::KeysSelf => Ok(Reply::ok(manage::visible_key(&api.store, actor, &actor.key_id).await?.to_json())),
-        Op::KeysGet => Ok(Reply::ok(manage::visible_key(&api.store, actor, &key_id(&call)?).await?.to_json())),
+        Op::KeysSelf => Ok(Reply::ok(rules::visible_key(&api.store, actor, &actor.key_id).await?.to_json())),
+        Op::KeysGet => Ok(Reply::ok(rules::visible_key(&api.store, actor, &key_id(&call)?).await?.to_json())),
         Op::KeysUpdate => {
             // The body's shape (400) is checked before stored state (404), as the contract orders.
             let mut fields = body(&call, false)?;
             let patch = key_patch(&mut fields)?;
             fields.finish()?;
             let id = key_id(&call)?;
-            Ok(Reply::ok(manage::update_key(&ctx, &id, patch).await?.to_json()))
+            Ok(Reply::ok(rules::update_key(&ctx, &id, patch).await?.to_json()))
         }
-        Op::KeysRevoke => Ok(Reply::ok(manage::revoke_key(&ctx, &key_id(&call)?).await?)),
+        Op::KeysRevoke => Ok(Reply::ok(rules::revoke_key(&ctx, &key_id(&call)?).await?)),
         Op::KeysRoll => {
             let mut fields = body(&call, true)?;
             let grace = fields.optional("grace_seconds", read::integer)?.unwrap_or(0);
             fields.finish()?;
-            manage::check_grace(grace)?;
+            rules::check_grace(grace)?;
             let id = key_id(&call)?;
             let (record, credential, old_valid_until) =
-                manage::roll_key(&ctx, prefix, api.hashing_secret().await?, &id, grace).await?;
+                rules::roll_key(&ctx, prefix, api.hashing_secret().await?, &id, grace).await?;
             let mut data = record.to_json();
             data["key"] = json!(credential.reveal());
             data["old_secret_valid_until"] = json!(old_valid_until.map(keyhive::model::rfc3339));
@@ -85,18 +89,18 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             fields.finish()?;
             idempotent(api, &call, |claim| async move {
                 let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
-                Ok(Reply::created(manage::create_member(&ctx, user_id, name, email).await?.to_json()))
+                Ok(Reply::created(rules::create_member(&ctx, user_id, name, email).await?.to_json()))
             })
             .await
         }
         Op::MembersList => {
             let list = ListRequest::read(api, &call, 20, &[]).await?;
             let page = api.store.list_members(&actor.org_id, list.start.as_ref(), list.limit).await?;
-            list.reply(api, page, keyhive::model::Member::to_json).await
+            list.reply(api, page, crate::model::Member::to_json).await
         }
         Op::MembersRemove => {
             let user_id = UserId::parse(call.param("user_id")?).ok_or(ApiError::NotFound)?;
-            Ok(Reply::ok(manage::remove_member(&ctx, &user_id).await?))
+            Ok(Reply::ok(rules::remove_member(&ctx, &user_id).await?))
         }
         _ => Err(ApiError::NotFound),
     }
@@ -179,7 +183,7 @@ fn key_patch(fields: &mut JsonObject) -> Result<KeyPatch, ApiError> {
         })?,
         rate_limit_per_minute: fields.optional("rate_limit_per_minute", |f, v| {
             let limit = read::integer(f, v)?;
-            match (1..=i64::from(keyhive::keys::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {
+            match (1..=i64::from(keyhive::auth::credential::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {
                 true => Ok(limit),
                 false => Err(ApiError::validation(f, "must be 1..100000")),
             }

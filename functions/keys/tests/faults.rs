@@ -1,14 +1,14 @@
 //! Dependencies away: every request still gets an enveloped, quick answer, and nothing is cached
 //! from the failure.
 
-use keyhive::keys::Environment;
+use keyhive::auth::Environment;
 use keyhive::testkit::{assert_envelope, new_org, secretless_api, stack_api, unreachable_api, Event};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn secrets_manager_unreachable_at_start_is_a_503_per_request_not_a_crash() {
     let api = secretless_api().await;
-    let minted = keyhive::keys::Credential::mint("kh", Environment::Live, keyhive::keys::KeyId::generate());
+    let minted = keyhive::auth::Credential::mint("kh", Environment::Live, keyhive::auth::KeyId::generate());
     let well_formed = minted.reveal();
     for _ in 0..2 {
         let started = Instant::now();
@@ -40,7 +40,7 @@ async fn secrets_manager_unreachable_at_start_is_a_503_per_request_not_a_crash()
 #[tokio::test]
 async fn dynamodb_unreachable_is_a_503_envelope_within_the_call_bound() {
     let api = unreachable_api().await;
-    let minted = keyhive::keys::Credential::mint("kh", Environment::Live, keyhive::keys::KeyId::generate());
+    let minted = keyhive::auth::Credential::mint("kh", Environment::Live, keyhive::auth::KeyId::generate());
     let started = Instant::now();
     let response = keys::handle(
         &api,

@@ -1,7 +1,7 @@
 //! The keys function fed REST v1 events from `events/` (authorizer context included, as API
 //! Gateway sends them), against DynamoDB Local and moto.
 
-use keyhive::keys::Environment;
+use keyhive::auth::Environment;
 use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
 use keyhive::Api;
 use lambda_http::{Body, Response};
@@ -12,7 +12,7 @@ async fn send(api: &Api, event: Event) -> Response<Body> {
 }
 
 /// The admin of a fresh organization, as the authorizer would describe it.
-async fn admin(api: &Api) -> (keyhive::keys::Credential, keyhive::auth::Identity) {
+async fn admin(api: &Api) -> (keyhive::auth::Credential, keyhive::auth::Identity) {
     let (credential, record) = new_org(api, Environment::Live).await;
     (credential, identity_of(&record))
 }
@@ -89,7 +89,7 @@ async fn no_key_can_grant_or_manage_more_than_it_holds() {
     let manager_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
     let api_store = &api.store;
     let manager_record =
-        keyhive::store::KeyStore::get_key(api_store, &keyhive::keys::KeyId::parse(&manager_id).unwrap())
+        keyhive::store::KeyStore::get_key(api_store, &keyhive::auth::KeyId::parse(&manager_id).unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -166,7 +166,7 @@ async fn no_key_can_grant_or_manage_more_than_it_holds() {
     let made =
         send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&create_body("reader", reader))).await;
     let reader_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
-    let reader_record = keyhive::store::KeyStore::get_key(api_store, &keyhive::keys::KeyId::parse(&reader_id).unwrap())
+    let reader_record = keyhive::store::KeyStore::get_key(api_store, &keyhive::auth::KeyId::parse(&reader_id).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -208,7 +208,7 @@ async fn test_keys_cannot_see_or_mint_live_keys() {
     )
     .await;
     let test_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
-    let test_record = keyhive::store::KeyStore::get_key(&api.store, &keyhive::keys::KeyId::parse(&test_id).unwrap())
+    let test_record = keyhive::store::KeyStore::get_key(&api.store, &keyhive::auth::KeyId::parse(&test_id).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -323,7 +323,7 @@ async fn without_authorizer_context_the_function_authenticates_every_credential_
         assert_eq!(body["data"]["id"], admin.key_id.as_str(), "{header}");
         assert_eq!(response.headers()["x-ratelimit-limit"], "10000");
     }
-    let wrong = keyhive::keys::Credential::mint("kh", Environment::Live, admin.key_id.clone());
+    let wrong = keyhive::auth::Credential::mint("kh", Environment::Live, admin.key_id.clone());
     let mut messages = std::collections::BTreeSet::new();
     for (header, value) in [
         ("X-API-Key", wrong.reveal().to_string()),

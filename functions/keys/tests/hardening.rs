@@ -3,7 +3,7 @@
 //! on every axis, sealed cursors, idempotency records per key, one credential per request.
 
 use keyhive::auth::Identity;
-use keyhive::keys::{Environment, KeyId};
+use keyhive::auth::{Environment, KeyId};
 use keyhive::store::KeyStore;
 use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
 use keyhive::Api;
@@ -267,7 +267,7 @@ async fn idempotency_records_belong_to_the_key_that_made_them() {
 
     // The replay comes after the permission check: a key that lost the permission gets a 403.
     let mut weakened = first.clone();
-    weakened.permissions = keyhive::permissions::Permissions::default();
+    weakened.permissions = keyhive::auth::permissions::Permissions::default();
     let refused = send(&api, made(&weakened)).await;
     assert_eq!(assert_envelope(&refused, 403)["error"]["details"]["required"], "members:create");
     // ... and after the body check: a broken body is a 400, whatever the key.

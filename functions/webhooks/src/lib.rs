@@ -1,10 +1,10 @@
 //! The webhooks function. Its routes arrive with their issue; until then it serves no route and
 //! answers every request with the 404 (or 405) envelope from the shared route table.
 
-use keyhive::routes::Function;
+use keyhive::http::routes::Function;
 use keyhive::{Api, ApiError};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(api: &Api, request: Request) -> Response<Body> {
-    keyhive::api::serve(api, Function::Webhooks, request, |_call| async { Err(ApiError::NotFound) }).await
+    keyhive::http::serve(api, Function::Webhooks, request, |_call| async { Err(ApiError::NotFound) }).await
 }

@@ -28,6 +28,20 @@ impl DynamoStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    /// One item by key, strongly consistent (a change just made must be seen).
+    pub async fn get_consistent(&self, key: super::items::Item) -> Result<Option<super::items::Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.item)
+    }
 }
 
 /// Maps an SDK failure to a `StoreError`: transport failures, timeouts, throttling and server
@@ -74,9 +88,7 @@ impl HealthProbe for DynamoStore {
     }
 }
 
-fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Other(Box::new(e)))
-}
+use super::transact::built;
 
 /// Creates the table from its definition unless it exists. Used by `keyhive-admin` for the local
 /// stack and by tests; in AWS the table comes from `template.yaml`.

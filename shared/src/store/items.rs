@@ -1,11 +1,11 @@
 //! Conversions between records and DynamoDB items. Attribute names live here and in `schema`.
 
 use super::StoreError;
+use crate::auth::permissions::Permissions;
+use crate::auth::{Environment, KeyId, KeyType, SecretHash, Tier};
+use crate::change::idempotency::IdempotencyRecord;
 use crate::change::{AuditEntry, OutboxEvent};
-use crate::idempotency::IdempotencyRecord;
-use crate::keys::{Environment, KeyId, KeyType, SecretHash, Tier};
-use crate::model::{parse_rfc3339, rfc3339, CreatedBy, KeyRecord, Member, OrgId, Organization, UserId};
-use crate::permissions::Permissions;
+use crate::model::{parse_rfc3339, rfc3339, CreatedBy, KeyRecord, OrgId, Organization, UserId};
 use crate::schema;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -30,14 +30,19 @@ pub fn window_attribute(minute: i64) -> String {
     format!("{WINDOW_PREFIX}{minute}")
 }
 
-fn corrupt(what: &str) -> StoreError {
+/// The primary key of an item.
+pub fn key_of(pk: String, sk: impl Into<String>) -> Item {
+    Item::from([(schema::PK.into(), s(pk)), (schema::SK.into(), s(sk))])
+}
+
+pub fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| corrupt(name))
 }
-fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 pub fn opt_n(item: &Item, name: &str) -> Option<i64> {
@@ -46,7 +51,7 @@ pub fn opt_n(item: &Item, name: &str) -> Option<i64> {
 fn opt_hash(item: &Item, name: &str) -> Option<SecretHash> {
     item.get(name).and_then(|v| v.as_b().ok()).and_then(|b| SecretHash::from_bytes(b.as_ref()))
 }
-fn time_of(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+pub fn time_of(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     opt_s(item, name).map(|v| parse_rfc3339(v).ok_or_else(|| corrupt(name))).transpose()
 }
 
@@ -123,28 +128,6 @@ pub fn key_record(item: &Item) -> Result<KeyRecord, StoreError> {
                     .transpose()?,
             },
         },
-    })
-}
-
-pub fn member_item(m: &Member) -> Item {
-    Item::from([
-        (schema::PK.into(), s(schema::org_pk(m.org_id.as_str()))),
-        (schema::SK.into(), s(schema::member_sk(m.user_id.as_str()))),
-        ("org_id".into(), s(m.org_id.as_str())),
-        ("user_id".into(), s(m.user_id.as_str())),
-        ("name".into(), s(&m.name)),
-        ("email".into(), s(&m.email)),
-        ("created_at".into(), s(rfc3339(m.created_at))),
-    ])
-}
-
-pub fn member_record(item: &Item) -> Result<Member, StoreError> {
-    Ok(Member {
-        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
-        user_id: UserId::parse(get_s(item, "user_id")?).ok_or_else(|| corrupt("user_id"))?,
-        name: get_s(item, "name")?.to_string(),
-        email: get_s(item, "email")?.to_string(),
-        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
     })
 }
 

@@ -1,11 +1,17 @@
-//! Persistence behind small traits, split by use. The DynamoDB implementation lives in
-//! `dynamo.rs`; tests run it against DynamoDB Local.
+//! The kernel's persistence: the DynamoDB primitives every resource store builds on
+//! (`transact`: one transaction per change with its log and the meaning of each failed condition;
+//! `query`: pages with key-condition ranges and filters; `cursor`: sealed cursors; `items`:
+//! attribute codecs), and the kernel's own store traits (authentication, bootstrap, idempotency,
+//! health) with their DynamoDB implementation (`keys`). Tests run it against DynamoDB Local.
 
+pub mod cursor;
 pub mod dynamo;
-mod dynamo_keys;
 pub mod items;
+mod keys;
+pub mod query;
+pub mod transact;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// What can go wrong talking to the store, in terms the API cares about.
 #[derive(Debug, thiserror::Error)]
@@ -35,11 +41,10 @@ pub trait HealthProbe: Send + Sync {
     async fn probe(&self) -> Result<(), StoreError>;
 }
 
+use crate::auth::{KeyId, SecretHash};
 use crate::change::ChangeLog;
-use crate::cursor::Position;
-use crate::keys::{Environment, KeyId, SecretHash, Tier};
-use crate::model::{KeyRecord, Member, OrgId, Organization, UserId};
-use crate::permissions::Permissions;
+use crate::model::{KeyRecord, Organization};
+use crate::store::cursor::Position;
 use time::OffsetDateTime;
 
 /// Why a change was not made.
@@ -58,6 +63,9 @@ pub enum ChangeError {
     /// The change's `Idempotency-Key` was claimed by another request first.
     #[error("idempotency key taken")]
     IdempotencyTaken,
+    /// An item changed between the read a change was decided on and the change's transaction.
+    #[error("the item changed while this request ran; retry")]
+    Stale,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -70,6 +78,7 @@ impl From<ChangeError> for ApiError {
             ChangeError::Invalid { field, reason } => ApiError::validation(field, reason),
             ChangeError::Missing { field, reason } => ApiError::MissingReference { field, reason },
             ChangeError::IdempotencyTaken => ApiError::IdempotencyTaken,
+            ChangeError::Stale => ApiError::Conflict(err.to_string()),
             ChangeError::Store(store) => store.into(),
         }
     }
@@ -84,15 +93,6 @@ pub struct Page<T> {
     pub next: Option<Position>,
 }
 
-/// What a key listing keeps, applied in the query (never after it, so pages stay full).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyFilter {
-    /// Only keys of this environment (a test key's listing).
-    pub environment: Option<Environment>,
-    /// Only keys created by this key id, or by keys of this user id.
-    pub created_by: Option<String>,
-}
-
 /// The outcome of the one store call an authenticated request makes.
 #[derive(Debug)]
 pub enum Touch {
@@ -102,16 +102,7 @@ pub enum Touch {
     Refused { record: Option<Box<KeyRecord>>, used: u32 },
 }
 
-/// A change to an existing key. Each is one transaction with its audit entry and event, and
-/// each is refused if the key was revoked or its permissions changed since it was read.
-#[derive(Debug)]
-pub enum KeyChange {
-    Settings { name: String, permissions: Permissions, tier: Tier, expires_at: Option<OffsetDateTime> },
-    Roll { secret_hash: SecretHash, last4: String, previous: Option<(SecretHash, i64)> },
-    Revoke { at: OffsetDateTime },
-}
-
-/// API keys.
+/// API keys as authentication reads them (their management is the keys function's).
 #[async_trait::async_trait]
 pub trait KeyStore: Send + Sync {
     /// Checks the presented hash, revocation, expiry and the rate window of `key_id`, and on
@@ -119,17 +110,6 @@ pub trait KeyStore: Send + Sync {
     async fn touch_key(&self, key_id: &KeyId, presented: &SecretHash, now: OffsetDateTime)
         -> Result<Touch, StoreError>;
     async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
-    /// The organization's unrevoked keys that pass `filter`, newest first, from `start` on.
-    async fn list_keys(
-        &self,
-        org: &OrgId,
-        filter: &KeyFilter,
-        start: Option<&Position>,
-        limit: u32,
-    ) -> Result<Page<KeyRecord>, ChangeError>;
-    /// Creates a key; a user key also claims its member's one-key slot (409 if taken).
-    async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
-    async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
 }
 
 /// The records of `Idempotency-Key`s (written by the creations themselves, in their transactions).
@@ -138,32 +118,14 @@ pub trait IdempotencyStore: Send + Sync {
     /// The record of a key in an organization and environment, expired or not (strongly consistent).
     async fn get_idempotency(
         &self,
-        scope: &crate::idempotency::Scope,
+        scope: &crate::change::idempotency::Scope,
         key_hash: &str,
-    ) -> Result<Option<crate::idempotency::IdempotencyRecord>, StoreError>;
+    ) -> Result<Option<crate::change::idempotency::IdempotencyRecord>, StoreError>;
 }
 
-/// Organizations and their members.
+/// Organizations: the operator's bootstrap of one and its first key.
 #[async_trait::async_trait]
 pub trait OrgStore: Send + Sync {
-    /// The operator's bootstrap: an organization and its first admin key, together.
+    /// An organization and its first admin key, together.
     async fn create_org(&self, org: &Organization, admin_key: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
-    async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError>;
-    async fn list_members(
-        &self,
-        org: &OrgId,
-        start: Option<&Position>,
-        limit: u32,
-    ) -> Result<Page<Member>, ChangeError>;
-    async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// The id of the member's user key, if they hold one (strongly consistent).
-    async fn user_key_of(&self, member: &Member) -> Result<Option<KeyId>, StoreError>;
-    /// Removes the member and, in the same transaction, deletes `user_key` (what `user_key_of`
-    /// found). Refused as a conflict when the member's key changed since: no key is orphaned.
-    async fn remove_member(
-        &self,
-        member: &Member,
-        user_key: Option<&KeyId>,
-        log: &ChangeLog,
-    ) -> Result<(), ChangeError>;
 }

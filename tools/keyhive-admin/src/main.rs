@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
     match run(&args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("keyhive-admin: {}", keyhive::error::source_chain(err.as_ref()));
+            eprintln!("keyhive-admin: {}", keyhive::http::error::source_chain(err.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -54,12 +54,12 @@ async fn run(args: &[String]) -> Result<(), Failure> {
             let secret_file = flag(args, "--secret-file").ok_or("init-local needs --secret-file PATH")?;
             let value = local_secret_value(Path::new(secret_file))?;
             let created =
-                keyhive::secrets::ensure_secret(&keyhive::aws::secretsmanager(&sdk), &config.secret_id, &value).await?;
+                keyhive::auth::secrets::ensure_secret(&keyhive::aws::secretsmanager(&sdk), &config.secret_id, &value).await?;
             println!("secret {}: {}", config.secret_id, if created { "created" } else { "exists" });
             let mut cursor_bytes = [0u8; 48];
             rand::fill(&mut cursor_bytes);
             let cursor_value = base64::engine::general_purpose::STANDARD_NO_PAD.encode(cursor_bytes);
-            let created = keyhive::secrets::ensure_secret(
+            let created = keyhive::auth::secrets::ensure_secret(
                 &keyhive::aws::secretsmanager(&sdk),
                 &config.cursor_secret_id,
                 &cursor_value,
@@ -74,7 +74,7 @@ async fn run(args: &[String]) -> Result<(), Failure> {
 }
 
 async fn bootstrap(sdk: &aws_config::SdkConfig, config: &Config, args: &[String]) -> Result<(), Failure> {
-    use keyhive::keys::{Credential, Environment, Tier};
+    use keyhive::auth::{Credential, Environment, Tier};
     use keyhive::store::KeyStore;
     let org_name = flag(args, "--org-name").ok_or("bootstrap needs --org-name NAME")?;
     let environment = match flag(args, "--environment") {
@@ -82,7 +82,8 @@ async fn bootstrap(sdk: &aws_config::SdkConfig, config: &Config, args: &[String]
         Some(e) => Environment::parse(e).ok_or("--environment must be live or test")?,
     };
     let key_file = flag(args, "--key-file").map(Path::new);
-    let secret = keyhive::secrets::load_hashing_secret(&keyhive::aws::secretsmanager(sdk), &config.secret_id).await?;
+    let secret =
+        keyhive::auth::secrets::load_hashing_secret(&keyhive::aws::secretsmanager(sdk), &config.secret_id).await?;
     let store = keyhive::store::dynamo::DynamoStore::new(keyhive::aws::dynamodb(sdk), config.table_name.clone());
     if let (true, Some(path)) = (args.iter().any(|a| a == "--if-missing"), key_file) {
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -95,7 +96,7 @@ async fn bootstrap(sdk: &aws_config::SdkConfig, config: &Config, args: &[String]
             }
         }
     }
-    let (org_id, record, credential) = keyhive::manage::bootstrap_org(
+    let (org_id, record, credential) = keyhive::auth::bootstrap::bootstrap_org(
         &store,
         &config.key_prefix,
         &secret,
@@ -104,7 +105,7 @@ async fn bootstrap(sdk: &aws_config::SdkConfig, config: &Config, args: &[String]
         Tier::Enterprise(10_000),
     )
     .await
-    .map_err(|e| format!("bootstrap failed: {}", keyhive::error::source_chain(&e)))?;
+    .map_err(|e| format!("bootstrap failed: {}", keyhive::http::error::source_chain(&e)))?;
     match key_file {
         Some(path) => {
             write_private(path, credential.reveal())?;

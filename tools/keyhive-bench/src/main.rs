@@ -9,7 +9,7 @@
 //! Bounded: a fixed number of iterations, loopback only.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use keyhive::keys::Environment;
+use keyhive::auth::Environment;
 use keyhive::schema;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -40,13 +40,13 @@ async fn main() {
 
     // An enterprise key with room for every iteration, minted like `keyhive-admin bootstrap`.
     let secret = api.hashing_secret().await.expect("hashing secret");
-    let (_, record, credential) = keyhive::manage::bootstrap_org(
+    let (_, record, credential) = keyhive::auth::bootstrap::bootstrap_org(
         &api.store,
         &api.config.key_prefix,
         secret,
         "bench",
         Environment::Live,
-        keyhive::keys::Tier::Enterprise(100_000),
+        keyhive::auth::Tier::Enterprise(100_000),
     )
     .await
     .expect("bootstrap");

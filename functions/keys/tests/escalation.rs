@@ -3,14 +3,14 @@
 //! patch, roll, revoke), a caller weaker on that axis alone is refused, and the target is
 //! unchanged and still works. Callers are real keys, authenticated the way every request is.
 
+use keyhive::auth::permissions::Permissions;
 use keyhive::auth::{authenticate, read_credential, Identity};
-use keyhive::keys::{Credential, Environment, KeyType, Tier};
-use keyhive::manage::{self, Ctx, KeyPatch, NewKey};
+use keyhive::auth::{Credential, Environment, KeyType, Tier};
 use keyhive::model::{now, KeyRecord};
-use keyhive::permissions::Permissions;
 use keyhive::store::KeyStore;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
+use keys::rules::{self, Ctx, KeyPatch, NewKey};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -61,7 +61,7 @@ fn ctx<'a>(api: &'a Api, actor: &'a Identity) -> Ctx<'a, keyhive::store::dynamo:
 async fn make(api: &Api, creator: &Identity, spec: &Spec, name: &str) -> (Credential, KeyRecord) {
     let secret = api.hashing_secret().await.unwrap();
     let (record, credential) =
-        manage::create_key(&ctx(api, creator), &api.config.key_prefix, secret, spec.new_key(name)).await.expect(name);
+        rules::create_key(&ctx(api, creator), &api.config.key_prefix, secret, spec.new_key(name)).await.expect(name);
     (credential, record)
 }
 
@@ -94,9 +94,9 @@ async fn every_verb_refused(api: &Api, caller: &Identity, target: &KeyRecord, ke
     let c = ctx(api, caller);
     let patch = KeyPatch { name: Some("taken over".into()), ..KeyPatch::default() };
     let outcomes: Vec<(&str, Result<(), ApiError>)> = vec![
-        ("patch", manage::update_key(&c, &target.key_id, patch).await.map(|_| ())),
-        ("roll", manage::roll_key(&c, &api.config.key_prefix, secret, &target.key_id, 0).await.map(|_| ())),
-        ("revoke", manage::revoke_key(&c, &target.key_id).await.map(|_| ())),
+        ("patch", rules::update_key(&c, &target.key_id, patch).await.map(|_| ())),
+        ("roll", rules::roll_key(&c, &api.config.key_prefix, secret, &target.key_id, 0).await.map(|_| ())),
+        ("revoke", rules::revoke_key(&c, &target.key_id).await.map(|_| ())),
     ];
     for (verb, outcome) in outcomes {
         match axis {
@@ -118,7 +118,7 @@ async fn a_caller_weaker_on_permissions_can_neither_create_nor_manage_a_stronger
     let (target_key, target) = make(&api, &admin, &stronger, "target").await;
 
     let secret = api.hashing_secret().await.unwrap();
-    let created = manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, stronger.new_key("x")).await;
+    let created = rules::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, stronger.new_key("x")).await;
     refused_on(created, "permissions");
     every_verb_refused(&api, &weak, &target, &target_key, Some("permissions")).await;
 }
@@ -133,8 +133,7 @@ async fn a_test_key_can_neither_create_nor_manage_live_keys() {
     let (target_key, target) = make(&api, &admin, &Spec::base(), "target").await;
 
     let secret = api.hashing_secret().await.unwrap();
-    let created =
-        manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
+    let created = rules::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
     refused_on(created, "environment");
     // A live key does not exist for a test key: managing one is 404, as reading it is.
     every_verb_refused(&api, &weak, &target, &target_key, None).await;
@@ -151,14 +150,14 @@ async fn a_caller_with_a_lower_rate_limit_can_neither_create_nor_manage_a_faster
     let (target_key, target) = make(&api, &admin, &faster, "target").await;
 
     let secret = api.hashing_secret().await.unwrap();
-    let created = manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, faster.new_key("x")).await;
+    let created = rules::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, faster.new_key("x")).await;
     refused_on(created, "rate_limit");
     every_verb_refused(&api, &weak, &target, &target_key, Some("rate_limit")).await;
 
     // Nor may a PATCH of a key it does dominate lift that key above the caller's own limit.
     let (peer_key, peer) = make(&api, &admin, &Spec::base(), "peer").await;
     let lift = KeyPatch { tier: Some("enterprise".into()), rate_limit_per_minute: Some(9000), ..KeyPatch::default() };
-    refused_on(manage::update_key(&ctx(&api, &weak), &peer.key_id, lift).await, "rate_limit");
+    refused_on(rules::update_key(&ctx(&api, &weak), &peer.key_id, lift).await, "rate_limit");
     unchanged(&api, &peer, &peer_key).await;
 }
 
@@ -174,12 +173,11 @@ async fn an_expiring_caller_can_neither_create_nor_manage_a_key_that_outlives_it
     let (target_key, target) = make(&api, &admin, &Spec::base(), "target").await;
 
     let secret = api.hashing_secret().await.unwrap();
-    let forever =
-        manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
+    let forever = rules::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
     refused_on(forever, "expires_at");
     let later = Spec { expires_at: Some(soon + Duration::seconds(1)), ..Spec::base() };
     refused_on(
-        manage::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, later.new_key("x")).await,
+        rules::create_key(&ctx(&api, &weak), &api.config.key_prefix, secret, later.new_key("x")).await,
         "expires_at",
     );
     every_verb_refused(&api, &weak, &target, &target_key, Some("expires_at")).await;
@@ -188,12 +186,12 @@ async fn an_expiring_caller_can_neither_create_nor_manage_a_key_that_outlives_it
     let within = Spec { expires_at: Some(soon), ..Spec::base() };
     let (_, made) = make(&api, &weak, &within, "within").await;
     let rename = KeyPatch { name: Some("renamed".into()), ..KeyPatch::default() };
-    manage::update_key(&ctx(&api, &weak), &made.key_id, rename).await.expect("a key within its power");
+    rules::update_key(&ctx(&api, &weak), &made.key_id, rename).await.expect("a key within its power");
 
     // And it can never remove or push out its own expiry.
     for expires_at in [None, Some(soon + Duration::days(30))] {
         let patch = KeyPatch { expires_at: Some(expires_at), ..KeyPatch::default() };
-        refused_on(manage::update_key(&ctx(&api, &weak), &weak.key_id, patch).await, "expires_at");
+        refused_on(rules::update_key(&ctx(&api, &weak), &weak.key_id, patch).await, "expires_at");
     }
     unchanged(&api, &weak_record, &weak_key).await;
 }
@@ -206,19 +204,19 @@ async fn a_rolled_out_secret_authenticates_but_cannot_manage_its_key_or_mint_a_l
     let (old_key, target) = make(&api, &admin, &Spec::base(), "target").await;
     let secret = api.hashing_secret().await.unwrap();
     let (rolled, new_key, until) =
-        manage::roll_key(&ctx(&api, &admin), &api.config.key_prefix, secret, &target.key_id, 3600).await.unwrap();
+        rules::roll_key(&ctx(&api, &admin), &api.config.key_prefix, secret, &target.key_id, 3600).await.unwrap();
     let old = identify(&api, &old_key).await;
     assert!(old.rolled_out_secret);
     assert_eq!(old.expires_at, until.map(OffsetDateTime::unix_timestamp), "the old secret lives until its grace ends");
     assert!(!identify(&api, &new_key).await.rolled_out_secret);
 
     every_verb_refused(&api, &old, &rolled, &new_key, Some("secret")).await;
-    let lasting = manage::create_key(&ctx(&api, &old), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
+    let lasting = rules::create_key(&ctx(&api, &old), &api.config.key_prefix, secret, Spec::base().new_key("x")).await;
     refused_on(lasting, "expires_at");
     // The new owner still holds the key: the new secret manages it.
     let owner = identify(&api, &new_key).await;
     let rename = KeyPatch { name: Some("mine".into()), ..KeyPatch::default() };
-    assert_eq!(manage::update_key(&ctx(&api, &owner), &target.key_id, rename).await.unwrap().name, "mine");
+    assert_eq!(rules::update_key(&ctx(&api, &owner), &target.key_id, rename).await.unwrap().name, "mine");
 }
 
 #[tokio::test]
@@ -229,12 +227,12 @@ async fn a_patch_with_only_the_rate_limit_reads_the_stored_enterprise_tier() {
     let (_, target) = make(&api, &admin, &Spec { tier: Tier::Enterprise(2000), ..Spec::base() }, "target").await;
     let c = ctx(&api, &admin);
     let limit_only = KeyPatch { rate_limit_per_minute: Some(3000), ..KeyPatch::default() };
-    assert_eq!(manage::update_key(&c, &target.key_id, limit_only).await.unwrap().tier, Tier::Enterprise(3000));
+    assert_eq!(rules::update_key(&c, &target.key_id, limit_only).await.unwrap().tier, Tier::Enterprise(3000));
     let tier_only = KeyPatch { tier: Some("enterprise".into()), ..KeyPatch::default() };
-    assert_eq!(manage::update_key(&c, &target.key_id, tier_only).await.unwrap().tier, Tier::Enterprise(3000));
+    assert_eq!(rules::update_key(&c, &target.key_id, tier_only).await.unwrap().tier, Tier::Enterprise(3000));
     let down = KeyPatch { tier: Some("standard".into()), ..KeyPatch::default() };
-    assert_eq!(manage::update_key(&c, &target.key_id, down).await.unwrap().tier, Tier::Standard);
+    assert_eq!(rules::update_key(&c, &target.key_id, down).await.unwrap().tier, Tier::Standard);
     let limit_on_standard = KeyPatch { rate_limit_per_minute: Some(50), ..KeyPatch::default() };
-    let err = manage::update_key(&c, &target.key_id, limit_on_standard).await.unwrap_err();
+    let err = rules::update_key(&c, &target.key_id, limit_on_standard).await.unwrap_err();
     assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "rate_limit_per_minute"), "{err:?}");
 }

@@ -1,6 +1,6 @@
 //! The server-side secret (Secrets Manager) that keys are hashed under.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use aws_sdk_secretsmanager::Client;
 use std::fmt;
 
@@ -54,12 +54,12 @@ pub async fn load_hashing_secret(client: &Client, secret_id: &str) -> Result<Has
 }
 
 /// The key that seals list cursors, from a secret of its own (at least 32 bytes).
-pub async fn load_cursor_key(client: &Client, secret_id: &str) -> Result<crate::cursor::CursorKey, SecretError> {
+pub async fn load_cursor_key(client: &Client, secret_id: &str) -> Result<crate::store::cursor::CursorKey, SecretError> {
     let bytes = load_secret_bytes(client, secret_id).await?;
     if bytes.len() < 32 {
         return Err(SecretError::TooShort(bytes.len()));
     }
-    Ok(crate::cursor::CursorKey::from_secret(&bytes))
+    Ok(crate::store::cursor::CursorKey::from_secret(&bytes))
 }
 
 async fn load_secret_bytes(client: &Client, secret_id: &str) -> Result<Vec<u8>, SecretError> {

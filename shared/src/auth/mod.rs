@@ -1,11 +1,18 @@
 //! Authentication: the credential a request carries, the one store round trip that verifies and
 //! counts it, the caller's `Identity`, and that identity's trip through the authorizer context.
 
-use crate::error::ApiError;
-use crate::keys::{Credential, Environment, KeyId, KeyType, MAX_CREDENTIAL_LEN};
+pub mod bootstrap;
+pub mod credential;
+pub mod permissions;
+pub mod secrets;
+
+pub use credential::{Credential, Environment, KeyId, KeyType, SecretHash, Tier};
+
+use crate::auth::credential::MAX_CREDENTIAL_LEN;
+use crate::auth::permissions::Permissions;
+use crate::auth::secrets::HashingSecret;
+use crate::http::error::ApiError;
 use crate::model::{OrgId, UserId};
-use crate::permissions::Permissions;
-use crate::secrets::HashingSecret;
 use crate::store::{KeyStore, Touch};
 use http::HeaderMap;
 use serde_json::{json, Map, Value};

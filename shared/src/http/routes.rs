@@ -2,7 +2,7 @@
 //! permission it requires. Functions route and authorize with it; tests hold `template.yaml`,
 //! the local router in `Cargo.toml` and `openapi.yaml` to it.
 
-use crate::permissions::{Action, Resource};
+use crate::auth::permissions::{Action, Resource};
 use http::Method;
 
 /// The Lambda functions that serve routes.

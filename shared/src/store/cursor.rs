@@ -7,7 +7,7 @@
 //! The key comes from a Secrets Manager secret of its own, so functions that list but never
 //! authenticate need not read the key-hashing secret.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};

@@ -1,7 +1,7 @@
 //! Request bodies: a size bound, JSON that must be one object without duplicate keys, and typed
 //! field access whose errors name the field (`VALIDATION_FAILED`, `details.field`).
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -289,7 +289,7 @@ mod tests {
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
             assert_eq!(published(c), c.is_whitespace() || c.is_control(), "U+{:04X}", c as u32);
         }
-        let spec = include_str!("../../openapi.yaml");
+        let spec = include_str!("../../../openapi.yaml");
         assert!(spec.contains(r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"));
         assert!(spec.contains(r"\u0000-\u001F\u007F-\u009F"));
         // The deceptive characters, as the `Name` pattern refuses them.

@@ -6,10 +6,10 @@
 //! A response that revealed a secret (a new key) is not kept: replaying it would show the secret a
 //! second time, so such a replay is a 409 naming what was created.
 
-use crate::error::ApiError;
-use crate::keys::{Environment, KeyId};
+use crate::auth::{Environment, KeyId};
+use crate::http::error::ApiError;
+use crate::http::routes::Op;
 use crate::model::OrgId;
-use crate::routes::Op;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};

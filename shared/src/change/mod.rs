@@ -3,8 +3,10 @@
 //! creation's `Idempotency-Key` record. Event types and audit actions are closed lists here, the
 //! one place that spells them.
 
-use crate::idempotency::IdempotencyRecord;
-use crate::keys::{Environment, KeyId};
+pub mod idempotency;
+
+use crate::auth::{Environment, KeyId};
+use crate::change::idempotency::IdempotencyRecord;
 use crate::model::{random_id, rfc3339, OrgId, UserId};
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -1,15 +1,17 @@
-//! Key and member management: the rules (tenant scope, no escalation) and the operations, each
-//! one transaction with its audit entry and outbox event. Functions adapt HTTP to these.
+//! Key and member management: the rules (tenant scope, no escalation on any axis) and the
+//! operations, each one transaction with its audit entries and outbox events. The handler adapts
+//! HTTP to these.
 
-use crate::auth::Identity;
-use crate::change::{AuditAction, AuditEntry, ChangeLog, EventType, OutboxEvent};
-use crate::error::{ApiError, Axis};
-use crate::idempotency::{Claim, IdempotencyRecord, Scope};
-use crate::keys::{Credential, Environment, KeyId, KeyType, SecretHash, Tier};
-use crate::model::{rfc3339, CreatedBy, KeyRecord, Member, OrgId, UserId};
-use crate::permissions::Permissions;
-use crate::secrets::HashingSecret;
-use crate::store::{KeyChange, KeyFilter, KeyStore, OrgStore, Page};
+use crate::model::Member;
+use crate::store::{KeyAdminStore, KeyChange, KeyFilter, MemberStore};
+use keyhive::auth::permissions::Permissions;
+use keyhive::auth::secrets::HashingSecret;
+use keyhive::auth::{Credential, Environment, Identity, KeyId, KeyType, SecretHash, Tier};
+use keyhive::change::idempotency::{Claim, IdempotencyRecord, Scope};
+use keyhive::change::{AuditAction, AuditEntry, ChangeLog, EventType, OutboxEvent};
+use keyhive::http::error::{ApiError, Axis};
+use keyhive::model::{rfc3339, CreatedBy, KeyRecord, UserId};
+use keyhive::store::{ChangeError, Page};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -187,7 +189,7 @@ fn check_live(actor: &Identity, message: &'static str) -> Result<(), ApiError> {
 /// A key the caller may manage: its organization's and visible to its environment (else 404),
 /// not the caller's own key reached through a rolled-out secret, and within the caller's power
 /// on every axis (else 403).
-async fn managed_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<KeyRecord, ApiError> {
+async fn managed_key<S: KeyAdminStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<KeyRecord, ApiError> {
     let record = visible_key(ctx.store, ctx.actor, key_id).await?;
     if record.key_id == ctx.actor.key_id && ctx.actor.rolled_out_secret {
         return Err(ApiError::escalation(Axis::Secret, "a rolled-out secret cannot roll, revoke or change its key"));
@@ -198,7 +200,7 @@ async fn managed_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<Ke
 
 /// A key of the caller's organization and visible environment; other organizations' keys are
 /// indistinguishable from missing ones.
-pub async fn visible_key<S: KeyStore + ?Sized>(
+pub async fn visible_key<S: keyhive::store::KeyStore + ?Sized>(
     store: &S,
     actor: &Identity,
     key_id: &KeyId,
@@ -211,11 +213,11 @@ pub async fn visible_key<S: KeyStore + ?Sized>(
 
 /// The caller's view of its organization's keys: a test key lists test keys only (filtered in the
 /// query, so pages stay full), optionally only those `created_by` a key or user id.
-pub async fn list_keys<S: KeyStore>(
+pub async fn list_keys<S: KeyAdminStore>(
     store: &S,
     actor: &Identity,
     created_by: Option<String>,
-    start: Option<&crate::cursor::Position>,
+    start: Option<&keyhive::store::cursor::Position>,
     limit: u32,
 ) -> Result<Page<KeyRecord>, ApiError> {
     let filter =
@@ -252,7 +254,7 @@ pub fn check_may_create(actor: &Identity, new: &NewKey) -> Result<(), ApiError> 
 }
 
 /// Creates a key and returns it with its credential (shown to the caller once).
-pub async fn create_key<S: KeyStore + OrgStore>(
+pub async fn create_key<S: KeyAdminStore + MemberStore>(
     ctx: &Ctx<'_, S>,
     prefix: &str,
     secret: &HashingSecret,
@@ -296,7 +298,11 @@ pub async fn create_key<S: KeyStore + OrgStore>(
     Ok((record, credential))
 }
 
-pub async fn update_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId, patch: KeyPatch) -> Result<KeyRecord, ApiError> {
+pub async fn update_key<S: KeyAdminStore>(
+    ctx: &Ctx<'_, S>,
+    key_id: &KeyId,
+    patch: KeyPatch,
+) -> Result<KeyRecord, ApiError> {
     if let Some(expires_at) = patch.expires_at {
         check_expiry(expires_at, ctx.now)?;
     }
@@ -336,7 +342,7 @@ pub async fn update_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId, patch: Ke
     Ok(next)
 }
 
-pub async fn revoke_key<S: KeyStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<serde_json::Value, ApiError> {
+pub async fn revoke_key<S: KeyAdminStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<serde_json::Value, ApiError> {
     let current = managed_key(ctx, key_id).await?;
     let data = json!({ "id": key_id.as_str(), "revoked_at": rfc3339(ctx.now) });
     let event = ctx.event(current.environment, EventType::KeyRevoked, data.clone());
@@ -355,7 +361,7 @@ pub fn check_grace(grace_seconds: i64) -> Result<(), ApiError> {
 }
 
 /// A new secret for the same key; the old one stays valid for `grace_seconds` (0 = none).
-pub async fn roll_key<S: KeyStore>(
+pub async fn roll_key<S: KeyAdminStore>(
     ctx: &Ctx<'_, S>,
     prefix: &str,
     secret: &HashingSecret,
@@ -381,7 +387,7 @@ pub async fn roll_key<S: KeyStore>(
     Ok((next, credential, old_valid_until))
 }
 
-pub async fn create_member<S: OrgStore>(
+pub async fn create_member<S: MemberStore>(
     ctx: &Ctx<'_, S>,
     user_id: Option<UserId>,
     name: String,
@@ -408,7 +414,7 @@ pub async fn create_member<S: OrgStore>(
 
 /// Removes a member and, in the same transaction, their user key: `member.removed` and, for the
 /// key, `key.revoked`, each in the outbox and audit trail of the environment it belongs to.
-pub async fn remove_member<S: OrgStore + KeyStore>(
+pub async fn remove_member<S: MemberStore + KeyAdminStore>(
     ctx: &Ctx<'_, S>,
     user_id: &UserId,
 ) -> Result<serde_json::Value, ApiError> {
@@ -437,65 +443,17 @@ pub async fn remove_member<S: OrgStore + KeyStore>(
             Ok(()) => {
                 return Ok(json!({ "user_id": user_id.as_str(), "removed_key_id": key_id.as_ref().map(KeyId::as_str) }))
             }
-            Err(crate::store::ChangeError::Conflict(_)) if attempts < 3 => continue,
+            Err(ChangeError::Conflict(_) | ChangeError::Stale) if attempts < 3 => continue,
             Err(err) => return Err(err.into()),
         }
     }
 }
 
-/// The operator's bootstrap: a new organization and its first admin bot key (every permission).
-pub async fn bootstrap_org<S: OrgStore>(
-    store: &S,
-    prefix: &str,
-    secret: &HashingSecret,
-    org_name: &str,
-    environment: Environment,
-    tier: Tier,
-) -> Result<(OrgId, KeyRecord, Credential), ApiError> {
-    let now = crate::model::now();
-    let org = crate::model::Organization { org_id: OrgId::generate(), name: org_name.to_string(), created_at: now };
-    let credential = Credential::mint(prefix, environment, KeyId::generate());
-    let record = KeyRecord {
-        key_id: credential.key_id.clone(),
-        org_id: org.org_id.clone(),
-        environment,
-        key_type: KeyType::Bot,
-        user_id: None,
-        owner_name: None,
-        name: "admin (bootstrap)".into(),
-        permissions: Permissions::all(),
-        tier,
-        secret_hash: credential.hash(secret),
-        previous: None,
-        last4: credential.last4(),
-        created_at: now,
-        last_used_at: None,
-        expires_at: None,
-        revoked_at: None,
-        created_by: CreatedBy::Bootstrap,
-    };
-    let log = ChangeLog {
-        audits: vec![AuditEntry {
-            org_id: org.org_id.clone(),
-            environment,
-            at: now,
-            request_id: crate::model::random_id("boot", 20),
-            actor_key_id: None,
-            actor_user_id: None,
-            action: AuditAction::OrgBootstrapped,
-            target_id: record.key_id.to_string(),
-        }],
-        events: Vec::new(),
-        idempotency: None,
-    };
-    store.create_org(&org, &record, &log).await?;
-    Ok((org.org_id, record, credential))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::RateStatus;
+    use keyhive::auth::RateStatus;
+    use keyhive::model::OrgId;
     use serde_json::json;
 
     fn actor(env: Environment, perms: serde_json::Value, limit: u32) -> Identity {

@@ -2,17 +2,17 @@
 //! result becomes an enveloped response: request id, routing (404/405), authentication,
 //! permission check, error mapping, the access log line.
 
+use crate::auth::permissions::permission_name;
+use crate::auth::secrets::{load_cursor_key, load_hashing_secret, HashingSecret};
 use crate::auth::{authenticate, read_credential, Identity};
+use crate::change::idempotency::{self, Claim};
 use crate::config::Config;
-use crate::cursor::CursorKey;
-use crate::envelope::{
+use crate::http::envelope::{
     error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
 };
-use crate::error::ApiError;
-use crate::idempotency::{self, Claim};
-use crate::permissions::permission_name;
-use crate::routes::{self, Access, Function, Route, RouteMatch};
-use crate::secrets::{load_cursor_key, load_hashing_secret, HashingSecret};
+use crate::http::error::ApiError;
+use crate::http::routes::{self, Access, Function, Route, RouteMatch};
+use crate::store::cursor::CursorKey;
 use crate::store::dynamo::DynamoStore;
 use crate::store::IdempotencyStore;
 use http::HeaderValue;
@@ -50,7 +50,7 @@ impl Api {
         self.hashing_secret
             .get_or_try_init(|| async {
                 load_hashing_secret(&self.secrets, &self.config.secret_id).await.inspect_err(|err| {
-                    tracing::error!(secret_id = %self.config.secret_id, error = %crate::error::source_chain(err), "cannot load the hashing secret");
+                    tracing::error!(secret_id = %self.config.secret_id, error = %crate::http::error::source_chain(err), "cannot load the hashing secret");
                 })
             })
             .await
@@ -62,7 +62,7 @@ impl Api {
         self.cursor_key
             .get_or_try_init(|| async {
                 load_cursor_key(&self.secrets, &self.config.cursor_secret_id).await.inspect_err(|err| {
-                    tracing::error!(secret_id = %self.config.cursor_secret_id, error = %crate::error::source_chain(err), "cannot load the cursor key");
+                    tracing::error!(secret_id = %self.config.cursor_secret_id, error = %crate::http::error::source_chain(err), "cannot load the cursor key");
                 })
             })
             .await

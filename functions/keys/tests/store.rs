@@ -1,15 +1,16 @@
 //! Authentication, rate limiting and key/member transactions against DynamoDB Local through the
 //! real SDK. Clocks are passed in, so windows, grace periods and expiry are exact.
 
+use keyhive::auth::permissions::Permissions;
 use keyhive::auth::{authenticate, read_credential};
-use keyhive::keys::{Credential, Environment, KeyType, Tier};
-use keyhive::manage::{self, Ctx, KeyPatch, NewKey};
+use keyhive::auth::{Credential, Environment, KeyType, Tier};
 use keyhive::model::{now, UserId};
-use keyhive::permissions::Permissions;
 use keyhive::schema;
-use keyhive::store::{KeyStore, OrgStore};
+use keyhive::store::KeyStore;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
+use keys::rules::{self, Ctx, KeyPatch, NewKey};
+use keys::store::MemberStore;
 use serde_json::json;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -25,7 +26,7 @@ fn code(r: &Result<keyhive::auth::Identity, ApiError>) -> &'static str {
         Ok(_) => "OK",
         Err(e) => {
             if e.is_server_side() {
-                eprintln!("server-side error: {}", keyhive::error::source_chain(e));
+                eprintln!("server-side error: {}", keyhive::http::error::source_chain(e));
             }
             e.status_and_code().1
         }
@@ -56,7 +57,7 @@ async fn bot_key(
         tier,
     };
     let (record, credential) =
-        manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new)
+        rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new)
             .await
             .expect("create key");
     (credential, record)
@@ -84,7 +85,7 @@ async fn unknown_wrong_revoked_and_foreign_prefix_keys_are_all_the_same_401() {
     let api = stack_api().await;
     let (admin, record) = new_org(&api, Environment::Live).await;
     let at = now();
-    let unknown = Credential::mint(&api.config.key_prefix, Environment::Live, keyhive::keys::KeyId::generate());
+    let unknown = Credential::mint(&api.config.key_prefix, Environment::Live, keyhive::auth::KeyId::generate());
     let wrong_secret = Credential::mint(&api.config.key_prefix, Environment::Live, record.key_id.clone());
     let wrong_env = admin.reveal().replacen("_live_", "_test_", 1);
     let foreign = admin.reveal().replacen(&format!("{}_", api.config.key_prefix), "zz_", 1);
@@ -174,10 +175,10 @@ async fn expiry_and_revocation_apply_on_the_very_next_request() {
 
     let actor = identity_of(&admin);
     let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_revoke", now: now(), idempotency: None };
-    manage::revoke_key(&ctx, &record.key_id).await.expect("revoke");
+    rules::revoke_key(&ctx, &record.key_id).await.expect("revoke");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
-    assert!(matches!(manage::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound)), "revocation is final");
-    let page = manage::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
+    assert!(matches!(rules::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound)), "revocation is final");
+    let page = rules::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
     assert!(page.items.iter().all(|k| k.key_id != record.key_id), "revoked keys leave the list");
     assert_eq!(code(&auth_at(&api, admin_key.reveal(), now()).await), "OK");
 }
@@ -192,7 +193,7 @@ async fn a_roll_keeps_the_old_secret_only_for_the_grace_period() {
     let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_roll", now: t0, idempotency: None };
     let secret = api.hashing_secret().await.unwrap();
     let (rolled, new, until) =
-        manage::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 3600).await.unwrap();
+        rules::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 3600).await.unwrap();
     assert_eq!(rolled.key_id, record.key_id);
     assert_eq!(new.key_id, record.key_id);
     assert_ne!(new.reveal(), old.reveal());
@@ -203,7 +204,7 @@ async fn a_roll_keeps_the_old_secret_only_for_the_grace_period() {
     assert_eq!(code(&auth_at(&api, new.reveal(), t0 + Duration::minutes(61)).await), "OK");
 
     // Without grace the old secret stops at once.
-    let (_, newer, until) = manage::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 0).await.unwrap();
+    let (_, newer, until) = rules::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 0).await.unwrap();
     assert_eq!(until, None);
     assert_eq!(code(&auth_at(&api, new.reveal(), now()).await), "UNAUTHORIZED");
     assert_eq!(code(&auth_at(&api, newer.reveal(), now()).await), "OK");
@@ -216,7 +217,7 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
     let actor = identity_of(&admin);
     let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_member", now: now(), idempotency: None };
     let member =
-        manage::create_member(&ctx, UserId::parse("usr_race"), "Race".into(), "race@example.com".into()).await.unwrap();
+        rules::create_member(&ctx, UserId::parse("usr_race"), "Race".into(), "race@example.com".into()).await.unwrap();
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let (api, actor, user) = (api.clone(), actor.clone(), member.user_id.clone());
@@ -232,7 +233,7 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
                     expires_at: None,
                     tier: Tier::Standard,
                 };
-                match manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await {
+                match rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await {
                     Ok(_) => "CREATED",
                     Err(e) => e.status_and_code().1,
                 }
@@ -245,7 +246,7 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
     }
     assert_eq!(counts.get("CREATED"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("CONFLICT"), Some(&49), "{counts:?}");
-    let page = manage::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
+    let page = rules::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
     let user_keys: Vec<_> = page.items.iter().filter(|k| k.key_type == KeyType::User).collect();
     assert_eq!(user_keys.len(), 1);
     assert_eq!(user_keys[0].owner(), "Race");
@@ -257,7 +258,7 @@ async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transac
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
     let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_remove", now: now(), idempotency: None };
-    let member = manage::create_member(&ctx, None, "Bob".into(), "bob@example.com".into()).await.unwrap();
+    let member = rules::create_member(&ctx, None, "Bob".into(), "bob@example.com".into()).await.unwrap();
     let new = NewKey {
         name: "bob's key".into(),
         key_type: KeyType::User,
@@ -268,18 +269,18 @@ async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transac
         tier: Tier::Standard,
     };
     let (record, credential) =
-        manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
+        rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
     assert_eq!(code(&auth_at(&api, credential.reveal(), now()).await), "OK");
 
-    let removed = manage::remove_member(&ctx, &member.user_id).await.unwrap();
+    let removed = rules::remove_member(&ctx, &member.user_id).await.unwrap();
     assert_eq!(removed["removed_key_id"], record.key_id.as_str());
     assert!(api.store.get_key(&record.key_id).await.unwrap().is_none(), "the key item is gone");
     assert!(api.store.get_member(&actor.org_id, &member.user_id).await.unwrap().is_none());
     assert_eq!(code(&auth_at(&api, credential.reveal(), now()).await), "UNAUTHORIZED");
-    assert!(matches!(manage::remove_member(&ctx, &member.user_id).await, Err(ApiError::NotFound)));
+    assert!(matches!(rules::remove_member(&ctx, &member.user_id).await, Err(ApiError::NotFound)));
 
     // The same user may join again and get a key again: the one-key slot was freed with it.
-    let again = manage::create_member(&ctx, Some(member.user_id.clone()), "Bob".into(), "bob@example.com".into()).await;
+    let again = rules::create_member(&ctx, Some(member.user_id.clone()), "Bob".into(), "bob@example.com".into()).await;
     assert!(again.is_ok());
 
     let query = |pk: String| {
@@ -320,12 +321,14 @@ async fn settings_changes_apply_to_the_next_authentication() {
         tier: Some("professional".into()),
         ..KeyPatch::default()
     };
-    manage::update_key(&ctx, &record.key_id, patch).await.unwrap();
+    rules::update_key(&ctx, &record.key_id, patch).await.unwrap();
     let identity = auth_at(&api, key.reveal(), now()).await.unwrap();
-    assert!(identity.permissions.allows(keyhive::permissions::Resource::ApiKeys, keyhive::permissions::Action::Read));
+    assert!(identity
+        .permissions
+        .allows(keyhive::auth::permissions::Resource::ApiKeys, keyhive::auth::permissions::Action::Read));
     assert!(!identity
         .permissions
-        .allows(keyhive::permissions::Resource::Sandboxes, keyhive::permissions::Action::Read));
+        .allows(keyhive::auth::permissions::Resource::Sandboxes, keyhive::auth::permissions::Action::Read));
     assert_eq!(identity.rate.limit, 500);
 }
 
@@ -337,10 +340,10 @@ async fn list_cursors_page_through_and_cannot_cross_organizations() {
         bot_key(&api, &admin, Tier::Standard, None).await;
     }
     let actor = identity_of(&admin);
-    let first = manage::list_keys(&api.store, &actor, None, None, 2).await.unwrap();
+    let first = rules::list_keys(&api.store, &actor, None, None, 2).await.unwrap();
     assert_eq!(first.items.len(), 2);
     let cursor = first.next.expect("more pages");
-    let second = manage::list_keys(&api.store, &actor, None, Some(&cursor), 2).await.unwrap();
+    let second = rules::list_keys(&api.store, &actor, None, Some(&cursor), 2).await.unwrap();
     let mut ids: Vec<_> = first.items.iter().chain(&second.items).map(|k| k.key_id.clone()).collect();
     ids.dedup();
     assert_eq!(ids.len(), 4, "three bots and the admin, no repeats");
@@ -348,10 +351,10 @@ async fn list_cursors_page_through_and_cannot_cross_organizations() {
 
     let (_, other_admin) = new_org(&api, Environment::Live).await;
     let other = identity_of(&other_admin);
-    let err = manage::list_keys(&api.store, &other, None, Some(&cursor), 2).await.unwrap_err();
+    let err = rules::list_keys(&api.store, &other, None, Some(&cursor), 2).await.unwrap_err();
     assert_eq!(err.status_and_code().1, "VALIDATION_FAILED");
-    let bogus = keyhive::cursor::Position::from([("PK".to_string(), "not-a-cursor".to_string())]);
-    assert!(manage::list_keys(&api.store, &actor, None, Some(&bogus), 2).await.is_err());
+    let bogus = keyhive::store::cursor::Position::from([("PK".to_string(), "not-a-cursor".to_string())]);
+    assert!(rules::list_keys(&api.store, &actor, None, Some(&bogus), 2).await.is_err());
 }
 
 #[tokio::test]
@@ -365,7 +368,7 @@ async fn authenticating_a_request_is_one_dynamodb_round_trip_whatever_the_outcom
     let secret = api.hashing_secret().await.unwrap();
     let at = window_start_plus(3);
     let wrong = Credential::mint(&api.config.key_prefix, Environment::Live, record.key_id.clone());
-    let unknown = Credential::mint(&api.config.key_prefix, Environment::Live, keyhive::keys::KeyId::generate());
+    let unknown = Credential::mint(&api.config.key_prefix, Environment::Live, keyhive::auth::KeyId::generate());
     let cases = [
         (admin.reveal(), "OK"),
         (admin.reveal(), "OK"),
@@ -390,7 +393,7 @@ async fn authenticating_a_request_is_one_dynamodb_round_trip_whatever_the_outcom
 /// may be used again, though DynamoDB has not deleted the record yet.
 #[tokio::test]
 async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
-    use keyhive::idempotency::{Claim, LIFETIME};
+    use keyhive::change::idempotency::{Claim, LIFETIME};
     use keyhive::store::IdempotencyStore;
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
@@ -398,13 +401,13 @@ async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
     let claim = Claim { key_hash: "a".repeat(64), fingerprint: "f".repeat(64) };
     let long_ago = now() - LIFETIME - Duration::minutes(1);
     let at = |now| Ctx { store: &api.store, actor: &actor, request_id: "req_idem", now, idempotency: Some(&claim) };
-    let scope = keyhive::idempotency::Scope {
+    let scope = keyhive::change::idempotency::Scope {
         org_id: actor.org_id.clone(),
         environment: actor.environment,
         key_id: actor.key_id.clone(),
     };
 
-    let first = manage::create_member(&at(long_ago), None, "Idem".into(), "first@example.com".into())
+    let first = rules::create_member(&at(long_ago), None, "Idem".into(), "first@example.com".into())
         .await
         .expect("first creation");
     let record = api.store.get_idempotency(&scope, &claim.key_hash).await.unwrap().unwrap();
@@ -412,10 +415,10 @@ async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
     assert_eq!(record.data, Some(first.to_json()), "what a replay answers");
     assert!(!record.is_live(now()), "claimed long ago: expired now");
 
-    let second = manage::create_member(&at(now()), None, "Idem".into(), "second@example.com".into())
+    let second = rules::create_member(&at(now()), None, "Idem".into(), "second@example.com".into())
         .await
         .expect("an expired record is no claim");
-    let third = manage::create_member(&at(now()), None, "Idem".into(), "third@example.com".into()).await;
+    let third = rules::create_member(&at(now()), None, "Idem".into(), "third@example.com".into()).await;
     assert!(matches!(third, Err(ApiError::IdempotencyTaken)), "{third:?}");
     let members = api.store.list_members(&actor.org_id, None, 100).await.unwrap();
     let emails: Vec<_> = members.items.iter().map(|m| m.email.as_str()).collect();
@@ -450,7 +453,7 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
     assert_eq!(admin_record.created_by, keyhive::model::CreatedBy::Bootstrap);
     let admin = identity_of(&admin_record);
     let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_creator", now: now(), idempotency: None };
-    let member = manage::create_member(&ctx, None, "Cleo".into(), "cleo@example.com".into()).await.unwrap();
+    let member = rules::create_member(&ctx, None, "Cleo".into(), "cleo@example.com".into()).await.unwrap();
     let secret = api.hashing_secret().await.unwrap();
     let new = |key_type, user_id| NewKey {
         name: "k".into(),
@@ -462,7 +465,7 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
         tier: Tier::Standard,
     };
     let (user_key, _) =
-        manage::create_key(&ctx, &api.config.key_prefix, secret, new(KeyType::User, Some(member.user_id.clone())))
+        rules::create_key(&ctx, &api.config.key_prefix, secret, new(KeyType::User, Some(member.user_id.clone())))
             .await
             .unwrap();
     let cleo = identity_of(&user_key);
@@ -471,7 +474,7 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
         ..Ctx { store: &api.store, actor: &admin, request_id: "r", now: now(), idempotency: None }
     };
     let (minted, _) =
-        manage::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
+        rules::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
     assert_eq!(
         minted.created_by,
         keyhive::model::CreatedBy::Key { key_id: user_key.key_id.clone(), user_id: Some(member.user_id.clone()) }
@@ -483,14 +486,14 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
     );
 
     for filter in [user_key.key_id.as_str(), member.user_id.as_str()] {
-        let page = manage::list_keys(&api.store, &admin, Some(filter.to_string()), None, 100).await.unwrap();
+        let page = rules::list_keys(&api.store, &admin, Some(filter.to_string()), None, 100).await.unwrap();
         let ids: Vec<_> = page.items.iter().map(|k| k.key_id.clone()).collect();
         assert_eq!(ids, vec![minted.key_id.clone()], "created_by={filter}");
     }
-    let by_admin = manage::list_keys(&api.store, &admin, Some(admin.key_id.to_string()), None, 100).await.unwrap();
+    let by_admin = rules::list_keys(&api.store, &admin, Some(admin.key_id.to_string()), None, 100).await.unwrap();
     assert!(by_admin.items.iter().any(|k| k.key_id == user_key.key_id));
     assert!(by_admin.items.iter().all(|k| k.key_id != minted.key_id));
-    let bootstrap = manage::list_keys(&api.store, &admin, Some("bootstrap".into()), None, 100).await.unwrap();
+    let bootstrap = rules::list_keys(&api.store, &admin, Some("bootstrap".into()), None, 100).await.unwrap();
     assert_eq!(bootstrap.items.len(), 1);
 }
 
@@ -515,7 +518,7 @@ async fn a_test_keys_pages_are_full_and_never_empty_while_more_remain() {
             expires_at: None,
             tier: Tier::Standard,
         };
-        let (record, _) = manage::create_key(&ctx, &api.config.key_prefix, secret, new).await.unwrap();
+        let (record, _) = rules::create_key(&ctx, &api.config.key_prefix, secret, new).await.unwrap();
         if environment == Environment::Test {
             test_ids.push(record.key_id);
         }
@@ -525,7 +528,7 @@ async fn a_test_keys_pages_are_full_and_never_empty_while_more_remain() {
     let mut seen = Vec::new();
     let mut start = None;
     loop {
-        let page = manage::list_keys(&api.store, &tester, None, start.as_ref(), 1).await.unwrap();
+        let page = rules::list_keys(&api.store, &tester, None, start.as_ref(), 1).await.unwrap();
         assert_eq!(page.items.len(), 1, "a page is never empty while there are more");
         assert!(page.items.iter().all(|k| k.environment == Environment::Test));
         seen.extend(page.items.iter().map(|k| k.key_id.clone()));
@@ -553,7 +556,7 @@ async fn member_removal_racing_a_user_key_creation_leaves_no_orphan_key() {
     for round in 0..8 {
         let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_orphan", now: now(), idempotency: None };
         let member =
-            manage::create_member(&ctx, None, format!("M{round}"), format!("m{round}@example.com")).await.unwrap();
+            rules::create_member(&ctx, None, format!("M{round}"), format!("m{round}@example.com")).await.unwrap();
         let (a1, a2, user) = (api.clone(), api.clone(), member.user_id.clone());
         let (actor1, actor2) = (admin.clone(), admin.clone());
         let user2 = user.clone();
@@ -568,11 +571,11 @@ async fn member_removal_racing_a_user_key_creation_leaves_no_orphan_key() {
                 expires_at: None,
                 tier: Tier::Standard,
             };
-            manage::create_key(&ctx, &a1.config.key_prefix, a1.hashing_secret().await.unwrap(), new).await.map(|r| r.0)
+            rules::create_key(&ctx, &a1.config.key_prefix, a1.hashing_secret().await.unwrap(), new).await.map(|r| r.0)
         });
         let remove = tokio::spawn(async move {
             let ctx = Ctx { store: &a2.store, actor: &actor2, request_id: "req_r", now: now(), idempotency: None };
-            manage::remove_member(&ctx, &user2).await
+            rules::remove_member(&ctx, &user2).await
         });
         let (created, removed) = (create.await.unwrap(), remove.await.unwrap());
         assert!(removed.is_ok(), "round {round}: {removed:?}");
@@ -595,7 +598,7 @@ async fn test_keys_cannot_add_or_remove_members_or_make_user_keys() {
     let (_, admin_record) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin_record);
     let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_m", now: now(), idempotency: None };
-    let member = manage::create_member(&ctx, None, "Dee".into(), "dee@example.com".into()).await.unwrap();
+    let member = rules::create_member(&ctx, None, "Dee".into(), "dee@example.com".into()).await.unwrap();
     let mut tester = admin.clone();
     tester.environment = Environment::Test;
     let tctx = Ctx { store: &api.store, actor: &tester, request_id: "req_t", now: now(), idempotency: None };
@@ -603,8 +606,8 @@ async fn test_keys_cannot_add_or_remove_members_or_make_user_keys() {
         Err(err @ ApiError::Escalation { .. }) => assert_eq!(err.details().unwrap()["missing"], "environment"),
         other => panic!("{other:?}"),
     };
-    forbidden_env(manage::create_member(&tctx, None, "X".into(), "x@example.com".into()).await.map(|m| m.to_json()));
-    forbidden_env(manage::remove_member(&tctx, &member.user_id).await);
+    forbidden_env(rules::create_member(&tctx, None, "X".into(), "x@example.com".into()).await.map(|m| m.to_json()));
+    forbidden_env(rules::remove_member(&tctx, &member.user_id).await);
     let user_key = NewKey {
         name: "u".into(),
         key_type: KeyType::User,
@@ -614,7 +617,7 @@ async fn test_keys_cannot_add_or_remove_members_or_make_user_keys() {
         expires_at: None,
         tier: Tier::Standard,
     };
-    let made = manage::create_key(&tctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), user_key).await;
+    let made = rules::create_key(&tctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), user_key).await;
     forbidden_env(made.map(|(r, _)| r.to_json()));
     assert!(api.store.get_member(&admin.org_id, &member.user_id).await.unwrap().is_some(), "still a member");
     assert_eq!(api.store.user_key_of(&member).await.unwrap(), None, "the slot is untouched");
@@ -628,7 +631,7 @@ async fn member_removal_records_the_revoked_key_in_its_own_environment() {
     let (_, admin_record) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin_record);
     let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_env", now: now(), idempotency: None };
-    let member = manage::create_member(&ctx, None, "Eve".into(), "eve@example.com".into()).await.unwrap();
+    let member = rules::create_member(&ctx, None, "Eve".into(), "eve@example.com".into()).await.unwrap();
     let new = NewKey {
         name: "eve test".into(),
         key_type: KeyType::User,
@@ -639,8 +642,8 @@ async fn member_removal_records_the_revoked_key_in_its_own_environment() {
         tier: Tier::Standard,
     };
     let (key, _) =
-        manage::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
-    manage::remove_member(&ctx, &member.user_id).await.unwrap();
+        rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
+    rules::remove_member(&ctx, &member.user_id).await.unwrap();
     let query = |pk: String| {
         api.store
             .client()

@@ -1,8 +1,8 @@
 //! API keys: the format `<prefix>_<live|test>_<key id>.<secret>`, minting, the keyed hash that is
 //! all the store ever holds, and the typed values a key record is made of.
 
-use crate::error::ApiError;
-use crate::secrets::HashingSecret;
+use crate::auth::secrets::HashingSecret;
+use crate::http::error::ApiError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};

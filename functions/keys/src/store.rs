@@ -1,0 +1,291 @@
+//! The keys function's store: key management and members, behind two small traits, with their
+//! DynamoDB implementation beside them. Every change is one transaction carrying its change log.
+
+use crate::model::Member;
+use async_trait::async_trait;
+use keyhive::auth::permissions::Permissions;
+use keyhive::auth::Environment;
+use keyhive::auth::{KeyId, KeyType, SecretHash, Tier};
+use keyhive::change::ChangeLog;
+use keyhive::model::{rfc3339, KeyRecord, OrgId, UserId};
+use keyhive::schema;
+use keyhive::store::cursor::Position;
+use keyhive::store::dynamo::DynamoStore;
+use keyhive::store::items::{self, b, corrupt, get_s, key_of, n, s, time_of, Item};
+use keyhive::store::query::{Filter, Listing, SortRange};
+use keyhive::store::{ChangeError, KeyStore, Page, StoreError};
+use time::OffsetDateTime;
+
+/// What a key listing keeps, applied in the query (never after it, so pages stay full).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    /// Only keys of this environment (a test key's listing).
+    pub environment: Option<Environment>,
+    /// Only keys created by this key id, or by keys of this user id.
+    pub created_by: Option<String>,
+}
+
+/// A change to an existing key. Each is one transaction with its change log, and each is refused
+/// if the key was revoked or its permissions changed since it was read.
+#[derive(Debug)]
+pub enum KeyChange {
+    Settings { name: String, permissions: Permissions, tier: Tier, expires_at: Option<OffsetDateTime> },
+    Roll { secret_hash: SecretHash, last4: String, previous: Option<(SecretHash, i64)> },
+    Revoke { at: OffsetDateTime },
+}
+
+/// Managing API keys (authentication reads them through the kernel's `KeyStore`).
+#[async_trait]
+pub trait KeyAdminStore: KeyStore {
+    /// The organization's unrevoked keys that pass `filter`, newest first, from `start` on.
+    async fn list_keys(
+        &self,
+        org: &OrgId,
+        filter: &KeyFilter,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>, ChangeError>;
+    /// Creates a key; a user key also claims its member's one-key slot (409 if taken).
+    async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
+    async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
+}
+
+/// An organization's members.
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError>;
+    async fn list_members(
+        &self,
+        org: &OrgId,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Member>, ChangeError>;
+    async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// The id of the member's user key, if they hold one (strongly consistent).
+    async fn user_key_of(&self, member: &Member) -> Result<Option<KeyId>, StoreError>;
+    /// Removes the member and, in the same transaction, deletes `user_key` (what `user_key_of`
+    /// found). Refused as a conflict when the member's key changed since: no key is orphaned.
+    async fn remove_member(
+        &self,
+        member: &Member,
+        user_key: Option<&KeyId>,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError>;
+}
+
+fn key_item_key(key_id: &KeyId) -> Item {
+    key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)
+}
+
+fn user_key_claim(org: &OrgId, user: &UserId) -> Item {
+    key_of(schema::org_pk(org.as_str()), schema::user_key_sk(user.as_str()))
+}
+
+#[async_trait]
+impl KeyAdminStore for DynamoStore {
+    async fn list_keys(
+        &self,
+        org: &OrgId,
+        filter: &KeyFilter,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<KeyRecord>, ChangeError> {
+        let mut query_filter = Filter::default();
+        if let Some(environment) = filter.environment {
+            query_filter.and("#env = :env", &[("#env", "environment")], &[(":env", environment.as_str())]);
+        }
+        if let Some(creator) = &filter.created_by {
+            query_filter.and("(created_by = :creator OR created_by_user = :creator)", &[], &[(":creator", creator)]);
+        }
+        let listing = Listing {
+            index: Some(schema::GSI1),
+            partition_attr: schema::GSI1PK,
+            partition: schema::org_keys_gsi1pk(org.as_str()),
+            sort_attr: schema::GSI1SK,
+            range: SortRange::All,
+            filter: query_filter,
+            key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
+        };
+        let (found, next) = self.list_page(&listing, start, limit).await?;
+        let items = found.iter().map(items::key_record).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let key = tx.create(items::key_item(record))?;
+        tx.on_condition(key, ChangeError::Conflict("key id collision; retry".into()));
+        if let (KeyType::User, Some(user)) = (record.key_type, &record.user_id) {
+            let mut claim = user_key_claim(&record.org_id, user);
+            claim.insert("key_id".into(), s(record.key_id.as_str()));
+            let claimed = tx.create(claim)?;
+            let member = key_of(schema::org_pk(record.org_id.as_str()), schema::member_sk(user.as_str()));
+            let is_member = tx.check(member, "attribute_exists(PK)")?;
+            tx.on_condition(claimed, ChangeError::Conflict("this user already has a user key".into())).on_condition(
+                is_member,
+                ChangeError::Missing { field: "user_id", reason: "is not a member of this organization".into() },
+            );
+        }
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let key = tx.update(key_item_key(&current.key_id), |update| {
+            let update = update
+                .condition_expression(
+                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND org_id = :org AND #perm = :seen",
+                )
+                .expression_attribute_names("#perm", "permissions")
+                .expression_attribute_values(":org", s(current.org_id.as_str()))
+                .expression_attribute_values(":seen", s(current.permissions.to_compact()));
+            match change {
+                KeyChange::Settings { name, permissions, tier, expires_at } => {
+                    let mut set = "SET #name = :name, #perm = :perm, tier = :tier, rate_limit = :limit".to_string();
+                    let mut u = update
+                        .expression_attribute_names("#name", "name")
+                        .expression_attribute_values(":name", s(name))
+                        .expression_attribute_values(":perm", s(permissions.to_compact()))
+                        .expression_attribute_values(":tier", s(tier.name()))
+                        .expression_attribute_values(":limit", n(tier.limit_per_minute()));
+                    match expires_at {
+                        Some(at) => {
+                            set.push_str(", expires_at = :exp, expires_epoch = :exp_epoch");
+                            u = u
+                                .expression_attribute_values(":exp", s(rfc3339(*at)))
+                                .expression_attribute_values(":exp_epoch", n(at.unix_timestamp()));
+                        }
+                        None => set.push_str(" REMOVE expires_at, expires_epoch"),
+                    }
+                    u.update_expression(set)
+                }
+                KeyChange::Roll { secret_hash, last4, previous } => match previous {
+                    Some((hash, until)) => update
+                        .update_expression("SET secret_hash = :h, last4 = :l4, prev_hash = :ph, prev_valid_until = :pu")
+                        .expression_attribute_values(":h", b(secret_hash.as_bytes()))
+                        .expression_attribute_values(":l4", s(last4))
+                        .expression_attribute_values(":ph", b(hash.as_bytes()))
+                        .expression_attribute_values(":pu", n(until)),
+                    None => update
+                        .update_expression("SET secret_hash = :h, last4 = :l4 REMOVE prev_hash, prev_valid_until")
+                        .expression_attribute_values(":h", b(secret_hash.as_bytes()))
+                        .expression_attribute_values(":l4", s(last4)),
+                },
+                KeyChange::Revoke { at } => update
+                    .update_expression(
+                        "SET revoked_at = :at REMOVE secret_hash, prev_hash, prev_valid_until, GSI1PK, GSI1SK",
+                    )
+                    .expression_attribute_values(":at", s(rfc3339(*at))),
+            }
+        })?;
+        tx.on_condition(key, ChangeError::Stale);
+        if let (KeyChange::Revoke { .. }, KeyType::User, Some(user)) = (change, current.key_type, &current.user_id) {
+            // Free the member's one-key slot, but only if it is still this key's.
+            let claim = user_key_claim(&current.org_id, user);
+            tx.delete(claim, "attribute_not_exists(PK) OR key_id = :v", Some(current.key_id.as_str()))?;
+        }
+        tx.log(log)?;
+        match tx.commit().await {
+            // Revoked, moved or changed since it was read: re-read to tell which.
+            Err(ChangeError::Stale) => match self.get_key(&current.key_id).await? {
+                Some(now) if now.revoked_at.is_none() && now.org_id == current.org_id => Err(ChangeError::Stale),
+                _ => Err(ChangeError::NotFound),
+            },
+            other => other,
+        }
+    }
+}
+
+fn member_item(m: &Member) -> Item {
+    let mut item = key_of(schema::org_pk(m.org_id.as_str()), schema::member_sk(m.user_id.as_str()));
+    item.extend([
+        ("org_id".into(), s(m.org_id.as_str())),
+        ("user_id".into(), s(m.user_id.as_str())),
+        ("name".into(), s(&m.name)),
+        ("email".into(), s(&m.email)),
+        ("created_at".into(), s(rfc3339(m.created_at))),
+    ]);
+    item
+}
+
+fn member_record(item: &Item) -> Result<Member, StoreError> {
+    Ok(Member {
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        user_id: UserId::parse(get_s(item, "user_id")?).ok_or_else(|| corrupt("user_id"))?,
+        name: get_s(item, "name")?.to_string(),
+        email: get_s(item, "email")?.to_string(),
+        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
+    })
+}
+
+#[async_trait]
+impl MemberStore for DynamoStore {
+    async fn get_member(&self, org: &OrgId, user_id: &UserId) -> Result<Option<Member>, StoreError> {
+        let item =
+            self.get_consistent(key_of(schema::org_pk(org.as_str()), schema::member_sk(user_id.as_str()))).await?;
+        item.as_ref().map(member_record).transpose()
+    }
+
+    async fn list_members(
+        &self,
+        org: &OrgId,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Member>, ChangeError> {
+        let listing = Listing {
+            index: None,
+            partition_attr: schema::PK,
+            partition: schema::org_pk(org.as_str()),
+            sort_attr: schema::SK,
+            range: SortRange::Prefix(schema::MEMBER_SK_PREFIX.into()),
+            filter: Filter::default(),
+            key_attrs: &[schema::PK, schema::SK],
+        };
+        let (found, next) = self.list_page(&listing, start, limit).await?;
+        let items = found.iter().map(member_record).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn create_member(&self, member: &Member, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let created = tx.create(member_item(member))?;
+        tx.on_condition(created, ChangeError::Conflict("a member with this user_id exists".into())).log(log)?;
+        tx.commit().await
+    }
+
+    async fn user_key_of(&self, member: &Member) -> Result<Option<KeyId>, StoreError> {
+        let claim = self.get_consistent(user_key_claim(&member.org_id, &member.user_id)).await?;
+        Ok(claim.as_ref().and_then(|c| c.get("key_id")).and_then(|v| v.as_s().ok()).and_then(|k| KeyId::parse(k)))
+    }
+
+    async fn remove_member(
+        &self,
+        member: &Member,
+        user_key: Option<&KeyId>,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
+        let claim = user_key_claim(&member.org_id, &member.user_id);
+        let mut tx = self.transaction();
+        let removed = tx.delete(
+            key_of(schema::org_pk(member.org_id.as_str()), schema::member_sk(member.user_id.as_str())),
+            "attribute_exists(PK)",
+            None,
+        )?;
+        tx.on_condition(removed, ChangeError::NotFound);
+        match user_key {
+            Some(key_id) => {
+                // The claim must still name this key, and the key goes with it.
+                tx.delete(claim, "key_id = :v", Some(key_id.as_str()))?;
+                tx.delete(key_item_key(key_id), "org_id = :v", Some(member.org_id.as_str()))?;
+            }
+            // No key now, and none may appear while the member is removed.
+            None => _ = tx.check(claim, "attribute_not_exists(PK)")?,
+        }
+        tx.log(log)?;
+        tx.commit().await.map_err(|err| match err {
+            ChangeError::Conflict(_) => ChangeError::Conflict("the member's key changed meanwhile; retry".into()),
+            other => other,
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! The HTTP side of every function: the pipeline a request runs through, the route table that
+//! drives it, replies and the envelope, request bodies, paging, and the one error type.
+
+pub mod body;
+pub mod envelope;
+pub mod error;
+pub mod paging;
+mod pipeline;
+pub mod routes;
+
+pub use pipeline::{idempotent, serve, Api, Call};

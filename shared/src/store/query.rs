@@ -1,0 +1,150 @@
+//! Query pages: one listing (a partition of the table or of an index, narrowed by a sort-key
+//! range and a filter), read newest first, a page at a time. A page is full, or the listing is
+//! exhausted: never an empty page while more items match.
+
+use super::cursor::Position;
+use super::dynamo::{classify, DynamoStore};
+use super::items::{s, Item};
+use super::ChangeError;
+
+/// The sort-key range of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortRange {
+    All,
+    /// Sort keys beginning with the prefix (one item type in a shared partition).
+    Prefix(String),
+    /// Sort keys from `from` to `to`, both included (e.g. a `since` filter on a time-ordered key).
+    Between {
+        from: String,
+        to: String,
+    },
+    /// Sort keys at or after `from`.
+    From(String),
+}
+
+/// A filter on a listing's items, applied by DynamoDB (`FilterExpression`): names are `#n`
+/// placeholders for attributes, values `:v` placeholders for string values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub expression: String,
+    pub names: Vec<(String, String)>,
+    pub values: Vec<(String, String)>,
+}
+
+impl Filter {
+    /// Adds `clause` (joined with AND) with its placeholders.
+    pub fn and(&mut self, clause: &str, names: &[(&str, &str)], values: &[(&str, &str)]) -> &mut Self {
+        if !self.expression.is_empty() {
+            self.expression.push_str(" AND ");
+        }
+        self.expression.push_str(clause);
+        self.names.extend(names.iter().map(|(n, a)| (n.to_string(), a.to_string())));
+        self.values.extend(values.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.expression.is_empty()
+    }
+}
+
+/// One listing.
+#[derive(Debug, Clone)]
+pub struct Listing<'a> {
+    pub index: Option<&'a str>,
+    pub partition_attr: &'a str,
+    pub partition: String,
+    pub sort_attr: &'a str,
+    pub range: SortRange,
+    pub filter: Filter,
+    /// The key attributes of an item in this listing (table keys, plus the index's): a page's
+    /// position is made of them.
+    pub key_attrs: &'a [&'a str],
+}
+
+impl DynamoStore {
+    /// One page of `listing`: up to `limit` matching items from `start` on, newest first, and the
+    /// position of the last one when more match. DynamoDB applies `Limit` before the filter, so a
+    /// filtered listing may read several rounds.
+    pub async fn list_page(
+        &self,
+        listing: &Listing<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<(Vec<Item>, Option<Position>), ChangeError> {
+        let wanted = limit as usize + 1;
+        let mut found: Vec<Item> = Vec::new();
+        let mut exclusive_start = start.map(|position| start_key(listing, position)).transpose()?;
+        loop {
+            // Unfiltered, one more item than the page tells whether more follow; filtered, read
+            // wider rounds so sparse matches take few round trips.
+            let round = if listing.filter.is_empty() { wanted } else { wanted.max(100) };
+            let mut query = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .set_index_name(listing.index.map(str::to_string))
+                .scan_index_forward(false)
+                .limit(round as i32)
+                .expression_attribute_names("#p", listing.partition_attr)
+                .expression_attribute_values(":p", s(&listing.partition))
+                .set_exclusive_start_key(exclusive_start.take());
+            let sort = |q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder| {
+                q.expression_attribute_names("#s", listing.sort_attr)
+            };
+            query = match &listing.range {
+                SortRange::All => query.key_condition_expression("#p = :p"),
+                SortRange::Prefix(prefix) => sort(query)
+                    .key_condition_expression("#p = :p AND begins_with(#s, :s)")
+                    .expression_attribute_values(":s", s(prefix)),
+                SortRange::Between { from, to } => sort(query)
+                    .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
+                    .expression_attribute_values(":from", s(from))
+                    .expression_attribute_values(":to", s(to)),
+                SortRange::From(from) => sort(query)
+                    .key_condition_expression("#p = :p AND #s >= :from")
+                    .expression_attribute_values(":from", s(from)),
+            };
+            if !listing.filter.is_empty() {
+                query = query.filter_expression(&listing.filter.expression);
+                for (name, attr) in &listing.filter.names {
+                    query = query.expression_attribute_names(name, attr);
+                }
+                for (name, value) in &listing.filter.values {
+                    query = query.expression_attribute_values(name, s(value));
+                }
+            }
+            let out = query.send().await.map_err(classify)?;
+            found.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if found.len() < wanted => exclusive_start = Some(last),
+                _ => break,
+            }
+        }
+        if found.len() <= limit as usize {
+            return Ok((found, None));
+        }
+        found.truncate(limit as usize);
+        let position = found.last().map(|last| {
+            listing
+                .key_attrs
+                .iter()
+                .filter_map(|attr| Some((attr.to_string(), last.get(*attr)?.as_s().ok()?.clone())))
+                .collect()
+        });
+        Ok((found, position))
+    }
+}
+
+/// The exclusive start key of a page that begins after `position`. The position came sealed from
+/// this listing; it is still checked to be the key of one of its items.
+fn start_key(listing: &Listing<'_>, position: &Position) -> Result<Item, ChangeError> {
+    let invalid = || ChangeError::Invalid { field: "cursor", reason: "is not a cursor this list returned".into() };
+    let shape_ok = position.len() == listing.key_attrs.len()
+        && listing.key_attrs.iter().all(|attr| position.get(*attr).is_some_and(|v| !v.is_empty() && v.len() <= 1024))
+        && position.get(listing.partition_attr) == Some(&listing.partition);
+    if !shape_ok {
+        return Err(invalid());
+    }
+    Ok(position.iter().map(|(k, v)| (k.clone(), s(v))).collect())
+}

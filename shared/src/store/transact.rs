@@ -1,0 +1,166 @@
+//! Transactions: every multi-item change is one `TransactWriteItems`, built here with its change
+//! log, and each failed condition is mapped to the error it means, at one place per change.
+
+use super::dynamo::{classify, DynamoStore};
+use super::items::{self, n, s, Item};
+use super::{ChangeError, StoreError};
+use crate::change::ChangeLog;
+use crate::schema;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+
+pub(crate) fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+/// A transaction being built: the writes in order, and what a failed condition at a position
+/// means. A failed condition nobody named is a collision with a concurrent change (409).
+pub struct Transaction<'a> {
+    store: &'a DynamoStore,
+    writes: Vec<TransactWriteItem>,
+    meanings: Vec<(usize, ChangeError)>,
+}
+
+/// How a transaction ended when it did not commit.
+enum Failure {
+    Condition(usize),
+    /// Cancelled by a concurrent transaction on the same items: worth a retry.
+    Conflict(StoreError),
+    Store(StoreError),
+}
+
+impl DynamoStore {
+    pub fn transaction(&self) -> Transaction<'_> {
+        Transaction { store: self, writes: Vec::new(), meanings: Vec::new() }
+    }
+}
+
+impl Transaction<'_> {
+    fn push(&mut self, write: TransactWriteItem) -> usize {
+        self.writes.push(write);
+        self.writes.len() - 1
+    }
+
+    /// A put, conditional when `condition` is given; returns its position.
+    pub fn put(&mut self, item: Item, condition: Option<&str>) -> Result<usize, StoreError> {
+        let mut put = Put::builder().table_name(self.store.table()).set_item(Some(item));
+        if let Some(condition) = condition {
+            put = put.condition_expression(condition);
+        }
+        Ok(self.push(TransactWriteItem::builder().put(built(put.build())?).build()))
+    }
+
+    /// A put of an item that must not exist yet.
+    pub fn create(&mut self, item: Item) -> Result<usize, StoreError> {
+        self.put(item, Some("attribute_not_exists(PK)"))
+    }
+
+    /// An update of the item at `key`; `build` adds the expressions.
+    pub fn update(
+        &mut self,
+        key: Item,
+        build: impl FnOnce(UpdateBuilder) -> UpdateBuilder,
+    ) -> Result<usize, StoreError> {
+        let update = build(Update::builder().table_name(self.store.table()).set_key(Some(key)));
+        Ok(self.push(TransactWriteItem::builder().update(built(update.build())?).build()))
+    }
+
+    /// A conditional delete; `value`, when given, is `:v` in the condition.
+    pub fn delete(&mut self, key: Item, condition: &str, value: Option<&str>) -> Result<usize, StoreError> {
+        let mut delete =
+            Delete::builder().table_name(self.store.table()).set_key(Some(key)).condition_expression(condition);
+        if let Some(value) = value {
+            delete = delete.expression_attribute_values(":v", s(value));
+        }
+        Ok(self.push(TransactWriteItem::builder().delete(built(delete.build())?).build()))
+    }
+
+    /// A condition on an item the transaction does not write.
+    pub fn check(&mut self, key: Item, condition: &str) -> Result<usize, StoreError> {
+        let check =
+            ConditionCheck::builder().table_name(self.store.table()).set_key(Some(key)).condition_expression(condition);
+        Ok(self.push(TransactWriteItem::builder().condition_check(built(check.build())?).build()))
+    }
+
+    /// What a failed condition at `position` means.
+    pub fn on_condition(&mut self, position: usize, meaning: ChangeError) -> &mut Self {
+        self.meanings.push((position, meaning));
+        self
+    }
+
+    /// The change's log: its audit entries and outbox events, and its `Idempotency-Key` record,
+    /// claimed on the condition that no live record holds the key (another request came first:
+    /// `ChangeError::IdempotencyTaken`).
+    pub fn log(&mut self, log: &ChangeLog) -> Result<&mut Self, StoreError> {
+        for audit in &log.audits {
+            self.create(items::audit_item(audit))?;
+        }
+        for event in &log.events {
+            self.create(items::outbox_item(event))?;
+        }
+        if let Some(record) = &log.idempotency {
+            let now = crate::model::now().unix_timestamp();
+            let put = Put::builder()
+                .table_name(self.store.table())
+                .set_item(Some(items::idempotency_item(record)))
+                .condition_expression("attribute_not_exists(PK) OR #expiry <= :now")
+                .expression_attribute_names("#expiry", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now));
+            let position = self.push(TransactWriteItem::builder().put(built(put.build())?).build());
+            self.on_condition(position, ChangeError::IdempotencyTaken);
+        }
+        Ok(self)
+    }
+
+    /// Runs the transaction. A transaction cancelled only by a concurrent one touching the same
+    /// items is retried a few times, so racing requests end in their real outcome (say 409), not
+    /// a spurious 503.
+    pub async fn commit(self) -> Result<(), ChangeError> {
+        let mut attempt = 0;
+        let outcome = loop {
+            match once(self.store, self.writes.clone()).await {
+                Err(Failure::Conflict(_)) if attempt < 5 => {
+                    attempt += 1;
+                    let jitter = rand::random::<u64>() % (20 * attempt);
+                    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
+                }
+                other => break other,
+            }
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Failure::Condition(index)) => Err(self
+                .meanings
+                .into_iter()
+                .find(|(position, _)| *position == index)
+                .map(|(_, meaning)| meaning)
+                .unwrap_or_else(|| ChangeError::Conflict("the change collided with another; retry".into()))),
+            Err(Failure::Conflict(err) | Failure::Store(err)) => Err(err.into()),
+        }
+    }
+}
+
+async fn once(store: &DynamoStore, writes: Vec<TransactWriteItem>) -> Result<(), Failure> {
+    match store.client().transact_write_items().set_transact_items(Some(writes)).send().await {
+        Ok(_) => Ok(()),
+        Err(SdkError::ServiceError(service)) => match service.err() {
+            TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                let reasons = cancelled.cancellation_reasons();
+                let failed = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
+                let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
+                match failed {
+                    Some(index) => Err(Failure::Condition(index)),
+                    None => {
+                        // Otherwise throttled or cancelled by the service: a dependency problem.
+                        let err = StoreError::Unavailable(Box::new(SdkError::ServiceError(service)));
+                        Err(if conflict { Failure::Conflict(err) } else { Failure::Store(err) })
+                    }
+                }
+            }
+            _ => Err(Failure::Store(classify(SdkError::ServiceError(service)))),
+        },
+        Err(other) => Err(Failure::Store(classify(other))),
+    }
+}
