@@ -117,6 +117,7 @@ async fn one_request_carries_one_credential() {
     let bearer = format!("Bearer {other}");
     let two = stack.send("GET", "/v1/keys/self", &[("X-API-Key", &admin), ("Authorization", &bearer)], None).await;
     assert_eq!(two.envelope(401)["error"]["code"], "UNAUTHORIZED");
-    let twice = stack.send("GET", "/v1/keys/self", &[("X-API-Key", &admin), ("X-API-Key", &other)], None).await;
-    twice.envelope(401);
+    // A repeated `X-API-Key` cannot be tried here: `cargo lambda watch` keeps one value of a
+    // repeated header before any function runs. API Gateway REST keeps them all in
+    // `multiValueHeaders`; the keys handler and authorizer tests send exactly that.
 }
