@@ -37,3 +37,24 @@ async fn every_response_gets_a_distinct_request_id() {
     let b = stack.get("/health").await.envelope(200);
     assert_ne!(a["meta"]["request_id"], b["meta"]["request_id"]);
 }
+
+/// Walks the route table: every route, sent through the local router to its function with the
+/// admin key, reaches a handler arm of that function. A route that fell through would answer the
+/// "no route" 404; a missing resource (a made-up id) is a different 404.
+#[tokio::test]
+async fn every_route_of_the_route_table_reaches_a_real_handler() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let no_route = keyhive::ApiError::NoRoute.to_string();
+    assert_eq!(stack.get("/v1/nope").await.envelope(404)["error"]["message"], no_route.as_str(), "the marker is real");
+    for route in keyhive::http::routes::ROUTES {
+        let path = route.pattern.replace("{id}", "AbCdEf123456").replace("{user_id}", "usr_walk");
+        // An empty JSON object: each body-taking route answers it with its own 400 (or acts on it).
+        let body = (route.method != http::Method::GET && route.method != http::Method::DELETE).then_some("{}");
+        let headers = [("x-api-key", admin.as_str()), ("content-type", "application/json")];
+        let answer = stack.send(route.method.as_str(), &path, &headers, body).await;
+        let envelope = answer.json();
+        assert_ne!(envelope["error"]["message"], no_route.as_str(), "{} {} fell through", route.method, route.pattern);
+        assert!(answer.status != 405 && answer.status < 500, "{} {}: {envelope}", route.method, route.pattern);
+    }
+}

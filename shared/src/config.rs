@@ -18,6 +18,28 @@ pub struct Config {
     pub dynamodb_timeout: Duration,
     /// Local development only: lets webhooks target `http` and loopback (`KEYHIVE_DEV_MODE=1`).
     pub dev_mode: bool,
+    /// The API's own host names (`KEYHIVE_API_HOSTS`, comma-separated). A request to any other
+    /// host is for a custom link domain and reaches only the routes that answer on any host.
+    /// Empty (the local stack): every host is the API's.
+    pub api_hosts: Vec<String>,
+}
+
+impl Config {
+    /// Whether `host` (a `Host` header, port and case ignored) is one of the API's own.
+    pub fn is_api_host(&self, host: &str) -> bool {
+        let name =
+            host.rsplit_once(':').map_or(
+                host,
+                |(name, port)| {
+                    if port.bytes().all(|b| b.is_ascii_digit()) {
+                        name
+                    } else {
+                        host
+                    }
+                },
+            );
+        self.api_hosts.is_empty() || self.api_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+    }
 }
 
 pub const DEFAULT_TABLE: &str = "keyhive";
@@ -50,6 +72,9 @@ impl Config {
             key_prefix,
             dynamodb_timeout: Duration::from_millis(timeout_ms.clamp(100, 25_000)),
             dev_mode: non_empty("KEYHIVE_DEV_MODE").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+            api_hosts: non_empty("KEYHIVE_API_HOSTS")
+                .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -71,6 +96,14 @@ mod tests {
         assert_eq!(c.key_prefix, "kh");
         assert_eq!(c.dynamodb_timeout, Duration::from_millis(2000));
         assert!(!c.dev_mode);
+    }
+
+    #[test]
+    fn without_api_hosts_every_host_is_the_apis_and_with_them_only_those() {
+        assert!(config(&[]).is_api_host("links.example.com"));
+        let c = config(&[("KEYHIVE_API_HOSTS", "api.example.com, abc.execute-api.us-east-1.amazonaws.com")]);
+        assert!(c.is_api_host("API.example.com:443") && c.is_api_host("abc.execute-api.us-east-1.amazonaws.com"));
+        assert!(!c.is_api_host("go.example.com") && !c.is_api_host(""));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `keyhive-admin` creates locally; the routes of the route table, the template's API events and
 //! the local router of `cargo lambda watch`.
 
-use keyhive::http::routes::{Access, Function, ROUTES};
+use keyhive::http::routes::{Access, Function, Trigger, ROUTES, WORKERS};
 use keyhive::schema::table_definition;
 use keyhive::testkit::workspace_root;
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,7 +79,9 @@ fn template_api_events_match_the_route_table() {
         }
         let Some(events) = resource["Properties"]["Events"].as_hash() else { continue };
         for event in events.values() {
-            assert_eq!(s(&event["Type"]), "Api");
+            if s(&event["Type"]) != "Api" {
+                continue; // Schedules and streams: held to the workers list below.
+            }
             let props = &event["Properties"];
             let public = props["Auth"]["Authorizer"].as_str() == Some("NONE");
             let method = s(&props["Method"]).to_uppercase();
@@ -96,12 +98,12 @@ fn template_api_events_match_the_route_table() {
     let expected: BTreeSet<_> = ROUTES
         .iter()
         .map(|r| {
-            (function_resource(r.function), r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)
+            (function_resource(r.function()), r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)
         })
         .collect();
     assert_eq!(declared, expected, "template.yaml Api events differ from shared/src/http/routes.rs");
     let expected_any: BTreeMap<_, _> =
-        ROUTES.iter().map(|r| (r.pattern.to_string(), function_resource(r.function))).collect();
+        ROUTES.iter().map(|r| (r.pattern.to_string(), function_resource(r.function()))).collect();
     assert_eq!(any_paths, expected_any, "every routed path needs one ANY event on its function");
 }
 
@@ -112,7 +114,7 @@ fn local_router_sends_every_route_to_its_function() {
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("watch router");
     for route in ROUTES {
         let target = router.get(route.pattern).and_then(|v| v.as_str());
-        assert_eq!(target, Some(route.function.name()), "router entry for {}", route.pattern);
+        assert_eq!(target, Some(route.function().name()), "router entry for {}", route.pattern);
     }
     for catch_all in ["/", "//", "/v1/", "/v1/{*rest}", "/{slug}/", "/{slug}/{*rest}"] {
         assert!(router.contains_key(catch_all), "router lacks the catch-all {catch_all}");
@@ -141,10 +143,66 @@ fn openapi_describes_exactly_the_routes_of_the_route_table() {
     }
     let routed: BTreeSet<_> = ROUTES
         .iter()
-        .map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public, r.op.creates()))
+        .map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public, r.idempotent))
         .collect();
     assert_eq!(documented, routed, "openapi.yaml and shared/src/http/routes.rs disagree");
     for scheme in ["ApiKeyHeader", "BearerAuth", "RawAuthorization"] {
         assert!(!doc["components"]["securitySchemes"][scheme].is_badvalue(), "{scheme} missing");
+    }
+}
+
+/// Every non-API event of `template.yaml` (schedules, the table's stream) belongs to a worker of
+/// the route module's list, and every worker has exactly its triggers in the template. A stream
+/// trigger is filtered to outbox inserts: every authenticated request writes a key item, so an
+/// unfiltered trigger would run the dispatcher on each of them.
+#[test]
+fn template_schedules_and_streams_match_the_workers() {
+    let t = template();
+    let mut declared = BTreeSet::new();
+    for (name, resource) in t["Resources"].as_hash().expect("Resources") {
+        let Some(events) = resource["Properties"]["Events"].as_hash() else { continue };
+        for event in events.values() {
+            let props = &event["Properties"];
+            match s(&event["Type"]) {
+                "Api" => {}
+                "Schedule" => {
+                    declared.insert((s(name).to_string(), format!("schedule {}", s(&props["Schedule"]))));
+                }
+                "DynamoDB" => {
+                    let filters = format!("{:?}", props["FilterCriteria"]);
+                    assert!(
+                        filters.contains("INSERT") && filters.contains("OUTBOX#"),
+                        "{}: unfiltered stream",
+                        s(name)
+                    );
+                    assert!(
+                        props["FunctionResponseTypes"]
+                            .as_vec()
+                            .is_some_and(|v| v.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures"))),
+                        "{}: stream without ReportBatchItemFailures",
+                        s(name)
+                    );
+                    declared.insert((s(name).to_string(), "outbox stream".to_string()));
+                }
+                other => panic!("{}: event type {other} is not one keyhive uses", s(name)),
+            }
+        }
+    }
+    let expected: BTreeSet<_> = WORKERS
+        .iter()
+        .flat_map(|w| {
+            w.triggers.iter().map(move |t| {
+                let trigger = match t {
+                    Trigger::Schedule(rate) => format!("schedule {rate}"),
+                    Trigger::OutboxStream => "outbox stream".to_string(),
+                };
+                (w.resource.to_string(), trigger)
+            })
+        })
+        .collect();
+    assert_eq!(declared, expected, "template.yaml's schedules and streams differ from routes::WORKERS");
+    for worker in WORKERS {
+        let binary = &t["Resources"][worker.resource]["Metadata"]["BuildProperties"]["Binary"];
+        assert_eq!(binary.as_str(), Some(worker.binary), "{} builds {}", worker.resource, worker.binary);
     }
 }

@@ -31,6 +31,30 @@ async fn ensure_table_creates_the_defined_table_once() {
     client.delete_table().table_name(&name).send().await.expect("clean up");
 }
 
+/// A table made before an index existed (a `.dev/` table from an older version) gets the index,
+/// and keeps its data.
+#[tokio::test]
+async fn ensure_table_adds_missing_indexes_to_an_existing_table_and_keeps_its_items() {
+    let api = stack_api().await;
+    let client = api.store.client();
+    let name = format!("keyhive-old-{}", rand::random::<u32>());
+    let mut old = table_definition();
+    old.global_indexes.clear();
+    old.attributes.retain(|(a, _)| *a == old.partition_key || *a == old.sort_key);
+    assert!(ensure_table(client, &name, &old).await.expect("create the old shape"));
+    let item = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
+    client.put_item().table_name(&name).item("PK", item("KEEP")).item("SK", item("ME")).send().await.expect("put");
+
+    assert!(!ensure_table(client, &name, &table_definition()).await.expect("upgrade"), "not recreated");
+    let table = client.describe_table().table_name(&name).send().await.expect("describe").table.expect("table");
+    let names: Vec<_> = table.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect();
+    let wanted: Vec<_> = table_definition().global_indexes.iter().map(|i| i.name).collect();
+    assert_eq!(names, wanted);
+    let kept = client.get_item().table_name(&name).key("PK", item("KEEP")).key("SK", item("ME")).send().await;
+    assert!(kept.expect("get").item.is_some(), "the data stays");
+    client.delete_table().table_name(&name).send().await.expect("clean up");
+}
+
 #[tokio::test]
 async fn the_probe_succeeds_on_the_stack_and_fails_as_unavailable_without_it() {
     let api = stack_api().await;

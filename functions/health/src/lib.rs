@@ -1,6 +1,6 @@
 //! `GET /health`: 200 while the function runs and the table answers, 503 when it does not.
 
-use keyhive::http::routes::{Function, Op};
+use keyhive::http::routes::HealthOp;
 use keyhive::store::HealthProbe;
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, Response};
@@ -9,13 +9,12 @@ use serde_json::json;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub async fn handle(api: &Api, request: Request) -> Response<Body> {
-    keyhive::http::serve(api, Function::Health, request, |call| handler(api, call)).await
+    keyhive::http::serve(api, request, |call| handler(api, call)).await
 }
 
-async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
-    match call.route.op {
-        Op::Health => health(&api.store).await,
-        _ => Err(ApiError::NotFound),
+async fn handler(api: &Api, call: Call<HealthOp>) -> Result<Reply, ApiError> {
+    match call.op {
+        HealthOp::Check => health(&api.store).await,
     }
 }
 

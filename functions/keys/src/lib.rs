@@ -12,7 +12,7 @@ use keyhive::auth::{Environment, KeyId, KeyType, Tier};
 use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::idempotent;
 use keyhive::http::paging::ListRequest;
-use keyhive::http::routes::{Function, Op};
+use keyhive::http::routes::KeysOp;
 use keyhive::model::{parse_rfc3339, KeyRecord, UserId};
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, Response};
@@ -20,10 +20,10 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 pub async fn handle(api: &Api, request: Request) -> Response<Body> {
-    keyhive::http::serve(api, Function::Keys, request, |call| handler(api, call)).await
+    keyhive::http::serve(api, request, |call| handler(api, call)).await
 }
 
-async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
+async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
     let ctx = Ctx {
         store: &api.store,
@@ -33,8 +33,8 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
         idempotency: None,
     };
     let prefix = api.config.key_prefix.as_str();
-    match call.route.op {
-        Op::KeysCreate => {
+    match call.op {
+        KeysOp::Create => {
             let mut fields = body(&call, false)?;
             let new = new_key(&mut fields)?;
             fields.finish()?;
@@ -51,15 +51,15 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             })
             .await
         }
-        Op::KeysList => {
+        KeysOp::List => {
             let list = ListRequest::read(api, &call, 20, &["created_by"]).await?;
             let created_by = list.filter("created_by").map(creator).transpose()?;
             let page = rules::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
             list.reply(api, page, KeyRecord::to_json).await
         }
-        Op::KeysSelf => Ok(Reply::ok(rules::visible_key(&api.store, actor, &actor.key_id).await?.to_json())),
-        Op::KeysGet => Ok(Reply::ok(rules::visible_key(&api.store, actor, &key_id(&call)?).await?.to_json())),
-        Op::KeysUpdate => {
+        KeysOp::OwnKey => Ok(Reply::ok(rules::visible_key(&api.store, actor, &actor.key_id).await?.to_json())),
+        KeysOp::Get => Ok(Reply::ok(rules::visible_key(&api.store, actor, &key_id(&call)?).await?.to_json())),
+        KeysOp::Update => {
             // The body's shape (400) is checked before stored state (404), as the contract orders.
             let mut fields = body(&call, false)?;
             let patch = key_patch(&mut fields)?;
@@ -67,8 +67,8 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             let id = key_id(&call)?;
             Ok(Reply::ok(rules::update_key(&ctx, &id, patch).await?.to_json()))
         }
-        Op::KeysRevoke => Ok(Reply::ok(rules::revoke_key(&ctx, &key_id(&call)?).await?)),
-        Op::KeysRoll => {
+        KeysOp::Revoke => Ok(Reply::ok(rules::revoke_key(&ctx, &key_id(&call)?).await?)),
+        KeysOp::Roll => {
             let mut fields = body(&call, true)?;
             let grace = fields.optional("grace_seconds", read::integer)?.unwrap_or(0);
             fields.finish()?;
@@ -81,7 +81,7 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             data["old_secret_valid_until"] = json!(old_valid_until.map(keyhive::model::rfc3339));
             Ok(Reply::ok(data))
         }
-        Op::MembersCreate => {
+        KeysOp::CreateMember => {
             let mut fields = body(&call, false)?;
             let user_id = fields.optional("user_id", user_id)?;
             let name = fields.required("name", read::name)?;
@@ -93,25 +93,24 @@ async fn handler(api: &Api, call: Call) -> Result<Reply, ApiError> {
             })
             .await
         }
-        Op::MembersList => {
+        KeysOp::ListMembers => {
             let list = ListRequest::read(api, &call, 20, &[]).await?;
             let page = api.store.list_members(&actor.org_id, list.start.as_ref(), list.limit).await?;
             list.reply(api, page, crate::model::Member::to_json).await
         }
-        Op::MembersRemove => {
+        KeysOp::RemoveMember => {
             let user_id = UserId::parse(call.param("user_id")?).ok_or(ApiError::NotFound)?;
             Ok(Reply::ok(rules::remove_member(&ctx, &user_id).await?))
         }
-        _ => Err(ApiError::NotFound),
     }
 }
 
-fn body(call: &Call, empty_is_object: bool) -> Result<JsonObject, ApiError> {
+fn body(call: &Call<KeysOp>, empty_is_object: bool) -> Result<JsonObject, ApiError> {
     parse_object(call.request.body().as_ref(), empty_is_object)
 }
 
 /// A key id from the path; one that cannot exist is simply not found.
-fn key_id(call: &Call) -> Result<KeyId, ApiError> {
+fn key_id(call: &Call<KeysOp>) -> Result<KeyId, ApiError> {
     KeyId::parse(call.param("id")?).ok_or(ApiError::NotFound)
 }
 

@@ -120,6 +120,7 @@ pub fn replay(record: &IdempotencyRecord, claim: &Claim) -> Result<(u16, Value),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::routes::KeysOp;
 
     fn headers(value: &str) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();
@@ -130,19 +131,19 @@ mod tests {
     #[test]
     fn the_fingerprint_binds_the_operation_and_the_exact_body() {
         let claim = |op, body: &[u8]| Claim::from_request(op, &headers("k-1"), body).unwrap().unwrap();
-        let a = claim(Op::MembersCreate, b"{\"name\":\"a\"}");
-        assert_eq!(a, claim(Op::MembersCreate, b"{\"name\":\"a\"}"));
-        assert_ne!(a.fingerprint, claim(Op::MembersCreate, b"{\"name\":\"b\"}").fingerprint);
-        assert_ne!(a.fingerprint, claim(Op::KeysCreate, b"{\"name\":\"a\"}").fingerprint);
-        assert_eq!(a.key_hash, claim(Op::KeysCreate, b"").key_hash);
-        assert!(Claim::from_request(Op::KeysCreate, &http::HeaderMap::new(), b"").unwrap().is_none());
+        let a = claim(Op::Keys(KeysOp::CreateMember), b"{\"name\":\"a\"}");
+        assert_eq!(a, claim(Op::Keys(KeysOp::CreateMember), b"{\"name\":\"a\"}"));
+        assert_ne!(a.fingerprint, claim(Op::Keys(KeysOp::CreateMember), b"{\"name\":\"b\"}").fingerprint);
+        assert_ne!(a.fingerprint, claim(Op::Keys(KeysOp::Create), b"{\"name\":\"a\"}").fingerprint);
+        assert_eq!(a.key_hash, claim(Op::Keys(KeysOp::Create), b"").key_hash);
+        assert!(Claim::from_request(Op::Keys(KeysOp::Create), &http::HeaderMap::new(), b"").unwrap().is_none());
     }
 
     #[test]
     fn keys_must_be_1_to_255_visible_ascii_characters() {
-        assert!(Claim::from_request(Op::KeysCreate, &headers(&"k".repeat(255)), b"").is_ok());
+        assert!(Claim::from_request(Op::Keys(KeysOp::Create), &headers(&"k".repeat(255)), b"").is_ok());
         for bad in [String::new(), "k".repeat(256), "tab\there".into()] {
-            let err = Claim::from_request(Op::KeysCreate, &headers(&bad), b"").unwrap_err();
+            let err = Claim::from_request(Op::Keys(KeysOp::Create), &headers(&bad), b"").unwrap_err();
             assert_eq!(err.status_and_code().1, "VALIDATION_FAILED", "{bad:?}");
         }
     }

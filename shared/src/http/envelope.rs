@@ -49,28 +49,66 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// What a handler returns on success: a status, the `data` value, and extra `meta` fields
-/// (paging for lists).
+/// What a handler returns on success: a status, what the body carries, and extra headers.
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
-    pub data: Value,
-    pub meta: Map<String, Value>,
+    pub payload: Payload,
     pub headers: Vec<(http::HeaderName, HeaderValue)>,
+}
+
+/// The body of a successful answer.
+#[derive(Debug)]
+pub enum Payload {
+    /// The envelope: `data`, and extra `meta` fields (paging for lists).
+    Data { data: Value, meta: Map<String, Value> },
+    /// No body at all (204).
+    Empty,
+    /// A redirect (302) to the location; the body is an envelope naming it, and `HEAD` gets the
+    /// same answer without a body.
+    Redirect { location: String },
 }
 
 impl Reply {
     pub fn ok(data: Value) -> Self {
-        Reply { status: StatusCode::OK, data, meta: Map::new(), headers: Vec::new() }
+        Reply { status: StatusCode::OK, payload: Payload::Data { data, meta: Map::new() }, headers: Vec::new() }
     }
 
     pub fn created(data: Value) -> Self {
         Reply { status: StatusCode::CREATED, ..Reply::ok(data) }
     }
 
+    pub fn no_content() -> Self {
+        Reply { status: StatusCode::NO_CONTENT, payload: Payload::Empty, headers: Vec::new() }
+    }
+
+    pub fn redirect(location: impl Into<String>) -> Self {
+        Reply {
+            status: StatusCode::FOUND,
+            payload: Payload::Redirect { location: location.into() },
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a `meta` field (only envelopes have `meta`).
     pub fn with_meta(mut self, key: &str, value: Value) -> Self {
-        self.meta.insert(key.to_string(), value);
+        if let Payload::Data { meta, .. } = &mut self.payload {
+            meta.insert(key.to_string(), value);
+        }
         self
+    }
+
+    pub fn with_header(mut self, name: http::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The `data` of an envelope reply.
+    pub fn data(&self) -> Option<&Value> {
+        match &self.payload {
+            Payload::Data { data, .. } => Some(data),
+            _ => None,
+        }
     }
 }
 
@@ -87,10 +125,31 @@ fn json_response(status: StatusCode, body: &Value, request_id: &RequestId) -> Re
 }
 
 pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> {
-    let mut meta = reply.meta;
-    meta.insert("request_id".into(), Value::String(request_id.to_string()));
-    let body = json!({ "success": true, "data": reply.data, "meta": meta });
-    let mut response = json_response(reply.status, &body, request_id);
+    let mut response = match reply.payload {
+        Payload::Data { data, mut meta } => {
+            meta.insert("request_id".into(), Value::String(request_id.to_string()));
+            let body = json!({ "success": true, "data": data, "meta": meta });
+            json_response(reply.status, &body, request_id)
+        }
+        Payload::Empty => {
+            let mut response = json_response(reply.status, &Value::Null, request_id);
+            *response.body_mut() = Body::Empty;
+            response.headers_mut().remove(http::header::CONTENT_TYPE);
+            response
+        }
+        Payload::Redirect { location } => {
+            let body = json!({ "success": true, "data": { "location": location }, "meta": { "request_id": request_id.as_str() } });
+            let mut response = json_response(reply.status, &body, request_id);
+            match HeaderValue::from_str(&location) {
+                Ok(value) => _ = response.headers_mut().insert(http::header::LOCATION, value),
+                // A location that cannot be a header was refused when it was stored; never redirect blind.
+                Err(_) => {
+                    return error_response(&ApiError::internal("redirect location is not a valid header"), request_id)
+                }
+            }
+            response
+        }
+    };
     for (name, value) in reply.headers {
         response.headers_mut().insert(name, value);
     }
@@ -185,5 +244,19 @@ mod tests {
             error_response(&ApiError::MethodNotAllowed { method: "PUT".into(), allowed: vec!["GET", "POST"] }, &rid);
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers()["allow"], "GET, POST");
+    }
+
+    #[test]
+    fn empty_and_redirect_replies_render_as_they_say() {
+        let rid = RequestId::random();
+        let empty = success_response(Reply::no_content(), &rid);
+        assert_eq!(empty.status(), StatusCode::NO_CONTENT);
+        assert!(empty.body().is_empty());
+        assert_eq!(empty.headers()["x-request-id"], rid.as_str());
+        let redirect = success_response(Reply::redirect("https://example.com/a?b=c"), &rid);
+        assert_eq!(redirect.status(), StatusCode::FOUND);
+        assert_eq!(redirect.headers()["location"], "https://example.com/a?b=c");
+        let broken = success_response(Reply::redirect("https://example.com/\r\nx: y"), &rid);
+        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR, "never a header injection");
     }
 }

@@ -22,6 +22,10 @@ pub enum ApiError {
     Escalation { axis: Axis, message: &'static str, permissions: Vec<String> },
     #[error("not found")]
     NotFound,
+    /// No route has this method and path (or the route is not this function's): 404 like a
+    /// missing resource, said differently, so a route can never be mistaken for a resource.
+    #[error("no route matches this path")]
+    NoRoute,
     /// A resource the body refers to (e.g. the member of a user key) is not in the caller's
     /// organization: 404 like any missing resource, with the field named.
     #[error("{reason}")]
@@ -99,7 +103,9 @@ impl ApiError {
             ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden { .. } | ApiError::Escalation { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            ApiError::NotFound | ApiError::MissingReference { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::NotFound | ApiError::NoRoute | ApiError::MissingReference { .. } => {
+                (StatusCode::NOT_FOUND, "NOT_FOUND")
+            }
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Conflict(_) | ApiError::AlreadyCreated { .. } | ApiError::IdempotencyTaken => {
                 (StatusCode::CONFLICT, "CONFLICT")

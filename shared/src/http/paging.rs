@@ -24,9 +24,9 @@ pub struct ListRequest {
 impl ListRequest {
     /// Reads `limit`, `cursor` and the named filters from the query; any other parameter, a
     /// repeated one, a bad `limit` or a cursor that is not this list's is a 400.
-    pub async fn read(
+    pub async fn read<O>(
         api: &Api,
-        call: &Call,
+        call: &Call<O>,
         default_limit: u32,
         filter_names: &[&'static str],
     ) -> Result<Self, ApiError> {

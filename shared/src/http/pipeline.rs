@@ -1,6 +1,10 @@
 //! The one place where a Lambda HTTP request becomes a call to a handler and the handler's
-//! result becomes an enveloped response: request id, routing (404/405), authentication,
-//! permission check, error mapping, the access log line.
+//! result becomes a response. A chain of small steps, each a `Result`:
+//!
+//! route (404/405, before any credential) -> authenticate (401/429) -> permit (403) -> the
+//! handler, which reads its body (400, `http::body`) and, on an idempotent route, runs its
+//! creation through `idempotent` (replay or 409) -> the reply or the error envelope, the rate
+//! headers, the access log line.
 
 use crate::auth::permissions::permission_name;
 use crate::auth::secrets::{load_cursor_key, load_hashing_secret, HashingSecret};
@@ -11,7 +15,7 @@ use crate::http::envelope::{
     error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
 };
 use crate::http::error::ApiError;
-use crate::http::routes::{self, Access, Function, Route, RouteMatch};
+use crate::http::routes::{self, Access, Ops, Params, Route, RouteMatch};
 use crate::store::cursor::CursorKey;
 use crate::store::dynamo::DynamoStore;
 use crate::store::IdempotencyStore;
@@ -79,18 +83,19 @@ impl Api {
     }
 }
 
-/// A routed request, handed to a function's handler.
+/// A routed request, handed to a function's handler with the function's own operation.
 #[derive(Debug)]
-pub struct Call {
+pub struct Call<O = routes::Op> {
     pub request_id: RequestId,
+    pub op: O,
     pub route: &'static Route,
-    pub params: Vec<(&'static str, String)>,
+    pub params: Params,
     /// Set on every route that is not public.
     pub identity: Option<Identity>,
     pub request: Request,
 }
 
-impl Call {
+impl<O> Call<O> {
     /// The caller; present on every protected route.
     pub fn identity(&self) -> Result<&Identity, ApiError> {
         self.identity.as_ref().ok_or(ApiError::Unauthorized)
@@ -141,9 +146,9 @@ fn check_permission(identity: &Identity, access: Access) -> Result<(), ApiError>
 }
 
 fn replayed(status: u16, data: serde_json::Value) -> Reply {
-    let mut reply = Reply::ok(data);
+    let mut reply = Reply::ok(data)
+        .with_header(http::HeaderName::from_static(idempotency::REPLAYED_HEADER), HeaderValue::from_static("true"));
     reply.status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-    reply.headers.push((http::HeaderName::from_static(idempotency::REPLAYED_HEADER), HeaderValue::from_static("true")));
     reply
 }
 
@@ -161,12 +166,15 @@ async fn replay_recorded(api: &Api, scope: &idempotency::Scope, claim: &Claim) -
 /// who could not have made the request. Records belong to the calling key: a live record of the
 /// same key replays (or is 409 for another body); otherwise `create` runs with the claim, which it
 /// writes in its own transaction; if a concurrent retry claimed it first, that answer is replayed.
-pub async fn idempotent<F, Fut>(api: &Api, call: &Call, create: F) -> Result<Reply, ApiError>
+pub async fn idempotent<O, F, Fut>(api: &Api, call: &Call<O>, create: F) -> Result<Reply, ApiError>
 where
     F: FnOnce(Option<Claim>) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
     let identity = call.identity()?;
+    if !call.route.idempotent {
+        return create(None).await;
+    }
     let Some(claim) = Claim::from_request(call.route.op, call.request.headers(), call.request.body().as_ref())? else {
         return create(None).await;
     };
@@ -204,62 +212,106 @@ fn request_path(request: &Request) -> String {
     }
 }
 
-/// Serves one request for `function`: routes it with the route table, checks access, runs the
-/// handler, and turns the outcome into the envelope.
-pub async fn serve<F, Fut>(api: &Api, function: Function, request: Request, handler: F) -> Response<Body>
+/// What the pipeline knows of a request before routing it.
+struct Incoming {
+    started: Instant,
+    request_id: RequestId,
+    method: http::Method,
+    path: String,
+    on_api_host: bool,
+}
+
+/// Step 1: the route, among this function's (404 for an unknown path or another function's
+/// route, 405 for an unknown method), before any credential is looked at.
+fn route<O: Ops>(incoming: &Incoming) -> Result<(&'static Route, O, Params), ApiError> {
+    match routes::find(&incoming.method, &incoming.path, incoming.on_api_host) {
+        RouteMatch::NotFound => Err(ApiError::NoRoute),
+        RouteMatch::MethodNotAllowed { allowed } => {
+            Err(ApiError::MethodNotAllowed { method: incoming.method.to_string(), allowed })
+        }
+        RouteMatch::Found { route, params } => match O::of(route.op) {
+            Some(op) => Ok((route, op, params)),
+            None => {
+                // The gateway or the local router sent us a route another function owns.
+                tracing::warn!(request_id = %incoming.request_id, route = route.pattern, function = O::FUNCTION.name(), "route owned by another function");
+                Err(ApiError::NoRoute)
+            }
+        },
+    }
+}
+
+/// Step 2: who is calling (none on a public route): the authorizer's identity, or our own check.
+async fn authenticate_route(api: &Api, route: &Route, request: &Request) -> Result<Option<Identity>, ApiError> {
+    match route.access {
+        Access::Public => Ok(None),
+        _ => identify(api, request).await.map(Some),
+    }
+}
+
+/// Step 3: the route's permission.
+fn permit(route: &Route, identity: Option<&Identity>) -> Result<(), ApiError> {
+    match identity {
+        Some(identity) => check_permission(identity, route.access),
+        None if route.access == Access::Public => Ok(()),
+        None => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Whether the request came to the API's own host, as opposed to a custom link domain. Without
+/// configured API hosts (the local stack), every host is the API's.
+fn on_api_host(api: &Api, request: &Request) -> bool {
+    let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    api.config.is_api_host(host)
+}
+
+/// Serves one request for the function whose operations are `O`: the steps above, then the
+/// envelope, the rate headers and the access log line.
+pub async fn serve<O, F, Fut>(api: &Api, request: Request, handler: F) -> Response<Body>
 where
-    F: FnOnce(Call) -> Fut,
+    O: Ops,
+    F: FnOnce(Call<O>) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    let started = Instant::now();
-    let request_id = RequestId::from_gateway(gateway_request_id(&request));
-    let method = request.method().clone();
-    let path = request_path(&request);
-    let mut rate_from: Option<Identity> = None;
-    let (pattern, outcome) = match routes::find(&method, &path) {
-        RouteMatch::NotFound => (None, Err(ApiError::NotFound)),
-        RouteMatch::MethodNotAllowed { allowed } => {
-            (None, Err(ApiError::MethodNotAllowed { method: method.to_string(), allowed }))
-        }
-        RouteMatch::Found { route, .. } if route.function != function => {
-            // The gateway or the local router sent us a route another function owns.
-            tracing::warn!(request_id = %request_id, route = route.pattern, function = function.name(), "route owned by another function");
-            (Some(route.pattern), Err(ApiError::NotFound))
-        }
-        RouteMatch::Found { route, params } => {
-            let identity = match route.access {
-                Access::Public => Ok(None),
-                access => identify(api, &request).await.and_then(|identity| {
-                    // Counted requests report their rate figures, a 403 included.
-                    rate_from = Some(identity.clone());
-                    check_permission(&identity, access).map(|()| Some(identity))
-                }),
-            };
-            let outcome = match identity {
-                Ok(identity) => {
-                    handler(Call { request_id: request_id.clone(), route, params, identity, request }).await
-                }
-                Err(err) => Err(err),
-            };
-            (Some(route.pattern), outcome)
-        }
+    let incoming = Incoming {
+        started: Instant::now(),
+        request_id: RequestId::from_gateway(gateway_request_id(&request)),
+        method: request.method().clone(),
+        path: request_path(&request),
+        on_api_host: on_api_host(api, &request),
     };
+    let is_head = incoming.method == http::Method::HEAD;
+    // Counted requests report their rate figures, a 403 included.
+    let mut caller: Option<Identity> = None;
+    let mut pattern = None;
+    let outcome = async {
+        let (route, op, params) = route::<O>(&incoming)?;
+        pattern = Some(route.pattern);
+        let identity = authenticate_route(api, route, &request).await?;
+        caller.clone_from(&identity);
+        permit(route, identity.as_ref())?;
+        handler(Call { request_id: incoming.request_id.clone(), op, route, params, identity, request }).await
+    }
+    .await;
     let mut response = match outcome {
-        Ok(reply) => success_response(reply, &request_id),
-        Err(err) => error_response(&err, &request_id),
+        Ok(reply) => success_response(reply, &incoming.request_id),
+        Err(err) => error_response(&err, &incoming.request_id),
     };
-    if let Some(identity) = &rate_from {
+    if is_head {
+        // HEAD answers as GET does, without a body.
+        *response.body_mut() = Body::Empty;
+    }
+    if let Some(identity) = &caller {
         rate_headers(&mut response, identity);
     }
     // The access line: ids only, never a credential or header value.
     tracing::info!(
-        request_id = %request_id,
-        method = %method,
+        request_id = %incoming.request_id,
+        method = %incoming.method,
         route = pattern.unwrap_or("-"),
-        key_id = rate_from.as_ref().map_or("-", |i| i.key_id.as_str()),
-        org_id = rate_from.as_ref().map_or("-", |i| i.org_id.as_str()),
+        key_id = caller.as_ref().map_or("-", |i| i.key_id.as_str()),
+        org_id = caller.as_ref().map_or("-", |i| i.org_id.as_str()),
         status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_millis() as u64,
+        duration_ms = incoming.started.elapsed().as_millis() as u64,
         "request"
     );
     response

@@ -37,48 +37,120 @@ pub enum Access {
     Permission(Resource, Action),
 }
 
-/// One operation of the API; handlers match on it.
+/// Which hosts a route answers on: the API's own, or any host (public short-link redirects on
+/// verified custom link domains). A request to a custom host matches only `Any` routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hosts {
+    Api,
+    Any,
+}
+
+/// The operations of the health function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthOp {
+    Check,
+}
+
+/// The operations of the keys function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysOp {
+    Create,
+    List,
+    OwnKey,
+    Get,
+    Update,
+    Revoke,
+    Roll,
+    CreateMember,
+    ListMembers,
+    RemoveMember,
+}
+
+/// The operations of the sandboxes function (its routes arrive with the resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxesOp {}
+
+/// The operations of the links function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinksOp {}
+
+/// The operations of the webhooks function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhooksOp {}
+
+/// One operation of the API. Its variant names the function that serves it, so each function's
+/// handler matches its own operations exhaustively: a route cannot fall through to a generic
+/// not-found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    Health,
-    KeysCreate,
-    KeysList,
-    KeysSelf,
-    KeysGet,
-    KeysUpdate,
-    KeysRevoke,
-    KeysRoll,
-    MembersCreate,
-    MembersList,
-    MembersRemove,
+    Health(HealthOp),
+    Keys(KeysOp),
+    Sandboxes(SandboxesOp),
+    Links(LinksOp),
+    Webhooks(WebhooksOp),
 }
 
 impl Op {
-    /// Operations that create a resource: they accept an `Idempotency-Key` (api.md).
-    pub fn creates(self) -> bool {
-        matches!(self, Op::KeysCreate | Op::MembersCreate)
+    pub fn function(self) -> Function {
+        match self {
+            Op::Health(_) => Function::Health,
+            Op::Keys(_) => Function::Keys,
+            Op::Sandboxes(_) => Function::Sandboxes,
+            Op::Links(_) => Function::Links,
+            Op::Webhooks(_) => Function::Webhooks,
+        }
     }
 }
+
+/// A function's own operations, as its handler receives them.
+pub trait Ops: Copy + std::fmt::Debug + Send + 'static {
+    const FUNCTION: Function;
+    /// The operation, when `op` is one of this function's.
+    fn of(op: Op) -> Option<Self>;
+}
+
+macro_rules! ops {
+    ($($ty:ident => $variant:ident),+ $(,)?) => {$(
+        impl Ops for $ty {
+            const FUNCTION: Function = Function::$variant;
+            fn of(op: Op) -> Option<Self> {
+                match op {
+                    Op::$variant(op) => Some(op),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+ops!(HealthOp => Health, KeysOp => Keys, SandboxesOp => Sandboxes, LinksOp => Links, WebhooksOp => Webhooks);
 
 #[derive(Debug)]
 pub struct Route {
     pub method: Method,
     /// Path pattern, `{name}` for a parameter (API Gateway and OpenAPI spelling).
     pub pattern: &'static str,
-    pub function: Function,
     pub access: Access,
     pub op: Op,
+    /// A creation that accepts an `Idempotency-Key` (api.md): the handler runs it through
+    /// `http::idempotent`, and openapi documents the header.
+    pub idempotent: bool,
+    pub hosts: Hosts,
+}
+
+impl Route {
+    /// The function that serves the route.
+    pub fn function(&self) -> Function {
+        self.op.function()
+    }
 }
 
 macro_rules! route {
-    ($method:ident $pattern:literal => $function:ident, $access:expr, $op:ident) => {
-        Route {
-            method: Method::$method,
-            pattern: $pattern,
-            function: Function::$function,
-            access: $access,
-            op: Op::$op,
-        }
+    ($method:ident $pattern:literal => $op:expr, $access:expr) => {
+        route!($method $pattern => $op, $access, idempotent: false)
+    };
+    ($method:ident $pattern:literal => $op:expr, $access:expr, idempotent: $idempotent:expr) => {
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: $idempotent, hosts: Hosts::Api }
     };
 }
 
@@ -87,25 +159,51 @@ use Action::{Create, Delete, Read, Update};
 use Resource::{ApiKeys, Members};
 
 pub static ROUTES: &[Route] = &[
-    route!(GET "/health" => Health, Public, Health),
-    route!(POST "/v1/keys" => Keys, Permission(ApiKeys, Create), KeysCreate),
-    route!(GET "/v1/keys" => Keys, Permission(ApiKeys, Read), KeysList),
-    route!(GET "/v1/keys/self" => Keys, AnyKey, KeysSelf),
-    route!(GET "/v1/keys/{id}" => Keys, Permission(ApiKeys, Read), KeysGet),
-    route!(PATCH "/v1/keys/{id}" => Keys, Permission(ApiKeys, Update), KeysUpdate),
-    route!(DELETE "/v1/keys/{id}" => Keys, Permission(ApiKeys, Delete), KeysRevoke),
-    route!(POST "/v1/keys/{id}/roll" => Keys, Permission(ApiKeys, Update), KeysRoll),
-    route!(POST "/v1/members" => Keys, Permission(Members, Create), MembersCreate),
-    route!(GET "/v1/members" => Keys, Permission(Members, Read), MembersList),
-    route!(DELETE "/v1/members/{user_id}" => Keys, Permission(Members, Delete), MembersRemove),
+    route!(GET "/health" => Op::Health(HealthOp::Check), Public),
+    route!(POST "/v1/keys" => Op::Keys(KeysOp::Create), Permission(ApiKeys, Create), idempotent: true),
+    route!(GET "/v1/keys" => Op::Keys(KeysOp::List), Permission(ApiKeys, Read)),
+    route!(GET "/v1/keys/self" => Op::Keys(KeysOp::OwnKey), AnyKey),
+    route!(GET "/v1/keys/{id}" => Op::Keys(KeysOp::Get), Permission(ApiKeys, Read)),
+    route!(PATCH "/v1/keys/{id}" => Op::Keys(KeysOp::Update), Permission(ApiKeys, Update)),
+    route!(DELETE "/v1/keys/{id}" => Op::Keys(KeysOp::Revoke), Permission(ApiKeys, Delete)),
+    route!(POST "/v1/keys/{id}/roll" => Op::Keys(KeysOp::Roll), Permission(ApiKeys, Update)),
+    route!(POST "/v1/members" => Op::Keys(KeysOp::CreateMember), Permission(Members, Create), idempotent: true),
+    route!(GET "/v1/members" => Op::Keys(KeysOp::ListMembers), Permission(Members, Read)),
+    route!(DELETE "/v1/members/{user_id}" => Op::Keys(KeysOp::RemoveMember), Permission(Members, Delete)),
 ];
+
+/// What starts a function that serves no HTTP route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An EventBridge schedule (`Schedule` event in `template.yaml`), e.g. `rate(1 minute)`.
+    Schedule(&'static str),
+    /// The table's stream, filtered to inserts of outbox items (`DynamoDB` event).
+    OutboxStream,
+}
+
+/// A non-HTTP binary (a sweep, a dispatcher): its template resource and what starts it. The drift
+/// test holds `template.yaml`'s non-API events to this list.
+#[derive(Debug)]
+pub struct Worker {
+    /// The template's function resource (`SandboxSweepFunction`).
+    pub resource: &'static str,
+    /// The cargo binary it runs.
+    pub binary: &'static str,
+    pub triggers: &'static [Trigger],
+}
+
+/// The non-HTTP binaries. None yet: the sandbox expiry sweep and the webhook dispatcher join here.
+pub static WORKERS: &[Worker] = &[];
+
+/// A path's parameters, by the names its pattern gives them.
+pub type Params = Vec<(&'static str, String)>;
 
 /// The result of looking a request up in the table.
 #[derive(Debug)]
 pub enum RouteMatch {
     Found {
         route: &'static Route,
-        params: Vec<(&'static str, String)>,
+        params: Params,
     },
     /// The path exists, the method does not.
     MethodNotAllowed {
@@ -141,16 +239,19 @@ fn match_pattern(pattern: &'static str, path: &str) -> Option<(Vec<(&'static str
     }
 }
 
-/// Finds the route for a method and path: the most specific matching pattern wins; a path that
-/// matches with another method is a 405 naming the methods it has.
-pub fn find(method: &Method, path: &str) -> RouteMatch {
+/// Finds the route for a method, path and host: the most specific matching pattern wins; a path
+/// that matches with another method is a 405 naming the methods it has. On a custom host
+/// (`on_api_host` false) only routes that answer on any host exist.
+pub fn find(method: &Method, path: &str, on_api_host: bool) -> RouteMatch {
     // The most specific pattern that matches the path; its routes differ only by method.
     let best = ROUTES
         .iter()
+        .filter(|route| on_api_host || route.hosts == Hosts::Any)
         .filter_map(|route| match_pattern(route.pattern, path).map(|(params, literal)| (route, params, literal)))
         .max_by_key(|(_, _, literal)| *literal);
     let Some((best_route, params, _)) = best else { return RouteMatch::NotFound };
-    let same_path = || ROUTES.iter().filter(|r| r.pattern == best_route.pattern);
+    let same_path =
+        || ROUTES.iter().filter(|r| r.pattern == best_route.pattern && (on_api_host || r.hosts == Hosts::Any));
     match same_path().find(|r| r.method == *method) {
         Some(route) => RouteMatch::Found { route, params },
         None => RouteMatch::MethodNotAllowed { allowed: same_path().map(|r| r.method.as_str()).collect() },
@@ -163,9 +264,9 @@ mod tests {
 
     #[test]
     fn health_is_public_and_served_by_the_health_function() {
-        match find(&Method::GET, "/health") {
+        match find(&Method::GET, "/health", true) {
             RouteMatch::Found { route, params } => {
-                assert_eq!(route.function, Function::Health);
+                assert_eq!(route.function(), Function::Health);
                 assert_eq!(route.access, Access::Public);
                 assert!(params.is_empty());
             }
@@ -175,11 +276,11 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_not_found_and_known_paths_with_other_methods_are_405() {
-        assert!(matches!(find(&Method::GET, "/nope"), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/health/"), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/health/x"), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/"), RouteMatch::NotFound));
-        match find(&Method::DELETE, "/health") {
+        assert!(matches!(find(&Method::GET, "/nope", true), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/health/", true), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/health/x", true), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/", true), RouteMatch::NotFound));
+        match find(&Method::DELETE, "/health", true) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET"]),
             other => panic!("unexpected {other:?}"),
         }
@@ -196,21 +297,21 @@ mod tests {
 
     #[test]
     fn the_literal_self_route_beats_the_id_parameter() {
-        match find(&Method::GET, "/v1/keys/self") {
+        match find(&Method::GET, "/v1/keys/self", true) {
             RouteMatch::Found { route, params } => {
-                assert_eq!(route.op, Op::KeysSelf);
+                assert_eq!(route.op, Op::Keys(KeysOp::OwnKey));
                 assert!(params.is_empty());
             }
             other => panic!("unexpected {other:?}"),
         }
-        match find(&Method::GET, "/v1/keys/AbCdEf123456") {
+        match find(&Method::GET, "/v1/keys/AbCdEf123456", true) {
             RouteMatch::Found { route, params } => {
-                assert_eq!(route.op, Op::KeysGet);
+                assert_eq!(route.op, Op::Keys(KeysOp::Get));
                 assert_eq!(params, vec![("id", "AbCdEf123456".to_string())]);
             }
             other => panic!("unexpected {other:?}"),
         }
-        match find(&Method::PATCH, "/v1/keys") {
+        match find(&Method::PATCH, "/v1/keys", true) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["POST", "GET"]),
             other => panic!("unexpected {other:?}"),
         }
@@ -222,6 +323,31 @@ mod tests {
             for b in &ROUTES[i + 1..] {
                 assert!(!(a.method == b.method && a.pattern == b.pattern), "{} {} twice", a.method, a.pattern);
             }
+        }
+    }
+
+    #[test]
+    fn a_custom_host_reaches_only_the_routes_that_answer_on_any_host() {
+        assert!(matches!(find(&Method::GET, "/health", false), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/v1/keys/self", false), RouteMatch::NotFound));
+        for route in ROUTES.iter().filter(|r| r.hosts == Hosts::Any) {
+            assert!(matches!(find(&route.method, route.pattern, false), RouteMatch::Found { .. }), "{}", route.pattern);
+        }
+    }
+
+    #[test]
+    fn every_route_is_served_by_the_function_its_operation_names() {
+        for route in ROUTES {
+            let op = route.op;
+            let served = match route.function() {
+                Function::Health => HealthOp::of(op).is_some(),
+                Function::Keys => KeysOp::of(op).is_some(),
+                Function::Sandboxes => SandboxesOp::of(op).is_some(),
+                Function::Links => LinksOp::of(op).is_some(),
+                Function::Webhooks => WebhooksOp::of(op).is_some(),
+            };
+            assert!(served, "{} {}", route.method, route.pattern);
+            assert!(KeysOp::of(op).is_none() || route.function() == Function::Keys);
         }
     }
 }

@@ -4,8 +4,9 @@ use super::{HealthProbe, StoreError};
 use crate::schema::{self, TableDefinition};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -90,11 +91,18 @@ impl HealthProbe for DynamoStore {
 
 use super::transact::built;
 
-/// Creates the table from its definition unless it exists. Used by `keyhive-admin` for the local
-/// stack and by tests; in AWS the table comes from `template.yaml`.
+/// Creates the table from its definition unless it exists; an existing table gets the indexes
+/// the definition has and it lacks (so a new index reaches `.dev/` data without wiping it).
+/// Returns whether the table was created. Used by `keyhive-admin` for the local stack and by
+/// tests; in AWS the table comes from `template.yaml`.
 pub async fn ensure_table(client: &Client, name: &str, def: &TableDefinition) -> Result<bool, StoreError> {
     match client.describe_table().table_name(name).send().await {
-        Ok(_) => return Ok(false),
+        Ok(_) => {
+            for index in add_missing_indexes(client, name, def).await? {
+                tracing::info!(table = name, index, "added a missing index");
+            }
+            return Ok(false);
+        }
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
         Err(err) => return Err(classify(err)),
     }
@@ -141,4 +149,46 @@ pub async fn ensure_table(client: &Client, name: &str, def: &TableDefinition) ->
         .await
         .map_err(classify)?;
     Ok(true)
+}
+
+/// Creates, on an existing table, every index of `def` it lacks; returns their names.
+pub async fn add_missing_indexes(
+    client: &Client,
+    name: &str,
+    def: &TableDefinition,
+) -> Result<Vec<&'static str>, StoreError> {
+    let table = client.describe_table().table_name(name).send().await.map_err(classify)?.table;
+    let existing: Vec<String> = table
+        .as_ref()
+        .map(|t| t.global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let key =
+        |name: &str, key_type: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(key_type).build();
+    let mut added = Vec::new();
+    for index in def.global_indexes.iter().filter(|i| !existing.iter().any(|e| e == i.name)) {
+        let mut request = client.update_table().table_name(name);
+        for (attribute, kind) in
+            def.attributes.iter().filter(|(a, _)| *a == index.partition_key || *a == index.sort_key)
+        {
+            request = request.attribute_definitions(built(
+                AttributeDefinition::builder()
+                    .attribute_name(*attribute)
+                    .attribute_type(ScalarAttributeType::from(*kind))
+                    .build(),
+            )?);
+        }
+        let create = built(
+            CreateGlobalSecondaryIndexAction::builder()
+                .index_name(index.name)
+                .key_schema(built(key(index.partition_key, KeyType::Hash))?)
+                .key_schema(built(key(index.sort_key, KeyType::Range))?)
+                .projection(Projection::builder().projection_type(ProjectionType::from(index.projection)).build())
+                .build(),
+        )?;
+        request = request.global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build());
+        // One index per call: DynamoDB creates at most one at a time.
+        request.send().await.map_err(classify)?;
+        added.push(index.name);
+    }
+    Ok(added)
 }
