@@ -11,13 +11,16 @@ use keyhive::auth::permissions::Permissions;
 use keyhive::auth::{Environment, KeyId, KeyType, Tier};
 use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::idempotent;
-use keyhive::http::paging::ListRequest;
+use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::KeysOp;
 use keyhive::model::{parse_rfc3339, KeyRecord, UserId};
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
+
+const KEY_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["created_by"], numbered: false };
+const MEMBER_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
 
 pub async fn handle(api: &Api, request: Request) -> Response<Body> {
     keyhive::http::serve(api, request, |call| handler(api, call)).await
@@ -52,7 +55,7 @@ async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
             .await
         }
         KeysOp::List => {
-            let list = ListRequest::read(api, &call, 20, &["created_by"]).await?;
+            let list = ListRequest::read(api, &call, KEY_LIST).await?;
             let created_by = list.filter("created_by").map(creator).transpose()?;
             let page = rules::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
             list.reply(api, page, KeyRecord::to_json).await
@@ -94,7 +97,7 @@ async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
             .await
         }
         KeysOp::ListMembers => {
-            let list = ListRequest::read(api, &call, 20, &[]).await?;
+            let list = ListRequest::read(api, &call, MEMBER_LIST).await?;
             let page = api.store.list_members(&actor.org_id, list.start.as_ref(), list.limit).await?;
             list.reply(api, page, crate::model::Member::to_json).await
         }

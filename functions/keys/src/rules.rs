@@ -7,8 +7,8 @@ use crate::store::{KeyAdminStore, KeyChange, KeyFilter, MemberStore};
 use keyhive::auth::permissions::Permissions;
 use keyhive::auth::secrets::HashingSecret;
 use keyhive::auth::{Credential, Environment, Identity, KeyId, KeyType, SecretHash, Tier};
-use keyhive::change::idempotency::{Claim, IdempotencyRecord, Scope};
-use keyhive::change::{AuditAction, AuditEntry, ChangeLog, EventType, OutboxEvent};
+use keyhive::change::idempotency::Claim;
+use keyhive::change::{AuditAction, AuditEntry, Change, ChangeLog, EventType, OutboxEvent};
 use keyhive::http::error::{ApiError, Axis};
 use keyhive::model::{rfc3339, CreatedBy, KeyRecord, UserId};
 use keyhive::store::{ChangeError, Page};
@@ -53,20 +53,15 @@ pub struct Ctx<'a, S> {
 }
 
 impl<S> Ctx<'_, S> {
-    fn audit(&self, environment: Environment, action: AuditAction, target_id: &str) -> AuditEntry {
-        AuditEntry {
-            org_id: self.actor.org_id.clone(),
-            environment,
-            at: self.now,
-            request_id: self.request_id.to_string(),
-            actor_key_id: Some(self.actor.key_id.clone()),
-            actor_user_id: self.actor.user_id.clone(),
-            action,
-            target_id: target_id.to_string(),
-        }
+    /// The kernel's view of this change, which builds its log.
+    fn change(&self) -> Change {
+        Change::by(self.actor, self.request_id, self.now).with_claim(self.idempotency.cloned())
     }
 
-    /// The log of a change to something of `environment`: its audit entry and, when given, event.
+    fn audit(&self, environment: Environment, action: AuditAction, target_id: &str) -> AuditEntry {
+        self.change().audit(environment, action, target_id)
+    }
+
     fn log(
         &self,
         environment: Environment,
@@ -74,15 +69,9 @@ impl<S> Ctx<'_, S> {
         target_id: &str,
         event: Option<OutboxEvent>,
     ) -> ChangeLog {
-        ChangeLog {
-            audits: vec![self.audit(environment, action, target_id)],
-            events: event.into_iter().collect(),
-            idempotency: None,
-        }
+        self.change().log(environment, action, target_id, event)
     }
 
-    /// The log of a creation: with the request's `Idempotency-Key` record, when it has one.
-    /// `data` is what a replay answers (`None` when the response reveals a secret).
     fn creation_log(
         &self,
         environment: Environment,
@@ -91,20 +80,11 @@ impl<S> Ctx<'_, S> {
         event: Option<OutboxEvent>,
         data: Option<serde_json::Value>,
     ) -> ChangeLog {
-        let mut log = self.log(environment, action, target_id, event);
-        log.idempotency = self.idempotency.map(|claim| {
-            let scope = Scope {
-                org_id: self.actor.org_id.clone(),
-                environment: self.actor.environment,
-                key_id: self.actor.key_id.clone(),
-            };
-            IdempotencyRecord::new(scope, claim, 201, data, target_id, self.now)
-        });
-        log
+        self.change().creation_log(environment, action, target_id, event, data)
     }
 
     fn event(&self, environment: Environment, event_type: EventType, data: serde_json::Value) -> OutboxEvent {
-        OutboxEvent::new(self.actor.org_id.clone(), environment, event_type, self.now, data)
+        self.change().event(environment, event_type, data)
     }
 }
 

@@ -5,8 +5,8 @@
 
 pub mod idempotency;
 
-use crate::auth::{Environment, KeyId};
-use crate::change::idempotency::IdempotencyRecord;
+use crate::auth::{Environment, Identity, KeyId};
+use crate::change::idempotency::{Claim, IdempotencyRecord, Scope};
 use crate::model::{random_id, rfc3339, OrgId, UserId};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -126,6 +126,111 @@ impl ChangeLog {
     pub fn with_event(mut self, event: OutboxEvent) -> Self {
         self.events.push(event);
         self
+    }
+}
+
+/// A change a request (or a system job) is making: who makes it, in which organization, the
+/// request id, the time, and the request's `Idempotency-Key`. The pipeline's call builds it
+/// (`Call::change`); each resource builds its change logs from it, so every audit entry and
+/// event says the same who and when.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub org_id: OrgId,
+    /// The acting key's environment (the idempotency record's scope).
+    pub environment: Environment,
+    /// `None` for system changes (a sweep) and the operator's bootstrap.
+    pub actor_key_id: Option<KeyId>,
+    pub actor_user_id: Option<UserId>,
+    pub request_id: String,
+    pub at: OffsetDateTime,
+    pub idempotency: Option<Claim>,
+}
+
+impl Change {
+    /// A change made by the caller `identity`.
+    pub fn by(identity: &Identity, request_id: &str, at: OffsetDateTime) -> Self {
+        Change {
+            org_id: identity.org_id.clone(),
+            environment: identity.environment,
+            actor_key_id: Some(identity.key_id.clone()),
+            actor_user_id: identity.user_id.clone(),
+            request_id: request_id.to_string(),
+            at,
+            idempotency: None,
+        }
+    }
+
+    /// A change no key makes (an expiry sweep).
+    pub fn system(org_id: OrgId, environment: Environment, request_id: &str, at: OffsetDateTime) -> Self {
+        Change {
+            org_id,
+            environment,
+            actor_key_id: None,
+            actor_user_id: None,
+            request_id: request_id.to_string(),
+            at,
+            idempotency: None,
+        }
+    }
+
+    /// The same change, claiming the request's `Idempotency-Key`.
+    pub fn with_claim(mut self, claim: Option<Claim>) -> Self {
+        self.idempotency = claim;
+        self
+    }
+
+    pub fn audit(&self, environment: Environment, action: AuditAction, target_id: &str) -> AuditEntry {
+        AuditEntry {
+            org_id: self.org_id.clone(),
+            environment,
+            at: self.at,
+            request_id: self.request_id.clone(),
+            actor_key_id: self.actor_key_id.clone(),
+            actor_user_id: self.actor_user_id.clone(),
+            action,
+            target_id: target_id.to_string(),
+        }
+    }
+
+    pub fn event(&self, environment: Environment, event_type: EventType, data: Value) -> OutboxEvent {
+        OutboxEvent::new(self.org_id.clone(), environment, event_type, self.at, data)
+    }
+
+    /// The log of a change to something of `environment`: its audit entry and, when given, event.
+    pub fn log(
+        &self,
+        environment: Environment,
+        action: AuditAction,
+        target_id: &str,
+        event: Option<OutboxEvent>,
+    ) -> ChangeLog {
+        ChangeLog {
+            audits: vec![self.audit(environment, action, target_id)],
+            events: event.into_iter().collect(),
+            idempotency: None,
+        }
+    }
+
+    /// The log of a creation, with the `Idempotency-Key` record when the request has one. `data`
+    /// is what a replay answers (`None` when the response reveals a secret: never replayed).
+    pub fn creation_log(
+        &self,
+        environment: Environment,
+        action: AuditAction,
+        target_id: &str,
+        event: Option<OutboxEvent>,
+        data: Option<Value>,
+    ) -> ChangeLog {
+        let mut log = self.log(environment, action, target_id, event);
+        log.idempotency = match (&self.idempotency, &self.actor_key_id) {
+            (Some(claim), Some(key_id)) => {
+                let scope =
+                    Scope { org_id: self.org_id.clone(), environment: self.environment, key_id: key_id.clone() };
+                Some(IdempotencyRecord::new(scope, claim, 201, data, target_id, self.at))
+            }
+            _ => None,
+        };
+        log
     }
 }
 

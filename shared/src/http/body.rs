@@ -226,6 +226,12 @@ pub mod read {
         }
     }
 
+    /// A nested object, read field by field like the body: errors name `field.inner`
+    /// (`destination.value`), and its `finish` refuses unknown inner fields.
+    pub fn nested(field: &str, v: Value) -> Result<JsonObject, ApiError> {
+        Ok(JsonObject { fields: object(field, v)?, prefix: format!("{field}.") })
+    }
+
     pub fn any(_field: &str, v: Value) -> Result<Value, ApiError> {
         Ok(v)
     }
@@ -340,5 +346,19 @@ mod tests {
         let mut obj = parse_object(br#"{"title": null}"#, false).unwrap();
         assert!(obj.optional("title", read::string).unwrap().is_none());
         assert!(obj.required("name", read::string).is_err());
+    }
+
+    #[test]
+    fn nested_objects_name_their_fields_by_path() {
+        let mut obj = parse_object(br#"{"destination": {"type": "link", "value": 5, "extra": 1}}"#, false).unwrap();
+        let mut destination = obj.required("destination", read::nested).unwrap();
+        assert_eq!(destination.required("type", read::string).unwrap(), "link");
+        let err = destination.required("value", read::string).unwrap_err();
+        assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "destination.value"));
+        let err = destination.finish().unwrap_err();
+        assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "destination.extra"));
+        let mut not_object = parse_object(br#"{"destination": "x"}"#, false).unwrap();
+        let err = not_object.required("destination", read::nested).unwrap_err();
+        assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "destination"));
     }
 }

@@ -1,6 +1,6 @@
 //! Paging for every list route: `limit` (1..100), an opaque `cursor` from the previous page's
-//! `meta.next_cursor`, the route's own filters, and nothing else (an unknown query parameter is
-//! a 400, like an unknown body field). The cursor is sealed for the list it came from: the
+//! `meta.next_cursor`, on numbered lists a `page` (from 0), the route's own filters, and nothing
+//! else (an unknown query parameter is a 400, like an unknown body field). The cursor is sealed for the list it came from: the
 //! caller's organization and environment, the route and the filter values.
 
 use crate::http::envelope::Reply;
@@ -11,10 +11,25 @@ use crate::store::Page;
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
 
+/// The highest `page` a numbered list accepts (deeper paging goes by cursor).
+pub const MAX_PAGE: u32 = 10_000;
+
+/// What a list route accepts besides `limit` and `cursor`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListSpec {
+    pub default_limit: u32,
+    /// Its filter query parameters.
+    pub filters: &'static [&'static str],
+    /// Whether it also takes `page` (numbered pages, h0p style).
+    pub numbered: bool,
+}
+
 /// A list request, read and checked.
 #[derive(Debug)]
 pub struct ListRequest {
     pub limit: u32,
+    /// The page number of a numbered list (0 when absent); `None` on other lists.
+    pub page: Option<u32>,
     /// Where the previous page ended (from an opened cursor).
     pub start: Option<Position>,
     filters: Vec<(&'static str, Option<String>)>,
@@ -24,15 +39,12 @@ pub struct ListRequest {
 impl ListRequest {
     /// Reads `limit`, `cursor` and the named filters from the query; any other parameter, a
     /// repeated one, a bad `limit` or a cursor that is not this list's is a 400.
-    pub async fn read<O>(
-        api: &Api,
-        call: &Call<O>,
-        default_limit: u32,
-        filter_names: &[&'static str],
-    ) -> Result<Self, ApiError> {
+    pub async fn read<O>(api: &Api, call: &Call<O>, spec: ListSpec) -> Result<Self, ApiError> {
         let identity = call.identity()?;
         let query = call.request.query_string_parameters_ref();
-        let mut limit = default_limit;
+        let filter_names = spec.filters;
+        let mut limit = spec.default_limit;
+        let mut page = spec.numbered.then_some(0);
         let mut cursor_text = None;
         let mut filters: Vec<(&'static str, Option<String>)> = filter_names.iter().map(|n| (*n, None)).collect();
         if let Some(query) = query {
@@ -49,6 +61,15 @@ impl ListRequest {
                             .ok_or_else(|| ApiError::validation("limit", "must be 1..100"))?;
                     }
                     "cursor" => cursor_text = Some(value.to_string()),
+                    "page" if spec.numbered => {
+                        page = Some(
+                            value
+                                .parse::<u32>()
+                                .ok()
+                                .filter(|p| *p <= MAX_PAGE)
+                                .ok_or_else(|| ApiError::validation("page", "must be 0..10000"))?,
+                        );
+                    }
                     other => match filters.iter_mut().find(|(n, _)| *n == other) {
                         Some((_, slot)) => *slot = Some(value.to_string()),
                         None => return Err(ApiError::validation(other, "is not a known query parameter")),
@@ -70,7 +91,7 @@ impl ListRequest {
             }
             None => None,
         };
-        Ok(ListRequest { limit, start, filters, scope })
+        Ok(ListRequest { limit, page, start, filters, scope })
     }
 
     /// The value of a filter this list accepts, when the query gave one.
@@ -88,7 +109,11 @@ impl ListRequest {
             None => None,
         };
         let data = Value::Array(page.items.iter().map(to_json).collect());
-        Ok(Reply::ok(data)
+        let reply = match self.page {
+            Some(page) => Reply::ok(data).with_meta("page", json!(page)),
+            None => Reply::ok(data),
+        };
+        Ok(reply
             .with_meta("limit", json!(self.limit))
             .with_meta("has_more", json!(next_cursor.is_some()))
             .with_meta("next_cursor", json!(next_cursor)))

@@ -101,6 +101,12 @@ impl<O> Call<O> {
         self.identity.as_ref().ok_or(ApiError::Unauthorized)
     }
 
+    /// The change this call makes, for a resource's change log (its `Idempotency-Key` is added
+    /// by `idempotent`, which alone may claim it).
+    pub fn change(&self) -> Result<crate::change::Change, ApiError> {
+        Ok(crate::change::Change::by(self.identity()?, self.request_id.as_str(), crate::model::now()))
+    }
+
     /// A path parameter the route's pattern declares.
     pub fn param(&self, name: &str) -> Result<&str, ApiError> {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).ok_or(ApiError::NotFound)
