@@ -8,7 +8,7 @@ use keyhive::auth::permissions::Permissions;
 use keyhive::auth::secrets::HashingSecret;
 use keyhive::auth::{Credential, Environment, Identity, KeyId, KeyType, SecretHash, Tier};
 use keyhive::change::idempotency::Claim;
-use keyhive::change::{AuditAction, AuditEntry, Change, ChangeLog, EventType, OutboxEvent};
+use keyhive::change::{AuditAction, Change, EventType};
 use keyhive::http::error::{ApiError, Axis};
 use keyhive::model::{rfc3339, CreatedBy, KeyRecord, UserId};
 use keyhive::store::{ChangeError, Page};
@@ -56,35 +56,6 @@ impl<S> Ctx<'_, S> {
     /// The kernel's view of this change, which builds its log.
     fn change(&self) -> Change {
         Change::by(self.actor, self.request_id, self.now).with_claim(self.idempotency.cloned())
-    }
-
-    fn audit(&self, environment: Environment, action: AuditAction, target_id: &str) -> AuditEntry {
-        self.change().audit(environment, action, target_id)
-    }
-
-    fn log(
-        &self,
-        environment: Environment,
-        action: AuditAction,
-        target_id: &str,
-        event: Option<OutboxEvent>,
-    ) -> ChangeLog {
-        self.change().log(environment, action, target_id, event)
-    }
-
-    fn creation_log(
-        &self,
-        environment: Environment,
-        action: AuditAction,
-        target_id: &str,
-        event: Option<OutboxEvent>,
-        data: Option<serde_json::Value>,
-    ) -> ChangeLog {
-        self.change().creation_log(environment, action, target_id, event, data)
-    }
-
-    fn event(&self, environment: Environment, event_type: EventType, data: serde_json::Value) -> OutboxEvent {
-        self.change().event(environment, event_type, data)
     }
 }
 
@@ -271,9 +242,10 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
         revoked_at: None,
         created_by: CreatedBy::Key { key_id: ctx.actor.key_id.clone(), user_id: ctx.actor.user_id.clone() },
     };
-    let event = ctx.event(environment, EventType::KeyCreated, record.to_json());
+    let event = ctx.change().event(environment, EventType::KeyCreated, record.to_json());
     // A replay of this creation could not show the key again: nothing to keep but the id.
-    let log = ctx.creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
+    let log =
+        ctx.change().creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
     ctx.store.create_key(&record, &log).await?;
     Ok((record, credential))
 }
@@ -316,8 +288,8 @@ pub async fn update_key<S: KeyAdminStore>(
         tier: next.tier,
         expires_at: next.expires_at,
     };
-    let event = ctx.event(next.environment, EventType::KeyUpdated, next.to_json());
-    let log = ctx.log(next.environment, AuditAction::KeyUpdated, key_id.as_str(), Some(event));
+    let event = ctx.change().event(next.environment, EventType::KeyUpdated, next.to_json());
+    let log = ctx.change().log(next.environment, AuditAction::KeyUpdated, key_id.as_str(), Some(event));
     ctx.store.change_key(&current, &change, &log).await?;
     Ok(next)
 }
@@ -325,8 +297,8 @@ pub async fn update_key<S: KeyAdminStore>(
 pub async fn revoke_key<S: KeyAdminStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<serde_json::Value, ApiError> {
     let current = managed_key(ctx, key_id).await?;
     let data = json!({ "id": key_id.as_str(), "revoked_at": rfc3339(ctx.now) });
-    let event = ctx.event(current.environment, EventType::KeyRevoked, data.clone());
-    let log = ctx.log(current.environment, AuditAction::KeyRevoked, key_id.as_str(), Some(event));
+    let event = ctx.change().event(current.environment, EventType::KeyRevoked, data.clone());
+    let log = ctx.change().log(current.environment, AuditAction::KeyRevoked, key_id.as_str(), Some(event));
     ctx.store.change_key(&current, &KeyChange::Revoke { at: ctx.now }, &log).await?;
     Ok(data)
 }
@@ -361,8 +333,8 @@ pub async fn roll_key<S: KeyAdminStore>(
     let change = KeyChange::Roll { secret_hash: next.secret_hash.clone(), last4: next.last4.clone(), previous };
     let mut data = next.to_json();
     data["old_secret_valid_until"] = json!(old_valid_until.map(rfc3339));
-    let event = ctx.event(next.environment, EventType::KeyRolled, data);
-    let log = ctx.log(next.environment, AuditAction::KeyRolled, key_id.as_str(), Some(event));
+    let event = ctx.change().event(next.environment, EventType::KeyRolled, data);
+    let log = ctx.change().log(next.environment, AuditAction::KeyRolled, key_id.as_str(), Some(event));
     ctx.store.change_key(&current, &change, &log).await?;
     Ok((next, credential, old_valid_until))
 }
@@ -381,7 +353,7 @@ pub async fn create_member<S: MemberStore>(
         email,
         created_at: ctx.now,
     };
-    let log = ctx.creation_log(
+    let log = ctx.change().creation_log(
         Environment::Live,
         AuditAction::MemberCreated,
         member.user_id.as_str(),
@@ -410,13 +382,13 @@ pub async fn remove_member<S: MemberStore + KeyAdminStore>(
             None => None,
         };
         let data = json!({ "user_id": user_id.as_str() });
-        let mut log = ctx.log(Environment::Live, AuditAction::MemberRemoved, user_id.as_str(), None);
-        log.events.push(ctx.event(Environment::Live, EventType::MemberRemoved, data));
+        let mut log = ctx.change().log(Environment::Live, AuditAction::MemberRemoved, user_id.as_str(), None);
+        log.events.push(ctx.change().event(Environment::Live, EventType::MemberRemoved, data));
         if let Some(key) = &user_key {
             let revoked =
                 json!({ "id": key.key_id.as_str(), "revoked_at": rfc3339(ctx.now), "reason": "member.removed" });
-            log.audits.push(ctx.audit(key.environment, AuditAction::KeyRevoked, key.key_id.as_str()));
-            log.events.push(ctx.event(key.environment, EventType::KeyRevoked, revoked));
+            log.audits.push(ctx.change().audit(key.environment, AuditAction::KeyRevoked, key.key_id.as_str()));
+            log.events.push(ctx.change().event(key.environment, EventType::KeyRevoked, revoked));
         }
         let key_id = user_key.as_ref().map(|k| k.key_id.clone());
         match ctx.store.remove_member(&member, key_id.as_ref(), &log).await {

@@ -428,6 +428,37 @@ async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
     assert_eq!(record.resource_id, second.user_id.as_str(), "the expired record was replaced");
 }
 
+/// A user key for `user` in `environment` (the caller's when `None`), no permissions.
+fn user_key(user: &UserId, environment: Option<Environment>) -> NewKey {
+    NewKey {
+        name: format!("{} key", user.as_str()),
+        key_type: KeyType::User,
+        user_id: Some(user.clone()),
+        permissions: Permissions::default(),
+        environment,
+        expires_at: None,
+        tier: Tier::Standard,
+    }
+}
+
+/// Every item of one partition of the table.
+async fn partition(
+    api: &Api,
+    pk: String,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let out = api
+        .store
+        .client()
+        .query()
+        .table_name(api.store.table())
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .send()
+        .await
+        .expect("query");
+    out.items.unwrap_or_default()
+}
+
 /// A request stamped minute M that arrives after one stamped M+1 (an SDK retry) is counted in its
 /// own window and never resets the newer one.
 #[tokio::test]
@@ -562,15 +593,7 @@ async fn member_removal_racing_a_user_key_creation_leaves_no_orphan_key() {
         let user2 = user.clone();
         let create = tokio::spawn(async move {
             let ctx = Ctx { store: &a1.store, actor: &actor1, request_id: "req_c", now: now(), idempotency: None };
-            let new = NewKey {
-                name: "racing".into(),
-                key_type: KeyType::User,
-                user_id: Some(user),
-                permissions: Permissions::default(),
-                environment: None,
-                expires_at: None,
-                tier: Tier::Standard,
-            };
+            let new = user_key(&user, None);
             rules::create_key(&ctx, &a1.config.key_prefix, a1.hashing_secret().await.unwrap(), new).await.map(|r| r.0)
         });
         let remove = tokio::spawn(async move {
@@ -608,15 +631,7 @@ async fn test_keys_cannot_add_or_remove_members_or_make_user_keys() {
     };
     forbidden_env(rules::create_member(&tctx, None, "X".into(), "x@example.com".into()).await.map(|m| m.to_json()));
     forbidden_env(rules::remove_member(&tctx, &member.user_id).await);
-    let user_key = NewKey {
-        name: "u".into(),
-        key_type: KeyType::User,
-        user_id: Some(member.user_id.clone()),
-        permissions: Permissions::default(),
-        environment: Some(Environment::Test),
-        expires_at: None,
-        tier: Tier::Standard,
-    };
+    let user_key = user_key(&member.user_id, Some(Environment::Test));
     let made = rules::create_key(&tctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), user_key).await;
     forbidden_env(made.map(|(r, _)| r.to_json()));
     assert!(api.store.get_member(&admin.org_id, &member.user_id).await.unwrap().is_some(), "still a member");
@@ -632,38 +647,20 @@ async fn member_removal_records_the_revoked_key_in_its_own_environment() {
     let admin = identity_of(&admin_record);
     let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_env", now: now(), idempotency: None };
     let member = rules::create_member(&ctx, None, "Eve".into(), "eve@example.com".into()).await.unwrap();
-    let new = NewKey {
-        name: "eve test".into(),
-        key_type: KeyType::User,
-        user_id: Some(member.user_id.clone()),
-        permissions: Permissions::default(),
-        environment: Some(Environment::Test),
-        expires_at: None,
-        tier: Tier::Standard,
-    };
+    let new = user_key(&member.user_id, Some(Environment::Test));
     let (key, _) =
         rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
     rules::remove_member(&ctx, &member.user_id).await.unwrap();
-    let query = |pk: String| {
-        api.store
-            .client()
-            .query()
-            .table_name(api.store.table())
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-            .send()
-    };
     let events = |items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]| -> Vec<String> {
         items.iter().filter_map(|i| i.get("event_type")?.as_s().ok().cloned()).collect()
     };
-    let live = query(schema::outbox_pk(admin.org_id.as_str(), "live")).await.unwrap();
-    let test = query(schema::outbox_pk(admin.org_id.as_str(), "test")).await.unwrap();
-    assert!(events(live.items()).contains(&"member.removed".to_string()));
-    assert!(!events(live.items()).contains(&"key.revoked".to_string()));
-    assert!(events(test.items()).contains(&"key.revoked".to_string()), "{:?}", events(test.items()));
-    let audit = query(schema::audit_pk(admin.org_id.as_str())).await.unwrap();
+    let live = partition(&api, schema::outbox_pk(admin.org_id.as_str(), "live")).await;
+    let test = partition(&api, schema::outbox_pk(admin.org_id.as_str(), "test")).await;
+    assert!(events(&live).contains(&"member.removed".to_string()));
+    assert!(!events(&live).contains(&"key.revoked".to_string()));
+    assert!(events(&test).contains(&"key.revoked".to_string()), "{:?}", events(&test));
+    let audit = partition(&api, schema::audit_pk(admin.org_id.as_str())).await;
     let revoked = audit
-        .items()
         .iter()
         .find(|i| i.get("action").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("key.revoked"))
         .expect("an audit entry for the removed key");

@@ -1,7 +1,7 @@
 //! DynamoDB implementation of the store traits.
 
 use super::{HealthProbe, StoreError};
-use crate::schema::{self, TableDefinition};
+use crate::schema::{self, IndexDefinition, TableDefinition};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
@@ -106,36 +106,25 @@ pub async fn ensure_table(client: &Client, name: &str, def: &TableDefinition) ->
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
         Err(err) => return Err(classify(err)),
     }
-    let key =
-        |name: &str, key_type: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(key_type).build();
     let mut request = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::from(def.billing_mode))
-        .key_schema(built(key(def.partition_key, KeyType::Hash))?)
-        .key_schema(built(key(def.sort_key, KeyType::Range))?)
+        .key_schema(key(def.partition_key, KeyType::Hash)?)
+        .key_schema(key(def.sort_key, KeyType::Range)?)
         .stream_specification(built(
             StreamSpecification::builder()
                 .stream_enabled(true)
                 .stream_view_type(StreamViewType::from(def.stream_view_type))
                 .build(),
         )?);
-    for (attribute, kind) in &def.attributes {
-        request = request.attribute_definitions(built(
-            AttributeDefinition::builder()
-                .attribute_name(*attribute)
-                .attribute_type(ScalarAttributeType::from(*kind))
-                .build(),
-        )?);
+    for attribute in &def.attributes {
+        request = request.attribute_definitions(attribute_definition(attribute)?);
     }
     for index in &def.global_indexes {
+        let (name, keys, projection) = index_parts(index)?;
         request = request.global_secondary_indexes(built(
-            GlobalSecondaryIndex::builder()
-                .index_name(index.name)
-                .key_schema(built(key(index.partition_key, KeyType::Hash))?)
-                .key_schema(built(key(index.sort_key, KeyType::Range))?)
-                .projection(Projection::builder().projection_type(ProjectionType::from(index.projection)).build())
-                .build(),
+            GlobalSecondaryIndex::builder().index_name(name).set_key_schema(Some(keys)).projection(projection).build(),
         )?);
     }
     request.send().await.map_err(classify)?;
@@ -151,6 +140,20 @@ pub async fn ensure_table(client: &Client, name: &str, def: &TableDefinition) ->
     Ok(true)
 }
 
+fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+    built(KeySchemaElement::builder().attribute_name(name).key_type(key_type).build())
+}
+
+fn attribute_definition((name, kind): &(&str, &str)) -> Result<AttributeDefinition, StoreError> {
+    built(AttributeDefinition::builder().attribute_name(*name).attribute_type(ScalarAttributeType::from(*kind)).build())
+}
+
+/// An index's name, key schema and projection, as both table creation and index creation take them.
+fn index_parts(index: &IndexDefinition) -> Result<(&'static str, Vec<KeySchemaElement>, Projection), StoreError> {
+    let keys = vec![key(index.partition_key, KeyType::Hash)?, key(index.sort_key, KeyType::Range)?];
+    Ok((index.name, keys, Projection::builder().projection_type(ProjectionType::from(index.projection)).build()))
+}
+
 /// Creates, on an existing table, every index of `def` it lacks; returns their names.
 pub async fn add_missing_indexes(
     client: &Client,
@@ -162,27 +165,18 @@ pub async fn add_missing_indexes(
         .as_ref()
         .map(|t| t.global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_string)).collect())
         .unwrap_or_default();
-    let key =
-        |name: &str, key_type: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(key_type).build();
     let mut added = Vec::new();
     for index in def.global_indexes.iter().filter(|i| !existing.iter().any(|e| e == i.name)) {
         let mut request = client.update_table().table_name(name);
-        for (attribute, kind) in
-            def.attributes.iter().filter(|(a, _)| *a == index.partition_key || *a == index.sort_key)
-        {
-            request = request.attribute_definitions(built(
-                AttributeDefinition::builder()
-                    .attribute_name(*attribute)
-                    .attribute_type(ScalarAttributeType::from(*kind))
-                    .build(),
-            )?);
+        for attribute in def.attributes.iter().filter(|(a, _)| *a == index.partition_key || *a == index.sort_key) {
+            request = request.attribute_definitions(attribute_definition(attribute)?);
         }
+        let (name, keys, projection) = index_parts(index)?;
         let create = built(
             CreateGlobalSecondaryIndexAction::builder()
-                .index_name(index.name)
-                .key_schema(built(key(index.partition_key, KeyType::Hash))?)
-                .key_schema(built(key(index.sort_key, KeyType::Range))?)
-                .projection(Projection::builder().projection_type(ProjectionType::from(index.projection)).build())
+                .index_name(name)
+                .set_key_schema(Some(keys))
+                .projection(projection)
                 .build(),
         )?;
         request = request.global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build());
