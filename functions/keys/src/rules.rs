@@ -4,7 +4,7 @@
 
 use crate::model::Member;
 use crate::store::{KeyAdminStore, KeyChange, KeyFilter, MemberStore};
-use keyhive::auth::permissions::Permissions;
+use keyhive::auth::permissions::{permission_name, Action, Permissions, Resource};
 use keyhive::auth::secrets::HashingSecret;
 use keyhive::auth::{Credential, Environment, Identity, KeyId, KeyType, SecretHash, Tier};
 use keyhive::change::idempotency::Claim;
@@ -142,11 +142,17 @@ fn check_live(actor: &Identity, message: &'static str) -> Result<(), ApiError> {
 /// on every axis (else 403).
 async fn managed_key<S: KeyAdminStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<KeyRecord, ApiError> {
     let record = visible_key(ctx.store, ctx.actor, key_id).await?;
-    if record.key_id == ctx.actor.key_id && ctx.actor.rolled_out_secret {
+    check_may_manage(ctx.actor, &record)?;
+    Ok(record)
+}
+
+/// Whether `actor` may roll, revoke or change `key` (or remove the member it belongs to): not
+/// through the rolled-out secret of that very key, and only within the actor's power.
+fn check_may_manage(actor: &Identity, key: &KeyRecord) -> Result<(), ApiError> {
+    if key.key_id == actor.key_id && actor.rolled_out_secret {
         return Err(ApiError::escalation(Axis::Secret, "a rolled-out secret cannot roll, revoke or change its key"));
     }
-    check_within(ctx.actor, &Power::of_key(&record))?;
-    Ok(record)
+    check_within(actor, &Power::of_key(key))
 }
 
 /// A key of the caller's organization and visible environment; other organizations' keys are
@@ -200,6 +206,16 @@ pub fn check_may_create(actor: &Identity, new: &NewKey) -> Result<(), ApiError> 
     )?;
     if new.key_type == KeyType::User {
         check_live(actor, "only live keys create user keys: members belong to the organization")?;
+        // A user key acts (and is audited) as its member: making one for another member is
+        // member management, not key management.
+        let for_someone_else = new.user_id.is_some() && new.user_id != actor.user_id;
+        if for_someone_else && !actor.permissions.allows(Resource::Members, Action::Create) {
+            return Err(ApiError::Escalation {
+                axis: Axis::Permissions,
+                message: "a user key for another member needs members:create",
+                permissions: vec![permission_name(Resource::Members, Action::Create)],
+            });
+        }
     }
     Ok(())
 }
@@ -381,6 +397,10 @@ pub async fn remove_member<S: MemberStore + KeyAdminStore>(
             Some(key_id) => ctx.store.get_key(&key_id).await?.filter(|k| k.org_id == member.org_id),
             None => None,
         };
+        if let Some(key) = &user_key {
+            // Removing a member revokes their key: the caller must be able to revoke that key.
+            check_may_manage(ctx.actor, key)?;
+        }
         let data = json!({ "user_id": user_id.as_str() });
         let mut log = ctx.change().log(Environment::Live, AuditAction::MemberRemoved, user_id.as_str(), None);
         log.events.push(ctx.change().event(Environment::Live, EventType::MemberRemoved, data));
@@ -478,8 +498,15 @@ mod tests {
             expires_at: None,
             tier: Tier::Standard,
         };
-        assert_eq!(axis(check_may_create(&actor(Environment::Test, json!({}), 100), &new)), Some("environment"));
-        assert_eq!(axis(check_may_create(&actor(Environment::Live, json!({}), 100), &new)), None);
+        let members = json!({"members": ["create"]});
+        assert_eq!(axis(check_may_create(&actor(Environment::Test, members.clone(), 100), &new)), Some("environment"));
+        assert_eq!(axis(check_may_create(&actor(Environment::Live, members, 100), &new)), None);
+        // For another member, without members:create: member management it cannot do.
+        assert_eq!(axis(check_may_create(&actor(Environment::Live, json!({}), 100), &new)), Some("permissions"));
+        // Its own user key (the caller is that member's key) needs no more.
+        let mut own = actor(Environment::Live, json!({}), 100);
+        own.user_id = UserId::parse("usr_1");
+        assert_eq!(axis(check_may_create(&own, &new)), None);
     }
 
     #[test]

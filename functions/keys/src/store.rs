@@ -133,13 +133,25 @@ impl KeyAdminStore for DynamoStore {
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let key = tx.update(key_item_key(&current.key_id), |update| {
+            // The rules judged the key as read, on every axis: it must still be so.
+            let expiry_seen = match current.expires_at {
+                Some(_) => "expires_epoch = :exp_seen",
+                None => "attribute_not_exists(expires_epoch)",
+            };
             let update = update
-                .condition_expression(
-                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND org_id = :org AND #perm = :seen",
-                )
+                .condition_expression(format!(
+                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND org_id = :org AND #perm = :seen \
+                     AND tier = :tier_seen AND rate_limit = :limit_seen AND {expiry_seen}"
+                ))
                 .expression_attribute_names("#perm", "permissions")
                 .expression_attribute_values(":org", s(current.org_id.as_str()))
-                .expression_attribute_values(":seen", s(current.permissions.to_compact()));
+                .expression_attribute_values(":seen", s(current.permissions.to_compact()))
+                .expression_attribute_values(":tier_seen", s(current.tier.name()))
+                .expression_attribute_values(":limit_seen", n(current.tier.limit_per_minute()));
+            let update = match current.expires_at {
+                Some(at) => update.expression_attribute_values(":exp_seen", n(at.unix_timestamp())),
+                None => update,
+            };
             match change {
                 KeyChange::Settings { name, permissions, tier, expires_at } => {
                     let mut set = "SET #name = :name, #perm = :perm, tier = :tier, rate_limit = :limit".to_string();

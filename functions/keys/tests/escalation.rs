@@ -11,6 +11,7 @@ use keyhive::store::KeyStore;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
 use keys::rules::{self, Ctx, KeyPatch, NewKey};
+use keys::store::MemberStore;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -235,4 +236,99 @@ async fn a_patch_with_only_the_rate_limit_reads_the_stored_enterprise_tier() {
     let limit_on_standard = KeyPatch { rate_limit_per_minute: Some(50), ..KeyPatch::default() };
     let err = rules::update_key(&c, &target.key_id, limit_on_standard).await.unwrap_err();
     assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "rate_limit_per_minute"), "{err:?}");
+}
+
+/// Removing a member revokes their user key: the remover must be able to revoke that key, and a
+/// rolled-out secret of the key cannot remove its own member.
+#[tokio::test]
+async fn removing_a_member_needs_the_power_to_revoke_their_key() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let member =
+        rules::create_member(&ctx(&api, &admin), None, "Boss".into(), "boss@example.com".into()).await.unwrap();
+    let strong = NewKey {
+        name: "boss".into(),
+        key_type: KeyType::User,
+        user_id: Some(member.user_id.clone()),
+        permissions: perms(
+            json!({"apiKeys": ["create", "read", "update", "delete"], "members": ["read", "delete"], "audit": ["read"]}),
+        ),
+        environment: None,
+        expires_at: None,
+        tier: Tier::Enterprise(5000),
+    };
+    let secret = api.hashing_secret().await.unwrap();
+    let (boss_record, boss_key) =
+        rules::create_key(&ctx(&api, &admin), &api.config.key_prefix, secret, strong).await.unwrap();
+    let remover_spec = Spec { permissions: json!({"members": ["read", "delete"]}), ..Spec::base() };
+    let (_, remover_record) = make(&api, &admin, &remover_spec, "remover").await;
+    let remover = identity_of(&remover_record);
+    refused_on(rules::remove_member(&ctx(&api, &remover), &member.user_id).await, "permissions");
+    assert!(api.store.get_member(&admin.org_id, &member.user_id).await.unwrap().is_some(), "still a member");
+    unchanged(&api, &boss_record, &boss_key).await;
+
+    // The boss's own key, rolled with a grace period: the old secret cannot remove its member.
+    let (_, new_key, _) =
+        rules::roll_key(&ctx(&api, &admin), &api.config.key_prefix, secret, &boss_record.key_id, 600).await.unwrap();
+    let old = identify(&api, &boss_key).await;
+    refused_on(rules::remove_member(&ctx(&api, &old), &member.user_id).await, "secret");
+    identify(&api, &new_key).await;
+}
+
+/// A user key acts as its member: making one for another member is member management.
+#[tokio::test]
+async fn a_user_key_for_another_member_needs_members_create() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let member = rules::create_member(&ctx(&api, &admin), None, "Ann".into(), "ann@example.com".into()).await.unwrap();
+    let (_, keymaker_record) = make(&api, &admin, &Spec::base(), "keymaker").await;
+    let keymaker = identity_of(&keymaker_record);
+    let for_ann = NewKey {
+        name: "ann".into(),
+        key_type: KeyType::User,
+        user_id: Some(member.user_id.clone()),
+        permissions: Permissions::default(),
+        environment: None,
+        expires_at: None,
+        tier: Tier::Standard,
+    };
+    let secret = api.hashing_secret().await.unwrap();
+    let refused = rules::create_key(&ctx(&api, &keymaker), &api.config.key_prefix, secret, for_ann.clone()).await;
+    match refused {
+        Err(err @ ApiError::Escalation { .. }) => {
+            assert_eq!(err.details().unwrap(), json!({"missing": "permissions", "permissions": ["members:create"]}))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(api.store.user_key_of(&member).await.unwrap(), None, "the slot is free");
+    rules::create_key(&ctx(&api, &admin), &api.config.key_prefix, secret, for_ann).await.expect("with members:create");
+}
+
+/// The rules judge a key as read; a change to any axis of it before the write (here its tier
+/// and expiry, its permissions untouched) makes the write fail instead of acting on a stronger key.
+#[tokio::test]
+async fn a_key_strengthened_between_the_check_and_the_write_is_not_changed() {
+    use keys::store::{KeyAdminStore, KeyChange};
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let soon = now() + Duration::hours(1);
+    let (key, read) = make(&api, &admin, &Spec { expires_at: Some(soon), ..Spec::base() }, "target").await;
+    let upgrade = KeyPatch {
+        tier: Some("enterprise".into()),
+        rate_limit_per_minute: Some(5000),
+        expires_at: Some(None),
+        ..KeyPatch::default()
+    };
+    rules::update_key(&ctx(&api, &admin), &read.key_id, upgrade).await.unwrap();
+    // A roll decided on the stale read (standard, expiring) must not land.
+    let stale_roll = KeyChange::Roll { secret_hash: read.secret_hash.clone(), last4: "XXXX".into(), previous: None };
+    let log = keyhive::change::ChangeLog::default();
+    let outcome = api.store.change_key(&read, &stale_roll, &log).await;
+    assert!(matches!(outcome, Err(keyhive::store::ChangeError::Stale)), "{outcome:?}");
+    let revoke = api.store.change_key(&read, &KeyChange::Revoke { at: now() }, &log).await;
+    assert!(matches!(revoke, Err(keyhive::store::ChangeError::Stale)), "{revoke:?}");
+    identify(&api, &key).await;
 }

@@ -59,7 +59,10 @@ impl KeyStore for DynamoStore {
                         .table_name(&self.table)
                         .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)));
                     let names: Vec<String> = (0..stale.len()).map(|i| format!("#s{i}")).collect();
-                    cleanup = cleanup.update_expression(format!("REMOVE {}", names.join(", ")));
+                    // Conditional: an UpdateItem on a key deleted meanwhile would recreate a stub.
+                    cleanup = cleanup
+                        .update_expression(format!("REMOVE {}", names.join(", ")))
+                        .condition_expression("attribute_exists(PK)");
                     for (name, attr) in names.iter().zip(&stale) {
                         cleanup = cleanup.expression_attribute_names(name, attr);
                     }
