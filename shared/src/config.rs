@@ -22,6 +22,8 @@ pub struct Config {
     /// host is for a custom link domain and reaches only the routes that answer on any host.
     /// Empty (the local stack): every host is the API's.
     pub api_hosts: Vec<String>,
+    /// Running sandboxes allowed per organization and environment (`KEYHIVE_SANDBOX_QUOTA`).
+    pub sandbox_quota: u32,
 }
 
 impl Config {
@@ -45,6 +47,7 @@ impl Config {
 pub const DEFAULT_TABLE: &str = "keyhive";
 pub const DEFAULT_SECRET_ID: &str = "keyhive/key-hashing-secret";
 pub const DEFAULT_CURSOR_SECRET_ID: &str = "keyhive/cursor-key";
+pub const DEFAULT_SANDBOX_QUOTA: u32 = 10;
 pub const DEFAULT_KEY_PREFIX: &str = "kh";
 
 impl Config {
@@ -72,6 +75,9 @@ impl Config {
             key_prefix,
             dynamodb_timeout: Duration::from_millis(timeout_ms.clamp(100, 25_000)),
             dev_mode: non_empty("KEYHIVE_DEV_MODE").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+            sandbox_quota: non_empty("KEYHIVE_SANDBOX_QUOTA")
+                .map(|v| v.parse::<u32>().expect("KEYHIVE_SANDBOX_QUOTA must be a whole number"))
+                .unwrap_or(DEFAULT_SANDBOX_QUOTA),
             api_hosts: non_empty("KEYHIVE_API_HOSTS")
                 .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
                 .unwrap_or_default(),

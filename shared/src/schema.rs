@@ -15,6 +15,10 @@
 //! | 7 | audit trail of an organization, newest first | `PK=ORG#<org>#AUDIT`, `SK=<time>#<entry_id>`               | Put in the change's transaction; Query descending |
 //! | 8 | outbox of events to deliver               | `PK=OUTBOX#<org>#<env>`, `SK=<time>#<event_id>`             | Put in the change's transaction; Streams |
 //! | 9 | health probe                              | `PK=HEALTH`, `SK=HEALTH`                                    | GetItem |
+//! | 11 | a sandbox by id                           | `PK=SBX#<sandbox_id>`, `SK=SBX`                             | Get/TransactWrite |
+//! | 12 | an org+env's sandboxes, newest first      | `GSI1PK=ORG#<org>#<env>#SANDBOXES`, `GSI1SK=<created_at>#<id>` | Query GSI1, descending, status as a filter |
+//! | 13 | running sandboxes by deadline (sweep)     | `GSI2PK=RUNNING#<org>#<env>`, `GSI2SK=<expires_at>#<id>`, only while running (sparse) | Query GSI2 `<= now` per tenant; Scan GSI2 for the sweep |
+//! | 14 | an org+env's running-sandbox count (quota) | `PK=QUOTA#<org>#<env>`, `SK=SANDBOXES`, attribute `running` | conditional ADD in the change's transaction |
 //! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 
 /// Partition key attribute.
@@ -25,6 +29,10 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+/// The sparse index of running sandboxes by deadline (only running sandboxes carry its keys).
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 /// Epoch seconds after which DynamoDB may delete an item. DynamoDB Local never deletes, and
 /// AWS deletes late, so every read that cares filters on expiry itself.
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
@@ -77,6 +85,25 @@ pub fn idempotency_pk(org_id: &str, environment: &str, key_id: &str, key_hash: &
 }
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 
+pub fn sandbox_pk(sandbox_id: &str) -> String {
+    format!("SBX#{sandbox_id}")
+}
+pub const SANDBOX_SK: &str = "SBX";
+pub fn org_sandboxes_gsi1pk(org_id: &str, environment: &str) -> String {
+    format!("ORG#{org_id}#{environment}#SANDBOXES")
+}
+/// Deadlines are RFC 3339 UTC to the second, which sort as they compare.
+pub fn running_gsi2pk(org_id: &str, environment: &str) -> String {
+    format!("RUNNING#{org_id}#{environment}")
+}
+pub fn running_gsi2sk(expires_at: &str, sandbox_id: &str) -> String {
+    format!("{expires_at}#{sandbox_id}")
+}
+pub fn quota_pk(org_id: &str, environment: &str) -> String {
+    format!("QUOTA#{org_id}#{environment}")
+}
+pub const SANDBOX_QUOTA_SK: &str = "SANDBOXES";
+
 pub const HEALTH_PK: &str = "HEALTH";
 pub const HEALTH_SK: &str = "HEALTH";
 
@@ -105,15 +132,14 @@ pub struct IndexDefinition {
 
 pub fn table_definition() -> TableDefinition {
     TableDefinition {
-        attributes: vec![(GSI1PK, "S"), (GSI1SK, "S"), (PK, "S"), (SK, "S")],
+        attributes: vec![(GSI1PK, "S"), (GSI1SK, "S"), (GSI2PK, "S"), (GSI2SK, "S"), (PK, "S"), (SK, "S")],
         partition_key: PK,
         sort_key: SK,
-        global_indexes: vec![IndexDefinition {
-            name: GSI1,
-            partition_key: GSI1PK,
-            sort_key: GSI1SK,
-            projection: "ALL",
-        }],
+        global_indexes: vec![
+            IndexDefinition { name: GSI1, partition_key: GSI1PK, sort_key: GSI1SK, projection: "ALL" },
+            // What the sweep needs to expire a sandbox without reading it first.
+            IndexDefinition { name: GSI2, partition_key: GSI2PK, sort_key: GSI2SK, projection: "KEYS_ONLY" },
+        ],
         ttl_attribute: TTL_ATTRIBUTE,
         billing_mode: "PAY_PER_REQUEST",
         stream_view_type: "NEW_IMAGE",

@@ -24,8 +24,12 @@ async fn ensure_table_creates_the_defined_table_once() {
     assert_eq!(keys, vec![(def.partition_key.to_string(), KeyType::Hash), (def.sort_key.to_string(), KeyType::Range)]);
     let gsis = table.global_secondary_indexes();
     assert_eq!(gsis.len(), def.global_indexes.len());
-    assert_eq!(gsis[0].index_name(), Some(def.global_indexes[0].name));
-    assert_eq!(gsis[0].projection().and_then(|p| p.projection_type()), Some(&ProjectionType::All));
+    // DynamoDB lists indexes in no particular order: match them by name.
+    for index in &def.global_indexes {
+        let found = gsis.iter().find(|g| g.index_name() == Some(index.name)).expect(index.name);
+        let projection = found.projection().and_then(|p| p.projection_type()).map(ProjectionType::as_str);
+        assert_eq!(projection, Some(index.projection), "{}", index.name);
+    }
     let ttl = client.describe_time_to_live().table_name(&name).send().await.expect("ttl");
     assert_eq!(ttl.time_to_live_description().and_then(|d| d.attribute_name()), Some(def.ttl_attribute));
     client.delete_table().table_name(&name).send().await.expect("clean up");
@@ -47,8 +51,10 @@ async fn ensure_table_adds_missing_indexes_to_an_existing_table_and_keeps_its_it
 
     assert!(!ensure_table(client, &name, &table_definition()).await.expect("upgrade"), "not recreated");
     let table = client.describe_table().table_name(&name).send().await.expect("describe").table.expect("table");
-    let names: Vec<_> = table.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect();
-    let wanted: Vec<_> = table_definition().global_indexes.iter().map(|i| i.name).collect();
+    let mut names: Vec<_> = table.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect();
+    names.sort();
+    let mut wanted: Vec<_> = table_definition().global_indexes.iter().map(|i| i.name).collect();
+    wanted.sort();
     assert_eq!(names, wanted);
     let kept = client.get_item().table_name(&name).key("PK", item("KEEP")).key("SK", item("ME")).send().await;
     assert!(kept.expect("get").item.is_some(), "the data stays");

@@ -1,15 +1,107 @@
-//! The sandboxes function. Its routes arrive with their issue; until then it serves no route and
-//! answers every request with the 404 (or 405) envelope from the shared route table.
+//! The sandboxes function: the control plane of HopX-style compute sandboxes (`/v1/templates`,
+//! `/v1/sandboxes`). keyhive records and governs sandboxes and their lifecycle; it runs no user
+//! code. `handler` adapts HTTP to `rules`; the store is in `store`, the records in `model`.
 
+pub mod model;
+pub mod rules;
+pub mod store;
+
+use crate::model::{Sandbox, Status, TEMPLATES};
+use crate::store::SandboxStore;
+use keyhive::http::body::{parse_object, read};
+use keyhive::http::idempotent;
+use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::SandboxesOp;
 use keyhive::{Api, ApiError, Call, Reply};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Value};
+
+const SANDBOX_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["status"], numbered: false };
 
 pub async fn handle(api: &Api, request: Request) -> Response<Body> {
-    keyhive::http::serve(api, request, handler).await
+    keyhive::http::serve(api, request, |call| handler(api, call)).await
 }
 
-/// No operation yet: the match is exhaustive over none.
-async fn handler(call: Call<SandboxesOp>) -> Result<Reply, ApiError> {
-    match call.op {}
+async fn handler(api: &Api, call: Call<SandboxesOp>) -> Result<Reply, ApiError> {
+    let store = &api.store;
+    match call.op {
+        SandboxesOp::ListTemplates => {
+            no_query(&call)?;
+            let data = Value::Array(TEMPLATES.iter().map(|t| t.to_json()).collect());
+            Ok(Reply::ok(data).with_meta("limit", json!(TEMPLATES.len())).with_meta("has_more", json!(false)))
+        }
+        SandboxesOp::GetTemplate => {
+            let template = model::template(call.param("id")?).ok_or(ApiError::NotFound)?;
+            Ok(Reply::ok(template.to_json()))
+        }
+        SandboxesOp::Create => {
+            let mut fields = parse_object(call.request.body().as_ref(), false)?;
+            let template_id = fields.required("template_id", read::string)?;
+            let timeout = fields.optional("timeout_seconds", |f, v| read::integer(f, v).and_then(|t| timeout(f, t)))?;
+            fields.finish()?;
+            let (template, timeout) = rules::resolve(&template_id, timeout)?;
+            let change = call.change()?;
+            let quota = api.config.sandbox_quota;
+            idempotent(api, &call, |claim| async move {
+                let change = change.with_claim(claim);
+                let sandbox = rules::create(store, &change, template, timeout, quota).await?;
+                Ok(created(&sandbox, change.at))
+            })
+            .await
+        }
+        SandboxesOp::List => {
+            let list = ListRequest::read(api, &call, SANDBOX_LIST).await?;
+            let status = match list.filter("status") {
+                Some(text) => Some(
+                    Status::parse(text)
+                        .ok_or_else(|| ApiError::validation("status", "must be running, killed or expired"))?,
+                ),
+                None => None,
+            };
+            let change = call.change()?;
+            let tenant = (&change.org_id, change.environment);
+            let page = store.list_sandboxes(tenant, status, change.at, list.start.as_ref(), list.limit).await?;
+            let now = change.at;
+            let data: Vec<Value> = page.items.iter().map(|s| s.to_json(now)).collect();
+            let page = keyhive::store::Page { items: data, next: page.next };
+            list.reply(api, page, Value::clone).await
+        }
+        SandboxesOp::Get => {
+            let change = call.change()?;
+            Ok(Reply::ok(rules::visible(store, &change, call.param("id")?).await?.to_json(change.at)))
+        }
+        SandboxesOp::ExtendTimeout => {
+            let mut fields = parse_object(call.request.body().as_ref(), false)?;
+            let timeout = fields.required("timeout_seconds", |f, v| read::integer(f, v).and_then(|t| timeout(f, t)))?;
+            fields.finish()?;
+            let change = call.change()?;
+            Ok(Reply::ok(rules::extend(store, &change, call.param("id")?, timeout).await?.to_json(change.at)))
+        }
+        SandboxesOp::Kill => {
+            let change = call.change()?;
+            Ok(Reply::ok(rules::kill(store, &change, call.param("id")?).await?.to_json(change.at)))
+        }
+    }
+}
+
+fn timeout(field: &str, seconds: i64) -> Result<i64, ApiError> {
+    rules::check_timeout(seconds).map_err(|_| ApiError::validation(field, "must be 1..86400"))
+}
+
+/// 201 with the sandbox and its `Location`.
+fn created(sandbox: &Sandbox, now: time::OffsetDateTime) -> Reply {
+    let location = format!("/v1/sandboxes/{}", sandbox.id.as_str());
+    let reply = Reply::created(sandbox.to_json(now));
+    match http::HeaderValue::from_str(&location) {
+        Ok(value) => reply.with_header(http::header::LOCATION, value),
+        Err(_) => reply,
+    }
+}
+
+/// A route that takes no query parameters refuses any.
+fn no_query(call: &Call<SandboxesOp>) -> Result<(), ApiError> {
+    match call.request.query_string_parameters_ref().and_then(|q| q.iter().next()) {
+        Some((name, _)) => Err(ApiError::validation(name, "is not a known query parameter")),
+        None => Ok(()),
+    }
 }

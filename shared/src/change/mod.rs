@@ -67,6 +67,10 @@ spelled_enum!(
         KeyRolled = "key.rolled",
         MemberCreated = "member.created",
         MemberRemoved = "member.removed",
+        SandboxCreated = "sandbox.created",
+        SandboxTimeoutChanged = "sandbox.timeout_changed",
+        SandboxKilled = "sandbox.killed",
+        SandboxExpired = "sandbox.expired",
     }
 );
 

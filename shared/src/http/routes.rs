@@ -66,9 +66,17 @@ pub enum KeysOp {
     RemoveMember,
 }
 
-/// The operations of the sandboxes function (its routes arrive with the resource).
+/// The operations of the sandboxes function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SandboxesOp {}
+pub enum SandboxesOp {
+    ListTemplates,
+    GetTemplate,
+    Create,
+    List,
+    Get,
+    ExtendTimeout,
+    Kill,
+}
 
 /// The operations of the links function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +164,7 @@ macro_rules! route {
 
 use Access::{AnyKey, Permission, Public};
 use Action::{Create, Delete, Read, Update};
-use Resource::{ApiKeys, Members};
+use Resource::{ApiKeys, Members, Sandboxes};
 
 pub static ROUTES: &[Route] = &[
     route!(GET "/health" => Op::Health(HealthOp::Check), Public),
@@ -170,6 +178,13 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/v1/members" => Op::Keys(KeysOp::CreateMember), Permission(Members, Create), idempotent: true),
     route!(GET "/v1/members" => Op::Keys(KeysOp::ListMembers), Permission(Members, Read)),
     route!(DELETE "/v1/members/{user_id}" => Op::Keys(KeysOp::RemoveMember), Permission(Members, Delete)),
+    route!(GET "/v1/templates" => Op::Sandboxes(SandboxesOp::ListTemplates), Permission(Sandboxes, Read)),
+    route!(GET "/v1/templates/{id}" => Op::Sandboxes(SandboxesOp::GetTemplate), Permission(Sandboxes, Read)),
+    route!(POST "/v1/sandboxes" => Op::Sandboxes(SandboxesOp::Create), Permission(Sandboxes, Create), idempotent: true),
+    route!(GET "/v1/sandboxes" => Op::Sandboxes(SandboxesOp::List), Permission(Sandboxes, Read)),
+    route!(GET "/v1/sandboxes/{id}" => Op::Sandboxes(SandboxesOp::Get), Permission(Sandboxes, Read)),
+    route!(POST "/v1/sandboxes/{id}/timeout" => Op::Sandboxes(SandboxesOp::ExtendTimeout), Permission(Sandboxes, Update)),
+    route!(DELETE "/v1/sandboxes/{id}" => Op::Sandboxes(SandboxesOp::Kill), Permission(Sandboxes, Delete)),
 ];
 
 /// What starts a function that serves no HTTP route.
@@ -192,8 +207,12 @@ pub struct Worker {
     pub triggers: &'static [Trigger],
 }
 
-/// The non-HTTP binaries. None yet: the sandbox expiry sweep and the webhook dispatcher join here.
-pub static WORKERS: &[Worker] = &[];
+/// The non-HTTP binaries (the webhook dispatcher joins here).
+pub static WORKERS: &[Worker] = &[Worker {
+    resource: "SandboxSweepFunction",
+    binary: "sandbox-sweep",
+    triggers: &[Trigger::Schedule("rate(1 minute)")],
+}];
 
 /// A path's parameters, by the names its pattern gives them.
 pub type Params = Vec<(&'static str, String)>;

@@ -63,6 +63,9 @@ pub enum ChangeError {
     /// The change's `Idempotency-Key` was claimed by another request first.
     #[error("idempotency key taken")]
     IdempotencyTaken,
+    /// An organization's limit is reached (running sandboxes).
+    #[error("{0}")]
+    Quota(String),
     /// An item changed between the read a change was decided on and the change's transaction.
     #[error("the item changed while this request ran; retry")]
     Stale,
@@ -79,6 +82,7 @@ impl From<ChangeError> for ApiError {
             ChangeError::Missing { field, reason } => ApiError::MissingReference { field, reason },
             ChangeError::IdempotencyTaken => ApiError::IdempotencyTaken,
             ChangeError::Stale => ApiError::Conflict(err.to_string()),
+            ChangeError::Quota(message) => ApiError::QuotaExceeded(message),
             ChangeError::Store(store) => store.into(),
         }
     }

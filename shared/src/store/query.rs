@@ -20,6 +20,8 @@ pub enum SortRange {
     },
     /// Sort keys at or after `from`.
     From(String),
+    /// Sort keys at or before `to`.
+    UpTo(String),
 }
 
 /// A filter on a listing's items, applied by DynamoDB (`FilterExpression`): names are `#n`
@@ -104,6 +106,9 @@ impl DynamoStore {
                 SortRange::From(from) => sort(query)
                     .key_condition_expression("#p = :p AND #s >= :from")
                     .expression_attribute_values(":from", s(from)),
+                SortRange::UpTo(to) => sort(query)
+                    .key_condition_expression("#p = :p AND #s <= :to")
+                    .expression_attribute_values(":to", s(to)),
             };
             if !listing.filter.is_empty() {
                 query = query.filter_expression(&listing.filter.expression);
