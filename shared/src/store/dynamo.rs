@@ -140,6 +140,31 @@ pub async fn ensure_table(client: &Client, name: &str, def: &TableDefinition) ->
     Ok(true)
 }
 
+/// Waits (at most a minute) for a new index to finish building.
+async fn wait_until_active(client: &Client, table: &str, index: &str) -> Result<(), StoreError> {
+    for _ in 0..120 {
+        let described = match client.describe_table().table_name(table).send().await {
+            Ok(described) => described,
+            // DynamoDB Local reports the table missing for a moment while it builds the index.
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
+            }
+            Err(err) => return Err(classify(err)),
+        };
+        let active = described.table.as_ref().is_some_and(|t| {
+            t.global_secondary_indexes().iter().any(|i| {
+                i.index_name() == Some(index) && i.index_status() == Some(&aws_sdk_dynamodb::types::IndexStatus::Active)
+            })
+        });
+        if active {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(StoreError::Corrupt(format!("index {index} of {table} did not become active within a minute")))
+}
+
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
     built(KeySchemaElement::builder().attribute_name(name).key_type(key_type).build())
 }
@@ -171,17 +196,36 @@ pub async fn add_missing_indexes(
         for attribute in def.attributes.iter().filter(|(a, _)| *a == index.partition_key || *a == index.sort_key) {
             request = request.attribute_definitions(attribute_definition(attribute)?);
         }
-        let (name, keys, projection) = index_parts(index)?;
+        let (index_name, keys, projection) = index_parts(index)?;
         let create = built(
             CreateGlobalSecondaryIndexAction::builder()
-                .index_name(name)
+                .index_name(index_name)
                 .set_key_schema(Some(keys))
                 .projection(projection)
                 .build(),
         )?;
         request = request.global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build());
-        // One index per call: DynamoDB creates at most one at a time.
-        request.send().await.map_err(classify)?;
+        // One index per call, and the next only once this one is active: DynamoDB builds one at a
+        // time per table (and DynamoDB Local briefly reports the table missing right after).
+        let mut attempts = 0;
+        loop {
+            match request.clone().send().await {
+                Ok(_) => break,
+                Err(err)
+                    if attempts < 40
+                        && err.as_service_error().is_some_and(|e| {
+                            e.is_resource_not_found_exception()
+                                || e.is_limit_exceeded_exception()
+                                || e.is_resource_in_use_exception()
+                        }) =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(err) => return Err(classify(err)),
+            }
+        }
+        wait_until_active(client, name, index.name).await?;
         added.push(index.name);
     }
     Ok(added)
