@@ -32,6 +32,8 @@ cargo build --workspace --quiet
 # A development organization, once: its admin key stays in .dev/admin-key (mode 0600).
 "$ROOT/target/debug/keyhive-admin" bootstrap --org-name "Development" --key-file "$DEV/admin-key" --if-missing
 
+start_sweep "$DEV/sweep.log"
+
 log "serving the API on http://127.0.0.1:$API_PORT (Ctrl-C stops everything)"
 log "try: curl -H \"X-API-Key: \$(cat .dev/admin-key)\" http://127.0.0.1:$API_PORT/v1/keys/self"
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$DEV/watch.env" &

@@ -10,9 +10,12 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
 - Positive cases must be valid requests. Some values cannot be valid by schema alone: a page cursor
   (opaque and sealed for its list and filters; only one the server issued for the same filters is
   valid), `expires_at` (must be in the future, a time-relative rule JSON Schema cannot state) and a
-  PATCH's `rate_limit_per_minute` without `tier` (valid only on a stored enterprise key). Positive
-  cases get a real cursor (without other filters), a future time and an explicit enterprise tier;
-  negative cases keep what was generated.
+  PATCH's `rate_limit_per_minute` without `tier` (valid only on a stored enterprise key), and a
+  sandbox's template (only catalog ids exist). Positive cases get a real cursor (without other
+  filters), a future time, an explicit enterprise tier and template `52`; negative cases keep
+  what was generated.
+- Sandboxes the fuzzer creates are killed right after (`after_call`), so the quota never refuses
+  a valid creation; the quota itself is tested in the sandboxes tests and end to end.
 - `cargo lambda watch` answers its own plain-text 500, before any function runs, for a text or JSON
   body that is not UTF-8 (API Gateway does not). Such bodies are sent as `application/octet-stream`,
   which watch passes to the function base64-encoded, so the function still receives the same bytes
@@ -62,8 +65,12 @@ def _prepare():
     run = uuid.uuid4().hex[:8]  # members' emails are unique per organization
     for n in (1, 2):
         _call("POST", "/v1/members", {"email": f"fuzz{n}.{run}@example.com", "name": f"Fuzz {n}"})
+    # Two sandboxes for a real page cursor; killed at once, so they hold no slot of the quota.
+    for _ in (1, 2):
+        sandbox = _call("POST", "/v1/sandboxes", {"template_id": "52", "timeout_seconds": 600})["data"]["id"]
+        _call("DELETE", f"/v1/sandboxes/{sandbox}")
     cursors = {}
-    for path in ("/v1/keys", "/v1/members"):
+    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes"):
         cursor = _call("GET", path + "?limit=1")["meta"].get("next_cursor")
         if not cursor:
             raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
@@ -72,6 +79,7 @@ def _prepare():
 
 
 DECOY_KEY_ID, CURSORS = _prepare()
+LIST_FILTERS = ("created_by", "status")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -101,7 +109,14 @@ def before_call(ctx, case, kwargs):
     if case.query and "cursor" in case.query and case.path in CURSORS and _is_positive(case, "query"):
         case.query["cursor"] = CURSORS[case.path]
         # A cursor is sealed for its list's filters: the real one was issued unfiltered.
-        case.query.pop("created_by", None)
+        for name in LIST_FILTERS:
+            case.query.pop(name, None)
+
+    # A valid sandbox names a template of the catalog and a timeout within its bounds.
+    if case.path == "/v1/sandboxes" and case.method == "POST" and isinstance(case.body, dict) and _is_positive(case, "body"):
+        case.body["template_id"] = "52"
+        if case.body.get("timeout_seconds") is not None:
+            case.body["timeout_seconds"] = max(1, min(int(case.body["timeout_seconds"]), 86400))
 
     # `rate_limit_per_minute` alone is read against the stored tier (enterprise only); the decoy
     # key is standard, so a valid PATCH names the tier it means.
@@ -116,3 +131,15 @@ def before_call(ctx, case, kwargs):
 
     if isinstance(case.body, dict) and isinstance(case.body.get("expires_at"), str) and _is_positive(case, "body"):
         case.body["expires_at"] = FUTURE
+
+
+@schemathesis.hook
+def after_call(ctx, case, response):
+    # A created sandbox is killed at once: the fuzzer's sandboxes never fill the quota, so a
+    # valid creation is never refused for it (the quota itself is tested in tests/ and e2e/).
+    if case.method == "POST" and case.path == "/v1/sandboxes" and response.status_code == 201:
+        try:
+            sandbox = response.json()["data"]["id"]
+            _call("DELETE", f"/v1/sandboxes/{sandbox}")
+        except (ValueError, KeyError, RuntimeError):
+            pass

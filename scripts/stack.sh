@@ -120,6 +120,14 @@ ENV
 
 export_env_file() { set -a; . "$1"; set +a; }
 
+# start_sweep LOGFILE: the sandbox expiry sweep, the same code as the scheduled Lambda, in a loop
+# (every 2 s) against the stack in the environment.
+start_sweep() {
+  KEYHIVE_SWEEP_EVERY_SECONDS=2 "$ROOT/target/debug/sandbox-sweep" >"$1" 2>&1 &
+  STARTED_PIDS+=("$!")
+  log "sandbox expiry sweep running (pid $!)"
+}
+
 # start_private_stack DIR: DynamoDB Local (in memory), moto and `cargo lambda watch` on free loopback
 # ports, the table, the secret and an admin key (DIR/admin-key), as make dev has them. Exports the
 # stack's environment and KEYHIVE_E2E_URL; logs go to DIR/*.log.
@@ -137,6 +145,8 @@ start_private_stack() {
   "$ROOT/target/debug/keyhive-admin" init-local --secret-file "$run/hashing-secret"
   "$ROOT/target/debug/keyhive-admin" bootstrap --org-name "Local" --key-file "$run/admin-key" \
     --table "$KEYHIVE_TABLE" --secret-id "$KEYHIVE_SECRET_ID"
+
+  start_sweep "$run/sweep.log"
 
   cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
     --env-file "$run/stack.env" >"$run/watch.log" 2>&1 &

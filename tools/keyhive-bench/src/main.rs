@@ -6,6 +6,9 @@
 //!   out, real SDK, DynamoDB Local) over the median of one bare GetItem with the same client and
 //!   server, the two interleaved so that machine noise hits both alike.
 //!
+//! - `round_trips_per_sandbox_create`: DynamoDB requests transmitted while one sandbox is created
+//!   (one transaction: the sandbox, its quota slot, audit entry and event), quota not full.
+//!
 //! Bounded: a fixed number of iterations, loopback only.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -15,6 +18,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 const ITERATIONS: usize = 400;
+const SANDBOX_ITERATIONS: usize = 50;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -83,6 +87,20 @@ async fn main() {
         get_item_times.push(t.elapsed());
     }
     let total = counter.count() - before;
+
+    // Sandbox creations by the same key, each killed right after so the quota never fills.
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-api-key", http::HeaderValue::from_str(credential.reveal()).expect("ASCII key"));
+    let identity = api.authenticate(&headers).await.expect("the bench key authenticates");
+    let mut create_trips = 0;
+    for _ in 0..SANDBOX_ITERATIONS {
+        let change = keyhive::change::Change::by(&identity, "bench", keyhive::model::now());
+        let template = sandboxes::model::template("52").expect("catalog template");
+        let start = counter.count();
+        let sandbox = sandboxes::rules::create(&api.store, &change, template, 600, 10).await.expect("create");
+        create_trips += counter.count() - start;
+        sandboxes::rules::kill(&api.store, &change, sandbox.id.as_str()).await.expect("kill");
+    }
     assert_eq!(total, authorizer_trips + ITERATIONS, "every transmitted request is accounted for");
     let authorizer_median = median(authorizer_times);
     let get_item_median = median(get_item_times);
@@ -92,6 +110,7 @@ async fn main() {
         "getitem_median_us": get_item_median.as_micros() as u64,
         "authorizer_over_getitem_ratio": (authorizer_median.as_secs_f64() / get_item_median.as_secs_f64() * 1000.0).round() / 1000.0,
         "stack_iterations": ITERATIONS,
+        "round_trips_per_sandbox_create": create_trips as f64 / SANDBOX_ITERATIONS as f64,
     });
     println!("{report}");
 }
