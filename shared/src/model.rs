@@ -28,6 +28,13 @@ pub fn random_id(prefix: &str, n: usize) -> String {
     format!("{prefix}_{suffix}")
 }
 
+/// Whether `s` has the shape of an opaque id of `random_id`: `<prefix>_` and 1..40 alphanumerics.
+pub fn is_prefixed_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('_'))
+        .is_some_and(|rest| !rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgId(String);
 
@@ -36,9 +43,7 @@ impl OrgId {
         OrgId(random_id("org", 20))
     }
     pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("org_")?;
-        (!rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| OrgId(s.into()))
+        is_prefixed_id(s, "org").then(|| OrgId(s.into()))
     }
     pub fn as_str(&self) -> &str {
         &self.0

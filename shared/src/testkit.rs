@@ -212,3 +212,18 @@ pub fn api_key_headers(key: &str) -> http::HeaderMap {
     headers.insert("x-api-key", http::HeaderValue::from_str(key).expect("ASCII key"));
     headers
 }
+
+/// Runs `n` copies of a task at once and counts their outcomes (an envelope code, or `CREATED`),
+/// for the concurrency tests.
+pub async fn tally<F, Fut>(n: usize, task: F) -> std::collections::BTreeMap<&'static str, usize>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = &'static str> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(task(i))).collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for task in tasks {
+        *counts.entry(task.await.expect("task")).or_insert(0) += 1;
+    }
+    counts
+}

@@ -1,7 +1,7 @@
 //! Sandboxes and their templates: the typed values the rules work on.
 
 use keyhive::auth::Environment;
-use keyhive::model::{random_id, rfc3339, OrgId};
+use keyhive::model::{is_prefixed_id, random_id, rfc3339, OrgId};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -18,9 +18,7 @@ impl SandboxId {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("sbx_")?;
-        (!rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| SandboxId(s.to_string()))
+        is_prefixed_id(s, "sbx").then(|| SandboxId(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -50,22 +50,17 @@ async fn running_slots(api: &Api, org: &OrgId, environment: Environment) -> i64 
 async fn thirty_concurrent_creations_at_quota_ten_create_exactly_ten() {
     let api = Arc::new(stack_api().await);
     let caller = tenant(&api, Environment::Live).await;
-    let tasks: Vec<_> = (0..30)
-        .map(|_| {
-            let (api, caller) = (api.clone(), caller.clone());
-            tokio::spawn(async move {
-                let change = change_at(&caller, now());
-                match rules::create(&api.store, &change, template("52").unwrap(), 600, 10).await {
-                    Ok(_) => "CREATED",
-                    Err(err) => err.status_and_code().1,
-                }
-            })
-        })
-        .collect();
-    let mut counts = std::collections::BTreeMap::new();
-    for task in tasks {
-        *counts.entry(task.await.unwrap()).or_insert(0) += 1;
-    }
+    let counts = keyhive::testkit::tally(30, |_| {
+        let (api, caller) = (api.clone(), caller.clone());
+        async move {
+            let change = change_at(&caller, now());
+            match rules::create(&api.store, &change, template("52").unwrap(), 600, 10).await {
+                Ok(_) => "CREATED",
+                Err(err) => err.status_and_code().1,
+            }
+        }
+    })
+    .await;
     assert_eq!(counts.get("CREATED"), Some(&10), "{counts:?}");
     assert_eq!(counts.get("QUOTA_EXCEEDED"), Some(&20), "{counts:?}");
     assert_eq!(running_slots(&api, &caller.org_id, caller.environment).await, 10);
