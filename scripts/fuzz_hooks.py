@@ -20,6 +20,9 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
   body that is not UTF-8 (API Gateway does not). Such bodies are sent as `application/octet-stream`,
   which watch passes to the function base64-encoded, so the function still receives the same bytes
   and must answer them with its 400 envelope.
+- The run's key travels as `X-API-Key`; a generated `Authorization` header beside it would be a
+  second credential, always 401 by contract (tested in tests/ and e2e/), so it is dropped and the
+  operation is reached.
 - Likewise watch answers its own 500 for any header value that is not ASCII (it cannot put it in
   the event it builds). Such values are sent with each non-ASCII character replaced by `?`: still
   not a valid credential or header value for keyhive. The functions' and the authorizer's answers
@@ -95,6 +98,11 @@ def _is_positive(case, location):
 def before_call(ctx, case, kwargs):
     if case.path_parameters and case.path_parameters.get("id") == SELF_KEY_ID:
         case.path_parameters["id"] = DECOY_KEY_ID
+
+    # The run authenticates with X-API-Key; an Authorization header generated beside it makes two
+    # credentials, which is always a 401 (tested in tests/ and e2e/), and would hide the operation.
+    for name in [n for n in (case.headers or {}) if n.lower() == "authorization"]:
+        del case.headers[name]
 
     for name, value in list((case.headers or {}).items()):
         if isinstance(value, str) and not value.isascii():
