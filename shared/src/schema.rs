@@ -128,7 +128,37 @@ pub struct IndexDefinition {
     pub partition_key: &'static str,
     pub sort_key: &'static str,
     pub projection: &'static str,
+    /// With an `INCLUDE` projection, the attributes the index carries besides the keys.
+    pub non_key_attributes: &'static [&'static str],
 }
+
+/// What GSI1 carries: what the key and sandbox listings show and filter on, and nothing an
+/// authentication writes (rate-window counters, `last_used_at`), so that counting a request
+/// rewrites the key item only, one write unit, and never the index. A key listing reads
+/// `last_used_at` from the items themselves.
+pub const GSI1_ATTRIBUTES: &[&str] = &[
+    "key_id",
+    "org_id",
+    "environment",
+    "key_type",
+    "user_id",
+    "owner_name",
+    "name",
+    "permissions",
+    "tier",
+    "rate_limit",
+    "last4",
+    "created_at",
+    "expires_at",
+    "expires_epoch",
+    "created_by",
+    "created_by_user",
+    "id",
+    "template_id",
+    "status",
+    "timeout_seconds",
+    "ended_at",
+];
 
 pub fn table_definition() -> TableDefinition {
     TableDefinition {
@@ -136,9 +166,21 @@ pub fn table_definition() -> TableDefinition {
         partition_key: PK,
         sort_key: SK,
         global_indexes: vec![
-            IndexDefinition { name: GSI1, partition_key: GSI1PK, sort_key: GSI1SK, projection: "ALL" },
-            // What the sweep needs to expire a sandbox without reading it first.
-            IndexDefinition { name: GSI2, partition_key: GSI2PK, sort_key: GSI2SK, projection: "KEYS_ONLY" },
+            IndexDefinition {
+                name: GSI1,
+                partition_key: GSI1PK,
+                sort_key: GSI1SK,
+                projection: "INCLUDE",
+                non_key_attributes: GSI1_ATTRIBUTES,
+            },
+            // The sweep reads each overdue sandbox before ending it: keys are enough here.
+            IndexDefinition {
+                name: GSI2,
+                partition_key: GSI2PK,
+                sort_key: GSI2SK,
+                projection: "KEYS_ONLY",
+                non_key_attributes: &[],
+            },
         ],
         ttl_attribute: TTL_ATTRIBUTE,
         billing_mode: "PAY_PER_REQUEST",

@@ -53,6 +53,9 @@ fn template_table_matches_the_schema_module() {
             ]
         );
         assert_eq!(s(&yaml["Projection"]["ProjectionType"]), index.projection);
+        let included: Vec<&str> =
+            yaml["Projection"]["NonKeyAttributes"].as_vec().map(|v| v.iter().map(s).collect()).unwrap_or_default();
+        assert_eq!(included, index.non_key_attributes, "{} NonKeyAttributes", index.name);
     }
     assert_eq!(s(&table["BillingMode"]), def.billing_mode);
     assert_eq!(s(&table["TimeToLiveSpecification"]["AttributeName"]), def.ttl_attribute);

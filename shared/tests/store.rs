@@ -73,3 +73,42 @@ async fn the_probe_succeeds_on_the_stack_and_fails_as_unavailable_without_it() {
     let dead = unreachable_api().await;
     assert!(matches!(dead.store.probe().await, Err(keyhive::store::StoreError::Unavailable(_))));
 }
+
+/// Counting an authenticated request rewrites the key item only: GSI1 does not carry what the
+/// count writes, so the write costs one unit, not one for the table and one for the index.
+#[tokio::test]
+async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
+    use keyhive::store::{KeyStore, Touch};
+    let api = stack_api().await;
+    let client = api.store.client();
+    let name = format!("keyhive-units-{}", rand::random::<u32>());
+    ensure_table(client, &name, &table_definition()).await.expect("create");
+    let store = DynamoStore::new(client.clone(), name.clone());
+    let secret = api.hashing_secret().await.expect("secret");
+    let (_, record, credential) = keyhive::auth::bootstrap::bootstrap_org(
+        &store,
+        &api.config.key_prefix,
+        secret,
+        "units",
+        keyhive::auth::Environment::Live,
+        keyhive::auth::Tier::Enterprise(1000),
+    )
+    .await
+    .expect("bootstrap");
+    for _ in 0..3 {
+        let out = store.touch_request(&record.key_id, &credential.hash(secret), keyhive::model::now()).send().await;
+        let consumed = out.expect("touch").consumed_capacity.expect("consumed capacity");
+        assert_eq!(consumed.capacity_units, Some(1.0), "{consumed:?}");
+        assert!(consumed
+            .global_secondary_indexes
+            .unwrap_or_default()
+            .values()
+            .all(|c| c.capacity_units.unwrap_or(0.0) == 0.0));
+        assert_eq!(consumed.read_capacity_units.unwrap_or(0.0), 0.0);
+    }
+    match store.touch_key(&record.key_id, &credential.hash(secret), keyhive::model::now()).await.expect("touch") {
+        Touch::Counted { write_units, .. } => assert_eq!(write_units, Some(1.0)),
+        other => panic!("{other:?}"),
+    }
+    client.delete_table().table_name(&name).send().await.expect("clean up");
+}

@@ -3,6 +3,7 @@
 
 use crate::model::Member;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use keyhive::auth::permissions::Permissions;
 use keyhive::auth::Environment;
 use keyhive::auth::{KeyId, KeyType, SecretHash, Tier};
@@ -107,7 +108,12 @@ impl KeyAdminStore for DynamoStore {
             key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
         };
         let (found, next) = self.list_page(&listing, start, limit).await?;
-        let items = found.iter().map(items::key_record).collect::<Result<Vec<_>, _>>()?;
+        let mut items = found.iter().map(items::key_record).collect::<Result<Vec<_>, _>>()?;
+        // GSI1 does not carry `last_used_at` (every request writes it): read it from the items.
+        let last_used = last_used_of(self, &items).await?;
+        for record in &mut items {
+            record.last_used_at = last_used.get(record.key_id.as_str()).copied();
+        }
         Ok(Page { items, next })
     }
 
@@ -207,6 +213,44 @@ impl KeyAdminStore for DynamoStore {
             other => other,
         }
     }
+}
+
+/// `last_used_at` of each key, by key id: one strongly consistent `BatchGetItem` for a page.
+async fn last_used_of(
+    store: &DynamoStore,
+    records: &[KeyRecord],
+) -> Result<std::collections::HashMap<String, OffsetDateTime>, StoreError> {
+    let mut found = std::collections::HashMap::new();
+    if records.is_empty() {
+        return Ok(found);
+    }
+    let keys: Vec<Item> = records.iter().map(|r| key_item_key(&r.key_id)).collect();
+    let mut request = Some(
+        KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .projection_expression("key_id, last_used_at")
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?,
+    );
+    // Unprocessed keys (throttling) are asked again, a bounded number of times.
+    for _ in 0..5 {
+        let Some(batch) = request.take() else { break };
+        let out = store
+            .client()
+            .batch_get_item()
+            .request_items(store.table(), batch)
+            .send()
+            .await
+            .map_err(keyhive::store::dynamo::classify)?;
+        for item in out.responses.as_ref().and_then(|r| r.get(store.table())).into_iter().flatten() {
+            if let (Ok(id), Some(at)) = (get_s(item, "key_id"), time_of(item, "last_used_at")?) {
+                found.insert(id.to_string(), at);
+            }
+        }
+        request = out.unprocessed_keys.and_then(|mut u| u.remove(store.table())).filter(|k| !k.keys().is_empty());
+    }
+    Ok(found)
 }
 
 fn member_item(m: &Member) -> Item {

@@ -101,7 +101,7 @@ pub async fn authenticate(
     };
     let secret_matches = |record: &crate::model::KeyRecord| current_secret(record) || rolled_out_secret(record);
     match store.touch_key(&credential.key_id, &presented, now).await? {
-        Touch::Counted { record, used } => {
+        Touch::Counted { record, used, .. } => {
             if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {
                 return Err(ApiError::Unauthorized);
             }

@@ -176,7 +176,11 @@ fn attribute_definition((name, kind): &(&str, &str)) -> Result<AttributeDefiniti
 /// An index's name, key schema and projection, as both table creation and index creation take them.
 fn index_parts(index: &IndexDefinition) -> Result<(&'static str, Vec<KeySchemaElement>, Projection), StoreError> {
     let keys = vec![key(index.partition_key, KeyType::Hash)?, key(index.sort_key, KeyType::Range)?];
-    Ok((index.name, keys, Projection::builder().projection_type(ProjectionType::from(index.projection)).build()))
+    let mut projection = Projection::builder().projection_type(ProjectionType::from(index.projection));
+    for attribute in index.non_key_attributes {
+        projection = projection.non_key_attributes(*attribute);
+    }
+    Ok((index.name, keys, projection.build()))
 }
 
 /// Creates, on an existing table, every index of `def` it lacks; returns their names.

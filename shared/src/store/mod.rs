@@ -100,8 +100,9 @@ pub struct Page<T> {
 /// The outcome of the one store call an authenticated request makes.
 #[derive(Debug)]
 pub enum Touch {
-    /// Credential accepted and counted; `used` is this window's count including this request.
-    Counted { record: Box<KeyRecord>, used: u32 },
+    /// Credential accepted and counted; `used` is this window's count including this request;
+    /// `write_units` what the write consumed, table and indexes (when the store says).
+    Counted { record: Box<KeyRecord>, used: u32, write_units: Option<f64> },
     /// Refused: `record` is the stored key, if any, for telling the reason apart.
     Refused { record: Option<Box<KeyRecord>>, used: u32 },
 }

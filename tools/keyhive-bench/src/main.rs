@@ -6,6 +6,11 @@
 //!   out, real SDK, DynamoDB Local) over the median of one bare GetItem with the same client and
 //!   server, the two interleaved so that machine noise hits both alike.
 //!
+//! - `authorizer_over_updateitem_ratio`: the authorizer handler over the bare UpdateItem it makes
+//!   (built by the same `touch_request`, so the two cannot drift), same client, item and server,
+//!   interleaved: the authorizer's own overhead.
+//! - `write_units_per_authenticated_request` / `read_units_per_authenticated_request`: what that
+//!   UpdateItem consumes, table and indexes (`ReturnConsumedCapacity=INDEXES`), goal 1 and 0.
 //! - `round_trips_per_sandbox_create`: DynamoDB requests transmitted while one sandbox is created
 //!   (one transaction: the sandbox, its quota slot, audit entry and event), quota not full.
 //!
@@ -72,9 +77,17 @@ async fn main() {
         get_item().await.expect("get item");
     }
 
+    let presented = credential.hash(secret);
+    let touch = || api.store.touch_request(&record.key_id, &presented, keyhive::model::now()).send();
+    for _ in 0..50 {
+        touch().await.expect("touch");
+    }
+
     let before = counter.count();
     let mut authorizer_times = Vec::with_capacity(ITERATIONS);
     let mut get_item_times = Vec::with_capacity(ITERATIONS);
+    let mut update_item_times = Vec::with_capacity(ITERATIONS);
+    let (mut write_units, mut read_units) = (0.0, 0.0);
     let mut authorizer_trips = 0;
     for _ in 0..ITERATIONS {
         let start = counter.count();
@@ -85,6 +98,13 @@ async fn main() {
         let t = Instant::now();
         get_item().await.expect("get item");
         get_item_times.push(t.elapsed());
+        let t = Instant::now();
+        let touched = touch().await.expect("touch");
+        update_item_times.push(t.elapsed());
+        let consumed = touched.consumed_capacity.expect("consumed capacity is returned");
+        // The total: the table's units and every index's (an UpdateItem consumes write units only).
+        write_units += consumed.capacity_units.unwrap_or(0.0) - consumed.read_capacity_units.unwrap_or(0.0);
+        read_units += consumed.read_capacity_units.unwrap_or(0.0);
     }
     let total = counter.count() - before;
 
@@ -101,14 +121,19 @@ async fn main() {
         create_trips += counter.count() - start;
         sandboxes::rules::kill(&api.store, &change, sandbox.id.as_str()).await.expect("kill");
     }
-    assert_eq!(total, authorizer_trips + ITERATIONS, "every transmitted request is accounted for");
+    assert_eq!(total, authorizer_trips + 2 * ITERATIONS, "every transmitted request is accounted for");
     let authorizer_median = median(authorizer_times);
     let get_item_median = median(get_item_times);
+    let update_item_median = median(update_item_times);
     let report = json!({
         "round_trips_per_authenticated_request": authorizer_trips as f64 / ITERATIONS as f64,
         "authorizer_median_us": authorizer_median.as_micros() as u64,
         "getitem_median_us": get_item_median.as_micros() as u64,
         "authorizer_over_getitem_ratio": (authorizer_median.as_secs_f64() / get_item_median.as_secs_f64() * 1000.0).round() / 1000.0,
+        "updateitem_median_us": update_item_median.as_micros() as u64,
+        "authorizer_over_updateitem_ratio": (authorizer_median.as_secs_f64() / update_item_median.as_secs_f64() * 1000.0).round() / 1000.0,
+        "write_units_per_authenticated_request": write_units / ITERATIONS as f64,
+        "read_units_per_authenticated_request": read_units / ITERATIONS as f64,
         "stack_iterations": ITERATIONS,
         "round_trips_per_sandbox_create": create_trips as f64 / SANDBOX_ITERATIONS as f64,
     });
