@@ -667,3 +667,18 @@ async fn member_removal_records_the_revoked_key_in_its_own_environment() {
     assert_eq!(revoked["target_id"].as_s().unwrap(), key.key_id.as_str());
     assert_eq!(revoked["environment"].as_s().unwrap(), "test");
 }
+
+/// The key list shows `last_used_at`, which the index does not carry: it is read from the items.
+#[tokio::test]
+async fn the_key_list_shows_when_each_key_was_last_used() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (used, used_record) = bot_key(&api, &admin, Tier::Standard, None).await;
+    let (_, unused_record) = bot_key(&api, &admin, Tier::Standard, None).await;
+    let at = window_start_plus(7);
+    auth_at(&api, used.reveal(), at).await.expect("valid key");
+    let page = rules::list_keys(&api.store, &identity_of(&admin), None, None, 100).await.unwrap();
+    let last_used = |id: &keyhive::auth::KeyId| page.items.iter().find(|k| &k.key_id == id).map(|k| k.last_used_at);
+    assert_eq!(last_used(&used_record.key_id), Some(Some(at)));
+    assert_eq!(last_used(&unused_record.key_id), Some(None));
+}
