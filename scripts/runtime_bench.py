@@ -1,6 +1,7 @@
 """A minimal Lambda Runtime API on loopback, for make bench.
 
-For each bootstrap binary: start it with AWS_LAMBDA_RUNTIME_API pointing here, time process
+For each bootstrap binary: start it with AWS_LAMBDA_RUNTIME_API pointing here and only the
+environment Lambda gives a function (no SSL_CERT_*, no HOME), time process
 start -> first answered event (init_ms, median of several cold starts), then serve it N more
 events and read its peak RSS (VmHWM). Events need no I/O (an unknown path, a malformed key), so
 the figures are the function's own start-up and steady memory, not DynamoDB's.
@@ -74,7 +75,12 @@ def main():
     bindir, out = sys.argv[1], sys.argv[2]
     events = json.load(open("events/unknown-path.json"))
     authz = json.load(open("events/authorizer-request.json"))
-    env = {k: v for k, v in os.environ.items()}
+    # Only what Lambda gives a function (no SSL_CERT_*, no HOME), plus the function's own settings.
+    lambda_like = ("AWS_LAMBDA_", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                   "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "_HANDLER", "TZ", "KEYHIVE_", "PATH")
+    env = {k: v for k, v in os.environ.items() if k.startswith(lambda_like)}
+    env.update({"TZ": ":UTC", "LAMBDA_TASK_ROOT": "/var/task", "_HANDLER": "bootstrap",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
     env.update({"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                 "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
                 "AWS_LAMBDA_FUNCTION_VERSION": "1", "KEYHIVE_LOG": "warn",
