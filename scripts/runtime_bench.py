@@ -80,7 +80,7 @@ def main():
                    "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "_HANDLER", "TZ", "KEYHIVE_", "PATH")
     env = {k: v for k, v in os.environ.items() if k.startswith(lambda_like)}
     env.update({"TZ": ":UTC", "LAMBDA_TASK_ROOT": "/var/task", "_HANDLER": "bootstrap",
-                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
+                "AWS_DEFAULT_REGION": "us-east-1"})
     env.update({"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                 "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
                 "AWS_LAMBDA_FUNCTION_VERSION": "1", "KEYHIVE_LOG": "warn",
