@@ -227,3 +227,18 @@ where
     }
     counts
 }
+
+/// Every item of one partition of the table (audit trails, outboxes), for assertions.
+pub async fn partition(api: &Api, pk: String) -> Vec<crate::store::items::Item> {
+    let out = api
+        .store
+        .client()
+        .query()
+        .table_name(api.store.table())
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .send()
+        .await
+        .expect("query a partition");
+    out.items.unwrap_or_default()
+}

@@ -258,10 +258,10 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
         revoked_at: None,
         created_by: CreatedBy::Key { key_id: ctx.actor.key_id.clone(), user_id: ctx.actor.user_id.clone() },
     };
-    let event = ctx.change().event(environment, EventType::KeyCreated, record.to_json());
+    let by = ctx.change();
+    let event = by.event(environment, EventType::KeyCreated, record.to_json());
     // A replay of this creation could not show the key again: nothing to keep but the id.
-    let log =
-        ctx.change().creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
+    let log = by.creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
     ctx.store.create_key(&record, &log).await?;
     Ok((record, credential))
 }
@@ -304,8 +304,9 @@ pub async fn update_key<S: KeyAdminStore>(
         tier: next.tier,
         expires_at: next.expires_at,
     };
-    let event = ctx.change().event(next.environment, EventType::KeyUpdated, next.to_json());
-    let log = ctx.change().log(next.environment, AuditAction::KeyUpdated, key_id.as_str(), Some(event));
+    let by = ctx.change();
+    let event = by.event(next.environment, EventType::KeyUpdated, next.to_json());
+    let log = by.log(next.environment, AuditAction::KeyUpdated, key_id.as_str(), Some(event));
     ctx.store.change_key(&current, &change, &log).await?;
     Ok(next)
 }
@@ -313,8 +314,9 @@ pub async fn update_key<S: KeyAdminStore>(
 pub async fn revoke_key<S: KeyAdminStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<serde_json::Value, ApiError> {
     let current = managed_key(ctx, key_id).await?;
     let data = json!({ "id": key_id.as_str(), "revoked_at": rfc3339(ctx.now) });
-    let event = ctx.change().event(current.environment, EventType::KeyRevoked, data.clone());
-    let log = ctx.change().log(current.environment, AuditAction::KeyRevoked, key_id.as_str(), Some(event));
+    let by = ctx.change();
+    let event = by.event(current.environment, EventType::KeyRevoked, data.clone());
+    let log = by.log(current.environment, AuditAction::KeyRevoked, key_id.as_str(), Some(event));
     ctx.store.change_key(&current, &KeyChange::Revoke { at: ctx.now }, &log).await?;
     Ok(data)
 }
@@ -349,8 +351,9 @@ pub async fn roll_key<S: KeyAdminStore>(
     let change = KeyChange::Roll { secret_hash: next.secret_hash.clone(), last4: next.last4.clone(), previous };
     let mut data = next.to_json();
     data["old_secret_valid_until"] = json!(old_valid_until.map(rfc3339));
-    let event = ctx.change().event(next.environment, EventType::KeyRolled, data);
-    let log = ctx.change().log(next.environment, AuditAction::KeyRolled, key_id.as_str(), Some(event));
+    let by = ctx.change();
+    let event = by.event(next.environment, EventType::KeyRolled, data);
+    let log = by.log(next.environment, AuditAction::KeyRolled, key_id.as_str(), Some(event));
     ctx.store.change_key(&current, &change, &log).await?;
     Ok((next, credential, old_valid_until))
 }
@@ -402,13 +405,14 @@ pub async fn remove_member<S: MemberStore + KeyAdminStore>(
             check_may_manage(ctx.actor, key)?;
         }
         let data = json!({ "user_id": user_id.as_str() });
-        let mut log = ctx.change().log(Environment::Live, AuditAction::MemberRemoved, user_id.as_str(), None);
-        log.events.push(ctx.change().event(Environment::Live, EventType::MemberRemoved, data));
+        let by = ctx.change();
+        let mut log = by.log(Environment::Live, AuditAction::MemberRemoved, user_id.as_str(), None);
+        log.events.push(by.event(Environment::Live, EventType::MemberRemoved, data));
         if let Some(key) = &user_key {
             let revoked =
                 json!({ "id": key.key_id.as_str(), "revoked_at": rfc3339(ctx.now), "reason": "member.removed" });
-            log.audits.push(ctx.change().audit(key.environment, AuditAction::KeyRevoked, key.key_id.as_str()));
-            log.events.push(ctx.change().event(key.environment, EventType::KeyRevoked, revoked));
+            log.audits.push(by.audit(key.environment, AuditAction::KeyRevoked, key.key_id.as_str()));
+            log.events.push(by.event(key.environment, EventType::KeyRevoked, revoked));
         }
         let key_id = user_key.as_ref().map(|k| k.key_id.clone());
         match ctx.store.remove_member(&member, key_id.as_ref(), &log).await {

@@ -441,24 +441,6 @@ fn user_key(user: &UserId, environment: Option<Environment>) -> NewKey {
     }
 }
 
-/// Every item of one partition of the table.
-async fn partition(
-    api: &Api,
-    pk: String,
-) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-    let out = api
-        .store
-        .client()
-        .query()
-        .table_name(api.store.table())
-        .key_condition_expression("PK = :pk")
-        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-        .send()
-        .await
-        .expect("query");
-    out.items.unwrap_or_default()
-}
-
 /// A request stamped minute M that arrives after one stamped M+1 (an SDK retry) is counted in its
 /// own window and never resets the newer one.
 #[tokio::test]
@@ -654,12 +636,12 @@ async fn member_removal_records_the_revoked_key_in_its_own_environment() {
     let events = |items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]| -> Vec<String> {
         items.iter().filter_map(|i| i.get("event_type")?.as_s().ok().cloned()).collect()
     };
-    let live = partition(&api, schema::outbox_pk(admin.org_id.as_str(), "live")).await;
-    let test = partition(&api, schema::outbox_pk(admin.org_id.as_str(), "test")).await;
+    let live = keyhive::testkit::partition(&api, schema::outbox_pk(admin.org_id.as_str(), "live")).await;
+    let test = keyhive::testkit::partition(&api, schema::outbox_pk(admin.org_id.as_str(), "test")).await;
     assert!(events(&live).contains(&"member.removed".to_string()));
     assert!(!events(&live).contains(&"key.revoked".to_string()));
     assert!(events(&test).contains(&"key.revoked".to_string()), "{:?}", events(&test));
-    let audit = partition(&api, schema::audit_pk(admin.org_id.as_str())).await;
+    let audit = keyhive::testkit::partition(&api, schema::audit_pk(admin.org_id.as_str())).await;
     let revoked = audit
         .iter()
         .find(|i| i.get("action").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("key.revoked"))

@@ -63,7 +63,7 @@ pub async fn create<S: SandboxStore + ?Sized>(
         org_id: change.org_id.clone(),
         environment: change.environment,
         template_id: template.id.to_string(),
-        status: crate::model::Status::Running,
+        status: Status::Running,
         timeout_seconds,
         created_at: now,
         expires_at: now + Duration::seconds(timeout_seconds),

@@ -215,7 +215,7 @@ impl SandboxStore for DynamoStore {
         let mut tx = self.transaction();
         let ended = tx.update(sandbox_key(&sandbox.id), |u| {
             u.update_expression(format!(
-                "SET #st = :end, ended_at = :now_at REMOVE {}, {}",
+                "SET #st = :end, ended_at = :now REMOVE {}, {}",
                 schema::GSI2PK,
                 schema::GSI2SK
             ))
@@ -224,7 +224,6 @@ impl SandboxStore for DynamoStore {
             .expression_attribute_values(":end", s(end.as_str()))
             .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":now", s(rfc3339(now)))
-            .expression_attribute_values(":now_at", s(rfc3339(now)))
         })?;
         let slot = tx.update(quota_key(&sandbox.org_id, sandbox.environment), |u| {
             u.update_expression("ADD running :minus")

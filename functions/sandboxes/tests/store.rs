@@ -26,17 +26,8 @@ fn change_at(identity: &keyhive::auth::Identity, at: OffsetDateTime) -> Change {
 }
 
 async fn partition_values(api: &Api, pk: String, attr: &str) -> Vec<String> {
-    let out = api
-        .store
-        .client()
-        .query()
-        .table_name(api.store.table())
-        .key_condition_expression("PK = :pk")
-        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-        .send()
-        .await
-        .expect("query");
-    out.items().iter().filter_map(|i| i.get(attr)?.as_s().ok().cloned()).collect()
+    let items = keyhive::testkit::partition(api, pk).await;
+    items.iter().filter_map(|i| i.get(attr)?.as_s().ok().cloned()).collect()
 }
 
 async fn running_slots(api: &Api, org: &OrgId, environment: Environment) -> i64 {

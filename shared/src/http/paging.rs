@@ -42,11 +42,10 @@ impl ListRequest {
     pub async fn read<O>(api: &Api, call: &Call<O>, spec: ListSpec) -> Result<Self, ApiError> {
         let identity = call.identity()?;
         let query = call.request.query_string_parameters_ref();
-        let filter_names = spec.filters;
         let mut limit = spec.default_limit;
         let mut page = spec.numbered.then_some(0);
         let mut cursor_text = None;
-        let mut filters: Vec<(&'static str, Option<String>)> = filter_names.iter().map(|n| (*n, None)).collect();
+        let mut filters: Vec<(&'static str, Option<String>)> = spec.filters.iter().map(|n| (*n, None)).collect();
         if let Some(query) = query {
             for (name, value) in query.iter() {
                 if query.all(name).is_some_and(|all| all.len() > 1) {
