@@ -24,6 +24,13 @@ pub struct Config {
     pub api_hosts: Vec<String>,
     /// Running sandboxes allowed per organization and environment (`KEYHIVE_SANDBOX_QUOTA`).
     pub sandbox_quota: u32,
+    /// The base of a short link's `short_url` on the deployment's own link domain
+    /// (`KEYHIVE_LINK_BASE_URL`, e.g. `https://go.example.com`). Unset: the API's own host and
+    /// stage, read from each request.
+    pub link_base_url: Option<String>,
+    /// The DNS server custom-domain verification asks (`KEYHIVE_DNS_RESOLVER`, `ip:port`; the
+    /// test stack's loopback server). Unset: the system's resolver.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -40,7 +47,11 @@ impl Config {
                     }
                 },
             );
-        self.api_hosts.is_empty() || self.api_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+        // API Gateway's own host name is always the API's (it cannot be set in the template
+        // without a circular reference).
+        let lower = name.to_ascii_lowercase();
+        let execute_api = lower.contains(".execute-api.") && lower.ends_with(".amazonaws.com");
+        self.api_hosts.is_empty() || execute_api || self.api_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
@@ -78,6 +89,9 @@ impl Config {
             sandbox_quota: non_empty("KEYHIVE_SANDBOX_QUOTA")
                 .map(|v| v.parse::<u32>().expect("KEYHIVE_SANDBOX_QUOTA must be a whole number"))
                 .unwrap_or(DEFAULT_SANDBOX_QUOTA),
+            link_base_url: non_empty("KEYHIVE_LINK_BASE_URL").map(|v| v.trim().trim_end_matches('/').to_string()),
+            dns_resolver: non_empty("KEYHIVE_DNS_RESOLVER")
+                .map(|v| v.trim().parse().expect("KEYHIVE_DNS_RESOLVER must be an ip:port address")),
             api_hosts: non_empty("KEYHIVE_API_HOSTS")
                 .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
                 .unwrap_or_default(),
@@ -110,6 +124,8 @@ mod tests {
         let c = config(&[("KEYHIVE_API_HOSTS", "api.example.com, abc.execute-api.us-east-1.amazonaws.com")]);
         assert!(c.is_api_host("API.example.com:443") && c.is_api_host("abc.execute-api.us-east-1.amazonaws.com"));
         assert!(!c.is_api_host("go.example.com") && !c.is_api_host(""));
+        let c = config(&[("KEYHIVE_API_HOSTS", "api.example.com")]);
+        assert!(c.is_api_host("xyz.execute-api.eu-west-1.amazonaws.com"));
     }
 
     #[test]

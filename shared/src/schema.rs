@@ -19,6 +19,12 @@
 //! | 12 | an org+env's sandboxes, newest first      | `GSI1PK=ORG#<org>#<env>#SANDBOXES`, `GSI1SK=<created_at>#<id>` | Query GSI1, descending, status as a filter |
 //! | 13 | running sandboxes by deadline (sweep)     | `GSI2PK=RUNNING#<org>#<env>`, `GSI2SK=<expires_at>#<id>`, only while running (sparse) | Query GSI2 `<= now` per tenant; Scan GSI2 for the sweep |
 //! | 14 | an org+env's running-sandbox count (quota) | `PK=QUOTA#<org>#<env>`, `SK=SANDBOXES`, attribute `running` | conditional ADD in the change's transaction |
+//! | 15 | a short link by id, and its clicks per UTC day | `PK=LINK#<link_id>`, `SK=LINK` / `SK=DAY#<yyyy-mm-dd>` | Get/TransactWrite; Query (link and days); one `UpdateItem ADD` per click |
+//! | 16 | a slug on a domain (claim, and the redirect's one read) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Put in the link's transaction; GetItem |
+//! | 17 | an org+env's links, newest first          | `GSI1PK=ORG#<org>#<env>#LINKS`, `GSI1SK=<created_at>#<id>`   | Query GSI1, descending |
+//! | 18 | an org+env's link count                   | `PK=QUOTA#<org>#<env>`, `SK=LINKS`, attribute `count`       | ADD in the link's transaction |
+//! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |
+//! | 20 | a hostname's claim (one organization per hostname) | `PK=HOST#<hostname>`, `SK=HOST`                     | conditional Put in the domain's transaction |
 //! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 
 /// Partition key attribute.
@@ -104,6 +110,39 @@ pub fn quota_pk(org_id: &str, environment: &str) -> String {
 }
 pub const SANDBOX_QUOTA_SK: &str = "SANDBOXES";
 
+pub fn link_pk(link_id: &str) -> String {
+    format!("LINK#{link_id}")
+}
+pub const LINK_SK: &str = "LINK";
+pub const LINK_DAY_SK_PREFIX: &str = "DAY#";
+/// One UTC day's click counters of a link (`date` is `yyyy-mm-dd`, which sorts as it compares).
+pub fn link_day_sk(date: &str) -> String {
+    format!("{LINK_DAY_SK_PREFIX}{date}")
+}
+/// The deployment's own link domain in slug keys: custom domains are host names, which never
+/// contain `@`, so changing the link domain setting never orphans a link.
+pub const OWN_LINK_DOMAIN: &str = "@";
+/// Slugs are unique per domain without regard to case: `Promo` and `promo` are one link.
+pub fn slug_pk(domain: &str, slug: &str) -> String {
+    format!("SLUG#{domain}#{}", slug.to_ascii_lowercase())
+}
+pub const SLUG_SK: &str = "SLUG";
+pub fn org_links_gsi1pk(org_id: &str, environment: &str) -> String {
+    format!("ORG#{org_id}#{environment}#LINKS")
+}
+pub const LINK_COUNT_SK: &str = "LINKS";
+pub fn domain_pk(domain_id: &str) -> String {
+    format!("DOM#{domain_id}")
+}
+pub const DOMAIN_SK: &str = "DOMAIN";
+pub fn org_domains_gsi1pk(org_id: &str, environment: &str) -> String {
+    format!("ORG#{org_id}#{environment}#DOMAINS")
+}
+pub fn hostname_pk(hostname: &str) -> String {
+    format!("HOST#{hostname}")
+}
+pub const HOSTNAME_SK: &str = "HOST";
+
 pub const HEALTH_PK: &str = "HEALTH";
 pub const HEALTH_SK: &str = "HEALTH";
 
@@ -158,6 +197,15 @@ pub const GSI1_ATTRIBUTES: &[&str] = &[
     "status",
     "timeout_seconds",
     "ended_at",
+    "slug",
+    "domain",
+    "destination",
+    "title",
+    "updated_at",
+    "hostname",
+    "token",
+    "verified",
+    "verified_at",
 ];
 
 pub fn table_definition() -> TableDefinition {

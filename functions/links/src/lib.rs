@@ -1,15 +1,366 @@
-//! The links function. Its routes arrive with their issue; until then it serves no route and
-//! answers every request with the 404 (or 405) envelope from the shared route table.
+//! The links function: h0p-style short links (`/short-link`), their public redirects
+//! (`/{slug}`, on the API's host and on verified custom domains), click stats, and custom link
+//! domains (`/domains`). `handler` adapts HTTP to `rules`; the store is in `store`, the records
+//! and value rules in `model`, TXT lookups in `dns`.
 
+pub mod dns;
+pub mod model;
+pub mod rules;
+pub mod store;
+
+use crate::dns::TxtLookup;
+use crate::model::{Clicks, Destination, Hostname, Link, Slug, SlugError, Visitor};
+use crate::rules::{LinkPatch, NewLink};
+use crate::store::LinkStore;
+use keyhive::http::body::{parse_object, read, JsonObject};
+use keyhive::http::idempotent;
+use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::LinksOp;
+use keyhive::model::parse_rfc3339;
 use keyhive::{Api, ApiError, Call, Reply};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
 
-pub async fn handle(api: &Api, request: Request) -> Response<Body> {
-    keyhive::http::serve(api, request, handler).await
+const LINK_LIST: ListSpec = ListSpec { default_limit: 10, filters: &[], numbered: true };
+const DOMAIN_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
+/// Numbered pages reach this many links deep; past it, `cursor` pages on without reading the
+/// links before.
+pub const MAX_PAGE_OFFSET: u32 = 10_000;
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// What the links function builds once per instance.
+pub struct Links {
+    pub api: Api,
+    /// `None` when no resolver could be configured: verification answers 503.
+    pub dns: Option<Box<dyn TxtLookup>>,
 }
 
-/// No operation yet: the match is exhaustive over none.
-async fn handler(call: Call<LinksOp>) -> Result<Reply, ApiError> {
-    match call.op {}
+impl Links {
+    pub async fn from_env() -> Self {
+        let api = Api::from_env().await;
+        let dns = match dns::DnsResolver::new(api.config.dns_resolver) {
+            Ok(resolver) => Some(Box::new(resolver) as Box<dyn TxtLookup>),
+            Err(err) => {
+                tracing::error!(error = %err, "no DNS resolver: domain verification is unavailable");
+                None
+            }
+        };
+        Links { api, dns }
+    }
+}
+
+pub async fn handle(links: &Links, request: Request) -> Response<Body> {
+    keyhive::http::serve(&links.api, request, |call| handler(links, call)).await
+}
+
+async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> {
+    let api = &links.api;
+    let store = &api.store;
+    match call.op {
+        LinksOp::Redirect => redirect(api, &call).await,
+        LinksOp::Create => {
+            let new = read_new_link(&call)?;
+            let change = call.change()?;
+            let base = link_base(api, &call.request);
+            idempotent(api, &call, |claim| async move {
+                let change = change.with_claim(claim);
+                let link = rules::create_link(store, &change, new, &base).await?;
+                Ok(created(link.to_json(&base, Clicks::default()), &format!("/short-link/{}", link.id.as_str())))
+            })
+            .await
+        }
+        LinksOp::List => {
+            let list = ListRequest::read(api, &call, LINK_LIST).await?;
+            let change = call.change()?;
+            let tenant = (&change.org_id, change.environment);
+            let page_number = list.page.unwrap_or(0);
+            let mut start = list.start.clone();
+            if start.is_none() && page_number > 0 {
+                // A numbered page: walk to where it starts, by full pages (never past the bound).
+                let offset = page_number.saturating_mul(list.limit);
+                if offset > MAX_PAGE_OFFSET {
+                    return Err(ApiError::validation("page", "reaches past 10000 links: page on with cursor"));
+                }
+                let mut skipped = 0;
+                while skipped < offset {
+                    let page = store.list_links(tenant, start.as_ref(), (offset - skipped).min(100)).await?;
+                    skipped += page.items.len() as u32;
+                    match page.next {
+                        Some(next) => start = Some(next),
+                        None => {
+                            start = None;
+                            break;
+                        }
+                    }
+                }
+                if skipped < offset {
+                    let total = store.link_count(tenant).await?;
+                    return Ok(Reply::ok(json!([]))
+                        .with_meta("page", json!(page_number))
+                        .with_meta("limit", json!(list.limit))
+                        .with_meta("total", json!(total))
+                        .with_meta("has_more", json!(false))
+                        .with_meta("next_cursor", Value::Null));
+                }
+            }
+            let page = store.list_links(tenant, start.as_ref(), list.limit).await?;
+            let ids: Vec<_> = page.items.iter().map(|l| l.id.clone()).collect();
+            let clicks = store.clicks_of(&ids).await?;
+            let total = store.link_count(tenant).await?;
+            let base = link_base(api, &call.request);
+            let data: Vec<Value> =
+                page.items.iter().map(|l| l.to_json(&base, clicks.get(&l.id).copied().unwrap_or_default())).collect();
+            let page = keyhive::store::Page { items: data, next: page.next };
+            Ok(list.reply(api, page, Value::clone).await?.with_meta("total", json!(total)))
+        }
+        LinksOp::Get => {
+            let change = call.change()?;
+            let link = rules::visible_link(store, &change, call.param("id")?).await?;
+            link_reply(api, &call, &link).await
+        }
+        LinksOp::Update => {
+            let patch = read_patch(&call)?;
+            let change = call.change()?;
+            let link = rules::update_link(store, &change, call.param("id")?, patch).await?;
+            link_reply(api, &call, &link).await
+        }
+        LinksOp::Delete => {
+            let change = call.change()?;
+            let link = rules::visible_link(store, &change, call.param("id")?).await?;
+            let clicks = store.clicks(&link.id).await?;
+            rules::delete_link(store, &change, &link).await?;
+            Ok(Reply::ok(link.to_json(&link_base(api, &call.request), clicks)))
+        }
+        LinksOp::Stats => {
+            let (from, to) = stats_range(&call)?;
+            let change = call.change()?;
+            let link = rules::visible_link(store, &change, call.param("id")?).await?;
+            Ok(Reply::ok(rules::stats(store, &link, from, to).await?))
+        }
+        LinksOp::CreateDomain => {
+            let mut fields = parse_object(call.request.body().as_ref(), false)?;
+            let hostname = fields.required("hostname", |f, v| {
+                let text = read::string(f, v)?;
+                Hostname::parse(&text).ok_or_else(|| {
+                    ApiError::validation(f, "must be a DNS host name of two or more labels (not an IP address)")
+                })
+            })?;
+            fields.finish()?;
+            let change = call.change()?;
+            let own = own_hosts(api, &call.request);
+            idempotent(api, &call, |claim| async move {
+                let change = change.with_claim(claim);
+                let domain = rules::create_domain(store, &change, hostname, &own).await?;
+                Ok(created(domain.to_json(), &format!("/domains/{}", domain.id.as_str())))
+            })
+            .await
+        }
+        LinksOp::ListDomains => {
+            let list = ListRequest::read(api, &call, DOMAIN_LIST).await?;
+            let change = call.change()?;
+            let page =
+                store.list_domains((&change.org_id, change.environment), list.start.as_ref(), list.limit).await?;
+            list.reply(api, page, model::Domain::to_json).await
+        }
+        LinksOp::GetDomain => {
+            let change = call.change()?;
+            Ok(Reply::ok(rules::visible_domain(store, &change, call.param("id")?).await?.to_json()))
+        }
+        LinksOp::VerifyDomain => {
+            let dns = links.dns.as_deref().ok_or_else(|| ApiError::unavailable("no DNS resolver is configured"))?;
+            let change = call.change()?;
+            let (domain, seen) = rules::verify_domain(store, dns, &change, call.param("id")?).await?;
+            let mut data = domain.to_json();
+            data["seen"] = json!(seen);
+            Ok(Reply::ok(data))
+        }
+        LinksOp::DeleteDomain => {
+            let force = match query_params(&call, &["force"])?.first().map(|(_, v)| v.as_str()) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return Err(ApiError::validation("force", "must be true or false")),
+            };
+            let change = call.change()?;
+            Ok(Reply::ok(rules::delete_domain(store, &change, call.param("id")?, force).await?.to_json()))
+        }
+    }
+}
+
+/// `GET`/`HEAD /{slug}`: 302 to the destination; a `GET` counts one click.
+async fn redirect(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+    let headers = call.request.headers();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = header("host").unwrap_or_default();
+    let domain = if api.config.is_api_host(host) {
+        None
+    } else {
+        Some(Hostname::from_host_header(host).ok_or(ApiError::NoRoute)?)
+    };
+    let visitor = (call.request.method() == http::Method::GET)
+        .then(|| Visitor::of(header("user-agent"), header("referer"), header("cloudfront-viewer-country")));
+    let destination =
+        rules::redirect(&api.store, domain.as_ref(), call.param("slug")?, visitor.as_ref(), keyhive::model::now())
+            .await?;
+    Ok(Reply::redirect(destination.as_str()))
+}
+
+async fn link_reply(api: &Api, call: &Call<LinksOp>, link: &Link) -> Result<Reply, ApiError> {
+    let clicks = api.store.clicks(&link.id).await?;
+    Ok(Reply::ok(link.to_json(&link_base(api, &call.request), clicks)))
+}
+
+/// The URL base of short links on the deployment's own domain: the configured one, or the
+/// API's own host and stage as this request reached them.
+fn link_base(api: &Api, request: &Request) -> String {
+    if let Some(base) = &api.config.link_base_url {
+        return base.clone();
+    }
+    let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let stage = match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) if host.ends_with(".amazonaws.com") => {
+            ctx.stage.clone().map(|s| format!("/{s}")).unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    format!("https://{host}{stage}")
+}
+
+/// The deployment's own host names, which no custom domain may be.
+fn own_hosts(api: &Api, request: &Request) -> Vec<String> {
+    let mut hosts = api.config.api_hosts.clone();
+    if let Some(host) = api.config.link_base_url.as_deref().and_then(|b| url::Url::parse(b).ok()) {
+        hosts.extend(host.host_str().map(str::to_string));
+    }
+    if let Some(host) = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+        hosts.extend(Hostname::from_host_header(host).map(|h| h.as_str().to_string()));
+    }
+    hosts
+}
+
+fn created(data: Value, location: &str) -> Reply {
+    let reply = Reply::created(data);
+    match http::HeaderValue::from_str(location) {
+        Ok(value) => reply.with_header(http::header::LOCATION, value),
+        Err(_) => reply,
+    }
+}
+
+fn destination(fields: &mut JsonObject) -> Result<Destination, ApiError> {
+    let mut inner = fields.required("destination", read::nested)?;
+    let kind = inner.required("type", read::string)?;
+    if kind != "link" {
+        return Err(ApiError::validation("destination.type", "must be \"link\""));
+    }
+    let value = inner.required("value", read::string)?;
+    inner.finish()?;
+    Destination::parse(&value).ok_or_else(|| {
+        ApiError::validation(
+            "destination.value",
+            "must be an absolute http or https URL with a host, at most 2048 visible ASCII characters",
+        )
+    })
+}
+
+fn title(field: &str, v: Value) -> Result<String, ApiError> {
+    let text = read::string(field, v)?;
+    if text.chars().count() > MAX_TITLE_CHARS
+        || text.chars().any(|c| c.is_control() || read::is_deceptive(c))
+        || text.trim().is_empty()
+    {
+        return Err(ApiError::validation(
+            field,
+            "must be 1..200 characters, without control, bidirectional-control or zero-width characters",
+        ));
+    }
+    Ok(text.trim().to_string())
+}
+
+fn expiry(field: &str, v: Value) -> Result<OffsetDateTime, ApiError> {
+    let text = read::string(field, v)?;
+    parse_rfc3339(&text).ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 date-time"))
+}
+
+fn read_new_link(call: &Call<LinksOp>) -> Result<NewLink, ApiError> {
+    let mut fields = parse_object(call.request.body().as_ref(), false)?;
+    let destination = destination(&mut fields)?;
+    let slug = fields.optional("slug", |f, v| {
+        Slug::parse(&read::string(f, v)?).map_err(|err| match err {
+            SlugError::Malformed => ApiError::validation(f, "must be 3..64 letters, digits, '_' or '-'"),
+            SlugError::Reserved => ApiError::validation(f, "is reserved"),
+        })
+    })?;
+    let domain = fields.optional("domain", |f, v| {
+        Hostname::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be a DNS host name"))
+    })?;
+    let title = fields.optional("title", title)?;
+    let expires_at = fields.optional("expires_at", expiry)?;
+    fields.finish()?;
+    Ok(NewLink { destination, slug, domain, title, expires_at })
+}
+
+fn read_patch(call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
+    let mut fields = parse_object(call.request.body().as_ref(), false)?;
+    for fixed in ["slug", "domain"] {
+        if fields.has(fixed) {
+            return Err(ApiError::validation(fixed, "cannot change: create a new link instead"));
+        }
+    }
+    let mut patch = LinkPatch::default();
+    if fields.has("destination") {
+        patch.destination = Some(destination(&mut fields)?);
+    }
+    if fields.has("title") {
+        patch.title = Some(fields.optional("title", title)?);
+    }
+    if fields.has("expires_at") {
+        patch.expires_at = Some(fields.optional("expires_at", expiry)?);
+    }
+    fields.finish()?;
+    if patch.destination.is_none() && patch.title.is_none() && patch.expires_at.is_none() {
+        return Err(ApiError::validation("body", "must change destination, title or expires_at"));
+    }
+    Ok(patch)
+}
+
+/// The query parameters of a route that takes only `allowed` ones, each at most once.
+fn query_params(call: &Call<LinksOp>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut found = Vec::new();
+    if let Some(query) = call.request.query_string_parameters_ref() {
+        for (name, value) in query.iter() {
+            if !allowed.contains(&name) {
+                return Err(ApiError::validation(name, "is not a known query parameter"));
+            }
+            if query.all(name).is_some_and(|all| all.len() > 1) {
+                return Err(ApiError::validation(name, "must be given at most once"));
+            }
+            found.push((name.to_string(), value.to_string()));
+        }
+    }
+    Ok(found)
+}
+
+/// `from` and `to` of a stats request: UTC dates, the last 30 days through today by default.
+fn stats_range(call: &Call<LinksOp>) -> Result<(time::Date, time::Date), ApiError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let params = query_params(call, &["from", "to"])?;
+    let date = |name: &str| -> Result<Option<time::Date>, ApiError> {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| {
+                time::Date::parse(v, &format).map_err(|_| ApiError::validation(name, "must be a date (YYYY-MM-DD)"))
+            })
+            .transpose()
+    };
+    let today = keyhive::model::now().date();
+    let to = date("to")?.unwrap_or(today);
+    let from = date("from")?.unwrap_or(to - time::Duration::days(29));
+    if from > to {
+        return Err(ApiError::validation("from", "must not be after to"));
+    }
+    if (to - from).whole_days() >= rules::MAX_STATS_DAYS {
+        return Err(ApiError::validation("from", "the range is at most 366 days"));
+    }
+    Ok((from, to))
 }

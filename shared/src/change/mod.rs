@@ -71,6 +71,12 @@ spelled_enum!(
         SandboxTimeoutChanged = "sandbox.timeout_changed",
         SandboxKilled = "sandbox.killed",
         SandboxExpired = "sandbox.expired",
+        LinkCreated = "link.created",
+        LinkUpdated = "link.updated",
+        LinkDeleted = "link.deleted",
+        DomainCreated = "domain.created",
+        DomainVerified = "domain.verified",
+        DomainDeleted = "domain.deleted",
     }
 );
 

@@ -80,7 +80,20 @@ pub enum SandboxesOp {
 
 /// The operations of the links function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinksOp {}
+pub enum LinksOp {
+    Create,
+    List,
+    Get,
+    Update,
+    Delete,
+    Stats,
+    Redirect,
+    CreateDomain,
+    ListDomains,
+    GetDomain,
+    VerifyDomain,
+    DeleteDomain,
+}
 
 /// The operations of the webhooks function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,11 +173,14 @@ macro_rules! route {
     ($method:ident $pattern:literal => $op:expr, $access:expr, idempotent: $idempotent:expr) => {
         Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: $idempotent, hosts: Hosts::Api }
     };
+    ($method:ident $pattern:literal => $op:expr, $access:expr, hosts: $hosts:expr) => {
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: $hosts }
+    };
 }
 
 use Access::{AnyKey, Permission, Public};
 use Action::{Create, Delete, Read, Update};
-use Resource::{ApiKeys, Members, Sandboxes};
+use Resource::{ApiKeys, Domains, Members, Sandboxes, ShortLinks, Stats};
 
 pub static ROUTES: &[Route] = &[
     route!(GET "/health" => Op::Health(HealthOp::Check), Public),
@@ -185,7 +201,35 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/v1/sandboxes/{id}" => Op::Sandboxes(SandboxesOp::Get), Permission(Sandboxes, Read)),
     route!(POST "/v1/sandboxes/{id}/timeout" => Op::Sandboxes(SandboxesOp::ExtendTimeout), Permission(Sandboxes, Update)),
     route!(DELETE "/v1/sandboxes/{id}" => Op::Sandboxes(SandboxesOp::Kill), Permission(Sandboxes, Delete)),
+    route!(POST "/short-link" => Op::Links(LinksOp::Create), Permission(ShortLinks, Create), idempotent: true),
+    route!(GET "/short-link/list" => Op::Links(LinksOp::List), Permission(ShortLinks, Read)),
+    route!(GET "/short-link/{id}" => Op::Links(LinksOp::Get), Permission(ShortLinks, Read)),
+    route!(PATCH "/short-link/{id}" => Op::Links(LinksOp::Update), Permission(ShortLinks, Update)),
+    route!(DELETE "/short-link/{id}" => Op::Links(LinksOp::Delete), Permission(ShortLinks, Delete)),
+    route!(GET "/short-link/{id}/stats" => Op::Links(LinksOp::Stats), Permission(Stats, Read)),
+    route!(POST "/domains" => Op::Links(LinksOp::CreateDomain), Permission(Domains, Create), idempotent: true),
+    route!(GET "/domains" => Op::Links(LinksOp::ListDomains), Permission(Domains, Read)),
+    route!(GET "/domains/{id}" => Op::Links(LinksOp::GetDomain), Permission(Domains, Read)),
+    route!(POST "/domains/{id}/verify" => Op::Links(LinksOp::VerifyDomain), Permission(Domains, Update)),
+    route!(DELETE "/domains/{id}" => Op::Links(LinksOp::DeleteDomain), Permission(Domains, Delete)),
+    // Public short-link redirects, on the API's host and on verified custom link domains. Every
+    // literal first segment above is a reserved slug (`reserved_first_segments`).
+    route!(GET "/{slug}" => Op::Links(LinksOp::Redirect), Public, hosts: Hosts::Any),
+    route!(HEAD "/{slug}" => Op::Links(LinksOp::Redirect), Public, hosts: Hosts::Any),
 ];
+
+/// The literal first path segment of every route (`health`, `v1`, `short-link`, ...): a short
+/// link's slug may never be one, in any case, or a later route could not be told from a link.
+pub fn reserved_first_segments() -> Vec<&'static str> {
+    let mut segments: Vec<&'static str> = ROUTES
+        .iter()
+        .filter_map(|route| route.pattern.split('/').nth(1))
+        .filter(|segment| !segment.is_empty() && !segment.starts_with('{'))
+        .collect();
+    segments.sort_unstable();
+    segments.dedup();
+    segments
+}
 
 /// What starts a function that serves no HTTP route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,7 +339,11 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_not_found_and_known_paths_with_other_methods_are_405() {
-        assert!(matches!(find(&Method::GET, "/nope", true), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/nope/x", true), RouteMatch::NotFound));
+        // A one-segment path is a slug: the links function answers 404 when no link has it.
+        assert!(
+            matches!(find(&Method::GET, "/nope", true), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+        );
         assert!(matches!(find(&Method::GET, "/health/", true), RouteMatch::NotFound));
         assert!(matches!(find(&Method::GET, "/health/x", true), RouteMatch::NotFound));
         assert!(matches!(find(&Method::GET, "/", true), RouteMatch::NotFound));
@@ -337,6 +385,34 @@ mod tests {
     }
 
     #[test]
+    fn one_segment_paths_are_redirects_but_literal_routes_win() {
+        match find(&Method::GET, "/abc123", true) {
+            RouteMatch::Found { route, params } => {
+                assert_eq!(route.op, Op::Links(LinksOp::Redirect));
+                assert_eq!(params, vec![("slug", "abc123".to_string())]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            matches!(find(&Method::GET, "/health", true), RouteMatch::Found { route, .. } if route.op == Op::Health(HealthOp::Check))
+        );
+        match find(&Method::POST, "/abc123", true) {
+            RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET", "HEAD"]),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(find(&Method::HEAD, "/abc123", false), RouteMatch::Found { .. }));
+    }
+
+    #[test]
+    fn reserved_segments_come_from_the_table() {
+        let reserved = reserved_first_segments();
+        for segment in ["health", "v1", "short-link", "domains"] {
+            assert!(reserved.contains(&segment), "{segment}");
+        }
+        assert!(!reserved.iter().any(|s| s.starts_with('{')));
+    }
+
+    #[test]
     fn every_route_is_unique_by_method_and_pattern() {
         for (i, a) in ROUTES.iter().enumerate() {
             for b in &ROUTES[i + 1..] {
@@ -347,7 +423,11 @@ mod tests {
 
     #[test]
     fn a_custom_host_reaches_only_the_routes_that_answer_on_any_host() {
-        assert!(matches!(find(&Method::GET, "/health", false), RouteMatch::NotFound));
+        // On a custom domain `/health` is only a slug (reserved: the links function's 404).
+        assert!(
+            matches!(find(&Method::GET, "/health", false), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+        );
+        assert!(matches!(find(&Method::GET, "/v1/keys", false), RouteMatch::NotFound));
         assert!(matches!(find(&Method::GET, "/v1/keys/self", false), RouteMatch::NotFound));
         for route in ROUTES.iter().filter(|r| r.hosts == Hosts::Any) {
             assert!(matches!(find(&route.method, route.pattern, false), RouteMatch::Found { .. }), "{}", route.pattern);

@@ -141,6 +141,35 @@ pub async fn ensure_table(client: &Client, name: &str, def: &TableDefinition) ->
 }
 
 /// Waits (at most a minute) for a new index to finish building.
+/// Deletes an index and waits until it is gone.
+async fn drop_index(client: &Client, table: &str, index: &str) -> Result<(), StoreError> {
+    let delete = built(aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder().index_name(index).build())?;
+    client
+        .update_table()
+        .table_name(table)
+        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().delete(delete).build())
+        .send()
+        .await
+        .map_err(classify)?;
+    for _ in 0..120 {
+        match client.describe_table().table_name(table).send().await {
+            Ok(described) => {
+                let present = described
+                    .table
+                    .as_ref()
+                    .is_some_and(|t| t.global_secondary_indexes().iter().any(|i| i.index_name() == Some(index)));
+                if !present {
+                    return Ok(());
+                }
+            }
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(err) => return Err(classify(err)),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(StoreError::Corrupt(format!("index {index} of {table} was not deleted within a minute")))
+}
+
 async fn wait_until_active(client: &Client, table: &str, index: &str) -> Result<(), StoreError> {
     for _ in 0..120 {
         let described = match client.describe_table().table_name(table).send().await {
@@ -190,10 +219,23 @@ pub async fn add_missing_indexes(
     def: &TableDefinition,
 ) -> Result<Vec<&'static str>, StoreError> {
     let table = client.describe_table().table_name(name).send().await.map_err(classify)?.table;
-    let existing: Vec<String> = table
-        .as_ref()
-        .map(|t| t.global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_string)).collect())
-        .unwrap_or_default();
+    let mut existing: Vec<String> = Vec::new();
+    for index in table.as_ref().map(|t| t.global_secondary_indexes()).unwrap_or_default() {
+        let Some(index_name) = index.index_name() else { continue };
+        // An index whose projected attributes differ from the definition (a local table from
+        // before a new resource) is rebuilt: listings read what the definition projects.
+        let wanted = def.global_indexes.iter().find(|i| i.name == index_name);
+        let projected: std::collections::BTreeSet<&str> =
+            index.projection().map(|p| p.non_key_attributes().iter().map(String::as_str).collect()).unwrap_or_default();
+        let stale = wanted.is_some_and(|w| {
+            w.non_key_attributes.iter().copied().collect::<std::collections::BTreeSet<_>>() != projected
+        });
+        if stale {
+            drop_index(client, name, index_name).await?;
+        } else {
+            existing.push(index_name.to_string());
+        }
+    }
     let mut added = Vec::new();
     for index in def.global_indexes.iter().filter(|i| !existing.iter().any(|e| e == i.name)) {
         let mut request = client.update_table().table_name(name);

@@ -8,7 +8,7 @@ use crate::change::ChangeLog;
 use crate::schema;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::builders::{DeleteBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 pub(crate) fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
@@ -74,6 +74,16 @@ impl Transaction<'_> {
         if let Some(value) = value {
             delete = delete.expression_attribute_values(":v", s(value));
         }
+        Ok(self.push(TransactWriteItem::builder().delete(built(delete.build())?).build()))
+    }
+
+    /// A delete whose condition `build` writes, with its own placeholders.
+    pub fn delete_where(
+        &mut self,
+        key: Item,
+        build: impl FnOnce(DeleteBuilder) -> DeleteBuilder,
+    ) -> Result<usize, StoreError> {
+        let delete = build(Delete::builder().table_name(self.store.table()).set_key(Some(key)));
         Ok(self.push(TransactWriteItem::builder().delete(built(delete.build())?).build()))
     }
 

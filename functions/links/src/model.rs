@@ -1,0 +1,464 @@
+//! The records of the links function and the rules of their values: link ids, slugs,
+//! destinations, custom-domain host names, and how a click is classified.
+
+use keyhive::auth::Environment;
+use keyhive::model::{is_prefixed_id, random_id, rfc3339, OrgId};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// `lnk_` and 20 alphanumerics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LinkId(String);
+
+impl LinkId {
+    pub fn generate() -> Self {
+        LinkId(random_id("lnk", 20))
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        is_prefixed_id(s, "lnk").then(|| LinkId(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `dom_` and 20 alphanumerics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DomainId(String);
+
+impl DomainId {
+    pub fn generate() -> Self {
+        DomainId(random_id("dom", 20))
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        is_prefixed_id(s, "dom").then(|| DomainId(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Names no slug may take besides the route table's first segments (compared in any case):
+/// pages a deployment is likely to put on its own host one day.
+pub const RESERVED_SLUGS: &[&str] = &[
+    "admin",
+    "api",
+    "app",
+    "assets",
+    "console",
+    "dashboard",
+    "docs",
+    "help",
+    "login",
+    "logout",
+    "settings",
+    "signup",
+    "static",
+    "status",
+    "www",
+];
+
+/// A slug: `[A-Za-z0-9_-]{3,64}`, not reserved. Kept as written; compared without case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slug(String);
+
+/// Why a slug is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlugError {
+    Malformed,
+    Reserved,
+}
+
+impl Slug {
+    pub const GENERATED_LENGTH: usize = 7;
+
+    pub fn parse(s: &str) -> Result<Self, SlugError> {
+        let well_formed =
+            (3..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !well_formed {
+            return Err(SlugError::Malformed);
+        }
+        if is_reserved(s) {
+            return Err(SlugError::Reserved);
+        }
+        Ok(Slug(s.to_string()))
+    }
+
+    /// 7 lowercase letters and digits (36^7 of them); a collision is retried by the caller.
+    pub fn generate() -> Self {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        let text: String =
+            (0..Self::GENERATED_LENGTH).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
+        // Seven random characters can spell a reserved word only by chance: draw again then.
+        if is_reserved(&text) {
+            return Self::generate();
+        }
+        Slug(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether a slug is a route's first segment or one of `RESERVED_SLUGS`, in any case.
+pub fn is_reserved(slug: &str) -> bool {
+    keyhive::http::routes::reserved_first_segments()
+        .iter()
+        .chain(RESERVED_SLUGS)
+        .any(|reserved| reserved.eq_ignore_ascii_case(slug))
+}
+
+pub const MAX_DESTINATION_LENGTH: usize = 2048;
+
+/// Where a link sends its visitors: an absolute `http`/`https` URL with a host, at most 2048
+/// characters, usable as a `Location` header as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination(String);
+
+impl Destination {
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.is_empty() || s.len() > MAX_DESTINATION_LENGTH || http::HeaderValue::from_str(s).is_err() {
+            return None;
+        }
+        // Only visible ASCII: what a browser sends is what we redirect to, byte for byte.
+        if !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let url = url::Url::parse(s).ok()?;
+        let scheme_ok = matches!(url.scheme(), "http" | "https");
+        let has_host = url.host_str().is_some_and(|h| !h.is_empty());
+        // `url` accepts `http:example.com` and `http:/example.com`; a destination says `//`.
+        let spelled_absolute = s.get(url.scheme().len()..).is_some_and(|rest| rest.starts_with("://"));
+        (scheme_ok && has_host && spelled_absolute).then(|| Destination(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({ "type": "link", "value": self.0 })
+    }
+}
+
+/// A custom link domain's host name: IDNA-normalised (lowercase ASCII, punycode), at least two
+/// labels, no IP address, no port, at most 253 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Hostname(String);
+
+impl Hostname {
+    pub fn parse(s: &str) -> Option<Self> {
+        let trimmed = s.trim().trim_end_matches('.');
+        if trimmed.is_empty() || trimmed.len() > 253 || trimmed.contains(['/', ':', '@', '?', '#', '\\', ' ']) {
+            return None;
+        }
+        match url::Host::parse(trimmed).ok()? {
+            url::Host::Domain(name) => {
+                let labels: Vec<&str> = name.split('.').collect();
+                let valid = labels.len() >= 2
+                    && name.len() <= 253
+                    && labels.iter().all(|label| {
+                        (1..=63).contains(&label.len())
+                            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                            && !label.starts_with('-')
+                            && !label.ends_with('-')
+                    })
+                    // The last label of a real name is never all digits (that is an IPv4 spelling).
+                    && !labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()));
+                valid.then(|| Hostname(name.to_ascii_lowercase()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The host name of a `Host` header (port dropped), for matching a custom domain.
+    pub fn from_host_header(host: &str) -> Option<Self> {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        Self::parse(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Where its verification TXT record lives.
+    pub fn verification_name(&self) -> String {
+        format!("_keyhive.{}", self.0)
+    }
+}
+
+/// A short link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub id: LinkId,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub slug: Slug,
+    /// `None`: the deployment's own link domain.
+    pub domain: Option<Hostname>,
+    pub destination: Destination,
+    pub title: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Link {
+    pub fn is_expired(&self, at: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|e| e <= at)
+    }
+
+    /// The public form, with its short URL (`base` is the own link domain's URL base) and clicks.
+    pub fn to_json(&self, base: &str, clicks: Clicks) -> Value {
+        let short_url = match &self.domain {
+            Some(host) => format!("https://{}/{}", host.as_str(), self.slug.as_str()),
+            None => format!("{base}/{}", self.slug.as_str()),
+        };
+        json!({
+            "id": self.id.as_str(),
+            "slug": self.slug.as_str(),
+            "domain": self.domain.as_ref().map(Hostname::as_str),
+            "short_url": short_url,
+            "destination": self.destination.to_json(),
+            "title": self.title,
+            "clicks": clicks.clicks,
+            "bot_clicks": clicks.bot_clicks,
+            "expires_at": self.expires_at.map(rfc3339),
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+        })
+    }
+
+    /// What an event about the link carries (no click figures: they change on every visit).
+    pub fn event_data(&self) -> Value {
+        json!({
+            "id": self.id.as_str(),
+            "slug": self.slug.as_str(),
+            "domain": self.domain.as_ref().map(Hostname::as_str),
+            "destination": self.destination.to_json(),
+            "title": self.title,
+            "expires_at": self.expires_at.map(rfc3339),
+        })
+    }
+}
+
+/// A link's click totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clicks {
+    pub clicks: i64,
+    pub bot_clicks: i64,
+}
+
+/// What a redirect reads: the slug's item, kept in step with its link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlugTarget {
+    pub link_id: LinkId,
+    pub destination: Destination,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A custom link domain of an organization and environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    pub id: DomainId,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub hostname: Hostname,
+    /// The value its TXT record must hold (`keyhive-verification=<token>`).
+    pub token: String,
+    pub verified_at: Option<OffsetDateTime>,
+    /// How many links use it.
+    pub links: i64,
+    pub created_at: OffsetDateTime,
+}
+
+impl Domain {
+    pub fn verification_value(&self) -> String {
+        format!("keyhive-verification={}", self.token)
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id.as_str(),
+            "hostname": self.hostname.as_str(),
+            "verified": self.verified_at.is_some(),
+            "verification": {
+                "type": "TXT",
+                "name": self.hostname.verification_name(),
+                "value": self.verification_value(),
+            },
+            "links": self.links,
+            "created_at": rfc3339(self.created_at),
+            "verified_at": self.verified_at.map(rfc3339),
+        })
+    }
+}
+
+/// How a visit is counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visitor {
+    /// A person: counted in `clicks`, by referrer host and country.
+    Human { referrer: String, country: String },
+    /// A link-preview fetcher or crawler: counted in `bot_clicks` only.
+    Bot,
+}
+
+/// Referrer hosts recorded per link and UTC day; later new hosts count under `OTHER_REFERRER`,
+/// so a day's counters stay one small item whatever visitors send.
+pub const MAX_REFERRERS_PER_DAY: usize = 100;
+pub const DIRECT_REFERRER: &str = "(direct)";
+pub const OTHER_REFERRER: &str = "(other)";
+pub const UNKNOWN_COUNTRY: &str = "unknown";
+
+/// User-Agent fragments of link-preview fetchers and crawlers (lowercase). A preview unfurled in
+/// a chat would otherwise count as a visit (Dub issue #2309).
+const BOT_MARKERS: &[&str] = &[
+    "bot",
+    "crawler",
+    "spider",
+    "slurp",
+    "facebookexternalhit",
+    "facebot",
+    "embedly",
+    "iframely",
+    "whatsapp",
+    "skypeuripreview",
+    "vkshare",
+    "preview",
+    "bitlyurl",
+    "outbrain",
+    "pinterest",
+    "quora link",
+    "nuzzel",
+    "headlesschrome",
+    "lighthouse",
+    "google-inspectiontool",
+    "mastodon",
+    "bluesky",
+    "snapchat",
+];
+
+impl Visitor {
+    /// Classifies a visit from its `User-Agent`, `Referer` and `CloudFront-Viewer-Country`.
+    pub fn of(user_agent: Option<&str>, referer: Option<&str>, country: Option<&str>) -> Self {
+        let agent = user_agent.unwrap_or_default().to_ascii_lowercase();
+        if BOT_MARKERS.iter().any(|marker| agent.contains(marker)) {
+            return Visitor::Bot;
+        }
+        let referrer = referer
+            .and_then(|r| url::Url::parse(r).ok())
+            .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_ascii_lowercase()))
+            .filter(|h| !h.is_empty() && h.len() <= 100)
+            .unwrap_or_else(|| DIRECT_REFERRER.to_string());
+        let country = country
+            .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+            .map(|c| c.to_ascii_uppercase())
+            .unwrap_or_else(|| UNKNOWN_COUNTRY.to_string());
+        Visitor::Human { referrer, country }
+    }
+}
+
+/// One UTC day's click counters of a link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayStats {
+    /// `yyyy-mm-dd`.
+    pub date: String,
+    pub clicks: i64,
+    pub bot_clicks: i64,
+    pub referrers: Vec<(String, i64)>,
+    pub countries: Vec<(String, i64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_absolute_http_urls_usable_as_a_location() {
+        for good in ["https://example.com", "http://example.com/a?b=c#d", "https://xn--bcher-kva.example/p"] {
+            assert!(Destination::parse(good).is_some(), "{good}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2030));
+        for bad in [
+            "",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "ftp://example.com",
+            "/relative",
+            "example.com",
+            "https://",
+            "http:example.com",
+            "http:/example.com",
+            "https://exa mple.com",
+            "https://example.com/\r\nSet-Cookie: a=b",
+            "https://bücher.example",
+            long.as_str(),
+        ] {
+            assert!(Destination::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_are_bounded_and_reserved_names_refused_in_any_case() {
+        assert!(Slug::parse("abc").is_ok() && Slug::parse("A_b-9").is_ok());
+        assert_eq!(Slug::parse("ab"), Err(SlugError::Malformed));
+        assert_eq!(Slug::parse(&"a".repeat(65)), Err(SlugError::Malformed));
+        assert_eq!(Slug::parse("a b"), Err(SlugError::Malformed));
+        assert_eq!(Slug::parse("ab.c"), Err(SlugError::Malformed));
+        for reserved in ["health", "HEALTH", "v1", "V1", "short-link", "Domains", "console", "Admin", "docs", "api"] {
+            assert!(is_reserved(reserved), "{reserved}");
+        }
+        for _ in 0..200 {
+            let slug = Slug::generate();
+            assert_eq!(slug.as_str().len(), 7);
+            assert!(Slug::parse(slug.as_str()).is_ok());
+        }
+    }
+
+    #[test]
+    fn hostnames_are_idna_normalised_and_never_addresses() {
+        assert_eq!(Hostname::parse("Go.Example.COM").unwrap().as_str(), "go.example.com");
+        assert_eq!(Hostname::parse("bücher.example").unwrap().as_str(), "xn--bcher-kva.example");
+        assert_eq!(Hostname::parse("links.example.com.").unwrap().as_str(), "links.example.com");
+        for bad in
+            ["", "localhost", "127.0.0.1", "0x7f.1", "[::1]", "a..b", "-a.com", "a.com:443", "a/b.com", "2130706433"]
+        {
+            assert!(Hostname::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(Hostname::from_host_header("Go.Example.com:8443").unwrap().as_str(), "go.example.com");
+    }
+
+    #[test]
+    fn preview_fetchers_are_bots_and_people_are_counted_by_referrer_and_country() {
+        for agent in [
+            "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+            "facebookexternalhit/1.1",
+            "Twitterbot/1.0",
+            "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+            "WhatsApp/2.23.20.0",
+            "Mozilla/5.0 (compatible; Googlebot/2.1)",
+            "TelegramBot (like TwitterBot)",
+            "LinkedInBot/1.0",
+        ] {
+            assert_eq!(Visitor::of(Some(agent), None, None), Visitor::Bot, "{agent}");
+        }
+        assert_eq!(
+            Visitor::of(
+                Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"),
+                Some("https://www.News.example/a"),
+                Some("de")
+            ),
+            Visitor::Human { referrer: "news.example".into(), country: "DE".into() }
+        );
+        assert_eq!(
+            Visitor::of(None, Some("not a url"), Some("XYZ")),
+            Visitor::Human { referrer: DIRECT_REFERRER.into(), country: UNKNOWN_COUNTRY.into() }
+        );
+    }
+}

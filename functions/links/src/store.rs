@@ -1,0 +1,609 @@
+//! The links store: a small trait and its DynamoDB implementation.
+//!
+//! A link is one item (`LINK#<id>`), its slug another (`SLUG#<domain>#<slug>`: the claim that
+//! keeps a slug unique per domain, and all a redirect reads), written together in one
+//! transaction with the tenant's link counter and the change log. Clicks go to one small item
+//! per link and UTC day in the link's partition, one `UpdateItem ADD` each, never a transaction.
+
+use crate::model::{
+    Clicks, DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, SlugTarget, Visitor,
+    MAX_REFERRERS_PER_DAY, OTHER_REFERRER,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use keyhive::auth::Environment;
+use keyhive::change::ChangeLog;
+use keyhive::model::{rfc3339, OrgId};
+use keyhive::schema;
+use keyhive::store::cursor::Position;
+use keyhive::store::dynamo::{classify, DynamoStore};
+use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, opt_s, s, time_of, Item};
+use keyhive::store::query::{Filter, Listing, SortRange};
+use keyhive::store::{ChangeError, Page, StoreError};
+use time::OffsetDateTime;
+
+/// An organization and environment.
+pub type Tenant<'a> = (&'a OrgId, Environment);
+
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    async fn get_link(&self, id: &LinkId) -> Result<Option<Link>, StoreError>;
+    /// A link's all-time click totals (the sum of its days).
+    async fn clicks(&self, id: &LinkId) -> Result<Clicks, StoreError>;
+    /// The click totals of several links, read at once.
+    async fn clicks_of(&self, ids: &[LinkId]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError>;
+    /// A tenant's links, newest first.
+    async fn list_links(
+        &self,
+        tenant: Tenant<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Link>, ChangeError>;
+    /// How many links a tenant has (a counter, not a count).
+    async fn link_count(&self, tenant: Tenant<'_>) -> Result<i64, StoreError>;
+    /// Records a link and claims its slug on its domain (`ChangeError::Conflict` when taken). A
+    /// custom domain must be the tenant's and verified (`ChangeError::Missing`).
+    async fn create_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Writes a link's changeable fields (destination, title, expiry), on the link and its slug.
+    async fn update_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Deletes a link and frees its slug (`ChangeError::NotFound` if it went meanwhile).
+    async fn delete_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// What a redirect needs of a slug on a domain (`None` for the deployment's own).
+    async fn resolve_slug(&self, domain: Option<&Hostname>, slug: &str) -> Result<Option<SlugTarget>, StoreError>;
+    /// Counts one visit on its UTC day. Returns the number of writes it took.
+    async fn count_click(&self, id: &LinkId, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError>;
+    /// A link's days from `from` to `to` (`yyyy-mm-dd`, both included), ascending.
+    async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError>;
+
+    async fn get_domain(&self, id: &DomainId) -> Result<Option<Domain>, StoreError>;
+    async fn list_domains(
+        &self,
+        tenant: Tenant<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Domain>, ChangeError>;
+    /// Records a domain and claims its host name for the organization (`Conflict` when taken).
+    async fn create_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Marks a domain verified. `Ok(false)` when it was already.
+    async fn mark_verified(&self, domain: &Domain, at: OffsetDateTime, log: &ChangeLog) -> Result<bool, ChangeError>;
+    /// Deletes a domain and frees its host name; `Conflict` while links use it.
+    async fn delete_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// A tenant's links on a custom domain (up to `limit`).
+    async fn links_on(&self, tenant: Tenant<'_>, domain: &Hostname, limit: u32) -> Result<Vec<Link>, ChangeError>;
+}
+
+fn link_key(id: &LinkId) -> Item {
+    key_of(schema::link_pk(id.as_str()), schema::LINK_SK)
+}
+
+fn slug_key(domain: Option<&Hostname>, slug: &str) -> Item {
+    key_of(schema::slug_pk(domain.map_or(schema::OWN_LINK_DOMAIN, Hostname::as_str), slug), schema::SLUG_SK)
+}
+
+fn count_key((org, environment): Tenant<'_>) -> Item {
+    key_of(schema::quota_pk(org.as_str(), environment.as_str()), schema::LINK_COUNT_SK)
+}
+
+fn domain_key(id: &DomainId) -> Item {
+    key_of(schema::domain_pk(id.as_str()), schema::DOMAIN_SK)
+}
+
+fn hostname_key(hostname: &Hostname) -> Item {
+    key_of(schema::hostname_pk(hostname.as_str()), schema::HOSTNAME_SK)
+}
+
+/// The slug item's own attributes: what a redirect reads.
+fn slug_target_attrs(link: &Link) -> Vec<(String, AttributeValue)> {
+    let mut attrs = vec![("destination".to_string(), s(link.destination.as_str()))];
+    if let Some(expires) = link.expires_at {
+        attrs.push(("expires_at".into(), s(rfc3339(expires))));
+    }
+    attrs
+}
+
+fn link_item(x: &Link) -> Item {
+    let mut item = link_key(&x.id);
+    let (org, env) = (x.org_id.as_str(), x.environment.as_str());
+    let created = rfc3339(x.created_at);
+    item.extend([
+        (schema::GSI1PK.into(), s(schema::org_links_gsi1pk(org, env))),
+        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), s(x.id.as_str())),
+        ("org_id".into(), s(org)),
+        ("environment".into(), s(env)),
+        ("slug".into(), s(x.slug.as_str())),
+        ("created_at".into(), s(created)),
+        ("updated_at".into(), s(rfc3339(x.updated_at))),
+    ]);
+    if let Some(domain) = &x.domain {
+        item.insert("domain".into(), s(domain.as_str()));
+    }
+    if let Some(title) = &x.title {
+        item.insert("title".into(), s(title));
+    }
+    item.extend(slug_target_attrs(x));
+    item
+}
+
+fn slug_item(x: &Link) -> Item {
+    let mut item = slug_key(x.domain.as_ref(), x.slug.as_str());
+    item.extend([
+        ("link_id".into(), s(x.id.as_str())),
+        ("org_id".into(), s(x.org_id.as_str())),
+        ("environment".into(), s(x.environment.as_str())),
+    ]);
+    item.extend(slug_target_attrs(x));
+    item
+}
+
+fn link_record(item: &Item) -> Result<Link, StoreError> {
+    Ok(Link {
+        id: LinkId::parse(get_s(item, "id")?).ok_or_else(|| corrupt("id"))?,
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        slug: Slug::parse(get_s(item, "slug")?).map_err(|_| corrupt("slug"))?,
+        domain: opt_s(item, "domain").map(|d| Hostname::parse(d).ok_or_else(|| corrupt("domain"))).transpose()?,
+        destination: Destination::parse(get_s(item, "destination")?).ok_or_else(|| corrupt("destination"))?,
+        title: opt_s(item, "title").map(str::to_string),
+        expires_at: time_of(item, "expires_at")?,
+        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
+        updated_at: time_of(item, "updated_at")?.ok_or_else(|| corrupt("updated_at"))?,
+    })
+}
+
+fn domain_item(x: &Domain) -> Item {
+    let mut item = domain_key(&x.id);
+    let (org, env) = (x.org_id.as_str(), x.environment.as_str());
+    let created = rfc3339(x.created_at);
+    item.extend([
+        (schema::GSI1PK.into(), s(schema::org_domains_gsi1pk(org, env))),
+        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), s(x.id.as_str())),
+        ("org_id".into(), s(org)),
+        ("environment".into(), s(env)),
+        ("hostname".into(), s(x.hostname.as_str())),
+        ("token".into(), s(&x.token)),
+        ("verified".into(), AttributeValue::Bool(x.verified_at.is_some())),
+        ("created_at".into(), s(created)),
+    ]);
+    if let Some(at) = x.verified_at {
+        item.insert("verified_at".into(), s(rfc3339(at)));
+    }
+    item
+}
+
+fn domain_record(item: &Item) -> Result<Domain, StoreError> {
+    Ok(Domain {
+        id: DomainId::parse(get_s(item, "id")?).ok_or_else(|| corrupt("id"))?,
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        hostname: Hostname::parse(get_s(item, "hostname")?).ok_or_else(|| corrupt("hostname"))?,
+        token: get_s(item, "token")?.to_string(),
+        verified_at: time_of(item, "verified_at")?,
+        links: opt_n(item, "links").unwrap_or(0),
+        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
+    })
+}
+
+/// Attribute names of a day item's per-referrer and per-country counters.
+fn referrer_attr(host: &str) -> String {
+    format!("r:{host}")
+}
+fn country_attr(country: &str) -> String {
+    format!("c:{country}")
+}
+
+fn day_record(item: &Item) -> Result<DayStats, StoreError> {
+    let sk = get_s(item, schema::SK)?;
+    let date = sk.strip_prefix(schema::LINK_DAY_SK_PREFIX).ok_or_else(|| corrupt("SK"))?.to_string();
+    let mut day = DayStats {
+        date,
+        clicks: opt_n(item, "clicks").unwrap_or(0),
+        bot_clicks: opt_n(item, "bot_clicks").unwrap_or(0),
+        ..DayStats::default()
+    };
+    for (name, value) in item {
+        let count = || value.as_n().ok().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        if let Some(host) = name.strip_prefix("r:") {
+            day.referrers.push((host.to_string(), count()));
+        } else if let Some(country) = name.strip_prefix("c:") {
+            day.countries.push((country.to_string(), count()));
+        }
+    }
+    Ok(day)
+}
+
+fn utc_date(at: OffsetDateTime) -> String {
+    let date = at.to_offset(time::UtcOffset::UTC).date();
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+/// The link's items: the link and its days.
+async fn link_partition(store: &DynamoStore, id: &LinkId, days: Option<(&str, &str)>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let mut query = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .expression_attribute_names("#pk", schema::PK)
+            .expression_attribute_values(":pk", s(schema::link_pk(id.as_str())))
+            .set_exclusive_start_key(start.take());
+        query = match days {
+            Some((from, to)) => query
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#sk", schema::SK)
+                .expression_attribute_values(":from", s(schema::link_day_sk(from)))
+                .expression_attribute_values(":to", s(schema::link_day_sk(to))),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        let out = query.send().await.map_err(classify)?;
+        items.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(last) => start = Some(last),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// One `UpdateItem` on the day's counters; a new referrer host is recorded only while the
+/// day has fewer than `MAX_REFERRERS_PER_DAY` (`Ok(false)` otherwise, nothing written).
+async fn add_click(
+    store: &DynamoStore,
+    id: &LinkId,
+    date: &str,
+    visitor: &Visitor,
+    referrer: &str,
+) -> Result<bool, StoreError> {
+    let update = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key_of(schema::link_pk(id.as_str()), schema::link_day_sk(date))));
+    let update = match visitor {
+        Visitor::Bot => update.update_expression("ADD bot_clicks :one"),
+        Visitor::Human { country, .. } => update
+            .update_expression("ADD clicks :one, refs :hosts, #ref :one, #country :one")
+            .condition_expression("attribute_not_exists(refs) OR contains(refs, :host) OR size(refs) < :cap")
+            .expression_attribute_names("#ref", referrer_attr(referrer))
+            .expression_attribute_names("#country", country_attr(country))
+            .expression_attribute_values(":hosts", AttributeValue::Ss(vec![referrer.to_string()]))
+            .expression_attribute_values(":host", s(referrer))
+            .expression_attribute_values(":cap", n(MAX_REFERRERS_PER_DAY)),
+    };
+    match update.expression_attribute_values(":one", n(1)).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+        Err(err) => Err(classify(err)),
+    }
+}
+
+async fn list<T>(
+    store: &DynamoStore,
+    gsi1pk: String,
+    filter: Filter,
+    start: Option<&Position>,
+    limit: u32,
+    record: fn(&Item) -> Result<T, StoreError>,
+) -> Result<Page<T>, ChangeError> {
+    let listing = Listing {
+        index: Some(schema::GSI1),
+        partition_attr: schema::GSI1PK,
+        partition: gsi1pk,
+        sort_attr: schema::GSI1SK,
+        range: SortRange::All,
+        filter,
+        key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
+    };
+    let (found, next) = store.list_page(&listing, start, limit).await?;
+    let items = found.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, next })
+}
+
+#[async_trait]
+impl LinkStore for DynamoStore {
+    async fn get_link(&self, id: &LinkId) -> Result<Option<Link>, StoreError> {
+        self.get_consistent(link_key(id)).await?.as_ref().map(link_record).transpose()
+    }
+
+    async fn clicks(&self, id: &LinkId) -> Result<Clicks, StoreError> {
+        let days = link_partition(self, id, Some(("0000-00-00", "9999-99-99"))).await?;
+        Ok(days.iter().fold(Clicks::default(), |total, day| Clicks {
+            clicks: total.clicks + opt_n(day, "clicks").unwrap_or(0),
+            bot_clicks: total.bot_clicks + opt_n(day, "bot_clicks").unwrap_or(0),
+        }))
+    }
+
+    async fn clicks_of(&self, ids: &[LinkId]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError> {
+        let mut reads = tokio::task::JoinSet::new();
+        for id in ids {
+            let (store, id) = (self.clone(), id.clone());
+            reads.spawn(async move { store.clicks(&id).await.map(|clicks| (id, clicks)) });
+        }
+        let mut found = std::collections::HashMap::new();
+        while let Some(read) = reads.join_next().await {
+            let (id, clicks) = read.map_err(|e| StoreError::Other(Box::new(e)))??;
+            found.insert(id, clicks);
+        }
+        Ok(found)
+    }
+
+    async fn list_links(
+        &self,
+        (org, environment): Tenant<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Link>, ChangeError> {
+        let pk = schema::org_links_gsi1pk(org.as_str(), environment.as_str());
+        list(self, pk, Filter::default(), start, limit, link_record).await
+    }
+
+    async fn link_count(&self, tenant: Tenant<'_>) -> Result<i64, StoreError> {
+        Ok(self.get_consistent(count_key(tenant)).await?.and_then(|item| opt_n(&item, "count")).unwrap_or(0))
+    }
+
+    async fn create_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
+        let tenant = (&link.org_id, link.environment);
+        let mut tx = self.transaction();
+        let created = tx.create(link_item(link))?;
+        let claimed = tx.create(slug_item(link))?;
+        tx.update(count_key(tenant), |u| {
+            u.update_expression("ADD #count :one")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+        })?;
+        tx.on_condition(created, ChangeError::Conflict("link id collision; retry".into())).on_condition(
+            claimed,
+            ChangeError::Conflict(format!("the slug {} is taken on this domain", link.slug.as_str())),
+        );
+        if let Some(domain) = &link.domain {
+            let used = tx.update(hostname_key(domain), |u| {
+                u.update_expression("ADD links :one")
+                    .condition_expression("org_id = :org AND environment = :env AND verified = :yes")
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":org", s(link.org_id.as_str()))
+                    .expression_attribute_values(":env", s(link.environment.as_str()))
+                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            })?;
+            tx.on_condition(
+                used,
+                ChangeError::Missing {
+                    field: "domain",
+                    reason: format!("{} is not a verified domain of this organization", domain.as_str()),
+                },
+            );
+        }
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn update_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let expires = link.expires_at.map(rfc3339);
+        let (set, remove) = match &expires {
+            Some(_) => ("SET destination = :dest, expires_at = :exp", ""),
+            None => ("SET destination = :dest", " REMOVE expires_at"),
+        };
+        let title_clause = match &link.title {
+            Some(_) => ", title = :title",
+            None => "",
+        };
+        let remove_title = if link.title.is_none() {
+            if remove.is_empty() {
+                " REMOVE title"
+            } else {
+                ", title"
+            }
+        } else {
+            ""
+        };
+        let link_expression = format!("{set}{title_clause}, updated_at = :now{remove}{remove_title}");
+        let changed = tx.update(link_key(&link.id), |u| {
+            let mut u = u
+                .update_expression(link_expression)
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":dest", s(link.destination.as_str()))
+                .expression_attribute_values(":now", s(rfc3339(link.updated_at)));
+            if let Some(expires) = &expires {
+                u = u.expression_attribute_values(":exp", s(expires));
+            }
+            if let Some(title) = &link.title {
+                u = u.expression_attribute_values(":title", s(title));
+            }
+            u
+        })?;
+        let slug_expression = format!("{set}{remove}");
+        let followed = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
+            let mut u = u
+                .update_expression(slug_expression)
+                .condition_expression("link_id = :id")
+                .expression_attribute_values(":dest", s(link.destination.as_str()))
+                .expression_attribute_values(":id", s(link.id.as_str()));
+            if let Some(expires) = &expires {
+                u = u.expression_attribute_values(":exp", s(expires));
+            }
+            u
+        })?;
+        tx.on_condition(changed, ChangeError::NotFound).on_condition(followed, ChangeError::NotFound);
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn delete_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let deleted = tx.delete(link_key(&link.id), "attribute_exists(PK)", None)?;
+        let freed =
+            tx.delete(slug_key(link.domain.as_ref(), link.slug.as_str()), "link_id = :v", Some(link.id.as_str()))?;
+        tx.update(count_key((&link.org_id, link.environment)), |u| {
+            u.update_expression("ADD #count :minus")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":minus", n(-1))
+        })?;
+        if let Some(domain) = &link.domain {
+            tx.update(hostname_key(domain), |u| {
+                u.update_expression("ADD links :minus").expression_attribute_values(":minus", n(-1))
+            })?;
+        }
+        tx.on_condition(deleted, ChangeError::NotFound).on_condition(freed, ChangeError::NotFound);
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn resolve_slug(&self, domain: Option<&Hostname>, slug: &str) -> Result<Option<SlugTarget>, StoreError> {
+        // Eventually consistent: a redirect may miss a link created a moment ago, never a click.
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(slug_key(domain, slug)))
+            .projection_expression("link_id, destination, expires_at")
+            .send()
+            .await
+            .map_err(classify)?;
+        let Some(item) = out.item else { return Ok(None) };
+        Ok(Some(SlugTarget {
+            link_id: LinkId::parse(get_s(&item, "link_id")?).ok_or_else(|| corrupt("link_id"))?,
+            destination: Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?,
+            expires_at: time_of(&item, "expires_at")?,
+        }))
+    }
+
+    async fn count_click(&self, id: &LinkId, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError> {
+        let date = utc_date(at);
+        let referrer = match visitor {
+            Visitor::Human { referrer, .. } => referrer.as_str(),
+            Visitor::Bot => OTHER_REFERRER,
+        };
+        if add_click(self, id, &date, visitor, referrer).await? {
+            return Ok(1);
+        }
+        // The day's referrer hosts are full: count this one under "(other)", which is never
+        // refused (it joins the set at most once, past the cap).
+        let other = OTHER_REFERRER;
+        let update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_of(schema::link_pk(id.as_str()), schema::link_day_sk(&date))));
+        let country = match visitor {
+            Visitor::Human { country, .. } => country.as_str(),
+            Visitor::Bot => crate::model::UNKNOWN_COUNTRY,
+        };
+        update
+            .update_expression("ADD clicks :one, refs :hosts, #ref :one, #country :one")
+            .expression_attribute_names("#ref", referrer_attr(other))
+            .expression_attribute_names("#country", country_attr(country))
+            .expression_attribute_values(":hosts", AttributeValue::Ss(vec![other.to_string()]))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(2)
+    }
+
+    async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError> {
+        link_partition(self, id, Some((from, to))).await?.iter().map(day_record).collect()
+    }
+
+    async fn get_domain(&self, id: &DomainId) -> Result<Option<Domain>, StoreError> {
+        let Some(item) = self.get_consistent(domain_key(id)).await? else { return Ok(None) };
+        let mut domain = domain_record(&item)?;
+        // The link count lives on the host name's claim, which each link's transaction updates.
+        if let Some(claim) = self.get_consistent(hostname_key(&domain.hostname)).await? {
+            domain.links = opt_n(&claim, "links").unwrap_or(0);
+        }
+        Ok(Some(domain))
+    }
+
+    async fn list_domains(
+        &self,
+        (org, environment): Tenant<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Domain>, ChangeError> {
+        let pk = schema::org_domains_gsi1pk(org.as_str(), environment.as_str());
+        let mut page = list(self, pk, Filter::default(), start, limit, domain_record).await?;
+        for domain in &mut page.items {
+            if let Some(claim) = self.get_consistent(hostname_key(&domain.hostname)).await? {
+                domain.links = opt_n(&claim, "links").unwrap_or(0);
+            }
+        }
+        Ok(page)
+    }
+
+    async fn create_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut claim = hostname_key(&domain.hostname);
+        claim.extend([
+            ("domain_id".into(), s(domain.id.as_str())),
+            ("org_id".into(), s(domain.org_id.as_str())),
+            ("environment".into(), s(domain.environment.as_str())),
+            ("verified".into(), AttributeValue::Bool(false)),
+            ("links".into(), n(0)),
+        ]);
+        let mut tx = self.transaction();
+        let created = tx.create(domain_item(domain))?;
+        let claimed = tx.create(claim)?;
+        tx.on_condition(created, ChangeError::Conflict("domain id collision; retry".into())).on_condition(
+            claimed,
+            ChangeError::Conflict(format!("the domain {} is registered already", domain.hostname.as_str())),
+        );
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn mark_verified(&self, domain: &Domain, at: OffsetDateTime, log: &ChangeLog) -> Result<bool, ChangeError> {
+        let mut tx = self.transaction();
+        let marked = tx.update(domain_key(&domain.id), |u| {
+            u.update_expression("SET verified = :yes, verified_at = :at")
+                .condition_expression("verified = :no")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":at", s(rfc3339(at)))
+        })?;
+        let claim = tx.update(hostname_key(&domain.hostname), |u| {
+            u.update_expression("SET verified = :yes")
+                .condition_expression("domain_id = :id")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":id", s(domain.id.as_str()))
+        })?;
+        tx.on_condition(marked, ChangeError::Stale).on_condition(claim, ChangeError::NotFound);
+        tx.log(log)?;
+        match tx.commit().await {
+            Ok(()) => Ok(true),
+            Err(ChangeError::Stale) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn delete_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let deleted = tx.delete(domain_key(&domain.id), "attribute_exists(PK)", None)?;
+        let freed = tx.delete_where(hostname_key(&domain.hostname), |d| {
+            d.condition_expression("domain_id = :id AND (attribute_not_exists(links) OR links <= :zero)")
+                .expression_attribute_values(":id", s(domain.id.as_str()))
+                .expression_attribute_values(":zero", n(0))
+        })?;
+        tx.on_condition(deleted, ChangeError::NotFound).on_condition(
+            freed,
+            ChangeError::Conflict(format!(
+                "links use {}: delete them first, or delete with ?force=true",
+                domain.hostname.as_str()
+            )),
+        );
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn links_on(
+        &self,
+        (org, environment): Tenant<'_>,
+        domain: &Hostname,
+        limit: u32,
+    ) -> Result<Vec<Link>, ChangeError> {
+        let mut filter = Filter::default();
+        filter.and("#domain = :domain", &[("#domain", "domain")], &[(":domain", domain.as_str())]);
+        let pk = schema::org_links_gsi1pk(org.as_str(), environment.as_str());
+        Ok(list(self, pk, filter, None, limit, link_record).await?.items)
+    }
+}
