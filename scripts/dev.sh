@@ -21,8 +21,10 @@ port_open "$API_PORT" && die "port $API_PORT is taken; set API_PORT"
 
 start_dynamodb "$DDB_PORT" "$DEV/dynamodb.log" "$DEV/dynamodb"
 start_moto "$MOTO_PORT" "$DEV/moto.log"
+DNS_PORT="${DNS_PORT:-$(free_port)}"
+start_dns "$DNS_PORT" "$DEV/dns-records.json" "$DEV/dns.log"
 
-{ stack_env "$DDB_PORT" "$MOTO_PORT"; echo "KEYHIVE_DEV_MODE=1"; } > "$DEV/watch.env"
+{ stack_env "$DDB_PORT" "$MOTO_PORT"; links_env "$API_PORT" "$DNS_PORT"; echo "KEYHIVE_DEV_MODE=1"; } > "$DEV/watch.env"
 export_env_file "$DEV/watch.env"
 
 log "building the workspace"

@@ -128,15 +128,43 @@ start_sweep() {
   log "sandbox expiry sweep running (pid $!)"
 }
 
+# start_dns PORT RECORDS_FILE LOGFILE: the loopback DNS server that custom-domain verification
+# asks (KEYHIVE_DNS_RESOLVER); it answers TXT records from RECORDS_FILE, re-read per query.
+start_dns() {
+  [ -f "$2" ] || echo '{}' > "$2"
+  "$VENV/bin/python" "$ROOT/scripts/dns_server.py" "$1" "$2" >"$3" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || die "the DNS server exited during start-up (see $3)"
+    "$VENV/bin/python" -c 'import sys; from dnslib import DNSRecord; DNSRecord.question("probe.keyhive.test", "TXT").send("127.0.0.1", int(sys.argv[1]), timeout=0.2)' "$1" 2>/dev/null && break
+    sleep 0.1
+  done
+  log "DNS server (TXT records from $2) on 127.0.0.1:$1/udp (pid $pid)"
+}
+
+# The settings of the links function on the local stack: short URLs on the local API, custom
+# domains recognised by Host, and the loopback DNS server.
+links_env() { # API_PORT DNS_PORT
+  cat <<ENV
+KEYHIVE_LINK_BASE_URL=http://127.0.0.1:$1
+KEYHIVE_API_HOSTS=127.0.0.1,localhost
+KEYHIVE_DNS_RESOLVER=127.0.0.1:$2
+ENV
+}
+
 # start_private_stack DIR: DynamoDB Local (in memory), moto and `cargo lambda watch` on free loopback
 # ports, the table, the secret and an admin key (DIR/admin-key), as make dev has them. Exports the
 # stack's environment and KEYHIVE_E2E_URL; logs go to DIR/*.log.
 start_private_stack() {
-  local run=$1 ddb_port moto_port api_port
-  ddb_port=$(free_port); moto_port=$(free_port); api_port=$(free_port)
+  local run=$1 ddb_port moto_port api_port dns_port
+  ddb_port=$(free_port); moto_port=$(free_port); api_port=$(free_port); dns_port=$(free_port)
   start_dynamodb "$ddb_port" "$run/dynamodb.log"
   start_moto "$moto_port" "$run/moto.log"
-  stack_env "$ddb_port" "$moto_port" > "$run/stack.env"
+  start_dns "$dns_port" "$run/dns-records.json" "$run/dns.log"
+  export KEYHIVE_DNS_RECORDS="$run/dns-records.json"
+  { stack_env "$ddb_port" "$moto_port"; links_env "$api_port" "$dns_port"; } > "$run/stack.env"
   export_env_file "$run/stack.env"
   DDB_PORT=$ddb_port
 

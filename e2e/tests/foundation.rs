@@ -48,11 +48,26 @@ async fn every_route_of_the_route_table_reaches_a_real_handler() {
     let no_route = keyhive::ApiError::NoRoute.to_string();
     assert_eq!(stack.get("/v1/nope").await.envelope(404)["error"]["message"], no_route.as_str(), "the marker is real");
     for route in keyhive::http::routes::ROUTES {
-        let path = route.pattern.replace("{id}", "AbCdEf123456").replace("{user_id}", "usr_walk");
+        let path = route
+            .pattern
+            .replace("{id}", "AbCdEf123456")
+            .replace("{user_id}", "usr_walk")
+            .replace("{slug}", "walk-slug");
         // An empty JSON object: each body-taking route answers it with its own 400 (or acts on it).
         let body = (route.method != http::Method::GET && route.method != http::Method::DELETE).then_some("{}");
         let headers = [("x-api-key", admin.as_str()), ("content-type", "application/json")];
         let answer = stack.send(route.method.as_str(), &path, &headers, body).await;
+        if route.method == http::Method::HEAD {
+            // No body to read the marker from: its GET twin is walked too.
+            assert!(
+                answer.status != 405 && answer.status < 500,
+                "{} {}: {}",
+                route.method,
+                route.pattern,
+                answer.status
+            );
+            continue;
+        }
         let envelope = answer.json();
         assert_ne!(envelope["error"]["message"], no_route.as_str(), "{} {} fell through", route.method, route.pattern);
         assert!(answer.status != 405 && answer.status < 500, "{} {}: {envelope}", route.method, route.pattern);
