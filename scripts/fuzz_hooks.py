@@ -20,6 +20,12 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
   body that is not UTF-8 (API Gateway does not). Such bodies are sent as `application/octet-stream`,
   which watch passes to the function base64-encoded, so the function still receives the same bytes
   and must answer them with its 400 envelope.
+- Short links and domains: a valid slug or host name must also be free (slugs are unique per
+  domain across every organization, host names across all) and not reserved, which no schema can
+  state; positive creations get a fresh slug and host name, and no custom `domain` (the run has no
+  verified one; links on domains are tested in tests/ and e2e/). A stats range must run forward
+  and span at most 366 days, and a numbered page may reach 10000 links deep: positive cases get a
+  week up to today and a page within that depth.
 - The run's key travels as `X-API-Key`; a generated `Authorization` header beside it would be a
   second credential, always 401 by contract (tested in tests/ and e2e/), so it is dropped and the
   operation is reached.
@@ -72,8 +78,12 @@ def _prepare():
     for _ in (1, 2):
         sandbox = _call("POST", "/v1/sandboxes", {"template_id": "52", "timeout_seconds": 600})["data"]["id"]
         _call("DELETE", f"/v1/sandboxes/{sandbox}")
+    # Two links and two domains, for real list cursors.
+    for _ in (1, 2):
+        _call("POST", "/short-link", {"destination": {"type": "link", "value": "https://example.com/fuzz"}})
+        _call("POST", "/domains", {"hostname": f"fz{uuid.uuid4().hex[:12]}.example.com"})
     cursors = {}
-    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes"):
+    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains"):
         cursor = _call("GET", path + "?limit=1")["meta"].get("next_cursor")
         if not cursor:
             raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
@@ -84,6 +94,8 @@ def _prepare():
 DECOY_KEY_ID, CURSORS = _prepare()
 LIST_FILTERS = ("created_by", "status")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+TODAY = datetime.now(timezone.utc).date()
+MAX_PAGE_OFFSET = 10000
 
 
 def _is_positive(case, location):
@@ -125,6 +137,22 @@ def before_call(ctx, case, kwargs):
         case.body["template_id"] = "52"
         if case.body.get("timeout_seconds") is not None:
             case.body["timeout_seconds"] = max(1, min(int(case.body["timeout_seconds"]), 86400))
+
+    if case.path == "/short-link" and case.method == "POST" and isinstance(case.body, dict) and _is_positive(case, "body"):
+        if "slug" in case.body:
+            case.body["slug"] = "fz" + uuid.uuid4().hex[:16]
+        case.body.pop("domain", None)
+    if case.path == "/domains" and case.method == "POST" and isinstance(case.body, dict) and _is_positive(case, "body"):
+        case.body["hostname"] = f"fz{uuid.uuid4().hex[:12]}.example.com"
+    if case.query and case.path == "/short-link/{id}/stats" and _is_positive(case, "query"):
+        if "from" in case.query:
+            case.query["from"] = (TODAY - timedelta(days=7)).isoformat()
+        if "to" in case.query:
+            case.query["to"] = TODAY.isoformat()
+    if case.query and case.path == "/short-link/list" and _is_positive(case, "query"):
+        page, limit = case.query.get("page"), case.query.get("limit", 10)
+        if isinstance(page, int) and isinstance(limit, int) and limit > 0 and page * limit > MAX_PAGE_OFFSET:
+            case.query["page"] = MAX_PAGE_OFFSET // limit
 
     # `rate_limit_per_minute` alone is read against the stored tier (enterprise only); the decoy
     # key is standard, so a valid PATCH names the tier it means.
