@@ -14,6 +14,10 @@
 //! - `round_trips_per_sandbox_create`: DynamoDB requests transmitted while one sandbox is created
 //!   (one transaction: the sandbox, its quota slot, audit entry and event), quota not full.
 //!
+//! - `round_trips_per_redirect` / `round_trips_per_head_redirect`: DynamoDB requests transmitted
+//!   while the links function answers one public `GET /{slug}` (one read of the slug, one click
+//!   write) and one `HEAD /{slug}` (the read only), through its handler on a REST event.
+//!
 //! Bounded: a fixed number of iterations, loopback only.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -24,6 +28,7 @@ use std::time::{Duration, Instant};
 
 const ITERATIONS: usize = 400;
 const SANDBOX_ITERATIONS: usize = 50;
+const REDIRECT_ITERATIONS: usize = 50;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -122,6 +127,44 @@ async fn main() {
         sandboxes::rules::kill(&api.store, &change, sandbox.id.as_str()).await.expect("kill");
     }
     assert_eq!(total, authorizer_trips + 2 * ITERATIONS, "every transmitted request is accounted for");
+
+    // Redirects of one link through the links function's handler (public: no authentication).
+    let links_api = keyhive::Api::new(
+        base.config.clone(),
+        keyhive::store::dynamo::DynamoStore::new(client.clone(), base.store.table()),
+        keyhive::aws::secretsmanager(&sdk),
+    );
+    let links = links::Links { api: links_api, dns: None };
+    let change = keyhive::change::Change::by(&identity, "bench", keyhive::model::now());
+    let new = links::rules::NewLink {
+        destination: links::model::Destination::parse("https://example.com/bench").expect("destination"),
+        slug: None,
+        domain: None,
+        title: None,
+        expires_at: None,
+    };
+    let link = links::rules::create_link(&links.api.store, &change, new, "https://bench").await.expect("link");
+    let redirect_event = |method: &str| {
+        let text = std::fs::read_to_string("events/links-redirect.json").expect("run from the workspace root");
+        let mut event: serde_json::Value = serde_json::from_str(&text).expect("event JSON");
+        let path = format!("/{}", link.slug.as_str());
+        event["httpMethod"] = json!(method);
+        event["path"] = json!(path);
+        event["pathParameters"] = json!({ "slug": link.slug.as_str() });
+        event["requestContext"]["path"] = json!(format!("/prod{path}"));
+        lambda_http::request::from_str(&event.to_string()).expect("REST event")
+    };
+    let (mut get_trips, mut head_trips) = (0, 0);
+    for _ in 0..REDIRECT_ITERATIONS {
+        let start = counter.count();
+        let answer = links::handle(&links, redirect_event("GET")).await;
+        assert_eq!(answer.status(), 302);
+        get_trips += counter.count() - start;
+        let start = counter.count();
+        let answer = links::handle(&links, redirect_event("HEAD")).await;
+        assert_eq!(answer.status(), 302);
+        head_trips += counter.count() - start;
+    }
     let authorizer_median = median(authorizer_times);
     let get_item_median = median(get_item_times);
     let update_item_median = median(update_item_times);
@@ -136,6 +179,8 @@ async fn main() {
         "read_units_per_authenticated_request": read_units / ITERATIONS as f64,
         "stack_iterations": ITERATIONS,
         "round_trips_per_sandbox_create": create_trips as f64 / SANDBOX_ITERATIONS as f64,
+        "round_trips_per_redirect": get_trips as f64 / REDIRECT_ITERATIONS as f64,
+        "round_trips_per_head_redirect": head_trips as f64 / REDIRECT_ITERATIONS as f64,
     });
     println!("{report}");
 }
