@@ -61,6 +61,37 @@ async fn ensure_table_adds_missing_indexes_to_an_existing_table_and_keeps_its_it
     client.delete_table().table_name(&name).send().await.expect("clean up");
 }
 
+/// A table whose GSI1 projects fewer attributes than the definition (a `.dev/` table from before
+/// short links) gets GSI1 rebuilt with the defined projection, and keeps its items.
+#[tokio::test]
+async fn ensure_table_rebuilds_an_index_whose_projection_is_stale() {
+    let api = stack_api().await;
+    let client = api.store.client();
+    let name = format!("keyhive-stale-{}", rand::random::<u32>());
+    let mut old = table_definition();
+    old.global_indexes[0].non_key_attributes = &["key_id", "org_id"];
+    assert!(ensure_table(client, &name, &old).await.expect("create the old shape"));
+    let item = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
+    client.put_item().table_name(&name).item("PK", item("KEEP")).item("SK", item("ME")).send().await.expect("put");
+
+    assert!(!ensure_table(client, &name, &table_definition()).await.expect("upgrade"), "not recreated");
+    let table = client.describe_table().table_name(&name).send().await.expect("describe").table.expect("table");
+    let def = table_definition();
+    for index in &def.global_indexes {
+        let found =
+            table.global_secondary_indexes().iter().find(|g| g.index_name() == Some(index.name)).expect(index.name);
+        let mut projected: Vec<&str> =
+            found.projection().map(|p| p.non_key_attributes().iter().map(String::as_str).collect()).unwrap_or_default();
+        let mut wanted = index.non_key_attributes.to_vec();
+        projected.sort_unstable();
+        wanted.sort_unstable();
+        assert_eq!(projected, wanted, "{}", index.name);
+    }
+    let kept = client.get_item().table_name(&name).key("PK", item("KEEP")).key("SK", item("ME")).send().await;
+    assert!(kept.expect("get").item.is_some(), "the data stays");
+    client.delete_table().table_name(&name).send().await.expect("clean up");
+}
+
 #[tokio::test]
 async fn the_probe_succeeds_on_the_stack_and_fails_as_unavailable_without_it() {
     let api = stack_api().await;
