@@ -31,6 +31,10 @@ pub struct Config {
     /// The DNS server custom-domain verification asks (`KEYHIVE_DNS_RESOLVER`, `ip:port`; the
     /// test stack's loopback server). Unset: the system's resolver.
     pub dns_resolver: Option<std::net::SocketAddr>,
+    /// Whether the `CloudFront-Viewer-Country` header comes from a CloudFront distribution in
+    /// front (`KEYHIVE_TRUST_VIEWER_COUNTRY=1`), which sets it; otherwise a client could send any
+    /// value and it is ignored (click countries are `unknown`).
+    pub trust_viewer_country: bool,
 }
 
 impl Config {
@@ -89,6 +93,8 @@ impl Config {
             sandbox_quota: non_empty("KEYHIVE_SANDBOX_QUOTA")
                 .map(|v| v.parse::<u32>().expect("KEYHIVE_SANDBOX_QUOTA must be a whole number"))
                 .unwrap_or(DEFAULT_SANDBOX_QUOTA),
+            trust_viewer_country: non_empty("KEYHIVE_TRUST_VIEWER_COUNTRY")
+                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
             link_base_url: non_empty("KEYHIVE_LINK_BASE_URL").map(|v| v.trim().trim_end_matches('/').to_string()),
             dns_resolver: non_empty("KEYHIVE_DNS_RESOLVER")
                 .map(|v| v.trim().parse().expect("KEYHIVE_DNS_RESOLVER must be an ip:port address")),

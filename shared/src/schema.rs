@@ -24,7 +24,8 @@
 //! | 17 | an org+env's links, newest first          | `GSI1PK=ORG#<org>#<env>#LINKS`, `GSI1SK=<created_at>#<id>`   | Query GSI1, descending |
 //! | 18 | an org+env's link count                   | `PK=QUOTA#<org>#<env>`, `SK=LINKS`, attribute `count`       | ADD in the link's transaction |
 //! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |
-//! | 20 | a hostname's claim (one organization per hostname) | `PK=HOST#<hostname>`, `SK=HOST`                     | conditional Put in the domain's transaction |
+//! | 20 | a verified hostname's claim (one organization per hostname) | `PK=HOST#<hostname>`, `SK=HOST`, attribute `links` | conditional Put in the verification's transaction; ADD in each link's |
+//! | 21 | a tenant's registration of a hostname     | `PK=ORG#<org>#<env>#HOST#<hostname>`, `SK=HOST`             | conditional Put in the domain's transaction |
 //! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 
 /// Partition key attribute.
@@ -142,6 +143,10 @@ pub fn hostname_pk(hostname: &str) -> String {
     format!("HOST#{hostname}")
 }
 pub const HOSTNAME_SK: &str = "HOST";
+/// A tenant's registration of a host name, verified or not (one per tenant).
+pub fn tenant_hostname_pk(org_id: &str, environment: &str, hostname: &str) -> String {
+    format!("ORG#{org_id}#{environment}#HOST#{hostname}")
+}
 
 pub const HEALTH_PK: &str = "HEALTH";
 pub const HEALTH_SK: &str = "HEALTH";

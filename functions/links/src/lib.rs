@@ -12,6 +12,7 @@ use crate::dns::TxtLookup;
 use crate::model::{Clicks, Destination, Hostname, Link, Slug, SlugError, Visitor};
 use crate::rules::{LinkPatch, NewLink};
 use crate::store::LinkStore;
+use keyhive::auth::permissions::{permission_name, Action, Resource};
 use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::idempotent;
 use keyhive::http::paging::{ListRequest, ListSpec};
@@ -26,7 +27,7 @@ const LINK_LIST: ListSpec = ListSpec { default_limit: 10, filters: &[], numbered
 const DOMAIN_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
 /// Numbered pages reach this many links deep; past it, `cursor` pages on without reading the
 /// links before.
-pub const MAX_PAGE_OFFSET: u32 = 10_000;
+pub const MAX_PAGE_OFFSET: u32 = 2_000;
 pub const MAX_TITLE_CHARS: usize = 200;
 
 /// What the links function builds once per instance.
@@ -60,7 +61,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
     match call.op {
         LinksOp::Redirect => redirect(api, &call).await,
         LinksOp::Create => {
-            let new = read_new_link(&call)?;
+            let new = read_new_link(api, &call)?;
             let change = call.change()?;
             let base = link_base(api, &call.request);
             idempotent(api, &call, |claim| async move {
@@ -80,7 +81,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
                 // A numbered page: walk to where it starts, by full pages (never past the bound).
                 let offset = page_number.saturating_mul(list.limit);
                 if offset > MAX_PAGE_OFFSET {
-                    return Err(ApiError::validation("page", "reaches past 10000 links: page on with cursor"));
+                    return Err(ApiError::validation("page", "reaches past 2000 links: page on with cursor"));
                 }
                 let mut skipped = 0;
                 while skipped < offset {
@@ -120,7 +121,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
             link_reply(api, &call, &link).await
         }
         LinksOp::Update => {
-            let patch = read_patch(&call)?;
+            let patch = read_patch(api, &call)?;
             let change = call.change()?;
             let link = rules::update_link(store, &change, call.param("id")?, patch).await?;
             link_reply(api, &call, &link).await
@@ -181,6 +182,11 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
                 Some("true") => true,
                 Some(_) => return Err(ApiError::validation("force", "must be true or false")),
             };
+            // Forcing deletes links: the caller needs that power too, not only `domains:delete`.
+            let identity = call.identity()?;
+            if force && !identity.permissions.allows(Resource::ShortLinks, Action::Delete) {
+                return Err(ApiError::Forbidden { required: permission_name(Resource::ShortLinks, Action::Delete) });
+            }
             let change = call.change()?;
             Ok(Reply::ok(rules::delete_domain(store, &change, call.param("id")?, force).await?.to_json()))
         }
@@ -192,13 +198,21 @@ async fn redirect(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let headers = call.request.headers();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let host = header("host").unwrap_or_default();
-    let domain = if api.config.is_api_host(host) {
-        None
-    } else {
-        Some(Hostname::from_host_header(host).ok_or(ApiError::NoRoute)?)
+    let requested = Hostname::from_host_header(host);
+    let own_link_host = api.config.link_base_url.as_deref().and_then(|b| url::Url::parse(b).ok());
+    let own_link_host = own_link_host.as_ref().and_then(url::Url::host_str);
+    // The API's hosts and the configured link domain serve the deployment's own links; any other
+    // host, the links of the custom domain it names.
+    let domain = match requested {
+        _ if api.config.is_api_host(host) => None,
+        Some(name) if own_link_host.is_some_and(|own| own.eq_ignore_ascii_case(name.as_str())) => None,
+        Some(name) => Some(name),
+        None => return Err(ApiError::NoRoute),
     };
-    let visitor = (call.request.method() == http::Method::GET)
-        .then(|| Visitor::of(header("user-agent"), header("referer"), header("cloudfront-viewer-country")));
+    let visitor = (call.request.method() == http::Method::GET).then(|| {
+        let country = header("cloudfront-viewer-country").filter(|_| api.config.trust_viewer_country);
+        Visitor::of(header("user-agent"), header("referer"), country)
+    });
     let destination =
         rules::redirect(&api.store, domain.as_ref(), call.param("slug")?, visitor.as_ref(), keyhive::model::now())
             .await?;
@@ -281,9 +295,21 @@ fn expiry(field: &str, v: Value) -> Result<OffsetDateTime, ApiError> {
     parse_rfc3339(&text).ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 date-time"))
 }
 
-fn read_new_link(call: &Call<LinksOp>) -> Result<NewLink, ApiError> {
+/// A destination on the deployment's own hosts would redirect to itself (a loop, each hop
+/// counted as a click).
+fn not_our_own(api: &Api, request: &Request, destination: Destination) -> Result<Destination, ApiError> {
+    let host = url::Url::parse(destination.as_str()).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    match host {
+        Some(host) if own_hosts(api, request).iter().any(|own| own.eq_ignore_ascii_case(&host)) => {
+            Err(ApiError::validation("destination.value", "must not point at this deployment's own hosts"))
+        }
+        _ => Ok(destination),
+    }
+}
+
+fn read_new_link(api: &Api, call: &Call<LinksOp>) -> Result<NewLink, ApiError> {
     let mut fields = parse_object(call.request.body().as_ref(), false)?;
-    let destination = destination(&mut fields)?;
+    let destination = not_our_own(api, &call.request, destination(&mut fields)?)?;
     let slug = fields.optional("slug", |f, v| {
         Slug::parse(&read::string(f, v)?).map_err(|err| match err {
             SlugError::Malformed => ApiError::validation(f, "must be 3..64 letters, digits, '_' or '-'"),
@@ -299,7 +325,7 @@ fn read_new_link(call: &Call<LinksOp>) -> Result<NewLink, ApiError> {
     Ok(NewLink { destination, slug, domain, title, expires_at })
 }
 
-fn read_patch(call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
+fn read_patch(api: &Api, call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
     let mut fields = parse_object(call.request.body().as_ref(), false)?;
     for fixed in ["slug", "domain"] {
         if fields.has(fixed) {
@@ -308,7 +334,7 @@ fn read_patch(call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
     }
     let mut patch = LinkPatch::default();
     if fields.has("destination") {
-        patch.destination = Some(destination(&mut fields)?);
+        patch.destination = Some(not_our_own(api, &call.request, destination(&mut fields)?)?);
     }
     if fields.has("title") {
         patch.title = Some(fields.optional("title", title)?);
@@ -354,8 +380,18 @@ fn stats_range(call: &Call<LinksOp>) -> Result<(time::Date, time::Date), ApiErro
             .transpose()
     };
     let today = keyhive::model::now().date();
-    let to = date("to")?.unwrap_or(today);
-    let from = date("from")?.unwrap_or(to - time::Duration::days(29));
+    let within = |name: &str, d: time::Date| {
+        if (2000..=9999).contains(&d.year()) {
+            Ok(d)
+        } else {
+            Err(ApiError::validation(name, "must be a date of the years 2000..9999"))
+        }
+    };
+    let to = date("to")?.map(|d| within("to", d)).transpose()?.unwrap_or(today);
+    let from = match date("from")? {
+        Some(d) => within("from", d)?,
+        None => to.checked_sub(time::Duration::days(29)).ok_or_else(|| ApiError::validation("to", "is too early"))?,
+    };
     if from > to {
         return Err(ApiError::validation("from", "must not be after to"));
     }

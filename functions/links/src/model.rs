@@ -128,6 +128,10 @@ impl Destination {
             return None;
         }
         let url = url::Url::parse(s).ok()?;
+        // `https://bank.example@evil.example` reads as the first host and goes to the second.
+        if !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
         let scheme_ok = matches!(url.scheme(), "http" | "https");
         let has_host = url.host_str().is_some_and(|h| !h.is_empty());
         // `url` accepts `http:example.com` and `http:/example.com`; a destination says `//`.
@@ -311,7 +315,9 @@ pub enum Visitor {
 
 /// Referrer hosts recorded per link and UTC day; later new hosts count under `OTHER_REFERRER`,
 /// so a day's counters stay one small item whatever visitors send.
-pub const MAX_REFERRERS_PER_DAY: usize = 100;
+pub const MAX_REFERRERS_PER_DAY: usize = 50;
+/// Longer referrer hosts count as `(direct)`: a day's item stays a few KB.
+pub const MAX_REFERRER_HOST_LENGTH: usize = 64;
 pub const DIRECT_REFERRER: &str = "(direct)";
 pub const OTHER_REFERRER: &str = "(other)";
 pub const UNKNOWN_COUNTRY: &str = "unknown";
@@ -345,7 +351,8 @@ const BOT_MARKERS: &[&str] = &[
 ];
 
 impl Visitor {
-    /// Classifies a visit from its `User-Agent`, `Referer` and `CloudFront-Viewer-Country`.
+    /// Classifies a visit from its `User-Agent`, `Referer` and `CloudFront-Viewer-Country` (pass
+    /// the country only when a CloudFront distribution in front sets it: a client could send any).
     pub fn of(user_agent: Option<&str>, referer: Option<&str>, country: Option<&str>) -> Self {
         let agent = user_agent.unwrap_or_default().to_ascii_lowercase();
         if BOT_MARKERS.iter().any(|marker| agent.contains(marker)) {
@@ -353,8 +360,9 @@ impl Visitor {
         }
         let referrer = referer
             .and_then(|r| url::Url::parse(r).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
             .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_ascii_lowercase()))
-            .filter(|h| !h.is_empty() && h.len() <= 100)
+            .filter(|h| !h.is_empty() && h.len() <= MAX_REFERRER_HOST_LENGTH)
             .unwrap_or_else(|| DIRECT_REFERRER.to_string());
         let country = country
             .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
@@ -398,6 +406,8 @@ mod tests {
             "https://exa mple.com",
             "https://example.com/\r\nSet-Cookie: a=b",
             "https://bücher.example",
+            "https://bank.example@evil.example/",
+            "https://user:pw@example.com/",
             long.as_str(),
         ] {
             assert!(Destination::parse(bad).is_none(), "{bad}");

@@ -270,8 +270,9 @@ pub async fn verify_domain<S: LinkStore + ?Sized>(
     Ok((domain, seen))
 }
 
-/// The most links `?force=true` deletes with their domain in one request.
-pub const FORCE_DELETE_LIMIT: u32 = 1000;
+/// The most links `?force=true` deletes with their domain in one request (each is its own
+/// transaction): past it the domain stays, 409, and the call is repeated.
+pub const FORCE_DELETE_LIMIT: u32 = 100;
 
 /// Deletes a domain: 409 while links use it, unless `force` (then they go first, each with its
 /// `link.deleted` event).

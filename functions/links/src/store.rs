@@ -62,9 +62,11 @@ pub trait LinkStore: Send + Sync {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<Domain>, ChangeError>;
-    /// Records a domain and claims its host name for the organization (`Conflict` when taken).
+    /// Records a domain, registered in its tenant (`Conflict` when the tenant has it already, or
+    /// another organization verified it).
     async fn create_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// Marks a domain verified. `Ok(false)` when it was already.
+    /// Marks a domain verified and claims its host name for its tenant (`Conflict` when another
+    /// organization verified it first). `Ok(false)` when it was verified already.
     async fn mark_verified(&self, domain: &Domain, at: OffsetDateTime, log: &ChangeLog) -> Result<bool, ChangeError>;
     /// Deletes a domain and frees its host name; `Conflict` while links use it.
     async fn delete_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError>;
@@ -90,6 +92,12 @@ fn domain_key(id: &DomainId) -> Item {
 
 fn hostname_key(hostname: &Hostname) -> Item {
     key_of(schema::hostname_pk(hostname.as_str()), schema::HOSTNAME_SK)
+}
+
+/// A tenant's registration of a host name (one per tenant, verified or not).
+fn tenant_hostname_key(domain: &Domain) -> Item {
+    let pk = schema::tenant_hostname_pk(domain.org_id.as_str(), domain.environment.as_str(), domain.hostname.as_str());
+    key_of(pk, schema::HOSTNAME_SK)
 }
 
 /// The slug item's own attributes: what a redirect reads.
@@ -183,6 +191,19 @@ fn domain_record(item: &Item) -> Result<Domain, StoreError> {
         links: opt_n(item, "links").unwrap_or(0),
         created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
     })
+}
+
+/// How many links use a domain: the count on its host name's claim, which each link's transaction
+/// updates (only a verified domain has the claim, and only its own counts).
+async fn links_of(store: &DynamoStore, domain: &Domain) -> Result<i64, StoreError> {
+    if domain.verified_at.is_none() {
+        return Ok(0);
+    }
+    let claim = store.get_consistent(hostname_key(&domain.hostname)).await?;
+    Ok(claim
+        .filter(|c| opt_s(c, "domain_id") == Some(domain.id.as_str()))
+        .and_then(|c| opt_n(&c, "links"))
+        .unwrap_or(0))
 }
 
 /// Attribute names of a day item's per-referrer and per-country counters.
@@ -442,7 +463,9 @@ impl LinkStore for DynamoStore {
         })?;
         if let Some(domain) = &link.domain {
             tx.update(hostname_key(domain), |u| {
-                u.update_expression("ADD links :minus").expression_attribute_values(":minus", n(-1))
+                u.update_expression("ADD links :minus")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":minus", n(-1))
             })?;
         }
         tx.on_condition(deleted, ChangeError::NotFound).on_condition(freed, ChangeError::NotFound);
@@ -509,10 +532,7 @@ impl LinkStore for DynamoStore {
     async fn get_domain(&self, id: &DomainId) -> Result<Option<Domain>, StoreError> {
         let Some(item) = self.get_consistent(domain_key(id)).await? else { return Ok(None) };
         let mut domain = domain_record(&item)?;
-        // The link count lives on the host name's claim, which each link's transaction updates.
-        if let Some(claim) = self.get_consistent(hostname_key(&domain.hostname)).await? {
-            domain.links = opt_n(&claim, "links").unwrap_or(0);
-        }
+        domain.links = links_of(self, &domain).await?;
         Ok(Some(domain))
     }
 
@@ -525,34 +545,45 @@ impl LinkStore for DynamoStore {
         let pk = schema::org_domains_gsi1pk(org.as_str(), environment.as_str());
         let mut page = list(self, pk, Filter::default(), start, limit, domain_record).await?;
         for domain in &mut page.items {
-            if let Some(claim) = self.get_consistent(hostname_key(&domain.hostname)).await? {
-                domain.links = opt_n(&claim, "links").unwrap_or(0);
-            }
+            domain.links = links_of(self, domain).await?;
         }
         Ok(page)
     }
 
     async fn create_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError> {
-        let mut claim = hostname_key(&domain.hostname);
-        claim.extend([
-            ("domain_id".into(), s(domain.id.as_str())),
-            ("org_id".into(), s(domain.org_id.as_str())),
-            ("environment".into(), s(domain.environment.as_str())),
-            ("verified".into(), AttributeValue::Bool(false)),
-            ("links".into(), n(0)),
-        ]);
+        // Registering claims the name in the tenant only: the global claim comes with the proof
+        // (verification), so nobody can hold a name they do not control.
+        let mut pending = tenant_hostname_key(domain);
+        pending.insert("domain_id".into(), s(domain.id.as_str()));
         let mut tx = self.transaction();
         let created = tx.create(domain_item(domain))?;
-        let claimed = tx.create(claim)?;
-        tx.on_condition(created, ChangeError::Conflict("domain id collision; retry".into())).on_condition(
-            claimed,
-            ChangeError::Conflict(format!("the domain {} is registered already", domain.hostname.as_str())),
-        );
+        let registered = tx.create(pending)?;
+        let free = tx.check(hostname_key(&domain.hostname), "attribute_not_exists(PK)")?;
+        tx.on_condition(created, ChangeError::Conflict("domain id collision; retry".into()))
+            .on_condition(
+                registered,
+                ChangeError::Conflict(format!(
+                    "{} is registered in this organization already",
+                    domain.hostname.as_str()
+                )),
+            )
+            .on_condition(
+                free,
+                ChangeError::Conflict(format!("{} is verified by another organization", domain.hostname.as_str())),
+            );
         tx.log(log)?;
         tx.commit().await
     }
 
     async fn mark_verified(&self, domain: &Domain, at: OffsetDateTime, log: &ChangeLog) -> Result<bool, ChangeError> {
+        let mut claim = hostname_key(&domain.hostname);
+        claim.extend([
+            ("domain_id".into(), s(domain.id.as_str())),
+            ("org_id".into(), s(domain.org_id.as_str())),
+            ("environment".into(), s(domain.environment.as_str())),
+            ("verified".into(), AttributeValue::Bool(true)),
+            ("links".into(), n(0)),
+        ]);
         let mut tx = self.transaction();
         let marked = tx.update(domain_key(&domain.id), |u| {
             u.update_expression("SET verified = :yes, verified_at = :at")
@@ -561,13 +592,11 @@ impl LinkStore for DynamoStore {
                 .expression_attribute_values(":no", AttributeValue::Bool(false))
                 .expression_attribute_values(":at", s(rfc3339(at)))
         })?;
-        let claim = tx.update(hostname_key(&domain.hostname), |u| {
-            u.update_expression("SET verified = :yes")
-                .condition_expression("domain_id = :id")
-                .expression_attribute_values(":yes", AttributeValue::Bool(true))
-                .expression_attribute_values(":id", s(domain.id.as_str()))
-        })?;
-        tx.on_condition(marked, ChangeError::Stale).on_condition(claim, ChangeError::NotFound);
+        let claimed = tx.create(claim)?;
+        tx.on_condition(marked, ChangeError::Stale).on_condition(
+            claimed,
+            ChangeError::Conflict(format!("{} is verified by another organization", domain.hostname.as_str())),
+        );
         tx.log(log)?;
         match tx.commit().await {
             Ok(()) => Ok(true),
@@ -579,18 +608,22 @@ impl LinkStore for DynamoStore {
     async fn delete_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let deleted = tx.delete(domain_key(&domain.id), "attribute_exists(PK)", None)?;
-        let freed = tx.delete_where(hostname_key(&domain.hostname), |d| {
-            d.condition_expression("domain_id = :id AND (attribute_not_exists(links) OR links <= :zero)")
-                .expression_attribute_values(":id", s(domain.id.as_str()))
-                .expression_attribute_values(":zero", n(0))
-        })?;
-        tx.on_condition(deleted, ChangeError::NotFound).on_condition(
-            freed,
-            ChangeError::Conflict(format!(
-                "links use {}: delete them first, or delete with ?force=true",
-                domain.hostname.as_str()
-            )),
-        );
+        tx.delete(tenant_hostname_key(domain), "domain_id = :v", Some(domain.id.as_str()))?;
+        tx.on_condition(deleted, ChangeError::NotFound);
+        if domain.verified_at.is_some() {
+            let freed = tx.delete_where(hostname_key(&domain.hostname), |d| {
+                d.condition_expression("domain_id = :id AND (attribute_not_exists(links) OR links <= :zero)")
+                    .expression_attribute_values(":id", s(domain.id.as_str()))
+                    .expression_attribute_values(":zero", n(0))
+            })?;
+            tx.on_condition(
+                freed,
+                ChangeError::Conflict(format!(
+                    "links use {}: delete them first, or delete with ?force=true",
+                    domain.hostname.as_str()
+                )),
+            );
+        }
         tx.log(log)?;
         tx.commit().await
     }

@@ -26,6 +26,10 @@ impl TxtLookup for Txt {
 
 async fn links_with(configure: impl FnOnce(&mut Config)) -> (Links, Txt) {
     let mut api = stack_api().await;
+    // As deployed by default (the test stack's environment sets the local link settings).
+    api.config.link_base_url = None;
+    api.config.api_hosts = Vec::new();
+    api.config.trust_viewer_country = false;
     configure(&mut api.config);
     let txt = Txt::default();
     (Links { api, dns: Some(Box::new(txt.clone())) }, txt)
@@ -41,7 +45,7 @@ fn unique(tag: &str) -> String {
 
 #[tokio::test]
 async fn every_link_route_answers_from_its_event_with_and_without_the_authorizer() {
-    let (links, _) = links_with(|_| {}).await;
+    let (links, _) = links_with(|c| c.trust_viewer_country = true).await;
     let (credential, admin) = new_org(&links.api, Environment::Live).await;
     let admin = identity_of(&admin);
     let slug = unique("launch");
@@ -129,6 +133,8 @@ async fn bad_input_names_the_field_and_writes_nothing() {
             "domain",
         ),
         (json!({"destination": {"type": "link", "value": "https://e.com"}, "clicks": 5}), 400, "clicks"),
+        (link("https://bank.example@evil.example/"), 400, "destination.value"),
+        (link("https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/loop"), 400, "destination.value"),
     ];
     for (body, status, field) in cases {
         let answer = send(&links, Event::load("links-create.json").authorized_as(&admin).body(&body)).await;
@@ -143,7 +149,9 @@ async fn bad_input_names_the_field_and_writes_nothing() {
     let slug = json!({"slug": "other"});
     let patch = send(&links, Event::load("links-update.json").authorized_as(&admin).body(&slug)).await;
     assert_eq!(assert_envelope(&patch, 400)["error"]["details"]["field"], "slug");
-    for (name, value) in [("from", "2026-13-01"), ("to", "yesterday"), ("bucket", "day")] {
+    for (name, value) in
+        [("from", "2026-13-01"), ("to", "yesterday"), ("bucket", "day"), ("to", "-9999-01-01"), ("from", "1999-12-31")]
+    {
         let answer = send(&links, Event::load("links-stats.json").authorized_as(&admin).query(name, value)).await;
         assert_eq!(assert_envelope(&answer, 400)["error"]["details"]["field"], name);
     }
@@ -175,12 +183,6 @@ async fn links_and_domains_keep_to_their_organization_environment_and_permission
     let domain_id = domain["id"].as_str().unwrap();
     assert_eq!(domain["verification"]["name"], format!("_keyhive.{host}"));
     assert_eq!(domain["verified"], false);
-    let taken = send(
-        &links,
-        Event::load("domains-create.json").authorized_as(&stranger).body(&json!({"hostname": host.to_uppercase()})),
-    )
-    .await;
-    assert_envelope(&taken, 409);
 
     *txt.0.lock().unwrap() = vec!["something else".into()];
     let unverified = assert_envelope(
@@ -203,6 +205,12 @@ async fn links_and_domains_keep_to_their_organization_environment_and_permission
         200,
     );
     assert_eq!(verified["data"]["verified"], true);
+    let taken = send(
+        &links,
+        Event::load("domains-create.json").authorized_as(&stranger).body(&json!({"hostname": host.to_uppercase()})),
+    )
+    .await;
+    assert_envelope(&taken, 409);
 
     let slug = unique("custom");
     let body =
@@ -219,17 +227,20 @@ async fn links_and_domains_keep_to_their_organization_environment_and_permission
         );
     }
     // A redirect on the custom host (matched by Host), and not on the API's own host.
-    let custom =
-        send(&links, Event::load("links-redirect-custom-host.json").header("Host", &host).param("slug", &slug)).await;
+    // A client-sent country header is not trusted without a CloudFront distribution in front.
+    let custom = Event::load("links-redirect-custom-host.json").header("Host", &host).param("slug", &slug);
+    let custom = send(&links, custom.header("CloudFront-Viewer-Country", "FR")).await;
     assert_eq!(custom.status(), 302);
     assert_eq!(custom.headers()["location"], "https://example.com/custom");
+    let link_id = link["data"]["id"].as_str().unwrap();
+    let stats = send(&links, Event::load("links-stats.json").authorized_as(&admin).param("id", link_id)).await;
+    assert_eq!(assert_envelope(&stats, 200)["data"]["top_countries"], json!([{"country": "unknown", "clicks": 1}]));
     assert_envelope(&send(&links, Event::load("links-redirect.json").param("slug", &slug)).await, 404);
     // On a custom host, API routes do not exist.
     let api_route = send(&links, Event::load("links-list.json").authorized_as(&admin).header("Host", &host)).await;
     assert_envelope(&api_route, 404);
 
     // Scope: the test key and the stranger see none of it; a read-only key cannot write.
-    let link_id = link["data"]["id"].as_str().unwrap();
     for identity in [&test_key, &stranger] {
         assert_envelope(
             &send(&links, Event::load("links-get.json").authorized_as(identity).param("id", link_id)).await,
@@ -256,6 +267,14 @@ async fn links_and_domains_keep_to_their_organization_environment_and_permission
     assert_envelope(&busy, 409);
     let listed = assert_envelope(&send(&links, Event::load("domains-list.json").authorized_as(&admin)).await, 200);
     assert_eq!((listed["data"][0]["id"].as_str(), listed["data"][0]["links"].as_i64()), (Some(domain_id), Some(1)));
+    let mut domains_only = admin.clone();
+    domains_only.permissions = Permissions::from_json("permissions", &json!({"domains": ["delete"]})).unwrap();
+    let weak = send(
+        &links,
+        Event::load("domains-delete.json").authorized_as(&domains_only).param("id", domain_id).query("force", "true"),
+    )
+    .await;
+    assert_eq!(assert_envelope(&weak, 403)["error"]["details"]["required"], "shortLinks:delete");
     let forced = send(
         &links,
         Event::load("domains-delete.json").authorized_as(&admin).param("id", domain_id).query("force", "true"),

@@ -254,8 +254,11 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     let (a, b) = (tenant(&api, Environment::Live).await, tenant(&api, Environment::Live).await);
     let host = Hostname::parse(&format!("{}.example.com", unique_slug("go").to_lowercase())).unwrap();
     let domain = rules::create_domain(&api.store, &change(&a), host.clone(), &[]).await.unwrap();
-    let twice = rules::create_domain(&api.store, &change(&b), host.clone(), &[]).await;
-    assert!(matches!(twice, Err(ApiError::Conflict(_))), "{twice:?}");
+    let again = rules::create_domain(&api.store, &change(&a), host.clone(), &[]).await;
+    assert!(matches!(again, Err(ApiError::Conflict(_))), "once per tenant: {again:?}");
+    // Registering proves nothing: another organization may register the name too (no squatting);
+    // the first to verify it holds it.
+    let rival = rules::create_domain(&api.store, &change(&b), host.clone(), &[]).await.unwrap();
     let own = rules::create_domain(
         &api.store,
         &change(&b),
@@ -281,11 +284,17 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     let proof = Txt(vec![domain.verification_value()]);
     let (verified, _) = rules::verify_domain(&api.store, &proof, &change(&a), domain.id.as_str()).await.unwrap();
     assert!(verified.verified_at.is_some());
-    // Another organization cannot verify or use it.
+    // Another organization cannot verify or use it, nor register it again.
     assert!(matches!(
         rules::verify_domain(&api.store, &proof, &change(&b), domain.id.as_str()).await,
         Err(ApiError::NotFound)
     ));
+    let rival_proof = Txt(vec![rival.verification_value()]);
+    let late = rules::verify_domain(&api.store, &rival_proof, &change(&b), rival.id.as_str()).await;
+    assert!(matches!(late, Err(ApiError::Conflict(_))), "{late:?}");
+    let after = rules::create_domain(&api.store, &change(&b), host.clone(), &[]).await;
+    assert!(matches!(after, Err(ApiError::Conflict(_))), "{after:?}");
+    rules::delete_domain(&api.store, &change(&b), rival.id.as_str(), false).await.unwrap();
     let foreign = rules::create_link(&api.store, &change(&b), on_domain.clone(), "https://k").await;
     assert!(matches!(foreign, Err(ApiError::MissingReference { .. })), "{foreign:?}");
 
