@@ -35,6 +35,7 @@ cargo build --workspace --quiet
 "$ROOT/target/debug/keyhive-admin" bootstrap --org-name "Development" --key-file "$DEV/admin-key" --if-missing
 
 start_sweep "$DEV/sweep.log"
+start_dispatcher "$DEV/dispatcher.log"
 
 log "serving the API on http://127.0.0.1:$API_PORT (Ctrl-C stops everything)"
 log "try: curl -H \"X-API-Key: \$(cat .dev/admin-key)\" http://127.0.0.1:$API_PORT/v1/keys/self"

@@ -1,7 +1,9 @@
 """A small DNS server on loopback for the local stack (a test tool, never deployed).
 
-Answers TXT queries from a JSON file re-read on every query, so a test or a person can publish
-a record by editing the file: {"_keyhive.go.example.com": ["keyhive-verification=..."]}.
+Answers from a JSON file re-read on every query, so a test or a person can publish a record by
+editing the file. A name maps to a list of TXT values, or to an object of record types:
+  {"_keyhive.go.example.com": ["keyhive-verification=..."],
+   "hooks.example.test": {"A": ["127.0.0.1"], "AAAA": ["::1"]}}
 Names are matched without case and without the trailing dot; anything else is NXDOMAIN.
 
 Usage: dns_server.py PORT RECORDS_FILE
@@ -10,7 +12,7 @@ Usage: dns_server.py PORT RECORDS_FILE
 import json
 import sys
 
-from dnslib import QTYPE, RCODE, RR, TXT
+from dnslib import AAAA, QTYPE, RCODE, RR, TXT, A
 from dnslib.server import BaseResolver, DNSServer
 
 
@@ -24,7 +26,13 @@ class FileResolver(BaseResolver):
                 data = json.load(f)
         except (OSError, ValueError):
             return {}
-        return {str(k).lower().rstrip("."): v for k, v in data.items() if isinstance(v, list)}
+        records = {}
+        for name, value in data.items():
+            if isinstance(value, list):
+                value = {"TXT": value}
+            if isinstance(value, dict):
+                records[str(name).lower().rstrip(".")] = value
+        return records
 
     def resolve(self, request, handler):
         reply = request.reply()
@@ -33,9 +41,11 @@ class FileResolver(BaseResolver):
         if values is None:
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
-        if request.q.qtype in (QTYPE.TXT, QTYPE.ANY):
-            for value in values:
-                reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(str(value)), ttl=0))
+        qtype = request.q.qtype
+        for kind, rdata in (("TXT", TXT), ("A", A), ("AAAA", AAAA)):
+            if qtype in (getattr(QTYPE, kind), QTYPE.ANY):
+                for value in values.get(kind, []):
+                    reply.add_answer(RR(request.q.qname, getattr(QTYPE, kind), rdata=rdata(str(value)), ttl=0))
         return reply
 
 

@@ -26,6 +26,11 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
   verified one; links on domains are tested in tests/ and e2e/). A stats range must run forward
   and span at most 366 days, and a numbered page may reach 2000 links deep: positive cases get a
   week up to today and a page within that depth.
+- Webhooks: a valid URL must be one keyhive may call. Positive cases point at a receiver these
+  hooks run on loopback (the fuzz stack is in local-development mode, which allows http to
+  loopback); `["*"]` stands alone in an event list; `recover` reaches back at most 7 days. Created
+  endpoints are deleted right after (`after_call`), so the 50-endpoint limit never refuses a valid
+  creation; SSRF refusals are tested in tests/ and e2e/.
 - The run's key travels as `X-API-Key`; a generated `Authorization` header beside it would be a
   second credential, always 401 by contract (tested in tests/ and e2e/), so it is dropped and the
   operation is reached.
@@ -36,8 +41,10 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
   tests/authorizer.rs).
 """
 
+import http.server
 import json
 import os
+import threading
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -83,7 +90,9 @@ def _prepare():
         _call("POST", "/short-link", {"destination": {"type": "link", "value": "https://example.com/fuzz"}})
         _call("POST", "/domains", {"hostname": f"fz{uuid.uuid4().hex[:12]}.example.com"})
     cursors = {}
-    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains"):
+    for _ in (1, 2):
+        _call("POST", "/v1/webhooks", {"url": RECEIVER_URL, "events": ["*"]})
+    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains", "/v1/webhooks", "/v1/audit-log"):
         cursor = _call("GET", path + "?limit=1")["meta"].get("next_cursor")
         if not cursor:
             raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
@@ -91,8 +100,22 @@ def _prepare():
     return decoy, cursors
 
 
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+_RECEIVER = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+threading.Thread(target=_RECEIVER.serve_forever, daemon=True).start()
+RECEIVER_URL = "http://127.0.0.1:%d/hook" % _RECEIVER.server_address[1]
+
 DECOY_KEY_ID, CURSORS = _prepare()
-LIST_FILTERS = ("created_by", "status")
+LIST_FILTERS = ("created_by", "status", "actor", "action", "resource", "since")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 TODAY = datetime.now(timezone.utc).date()
 MAX_PAGE_OFFSET = 2000
@@ -154,6 +177,15 @@ def before_call(ctx, case, kwargs):
         if isinstance(page, int) and isinstance(limit, int) and limit > 0 and page * limit > MAX_PAGE_OFFSET:
             case.query["page"] = MAX_PAGE_OFFSET // limit
 
+    if case.path in ("/v1/webhooks", "/v1/webhooks/{id}") and isinstance(case.body, dict) and _is_positive(case, "body"):
+        if "url" in case.body:
+            case.body["url"] = RECEIVER_URL
+        events = case.body.get("events")
+        if isinstance(events, list) and "*" in events and len(events) > 1:
+            case.body["events"] = ["*"]
+    if case.query and case.path == "/v1/webhooks/{id}/recover" and "since" in case.query and _is_positive(case, "query"):
+        case.query["since"] = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     # `rate_limit_per_minute` alone is read against the stored tier (enterprise only); the decoy
     # key is standard, so a valid PATCH names the tier it means.
     if (
@@ -173,6 +205,11 @@ def before_call(ctx, case, kwargs):
 def after_call(ctx, case, response):
     # A created sandbox is killed at once: the fuzzer's sandboxes never fill the quota, so a
     # valid creation is never refused for it (the quota itself is tested in tests/ and e2e/).
+    if case.method == "POST" and case.path == "/v1/webhooks" and response.status_code == 201:
+        try:
+            _call("DELETE", "/v1/webhooks/%s" % response.json()["data"]["id"])
+        except (ValueError, KeyError, RuntimeError):
+            pass
     if case.method == "POST" and case.path == "/v1/sandboxes" and response.status_code == 201:
         try:
             sandbox = response.json()["data"]["id"]

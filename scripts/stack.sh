@@ -128,6 +128,14 @@ start_sweep() {
   log "sandbox expiry sweep running (pid $!)"
 }
 
+# start_dispatcher LOGFILE: the webhook dispatcher, the same code as the Lambda on the table's
+# stream and schedule, in a loop (every 300 ms) against the stack in the environment.
+start_dispatcher() {
+  KEYHIVE_DISPATCH_EVERY_MS=300 "$ROOT/target/debug/webhook-dispatcher" >"$1" 2>&1 &
+  STARTED_PIDS+=("$!")
+  log "webhook dispatcher running (pid $!)"
+}
+
 # start_dns PORT RECORDS_FILE LOGFILE: the loopback DNS server that custom-domain verification
 # asks (KEYHIVE_DNS_RESOLVER); it answers TXT records from RECORDS_FILE, re-read per query.
 start_dns() {
@@ -164,7 +172,8 @@ start_private_stack() {
   start_moto "$moto_port" "$run/moto.log"
   start_dns "$dns_port" "$run/dns-records.json" "$run/dns.log"
   export KEYHIVE_DNS_RECORDS="$run/dns-records.json"
-  { stack_env "$ddb_port" "$moto_port"; links_env "$api_port" "$dns_port"; } > "$run/stack.env"
+  # Local development mode (http and loopback webhook targets): as make dev has it.
+  { stack_env "$ddb_port" "$moto_port"; links_env "$api_port" "$dns_port"; echo "KEYHIVE_DEV_MODE=1"; } > "$run/stack.env"
   export_env_file "$run/stack.env"
   DDB_PORT=$ddb_port
 
@@ -175,6 +184,7 @@ start_private_stack() {
     --table "$KEYHIVE_TABLE" --secret-id "$KEYHIVE_SECRET_ID"
 
   start_sweep "$run/sweep.log"
+  start_dispatcher "$run/dispatcher.log"
 
   cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
     --env-file "$run/stack.env" >"$run/watch.log" 2>&1 &

@@ -90,6 +90,12 @@ if grep -Eq '[a-z0-9]{1,16}_(live|test)_[A-Za-z0-9]{12}\.[A-Za-z0-9_-]{43}' "${L
 fi
 grep -Fq "$(cut -d. -f2 "$RUN/admin-key")" "${LOGS[@]}" && die "the admin key's secret appears in the logs"
 grep -Fq "$(cat "$RUN/hashing-secret")" "${LOGS[@]}" && die "the hashing secret appears in the logs"
-log "secret hygiene: $(cat "${LOGS[@]}" | wc -l) log lines, no key, secret or hash"
+if grep -Eq 'whsec_[A-Za-z0-9+/]{20,}' "${LOGS[@]}"; then
+  die "a webhook signing secret appears in the logs"
+fi
+SEALING_KEY=$(cat "$RUN/webhook-sealing-key")
+[ -n "$SEALING_KEY" ] || die "could not read the webhook sealing key for the hygiene check"
+grep -Fq "$SEALING_KEY" "${LOGS[@]}" && die "the webhook sealing key appears in the logs"
+log "secret hygiene: $(cat "${LOGS[@]}" | wc -l) log lines, no key, secret, hash, webhook secret or sealing key"
 
 log "make test passed in ${SECONDS}s"

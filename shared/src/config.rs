@@ -11,6 +11,9 @@ pub struct Config {
     /// Secrets Manager id of the secret that seals list cursors (`KEYHIVE_CURSOR_SECRET_ID`): its
     /// own, so functions that list but never authenticate need not read the hashing secret.
     pub cursor_secret_id: String,
+    /// Secrets Manager id of the key that seals webhook signing secrets
+    /// (`KEYHIVE_WEBHOOK_SECRET_ID`): only the webhook functions may read it.
+    pub webhook_secret_id: String,
     /// Lowercase alphanumeric prefix of every key this deployment mints (`KEYHIVE_KEY_PREFIX`).
     pub key_prefix: String,
     /// Bound on one DynamoDB call, retries included (`KEYHIVE_DYNAMODB_TIMEOUT_MS`), so a
@@ -62,6 +65,7 @@ impl Config {
 pub const DEFAULT_TABLE: &str = "keyhive";
 pub const DEFAULT_SECRET_ID: &str = "keyhive/key-hashing-secret";
 pub const DEFAULT_CURSOR_SECRET_ID: &str = "keyhive/cursor-key";
+pub const DEFAULT_WEBHOOK_SECRET_ID: &str = "keyhive/webhook-sealing-key";
 pub const DEFAULT_SANDBOX_QUOTA: u32 = 10;
 pub const DEFAULT_KEY_PREFIX: &str = "kh";
 
@@ -87,6 +91,8 @@ impl Config {
             table_name: non_empty("KEYHIVE_TABLE").unwrap_or_else(|| DEFAULT_TABLE.into()),
             secret_id: non_empty("KEYHIVE_SECRET_ID").unwrap_or_else(|| DEFAULT_SECRET_ID.into()),
             cursor_secret_id: non_empty("KEYHIVE_CURSOR_SECRET_ID").unwrap_or_else(|| DEFAULT_CURSOR_SECRET_ID.into()),
+            webhook_secret_id: non_empty("KEYHIVE_WEBHOOK_SECRET_ID")
+                .unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET_ID.into()),
             key_prefix,
             dynamodb_timeout: Duration::from_millis(timeout_ms.clamp(100, 25_000)),
             dev_mode: non_empty("KEYHIVE_DEV_MODE").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),

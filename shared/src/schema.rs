@@ -26,6 +26,11 @@
 //! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |
 //! | 20 | a verified hostname's claim (one organization per hostname) | `PK=HOST#<hostname>`, `SK=HOST`, attribute `links` | conditional Put in the verification's transaction; ADD in each link's |
 //! | 21 | a tenant's registration of a hostname     | `PK=ORG#<org>#<env>#HOST#<hostname>`, `SK=HOST`             | conditional Put in the domain's transaction |
+//! | 22 | outbox events not yet fanned out to endpoints (dispatcher) | `GSI2PK=EVENTS#<shard 0..3>`, `GSI2SK=<time>#<event_id>`, only while pending (sparse) | Query GSI2; keys removed in the fan-out's transaction |
+//! | 23 | a webhook endpoint by id; an org+env's endpoints | `PK=WHK#<endpoint_id>`, `SK=WHK`; `GSI1PK=ORG#<org>#<env>#WEBHOOKS` | Get/TransactWrite; Query GSI1 (the tenant's endpoints, for a listing and each fan-out) |
+//! | 24 | one delivery of one event to one endpoint (id derived from both, so a fan-out is idempotent) | `PK=DLV#<delivery_id>`, `SK=DLV`; `GSI1PK=WHK#<endpoint_id>#DELIVERIES`, `GSI1SK=<created_at>#<delivery_id>` | conditional Put in the fan-out's transaction; Query GSI1 for `recover` |
+//! | 25 | deliveries due (pending, by next attempt) | `GSI2PK=DUE#<shard 0..3>`, `GSI2SK=<next_at>#<delivery_id>`, only while pending (sparse) | Query GSI2 `<= now` per shard |
+//! | 26 | an endpoint's delivery attempts, newest first (30 days) | `PK=WHK#<endpoint_id>#ATTEMPTS`, `SK=<time>#<attempt_id>` | Put with the attempt's outcome; Query descending |
 //! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 
 /// Partition key attribute.
@@ -146,6 +151,36 @@ pub const HOSTNAME_SK: &str = "HOST";
 /// A tenant's registration of a host name, verified or not (one per tenant).
 pub fn tenant_hostname_pk(org_id: &str, environment: &str, hostname: &str) -> String {
     format!("ORG#{org_id}#{environment}#HOST#{hostname}")
+}
+
+/// The dispatcher's work is spread over a few index partitions, not one hot key.
+pub const WORK_SHARDS: u32 = 4;
+/// The shard of an id (stable: a function of the id's bytes).
+pub fn shard_of(id: &str) -> u32 {
+    id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % WORK_SHARDS
+}
+pub fn pending_events_gsi2pk(shard: u32) -> String {
+    format!("EVENTS#{shard}")
+}
+pub fn webhook_pk(endpoint_id: &str) -> String {
+    format!("WHK#{endpoint_id}")
+}
+pub const WEBHOOK_SK: &str = "WHK";
+pub fn org_webhooks_gsi1pk(org_id: &str, environment: &str) -> String {
+    format!("ORG#{org_id}#{environment}#WEBHOOKS")
+}
+pub fn delivery_pk(delivery_id: &str) -> String {
+    format!("DLV#{delivery_id}")
+}
+pub const DELIVERY_SK: &str = "DLV";
+pub fn endpoint_deliveries_gsi1pk(endpoint_id: &str) -> String {
+    format!("WHK#{endpoint_id}#DELIVERIES")
+}
+pub fn due_gsi2pk(shard: u32) -> String {
+    format!("DUE#{shard}")
+}
+pub fn attempts_pk(endpoint_id: &str) -> String {
+    format!("WHK#{endpoint_id}#ATTEMPTS")
 }
 
 pub const HEALTH_PK: &str = "HEALTH";

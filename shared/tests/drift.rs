@@ -209,3 +209,17 @@ fn template_schedules_and_streams_match_the_workers() {
         assert_eq!(binary.as_str(), Some(worker.binary), "{} builds {}", worker.resource, worker.binary);
     }
 }
+
+/// Local development mode (http and loopback webhook targets) is never on in AWS: the template
+/// sets `KEYHIVE_DEV_MODE` nowhere.
+#[test]
+fn the_template_never_turns_local_development_mode_on() {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
+    assert!(!text.contains("KEYHIVE_DEV_MODE"), "template.yaml sets KEYHIVE_DEV_MODE");
+    let t = template();
+    for (name, resource) in t["Resources"].as_hash().expect("Resources") {
+        let vars = &resource["Properties"]["Environment"]["Variables"];
+        assert!(vars["KEYHIVE_DEV_MODE"].is_badvalue(), "{} sets KEYHIVE_DEV_MODE", s(name));
+    }
+    assert!(t["Globals"]["Function"]["Environment"]["Variables"]["KEYHIVE_DEV_MODE"].is_badvalue());
+}

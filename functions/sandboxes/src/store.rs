@@ -264,7 +264,8 @@ impl SandboxStore for DynamoStore {
                 found.extend(items.iter().filter_map(id_of));
             }
             None => {
-                // The index is sparse (running sandboxes only): scanning it reads no other item.
+                // The index is sparse (running sandboxes, and the dispatcher's pending work, which the
+                // filter drops).
                 let mut start = None;
                 loop {
                     let out = self
@@ -272,8 +273,10 @@ impl SandboxStore for DynamoStore {
                         .scan()
                         .table_name(self.table())
                         .index_name(schema::GSI2)
-                        .filter_expression("#gsk <= :bound")
+                        .filter_expression("#gsk <= :bound AND begins_with(#gpk, :running)")
                         .expression_attribute_names("#gsk", schema::GSI2SK)
+                        .expression_attribute_names("#gpk", schema::GSI2PK)
+                        .expression_attribute_values(":running", s("RUNNING#"))
                         .expression_attribute_values(":bound", s(&bound))
                         .set_exclusive_start_key(start.take())
                         .send()

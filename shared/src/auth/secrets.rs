@@ -62,7 +62,8 @@ pub async fn load_cursor_key(client: &Client, secret_id: &str) -> Result<crate::
     Ok(crate::store::cursor::CursorKey::from_secret(&bytes))
 }
 
-async fn load_secret_bytes(client: &Client, secret_id: &str) -> Result<Vec<u8>, SecretError> {
+/// A secret's current value, as bytes.
+pub async fn load_secret_bytes(client: &Client, secret_id: &str) -> Result<Vec<u8>, SecretError> {
     let out = client
         .get_secret_value()
         .secret_id(secret_id)

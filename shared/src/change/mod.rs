@@ -77,6 +77,12 @@ spelled_enum!(
         DomainCreated = "domain.created",
         DomainVerified = "domain.verified",
         DomainDeleted = "domain.deleted",
+        WebhookCreated = "webhook.created",
+        WebhookUpdated = "webhook.updated",
+        WebhookDeleted = "webhook.deleted",
+        WebhookSecretRotated = "webhook.secret_rotated",
+        WebhookEnabled = "webhook.enabled",
+        WebhookDisabled = "webhook.disabled",
     }
 );
 

@@ -50,6 +50,11 @@ impl Api {
         Api::new(config, store, crate::aws::secretsmanager(&sdk))
     }
 
+    /// The Secrets Manager client, for a function's own secrets (the webhook sealing key).
+    pub fn secrets(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.secrets
+    }
+
     pub async fn hashing_secret(&self) -> Result<&HashingSecret, ApiError> {
         self.hashing_secret
             .get_or_try_init(|| async {

@@ -95,9 +95,22 @@ pub enum LinksOp {
     DeleteDomain,
 }
 
-/// The operations of the webhooks function.
+/// The operations of the webhooks function (endpoints, deliveries, and the audit trail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebhooksOp {}
+pub enum WebhooksOp {
+    Create,
+    List,
+    Get,
+    Update,
+    Delete,
+    RotateSecret,
+    Test,
+    Enable,
+    ListDeliveries,
+    Resend,
+    Recover,
+    AuditLog,
+}
 
 /// One operation of the API. Its variant names the function that serves it, so each function's
 /// handler matches its own operations exhaustively: a route cannot fall through to a generic
@@ -180,7 +193,7 @@ macro_rules! route {
 
 use Access::{AnyKey, Permission, Public};
 use Action::{Create, Delete, Read, Update};
-use Resource::{ApiKeys, Domains, Members, Sandboxes, ShortLinks, Stats};
+use Resource::{ApiKeys, Audit, Domains, Members, Sandboxes, ShortLinks, Stats, Webhooks};
 
 pub static ROUTES: &[Route] = &[
     route!(GET "/health" => Op::Health(HealthOp::Check), Public),
@@ -212,6 +225,18 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/domains/{id}" => Op::Links(LinksOp::GetDomain), Permission(Domains, Read)),
     route!(POST "/domains/{id}/verify" => Op::Links(LinksOp::VerifyDomain), Permission(Domains, Update)),
     route!(DELETE "/domains/{id}" => Op::Links(LinksOp::DeleteDomain), Permission(Domains, Delete)),
+    route!(POST "/v1/webhooks" => Op::Webhooks(WebhooksOp::Create), Permission(Webhooks, Create), idempotent: true),
+    route!(GET "/v1/webhooks" => Op::Webhooks(WebhooksOp::List), Permission(Webhooks, Read)),
+    route!(GET "/v1/webhooks/{id}" => Op::Webhooks(WebhooksOp::Get), Permission(Webhooks, Read)),
+    route!(PATCH "/v1/webhooks/{id}" => Op::Webhooks(WebhooksOp::Update), Permission(Webhooks, Update)),
+    route!(DELETE "/v1/webhooks/{id}" => Op::Webhooks(WebhooksOp::Delete), Permission(Webhooks, Delete)),
+    route!(POST "/v1/webhooks/{id}/rotate-secret" => Op::Webhooks(WebhooksOp::RotateSecret), Permission(Webhooks, Update)),
+    route!(POST "/v1/webhooks/{id}/test" => Op::Webhooks(WebhooksOp::Test), Permission(Webhooks, Update)),
+    route!(POST "/v1/webhooks/{id}/enable" => Op::Webhooks(WebhooksOp::Enable), Permission(Webhooks, Update)),
+    route!(GET "/v1/webhooks/{id}/deliveries" => Op::Webhooks(WebhooksOp::ListDeliveries), Permission(Webhooks, Read)),
+    route!(POST "/v1/webhooks/{id}/deliveries/{delivery_id}/resend" => Op::Webhooks(WebhooksOp::Resend), Permission(Webhooks, Update)),
+    route!(POST "/v1/webhooks/{id}/recover" => Op::Webhooks(WebhooksOp::Recover), Permission(Webhooks, Update)),
+    route!(GET "/v1/audit-log" => Op::Webhooks(WebhooksOp::AuditLog), Permission(Audit, Read)),
     // Public short-link redirects, on the API's host and on verified custom link domains. Every
     // literal first segment above is a reserved slug (`reserved_first_segments`).
     route!(GET "/{slug}" => Op::Links(LinksOp::Redirect), Public, hosts: Hosts::Any),
@@ -251,12 +276,21 @@ pub struct Worker {
     pub triggers: &'static [Trigger],
 }
 
-/// The non-HTTP binaries (the webhook dispatcher joins here).
-pub static WORKERS: &[Worker] = &[Worker {
-    resource: "SandboxSweepFunction",
-    binary: "sandbox-sweep",
-    triggers: &[Trigger::Schedule("rate(1 minute)")],
-}];
+/// The non-HTTP binaries.
+pub static WORKERS: &[Worker] = &[
+    Worker {
+        resource: "SandboxSweepFunction",
+        binary: "sandbox-sweep",
+        triggers: &[Trigger::Schedule("rate(1 minute)")],
+    },
+    // New outbox events from the stream at once; the schedule sends due retries and anything the
+    // stream missed.
+    Worker {
+        resource: "WebhookDispatcherFunction",
+        binary: "webhook-dispatcher",
+        triggers: &[Trigger::OutboxStream, Trigger::Schedule("rate(1 minute)")],
+    },
+];
 
 /// A path's parameters, by the names its pattern gives them.
 pub type Params = Vec<(&'static str, String)>;

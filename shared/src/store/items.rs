@@ -160,8 +160,16 @@ pub fn audit_item(a: &AuditEntry) -> Item {
     if let Some(user) = &a.actor_user_id {
         item.insert("actor_user_id".into(), s(user.as_str()));
     }
+    // Retention: DynamoDB deletes entries past it (late; reads skip them themselves).
+    item.insert(schema::TTL_ATTRIBUTE.into(), n((a.at + AUDIT_RETENTION).unix_timestamp()));
     item
 }
+
+/// How long audit entries are kept.
+pub const AUDIT_RETENTION: time::Duration = time::Duration::days(90);
+/// How long outbox events are kept: as far as `POST /v1/webhooks/{id}/recover` reaches back, and a
+/// day more.
+pub const OUTBOX_RETENTION: time::Duration = time::Duration::days(8);
 
 pub fn outbox_item(e: &OutboxEvent) -> Item {
     Item::from([
@@ -173,6 +181,10 @@ pub fn outbox_item(e: &OutboxEvent) -> Item {
         ("environment".into(), s(e.environment.as_str())),
         ("payload".into(), s(e.payload().to_string())),
         ("status".into(), s("pending")),
+        // Pending for the dispatcher until it fans the event out (the sparse index of work).
+        (schema::GSI2PK.into(), s(schema::pending_events_gsi2pk(schema::shard_of(&e.event_id)))),
+        (schema::GSI2SK.into(), s(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
+        (schema::TTL_ATTRIBUTE.into(), n((e.at + OUTBOX_RETENTION).unix_timestamp())),
     ])
 }
 

@@ -31,6 +31,8 @@ pub struct Filter {
     pub expression: String,
     pub names: Vec<(String, String)>,
     pub values: Vec<(String, String)>,
+    /// `:v` placeholders for number values (an expiry in epoch seconds).
+    pub numbers: Vec<(String, i64)>,
 }
 
 impl Filter {
@@ -42,6 +44,13 @@ impl Filter {
         self.expression.push_str(clause);
         self.names.extend(names.iter().map(|(n, a)| (n.to_string(), a.to_string())));
         self.values.extend(values.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self
+    }
+
+    /// Adds `clause` (joined with AND) comparing with a number value.
+    pub fn and_number(&mut self, clause: &str, names: &[(&str, &str)], value: (&str, i64)) -> &mut Self {
+        self.and(clause, names, &[]);
+        self.numbers.push((value.0.to_string(), value.1));
         self
     }
 
@@ -114,6 +123,9 @@ impl DynamoStore {
                 query = query.filter_expression(&listing.filter.expression);
                 for (name, attr) in &listing.filter.names {
                     query = query.expression_attribute_names(name, attr);
+                }
+                for (name, value) in &listing.filter.numbers {
+                    query = query.expression_attribute_values(name, super::items::n(value));
                 }
                 for (name, value) in &listing.filter.values {
                     query = query.expression_attribute_values(name, s(value));

@@ -66,6 +66,17 @@ async fn run(args: &[String]) -> Result<(), Failure> {
             )
             .await?;
             println!("secret {}: {}", config.cursor_secret_id, if created { "created" } else { "exists" });
+            // Kept beside the hashing secret: moto forgets everything on restart, and sealed
+            // webhook secrets must still open after one.
+            let sealing_path = Path::new(secret_file).with_file_name("webhook-sealing-key");
+            let sealing_value = local_secret_value(&sealing_path)?;
+            let created = keyhive::auth::secrets::ensure_secret(
+                &keyhive::aws::secretsmanager(&sdk),
+                &config.webhook_secret_id,
+                &sealing_value,
+            )
+            .await?;
+            println!("secret {}: {}", config.webhook_secret_id, if created { "created" } else { "exists" });
             Ok(())
         }
         Some("bootstrap") => bootstrap(&sdk, &config, args).await,

@@ -18,6 +18,10 @@
 //!   while the links function answers one public `GET /{slug}` (one read of the slug, one click
 //!   write) and one `HEAD /{slug}` (the read only), through its handler on a REST event.
 //!
+//! - `event_to_delivery_ms_median`: a change committed (its outbox event written) to a local
+//!   receiver's answer, through the stack's running dispatcher loop (the local shape of the
+//!   stream-triggered dispatcher), median of a few.
+//!
 //! Bounded: a fixed number of iterations, loopback only.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -29,6 +33,7 @@ use std::time::{Duration, Instant};
 const ITERATIONS: usize = 400;
 const SANDBOX_ITERATIONS: usize = 50;
 const REDIRECT_ITERATIONS: usize = 50;
+const DELIVERY_ITERATIONS: usize = 9;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -168,6 +173,63 @@ async fn main() {
     let authorizer_median = median(authorizer_times);
     let get_item_median = median(get_item_times);
     let update_item_median = median(update_item_times);
+    // Event to delivery through the stack's dispatcher loop, to a receiver on loopback.
+    let hooks_api = keyhive::Api::new(base.config.clone(), base.store.clone(), keyhive::aws::secretsmanager(&sdk));
+    let outbound = webhooks::rules::Outbound {
+        policy: webhooks::ssrf::Policy { local: true },
+        resolver: webhooks::ssrf::Resolver::new(None).expect("resolver"),
+        sender: webhooks::sender::Sender::new().expect("TLS client"),
+    };
+    let hooks = webhooks::Webhooks::new(hooks_api, outbound);
+    let sealing = hooks.sealing_key().await.expect("sealing key");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    let (arrived, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let arrived = arrived.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 16384];
+                let read = socket.read(&mut buffer).await.unwrap_or(0);
+                let _ = arrived.send((Instant::now(), String::from_utf8_lossy(&buffer[..read]).to_string()));
+                let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").await;
+            });
+        }
+    });
+    let subscription = webhooks::model::Subscription::All;
+    let endpoint_change = keyhive::change::Change::by(&identity, "bench", keyhive::model::now());
+    let (endpoint, _) = webhooks::rules::create(&hooks.api.store, sealing, &endpoint_change, url, subscription, None)
+        .await
+        .expect("endpoint");
+    let mut event_to_delivery = Vec::new();
+    for _ in 0..DELIVERY_ITERATIONS {
+        let change = keyhive::change::Change::by(&identity, "bench", keyhive::model::now());
+        let event = change.event(identity.environment, keyhive::change::EventType::KeyUpdated, json!({"bench": true}));
+        // Its `webhook-id` header names the event's delivery to this endpoint.
+        let delivery_id = webhooks::model::DeliveryId::of(&event.event_id, &endpoint.id);
+        let mut tx = hooks.api.store.transaction();
+        tx.log(&keyhive::change::ChangeLog { audits: Vec::new(), events: vec![event], idempotency: None })
+            .expect("log");
+        tx.commit().await.expect("commit");
+        let committed = Instant::now();
+        // Earlier events of the bench's organization (its sandboxes) may arrive too: wait for
+        // this one.
+        let delivered = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match arrivals.recv().await {
+                    Some((at, request)) if request.contains(delivery_id.as_str()) => return at,
+                    Some(_) => continue,
+                    None => panic!("the receiver stopped"),
+                }
+            }
+        })
+        .await
+        .expect("a delivery within 20 s (is the stack's dispatcher running?)");
+        event_to_delivery.push(delivered - committed);
+    }
+
     let report = json!({
         "round_trips_per_authenticated_request": authorizer_trips as f64 / ITERATIONS as f64,
         "authorizer_median_us": authorizer_median.as_micros() as u64,
@@ -181,6 +243,7 @@ async fn main() {
         "round_trips_per_sandbox_create": create_trips as f64 / SANDBOX_ITERATIONS as f64,
         "round_trips_per_redirect": get_trips as f64 / REDIRECT_ITERATIONS as f64,
         "round_trips_per_head_redirect": head_trips as f64 / REDIRECT_ITERATIONS as f64,
+        "event_to_delivery_ms_median": median(event_to_delivery).as_millis() as u64,
     });
     println!("{report}");
 }

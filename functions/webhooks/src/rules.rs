@@ -1,0 +1,462 @@
+//! Webhook rules: endpoints (created with a secret shown once, sealed at rest; URLs checked
+//! against SSRF), and delivery: fan-out of outbox events, signed attempts, retries with backoff,
+//! disabling on 410 or five days of failure. Clocks are passed in.
+
+use crate::crypto::{signature_header, SealingKey};
+use crate::model::{
+    next_attempt, Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint, SigningSecret, Subscription, WebhookId,
+    DISABLE_AFTER,
+};
+use crate::sender::{Outcome, Sender};
+use crate::ssrf::{Policy, Resolver};
+use crate::store::{AttemptEffect, OutboxRecord, WebhookStore, MAX_ENDPOINTS};
+use keyhive::change::{AuditAction, Change, EventType, OutboxEvent};
+use keyhive::http::error::ApiError;
+use keyhive::model::rfc3339;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+/// A rotated-out secret keeps signing (beside the new one) this long.
+pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
+/// How far `recover` reaches back: as long as outbox events and deliveries are kept, less a day.
+pub const RECOVER_WINDOW: Duration = Duration::days(7);
+
+/// What the delivery side needs, built once per instance.
+pub struct Outbound {
+    pub policy: Policy,
+    pub resolver: Resolver,
+    pub sender: Sender,
+}
+
+/// Checks a URL's shape and, for a name, what it resolves to (400 on `field` when refused).
+pub async fn check_url(outbound: &Outbound, field: &str, url: &str) -> Result<String, ApiError> {
+    let (parsed, target) = outbound.policy.parse(url).map_err(|r| ApiError::validation(field, r.to_string()))?;
+    outbound
+        .resolver
+        .addresses(&outbound.policy, &target)
+        .await
+        .map_err(|r| ApiError::validation(field, r.to_string()))?;
+    Ok(parsed.to_string())
+}
+
+/// An endpoint of the caller's organization and environment; anything else is 404.
+pub async fn visible<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
+    let id = WebhookId::parse(id).ok_or(ApiError::NotFound)?;
+    match store.get_endpoint(&id).await? {
+        Some(e) if e.org_id == change.org_id && e.environment == change.environment => Ok(e),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Creates an endpoint; returns it and its secret, which is never shown again.
+pub async fn create<S: WebhookStore + ?Sized>(
+    store: &S,
+    key: &SealingKey,
+    change: &Change,
+    url: String,
+    events: Subscription,
+    description: Option<String>,
+) -> Result<(Endpoint, SigningSecret), ApiError> {
+    if store.endpoints_of((&change.org_id, change.environment)).await?.len() >= MAX_ENDPOINTS {
+        return Err(ApiError::QuotaExceeded(format!(
+            "this organization has {MAX_ENDPOINTS} webhook endpoints in this environment already"
+        )));
+    }
+    let id = WebhookId::generate();
+    let secret = SigningSecret::generate();
+    let endpoint = Endpoint {
+        sealed_secret: key.seal(&secret, &id),
+        id,
+        org_id: change.org_id.clone(),
+        environment: change.environment,
+        url,
+        events,
+        description,
+        enabled: true,
+        disabled_reason: None,
+        previous: None,
+        failing_since: None,
+        last_success_at: None,
+        created_at: change.at,
+        updated_at: change.at,
+    };
+    // A retry is never replayed with the secret: the record answers 409 with the id.
+    let log = change.creation_log(endpoint.environment, AuditAction::WebhookCreated, endpoint.id.as_str(), None, None);
+    store.create_endpoint(&endpoint, &log).await?;
+    Ok((endpoint, secret))
+}
+
+/// Writes an endpoint the API changed, as read at `read_at` (409 if it changed meanwhile).
+async fn save<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    endpoint: &Endpoint,
+    read_at: OffsetDateTime,
+    action: AuditAction,
+) -> Result<(), ApiError> {
+    let log = change.log(endpoint.environment, action, endpoint.id.as_str(), None);
+    match store.update_endpoint(endpoint, read_at, &log).await {
+        Err(keyhive::store::ChangeError::Stale) => {
+            Err(ApiError::Conflict("the endpoint changed while this request ran; retry".into()))
+        }
+        other => other.map_err(ApiError::from),
+    }
+}
+
+/// What a `PATCH` changes.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub events: Option<Subscription>,
+    pub description: Option<Option<String>>,
+}
+
+pub async fn update<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &str,
+    patch: EndpointPatch,
+) -> Result<Endpoint, ApiError> {
+    let mut endpoint = visible(store, change, id).await?;
+    let read_at = endpoint.updated_at;
+    if let Some(url) = patch.url {
+        endpoint.url = url;
+    }
+    if let Some(events) = patch.events {
+        endpoint.events = events;
+    }
+    if let Some(description) = patch.description {
+        endpoint.description = description;
+    }
+    endpoint.updated_at = change.at.max(read_at + Duration::milliseconds(1));
+    save(store, change, &endpoint, read_at, AuditAction::WebhookUpdated).await?;
+    Ok(endpoint)
+}
+
+/// A new secret, shown once; the previous one keeps signing beside it for 24 hours.
+pub async fn rotate<S: WebhookStore + ?Sized>(
+    store: &S,
+    key: &SealingKey,
+    change: &Change,
+    id: &str,
+) -> Result<(Endpoint, SigningSecret), ApiError> {
+    let mut endpoint = visible(store, change, id).await?;
+    let read_at = endpoint.updated_at;
+    let secret = SigningSecret::generate();
+    let previous = std::mem::replace(&mut endpoint.sealed_secret, key.seal(&secret, &endpoint.id));
+    endpoint.previous = Some((previous, change.at + ROTATION_OVERLAP));
+    endpoint.updated_at = change.at.max(read_at + Duration::milliseconds(1));
+    save(store, change, &endpoint, read_at, AuditAction::WebhookSecretRotated).await?;
+    Ok((endpoint, secret))
+}
+
+/// Re-enables a disabled endpoint (its failure history starts again).
+pub async fn enable<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
+    let mut endpoint = visible(store, change, id).await?;
+    let read_at = endpoint.updated_at;
+    endpoint.enabled = true;
+    endpoint.disabled_reason = None;
+    endpoint.failing_since = None;
+    endpoint.updated_at = change.at.max(read_at + Duration::milliseconds(1));
+    save(store, change, &endpoint, read_at, AuditAction::WebhookEnabled).await?;
+    Ok(endpoint)
+}
+
+pub async fn delete<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
+    let endpoint = visible(store, change, id).await?;
+    let log = change.log(endpoint.environment, AuditAction::WebhookDeleted, endpoint.id.as_str(), None);
+    store.delete_endpoint(&endpoint, &log).await?;
+    Ok(endpoint)
+}
+
+fn new_delivery(endpoint: &Endpoint, event: &OutboxRecord, now: OffsetDateTime) -> Delivery {
+    Delivery {
+        id: DeliveryId::of(&event.event_id, &endpoint.id),
+        endpoint_id: endpoint.id.clone(),
+        org_id: event.org_id.clone(),
+        environment: event.environment,
+        event_id: event.event_id.clone(),
+        event_type: event.event_type.clone(),
+        payload: event.payload.clone(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_at: Some(now),
+        created_at: now,
+    }
+}
+
+/// `POST /v1/webhooks/{id}/test`: a `webhook.test` event to this endpoint only, due now.
+pub async fn send_test<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Delivery, ApiError> {
+    let endpoint = visible(store, change, id).await?;
+    let data = json!({ "webhook_id": endpoint.id.as_str(), "message": "a test event from keyhive" });
+    let event: OutboxEvent = change.event(endpoint.environment, EventType::WebhookTest, data);
+    let record = OutboxRecord {
+        pk: String::new(),
+        sk: String::new(),
+        event_id: event.event_id.clone(),
+        event_type: event.event_type.as_str().to_string(),
+        org_id: event.org_id.clone(),
+        environment: event.environment,
+        payload: event.payload().to_string(),
+        at: change.at,
+    };
+    let delivery = new_delivery(&endpoint, &record, change.at);
+    let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
+    store.create_delivery(&delivery, &audit).await?;
+    Ok(delivery)
+}
+
+/// Sends one delivery again, now (whatever its state).
+pub async fn resend<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &str,
+    delivery_id: &str,
+) -> Result<Delivery, ApiError> {
+    let endpoint = visible(store, change, id).await?;
+    let delivery_id = DeliveryId::parse(delivery_id).ok_or(ApiError::NotFound)?;
+    let delivery = match store.get_delivery(&delivery_id).await? {
+        Some(d) if d.endpoint_id == endpoint.id => d,
+        _ => return Err(ApiError::NotFound),
+    };
+    let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
+    store.requeue(&delivery, change.at, &audit).await?;
+    Ok(Delivery { status: DeliveryStatus::Pending, next_at: Some(change.at), ..delivery })
+}
+
+/// Re-sends every failed delivery of the endpoint since `since` (at most `RECOVER_WINDOW` back).
+pub async fn recover<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &str,
+    since: OffsetDateTime,
+) -> Result<usize, ApiError> {
+    if since < change.at - RECOVER_WINDOW {
+        return Err(ApiError::validation("since", "reaches back at most 7 days"));
+    }
+    let endpoint = visible(store, change, id).await?;
+    let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
+    let mut requeued = 0;
+    for delivery in store.deliveries_since(&endpoint.id, since, 1000).await? {
+        if delivery.status == DeliveryStatus::Failed {
+            store.requeue(&delivery, change.at, &audit).await?;
+            requeued += 1;
+        }
+    }
+    Ok(requeued)
+}
+
+/// Fans one outbox event out to every enabled endpoint of its tenant subscribed to its type.
+/// Returns the deliveries created (none when it was fanned out already).
+pub async fn fan_out<S: WebhookStore + ?Sized>(
+    store: &S,
+    event: &OutboxRecord,
+    now: OffsetDateTime,
+) -> Result<Vec<Delivery>, ApiError> {
+    let endpoints = store.endpoints_of((&event.org_id, event.environment)).await?;
+    let deliveries: Vec<Delivery> = endpoints
+        .iter()
+        .filter(|e| e.enabled && e.events.includes(&event.event_type))
+        .map(|e| new_delivery(e, event, now))
+        .collect();
+    Ok(if store.fan_out(event, &deliveries).await? { deliveries } else { Vec::new() })
+}
+
+/// The secrets a delivery is signed with at `now`: the current one, and the previous one during
+/// a rotation's overlap.
+fn signing_secrets(key: &SealingKey, endpoint: &Endpoint, now: OffsetDateTime) -> Result<Vec<SigningSecret>, ApiError> {
+    let mut secrets = vec![key.open(&endpoint.sealed_secret, &endpoint.id).map_err(ApiError::internal)?];
+    if let Some((sealed, until)) = &endpoint.previous {
+        if *until > now {
+            // A previous secret that no longer opens is dropped, not fatal: the current one signs.
+            if let Ok(previous) = key.open(sealed, &endpoint.id) {
+                secrets.push(previous);
+            }
+        }
+    }
+    Ok(secrets)
+}
+
+/// One attempt of a due delivery: claimed, sent (URL checked again, connecting to the checked
+/// address), and recorded with its effect. Returns the attempt, or `None` when another
+/// dispatcher had it or it is no longer due.
+pub async fn attempt<S: WebhookStore + ?Sized>(
+    store: &S,
+    key: &SealingKey,
+    outbound: &Outbound,
+    id: &DeliveryId,
+    now: OffsetDateTime,
+) -> Result<Option<Attempt>, ApiError> {
+    if !store.claim(id, now).await? {
+        return Ok(None);
+    }
+    let Some(delivery) = store.get_delivery(id).await? else { return Ok(None) };
+    let endpoint = store.get_endpoint(&delivery.endpoint_id).await?;
+    let number = delivery.attempts + 1;
+    let (outcome, endpoint) = match endpoint {
+        Some(endpoint) if endpoint.enabled => {
+            let outcome = send(key, outbound, &endpoint, &delivery, now).await?;
+            (outcome, Some(endpoint))
+        }
+        Some(endpoint) => {
+            let error =
+                format!("the endpoint is disabled ({})", endpoint.disabled_reason.as_deref().unwrap_or("by a failure"));
+            (Outcome { status: None, duration: std::time::Duration::ZERO, error: Some(error), retry_after: None }, None)
+        }
+        None => (
+            Outcome {
+                status: None,
+                duration: std::time::Duration::ZERO,
+                error: Some("the endpoint was deleted".into()),
+                retry_after: None,
+            },
+            None,
+        ),
+    };
+    let effect = effect_of(&delivery, endpoint.as_ref(), &outcome, number, now);
+    let attempt = Attempt {
+        delivery_id: delivery.id.clone(),
+        event_id: delivery.event_id.clone(),
+        event_type: delivery.event_type.clone(),
+        attempt: number,
+        at: now,
+        status_code: outcome.status,
+        duration_ms: outcome.duration.as_millis() as u64,
+        error: outcome.error.clone(),
+        next_retry_at: effect.next_at,
+    };
+    match store.record_attempt(&delivery, &attempt, &effect).await {
+        // Resent or recorded by another dispatcher after our lease ran out: theirs stands.
+        Err(keyhive::store::ChangeError::Stale) => Ok(Some(attempt)),
+        other => other.map(|()| Some(attempt)).map_err(ApiError::from),
+    }
+}
+
+async fn send(
+    key: &SealingKey,
+    outbound: &Outbound,
+    endpoint: &Endpoint,
+    delivery: &Delivery,
+    now: OffsetDateTime,
+) -> Result<Outcome, ApiError> {
+    let refused = |error: String| Outcome {
+        status: None,
+        duration: std::time::Duration::ZERO,
+        error: Some(error),
+        retry_after: None,
+    };
+    // Checked again: the name may resolve elsewhere now than when the URL was set.
+    let (url, target) = match outbound.policy.parse(&endpoint.url) {
+        Ok(parsed) => parsed,
+        Err(refusal) => return Ok(refused(format!("the URL is refused: {refusal}"))),
+    };
+    let addresses = match outbound.resolver.addresses(&outbound.policy, &target).await {
+        Ok(addresses) => addresses,
+        Err(refusal) => return Ok(refused(format!("the URL is refused: {refusal}"))),
+    };
+    let secrets = match signing_secrets(key, endpoint, now) {
+        Ok(secrets) => secrets,
+        // Sealed under another key (a local stack whose key was replaced): fail this attempt, and
+        // let the others go on; a rotation gives the endpoint a secret that opens.
+        Err(_) => return Ok(refused("the endpoint's signing secret does not open; rotate it".into())),
+    };
+    let timestamp = now.unix_timestamp();
+    let headers = [
+        ("webhook-id", delivery.id.as_str().to_string()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature_header(&secrets, delivery.id.as_str(), timestamp, &delivery.payload)),
+    ];
+    Ok(outbound.sender.post(&url, addresses[0], &headers, &delivery.payload).await)
+}
+
+/// What an attempt's outcome does: delivered; or another try on the schedule (a 429's or 503's
+/// `Retry-After` honoured), failed after the last; a 410, or five days failing, disables the
+/// endpoint (`webhook.disabled`).
+pub fn effect_of(
+    delivery: &Delivery,
+    endpoint: Option<&Endpoint>,
+    outcome: &Outcome,
+    number: u32,
+    now: OffsetDateTime,
+) -> AttemptEffect {
+    if outcome.succeeded() {
+        return AttemptEffect { status: DeliveryStatus::Delivered, next_at: None, success: true, disable: None };
+    }
+    let Some(endpoint) = endpoint else {
+        return AttemptEffect { status: DeliveryStatus::Failed, next_at: None, success: false, disable: None };
+    };
+    let failing_for = now - endpoint.failing_since.unwrap_or(now);
+    let reason = if outcome.status == Some(410) {
+        Some("the endpoint answered 410 Gone".to_string())
+    } else if failing_for >= DISABLE_AFTER {
+        Some("no successful delivery for 5 days".to_string())
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        let change = Change::system(delivery.org_id.clone(), delivery.environment, delivery.id.as_str(), now);
+        let data =
+            json!({ "id": endpoint.id.as_str(), "url": endpoint.url, "reason": reason, "disabled_at": rfc3339(now) });
+        let event = change.event(delivery.environment, EventType::WebhookDisabled, data);
+        let log = change.log(delivery.environment, AuditAction::WebhookDisabled, endpoint.id.as_str(), Some(event));
+        return AttemptEffect {
+            status: DeliveryStatus::Failed,
+            next_at: None,
+            success: false,
+            disable: Some((reason, log)),
+        };
+    }
+    let retry_after = outcome.retry_after.map(|s| Duration::seconds(s.min(86_400) as i64));
+    match next_attempt(number, now, retry_after, rand::random::<f64>()) {
+        Some(next_at) => {
+            AttemptEffect { status: DeliveryStatus::Pending, next_at: Some(next_at), success: false, disable: None }
+        }
+        None => AttemptEffect { status: DeliveryStatus::Failed, next_at: None, success: false, disable: None },
+    }
+}
+
+/// How many items one dispatcher pass takes per work shard.
+pub const PASS_LIMIT: u32 = 50;
+
+/// What one dispatcher pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub events: usize,
+    pub attempts: usize,
+}
+
+/// One pass: fans out pending outbox events, then attempts due deliveries. The scheduled
+/// Lambda, the local loop and the stream handler (with the stream's events) all run this.
+pub async fn dispatch<S: WebhookStore + ?Sized>(
+    store: &S,
+    key: &SealingKey,
+    outbound: &Outbound,
+    now: OffsetDateTime,
+) -> Result<Pass, ApiError> {
+    let mut pass = Pass::default();
+    for shard in 0..keyhive::schema::WORK_SHARDS {
+        for (pk, sk) in store.pending_events(shard, PASS_LIMIT).await? {
+            if let Some(event) = store.get_outbox(&pk, &sk).await? {
+                fan_out(store, &event, now).await?;
+                pass.events += 1;
+            }
+        }
+    }
+    for shard in 0..keyhive::schema::WORK_SHARDS {
+        let due = store.due_deliveries(shard, now, PASS_LIMIT).await?;
+        // Each delivery on its own task: one slow endpoint does not hold up the others.
+        let attempts = due.iter().map(|id| attempt(store, key, outbound, id, now));
+        for result in futures_util::future::join_all(attempts).await {
+            match result {
+                Ok(Some(_)) => pass.attempts += 1,
+                Ok(None) => {}
+                // One delivery's trouble (its lease runs out and it is tried again) never stops
+                // the others; the table being away does, at the next call.
+                Err(err) => {
+                    tracing::warn!(error = %keyhive::http::error::source_chain(&err), "a delivery attempt failed")
+                }
+            }
+        }
+    }
+    Ok(pass)
+}

@@ -1,0 +1,665 @@
+//! The webhooks store: a small trait and its DynamoDB implementation. Endpoints are items of
+//! their tenant; an outbox event is fanned out to them in one transaction (the deliveries, and
+//! the event marked dispatched); a delivery's attempt is recorded in one transaction with its
+//! effect on the endpoint.
+
+use crate::model::{Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint, Subscription, WebhookId};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use keyhive::auth::Environment;
+use keyhive::change::{AuditEntry, ChangeLog};
+use keyhive::model::{rfc3339, OrgId};
+use keyhive::schema;
+use keyhive::store::cursor::Position;
+use keyhive::store::dynamo::{classify, DynamoStore};
+use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, opt_s, s, time_of, Item};
+use keyhive::store::query::{Filter, Listing, SortRange};
+use keyhive::store::{ChangeError, Page, StoreError};
+use time::{Duration, OffsetDateTime};
+
+pub type Tenant<'a> = (&'a OrgId, Environment);
+
+/// Endpoints per organization and environment: a fan-out writes one delivery per endpoint in one
+/// transaction (at most 100 writes).
+pub const MAX_ENDPOINTS: usize = 50;
+/// How long attempt records are kept.
+pub const ATTEMPT_RETENTION: Duration = Duration::days(30);
+/// A claimed delivery is another dispatcher's for this long (then it is retried: a dispatcher
+/// that died mid-send loses nothing).
+pub const LEASE: Duration = Duration::seconds(30);
+
+/// An outbox event, as the dispatcher reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    pub pk: String,
+    pub sk: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub org_id: OrgId,
+    pub environment: Environment,
+    pub payload: String,
+    pub at: OffsetDateTime,
+}
+
+/// What an attempt did to its delivery and endpoint.
+#[derive(Debug, Clone)]
+pub struct AttemptEffect {
+    pub status: DeliveryStatus,
+    pub next_at: Option<OffsetDateTime>,
+    /// The endpoint's last success is now.
+    pub success: bool,
+    /// The endpoint is disabled, for this reason, with this change log (`webhook.disabled`).
+    pub disable: Option<(String, ChangeLog)>,
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn get_endpoint(&self, id: &WebhookId) -> Result<Option<Endpoint>, StoreError>;
+    async fn list_endpoints(
+        &self,
+        tenant: Tenant<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Endpoint>, ChangeError>;
+    /// Every endpoint of a tenant (at most `MAX_ENDPOINTS`).
+    async fn endpoints_of(&self, tenant: Tenant<'_>) -> Result<Vec<Endpoint>, ChangeError>;
+    async fn create_endpoint(&self, endpoint: &Endpoint, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Writes what the API changes (url, events, description, secrets, enabled), conditional on
+    /// the endpoint being as read (`updated_at`): `ChangeError::Stale` otherwise.
+    async fn update_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        read_at: OffsetDateTime,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError>;
+    async fn delete_endpoint(&self, endpoint: &Endpoint, log: &ChangeLog) -> Result<(), ChangeError>;
+
+    /// Outbox events not fanned out yet, oldest first, of one work shard.
+    async fn pending_events(&self, shard: u32, limit: u32) -> Result<Vec<(String, String)>, ChangeError>;
+    async fn get_outbox(&self, pk: &str, sk: &str) -> Result<Option<OutboxRecord>, StoreError>;
+    /// Creates the event's deliveries and marks it dispatched, in one transaction. `Ok(false)`
+    /// when it was dispatched already.
+    async fn fan_out(&self, event: &OutboxRecord, deliveries: &[Delivery]) -> Result<bool, ChangeError>;
+    /// Creates one delivery outside the outbox (`webhook.test`), with its audit entry.
+    async fn create_delivery(&self, delivery: &Delivery, audit: &AuditEntry) -> Result<(), ChangeError>;
+    /// Pending deliveries due at `now`, of one work shard.
+    async fn due_deliveries(&self, shard: u32, now: OffsetDateTime, limit: u32)
+        -> Result<Vec<DeliveryId>, ChangeError>;
+    async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
+    /// Takes a due delivery for one attempt (`Ok(false)`: another dispatcher has it, or it is not
+    /// due or pending any more).
+    async fn claim(&self, id: &DeliveryId, now: OffsetDateTime) -> Result<bool, ChangeError>;
+    /// Records an attempt and its effect on the delivery and the endpoint, in one transaction.
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+        effect: &AttemptEffect,
+    ) -> Result<(), ChangeError>;
+    /// Makes a delivery pending again, due at `now` (resend, recover).
+    async fn requeue(&self, delivery: &Delivery, now: OffsetDateTime, audit: &AuditEntry) -> Result<(), ChangeError>;
+    /// An endpoint's attempts, newest first.
+    async fn list_attempts(
+        &self,
+        endpoint: &WebhookId,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Attempt>, ChangeError>;
+    /// An endpoint's deliveries created at or after `since` (at most `limit`).
+    async fn deliveries_since(
+        &self,
+        endpoint: &WebhookId,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, ChangeError>;
+}
+
+fn endpoint_key(id: &WebhookId) -> Item {
+    key_of(schema::webhook_pk(id.as_str()), schema::WEBHOOK_SK)
+}
+
+fn delivery_key(id: &DeliveryId) -> Item {
+    key_of(schema::delivery_pk(id.as_str()), schema::DELIVERY_SK)
+}
+
+fn blob(bytes: &[u8]) -> AttributeValue {
+    AttributeValue::B(Blob::new(bytes))
+}
+
+fn opt_blob(item: &Item, name: &str) -> Option<Vec<u8>> {
+    item.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec())
+}
+
+fn endpoint_item(x: &Endpoint) -> Item {
+    let mut item = endpoint_key(&x.id);
+    let (org, env) = (x.org_id.as_str(), x.environment.as_str());
+    let created = rfc3339(x.created_at);
+    item.extend([
+        (schema::GSI1PK.into(), s(schema::org_webhooks_gsi1pk(org, env))),
+        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), s(x.id.as_str())),
+        ("org_id".into(), s(org)),
+        ("environment".into(), s(env)),
+        ("created_at".into(), s(created)),
+    ]);
+    item.extend(endpoint_fields(x));
+    item
+}
+
+/// The attributes the API changes (without the creation facts).
+fn endpoint_fields(x: &Endpoint) -> Vec<(String, AttributeValue)> {
+    let mut fields = vec![
+        ("url".to_string(), s(&x.url)),
+        ("events".into(), AttributeValue::L(x.events.names().into_iter().map(s).collect())),
+        ("enabled".into(), AttributeValue::Bool(x.enabled)),
+        ("secret".into(), blob(&x.sealed_secret)),
+        ("updated_at".into(), s(rfc3339(x.updated_at))),
+    ];
+    if let Some(description) = &x.description {
+        fields.push(("description".into(), s(description)));
+    }
+    if let Some(reason) = &x.disabled_reason {
+        fields.push(("disabled_reason".into(), s(reason)));
+    }
+    if let Some((sealed, until)) = &x.previous {
+        fields.push(("previous_secret".into(), blob(sealed)));
+        fields.push(("previous_until".into(), s(rfc3339(*until))));
+    }
+    fields
+}
+
+/// What `endpoint_fields` may leave out, removed when absent.
+const OPTIONAL_FIELDS: [&str; 4] = ["description", "disabled_reason", "previous_secret", "previous_until"];
+
+fn endpoint_record(item: &Item) -> Result<Endpoint, StoreError> {
+    let names: Vec<String> = item
+        .get("events")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+        .unwrap_or_default();
+    let previous = match (opt_blob(item, "previous_secret"), time_of(item, "previous_until")?) {
+        (Some(sealed), Some(until)) => Some((sealed, until)),
+        _ => None,
+    };
+    Ok(Endpoint {
+        id: WebhookId::parse(get_s(item, "id")?).ok_or_else(|| corrupt("id"))?,
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        url: get_s(item, "url")?.to_string(),
+        events: Subscription::parse(&names).map_err(|_| corrupt("events"))?,
+        description: opt_s(item, "description").map(str::to_string),
+        enabled: item.get("enabled").and_then(|v| v.as_bool().ok()).copied().unwrap_or(true),
+        disabled_reason: opt_s(item, "disabled_reason").map(str::to_string),
+        sealed_secret: opt_blob(item, "secret").unwrap_or_default(),
+        previous,
+        failing_since: time_of(item, "failing_since")?,
+        last_success_at: time_of(item, "last_success_at")?,
+        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
+        updated_at: time_of(item, "updated_at")?.ok_or_else(|| corrupt("updated_at"))?,
+    })
+}
+
+fn due_keys(id: &DeliveryId, next_at: OffsetDateTime) -> [(String, AttributeValue); 2] {
+    [
+        (schema::GSI2PK.into(), s(schema::due_gsi2pk(schema::shard_of(id.as_str())))),
+        (schema::GSI2SK.into(), s(format!("{}#{}", rfc3339(next_at), id.as_str()))),
+    ]
+}
+
+fn delivery_item(x: &Delivery) -> Item {
+    let mut item = delivery_key(&x.id);
+    let created = rfc3339(x.created_at);
+    item.extend([
+        (schema::GSI1PK.into(), s(schema::endpoint_deliveries_gsi1pk(x.endpoint_id.as_str()))),
+        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), s(x.id.as_str())),
+        ("endpoint_id".into(), s(x.endpoint_id.as_str())),
+        ("org_id".into(), s(x.org_id.as_str())),
+        ("environment".into(), s(x.environment.as_str())),
+        ("event_id".into(), s(&x.event_id)),
+        ("event_type".into(), s(&x.event_type)),
+        ("payload".into(), s(&x.payload)),
+        ("status".into(), s(x.status.as_str())),
+        ("attempt".into(), n(x.attempts)),
+        ("created_at".into(), s(created)),
+        // Deliveries go with the outbox's retention: `recover` reaches as far back.
+        (schema::TTL_ATTRIBUTE.into(), n((x.created_at + keyhive::store::items::OUTBOX_RETENTION).unix_timestamp())),
+    ]);
+    if let (DeliveryStatus::Pending, Some(next_at)) = (x.status, x.next_at) {
+        item.insert("next_at".into(), s(rfc3339(next_at)));
+        item.extend(due_keys(&x.id, next_at));
+    }
+    item
+}
+
+fn delivery_record(item: &Item) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: DeliveryId::parse(get_s(item, "id")?).ok_or_else(|| corrupt("id"))?,
+        endpoint_id: WebhookId::parse(get_s(item, "endpoint_id")?).ok_or_else(|| corrupt("endpoint_id"))?,
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        event_id: get_s(item, "event_id")?.to_string(),
+        event_type: get_s(item, "event_type")?.to_string(),
+        payload: opt_s(item, "payload").unwrap_or_default().to_string(),
+        status: DeliveryStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
+        attempts: opt_n(item, "attempt").unwrap_or(0).max(0) as u32,
+        next_at: time_of(item, "next_at")?,
+        created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
+    })
+}
+
+fn attempt_item(endpoint: &WebhookId, x: &Attempt) -> Item {
+    let attempt_id = keyhive::model::random_id("att", 12);
+    let mut item = key_of(schema::attempts_pk(endpoint.as_str()), format!("{}#{attempt_id}", rfc3339(x.at)));
+    item.extend([
+        ("delivery_id".into(), s(x.delivery_id.as_str())),
+        ("event_id".into(), s(&x.event_id)),
+        ("event_type".into(), s(&x.event_type)),
+        ("attempt".into(), n(x.attempt)),
+        ("at".into(), s(rfc3339(x.at))),
+        ("duration_ms".into(), n(x.duration_ms)),
+        (schema::TTL_ATTRIBUTE.into(), n((x.at + ATTEMPT_RETENTION).unix_timestamp())),
+    ]);
+    if let Some(code) = x.status_code {
+        item.insert("status_code".into(), n(code));
+    }
+    if let Some(error) = &x.error {
+        item.insert("error".into(), s(error));
+    }
+    if let Some(next) = x.next_retry_at {
+        item.insert("next_retry_at".into(), s(rfc3339(next)));
+    }
+    item
+}
+
+fn attempt_record(item: &Item) -> Result<Attempt, StoreError> {
+    Ok(Attempt {
+        delivery_id: DeliveryId::parse(get_s(item, "delivery_id")?).ok_or_else(|| corrupt("delivery_id"))?,
+        event_id: get_s(item, "event_id")?.to_string(),
+        event_type: get_s(item, "event_type")?.to_string(),
+        attempt: opt_n(item, "attempt").unwrap_or(0).max(0) as u32,
+        at: time_of(item, "at")?.ok_or_else(|| corrupt("at"))?,
+        status_code: opt_n(item, "status_code").and_then(|c| u16::try_from(c).ok()),
+        duration_ms: opt_n(item, "duration_ms").unwrap_or(0).max(0) as u64,
+        error: opt_s(item, "error").map(str::to_string),
+        next_retry_at: time_of(item, "next_retry_at")?,
+    })
+}
+
+fn outbox_record(item: &Item) -> Result<OutboxRecord, StoreError> {
+    let sk = get_s(item, schema::SK)?.to_string();
+    let at = sk.split('#').next().and_then(keyhive::model::parse_rfc3339).ok_or_else(|| corrupt("SK"))?;
+    Ok(OutboxRecord {
+        pk: get_s(item, schema::PK)?.to_string(),
+        sk,
+        event_id: get_s(item, "event_id")?.to_string(),
+        event_type: get_s(item, "event_type")?.to_string(),
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        payload: get_s(item, "payload")?.to_string(),
+        at,
+    })
+}
+
+/// The keys of a sparse GSI2 partition's entries up to `upto` (all when `None`).
+async fn gsi2_keys(
+    store: &DynamoStore,
+    partition: String,
+    upto: Option<String>,
+    limit: u32,
+) -> Result<Vec<Item>, ChangeError> {
+    let listing = Listing {
+        index: Some(schema::GSI2),
+        partition_attr: schema::GSI2PK,
+        partition,
+        sort_attr: schema::GSI2SK,
+        range: upto.map_or(SortRange::All, SortRange::UpTo),
+        filter: Filter::default(),
+        key_attrs: &[schema::PK, schema::SK, schema::GSI2PK, schema::GSI2SK],
+    };
+    // `list_page` reads newest first; the oldest work goes first, so read the whole (bounded)
+    // window and turn it round.
+    let (mut items, _) = store.list_page(&listing, None, limit).await?;
+    items.reverse();
+    Ok(items)
+}
+
+async fn gsi1_list<T>(
+    store: &DynamoStore,
+    partition: String,
+    range: SortRange,
+    start: Option<&Position>,
+    limit: u32,
+    record: fn(&Item) -> Result<T, StoreError>,
+) -> Result<Page<T>, ChangeError> {
+    let listing = Listing {
+        index: Some(schema::GSI1),
+        partition_attr: schema::GSI1PK,
+        partition,
+        sort_attr: schema::GSI1SK,
+        range,
+        filter: Filter::default(),
+        key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
+    };
+    let (found, next) = store.list_page(&listing, start, limit).await?;
+    let items = found.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, next })
+}
+
+#[async_trait]
+impl WebhookStore for DynamoStore {
+    async fn get_endpoint(&self, id: &WebhookId) -> Result<Option<Endpoint>, StoreError> {
+        self.get_consistent(endpoint_key(id)).await?.as_ref().map(endpoint_record).transpose()
+    }
+
+    async fn list_endpoints(
+        &self,
+        (org, environment): Tenant<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Endpoint>, ChangeError> {
+        // GSI1 does not carry the sealed secrets: list from it, then read the full items.
+        let pk = schema::org_webhooks_gsi1pk(org.as_str(), environment.as_str());
+        let page = gsi1_list(self, pk, SortRange::All, start, limit, |i| {
+            WebhookId::parse(get_s(i, "id")?).ok_or_else(|| corrupt("id"))
+        })
+        .await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for id in &page.items {
+            if let Some(endpoint) = self.get_endpoint(id).await? {
+                items.push(endpoint);
+            }
+        }
+        Ok(Page { items, next: page.next })
+    }
+
+    async fn endpoints_of(&self, tenant: Tenant<'_>) -> Result<Vec<Endpoint>, ChangeError> {
+        Ok(self.list_endpoints(tenant, None, MAX_ENDPOINTS as u32).await?.items)
+    }
+
+    async fn create_endpoint(&self, endpoint: &Endpoint, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let created = tx.create(endpoint_item(endpoint))?;
+        tx.on_condition(created, ChangeError::Conflict("webhook id collision; retry".into()));
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn update_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        read_at: OffsetDateTime,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
+        let fields = endpoint_fields(endpoint);
+        let present: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+        let removed: Vec<&str> = OPTIONAL_FIELDS.iter().copied().filter(|f| !present.contains(f)).collect();
+        let mut expression = format!(
+            "SET {}",
+            fields.iter().enumerate().map(|(i, _)| format!("#f{i} = :f{i}")).collect::<Vec<_>>().join(", ")
+        );
+        // Re-enabling clears the failure history the dispatcher keeps.
+        let mut remove: Vec<String> = removed.iter().map(|f| f.to_string()).collect();
+        if endpoint.enabled && endpoint.failing_since.is_none() {
+            remove.push("failing_since".into());
+        }
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut tx = self.transaction();
+        let changed = tx.update(endpoint_key(&endpoint.id), |mut u| {
+            for (i, (name, value)) in fields.into_iter().enumerate() {
+                u = u
+                    .expression_attribute_names(format!("#f{i}"), name)
+                    .expression_attribute_values(format!(":f{i}"), value);
+            }
+            u.update_expression(expression)
+                .condition_expression("updated_at = :read")
+                .expression_attribute_values(":read", s(rfc3339(read_at)))
+        })?;
+        tx.on_condition(changed, ChangeError::Stale);
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn delete_endpoint(&self, endpoint: &Endpoint, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let deleted = tx.delete(endpoint_key(&endpoint.id), "attribute_exists(PK)", None)?;
+        tx.on_condition(deleted, ChangeError::NotFound);
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn pending_events(&self, shard: u32, limit: u32) -> Result<Vec<(String, String)>, ChangeError> {
+        let entries = gsi2_keys(self, schema::pending_events_gsi2pk(shard), None, limit).await?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| Some((opt_s(e, schema::PK)?.to_string(), opt_s(e, schema::SK)?.to_string())))
+            .collect())
+    }
+
+    async fn get_outbox(&self, pk: &str, sk: &str) -> Result<Option<OutboxRecord>, StoreError> {
+        self.get_consistent(key_of(pk.to_string(), sk)).await?.as_ref().map(outbox_record).transpose()
+    }
+
+    async fn fan_out(&self, event: &OutboxRecord, deliveries: &[Delivery]) -> Result<bool, ChangeError> {
+        let mut tx = self.transaction();
+        let marked = tx.update(key_of(event.pk.clone(), event.sk.clone()), |u| {
+            u.update_expression(format!("SET #st = :done REMOVE {}, {}", schema::GSI2PK, schema::GSI2SK))
+                .condition_expression("#st = :pending")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":done", s("dispatched"))
+                .expression_attribute_values(":pending", s("pending"))
+        })?;
+        tx.on_condition(marked, ChangeError::Stale);
+        for delivery in deliveries {
+            let created = tx.create(delivery_item(delivery))?;
+            tx.on_condition(created, ChangeError::Stale);
+        }
+        match tx.commit().await {
+            Ok(()) => Ok(true),
+            Err(ChangeError::Stale) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn create_delivery(&self, delivery: &Delivery, audit: &AuditEntry) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let created = tx.create(delivery_item(delivery))?;
+        tx.on_condition(created, ChangeError::Conflict("this delivery exists already".into()));
+        tx.log(&ChangeLog { audits: vec![audit.clone()], events: Vec::new(), idempotency: None })?;
+        tx.commit().await
+    }
+
+    async fn due_deliveries(
+        &self,
+        shard: u32,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>, ChangeError> {
+        let bound = format!("{}#~", rfc3339(now));
+        let entries = gsi2_keys(self, schema::due_gsi2pk(shard), Some(bound), limit).await?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| opt_s(e, schema::PK)?.strip_prefix("DLV#").and_then(DeliveryId::parse))
+            .collect())
+    }
+
+    async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        self.get_consistent(delivery_key(id)).await?.as_ref().map(delivery_record).transpose()
+    }
+
+    async fn claim(&self, id: &DeliveryId, now: OffsetDateTime) -> Result<bool, ChangeError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(id)))
+            .update_expression("SET lease_until = :until")
+            .condition_expression(
+                "#st = :pending AND next_at <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":until", s(rfc3339(now + LEASE)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(classify(err).into()),
+        }
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+        effect: &AttemptEffect,
+    ) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let recorded = tx.update(delivery_key(&delivery.id), |u| {
+            let u = u
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":st", s(effect.status.as_str()))
+                .expression_attribute_values(":n", n(attempt.attempt))
+                .expression_attribute_values(":pending", s("pending"))
+                .condition_expression("#st = :pending");
+            match (effect.status, effect.next_at) {
+                (DeliveryStatus::Pending, Some(next_at)) => {
+                    let [(pk_name, pk), (sk_name, sk)] = due_keys(&delivery.id, next_at);
+                    u.update_expression(
+                        "SET #st = :st, attempt = :n, next_at = :next, #gpk = :gpk, #gsk = :gsk REMOVE lease_until",
+                    )
+                    .expression_attribute_names("#gpk", pk_name)
+                    .expression_attribute_names("#gsk", sk_name)
+                    .expression_attribute_values(":gpk", pk)
+                    .expression_attribute_values(":gsk", sk)
+                    .expression_attribute_values(":next", s(rfc3339(next_at)))
+                }
+                _ => u.update_expression(format!(
+                    "SET #st = :st, attempt = :n REMOVE lease_until, next_at, {}, {}",
+                    schema::GSI2PK,
+                    schema::GSI2SK
+                )),
+            }
+        })?;
+        tx.on_condition(recorded, ChangeError::Stale);
+        tx.put(attempt_item(&delivery.endpoint_id, attempt), None)?;
+        // The endpoint's health; it may have been deleted meanwhile (then nothing to update).
+        let at = s(rfc3339(attempt.at));
+        if effect.success {
+            tx.update(endpoint_key(&delivery.endpoint_id), |u| {
+                u.update_expression("SET last_success_at = :at REMOVE failing_since")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":at", at)
+            })?;
+        } else if let Some((reason, log)) = &effect.disable {
+            tx.update(endpoint_key(&delivery.endpoint_id), |u| {
+                u.update_expression(
+                    "SET enabled = :no, disabled_reason = :reason, failing_since = if_not_exists(failing_since, :at)",
+                )
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":reason", s(reason))
+                .expression_attribute_values(":at", at)
+            })?;
+            tx.log(log)?;
+        } else {
+            tx.update(endpoint_key(&delivery.endpoint_id), |u| {
+                u.update_expression("SET failing_since = if_not_exists(failing_since, :at)")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":at", at)
+            })?;
+        }
+        match tx.commit().await {
+            // The endpoint is gone: record the attempt without it.
+            Err(ChangeError::Conflict(_)) => {
+                let mut tx = self.transaction();
+                let recorded = tx.update(delivery_key(&delivery.id), |u| {
+                    u.update_expression(format!(
+                        "SET #st = :failed, attempt = :n REMOVE lease_until, next_at, {}, {}",
+                        schema::GSI2PK,
+                        schema::GSI2SK
+                    ))
+                    .condition_expression("#st = :pending")
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":failed", s("failed"))
+                    .expression_attribute_values(":pending", s("pending"))
+                    .expression_attribute_values(":n", n(attempt.attempt))
+                })?;
+                tx.on_condition(recorded, ChangeError::Stale);
+                tx.commit().await
+            }
+            other => other,
+        }
+    }
+
+    async fn requeue(&self, delivery: &Delivery, now: OffsetDateTime, audit: &AuditEntry) -> Result<(), ChangeError> {
+        let [(pk_name, pk), (sk_name, sk)] = due_keys(&delivery.id, now);
+        let mut tx = self.transaction();
+        let requeued = tx.update(delivery_key(&delivery.id), |u| {
+            u.update_expression("SET #st = :pending, next_at = :now, #gpk = :gpk, #gsk = :gsk REMOVE lease_until")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#gpk", pk_name)
+                .expression_attribute_names("#gsk", sk_name)
+                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":now", s(rfc3339(now)))
+                .expression_attribute_values(":gpk", pk)
+                .expression_attribute_values(":gsk", sk)
+        })?;
+        tx.on_condition(requeued, ChangeError::NotFound);
+        tx.log(&ChangeLog { audits: vec![audit.clone()], events: Vec::new(), idempotency: None })?;
+        tx.commit().await
+    }
+
+    async fn list_attempts(
+        &self,
+        endpoint: &WebhookId,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Attempt>, ChangeError> {
+        let mut filter = Filter::default();
+        // DynamoDB deletes expired attempts late: a listing skips them itself.
+        filter.and_number(
+            "#ttl > :now",
+            &[("#ttl", schema::TTL_ATTRIBUTE)],
+            (":now", keyhive::model::now().unix_timestamp()),
+        );
+        let listing = Listing {
+            index: None,
+            partition_attr: schema::PK,
+            partition: schema::attempts_pk(endpoint.as_str()),
+            sort_attr: schema::SK,
+            range: SortRange::All,
+            filter,
+            key_attrs: &[schema::PK, schema::SK],
+        };
+        let (found, next) = self.list_page(&listing, start, limit).await?;
+        let items = found.iter().map(attempt_record).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn deliveries_since(
+        &self,
+        endpoint: &WebhookId,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, ChangeError> {
+        let pk = schema::endpoint_deliveries_gsi1pk(endpoint.as_str());
+        let page = gsi1_list(self, pk, SortRange::From(rfc3339(since)), None, limit, |i| {
+            DeliveryId::parse(get_s(i, "id")?).ok_or_else(|| corrupt("id"))
+        })
+        .await?;
+        let mut found = Vec::new();
+        for id in &page.items {
+            if let Some(delivery) = self.get_delivery(id).await? {
+                found.push(delivery);
+            }
+        }
+        Ok(found)
+    }
+}
