@@ -71,7 +71,8 @@ pub async fn list(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError>
         partition_attr: schema::PK,
         partition: schema::audit_pk(identity.org_id.as_str()),
         sort_attr: schema::SK,
-        range: SortRange::From(rfc3339(since.max(oldest))),
+        // Without the `Z`: the second's fractional sort keys (`…:SS.ffffffZ`) sort after it.
+        range: SortRange::From(rfc3339(since.max(oldest)).trim_end_matches('Z').to_string()),
         filter,
         key_attrs: &[schema::PK, schema::SK],
     };

@@ -81,6 +81,7 @@ async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, A
             let events = fields.required("events", events)?;
             let description = fields.optional("description", description)?;
             fields.finish()?;
+            rules::check_readable(&call.identity()?.permissions, &events)?;
             let url = rules::check_url(&webhooks.outbound, "url", &url).await?;
             let key = webhooks.sealing_key().await?;
             let change = call.change()?;
@@ -107,18 +108,24 @@ async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, A
         WebhooksOp::Update => {
             let mut fields = parse_object(call.request.body().as_ref(), false)?;
             let mut patch = EndpointPatch::default();
-            if let Some(url) = fields.optional("url", read::string)? {
-                patch.url = Some(rules::check_url(&webhooks.outbound, "url", &url).await?);
-            }
+            let url = fields.optional("url", read::string)?;
             patch.events = fields.optional("events", events)?;
             if fields.has("description") {
                 patch.description = Some(fields.optional("description", description)?);
             }
             fields.finish()?;
-            if patch.url.is_none() && patch.events.is_none() && patch.description.is_none() {
+            if url.is_none() && patch.events.is_none() && patch.description.is_none() {
                 return Err(ApiError::validation("body", "must change url, events or description"));
             }
+            if let Some(events) = &patch.events {
+                rules::check_readable(&call.identity()?.permissions, events)?;
+            }
             let change = call.change()?;
+            // The URL is looked up only for an endpoint the caller has (no lookups for anyone).
+            rules::visible(store, &change, call.param("id")?).await?;
+            if let Some(url) = url {
+                patch.url = Some(rules::check_url(&webhooks.outbound, "url", &url).await?);
+            }
             Ok(Reply::ok(rules::update(store, &change, call.param("id")?, patch).await?.to_json()))
         }
         WebhooksOp::Delete => {

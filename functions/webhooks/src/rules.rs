@@ -10,6 +10,7 @@ use crate::model::{
 use crate::sender::{Outcome, Sender};
 use crate::ssrf::{Policy, Resolver};
 use crate::store::{AttemptEffect, OutboxRecord, WebhookStore, MAX_ENDPOINTS};
+use keyhive::auth::permissions::{permission_name, Action, Permissions, Resource};
 use keyhive::change::{AuditAction, Change, EventType, OutboxEvent};
 use keyhive::http::error::ApiError;
 use keyhive::model::rfc3339;
@@ -20,6 +21,10 @@ use time::{Duration, OffsetDateTime};
 pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
 /// How far `recover` reaches back: as long as outbox events and deliveries are kept, less a day.
 pub const RECOVER_WINDOW: Duration = Duration::days(7);
+/// One `recover` call looks at this many deliveries and re-sends at most `RECOVER_LIMIT` (call
+/// again with a later `since` for more).
+pub const RECOVER_SCAN: u32 = 300;
+pub const RECOVER_LIMIT: usize = 100;
 
 /// What the delivery side needs, built once per instance.
 pub struct Outbound {
@@ -37,6 +42,36 @@ pub async fn check_url(outbound: &Outbound, field: &str, url: &str) -> Result<St
         .await
         .map_err(|r| ApiError::validation(field, r.to_string()))?;
     Ok(parsed.to_string())
+}
+
+/// The resource whose `read` permission an event type's payload needs.
+fn resource_of(event_type: EventType) -> Resource {
+    match event_type {
+        EventType::KeyCreated | EventType::KeyUpdated | EventType::KeyRevoked | EventType::KeyRolled => {
+            Resource::ApiKeys
+        }
+        EventType::MemberRemoved => Resource::Members,
+        EventType::SandboxCreated | EventType::SandboxKilled | EventType::SandboxExpired => Resource::Sandboxes,
+        EventType::LinkCreated | EventType::LinkUpdated | EventType::LinkDeleted => Resource::ShortLinks,
+        EventType::DomainVerified => Resource::Domains,
+        EventType::WebhookTest | EventType::WebhookDisabled => Resource::Webhooks,
+    }
+}
+
+/// An endpoint receives only what its creator could read: each subscribed type's resource
+/// (every one of them for `*`) needs `<resource>:read` (403 naming the first lacking).
+pub fn check_readable(permissions: &Permissions, events: &Subscription) -> Result<(), ApiError> {
+    let types: Vec<EventType> = match events {
+        Subscription::All => EventType::ALL.to_vec(),
+        Subscription::Only(names) => names.iter().filter_map(|n| EventType::parse(n)).collect(),
+    };
+    for event_type in types {
+        let resource = resource_of(event_type);
+        if !permissions.allows(resource, Action::Read) {
+            return Err(ApiError::Forbidden { required: permission_name(resource, Action::Read) });
+        }
+    }
+    Ok(())
 }
 
 /// An endpoint of the caller's organization and environment; anything else is 404.
@@ -220,7 +255,7 @@ pub async fn resend<S: WebhookStore + ?Sized>(
         _ => return Err(ApiError::NotFound),
     };
     let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
-    store.requeue(&delivery, change.at, &audit).await?;
+    store.requeue(&delivery, change.at, Some(&audit)).await?;
     Ok(Delivery { status: DeliveryStatus::Pending, next_at: Some(change.at), ..delivery })
 }
 
@@ -237,11 +272,11 @@ pub async fn recover<S: WebhookStore + ?Sized>(
     let endpoint = visible(store, change, id).await?;
     let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
     let mut requeued = 0;
-    for delivery in store.deliveries_since(&endpoint.id, since, 1000).await? {
-        if delivery.status == DeliveryStatus::Failed {
-            store.requeue(&delivery, change.at, &audit).await?;
-            requeued += 1;
-        }
+    let failed = store.deliveries_since(&endpoint.id, since, RECOVER_SCAN).await?;
+    for delivery in failed.iter().filter(|d| d.status == DeliveryStatus::Failed).take(RECOVER_LIMIT) {
+        // One audit entry for the call, with its first re-send.
+        store.requeue(delivery, change.at, (requeued == 0).then_some(&audit)).await?;
+        requeued += 1;
     }
     Ok(requeued)
 }
@@ -287,9 +322,7 @@ pub async fn attempt<S: WebhookStore + ?Sized>(
     id: &DeliveryId,
     now: OffsetDateTime,
 ) -> Result<Option<Attempt>, ApiError> {
-    if !store.claim(id, now).await? {
-        return Ok(None);
-    }
+    let Some(lease) = store.claim(id, now).await? else { return Ok(None) };
     let Some(delivery) = store.get_delivery(id).await? else { return Ok(None) };
     let endpoint = store.get_endpoint(&delivery.endpoint_id).await?;
     let number = delivery.attempts + 1;
@@ -325,7 +358,7 @@ pub async fn attempt<S: WebhookStore + ?Sized>(
         error: outcome.error.clone(),
         next_retry_at: effect.next_at,
     };
-    match store.record_attempt(&delivery, &attempt, &effect).await {
+    match store.record_attempt(&delivery, &lease, &attempt, &effect).await {
         // Resent or recorded by another dispatcher after our lease ran out: theirs stands.
         Err(keyhive::store::ChangeError::Stale) => Ok(Some(attempt)),
         other => other.map(|()| Some(attempt)).map_err(ApiError::from),
@@ -350,9 +383,12 @@ async fn send(
         Ok(parsed) => parsed,
         Err(refusal) => return Ok(refused(format!("the URL is refused: {refusal}"))),
     };
-    let addresses = match outbound.resolver.addresses(&outbound.policy, &target).await {
-        Ok(addresses) => addresses,
-        Err(refusal) => return Ok(refused(format!("the URL is refused: {refusal}"))),
+    // The lookup counts against the attempt's time like the exchange itself.
+    let lookup = tokio::time::timeout(outbound.sender.timeout, outbound.resolver.addresses(&outbound.policy, &target));
+    let addresses = match lookup.await {
+        Ok(Ok(addresses)) => addresses,
+        Ok(Err(refusal)) => return Ok(refused(format!("the URL is refused: {refusal}"))),
+        Err(_) => return Ok(refused("the host name did not resolve in time".into())),
     };
     let secrets = match signing_secrets(key, endpoint, now) {
         Ok(secrets) => secrets,
@@ -436,27 +472,40 @@ pub async fn dispatch<S: WebhookStore + ?Sized>(
     let mut pass = Pass::default();
     for shard in 0..keyhive::schema::WORK_SHARDS {
         for (pk, sk) in store.pending_events(shard, PASS_LIMIT).await? {
-            if let Some(event) = store.get_outbox(&pk, &sk).await? {
-                fan_out(store, &event, now).await?;
-                pass.events += 1;
+            let Some(event) = store.get_outbox(&pk, &sk).await? else { continue };
+            // One event's trouble never holds up the rest (it stays pending for the next pass).
+            match fan_out(store, &event, now).await {
+                Ok(_) => pass.events += 1,
+                Err(err) => tracing::warn!(error = %keyhive::http::error::source_chain(&err), "fan-out failed"),
             }
         }
     }
+    let mut due = Vec::new();
     for shard in 0..keyhive::schema::WORK_SHARDS {
-        let due = store.due_deliveries(shard, now, PASS_LIMIT).await?;
-        // Each delivery on its own task: one slow endpoint does not hold up the others.
-        let attempts = due.iter().map(|id| attempt(store, key, outbound, id, now));
-        for result in futures_util::future::join_all(attempts).await {
-            match result {
-                Ok(Some(_)) => pass.attempts += 1,
-                Ok(None) => {}
-                // One delivery's trouble (its lease runs out and it is tried again) never stops
-                // the others; the table being away does, at the next call.
-                Err(err) => {
-                    tracing::warn!(error = %keyhive::http::error::source_chain(&err), "a delivery attempt failed")
-                }
-            }
+        due.extend(store.due_deliveries(shard, now, PASS_LIMIT).await?);
+    }
+    pass.attempts = attempt_all(store, key, outbound, &due, now).await;
+    Ok(pass)
+}
+
+/// Attempts deliveries all at once (each bounded by the send timeout): one slow endpoint never
+/// holds up the others. Returns how many were attempted.
+pub async fn attempt_all<S: WebhookStore + ?Sized>(
+    store: &S,
+    key: &SealingKey,
+    outbound: &Outbound,
+    ids: &[DeliveryId],
+    now: OffsetDateTime,
+) -> usize {
+    let attempts = ids.iter().map(|id| attempt(store, key, outbound, id, now));
+    let mut made = 0;
+    for result in futures_util::future::join_all(attempts).await {
+        match result {
+            Ok(Some(_)) => made += 1,
+            Ok(None) => {}
+            // Its lease runs out and it is tried again.
+            Err(err) => tracing::warn!(error = %keyhive::http::error::source_chain(&err), "a delivery attempt failed"),
         }
     }
-    Ok(pass)
+    made
 }

@@ -17,7 +17,8 @@ pub enum Refusal {
     NoHost,
     #[error("must not carry user info")]
     UserInfo,
-    #[error("resolves to a non-public address ({0})")]
+    /// The address is not echoed: a 400 must not turn into a lookup service.
+    #[error("is, or resolves to, a non-public address")]
     NonPublic(IpAddr),
     #[error("does not resolve")]
     Unresolved,
@@ -53,6 +54,14 @@ fn v6_is_public(ip: Ipv6Addr) -> bool {
     // Addresses that carry an IPv4 address are judged by it.
     if let Some(v4) = ip.to_ipv4_mapped() {
         return v4_is_public(v4);
+    }
+    // IPv4-translated (`::ffff:0:a.b.c.d`) and local-use NAT64 (`64:ff9b:1::/48`, which embeds
+    // the IPv4 address elsewhere): never a public destination of ours.
+    if segments[..4] == [0, 0, 0, 0] && segments[4] == 0xffff && segments[5] == 0 {
+        return false;
+    }
+    if segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1 {
+        return false;
     }
     if segments[0] == 0x64 && segments[1] == 0xff9b {
         // NAT64: the last 32 bits are an IPv4 address.
@@ -203,6 +212,8 @@ mod tests {
             "https://[ff02::1]/",
             "https://[2002:7f00:1::]/",
             "https://[::127.0.0.1]/",
+            "https://[::ffff:0:7f00:1]/",
+            "https://[64:ff9b:1::a00:1]/",
         ] {
             assert!(matches!(policy.parse(refused), Err(Refusal::NonPublic(_))), "{refused}");
         }

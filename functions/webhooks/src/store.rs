@@ -89,16 +89,24 @@ pub trait WebhookStore: Send + Sync {
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
     /// Takes a due delivery for one attempt (`Ok(false)`: another dispatcher has it, or it is not
     /// due or pending any more).
-    async fn claim(&self, id: &DeliveryId, now: OffsetDateTime) -> Result<bool, ChangeError>;
-    /// Records an attempt and its effect on the delivery and the endpoint, in one transaction.
+    async fn claim(&self, id: &DeliveryId, now: OffsetDateTime) -> Result<Option<String>, ChangeError>;
+    /// Records an attempt and its effect on the delivery and the endpoint, in one transaction,
+    /// if the delivery is still held under `lease` (`ChangeError::Stale` otherwise).
     async fn record_attempt(
         &self,
         delivery: &Delivery,
+        lease: &str,
         attempt: &Attempt,
         effect: &AttemptEffect,
     ) -> Result<(), ChangeError>;
     /// Makes a delivery pending again, due at `now` (resend, recover).
-    async fn requeue(&self, delivery: &Delivery, now: OffsetDateTime, audit: &AuditEntry) -> Result<(), ChangeError>;
+    /// The audit entry, when given, is written in the same transaction.
+    async fn requeue(
+        &self,
+        delivery: &Delivery,
+        now: OffsetDateTime,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), ChangeError>;
     /// An endpoint's attempts, newest first.
     async fn list_attempts(
         &self,
@@ -318,10 +326,8 @@ async fn gsi2_keys(
         filter: Filter::default(),
         key_attrs: &[schema::PK, schema::SK, schema::GSI2PK, schema::GSI2SK],
     };
-    // `list_page` reads newest first; the oldest work goes first, so read the whole (bounded)
-    // window and turn it round.
-    let (mut items, _) = store.list_page(&listing, None, limit).await?;
-    items.reverse();
+    // The oldest work first: nothing waits behind newer work.
+    let (items, _) = store.list_page_oldest_first(&listing, None, limit).await?;
     Ok(items)
 }
 
@@ -490,13 +496,15 @@ impl WebhookStore for DynamoStore {
         self.get_consistent(delivery_key(id)).await?.as_ref().map(delivery_record).transpose()
     }
 
-    async fn claim(&self, id: &DeliveryId, now: OffsetDateTime) -> Result<bool, ChangeError> {
+    async fn claim(&self, id: &DeliveryId, now: OffsetDateTime) -> Result<Option<String>, ChangeError> {
+        let token = keyhive::model::random_id("lease", 16);
         let result = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(delivery_key(id)))
-            .update_expression("SET lease_until = :until")
+            .update_expression("SET lease_until = :until, lease = :token")
+            .expression_attribute_values(":token", s(&token))
             .condition_expression(
                 "#st = :pending AND next_at <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
             )
@@ -507,8 +515,8 @@ impl WebhookStore for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Ok(_) => Ok(Some(token)),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
             Err(err) => Err(classify(err).into()),
         }
     }
@@ -516,6 +524,7 @@ impl WebhookStore for DynamoStore {
     async fn record_attempt(
         &self,
         delivery: &Delivery,
+        lease: &str,
         attempt: &Attempt,
         effect: &AttemptEffect,
     ) -> Result<(), ChangeError> {
@@ -526,7 +535,8 @@ impl WebhookStore for DynamoStore {
                 .expression_attribute_values(":st", s(effect.status.as_str()))
                 .expression_attribute_values(":n", n(attempt.attempt))
                 .expression_attribute_values(":pending", s("pending"))
-                .condition_expression("#st = :pending");
+                .expression_attribute_values(":lease", s(lease))
+                .condition_expression("#st = :pending AND lease = :lease");
             match (effect.status, effect.next_at) {
                 (DeliveryStatus::Pending, Some(next_at)) => {
                     let [(pk_name, pk), (sk_name, sk)] = due_keys(&delivery.id, next_at);
@@ -540,7 +550,7 @@ impl WebhookStore for DynamoStore {
                     .expression_attribute_values(":next", s(rfc3339(next_at)))
                 }
                 _ => u.update_expression(format!(
-                    "SET #st = :st, attempt = :n REMOVE lease_until, next_at, {}, {}",
+                    "SET #st = :st, attempt = :n REMOVE lease_until, lease, next_at, {}, {}",
                     schema::GSI2PK,
                     schema::GSI2SK
                 )),
@@ -580,14 +590,15 @@ impl WebhookStore for DynamoStore {
                 let mut tx = self.transaction();
                 let recorded = tx.update(delivery_key(&delivery.id), |u| {
                     u.update_expression(format!(
-                        "SET #st = :failed, attempt = :n REMOVE lease_until, next_at, {}, {}",
+                        "SET #st = :failed, attempt = :n REMOVE lease_until, lease, next_at, {}, {}",
                         schema::GSI2PK,
                         schema::GSI2SK
                     ))
-                    .condition_expression("#st = :pending")
+                    .condition_expression("#st = :pending AND lease = :lease")
                     .expression_attribute_names("#st", "status")
                     .expression_attribute_values(":failed", s("failed"))
                     .expression_attribute_values(":pending", s("pending"))
+                    .expression_attribute_values(":lease", s(lease))
                     .expression_attribute_values(":n", n(attempt.attempt))
                 })?;
                 tx.on_condition(recorded, ChangeError::Stale);
@@ -597,22 +608,29 @@ impl WebhookStore for DynamoStore {
         }
     }
 
-    async fn requeue(&self, delivery: &Delivery, now: OffsetDateTime, audit: &AuditEntry) -> Result<(), ChangeError> {
+    async fn requeue(
+        &self,
+        delivery: &Delivery,
+        now: OffsetDateTime,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), ChangeError> {
         let [(pk_name, pk), (sk_name, sk)] = due_keys(&delivery.id, now);
         let mut tx = self.transaction();
         let requeued = tx.update(delivery_key(&delivery.id), |u| {
-            u.update_expression("SET #st = :pending, next_at = :now, #gpk = :gpk, #gsk = :gsk REMOVE lease_until")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#gpk", pk_name)
-                .expression_attribute_names("#gsk", sk_name)
-                .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":now", s(rfc3339(now)))
-                .expression_attribute_values(":gpk", pk)
-                .expression_attribute_values(":gsk", sk)
+            u.update_expression(
+                "SET #st = :pending, next_at = :now, #gpk = :gpk, #gsk = :gsk REMOVE lease_until, lease",
+            )
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#gpk", pk_name)
+            .expression_attribute_names("#gsk", sk_name)
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":gpk", pk)
+            .expression_attribute_values(":gsk", sk)
         })?;
         tx.on_condition(requeued, ChangeError::NotFound);
-        tx.log(&ChangeLog { audits: vec![audit.clone()], events: Vec::new(), idempotency: None })?;
+        tx.log(&ChangeLog { audits: audit.into_iter().cloned().collect(), events: Vec::new(), idempotency: None })?;
         tx.commit().await
     }
 

@@ -337,7 +337,7 @@ async fn receiver_down_then_back_gets_everything_and_a_dispatcher_dying_mid_send
     // A dispatcher claims one and dies before recording anything.
     let key = webhooks.sealing_key().await.unwrap();
     let later = start + Duration::seconds(10);
-    assert!(webhooks.api.store.claim(&pending[0].id, later).await.unwrap());
+    assert!(webhooks.api.store.claim(&pending[0].id, later).await.unwrap().is_some());
     // Back up, on the same port.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     drop(listener);
@@ -412,7 +412,7 @@ async fn urls_to_non_public_addresses_are_refused_when_set_and_when_delivered() 
         let url = format!("https://{name}-{tag}.hooks.test/hook");
         let refused = rules::check_url(&webhooks.outbound, "url", &url).await;
         assert!(
-            matches!(&refused, Err(keyhive::ApiError::Validation { reason, .. }) if reason.contains("non-public")),
+            matches!(&refused, Err(keyhive::ApiError::Validation { reason, .. }) if reason.contains("non-public") && !reason.contains('.')),
             "{url}: {refused:?}"
         );
     }

@@ -156,6 +156,18 @@ async fn endpoints_keep_to_their_tenant_and_permissions() {
     let forbidden =
         send(&hooks, Event::load("webhooks-rotate-secret.json").authorized_as(&reader).param("id", id)).await;
     assert_eq!(assert_envelope(&forbidden, 403)["error"]["details"]["required"], "webhooks:update");
+    // An endpoint receives only what its creator could read.
+    let mut creator = admin.clone();
+    creator.permissions =
+        Permissions::from_json("permissions", &json!({"webhooks": ["create", "update"], "shortLinks": ["read"]}))
+            .unwrap();
+    let everything = send(&hooks, Event::load("webhooks-create.json").authorized_as(&creator).body(&body)).await;
+    assert_eq!(assert_envelope(&everything, 403)["error"]["details"]["required"], "apiKeys:read");
+    let links_only = json!({"url": "http://127.0.0.1:9/x", "events": ["link.created", "link.deleted"]});
+    let allowed = send(&hooks, Event::load("webhooks-create.json").authorized_as(&creator).body(&links_only)).await;
+    let own_id = assert_envelope(&allowed, 201)["data"]["id"].as_str().unwrap().to_string();
+    let widen = send(&hooks, Event::load("webhooks-update.json").authorized_as(&creator).param("id", &own_id)).await;
+    assert_eq!(assert_envelope(&widen, 403)["error"]["details"]["required"], "apiKeys:read");
     let no_audit = send(&hooks, Event::load("audit-log.json").authorized_as(&reader)).await;
     assert_eq!(assert_envelope(&no_audit, 403)["error"]["details"]["required"], "audit:read");
 }

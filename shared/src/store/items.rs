@@ -146,7 +146,7 @@ pub fn audit_item(a: &AuditEntry) -> Item {
     let entry_id = crate::model::random_id("aud", 16);
     let mut item = Item::from([
         (schema::PK.into(), s(schema::audit_pk(a.org_id.as_str()))),
-        (schema::SK.into(), s(schema::audit_sk(&at, &entry_id))),
+        (schema::SK.into(), s(schema::audit_sk(&audit_sort_time(a.at), &entry_id))),
         ("entry_id".into(), s(entry_id)),
         ("at".into(), s(at)),
         ("environment".into(), s(a.environment.as_str())),
@@ -163,6 +163,15 @@ pub fn audit_item(a: &AuditEntry) -> Item {
     // Retention: DynamoDB deletes entries past it (late; reads skip them themselves).
     item.insert(schema::TTL_ATTRIBUTE.into(), n((a.at + AUDIT_RETENTION).unix_timestamp()));
     item
+}
+
+/// The entry's time (whole seconds, as every stored time) with the microsecond it was written
+/// at, so that entries of one second list in the order they happened: `…T09:51:04.123456Z`.
+fn audit_sort_time(at: OffsetDateTime) -> String {
+    let written = OffsetDateTime::now_utc();
+    // Written in a later second than the change's (a slow request): last of its second.
+    let micros = if written.unix_timestamp() == at.unix_timestamp() { written.microsecond() } else { 999_999 };
+    format!("{}.{micros:06}Z", rfc3339(at).trim_end_matches('Z'))
 }
 
 /// How long audit entries are kept.

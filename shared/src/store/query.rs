@@ -83,6 +83,26 @@ impl DynamoStore {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<(Vec<Item>, Option<Position>), ChangeError> {
+        self.read_page(listing, start, limit, false).await
+    }
+
+    /// Like `list_page`, oldest first: for work queues, where the oldest item goes first.
+    pub async fn list_page_oldest_first(
+        &self,
+        listing: &Listing<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<(Vec<Item>, Option<Position>), ChangeError> {
+        self.read_page(listing, start, limit, true).await
+    }
+
+    async fn read_page(
+        &self,
+        listing: &Listing<'_>,
+        start: Option<&Position>,
+        limit: u32,
+        oldest_first: bool,
+    ) -> Result<(Vec<Item>, Option<Position>), ChangeError> {
         let wanted = limit as usize + 1;
         let mut found: Vec<Item> = Vec::new();
         let mut exclusive_start = start.map(|position| start_key(listing, position)).transpose()?;
@@ -95,7 +115,7 @@ impl DynamoStore {
                 .query()
                 .table_name(self.table())
                 .set_index_name(listing.index.map(str::to_string))
-                .scan_index_forward(false)
+                .scan_index_forward(oldest_first)
                 .limit(round as i32)
                 .expression_attribute_names("#p", listing.partition_attr)
                 .expression_attribute_values(":p", s(&listing.partition))

@@ -14,30 +14,33 @@ fn failure(err: &keyhive::ApiError) -> Error {
     Error::from(keyhive::http::error::source_chain(err))
 }
 
-/// A stream batch: each outbox insert fanned out and its deliveries tried at once; the records
-/// that failed are reported for the stream to retry.
+/// A stream batch: each outbox insert fanned out, then every new delivery tried at once (each
+/// bounded by the send timeout, well inside the function's). A record whose fan-out failed is
+/// reported for the stream to retry; a failed send waits for its retry on the schedule.
 async fn stream(webhooks: &Webhooks, records: &[Value]) -> Result<Value, Error> {
     let store = &webhooks.api.store;
     let key = webhooks.sealing_key().await.map_err(|e| failure(&e))?;
+    let now = keyhive::model::now();
     let mut failed = Vec::new();
+    let mut deliveries = Vec::new();
     for record in records {
         let keys = &record["dynamodb"]["Keys"];
         let (Some(pk), Some(sk)) = (keys["PK"]["S"].as_str(), keys["SK"]["S"].as_str()) else { continue };
         let sequence = record["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_string();
-        let now = keyhive::model::now();
         let outcome = async {
-            let Some(event) = store.get_outbox(pk, sk).await? else { return Ok(()) };
-            for delivery in webhooks::rules::fan_out(store, &event, now).await? {
-                webhooks::rules::attempt(store, key, &webhooks.outbound, &delivery.id, now).await?;
-            }
-            Ok::<_, keyhive::ApiError>(())
+            let Some(event) = store.get_outbox(pk, sk).await? else { return Ok(Vec::new()) };
+            webhooks::rules::fan_out(store, &event, now).await
         }
         .await;
-        if let Err(err) = outcome {
-            tracing::warn!(error = %keyhive::http::error::source_chain(&err), "outbox record failed; the stream retries it");
-            failed.push(json!({ "itemIdentifier": sequence }));
+        match outcome {
+            Ok(created) => deliveries.extend(created.into_iter().map(|d| d.id)),
+            Err(err) => {
+                tracing::warn!(error = %keyhive::http::error::source_chain(&err), "outbox record failed; the stream retries it");
+                failed.push(json!({ "itemIdentifier": sequence }));
+            }
         }
     }
+    webhooks::rules::attempt_all(store, key, &webhooks.outbound, &deliveries, now).await;
     Ok(json!({ "batchItemFailures": failed }))
 }
 
