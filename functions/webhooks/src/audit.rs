@@ -14,6 +14,9 @@ use keyhive::store::{Page, StoreError};
 use keyhive::{Api, ApiError, Call, Reply};
 use serde_json::{json, Value};
 
+/// The longest filter value (openapi's `maxLength`): ids are far shorter.
+const MAX_FILTER_CHARS: usize = 200;
+
 const AUDIT_LIST: ListSpec =
     ListSpec { default_limit: 20, filters: &["actor", "action", "resource", "since"], numbered: false };
 
@@ -44,8 +47,8 @@ pub async fn list(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError>
         filter.and("#env = :env", &[("#env", "environment")], &[(":env", Environment::Test.as_str())]);
     }
     for name in ["actor", "action", "resource", "since"] {
-        if list.filter(name).is_some_and(str::is_empty) {
-            return Err(ApiError::validation(name, "must not be empty"));
+        if list.filter(name).is_some_and(|v| v.is_empty() || v.chars().count() > MAX_FILTER_CHARS) {
+            return Err(ApiError::validation(name, "must be 1..200 characters"));
         }
     }
     if let Some(actor) = list.filter("actor") {

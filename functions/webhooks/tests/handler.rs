@@ -255,7 +255,14 @@ async fn the_audit_log_filters_in_the_query_and_a_test_key_reads_test_entries_on
     assert!(entries.iter().all(|e| e["environment"] == "test"), "{test_view}");
     assert!(entries.iter().any(|e| e["target_id"] == test_id.as_str()));
 
-    for (name, value) in [("action", "key.exploded"), ("since", "yesterday"), ("sort", "asc")] {
+    let long = "x".repeat(201);
+    for (name, value) in [
+        ("action", "key.exploded"),
+        ("since", "yesterday"),
+        ("sort", "asc"),
+        ("resource", long.as_str()),
+        ("actor", ""),
+    ] {
         let answer = send(&hooks, read(&admin, &[(name, value)])).await;
         assert_eq!(assert_envelope(&answer, 400)["error"]["details"]["field"], name);
     }
