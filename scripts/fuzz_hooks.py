@@ -33,6 +33,9 @@ response from a check; each adjustment keeps the fuzzer testing the API rather t
 - The run's key travels as `X-API-Key`; a generated `Authorization` header beside it would be a
   second credential, always 401 by contract (tested in tests/ and e2e/), so it is dropped and the
   operation is reached.
+- Generated framing headers (`Content-Length`, `Transfer-Encoding`, `Host`, `Connection`) are
+  dropped: the HTTP client sets them, and a bad one is answered by watch's own server (an empty
+  400) before any function runs, as API Gateway would in front of a deployment.
 - Likewise watch answers its own 500 for any header value that is not ASCII (it cannot put it in
   the event it builds). Such values are sent with each non-ASCII character replaced by `?`: still
   not a valid credential or header value for keyhive. The functions' and the authorizer's answers
@@ -139,6 +142,12 @@ def before_call(ctx, case, kwargs):
     # The run authenticates with X-API-Key; an Authorization header generated beside it makes two
     # credentials, which is always a 401 (tested in tests/ and e2e/), and would hide the operation.
     for name in [n for n in (case.headers or {}) if n.lower() == "authorization"]:
+        del case.headers[name]
+
+    # Framing headers belong to the HTTP client: a generated `content-length: d` is refused by
+    # cargo lambda watch's own server (an empty 400) before any function runs; API Gateway, in
+    # front of a deployment, answers such a request itself too.
+    for name in [n for n in (case.headers or {}) if n.lower() in ("content-length", "transfer-encoding", "host", "connection")]:
         del case.headers[name]
 
     for name, value in list((case.headers or {}).items()):
