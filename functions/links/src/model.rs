@@ -132,8 +132,22 @@ impl Destination {
         if !url.username().is_empty() || url.password().is_some() {
             return None;
         }
-        let scheme_ok = matches!(url.scheme(), "http" | "https");
-        let has_host = url.host_str().is_some_and(|h| !h.is_empty());
+        // The scheme as written, in lowercase (openapi's `LinkUrl` pattern).
+        let scheme_ok = s.starts_with("http://") || s.starts_with("https://");
+        // A DNS name of letters, digits and hyphens, its last label starting with a letter: `url`
+        // also accepts characters such as `*` in a host, and IP addresses.
+        let has_host = match url.host() {
+            Some(url::Host::Domain(name)) => {
+                let labels: Vec<&str> = name.split('.').collect();
+                labels.iter().all(|l| {
+                    !l.is_empty()
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                }) && labels.last().is_some_and(|tld| tld.starts_with(|c: char| c.is_ascii_alphabetic()))
+            }
+            _ => false,
+        };
         // `url` accepts `http:example.com` and `http:/example.com`; a destination says `//`.
         let spelled_absolute = s.get(url.scheme().len()..).is_some_and(|rest| rest.starts_with("://"));
         (scheme_ok && has_host && spelled_absolute).then(|| Destination(s.to_string()))
@@ -389,7 +403,12 @@ mod tests {
 
     #[test]
     fn destinations_are_absolute_http_urls_usable_as_a_location() {
-        for good in ["https://example.com", "http://example.com/a?b=c#d", "https://xn--bcher-kva.example/p"] {
+        for good in [
+            "https://example.com",
+            "http://example.com/a?b=c#d",
+            "https://xn--bcher-kva.example/p",
+            "https://Example.COM:8443/x",
+        ] {
             assert!(Destination::parse(good).is_some(), "{good}");
         }
         let long = format!("https://example.com/{}", "a".repeat(2030));
@@ -408,6 +427,11 @@ mod tests {
             "https://bücher.example",
             "https://bank.example@evil.example/",
             "https://user:pw@example.com/",
+            "https://q04b0oz1.x5ddspig.org*",
+            "https://exa_mple.com/",
+            "HTTPS://example.com/",
+            "https://93.184.215.14/",
+            "https://[2606:4700::1]/",
             long.as_str(),
         ] {
             assert!(Destination::parse(bad).is_none(), "{bad}");
