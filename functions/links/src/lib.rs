@@ -67,7 +67,10 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
             idempotent(api, &call, |claim| async move {
                 let change = change.with_claim(claim);
                 let link = rules::create_link(store, &change, new, &base).await?;
-                Ok(created(link.to_json(&base, Clicks::default()), &format!("/short-link/{}", link.id.as_str())))
+                Ok(Reply::created_at(
+                    link.to_json(&base, Clicks::default()),
+                    &format!("/short-link/{}", link.id.as_str()),
+                ))
             })
             .await
         }
@@ -153,7 +156,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
             idempotent(api, &call, |claim| async move {
                 let change = change.with_claim(claim);
                 let domain = rules::create_domain(store, &change, hostname, &own).await?;
-                Ok(created(domain.to_json(), &format!("/domains/{}", domain.id.as_str())))
+                Ok(Reply::created_at(domain.to_json(), &format!("/domains/{}", domain.id.as_str())))
             })
             .await
         }
@@ -177,7 +180,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
             Ok(Reply::ok(data))
         }
         LinksOp::DeleteDomain => {
-            let force = match query_params(&call, &["force"])?.first().map(|(_, v)| v.as_str()) {
+            let force = match call.query(&["force"])?.first().map(|(_, v)| v.as_str()) {
                 None | Some("false") => false,
                 Some("true") => true,
                 Some(_) => return Err(ApiError::validation("force", "must be true or false")),
@@ -250,14 +253,6 @@ fn own_hosts(api: &Api, request: &Request) -> Vec<String> {
         hosts.extend(Hostname::from_host_header(host).map(|h| h.as_str().to_string()));
     }
     hosts
-}
-
-fn created(data: Value, location: &str) -> Reply {
-    let reply = Reply::created(data);
-    match http::HeaderValue::from_str(location) {
-        Ok(value) => reply.with_header(http::header::LOCATION, value),
-        Err(_) => reply,
-    }
 }
 
 fn destination(fields: &mut JsonObject) -> Result<Destination, ApiError> {
@@ -349,27 +344,10 @@ fn read_patch(api: &Api, call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
     Ok(patch)
 }
 
-/// The query parameters of a route that takes only `allowed` ones, each at most once.
-fn query_params(call: &Call<LinksOp>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut found = Vec::new();
-    if let Some(query) = call.request.query_string_parameters_ref() {
-        for (name, value) in query.iter() {
-            if !allowed.contains(&name) {
-                return Err(ApiError::validation(name, "is not a known query parameter"));
-            }
-            if query.all(name).is_some_and(|all| all.len() > 1) {
-                return Err(ApiError::validation(name, "must be given at most once"));
-            }
-            found.push((name.to_string(), value.to_string()));
-        }
-    }
-    Ok(found)
-}
-
 /// `from` and `to` of a stats request: UTC dates, the last 30 days through today by default.
 fn stats_range(call: &Call<LinksOp>) -> Result<(time::Date, time::Date), ApiError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let params = query_params(call, &["from", "to"])?;
+    let params = call.query(&["from", "to"])?;
     let date = |name: &str| -> Result<Option<time::Date>, ApiError> {
         params
             .iter()

@@ -6,14 +6,14 @@ pub mod model;
 pub mod rules;
 pub mod store;
 
-use crate::model::{Sandbox, Status, TEMPLATES};
+use crate::model::{Status, TEMPLATES};
 use crate::store::SandboxStore;
 use keyhive::http::body::{parse_object, read};
 use keyhive::http::idempotent;
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::SandboxesOp;
 use keyhive::{Api, ApiError, Call, Reply};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 const SANDBOX_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["status"], numbered: false };
@@ -26,7 +26,7 @@ async fn handler(api: &Api, call: Call<SandboxesOp>) -> Result<Reply, ApiError> 
     let store = &api.store;
     match call.op {
         SandboxesOp::ListTemplates => {
-            no_query(&call)?;
+            call.query(&[])?;
             let data = Value::Array(TEMPLATES.iter().map(|t| t.to_json()).collect());
             Ok(Reply::ok(data).with_meta("limit", json!(TEMPLATES.len())).with_meta("has_more", json!(false)))
         }
@@ -45,7 +45,7 @@ async fn handler(api: &Api, call: Call<SandboxesOp>) -> Result<Reply, ApiError> 
             idempotent(api, &call, |claim| async move {
                 let change = change.with_claim(claim);
                 let sandbox = rules::create(store, &change, template, timeout, quota).await?;
-                Ok(created(&sandbox, change.at))
+                Ok(Reply::created_at(sandbox.to_json(change.at), &format!("/v1/sandboxes/{}", sandbox.id.as_str())))
             })
             .await
         }
@@ -86,22 +86,4 @@ async fn handler(api: &Api, call: Call<SandboxesOp>) -> Result<Reply, ApiError> 
 
 fn timeout(field: &str, seconds: i64) -> Result<i64, ApiError> {
     rules::check_timeout(seconds).map_err(|_| ApiError::validation(field, "must be 1..86400"))
-}
-
-/// 201 with the sandbox and its `Location`.
-fn created(sandbox: &Sandbox, now: time::OffsetDateTime) -> Reply {
-    let location = format!("/v1/sandboxes/{}", sandbox.id.as_str());
-    let reply = Reply::created(sandbox.to_json(now));
-    match http::HeaderValue::from_str(&location) {
-        Ok(value) => reply.with_header(http::header::LOCATION, value),
-        Err(_) => reply,
-    }
-}
-
-/// A route that takes no query parameters refuses any.
-fn no_query(call: &Call<SandboxesOp>) -> Result<(), ApiError> {
-    match call.request.query_string_parameters_ref().and_then(|q| q.iter().next()) {
-        Some((name, _)) => Err(ApiError::validation(name, "is not a known query parameter")),
-        None => Ok(()),
-    }
 }

@@ -21,7 +21,7 @@ use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::WebhooksOp;
 use keyhive::model::{parse_rfc3339, rfc3339};
 use keyhive::{Api, ApiError, Call, Reply};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
@@ -90,7 +90,7 @@ async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, A
                 let (endpoint, secret) = rules::create(store, key, &change, url, events, description).await?;
                 let mut data = endpoint.to_json();
                 data["secret"] = json!(secret.reveal());
-                Ok(created(data, &format!("/v1/webhooks/{}", endpoint.id.as_str())))
+                Ok(Reply::created_at(data, &format!("/v1/webhooks/{}", endpoint.id.as_str())))
             })
             .await
         }
@@ -146,7 +146,7 @@ async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, A
             no_body(&call)?;
             let change = call.change()?;
             let delivery = rules::send_test(store, &change, call.param("id")?).await?;
-            Ok(accepted(
+            Ok(Reply::accepted(
                 json!({ "delivery_id": delivery.id.as_str(), "event_id": delivery.event_id, "event_type": delivery.event_type }),
             ))
         }
@@ -166,38 +166,23 @@ async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, A
             no_body(&call)?;
             let change = call.change()?;
             let delivery = rules::resend(store, &change, call.param("id")?, call.param("delivery_id")?).await?;
-            Ok(accepted(
+            Ok(Reply::accepted(
                 json!({ "delivery_id": delivery.id.as_str(), "event_id": delivery.event_id, "status": "pending" }),
             ))
         }
         WebhooksOp::Recover => {
             no_body(&call)?;
-            let since = match query_value(&call, "since")? {
+            let since = match call.query(&["since"])?.pop().map(|(_, value)| value) {
                 Some(text) => parse_rfc3339(&text)
                     .ok_or_else(|| ApiError::validation("since", "must be an RFC 3339 date-time"))?,
                 None => return Err(ApiError::validation("since", "is required")),
             };
             let change = call.change()?;
             let requeued = rules::recover(store, &change, call.param("id")?, since).await?;
-            Ok(accepted(json!({ "requeued": requeued, "since": rfc3339(since) })))
+            Ok(Reply::accepted(json!({ "requeued": requeued, "since": rfc3339(since) })))
         }
         WebhooksOp::AuditLog => audit::list(api, &call).await,
     }
-}
-
-fn created(data: Value, location: &str) -> Reply {
-    let reply = Reply::created(data);
-    match http::HeaderValue::from_str(location) {
-        Ok(value) => reply.with_header(http::header::LOCATION, value),
-        Err(_) => reply,
-    }
-}
-
-/// 202: the work is queued for the dispatcher.
-fn accepted(data: Value) -> Reply {
-    let mut reply = Reply::ok(data);
-    reply.status = http::StatusCode::ACCEPTED;
-    reply
 }
 
 fn events(field: &str, v: Value) -> Result<Subscription, ApiError> {
@@ -230,20 +215,4 @@ fn description(field: &str, v: Value) -> Result<String, ApiError> {
 fn no_body(call: &Call<WebhooksOp>) -> Result<(), ApiError> {
     let fields: JsonObject = parse_object(call.request.body().as_ref(), true)?;
     fields.finish()
-}
-
-/// The one query parameter a route takes (any other, or a repeated one, is 400).
-fn query_value(call: &Call<WebhooksOp>, name: &str) -> Result<Option<String>, ApiError> {
-    let Some(query) = call.request.query_string_parameters_ref() else { return Ok(None) };
-    let mut found = None;
-    for (key, value) in query.iter() {
-        if key != name {
-            return Err(ApiError::validation(key, "is not a known query parameter"));
-        }
-        if query.all(key).is_some_and(|all| all.len() > 1) {
-            return Err(ApiError::validation(key, "must be given at most once"));
-        }
-        found = Some(value.to_string());
-    }
-    Ok(found)
 }

@@ -78,6 +78,20 @@ impl Reply {
         Reply { status: StatusCode::CREATED, ..Reply::ok(data) }
     }
 
+    /// 201 with the new resource's `Location` (left out if it could not be a header value).
+    pub fn created_at(data: Value, location: &str) -> Self {
+        let reply = Reply::created(data);
+        match HeaderValue::from_str(location) {
+            Ok(value) => reply.with_header(http::header::LOCATION, value),
+            Err(_) => reply,
+        }
+    }
+
+    /// 202: accepted for work that happens later.
+    pub fn accepted(data: Value) -> Self {
+        Reply { status: StatusCode::ACCEPTED, ..Reply::ok(data) }
+    }
+
     pub fn no_content() -> Self {
         Reply { status: StatusCode::NO_CONTENT, payload: Payload::Empty, headers: Vec::new() }
     }

@@ -112,6 +112,24 @@ impl<O> Call<O> {
         Ok(crate::change::Change::by(self.identity()?, self.request_id.as_str(), crate::model::now()))
     }
 
+    /// The query parameters of a route that takes only `allowed` ones, each at most once (an
+    /// unknown or repeated one is a 400 naming it, like an unknown body field).
+    pub fn query(&self, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+        let mut found = Vec::new();
+        if let Some(query) = self.request.query_string_parameters_ref() {
+            for (name, value) in query.iter() {
+                if !allowed.contains(&name) {
+                    return Err(ApiError::validation(name, "is not a known query parameter"));
+                }
+                if query.all(name).is_some_and(|all| all.len() > 1) {
+                    return Err(ApiError::validation(name, "must be given at most once"));
+                }
+                found.push((name.to_string(), value.to_string()));
+            }
+        }
+        Ok(found)
+    }
+
     /// A path parameter the route's pattern declares.
     pub fn param(&self, name: &str) -> Result<&str, ApiError> {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).ok_or(ApiError::NotFound)
