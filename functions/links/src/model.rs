@@ -106,8 +106,7 @@ impl Slug {
 /// Whether a slug is a route's first segment or one of `RESERVED_SLUGS`, in any case.
 pub fn is_reserved(slug: &str) -> bool {
     keyhive::http::routes::reserved_first_segments()
-        .iter()
-        .chain(RESERVED_SLUGS)
+        .chain(RESERVED_SLUGS.iter().copied())
         .any(|reserved| reserved.eq_ignore_ascii_case(slug))
 }
 
