@@ -18,7 +18,7 @@ use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
 use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, opt_s, s, time_of, Item};
-use keyhive::store::query::{Filter, Listing, SortRange};
+use keyhive::store::query::{Filter, Listing};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
 
@@ -300,28 +300,6 @@ async fn add_click(
     }
 }
 
-async fn list<T>(
-    store: &DynamoStore,
-    gsi1pk: String,
-    filter: Filter,
-    start: Option<&Position>,
-    limit: u32,
-    record: fn(&Item) -> Result<T, StoreError>,
-) -> Result<Page<T>, ChangeError> {
-    let listing = Listing {
-        index: Some(schema::GSI1),
-        partition_attr: schema::GSI1PK,
-        partition: gsi1pk,
-        sort_attr: schema::GSI1SK,
-        range: SortRange::All,
-        filter,
-        key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
-    };
-    let (found, next) = store.list_page(&listing, start, limit).await?;
-    let items = found.iter().map(record).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, next })
-}
-
 #[async_trait]
 impl LinkStore for DynamoStore {
     async fn get_link(&self, id: &LinkId) -> Result<Option<Link>, StoreError> {
@@ -357,7 +335,7 @@ impl LinkStore for DynamoStore {
         limit: u32,
     ) -> Result<Page<Link>, ChangeError> {
         let pk = schema::org_links_gsi1pk(org.as_str(), environment.as_str());
-        list(self, pk, Filter::default(), start, limit, link_record).await
+        self.list_records(&Listing::gsi1(pk), start, limit, link_record).await
     }
 
     async fn link_count(&self, tenant: Tenant<'_>) -> Result<i64, StoreError> {
@@ -543,7 +521,7 @@ impl LinkStore for DynamoStore {
         limit: u32,
     ) -> Result<Page<Domain>, ChangeError> {
         let pk = schema::org_domains_gsi1pk(org.as_str(), environment.as_str());
-        let mut page = list(self, pk, Filter::default(), start, limit, domain_record).await?;
+        let mut page = self.list_records(&Listing::gsi1(pk), start, limit, domain_record).await?;
         for domain in &mut page.items {
             domain.links = links_of(self, domain).await?;
         }
@@ -637,6 +615,6 @@ impl LinkStore for DynamoStore {
         let mut filter = Filter::default();
         filter.and("#domain = :domain", &[("#domain", "domain")], &[(":domain", domain.as_str())]);
         let pk = schema::org_links_gsi1pk(org.as_str(), environment.as_str());
-        Ok(list(self, pk, filter, None, limit, link_record).await?.items)
+        Ok(self.list_records(&Listing { filter, ..Listing::gsi1(pk) }, None, limit, link_record).await?.items)
     }
 }

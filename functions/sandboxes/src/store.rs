@@ -144,18 +144,8 @@ impl SandboxStore for DynamoStore {
                 filter.and("#st = :killed", &st, &[(":killed", "killed")]);
             }
         }
-        let listing = Listing {
-            index: Some(schema::GSI1),
-            partition_attr: schema::GSI1PK,
-            partition: schema::org_sandboxes_gsi1pk(org.as_str(), environment.as_str()),
-            sort_attr: schema::GSI1SK,
-            range: SortRange::All,
-            filter,
-            key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
-        };
-        let (found, next) = self.list_page(&listing, start, limit).await?;
-        let items = found.iter().map(sandbox_record).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next })
+        let partition = schema::org_sandboxes_gsi1pk(org.as_str(), environment.as_str());
+        self.list_records(&Listing { filter, ..Listing::gsi1(partition) }, start, limit, sandbox_record).await
     }
 
     async fn create_sandbox(&self, sandbox: &Sandbox, quota: u32, log: &ChangeLog) -> Result<(), ChangeError> {

@@ -331,28 +331,6 @@ async fn gsi2_keys(
     Ok(items)
 }
 
-async fn gsi1_list<T>(
-    store: &DynamoStore,
-    partition: String,
-    range: SortRange,
-    start: Option<&Position>,
-    limit: u32,
-    record: fn(&Item) -> Result<T, StoreError>,
-) -> Result<Page<T>, ChangeError> {
-    let listing = Listing {
-        index: Some(schema::GSI1),
-        partition_attr: schema::GSI1PK,
-        partition,
-        sort_attr: schema::GSI1SK,
-        range,
-        filter: Filter::default(),
-        key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
-    };
-    let (found, next) = store.list_page(&listing, start, limit).await?;
-    let items = found.iter().map(record).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, next })
-}
-
 #[async_trait]
 impl WebhookStore for DynamoStore {
     async fn get_endpoint(&self, id: &WebhookId) -> Result<Option<Endpoint>, StoreError> {
@@ -367,10 +345,11 @@ impl WebhookStore for DynamoStore {
     ) -> Result<Page<Endpoint>, ChangeError> {
         // GSI1 does not carry the sealed secrets: list from it, then read the full items.
         let pk = schema::org_webhooks_gsi1pk(org.as_str(), environment.as_str());
-        let page = gsi1_list(self, pk, SortRange::All, start, limit, |i| {
-            WebhookId::parse(get_s(i, "id")?).ok_or_else(|| corrupt("id"))
-        })
-        .await?;
+        let page = self
+            .list_records(&Listing::gsi1(pk), start, limit, |i| {
+                WebhookId::parse(get_s(i, "id")?).ok_or_else(|| corrupt("id"))
+            })
+            .await?;
         let mut items = Vec::with_capacity(page.items.len());
         for id in &page.items {
             if let Some(endpoint) = self.get_endpoint(id).await? {
@@ -668,10 +647,11 @@ impl WebhookStore for DynamoStore {
         limit: u32,
     ) -> Result<Vec<Delivery>, ChangeError> {
         let pk = schema::endpoint_deliveries_gsi1pk(endpoint.as_str());
-        let page = gsi1_list(self, pk, SortRange::From(rfc3339(since)), None, limit, |i| {
-            DeliveryId::parse(get_s(i, "id")?).ok_or_else(|| corrupt("id"))
-        })
-        .await?;
+        let page = self
+            .list_records(&Listing { range: SortRange::From(rfc3339(since)), ..Listing::gsi1(pk) }, None, limit, |i| {
+                DeliveryId::parse(get_s(i, "id")?).ok_or_else(|| corrupt("id"))
+            })
+            .await?;
         let mut found = Vec::new();
         for id in &page.items {
             if let Some(delivery) = self.get_delivery(id).await? {

@@ -5,7 +5,8 @@
 use super::cursor::Position;
 use super::dynamo::{classify, DynamoStore};
 use super::items::{s, Item};
-use super::ChangeError;
+use super::{ChangeError, Page, StoreError};
+use crate::schema;
 
 /// The sort-key range of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +74,36 @@ pub struct Listing<'a> {
     pub key_attrs: &'a [&'a str],
 }
 
+impl Listing<'static> {
+    /// A partition of GSI1, the listing index of every resource: all of it, unfiltered (set
+    /// `range` and `filter` to narrow it).
+    pub fn gsi1(partition: String) -> Self {
+        Listing {
+            index: Some(schema::GSI1),
+            partition_attr: schema::GSI1PK,
+            partition,
+            sort_attr: schema::GSI1SK,
+            range: SortRange::All,
+            filter: Filter::default(),
+            key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
+        }
+    }
+}
+
 impl DynamoStore {
+    /// `list_page`, each item read into its record.
+    pub async fn list_records<T>(
+        &self,
+        listing: &Listing<'_>,
+        start: Option<&Position>,
+        limit: u32,
+        record: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, ChangeError> {
+        let (found, next) = self.list_page(listing, start, limit).await?;
+        let items = found.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next })
+    }
+
     /// One page of `listing`: up to `limit` matching items from `start` on, newest first, and the
     /// position of the last one when more match. DynamoDB applies `Limit` before the filter, so a
     /// filtered listing may read several rounds.
