@@ -16,6 +16,8 @@ pub mod auth;
 pub mod aws;
 pub mod change;
 pub mod config;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod http;
 pub mod model;
 pub mod schema;

@@ -2,9 +2,7 @@
 //! `KEYHIVE_DNS_RESOLVER` names (the test stack's loopback server). Built once per instance.
 
 use async_trait::async_trait;
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::TokioResolver;
+use keyhive::dns::TokioResolver;
 use keyhive::ApiError;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,27 +27,10 @@ impl std::fmt::Debug for DnsResolver {
 impl DnsResolver {
     /// The resolver of `server` (`ip:port`), or of the system configuration.
     pub fn new(server: Option<SocketAddr>) -> Result<Self, ApiError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = match server {
-            Some(address) => {
-                let mut name_server = NameServerConfig::udp_and_tcp(address.ip());
-                for connection in &mut name_server.connections {
-                    connection.port = address.port();
-                }
-                let mut config = ResolverConfig::default();
-                config.add_name_server(name_server);
-                TokioResolver::builder_with_config(config, provider)
-            }
-            None => TokioResolver::builder(provider).map_err(ApiError::unavailable)?,
-        };
-        let options = builder.options_mut();
         // A verification is a person waiting on an API call: answer (or fail) quickly, and never
         // from a cache that still holds the record before it was published.
-        options.timeout = Duration::from_secs(2);
-        options.attempts = 2;
-        options.cache_size = 0;
-        options.use_hosts_file = ResolveHosts::Never;
-        Ok(DnsResolver { resolver: builder.build().map_err(ApiError::unavailable)? })
+        let lookups = keyhive::dns::Lookups { timeout: Duration::from_secs(2), cache: false };
+        Ok(DnsResolver { resolver: keyhive::dns::resolver(server, lookups).map_err(ApiError::unavailable)? })
     }
 }
 
@@ -63,7 +44,7 @@ impl TxtLookup for DnsResolver {
                 .answers()
                 .iter()
                 .filter_map(|record| match &record.data {
-                    hickory_resolver::proto::rr::RData::TXT(txt) => Some(txt.to_string()),
+                    keyhive::dns::RData::TXT(txt) => Some(txt.to_string()),
                     _ => None,
                 })
                 .collect()),

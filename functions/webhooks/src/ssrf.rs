@@ -2,9 +2,7 @@
 //! calls"). The same check runs when a URL is set and again at each delivery, on the addresses
 //! the delivery then connects to (no second lookup between the check and the connection).
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::TokioResolver;
+use keyhive::dns::TokioResolver;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -138,26 +136,8 @@ impl std::fmt::Debug for Resolver {
 
 impl Resolver {
     pub fn new(server: Option<SocketAddr>) -> Result<Self, String> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = match server {
-            Some(address) => {
-                let mut name_server = NameServerConfig::udp_and_tcp(address.ip());
-                for connection in &mut name_server.connections {
-                    connection.port = address.port();
-                }
-                let mut config = ResolverConfig::default();
-                config.add_name_server(name_server);
-                TokioResolver::builder_with_config(config, provider)
-            }
-            None => TokioResolver::builder(provider).map_err(|e| e.to_string())?,
-        };
-        let options = builder.options_mut();
-        options.timeout = Duration::from_secs(3);
-        options.attempts = 2;
-        // `localhost` and friends from /etc/hosts would bypass nothing (loopback is refused), but
-        // the answer must come from DNS like every other name.
-        options.use_hosts_file = ResolveHosts::Never;
-        Ok(Resolver(builder.build().map_err(|e| e.to_string())?))
+        let lookups = keyhive::dns::Lookups { timeout: Duration::from_secs(3), cache: true };
+        Ok(Resolver(keyhive::dns::resolver(server, lookups)?))
     }
 
     /// Every address of `target`, each allowed by `policy`: one refused address refuses the URL
