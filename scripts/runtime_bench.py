@@ -83,7 +83,7 @@ def main():
                 "AWS_DEFAULT_REGION": "us-east-1"})
     env.update({"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                 "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-                "AWS_LAMBDA_FUNCTION_VERSION": "1", "KEYHIVE_LOG": "warn",
+                "AWS_LAMBDA_FUNCTION_VERSION": "1", "RUST_LOG": "warn",
                 # Nothing listens here: the events used need no call, and none is made.
                 "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9"})
     report = {"init_ms_median": {}, "peak_rss_mb": {}}

@@ -2,7 +2,6 @@
 //! `KEYHIVE_DNS_RESOLVER` names (the test stack's loopback server). Built once per instance.
 
 use async_trait::async_trait;
-use keyhive::dns::TokioResolver;
 use keyhive::ApiError;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,42 +13,24 @@ pub trait TxtLookup: Send + Sync {
     async fn txt(&self, name: &str) -> Result<Vec<String>, ApiError>;
 }
 
+#[derive(Debug)]
 pub struct DnsResolver {
-    resolver: TokioResolver,
-}
-
-impl std::fmt::Debug for DnsResolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DnsResolver")
-    }
+    resolver: keyhive::dns::Resolver,
 }
 
 impl DnsResolver {
-    /// The resolver of `server` (`ip:port`), or of the system configuration.
+    /// The resolver of `server` (`ip:port`), or of the system's name servers.
     pub fn new(server: Option<SocketAddr>) -> Result<Self, ApiError> {
-        // A verification is a person waiting on an API call: answer (or fail) quickly, and never
-        // from a cache that still holds the record before it was published.
-        let lookups = keyhive::dns::Lookups { timeout: Duration::from_secs(2), cache: false };
-        Ok(DnsResolver { resolver: keyhive::dns::resolver(server, lookups).map_err(ApiError::unavailable)? })
+        // A verification is a person waiting on an API call: answer (or fail) quickly; no cache
+        // holds the record from before it was published.
+        let resolver = keyhive::dns::Resolver::new(server, Duration::from_secs(2)).map_err(ApiError::unavailable)?;
+        Ok(DnsResolver { resolver })
     }
 }
 
 #[async_trait]
 impl TxtLookup for DnsResolver {
     async fn txt(&self, name: &str) -> Result<Vec<String>, ApiError> {
-        // Fully qualified: no search domains appended.
-        let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match self.resolver.txt_lookup(fqdn.as_str()).await {
-            Ok(lookup) => Ok(lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    keyhive::dns::RData::TXT(txt) => Some(txt.to_string()),
-                    _ => None,
-                })
-                .collect()),
-            Err(err) if err.is_no_records_found() || err.is_nx_domain() => Ok(Vec::new()),
-            Err(err) => Err(ApiError::unavailable(err)),
-        }
+        self.resolver.txt(name).await.map_err(ApiError::unavailable)
     }
 }

@@ -2,7 +2,6 @@
 //! calls"). The same check runs when a URL is set and again at each delivery, on the addresses
 //! the delivery then connects to (no second lookup between the check and the connection).
 
-use keyhive::dns::TokioResolver;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -125,19 +124,15 @@ pub enum Target {
     Name(String, u16),
 }
 
-/// Resolves host names for outbound calls: the system's resolver, or `KEYHIVE_DNS_RESOLVER`.
-pub struct Resolver(TokioResolver);
-
-impl std::fmt::Debug for Resolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Resolver")
-    }
-}
+/// Resolves host names for outbound calls: the system's name servers, or `KEYHIVE_DNS_RESOLVER`.
+/// Each check and each delivery asks afresh (no cache): a name that moves to a refused address is
+/// refused from its next delivery on.
+#[derive(Debug)]
+pub struct Resolver(keyhive::dns::Resolver);
 
 impl Resolver {
     pub fn new(server: Option<SocketAddr>) -> Result<Self, String> {
-        let lookups = keyhive::dns::Lookups { timeout: Duration::from_secs(3), cache: true };
-        Ok(Resolver(keyhive::dns::resolver(server, lookups)?))
+        keyhive::dns::Resolver::new(server, Duration::from_secs(3)).map(Resolver).map_err(|e| e.to_string())
     }
 
     /// Every address of `target`, each allowed by `policy`: one refused address refuses the URL
@@ -147,9 +142,8 @@ impl Resolver {
             Target::Address(address) => return Ok(vec![*address]),
             Target::Name(name, port) => (name, *port),
         };
-        let fqdn = format!("{name}.");
-        let lookup = self.0.lookup_ip(fqdn.as_str()).await.map_err(|_| Refusal::Unresolved)?;
-        let addresses: Vec<SocketAddr> = lookup.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+        let ips = self.0.ips(name).await.map_err(|_| Refusal::Unresolved)?;
+        let addresses: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
         if addresses.is_empty() {
             return Err(Refusal::Unresolved);
         }
