@@ -21,6 +21,9 @@ log "sam validate (transform) and sam validate --lint (cfn-lint)"
 AWS_DEFAULT_REGION=us-east-1 sam validate --template-file template.yaml
 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --template-file template.yaml
 
+log "the REST front (API Gateway as template.yaml configures it, a test tool): self-test"
+"$VENV/bin/python" scripts/test_rest_front.py template.yaml
+
 log "openapi.yaml is a valid OpenAPI 3.1 document"
 "$VENV/bin/python" -c 'import sys, yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open(sys.argv[1]))); print("openapi.yaml: valid")' openapi.yaml
 

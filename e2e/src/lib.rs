@@ -30,7 +30,7 @@ impl Answer {
         let body = self.json();
         assert_eq!(self.status, status, "{body}");
         let rid = body["meta"]["request_id"].as_str().unwrap_or_else(|| panic!("no meta.request_id: {body}"));
-        assert!(rid.starts_with("req_"), "{rid}");
+        assert!(keyhive::testkit::is_request_id(rid), "{rid}");
         assert_eq!(self.headers.get("x-request-id").and_then(|v| v.to_str().ok()), Some(rid));
         assert_eq!(body["success"], status < 400, "{body}");
         body

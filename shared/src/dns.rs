@@ -163,7 +163,9 @@ fn answers(message: &Message, query: &Message) -> bool {
         && query.queries.first().is_some_and(|asked| {
             // `Name` compares case-insensitively, as DNS does (servers may echo another case).
             let got = &message.queries[0];
-            got.name() == asked.name() && got.query_type() == asked.query_type() && got.query_class() == asked.query_class()
+            got.name() == asked.name()
+                && got.query_type() == asked.query_type()
+                && got.query_class() == asked.query_class()
         })
 }
 

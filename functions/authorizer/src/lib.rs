@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 /// How the authorizer ends when it does not return a policy. API Gateway maps the literal
 /// error message "Unauthorized" to its 401 response; any other error is its 500
-/// AUTHORIZER_FAILURE (rewritten to the 503 envelope in template.yaml).
+/// AUTHORIZER_CONFIGURATION_ERROR (rewritten to the 503 envelope in template.yaml).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
     Unauthorized,

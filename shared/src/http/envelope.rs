@@ -16,8 +16,9 @@ pub const RATE_LIMIT_LIMIT: &str = "x-ratelimit-limit";
 pub const RATE_LIMIT_REMAINING: &str = "x-ratelimit-remaining";
 pub const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 
-/// `req_` followed by the API Gateway request id when there is one (so an operator can find
-/// the gateway's log line), otherwise by 26 random alphanumerics.
+/// API Gateway's own request id, unprefixed (the contract: one id in `meta.request_id`,
+/// `X-Request-Id`, `x-amzn-RequestId` and every log line); locally `cargo lambda watch`'s. Without
+/// a usable one, a random id of the same shape (a version-4 UUID).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(String);
 
@@ -27,15 +28,18 @@ impl RequestId {
             Some(id)
                 if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
             {
-                RequestId(format!("req_{id}"))
+                RequestId(id.to_string())
             }
             _ => Self::random(),
         }
     }
 
     pub fn random() -> Self {
-        let suffix: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(26).map(char::from).collect();
-        RequestId(format!("req_{suffix}"))
+        let mut bytes: [u8; 16] = rand::rng().random();
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        RequestId(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
     }
 
     pub fn as_str(&self) -> &str {
@@ -211,17 +215,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gateway_request_id_is_kept_behind_the_prefix() {
+    fn the_gateway_request_id_is_the_request_id() {
         let id = RequestId::from_gateway(Some("c6af9ac6-7b61-11e6-9a41-93e8deadbeef"));
-        assert_eq!(id.as_str(), "req_c6af9ac6-7b61-11e6-9a41-93e8deadbeef");
+        assert_eq!(id.as_str(), "c6af9ac6-7b61-11e6-9a41-93e8deadbeef");
     }
 
     #[test]
     fn a_hostile_gateway_request_id_is_replaced_by_a_random_one() {
         let id = RequestId::from_gateway(Some("abc\r\nx-injected: 1"));
-        assert!(id.as_str().starts_with("req_"));
-        assert_eq!(id.as_str().len(), 30);
-        assert!(id.as_str()[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(id.as_str().len(), 36);
+        assert!(id.as_str().bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'), "{}", id.as_str());
+        assert_eq!(id.as_str().as_bytes()[14], b'4');
+        assert_ne!(RequestId::random(), RequestId::random());
     }
 
     #[test]

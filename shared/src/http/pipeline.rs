@@ -146,22 +146,18 @@ fn gateway_request_id(request: &Request) -> Option<&str> {
     }
 }
 
-/// The identity the API Gateway authorizer established, from a REST (v1) request context only:
-/// local HTTP (v2) events never carry a trusted one.
-fn gateway_identity(request: &Request) -> Option<Identity> {
-    use lambda_http::request::RequestContext;
-    match request.request_context_ref()? {
-        RequestContext::ApiGatewayV1(ctx) => Identity::from_context(&ctx.authorizer.fields),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
-
-/// The caller's identity for a protected route: the authorizer's, or our own check.
+/// The caller's identity for a protected route. A REST (API Gateway v1) event is trusted only
+/// with the authorizer's context, which API Gateway always adds to a protected route; one without
+/// it never authenticates inline (so in AWS only the authorizer and the keys function need the
+/// hashing secret and key-item writes). Local HTTP (v2) events from `cargo lambda watch` carry no
+/// authorizer: the function checks the key itself, with the authorizer's code.
 async fn identify(api: &Api, request: &Request) -> Result<Identity, ApiError> {
-    match gateway_identity(request) {
-        Some(identity) => Ok(identity),
-        None => api.authenticate(request.headers()).await,
+    use lambda_http::request::RequestContext;
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => {
+            Identity::from_context(&ctx.authorizer.fields).ok_or(ApiError::Unauthorized)
+        }
+        _ => api.authenticate(request.headers()).await,
     }
 }
 
