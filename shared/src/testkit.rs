@@ -101,13 +101,22 @@ pub fn assert_envelope(response: &Response<Body>, status: u16) -> Value {
     body
 }
 
-/// A REST v1 event from `events/`, edited the way a test needs it.
+/// A REST v1 event from `events/`, edited the way a test needs it. `request` hands it to the
+/// function as API Gateway's REST front would, or, after `without_authorizer`, as `cargo lambda
+/// watch` does: an HTTP API (v2) event with no authorizer.
 #[derive(Debug, Clone)]
-pub struct Event(pub Value);
+pub struct Event(pub Value, Front);
+
+/// Which front delivers the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Rest,
+    Watch,
+}
 
 impl Event {
     pub fn load(name: &str) -> Self {
-        Event(event_json(name))
+        Event(event_json(name), Front::Rest)
     }
 
     /// As API Gateway forwards it after the authorizer allowed `identity`.
@@ -118,9 +127,18 @@ impl Event {
         self
     }
 
-    /// As under `cargo lambda watch` or a route without the authorizer: no identity context.
+    /// As `cargo lambda watch` delivers it: an HTTP API (v2) event without authorizer context,
+    /// so the function authenticates the key itself.
     pub fn without_authorizer(mut self) -> Self {
         self.0["requestContext"]["authorizer"] = serde_json::json!({});
+        self.1 = Front::Watch;
+        self
+    }
+
+    /// A REST event whose authorizer context is missing (a misconfigured route): never trusted.
+    pub fn rest_without_context(mut self) -> Self {
+        self.0["requestContext"]["authorizer"] = serde_json::json!({});
+        self.1 = Front::Rest;
         self
     }
 
@@ -163,8 +181,69 @@ impl Event {
     }
 
     pub fn request(&self) -> Request {
-        request_from_json(&self.0)
+        match self.1 {
+            Front::Rest => request_from_json(&self.0),
+            Front::Watch => request_from_json(&http_api_event(&self.0)),
+        }
     }
+}
+
+/// The HTTP API (payload 2.0) event `cargo lambda watch` would send for the same request.
+fn http_api_event(rest: &Value) -> Value {
+    let method = rest["httpMethod"].as_str().unwrap_or("GET");
+    let path = rest["path"].as_str().unwrap_or("/");
+    let mut headers = serde_json::Map::new();
+    if let Some(all) = rest["multiValueHeaders"].as_object() {
+        for (name, values) in all {
+            let joined: Vec<&str> = values.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            headers.insert(name.to_ascii_lowercase(), Value::String(joined.join(",")));
+        }
+    }
+    if let Some(single) = rest["headers"].as_object() {
+        for (name, value) in single {
+            headers.entry(name.to_ascii_lowercase()).or_insert_with(|| value.clone());
+        }
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let mut query_map = serde_json::Map::new();
+    if let Some(all) = rest["multiValueQueryStringParameters"].as_object() {
+        for (name, values) in all {
+            let values: Vec<&str> = values.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            for value in &values {
+                query.append_pair(name, value);
+            }
+            query_map.insert(name.clone(), Value::String(values.join(",")));
+        }
+    }
+    let user_agent = headers.get("user-agent").and_then(Value::as_str).unwrap_or_default().to_string();
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query.finish(),
+        "headers": headers,
+        "queryStringParameters": if query_map.is_empty() { Value::Null } else { Value::Object(query_map) },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "localhost",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "127",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": user_agent,
+            },
+            "requestId": rest["requestContext"]["requestId"].clone(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "24/Nov/2026:10:30:00 +0000",
+            "timeEpoch": 1795516200000_i64,
+        },
+        "body": rest["body"].clone(),
+        "isBase64Encoded": rest["isBase64Encoded"].as_bool().unwrap_or(false),
+    })
 }
 
 /// A fresh organization with an admin bot key (every permission, enterprise 10000/min), made by

@@ -345,6 +345,22 @@ async fn without_authorizer_context_the_function_authenticates_every_credential_
 }
 
 #[tokio::test]
+async fn a_rest_event_without_authorizer_context_is_401_even_with_a_valid_key() {
+    // API Gateway always adds the authorizer's context to a protected route: a REST event
+    // without it is a misconfiguration, and the function does not fall back to checking the key.
+    let api = stack_api().await;
+    let (credential, _) = admin(&api).await;
+    let response =
+        send(&api, Event::load("keys-self.json").rest_without_context().header("X-API-Key", credential.reveal())).await;
+    let body = assert_envelope(&response, 401);
+    assert_eq!(body["error"]["code"], "UNAUTHORIZED");
+    // The same request as `cargo lambda watch` delivers it authenticates inline.
+    let response =
+        send(&api, Event::load("keys-self.json").without_authorizer().header("X-API-Key", credential.reveal())).await;
+    assert_envelope(&response, 200);
+}
+
+#[tokio::test]
 async fn members_user_keys_and_removal_through_the_routes() {
     let api = stack_api().await;
     let (_, admin) = admin(&api).await;
