@@ -186,6 +186,24 @@ pub fn attempts_pk(endpoint_id: &str) -> String {
 pub const HEALTH_PK: &str = "HEALTH";
 pub const HEALTH_SK: &str = "HEALTH";
 
+/// The partitions each binary's role may touch: the `dynamodb:LeadingKeys` patterns (`*` any
+/// characters) of its item statement in `template.yaml`. Indexes are granted by ARN, without
+/// this condition. `shared/tests/drift.rs` holds the template to this list and every pattern to
+/// the builders above, so a new partition cannot ship without its grant, nor a grant outlive it.
+pub const ROLE_PARTITIONS: &[(&str, &[&str])] = &[
+    ("health", &[HEALTH_PK]),
+    // Authentication: one UpdateItem on the key's own item.
+    ("authorizer", &["KEY#*"]),
+    // Keys, members and user-key claims (ORG#<org>), the audit trail, events, idempotency.
+    ("keys", &["KEY#*", "ORG#*", "OUTBOX#*", "IDEM#*"]),
+    ("sandboxes", &["SBX#*", "QUOTA#*", "ORG#*#AUDIT", "OUTBOX#*", "IDEM#*"]),
+    ("sandbox-sweep", &["SBX#*", "QUOTA#*", "ORG#*#AUDIT", "OUTBOX#*"]),
+    ("links", &["LINK#*", "SLUG#*", "QUOTA#*", "DOM#*", "HOST#*", "ORG#*#HOST#*", "ORG#*#AUDIT", "OUTBOX#*", "IDEM#*"]),
+    // The API writes no events (an endpoint's own changes are audited only).
+    ("webhooks", &["WHK#*", "DLV#*", "ORG#*#AUDIT", "IDEM#*"]),
+    ("webhook-dispatcher", &["OUTBOX#*", "DLV#*", "WHK#*", "ORG#*#AUDIT"]),
+];
+
 /// The table's shape, independent of any SDK: what create-table sends and what
 /// `template.yaml` must declare.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -223,3 +223,208 @@ fn the_template_never_turns_local_development_mode_on() {
     }
     assert!(t["Globals"]["Function"]["Environment"]["Variables"]["KEYHIVE_DEV_MODE"].is_badvalue());
 }
+
+/// A YAML scalar or list of scalars, as strings (CloudFormation tags such as `!GetAtt` are
+/// dropped by the loader, leaving their argument).
+fn strings(y: &Yaml) -> Vec<String> {
+    match y {
+        Yaml::Array(items) => items.iter().map(|i| s(i).to_string()).collect(),
+        Yaml::BadValue => Vec::new(),
+        other => vec![s(other).to_string()],
+    }
+}
+
+/// Each function resource of the template by the binary it builds.
+fn functions_by_binary(t: &Yaml) -> BTreeMap<String, Yaml> {
+    let mut found = BTreeMap::new();
+    for resource in t["Resources"].as_hash().expect("Resources").values() {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
+            let binary = s(&resource["Metadata"]["BuildProperties"]["Binary"]).to_string();
+            found.insert(binary, resource.clone());
+        }
+    }
+    found
+}
+
+fn statements(function: &Yaml) -> Vec<Yaml> {
+    let policies = function["Properties"]["Policies"].as_vec().cloned().unwrap_or_default();
+    policies.iter().flat_map(|p| p["Statement"].as_vec().cloned().unwrap_or_default()).collect()
+}
+
+/// `*` matches any characters, as in IAM's StringLike.
+fn like(pattern: &str, value: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == value,
+        Some((head, rest)) => {
+            value.starts_with(head) && (0..=value.len() - head.len()).any(|i| like(rest, &value[head.len() + i..]))
+        }
+    }
+}
+
+/// Least privilege on the table: every function's item statement is bounded by
+/// `dynamodb:LeadingKeys` to exactly the schema module's `ROLE_PARTITIONS`, indexes get queries
+/// only, and no role may scan the table itself (a Scan has no leading key, so a `ForAllValues`
+/// condition would not bound it).
+#[test]
+fn each_role_reaches_only_the_partitions_the_schema_module_grants_it() {
+    let t = template();
+    let item_actions: BTreeSet<&str> = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+    ]
+    .into();
+    let mut granted = BTreeMap::new();
+    for (binary, function) in functions_by_binary(&t) {
+        let mut patterns: Option<BTreeSet<String>> = None;
+        for statement in statements(&function) {
+            assert_eq!(s(&statement["Effect"]), "Allow", "{binary}: only Allow statements");
+            let actions = strings(&statement["Action"]);
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                continue;
+            }
+            for resource in strings(&statement["Resource"]) {
+                if resource == "Table.Arn" {
+                    for action in &actions {
+                        assert!(item_actions.contains(action.as_str()), "{binary}: {action} on the table");
+                    }
+                    let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                    let keys: BTreeSet<String> = strings(keys).into_iter().collect();
+                    assert!(!keys.is_empty(), "{binary}: a table statement without a dynamodb:LeadingKeys condition");
+                    assert!(patterns.replace(keys).is_none(), "{binary}: more than one table statement");
+                } else if resource.starts_with("${Table.Arn}/index/") {
+                    for action in &actions {
+                        assert!(
+                            action == "dynamodb:Query" || action == "dynamodb:Scan",
+                            "{binary}: {action} on {resource}"
+                        );
+                    }
+                } else if resource == "Table.StreamArn" {
+                    let stream_reads = [
+                        "dynamodb:DescribeStream",
+                        "dynamodb:GetRecords",
+                        "dynamodb:GetShardIterator",
+                        "dynamodb:ListStreams",
+                    ];
+                    assert!(
+                        actions.iter().all(|a| stream_reads.contains(&a.as_str())),
+                        "{binary}: {actions:?} on the stream"
+                    );
+                } else {
+                    panic!("{binary}: dynamodb actions on {resource}");
+                }
+            }
+        }
+        granted.insert(binary, patterns.unwrap_or_default());
+    }
+    let expected: BTreeMap<String, BTreeSet<String>> = keyhive::schema::ROLE_PARTITIONS
+        .iter()
+        .map(|(binary, patterns)| (binary.to_string(), patterns.iter().map(|p| p.to_string()).collect()))
+        .collect();
+    assert_eq!(granted, expected, "template.yaml's dynamodb:LeadingKeys differ from schema::ROLE_PARTITIONS");
+}
+
+/// Each pattern of `ROLE_PARTITIONS` is a partition the key builders make, and each partition a
+/// binary's code touches is granted: renaming a prefix in the schema module fails here, not in
+/// production with AccessDenied. Only the authorizer and the keys function reach key items.
+#[test]
+fn every_granted_pattern_matches_the_partitions_the_builders_make() {
+    use keyhive::schema::*;
+    let (org, env, id) = ("org_AbCdEf0123456789abcd", "live", "AbCdEf123456");
+    let touched: BTreeMap<&str, Vec<String>> = [
+        ("health", vec![HEALTH_PK.to_string()]),
+        ("authorizer", vec![key_pk(id)]),
+        (
+            "keys",
+            vec![key_pk(id), org_pk(org), audit_pk(org), outbox_pk(org, env), idempotency_pk(org, env, id, "ab12")],
+        ),
+        (
+            "sandboxes",
+            vec![
+                sandbox_pk("sbx_1"),
+                quota_pk(org, env),
+                audit_pk(org),
+                outbox_pk(org, env),
+                idempotency_pk(org, env, id, "ab12"),
+            ],
+        ),
+        ("sandbox-sweep", vec![sandbox_pk("sbx_1"), quota_pk(org, env), audit_pk(org), outbox_pk(org, env)]),
+        (
+            "links",
+            vec![
+                link_pk("lnk_1"),
+                slug_pk(OWN_LINK_DOMAIN, "promo"),
+                slug_pk("go.example.com", "promo"),
+                quota_pk(org, env),
+                domain_pk("dom_1"),
+                hostname_pk("go.example.com"),
+                tenant_hostname_pk(org, env, "go.example.com"),
+                audit_pk(org),
+                outbox_pk(org, env),
+                idempotency_pk(org, env, id, "ab12"),
+            ],
+        ),
+        (
+            "webhooks",
+            vec![
+                webhook_pk("whk_1"),
+                attempts_pk("whk_1"),
+                delivery_pk("dlv_1"),
+                audit_pk(org),
+                idempotency_pk(org, env, id, "ab12"),
+            ],
+        ),
+        (
+            "webhook-dispatcher",
+            vec![outbox_pk(org, env), delivery_pk("dlv_1"), webhook_pk("whk_1"), attempts_pk("whk_1"), audit_pk(org)],
+        ),
+    ]
+    .into();
+    let roles: BTreeMap<&str, &[&str]> = ROLE_PARTITIONS.iter().copied().collect();
+    assert_eq!(roles.keys().collect::<Vec<_>>(), touched.keys().collect::<Vec<_>>());
+    for (binary, partitions) in &touched {
+        let patterns = roles[binary];
+        for partition in partitions {
+            assert!(
+                patterns.iter().any(|p| like(p, partition)),
+                "{binary} touches {partition}, which it is not granted"
+            );
+        }
+        for pattern in patterns {
+            assert!(
+                partitions.iter().any(|p| like(pattern, p)),
+                "{binary} is granted {pattern}, which no builder makes"
+            );
+        }
+    }
+    for (binary, patterns) in &roles {
+        let reaches_keys = patterns.iter().any(|p| like(p, &key_pk(id)));
+        assert_eq!(reaches_keys, ["authorizer", "keys"].contains(binary), "{binary} and key items");
+    }
+    assert!(like("ORG#*#AUDIT", &audit_pk(org)) && !like("ORG#*#AUDIT", &org_pk(org)));
+}
+
+/// The hashing secret is read by the authorizer (every request) and the keys function (new and
+/// rolled keys) only; the webhook sealing key by the two webhook binaries only.
+#[test]
+fn only_the_functions_that_need_a_secret_may_read_it() {
+    let t = template();
+    let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (binary, function) in functions_by_binary(&t) {
+        for statement in statements(&function) {
+            if strings(&statement["Action"]).iter().any(|a| a == "secretsmanager:GetSecretValue") {
+                for secret in strings(&statement["Resource"]) {
+                    readers.entry(secret).or_default().insert(binary.clone());
+                }
+            }
+        }
+    }
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(readers.get("HashingSecret"), Some(&set(&["authorizer", "keys"])));
+    assert_eq!(readers.get("WebhookSealingSecret"), Some(&set(&["webhook-dispatcher", "webhooks"])));
+    assert_eq!(readers.get("CursorSecret"), Some(&set(&["keys", "links", "sandboxes", "webhooks"])));
+    assert_eq!(readers.len(), 3, "{readers:?}");
+}
