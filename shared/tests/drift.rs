@@ -428,3 +428,30 @@ fn only_the_functions_that_need_a_secret_may_read_it() {
     assert_eq!(readers.get("CursorSecret"), Some(&set(&["keys", "links", "sandboxes", "webhooks"])));
     assert_eq!(readers.len(), 3, "{readers:?}");
 }
+
+/// Every function logs to a log group of its own with the template's retention, and the stage's
+/// access log is one JSON object per request that never holds API Gateway's error message (for
+/// a signature error it quotes the Authorization header, a key).
+#[test]
+fn every_log_group_has_a_retention_and_the_access_log_holds_no_credential() {
+    let t = template();
+    let resources = &t["Resources"];
+    let mut groups = BTreeSet::new();
+    for (binary, function) in functions_by_binary(&t) {
+        let group = s(&function["Properties"]["LoggingConfig"]["LogGroup"]).to_string();
+        assert_eq!(s(&resources[group.as_str()]["Type"]), "AWS::Logs::LogGroup", "{binary}: {group}");
+        assert_eq!(s(&resources[group.as_str()]["Properties"]["RetentionInDays"]), "LogRetentionDays", "{binary}");
+        assert!(groups.insert(group), "{binary} shares a log group");
+    }
+    assert_eq!(s(&t["Globals"]["Function"]["LoggingConfig"]["LogFormat"]), "JSON");
+    let access = &resources["Api"]["Properties"]["AccessLogSetting"];
+    assert_eq!(s(&access["DestinationArn"]), "ApiAccessLogGroup.Arn");
+    assert_eq!(s(&resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"]), "LogRetentionDays");
+    let format = s(&access["Format"]);
+    let line: serde_json::Value = serde_json::from_str(format).expect("the access log format is JSON");
+    for field in ["request_id", "status", "error_type", "authorizer_latency_ms"] {
+        assert!(line[field].is_string(), "the access log lacks {field}");
+    }
+    assert!(!format.contains("$context.error.message"), "the access log may hold an Authorization header");
+    assert!(!format.contains("$input") && !format.contains("$context.authorizer.key"), "{format}");
+}
