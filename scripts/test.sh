@@ -68,21 +68,45 @@ for entry in "${E2E_BINS[@]}"; do
 done
 [ -n "$OUTAGE_BIN" ] || die "the outage test binary was not built"
 
+# The same suite again as AWS would carry it: scripts/rest_front.py plays API Gateway REST as
+# template.yaml configures it (the REQUEST authorizer invoked through watch's invoke API, REST v1
+# events with the authorizer's context, the template's gateway responses).
+WATCH_URL=$KEYHIVE_E2E_URL
+FRONT_PORT=$(free_port)
+"$VENV/bin/python" scripts/rest_front.py --template template.yaml --lambda-url "$WATCH_URL" \
+  --port "$FRONT_PORT" >"$RUN/rest-front.log" 2>&1 &
+STARTED_PIDS+=("$!")
+wait_for_port "$FRONT_PORT" "the REST front" "$!" 30
+FRONT_URL="http://127.0.0.1:$FRONT_PORT"
+log "end-to-end tests again, through the REST front (API Gateway REST as template.yaml configures it)"
+for entry in "${E2E_BINS[@]}"; do
+  name=${entry%% *}; bin=${entry#* }
+  [ "$name" = outage ] && continue
+  log "running $name through the REST front"
+  KEYHIVE_E2E_URL=$FRONT_URL "$bin"
+done
+
 # A bounded conformance pass (make fuzz runs a long one): a fixed seed keeps CI reproducible.
 log "schemathesis against openapi.yaml through cargo lambda watch (bounded)"
-run_schemathesis "$KEYHIVE_E2E_URL" "$RUN/fuzz" "${FUZZ_MAX_EXAMPLES:-20}" 300 "${FUZZ_SEED:-20261124}"
+run_schemathesis "$WATCH_URL" "$RUN/fuzz" "${FUZZ_MAX_EXAMPLES:-20}" 300 "${FUZZ_SEED:-20261124}"
 
 # DynamoDB stopped under the running functions, then back (empty, in memory) on the same port:
 # 503 envelopes within 3 s meanwhile, and recovery without restarting any function.
+# Each phase both through watch (inline authentication) and through the REST front (the
+# authorizer's failure is API Gateway's AUTHORIZER_CONFIGURATION_ERROR, a 503 envelope there).
+outage_phase() {
+  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$WATCH_URL "$OUTAGE_BIN"
+  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$FRONT_URL "$OUTAGE_BIN"
+}
 log "outage: DynamoDB Local up"
-KEYHIVE_OUTAGE_PHASE=before "$OUTAGE_BIN"
+outage_phase before
 kill "$DYNAMODB_PID"; wait "$DYNAMODB_PID" 2>/dev/null || true
 log "outage: DynamoDB Local stopped"
-KEYHIVE_OUTAGE_PHASE=down "$OUTAGE_BIN"
+outage_phase down
 start_dynamodb "$DDB_PORT" "$RUN/dynamodb-restarted.log"
 "$ROOT/target/debug/keyhive-admin" create-table >/dev/null
 log "outage: DynamoDB Local back"
-KEYHIVE_OUTAGE_PHASE=after "$OUTAGE_BIN"
+outage_phase after
 
 # Every function's log of the whole run (cargo lambda watch collects them) and the stack's own
 # logs must hold no API key, no key secret and no hashing secret.

@@ -28,10 +28,13 @@ fn link_body(destination: &str, slug: Option<&str>) -> Value {
     body
 }
 
-/// The path of a short URL on the local stack (`http://127.0.0.1:<port>/<slug>`).
+/// The path of a short URL on the local stack's link domain (`http://127.0.0.1:<port>/<slug>`,
+/// watch's address), to follow through whichever front the test runs behind.
 fn path_of(short_url: &str) -> String {
-    let base = std::env::var("KEYHIVE_E2E_URL").unwrap();
-    assert!(short_url.starts_with(&base), "{short_url} is not on the local API {base}");
+    let base = std::env::var("KEYHIVE_LINK_BASE_URL")
+        .or_else(|_| std::env::var("KEYHIVE_E2E_URL"))
+        .expect("KEYHIVE_LINK_BASE_URL or KEYHIVE_E2E_URL");
+    assert!(short_url.starts_with(&base), "{short_url} is not on the local link domain {base}");
     short_url[base.len()..].to_string()
 }
 
