@@ -1,5 +1,8 @@
 # keyhive: see README.md. Every target installs what it needs into project-local places.
-.PHONY: dev test fuzz bench build zip fmt clippy clean
+.PHONY: help dev test fuzz bench build zip deploy invoke fmt clippy clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F '\t' '{ printf "  make %-8s %s\n", $$1, $$2 }'
 
 dev: ## the whole API on http://127.0.0.1:9000 over DynamoDB Local and moto
 	@bash scripts/dev.sh
@@ -13,19 +16,25 @@ fuzz: ## a long schemathesis run (2000+ cases) against a private local stack
 bench: ## figures (criterion, stack measurements, zip sizes) into target/bench-report.json
 	@bash scripts/bench.sh
 
-build:
+build: ## debug build of the whole workspace
 	cargo build --workspace
 
 zip: ## release zips for Lambda (arm64), under target/lambda/<function>/bootstrap.zip
 	@bash -c '. scripts/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" && \
 	  cargo lambda build --release --arm64 --output-format zip $$(for f in functions/*/; do printf -- "-p %s " "$$(basename $$f)"; done)'
 
-fmt:
+deploy: ## build with SAM and deploy to AWS (guided the first time; see README)
+	@bash scripts/deploy.sh
+
+invoke: ## EVENT=keys-self.json [FUNCTION=keys]: a sample event through the authorizer and a function under make dev
+	@bash -c '. scripts/stack.sh && ensure_venv && PATH="$$VENV/bin:$$PATH" python3 scripts/invoke.py "$(EVENT)" $(FUNCTION)'
+
+fmt: ## cargo fmt
 	cargo fmt --all
 
-clippy:
+clippy: ## clippy with warnings as errors, as make test runs it
 	cargo clippy --workspace --all-targets -- -D warnings
 
-clean:
+clean: ## remove build output, the .venv and node_modules (not .dev)
 	cargo clean
 	rm -rf .venv node_modules

@@ -68,6 +68,14 @@ for entry in "${E2E_BINS[@]}"; do
 done
 [ -n "$OUTAGE_BIN" ] || die "the outage test binary was not built"
 
+log "the README's API walkthrough, pasted as a newcomer would (scripts/readme_test.py)"
+API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") DNS_RECORDS=$KEYHIVE_DNS_RECORDS RECEIVER_PORT=$(free_port) \
+  "$VENV/bin/python" scripts/readme_test.py README.md
+
+log "make invoke: a sample event through the authorizer and its function"
+INVOKE_PORT=${KEYHIVE_E2E_URL##*:} KEY_FILE="$RUN/admin-key" "$VENV/bin/python" scripts/invoke.py keys-self.json |
+  grep -q '"statusCode": 200' || die "make invoke EVENT=keys-self.json did not answer 200"
+
 # The same suite again as AWS would carry it: scripts/rest_front.py plays API Gateway REST as
 # template.yaml configures it (the REQUEST authorizer invoked through watch's invoke API, REST v1
 # events with the authorizer's context, the template's gateway responses).

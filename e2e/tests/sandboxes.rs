@@ -53,11 +53,22 @@ async fn a_new_user_creates_lists_extends_and_kills_sandboxes_within_the_quota()
     assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
 
     // Ten running in all (the replayed one counts once), then the eleventh is refused.
+    let mut running = vec![id(&first.json())];
     for _ in 0..9 {
-        stack.call(&key, "POST", "/v1/sandboxes", Some(&json!({"template_id": "12"}))).await.envelope(201);
+        let created =
+            stack.call(&key, "POST", "/v1/sandboxes", Some(&json!({"template_id": "12"}))).await.envelope(201);
+        running.push(id(&created));
     }
     let eleventh = stack.call(&key, "POST", "/v1/sandboxes", Some(&json!({"template_id": "12"}))).await.envelope(409);
     assert_eq!(eleventh["error"]["code"], "QUOTA_EXCEEDED");
+
+    // Killing frees the slots (and leaves the environment's quota as this test found it: the
+    // suite runs twice on one stack, through watch and through the REST front).
+    for sandbox in &running {
+        stack.call(&key, "DELETE", &format!("/v1/sandboxes/{sandbox}"), None).await.envelope(200);
+    }
+    let freed = stack.call(&key, "POST", "/v1/sandboxes", Some(&json!({"template_id": "12"}))).await.envelope(201);
+    stack.call(&key, "DELETE", &format!("/v1/sandboxes/{}", id(&freed)), None).await.envelope(200);
 }
 
 #[tokio::test]

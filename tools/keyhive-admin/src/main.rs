@@ -1,31 +1,100 @@
-//! keyhive-admin: operator commands that are not API routes.
+//! keyhive-admin: operator commands that are not API routes (`keyhive-admin --help`).
 //!
-//! - `init-local [--secret-file PATH]`: for the local stack, create the table, the hashing
-//!   secret and the cursor-sealing secret if they are missing (the hashing secret's value is kept
-//!   in PATH so restarts keep working keys; the cursor secret is random).
-//! - `create-table`: create the table only.
-//! - `bootstrap --org-name NAME [--environment live|test] [--key-file PATH] [--if-missing]`:
-//!   create an organization and its first admin bot key (every permission, enterprise tier,
-//!   10000 requests a minute). The key is printed once, or written to PATH with mode 0600.
-//!   With `--if-missing`, a key already in PATH that the store still knows is kept.
-//!
-//! Table and secret names come from `--table` / `--secret-id`, else `KEYHIVE_TABLE` /
-//! `KEYHIVE_SECRET_ID`; region, endpoints and credentials from the default AWS chain
-//! (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
+//! Where to act comes from, in order: the flags (`--table`, `--secret-id`, `--key-prefix`), the
+//! outputs of a deployed stack (`--stack NAME`), the environment (`KEYHIVE_TABLE`,
+//! `KEYHIVE_SECRET_ID`, `KEYHIVE_KEY_PREFIX`), then the local defaults. Region, endpoints and
+//! credentials come from the default AWS chain (`AWS_REGION`, `AWS_PROFILE`,
+//! `AWS_ENDPOINT_URL_DYNAMODB`, ...).
 
 use base64::Engine;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyhive::config::Config;
 use keyhive::store::dynamo::ensure_table;
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 type Failure = Box<dyn std::error::Error>;
 
+#[derive(Parser, Debug)]
+#[command(
+    name = "keyhive-admin",
+    version,
+    about = "Operator commands for keyhive that are not API routes",
+    after_help = "Deployed stack: keyhive-admin --stack keyhive bootstrap --org-name \"Acme\" --key-file ./acme-admin-key\n\
+                  Local stack (make dev does this): keyhive-admin init-local --secret-file .dev/hashing-secret"
+)]
+struct Cli {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Target {
+    /// Read the table, the hashing secret and the key prefix from this deployed CloudFormation
+    /// stack's outputs (TableName, HashingSecretArn, KeyPrefix)
+    #[arg(long, global = true, value_name = "NAME")]
+    stack: Option<String>,
+    /// The DynamoDB table [env: KEYHIVE_TABLE, default: keyhive]
+    #[arg(long, global = true, value_name = "NAME")]
+    table: Option<String>,
+    /// Secrets Manager id or ARN of the hashing secret [env: KEYHIVE_SECRET_ID]
+    #[arg(long, global = true, value_name = "ID")]
+    secret_id: Option<String>,
+    /// Prefix of the keys the deployment mints and accepts [env: KEYHIVE_KEY_PREFIX, default: kh]
+    #[arg(long, global = true, value_name = "PREFIX")]
+    key_prefix: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Local stack only: create the table and the secrets where missing
+    ///
+    /// The table, the hashing secret, the cursor secret and the webhook sealing key. The hashing
+    /// secret's and sealing key's values are kept in files, so a restarted moto keeps existing
+    /// keys and webhook secrets working.
+    InitLocal {
+        /// File holding the hashing secret (created with 48 random bytes, mode 0600, if absent);
+        /// the sealing key is kept beside it in `webhook-sealing-key`
+        #[arg(long, value_name = "PATH")]
+        secret_file: PathBuf,
+    },
+    /// Create the table (with its indexes, TTL and stream) if it is missing
+    CreateTable,
+    /// Create an organization and its first admin key
+    ///
+    /// A bot key with every permission, enterprise tier, 10000 requests a minute. The key is shown
+    /// once, or written to --key-file (mode 0600).
+    Bootstrap {
+        /// The organization's display name
+        #[arg(long, value_name = "NAME")]
+        org_name: String,
+        /// The environment of the admin key
+        #[arg(long, value_enum, default_value_t = EnvironmentArg::Live)]
+        environment: EnvironmentArg,
+        /// Write the key to this file (mode 0600) instead of printing it
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        /// Keep the key already in --key-file if the deployment still accepts it
+        #[arg(long, requires = "key_file")]
+        if_missing: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum EnvironmentArg {
+    Live,
+    Test,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args).await {
+    let cli = Cli::parse();
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("keyhive-admin: {}", keyhive::http::error::source_chain(err.as_ref()));
@@ -34,69 +103,97 @@ async fn main() -> ExitCode {
     }
 }
 
-fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
-}
-
-async fn run(args: &[String]) -> Result<(), Failure> {
+async fn run(cli: Cli) -> Result<(), Failure> {
     let mut config = Config::from_env();
-    if let Some(table) = flag(args, "--table") {
-        config.table_name = table.to_string();
-    }
-    if let Some(secret_id) = flag(args, "--secret-id") {
-        config.secret_id = secret_id.to_string();
-    }
+    // An operator's call may cross a region: more room than a function's 2 s bound.
+    config.dynamodb_timeout = config.dynamodb_timeout.max(Duration::from_secs(10));
     let sdk = keyhive::aws::sdk_config(&config).await;
-    match args.first().map(String::as_str) {
-        Some("create-table") => create_table(&sdk, &config).await,
-        Some("init-local") => {
-            create_table(&sdk, &config).await?;
-            let secret_file = flag(args, "--secret-file").ok_or("init-local needs --secret-file PATH")?;
-            let value = local_secret_value(Path::new(secret_file))?;
-            let created =
-                keyhive::auth::secrets::ensure_secret(&keyhive::aws::secretsmanager(&sdk), &config.secret_id, &value).await?;
-            println!("secret {}: {}", config.secret_id, if created { "created" } else { "exists" });
-            let mut cursor_bytes = [0u8; 48];
-            rand::fill(&mut cursor_bytes);
-            let cursor_value = base64::engine::general_purpose::STANDARD_NO_PAD.encode(cursor_bytes);
-            let created = keyhive::auth::secrets::ensure_secret(
-                &keyhive::aws::secretsmanager(&sdk),
-                &config.cursor_secret_id,
-                &cursor_value,
-            )
-            .await?;
-            println!("secret {}: {}", config.cursor_secret_id, if created { "created" } else { "exists" });
-            // Kept beside the hashing secret: moto forgets everything on restart, and sealed
-            // webhook secrets must still open after one.
-            let sealing_path = Path::new(secret_file).with_file_name("webhook-sealing-key");
-            let sealing_value = local_secret_value(&sealing_path)?;
-            let created = keyhive::auth::secrets::ensure_secret(
-                &keyhive::aws::secretsmanager(&sdk),
-                &config.webhook_secret_id,
-                &sealing_value,
-            )
-            .await?;
-            println!("secret {}: {}", config.webhook_secret_id, if created { "created" } else { "exists" });
-            Ok(())
+    if let Some(stack) = &cli.target.stack {
+        let outputs = stack_outputs(&sdk, stack).await?;
+        let output = |key: &str| {
+            outputs.get(key).cloned().ok_or_else(|| format!("stack {stack} has no {key} output (is it keyhive's?)"))
+        };
+        config.table_name = output("TableName")?;
+        config.secret_id = output("HashingSecretArn")?;
+        config.key_prefix = output("KeyPrefix")?;
+    }
+    if let Some(table) = cli.target.table {
+        config.table_name = table;
+    }
+    if let Some(secret_id) = cli.target.secret_id {
+        config.secret_id = secret_id;
+    }
+    if let Some(prefix) = cli.target.key_prefix {
+        config.key_prefix = prefix;
+    }
+    if config.key_prefix.is_empty()
+        || config.key_prefix.len() > 16
+        || !config.key_prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err(format!("key prefix {:?} must be 1-16 lowercase letters or digits", config.key_prefix).into());
+    }
+    match cli.command {
+        Command::CreateTable => create_table(&sdk, &config).await,
+        Command::InitLocal { secret_file } => init_local(&sdk, &config, &secret_file).await,
+        Command::Bootstrap { org_name, environment, key_file, if_missing } => {
+            let environment = match environment {
+                EnvironmentArg::Live => keyhive::auth::Environment::Live,
+                EnvironmentArg::Test => keyhive::auth::Environment::Test,
+            };
+            bootstrap(&sdk, &config, &org_name, environment, key_file.as_deref(), if_missing).await
         }
-        Some("bootstrap") => bootstrap(&sdk, &config, args).await,
-        _ => Err("usage: keyhive-admin <init-local --secret-file PATH | create-table | bootstrap --org-name NAME [--environment live|test] [--key-file PATH] [--if-missing]> [--table NAME] [--secret-id ID]".into()),
     }
 }
 
-async fn bootstrap(sdk: &aws_config::SdkConfig, config: &Config, args: &[String]) -> Result<(), Failure> {
-    use keyhive::auth::{Credential, Environment, Tier};
+/// A deployed stack's outputs by key.
+async fn stack_outputs(sdk: &aws_config::SdkConfig, stack: &str) -> Result<HashMap<String, String>, Failure> {
+    let described = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| format!("cannot read stack {stack}: {}", keyhive::http::error::source_chain(&e)))?;
+    let found = described.stacks().first().ok_or_else(|| format!("no stack named {stack}"))?;
+    Ok(found
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect())
+}
+
+async fn init_local(sdk: &aws_config::SdkConfig, config: &Config, secret_file: &Path) -> Result<(), Failure> {
+    create_table(sdk, config).await?;
+    let secrets = keyhive::aws::secretsmanager(sdk);
+    let value = local_secret_value(secret_file)?;
+    let created = keyhive::auth::secrets::ensure_secret(&secrets, &config.secret_id, &value).await?;
+    println!("secret {}: {}", config.secret_id, if created { "created" } else { "exists" });
+    let mut cursor_bytes = [0u8; 48];
+    rand::fill(&mut cursor_bytes);
+    let cursor_value = base64::engine::general_purpose::STANDARD_NO_PAD.encode(cursor_bytes);
+    let created = keyhive::auth::secrets::ensure_secret(&secrets, &config.cursor_secret_id, &cursor_value).await?;
+    println!("secret {}: {}", config.cursor_secret_id, if created { "created" } else { "exists" });
+    // Kept beside the hashing secret: moto forgets everything on restart, and sealed webhook
+    // secrets must still open after one.
+    let sealing_value = local_secret_value(&secret_file.with_file_name("webhook-sealing-key"))?;
+    let created = keyhive::auth::secrets::ensure_secret(&secrets, &config.webhook_secret_id, &sealing_value).await?;
+    println!("secret {}: {}", config.webhook_secret_id, if created { "created" } else { "exists" });
+    Ok(())
+}
+
+async fn bootstrap(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    org_name: &str,
+    environment: keyhive::auth::Environment,
+    key_file: Option<&Path>,
+    if_missing: bool,
+) -> Result<(), Failure> {
+    use keyhive::auth::{Credential, Tier};
     use keyhive::store::KeyStore;
-    let org_name = flag(args, "--org-name").ok_or("bootstrap needs --org-name NAME")?;
-    let environment = match flag(args, "--environment") {
-        None => Environment::Live,
-        Some(e) => Environment::parse(e).ok_or("--environment must be live or test")?,
-    };
-    let key_file = flag(args, "--key-file").map(Path::new);
     let secret =
         keyhive::auth::secrets::load_hashing_secret(&keyhive::aws::secretsmanager(sdk), &config.secret_id).await?;
     let store = keyhive::store::dynamo::DynamoStore::new(keyhive::aws::dynamodb(sdk), config.table_name.clone());
-    if let (true, Some(path)) = (args.iter().any(|a| a == "--if-missing"), key_file) {
+    if let (true, Some(path)) = (if_missing, key_file) {
         if let Ok(text) = std::fs::read_to_string(path) {
             if let Some(credential) = Credential::parse(text.trim(), &config.key_prefix) {
                 let known = store.get_key(&credential.key_id).await?;
@@ -170,4 +267,25 @@ fn local_secret_value(path: &Path) -> Result<String, Failure> {
     let value = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
     write_private(path, &value)?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn if_missing_needs_a_key_file_and_environments_are_checked() {
+        assert!(Cli::try_parse_from(["keyhive-admin", "bootstrap", "--org-name", "A", "--if-missing"]).is_err());
+        assert!(
+            Cli::try_parse_from(["keyhive-admin", "bootstrap", "--org-name", "A", "--environment", "prod"]).is_err()
+        );
+        let cli = Cli::try_parse_from(["keyhive-admin", "bootstrap", "--org-name", "A", "--stack", "kh"]).unwrap();
+        assert_eq!(cli.target.stack.as_deref(), Some("kh"));
+    }
 }
