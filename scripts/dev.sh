@@ -24,7 +24,9 @@ start_moto "$MOTO_PORT" "$DEV/moto.log"
 DNS_PORT="${DNS_PORT:-$(free_port)}"
 start_dns "$DNS_PORT" "$DEV/dns-records.json" "$DEV/dns.log"
 
-{ stack_env "$DDB_PORT" "$MOTO_PORT"; links_env "$API_PORT" "$DNS_PORT"; echo "KEYHIVE_DEV_MODE=1"; } > "$DEV/watch.env"
+# KEYHIVE_CORS_ORIGINS (none by default, as in AWS) lets a browser app on those origins call the API.
+{ stack_env "$DDB_PORT" "$MOTO_PORT"; links_env "$API_PORT" "$DNS_PORT"; echo "KEYHIVE_DEV_MODE=1"
+  echo "KEYHIVE_CORS_ORIGINS=${KEYHIVE_CORS_ORIGINS:-}"; } > "$DEV/watch.env"
 export_env_file "$DEV/watch.env"
 
 log "building the workspace"
@@ -39,7 +41,7 @@ start_dispatcher "$DEV/dispatcher.log"
 
 log "serving the API on http://127.0.0.1:$API_PORT (Ctrl-C stops everything)"
 log "try: curl -H \"X-API-Key: \$(cat .dev/admin-key)\" http://127.0.0.1:$API_PORT/v1/keys/self"
-cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$DEV/watch.env" &
+cargo lambda watch --quiet --disable-cors --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$DEV/watch.env" &
 WATCH_PID=$!
 STARTED_PIDS+=("$WATCH_PID")
 wait "$WATCH_PID"

@@ -174,7 +174,9 @@ start_private_stack() {
   start_dns "$dns_port" "$run/dns-records.json" "$run/dns.log"
   export KEYHIVE_DNS_RECORDS="$run/dns-records.json"
   # Local development mode (http and loopback webhook targets): as make dev has it.
-  { stack_env "$ddb_port" "$moto_port"; links_env "$api_port" "$dns_port"; echo "KEYHIVE_DEV_MODE=1"; } > "$run/stack.env"
+  # One allowed browser origin, so the end-to-end tests can prove the CORS rule.
+  { stack_env "$ddb_port" "$moto_port"; links_env "$api_port" "$dns_port"; echo "KEYHIVE_DEV_MODE=1"
+    echo "KEYHIVE_CORS_ORIGINS=https://app.example.test"; } > "$run/stack.env"
   export_env_file "$run/stack.env"
   DDB_PORT=$ddb_port
 
@@ -187,7 +189,8 @@ start_private_stack() {
   start_sweep "$run/sweep.log"
   start_dispatcher "$run/dispatcher.log"
 
-  cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
+  # watch's own permissive CORS off: the functions apply keyhive's rule, as in AWS.
+  cargo lambda watch --ignore-changes --disable-cors --invoke-address 127.0.0.1 --invoke-port "$api_port" \
     --env-file "$run/stack.env" >"$run/watch.log" 2>&1 &
   local watch_pid=$!
   WATCH_LOG="$run/watch.log"

@@ -21,6 +21,9 @@ log "sam validate (transform) and sam validate --lint (cfn-lint)"
 AWS_DEFAULT_REGION=us-east-1 sam validate --template-file template.yaml
 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --template-file template.yaml
 
+log "the template as CloudFormation receives it: SAM's transform, then cfn-lint and what it generates"
+"$VENV/bin/python" scripts/check_template.py template.yaml 2>/dev/null
+
 log "the REST front (API Gateway as template.yaml configures it, a test tool): self-test"
 "$VENV/bin/python" scripts/test_rest_front.py template.yaml
 

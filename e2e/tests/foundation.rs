@@ -73,3 +73,48 @@ async fn every_route_of_the_route_table_reaches_a_real_handler() {
         assert!(answer.status != 405 && answer.status < 500, "{} {}: {envelope}", route.method, route.pattern);
     }
 }
+
+/// CORS: the one origin the test stack allows gets its preflight answered and may read answers
+/// (errors included); any other origin gets no CORS header, and the browser refuses.
+#[tokio::test]
+async fn only_an_allowed_origin_gets_cors_headers_and_its_preflight_answered() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let allowed = "https://app.example.test";
+    let preflight = stack
+        .send(
+            "OPTIONS",
+            "/v1/keys",
+            &[
+                ("origin", allowed),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "x-api-key, content-type"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(preflight.status, 204);
+    let header =
+        |a: &keyhive_e2e::Answer, name: &str| a.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(header(&preflight, "access-control-allow-origin").as_deref(), Some(allowed));
+    let methods = header(&preflight, "access-control-allow-methods").unwrap_or_default();
+    assert!(methods.contains("POST") && methods.contains("GET"), "{methods}");
+    let allowed_headers = header(&preflight, "access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
+    assert!(allowed_headers.contains("x-api-key") && allowed_headers.contains("content-type"));
+
+    let answer = stack.send("GET", "/v1/keys/self", &[("x-api-key", &admin), ("origin", allowed)], None).await;
+    answer.envelope(200);
+    assert_eq!(header(&answer, "access-control-allow-origin").as_deref(), Some(allowed));
+    assert!(header(&answer, "access-control-expose-headers").unwrap_or_default().contains("X-Request-Id"));
+    let refused = stack.send("GET", "/v1/keys/self", &[("x-api-key", "nope"), ("origin", allowed)], None).await;
+    refused.envelope(401);
+
+    let other = "https://evil.example.test";
+    let answer = stack.send("GET", "/v1/keys/self", &[("x-api-key", &admin), ("origin", other)], None).await;
+    answer.envelope(200);
+    assert!(header(&answer, "access-control-allow-origin").is_none(), "no CORS for {other}");
+    let preflight =
+        stack.send("OPTIONS", "/v1/keys", &[("origin", other), ("access-control-request-method", "POST")], None).await;
+    assert_ne!(preflight.status, 204);
+    assert!(header(&preflight, "access-control-allow-origin").is_none());
+}

@@ -25,6 +25,9 @@ pub struct Config {
     /// host is for a custom link domain and reaches only the routes that answer on any host.
     /// Empty (the local stack): every host is the API's.
     pub api_hosts: Vec<String>,
+    /// Browser origins allowed to read responses (`KEYHIVE_CORS_ORIGINS`, comma-separated,
+    /// exact): none by default. See `http::cors`.
+    pub cors_origins: Vec<String>,
     /// Running sandboxes allowed per organization and environment (`KEYHIVE_SANDBOX_QUOTA`).
     pub sandbox_quota: u32,
     /// The base of a short link's `short_url` on the deployment's own link domain
@@ -106,6 +109,9 @@ impl Config {
                 .map(|v| v.trim().parse().expect("KEYHIVE_DNS_RESOLVER must be an ip:port address")),
             api_hosts: non_empty("KEYHIVE_API_HOSTS")
                 .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
+            cors_origins: non_empty("KEYHIVE_CORS_ORIGINS")
+                .map(|v| crate::http::cors::parse_origins(&v).unwrap_or_else(|e| panic!("KEYHIVE_CORS_ORIGINS: {e}")))
                 .unwrap_or_default(),
         }
     }

@@ -50,7 +50,7 @@ async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
                 let (record, credential) = rules::create_key(&ctx, prefix, secret, new).await?;
                 let mut data = record.to_json();
                 data["key"] = json!(credential.reveal());
-                Ok(Reply::created(data))
+                Ok(Reply::created_at(data, &format!("/v1/keys/{}", record.key_id.as_str())))
             })
             .await
         }
@@ -92,7 +92,8 @@ async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
             fields.finish()?;
             idempotent(api, &call, |claim| async move {
                 let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
-                Ok(Reply::created(rules::create_member(&ctx, user_id, name, email).await?.to_json()))
+                let member = rules::create_member(&ctx, user_id, name, email).await?;
+                Ok(Reply::created_at(member.to_json(), &format!("/v1/members/{}", member.user_id.as_str())))
             })
             .await
         }
@@ -102,7 +103,7 @@ async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
             list.reply(api, page, crate::model::Member::to_json).await
         }
         KeysOp::RemoveMember => {
-            let user_id = UserId::parse(call.param("user_id")?).ok_or(ApiError::NotFound)?;
+            let user_id = UserId::parse(call.param("user_id")?).ok_or(ApiError::NotFound("member"))?;
             Ok(Reply::ok(rules::remove_member(&ctx, &user_id).await?))
         }
     }
@@ -114,7 +115,7 @@ fn body(call: &Call<KeysOp>, empty_is_object: bool) -> Result<JsonObject, ApiErr
 
 /// A key id from the path; one that cannot exist is simply not found.
 fn key_id(call: &Call<KeysOp>) -> Result<KeyId, ApiError> {
-    KeyId::parse(call.param("id")?).ok_or(ApiError::NotFound)
+    KeyId::parse(call.param("id")?).ok_or(ApiError::NotFound("key"))
 }
 
 /// `?created_by=`: a key id, a user id, or `bootstrap`.

@@ -164,7 +164,7 @@ pub async fn visible_key<S: keyhive::store::KeyStore + ?Sized>(
 ) -> Result<KeyRecord, ApiError> {
     match store.get_key(key_id).await? {
         Some(r) if r.org_id == actor.org_id && r.revoked_at.is_none() && can_see(actor, r.environment) => Ok(r),
-        _ => Err(ApiError::NotFound),
+        _ => Err(ApiError::NotFound("key")),
     }
 }
 
@@ -231,13 +231,11 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
     check_new_key(&new, ctx.now)?;
     check_may_create(ctx.actor, &new)?;
     let environment = new.environment.unwrap_or(ctx.actor.environment);
-    let owner_name = match &new.user_id {
-        Some(user) => {
-            let member = ctx.store.get_member(&ctx.actor.org_id, user).await?.ok_or_else(not_a_member)?;
-            Some(member.name)
-        }
+    let member = match &new.user_id {
+        Some(user) => Some(ctx.store.get_member(&ctx.actor.org_id, user).await?.ok_or_else(not_a_member)?),
         None => None,
     };
+    let owner_name = member.as_ref().map(|m| m.name.clone());
     let credential = Credential::mint(prefix, environment, KeyId::generate());
     let record = KeyRecord {
         key_id: credential.key_id.clone(),
@@ -262,8 +260,15 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
     let event = by.event(environment, EventType::KeyCreated, record.to_json());
     // A replay of this creation could not show the key again: nothing to keep but the id.
     let log = by.creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
-    ctx.store.create_key(&record, &log).await?;
-    Ok((record, credential))
+    match (ctx.store.create_key(&record, &log).await, &member) {
+        (Ok(()), _) => Ok((record, credential)),
+        // The member's one user key exists: name it, so the caller can roll or revoke it.
+        (Err(ChangeError::Conflict(message)), Some(member)) => match ctx.store.user_key_of(member).await? {
+            Some(existing) => Err(ApiError::ConflictWith { message, id: existing.as_str().to_string() }),
+            None => Err(ApiError::Conflict(message)),
+        },
+        (Err(err), _) => Err(err.into()),
+    }
 }
 
 pub async fn update_key<S: KeyAdminStore>(
@@ -395,7 +400,7 @@ pub async fn remove_member<S: MemberStore + KeyAdminStore>(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let member = ctx.store.get_member(&ctx.actor.org_id, user_id).await?.ok_or(ApiError::NotFound)?;
+        let member = ctx.store.get_member(&ctx.actor.org_id, user_id).await?.ok_or(ApiError::NotFound("member"))?;
         let user_key = match ctx.store.user_key_of(&member).await? {
             Some(key_id) => ctx.store.get_key(&key_id).await?.filter(|k| k.org_id == member.org_id),
             None => None,

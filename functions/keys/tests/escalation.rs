@@ -102,7 +102,7 @@ async fn every_verb_refused(api: &Api, caller: &Identity, target: &KeyRecord, ke
     for (verb, outcome) in outcomes {
         match axis {
             Some(axis) => refused_on(outcome, axis),
-            None => assert!(matches!(outcome, Err(ApiError::NotFound)), "{verb}: {outcome:?}"),
+            None => assert!(matches!(outcome, Err(ApiError::NotFound(_))), "{verb}: {outcome:?}"),
         }
     }
     unchanged(api, target, key).await;

@@ -366,6 +366,7 @@ async fn members_user_keys_and_removal_through_the_routes() {
     let (_, admin) = admin(&api).await;
     let member = send(&api, Event::load("members-create.json").authorized_as(&admin)).await;
     assert_eq!(assert_envelope(&member, 201)["data"]["user_id"], "usr_alice");
+    assert_eq!(member.headers()["location"], "/v1/members/usr_alice");
     let duplicate = send(&api, Event::load("members-create.json").authorized_as(&admin)).await;
     assert_eq!(assert_envelope(&duplicate, 409)["error"]["code"], "CONFLICT");
     let bad_email = send(
@@ -373,14 +374,23 @@ async fn members_user_keys_and_removal_through_the_routes() {
         Event::load("members-create.json").authorized_as(&admin).body(&json!({"name": "x", "email": "nope"})),
     )
     .await;
-    assert_eq!(assert_envelope(&bad_email, 400)["error"]["details"]["field"], "email");
+    let bad_email = assert_envelope(&bad_email, 400);
+    assert_eq!(bad_email["error"]["details"]["field"], "email");
+    // The message alone says what to fix: the field, then the reason.
+    let message = bad_email["error"]["message"].as_str().unwrap();
+    assert_eq!(message, format!("email: {}", bad_email["error"]["details"]["reason"].as_str().unwrap()));
 
     let user_key = json!({"name": "alice's key", "type": "user", "user_id": "usr_alice", "permissions": {}});
     let first = send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&user_key)).await;
+    let location = first.headers()["location"].to_str().unwrap().to_string();
     let first = assert_envelope(&first, 201);
     assert_eq!(first["data"]["owner"], "Alice");
+    assert_eq!(location, format!("/v1/keys/{}", first["data"]["id"].as_str().unwrap()));
     let second = send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&user_key)).await;
-    assert_eq!(assert_envelope(&second, 409)["error"]["code"], "CONFLICT");
+    let second = assert_envelope(&second, 409);
+    assert_eq!(second["error"]["code"], "CONFLICT");
+    // The member's existing key, to roll or revoke instead.
+    assert_eq!(second["error"]["details"]["id"], first["data"]["id"]);
 
     let members = assert_envelope(&send(&api, Event::load("members-list.json").authorized_as(&admin)).await, 200);
     assert_eq!(members["data"].as_array().unwrap().len(), 1);
@@ -391,7 +401,8 @@ async fn members_user_keys_and_removal_through_the_routes() {
         Event::load("keys-get.json").authorized_as(&admin).param("id", first["data"]["id"].as_str().unwrap()),
     )
     .await;
-    assert_envelope(&key_gone, 404);
+    // A 404 names the kind of thing that is missing.
+    assert_eq!(assert_envelope(&key_gone, 404)["error"]["message"], "key not found");
 }
 
 #[tokio::test]

@@ -177,7 +177,7 @@ async fn expiry_and_revocation_apply_on_the_very_next_request() {
     let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_revoke", now: now(), idempotency: None };
     rules::revoke_key(&ctx, &record.key_id).await.expect("revoke");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
-    assert!(matches!(rules::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound)), "revocation is final");
+    assert!(matches!(rules::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound(_))), "revocation is final");
     let page = rules::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
     assert!(page.items.iter().all(|k| k.key_id != record.key_id), "revoked keys leave the list");
     assert_eq!(code(&auth_at(&api, admin_key.reveal(), now()).await), "OK");
@@ -277,7 +277,7 @@ async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transac
     assert!(api.store.get_key(&record.key_id).await.unwrap().is_none(), "the key item is gone");
     assert!(api.store.get_member(&actor.org_id, &member.user_id).await.unwrap().is_none());
     assert_eq!(code(&auth_at(&api, credential.reveal(), now()).await), "UNAUTHORIZED");
-    assert!(matches!(rules::remove_member(&ctx, &member.user_id).await, Err(ApiError::NotFound)));
+    assert!(matches!(rules::remove_member(&ctx, &member.user_id).await, Err(ApiError::NotFound(_))));
 
     // The same user may join again and get a key again: the one-key slot was freed with it.
     let again = rules::create_member(&ctx, Some(member.user_id.clone()), "Bob".into(), "bob@example.com".into()).await;

@@ -45,10 +45,10 @@ pub fn check_expiry(field: &str, expires_at: OffsetDateTime, now: OffsetDateTime
 
 /// A link of the caller's organization and environment; anything else is 404.
 pub async fn visible_link<S: LinkStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Link, ApiError> {
-    let id = LinkId::parse(id).ok_or(ApiError::NotFound)?;
+    let id = LinkId::parse(id).ok_or(ApiError::NotFound("short link"))?;
     match store.get_link(&id).await? {
         Some(link) if link.org_id == change.org_id && link.environment == change.environment => Ok(link),
-        _ => Err(ApiError::NotFound),
+        _ => Err(ApiError::NotFound("short link")),
     }
 }
 
@@ -141,9 +141,9 @@ pub async fn redirect<S: LinkStore + ?Sized>(
 ) -> Result<Destination, ApiError> {
     // A path that cannot be a slug is no link (and costs no read).
     if Slug::parse(slug).is_err() {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::NotFound("short link"));
     }
-    let target = store.resolve_slug(domain, slug).await?.ok_or(ApiError::NotFound)?;
+    let target = store.resolve_slug(domain, slug).await?.ok_or(ApiError::NotFound("short link"))?;
     if target.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::Gone("this short link has expired".into()));
     }
@@ -211,10 +211,10 @@ fn summarize(link: &Link, from: &str, to: &str, days: &[DayStats]) -> Value {
 
 /// A custom domain of the caller's organization and environment; anything else is 404.
 pub async fn visible_domain<S: LinkStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Domain, ApiError> {
-    let id = DomainId::parse(id).ok_or(ApiError::NotFound)?;
+    let id = DomainId::parse(id).ok_or(ApiError::NotFound("domain"))?;
     match store.get_domain(&id).await? {
         Some(domain) if domain.org_id == change.org_id && domain.environment == change.environment => Ok(domain),
-        _ => Err(ApiError::NotFound),
+        _ => Err(ApiError::NotFound("domain")),
     }
 }
 
@@ -287,7 +287,7 @@ pub async fn delete_domain<S: LinkStore + ?Sized>(
         let tenant = (&change.org_id, change.environment);
         for link in store.links_on(tenant, &domain.hostname, FORCE_DELETE_LIMIT).await? {
             match delete_link(store, change, &link).await {
-                Ok(()) | Err(ApiError::NotFound) => {}
+                Ok(()) | Err(ApiError::NotFound(_)) => {}
                 Err(other) => return Err(other),
             }
         }

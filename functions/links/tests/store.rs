@@ -144,15 +144,18 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_free_after_a_de
     assert_eq!(found.as_str(), "https://a.example");
 
     // Another tenant cannot see, change or delete it.
-    assert!(matches!(rules::visible_link(&api.store, &change(&b), first.id.as_str()).await, Err(ApiError::NotFound)));
+    assert!(matches!(
+        rules::visible_link(&api.store, &change(&b), first.id.as_str()).await,
+        Err(ApiError::NotFound(_))
+    ));
     let patch = LinkPatch { destination: Destination::parse("https://evil.example"), ..Default::default() };
     assert!(matches!(
         rules::update_link(&api.store, &change(&b), first.id.as_str(), patch).await,
-        Err(ApiError::NotFound)
+        Err(ApiError::NotFound(_))
     ));
 
     rules::delete_link(&api.store, &change(&a), &first).await.unwrap();
-    assert!(matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound)));
+    assert!(matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))));
     assert_eq!(api.store.link_count((&a.org_id, a.environment)).await.unwrap(), 0);
     let second = rules::create_link(&api.store, &change(&b), new_link("https://b.example", Some(&slug)), "https://k")
         .await
@@ -287,7 +290,7 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     // Another organization cannot verify or use it, nor register it again.
     assert!(matches!(
         rules::verify_domain(&api.store, &proof, &change(&b), domain.id.as_str()).await,
-        Err(ApiError::NotFound)
+        Err(ApiError::NotFound(_))
     ));
     let rival_proof = Txt(vec![rival.verification_value()]);
     let late = rules::verify_domain(&api.store, &rival_proof, &change(&b), rival.id.as_str()).await;
@@ -304,7 +307,7 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
         "https://example.com/d"
     );
     assert!(
-        matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound)),
+        matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))),
         "not on the own domain"
     );
     assert_eq!(api.store.get_domain(&domain.id).await.unwrap().unwrap().links, 1);
@@ -313,7 +316,7 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     assert!(matches!(busy, Err(ApiError::Conflict(_))), "{busy:?}");
     rules::delete_domain(&api.store, &change(&a), domain.id.as_str(), true).await.unwrap();
     assert!(api.store.get_link(&link.id).await.unwrap().is_none(), "force deleted its links");
-    assert!(matches!(rules::redirect(&api.store, Some(&host), &slug, None, now()).await, Err(ApiError::NotFound)));
+    assert!(matches!(rules::redirect(&api.store, Some(&host), &slug, None, now()).await, Err(ApiError::NotFound(_))));
     // The host name is free for anyone again.
     rules::create_domain(&api.store, &change(&b), host, &[]).await.unwrap();
     let events = keyhive::testkit::partition(&api, schema::outbox_pk(a.org_id.as_str(), "live")).await;

@@ -31,7 +31,7 @@ async fn handler(api: &Api, call: Call<SandboxesOp>) -> Result<Reply, ApiError> 
             Ok(Reply::ok(data).with_meta("limit", json!(TEMPLATES.len())).with_meta("has_more", json!(false)))
         }
         SandboxesOp::GetTemplate => {
-            let template = model::template(call.param("id")?).ok_or(ApiError::NotFound)?;
+            let template = model::template(call.param("id")?).ok_or(ApiError::NotFound("template"))?;
             Ok(Reply::ok(template.to_json()))
         }
         SandboxesOp::Create => {

@@ -41,10 +41,10 @@ pub fn resolve(template_id: &str, timeout_seconds: Option<i64>) -> Result<(&'sta
 
 /// A sandbox of the caller's organization and environment; anything else is 404.
 pub async fn visible<S: SandboxStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Sandbox, ApiError> {
-    let id = SandboxId::parse(id).ok_or(ApiError::NotFound)?;
+    let id = SandboxId::parse(id).ok_or(ApiError::NotFound("sandbox"))?;
     match store.get_sandbox(&id).await? {
         Some(sandbox) if sandbox.org_id == change.org_id && sandbox.environment == change.environment => Ok(sandbox),
-        _ => Err(ApiError::NotFound),
+        _ => Err(ApiError::NotFound("sandbox")),
     }
 }
 

@@ -163,8 +163,8 @@ async fn sandboxes_are_scoped_to_organization_and_environment() {
     let sandbox = rules::create(&api.store, &change_at(&live, t0), template("73").unwrap(), 600, 10).await.unwrap();
     for stranger in [&test, &other] {
         let change = change_at(stranger, t0);
-        assert!(matches!(rules::visible(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound)));
-        assert!(matches!(rules::kill(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound)));
+        assert!(matches!(rules::visible(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound(_))));
+        assert!(matches!(rules::kill(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound(_))));
         let page =
             api.store.list_sandboxes((&stranger.org_id, stranger.environment), None, t0, None, 100).await.unwrap();
         assert!(page.items.iter().all(|s| s.id != sandbox.id));

@@ -76,10 +76,10 @@ pub fn check_readable(permissions: &Permissions, events: &Subscription) -> Resul
 
 /// An endpoint of the caller's organization and environment; anything else is 404.
 pub async fn visible<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
-    let id = WebhookId::parse(id).ok_or(ApiError::NotFound)?;
+    let id = WebhookId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))?;
     match store.get_endpoint(&id).await? {
         Some(e) if e.org_id == change.org_id && e.environment == change.environment => Ok(e),
-        _ => Err(ApiError::NotFound),
+        _ => Err(ApiError::NotFound("webhook endpoint")),
     }
 }
 
@@ -249,10 +249,10 @@ pub async fn resend<S: WebhookStore + ?Sized>(
     delivery_id: &str,
 ) -> Result<Delivery, ApiError> {
     let endpoint = visible(store, change, id).await?;
-    let delivery_id = DeliveryId::parse(delivery_id).ok_or(ApiError::NotFound)?;
+    let delivery_id = DeliveryId::parse(delivery_id).ok_or(ApiError::NotFound("delivery"))?;
     let delivery = match store.get_delivery(&delivery_id).await? {
         Some(d) if d.endpoint_id == endpoint.id => d,
-        _ => return Err(ApiError::NotFound),
+        _ => return Err(ApiError::NotFound("delivery")),
     };
     let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
     store.requeue(&delivery, change.at, Some(&audit)).await?;

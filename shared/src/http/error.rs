@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 pub enum ApiError {
     #[error("the request body is not a JSON object")]
     InvalidJson,
-    #[error("{reason}")]
+    /// The message names the field and the reason (`name: is required`); `details` has both.
+    #[error("{field}: {reason}")]
     Validation { field: String, reason: String },
     #[error("a valid API key is required")]
     Unauthorized,
@@ -20,20 +21,25 @@ pub enum ApiError {
     /// named axis (`permissions` also lists the permissions lacking).
     #[error("{message}")]
     Escalation { axis: Axis, message: &'static str, permissions: Vec<String> },
-    #[error("not found")]
-    NotFound,
+    /// The named kind of thing (`key`, `sandbox`, ...) does not exist for this caller: missing,
+    /// deleted, or another tenant's (never told apart).
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// No route has this method and path (or the route is not this function's): 404 like a
     /// missing resource, said differently, so a route can never be mistaken for a resource.
     #[error("no route matches this path")]
     NoRoute,
     /// A resource the body refers to (e.g. the member of a user key) is not in the caller's
     /// organization: 404 like any missing resource, with the field named.
-    #[error("{reason}")]
+    #[error("{field}: {reason}")]
     MissingReference { field: &'static str, reason: String },
     #[error("method {method} is not allowed here")]
     MethodNotAllowed { method: String, allowed: Vec<&'static str> },
     #[error("{0}")]
     Conflict(String),
+    /// A conflict with one existing thing the caller may act on instead (`details.id`).
+    #[error("{message}")]
+    ConflictWith { message: String, id: String },
     /// A repeated `Idempotency-Key` whose first response revealed a secret, which is never
     /// shown twice: the caller learns what was created instead.
     #[error("this Idempotency-Key already created {id}; its secret was shown once")]
@@ -103,13 +109,14 @@ impl ApiError {
             ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden { .. } | ApiError::Escalation { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            ApiError::NotFound | ApiError::NoRoute | ApiError::MissingReference { .. } => {
+            ApiError::NotFound(_) | ApiError::NoRoute | ApiError::MissingReference { .. } => {
                 (StatusCode::NOT_FOUND, "NOT_FOUND")
             }
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-            ApiError::Conflict(_) | ApiError::AlreadyCreated { .. } | ApiError::IdempotencyTaken => {
-                (StatusCode::CONFLICT, "CONFLICT")
-            }
+            ApiError::Conflict(_)
+            | ApiError::ConflictWith { .. }
+            | ApiError::AlreadyCreated { .. }
+            | ApiError::IdempotencyTaken => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::QuotaExceeded(_) => (StatusCode::CONFLICT, "QUOTA_EXCEEDED"),
             ApiError::Gone(_) => (StatusCode::GONE, "GONE"),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
@@ -124,7 +131,7 @@ impl ApiError {
         match self {
             ApiError::Validation { field, reason } => Some(json!({ "field": field, "reason": reason })),
             ApiError::MissingReference { field, reason } => Some(json!({ "field": field, "reason": reason })),
-            ApiError::AlreadyCreated { id } => Some(json!({ "id": id })),
+            ApiError::AlreadyCreated { id } | ApiError::ConflictWith { id, .. } => Some(json!({ "id": id })),
             ApiError::Forbidden { required } => Some(json!({ "required": required })),
             ApiError::Escalation { axis, permissions, .. } if !permissions.is_empty() => {
                 Some(json!({ "missing": axis.as_str(), "permissions": permissions }))

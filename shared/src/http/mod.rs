@@ -2,6 +2,7 @@
 //! drives it, replies and the envelope, request bodies, paging, and the one error type.
 
 pub mod body;
+pub mod cors;
 pub mod envelope;
 pub mod error;
 pub mod paging;

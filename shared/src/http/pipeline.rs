@@ -132,7 +132,7 @@ impl<O> Call<O> {
 
     /// A path parameter the route's pattern declares.
     pub fn param(&self, name: &str) -> Result<&str, ApiError> {
-        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).ok_or(ApiError::NotFound)
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).ok_or(ApiError::NoRoute)
     }
 }
 
@@ -289,6 +289,28 @@ fn on_api_host(api: &Api, request: &Request) -> bool {
     api.config.is_api_host(host)
 }
 
+/// The answer to an allowed origin's preflight for a method the path has: 204 with the path's
+/// methods. Anything else (an unknown path or method) gets the ordinary answer, without CORS
+/// headers, and the browser refuses the request.
+fn preflight(incoming: &Incoming, origin: HeaderValue, asked: &http::Method) -> Option<Response<Body>> {
+    let allowed = match routes::find(&http::Method::OPTIONS, &incoming.path, incoming.on_api_host) {
+        RouteMatch::MethodNotAllowed { allowed } => allowed,
+        _ => return None,
+    };
+    if !allowed.contains(&asked.as_str()) {
+        return None;
+    }
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = http::StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    super::cors::add_preflight_headers(headers, origin, &allowed);
+    if let Ok(id) = HeaderValue::from_str(incoming.request_id.as_str()) {
+        headers.insert(http::HeaderName::from_static("x-request-id"), id);
+    }
+    tracing::info!(request_id = %incoming.request_id, method = "OPTIONS", route = "preflight", status = 204u16, "request");
+    Some(response)
+}
+
 /// Serves one request for the function whose operations are `O`: the steps above, then the
 /// envelope, the rate headers and the access log line.
 pub async fn serve<O, F, Fut>(api: &Api, request: Request, handler: F) -> Response<Body>
@@ -305,6 +327,14 @@ where
         on_api_host: on_api_host(api, &request),
     };
     let is_head = incoming.method == http::Method::HEAD;
+    let cors_origin = super::cors::allowed_origin(&api.config.cors_origins, request.headers());
+    if let (Some(origin), Some(asked)) =
+        (&cors_origin, super::cors::preflight_method(&incoming.method, request.headers()))
+    {
+        if let Some(response) = preflight(&incoming, origin.clone(), &asked) {
+            return response;
+        }
+    }
     // Counted requests report their rate figures, a 403 included.
     let mut caller: Option<Identity> = None;
     let mut pattern = None;
@@ -327,6 +357,9 @@ where
     }
     if let Some(identity) = &caller {
         rate_headers(&mut response, identity);
+    }
+    if let Some(origin) = cors_origin {
+        super::cors::add_response_headers(response.headers_mut(), origin);
     }
     // The access line: ids only, never a credential or header value.
     tracing::info!(

@@ -77,7 +77,7 @@ impl From<ChangeError> for ApiError {
     fn from(err: ChangeError) -> Self {
         match err {
             ChangeError::Conflict(message) => ApiError::Conflict(message),
-            ChangeError::NotFound => ApiError::NotFound,
+            ChangeError::NotFound => ApiError::NotFound("resource"),
             ChangeError::Invalid { field, reason } => ApiError::validation(field, reason),
             ChangeError::Missing { field, reason } => ApiError::MissingReference { field, reason },
             ChangeError::IdempotencyTaken => ApiError::IdempotencyTaken,

@@ -1,0 +1,77 @@
+"""Checks template.yaml as CloudFormation will receive it: SAM's transform (samtranslator, the
+library sam deploy uses), then cfn-lint on the result (a dependency cycle among the generated
+resources included), then what the transform generates that the source cannot show: one stage
+(the named one), one permission for API Gateway to invoke the authorizer, every function's own
+log group. make test runs it.
+
+usage: check_template.py template.yaml
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+
+class NoManagedPolicies:
+    """The template names no managed policy by name: nothing to look up in an account."""
+
+    def load(self):
+        return {}
+
+
+def main(path):
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    template = yaml_parse(open(path, encoding="utf-8").read())
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            # sam build replaces CodeUri with the built artifact's S3 location.
+            resource["Properties"]["CodeUri"] = "s3://keyhive-artifacts/function.zip"
+    out = transform(template, {}, NoManagedPolicies())
+    resources = out["Resources"]
+    failures = []
+
+    stages = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    if len(stages) != 1:
+        failures.append(f"{len(stages)} stages: SAM adds a 'Stage' stage unless OpenApiVersion is set")
+    deployments = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    if any(d["Properties"].get("StageName") for d in deployments):
+        failures.append("a deployment creates its own stage")
+    invokers = [
+        n for n, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"].get("FunctionName") == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    ]
+    if len(invokers) != 1:
+        failures.append(f"API Gateway may invoke the authorizer through {len(invokers)} permissions: {invokers}")
+    for name, r in resources.items():
+        if r["Type"] == "AWS::Lambda::Function":
+            group = r["Properties"].get("LoggingConfig", {}).get("LogGroup")
+            if not group:
+                failures.append(f"{name} logs to the default log group (no retention)")
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(out, f, default=str)
+        transformed = f.name
+    try:
+        lint = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "cfn-lint"), transformed],
+            capture_output=True, text=True,
+        )
+    finally:
+        os.unlink(transformed)
+    if lint.returncode != 0:
+        failures.append("cfn-lint on the transformed template:\n" + lint.stdout + lint.stderr)
+
+    if failures:
+        sys.exit("check_template: " + "\n".join(failures))
+    print(f"check_template: {len(resources)} resources after the transform, one stage, "
+          f"one authorizer invoke permission, every function with its own log group, cfn-lint clean")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
