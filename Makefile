@@ -1,5 +1,5 @@
 # keyhive: see README.md. Every target installs what it needs into project-local places.
-.PHONY: help dev test fuzz bench build zip deploy invoke fmt clippy clean
+.PHONY: help dev test fuzz bench build zip docs deploy invoke fmt clippy clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F '\t' '{ printf "  make %-8s %s\n", $$1, $$2 }'
@@ -22,6 +22,9 @@ build: ## debug build of the whole workspace
 zip: ## release zips for Lambda (arm64), under target/lambda/<function>/bootstrap.zip
 	@bash -c '. scripts/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" && \
 	  cargo lambda build --release --arm64 --output-format zip $$(for f in functions/*/; do printf -- "-p %s " "$$(basename $$f)"; done)'
+
+docs: ## openapi.yaml rendered to one HTML page, target/docs/index.html
+	@bash scripts/docs.sh
 
 deploy: ## build with SAM and deploy to AWS (guided the first time; see README)
 	@bash scripts/deploy.sh

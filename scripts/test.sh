@@ -30,6 +30,9 @@ log "the REST front (API Gateway as template.yaml configures it, a test tool): s
 log "openapi.yaml is a valid OpenAPI 3.1 document"
 "$VENV/bin/python" -c 'import sys, yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open(sys.argv[1]))); print("openapi.yaml: valid")' openapi.yaml
 
+log "make docs: openapi.yaml rendered to target/docs/index.html"
+bash scripts/docs.sh
+
 RUN="$ROOT/target/test-stack"
 rm -rf "$RUN"; mkdir -p "$RUN"
 # The concurrency tests put hundreds of requests on one item of a freshly started (cold JVM)
@@ -74,6 +77,9 @@ done
 log "the README's API walkthrough, pasted as a newcomer would (scripts/readme_test.py)"
 API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") DNS_RECORDS=$KEYHIVE_DNS_RECORDS RECEIVER_PORT=$(free_port) \
   "$VENV/bin/python" scripts/readme_test.py README.md
+
+log "a client generated from openapi.yaml (openapi-python-client) against the stack"
+API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/client_test.py "$RUN/client"
 
 log "make invoke: a sample event through the authorizer and its function"
 INVOKE_PORT=${KEYHIVE_E2E_URL##*:} KEY_FILE="$RUN/admin-key" "$VENV/bin/python" scripts/invoke.py keys-self.json |

@@ -139,6 +139,7 @@ impl KeyRecord {
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.key_id.as_str(),
+            "org_id": self.org_id.as_str(),
             "name": self.name,
             "type": self.key_type.as_str(),
             "owner": self.owner(),
