@@ -42,18 +42,16 @@ export KEYHIVE_DYNAMODB_TIMEOUT_MS=8000
 start_private_stack "$RUN"
 export KEYHIVE_TEST_STACK_DIR="$RUN"
 
-# A TLS front for DynamoDB Local (shared/tests/tls.rs): its one-run CA joins the system's roots
-# for the cargo tests only.
+# A TLS front for DynamoDB Local (shared/tests/tls.rs): its one-run CA is the SDK clients' extra
+# CA (KEYHIVE_EXTRA_CA_FILE) for the cargo tests only, beside the compiled-in AWS roots.
 TLS_PORT=$(free_port)
 "$VENV/bin/python" scripts/tls_proxy.py "$TLS_PORT" "$DDB_PORT" "$RUN/tls-ca.pem" >"$RUN/tls-proxy.log" 2>&1 &
 STARTED_PIDS+=("$!")
 wait_for_port "$TLS_PORT" "the TLS front" "$!" 30
-SYSTEM_ROOTS=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
-{ if [ -f "$SYSTEM_ROOTS" ]; then cat "$SYSTEM_ROOTS"; fi; cat "$RUN/tls-ca.pem"; } > "$RUN/trusted-roots.pem"
-export KEYHIVE_TLS_DYNAMODB_URL="https://localhost:$TLS_PORT"
+export KEYHIVE_TLS_DYNAMODB_URL="https://localhost:$TLS_PORT" KEYHIVE_TLS_CA_FILE="$RUN/tls-ca.pem"
 
 log "cargo test (unit, store against DynamoDB Local, handlers on REST v1 events)"
-SSL_CERT_FILE="$RUN/trusted-roots.pem" cargo test --workspace --exclude keyhive-e2e --no-fail-fast
+cargo test --workspace --exclude keyhive-e2e --no-fail-fast
 
 # watch starts function instances with `cargo run`, which waits for the build lock that a
 # running `cargo test` holds: run the end-to-end test binaries directly instead.

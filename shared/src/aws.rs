@@ -7,17 +7,45 @@ use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls;
 use std::time::Duration;
 
-/// The shared SDK configuration: region, credentials and endpoints come from the usual
-/// environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...). Every call is bounded in time so
+/// The roots AWS service endpoints (DynamoDB, Secrets Manager, STS) chain to: Amazon Trust
+/// Services' Root CA 1-4 and the Starfield Services root that cross-signs them. Compiled in, so
+/// a cold start reads no trust-store file; the trade-off is that a change of AWS's roots needs a
+/// new build (these are valid until 2037-2040).
+const AWS_ROOTS_PEM: &[u8] = include_bytes!("aws-roots.pem");
+
+/// The functions' SDK configuration: credentials and region from the environment alone (Lambda
+/// sets them: no profile, web-identity, IMDS or ECS provider is built), endpoints from the usual
+/// variables (`AWS_ENDPOINT_URL_DYNAMODB`, ...), TLS against the compiled-in AWS roots (plus
+/// `KEYHIVE_EXTRA_CA_FILE`, for the test stack's TLS front). Every call is bounded in time so
 /// that an unreachable dependency becomes a quick 503, not a hung Lambda.
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+    let mut trust = tls::TrustStore::empty().with_pem_certificate(AWS_ROOTS_PEM);
+    if let Some(extra) = &config.extra_ca_pem {
+        trust = trust.with_pem_certificate(extra.clone());
+    }
+    bounded(config, aws_config::defaults(BehaviorVersion::latest()), trust)
+        .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+        .load()
+        .await
+}
+
+/// An operator's SDK configuration (`keyhive-admin`): the default credential chain (profiles,
+/// SSO, ...) and the system's root certificates, with the same time bounds.
+pub async fn operator_sdk_config(config: &Config) -> aws_config::SdkConfig {
+    bounded(config, aws_config::defaults(BehaviorVersion::latest()), tls::TrustStore::default()).load().await
+}
+
+fn bounded(config: &Config, loader: aws_config::ConfigLoader, trust: tls::TrustStore) -> aws_config::ConfigLoader {
     let attempt = (config.dynamodb_timeout / 2).max(Duration::from_millis(50));
-    // rustls on ring with the system's root certificates: the SDK's default client, minus aws-lc
-    // (a smaller zip). shared/tests/tls.rs runs it through a real TLS handshake.
+    // rustls on ring: the SDK's default client, minus aws-lc (a smaller zip).
+    // shared/tests/tls.rs runs it through a real TLS handshake.
+    let context = tls::TlsContext::builder().with_trust_store(trust).build().unwrap_or_default();
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_context(context)
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
+    loader
         .http_client(https)
         .timeout_config(
             TimeoutConfig::builder()
@@ -27,8 +55,6 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_max_backoff(Duration::from_millis(200)))
-        .load()
-        .await
 }
 
 pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -69,4 +95,18 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestCounter 
 /// A copy of `client` whose requests `counter` counts.
 pub fn counted_dynamodb(client: &aws_sdk_dynamodb::Client, counter: &RequestCounter) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().interceptor(counter.clone()).build())
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    #[test]
+    fn the_compiled_in_roots_are_the_five_aws_roots_and_all_parse() {
+        let certs = CertificateDer::pem_slice_iter(super::AWS_ROOTS_PEM)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("every certificate of aws-roots.pem parses");
+        assert_eq!(certs.len(), 5);
+    }
 }

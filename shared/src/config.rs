@@ -28,6 +28,9 @@ pub struct Config {
     /// Browser origins allowed to read responses (`KEYHIVE_CORS_ORIGINS`, comma-separated,
     /// exact): none by default. See `http::cors`.
     pub cors_origins: Vec<String>,
+    /// One more CA the SDK clients trust, PEM (`KEYHIVE_EXTRA_CA_FILE`, read once at start): the
+    /// test stack's TLS front. Never set in AWS.
+    pub extra_ca_pem: Option<Vec<u8>>,
     /// Running sandboxes allowed per organization and environment (`KEYHIVE_SANDBOX_QUOTA`).
     pub sandbox_quota: u32,
     /// The base of a short link's `short_url` on the deployment's own link domain
@@ -110,6 +113,8 @@ impl Config {
             api_hosts: non_empty("KEYHIVE_API_HOSTS")
                 .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
                 .unwrap_or_default(),
+            extra_ca_pem: non_empty("KEYHIVE_EXTRA_CA_FILE")
+                .map(|path| std::fs::read(path.trim()).unwrap_or_else(|e| panic!("KEYHIVE_EXTRA_CA_FILE {path}: {e}"))),
             cors_origins: non_empty("KEYHIVE_CORS_ORIGINS")
                 .map(|v| crate::http::cors::parse_origins(&v).unwrap_or_else(|e| panic!("KEYHIVE_CORS_ORIGINS: {e}")))
                 .unwrap_or_default(),

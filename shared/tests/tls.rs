@@ -1,33 +1,42 @@
 //! Every local endpoint is plain HTTP, so this is the one test of the HTTPS client production
-//! uses (rustls on ring, the system's root certificates): DynamoDB Local behind a TLS front that
-//! `make test` starts (scripts/tls_proxy.py), whose one-run CA it adds to the roots (`SSL_CERT_FILE`).
+//! uses (rustls on ring, the compiled-in AWS roots): DynamoDB Local behind a TLS front that
+//! `make test` starts (scripts/tls_proxy.py), whose one-run CA is given as the extra CA.
 
 use keyhive::config::Config;
+
+fn describe(
+    sdk: &aws_config::SdkConfig,
+    url: &str,
+) -> aws_sdk_dynamodb::operation::describe_table::builders::DescribeTableFluentBuilder {
+    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).endpoint_url(url).build())
+        .describe_table()
+        .table_name(Config::from_env().table_name)
+}
 
 #[tokio::test]
 async fn the_sdk_https_client_verifies_tls_and_reaches_dynamodb() {
     let url = std::env::var("KEYHIVE_TLS_DYNAMODB_URL")
         .expect("KEYHIVE_TLS_DYNAMODB_URL is unset: run under `make test`, which starts the TLS front");
+    let ca = std::env::var("KEYHIVE_TLS_CA_FILE").expect("KEYHIVE_TLS_CA_FILE: the TLS front's CA");
     assert!(url.starts_with("https://"), "{url}");
-    let config = Config::from_env();
+    let mut config = Config::from_env();
+    config.extra_ca_pem = Some(std::fs::read(&ca).expect("the TLS front's CA"));
     let sdk = keyhive::aws::sdk_config(&config).await;
-    let over_tls =
-        aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&url).build());
-    let described =
-        over_tls.describe_table().table_name(&config.table_name).send().await.expect("DescribeTable over TLS");
+    let described = describe(&sdk, &url).send().await.expect("DescribeTable over TLS");
     assert_eq!(described.table().and_then(|t| t.table_name()), Some(config.table_name.as_str()));
 
     // The certificate is really checked: the same front by its address, which the certificate
     // does not name (only `localhost`), is refused.
     let port = url.rsplit(':').next().expect("a port");
-    let wrong_name = format!("https://127.0.0.1:{port}");
-    let refused = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(wrong_name).build(),
-    )
-    .describe_table()
-    .table_name(&config.table_name)
-    .send()
-    .await;
+    let refused = describe(&sdk, &format!("https://127.0.0.1:{port}")).send().await;
     let error = format!("{:?}", refused.expect_err("a certificate for another name was accepted"));
     assert!(error.contains("NotValidForName"), "refused, but not for the certificate's name: {error}");
+
+    // Without the extra CA, the production client trusts AWS's roots alone: the front's issuer
+    // is unknown to it (nothing from the machine's trust store is consulted).
+    config.extra_ca_pem = None;
+    let production = keyhive::aws::sdk_config(&config).await;
+    let refused = describe(&production, &url).send().await;
+    let error = format!("{:?}", refused.expect_err("an unknown issuer was accepted"));
+    assert!(error.contains("UnknownIssuer"), "refused, but not for its issuer: {error}");
 }

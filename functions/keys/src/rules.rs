@@ -262,11 +262,20 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
     let log = by.creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
     match (ctx.store.create_key(&record, &log).await, &member) {
         (Ok(()), _) => Ok((record, credential)),
-        // The member's one user key exists: name it, so the caller can roll or revoke it.
-        (Err(ChangeError::Conflict(message)), Some(member)) => match ctx.store.user_key_of(member).await? {
-            Some(existing) => Err(ApiError::ConflictWith { message, id: existing.as_str().to_string() }),
-            None => Err(ApiError::Conflict(message)),
-        },
+        // The member's one user key exists: name it, so the caller can roll or revoke it, but
+        // only to a caller that could read and manage that key anyway.
+        (Err(ChangeError::Claimed(message)), Some(member)) => {
+            let existing = match ctx.store.user_key_of(member).await? {
+                Some(id) if ctx.actor.permissions.allows(Resource::ApiKeys, Action::Read) => {
+                    visible_key(ctx.store, ctx.actor, &id).await.ok().filter(|k| check_may_manage(ctx.actor, k).is_ok())
+                }
+                _ => None,
+            };
+            Err(match existing {
+                Some(key) => ApiError::ConflictWith { message, id: key.key_id.as_str().to_string() },
+                None => ApiError::Conflict(message),
+            })
+        }
         (Err(err), _) => Err(err.into()),
     }
 }

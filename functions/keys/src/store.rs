@@ -126,7 +126,7 @@ impl KeyAdminStore for DynamoStore {
             let claimed = tx.create(claim)?;
             let member = key_of(schema::org_pk(record.org_id.as_str()), schema::member_sk(user.as_str()));
             let is_member = tx.check(member, "attribute_exists(PK)")?;
-            tx.on_condition(claimed, ChangeError::Conflict("this user already has a user key".into())).on_condition(
+            tx.on_condition(claimed, ChangeError::Claimed("this user already has a user key".into())).on_condition(
                 is_member,
                 ChangeError::Missing { field: "user_id", reason: "is not a member of this organization".into() },
             );

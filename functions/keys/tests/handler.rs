@@ -391,6 +391,16 @@ async fn members_user_keys_and_removal_through_the_routes() {
     assert_eq!(second["error"]["code"], "CONFLICT");
     // The member's existing key, to roll or revoke instead.
     assert_eq!(second["error"]["details"]["id"], first["data"]["id"]);
+    // A caller that may create user keys but not read keys learns no key id from the conflict.
+    let weak = json!({"name": "weak", "type": "bot", "permissions": {"apiKeys": ["create"], "members": ["create"]}});
+    let weak =
+        assert_envelope(&send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&weak)).await, 201);
+    let weak_id = keyhive::auth::KeyId::parse(weak["data"]["id"].as_str().unwrap()).unwrap();
+    let weak = identity_of(&keyhive::store::KeyStore::get_key(&api.store, &weak_id).await.unwrap().unwrap());
+    let blind = send(&api, Event::load("keys-create.json").authorized_as(&weak).body(&user_key)).await;
+    let blind = assert_envelope(&blind, 409);
+    assert_eq!(blind["error"]["code"], "CONFLICT");
+    assert!(blind["error"].get("details").is_none_or(|d| d.get("id").is_none()), "{blind}");
 
     let members = assert_envelope(&send(&api, Event::load("members-list.json").authorized_as(&admin)).await, 200);
     assert_eq!(members["data"].as_array().unwrap().len(), 1);

@@ -52,6 +52,9 @@ use time::OffsetDateTime;
 pub enum ChangeError {
     #[error("{0}")]
     Conflict(String),
+    /// A one-per-owner claim the change makes is held already (a member's one user key).
+    #[error("{0}")]
+    Claimed(String),
     #[error("not found")]
     NotFound,
     /// A precondition named by field (e.g. `user_id` is not a member).
@@ -76,7 +79,7 @@ pub enum ChangeError {
 impl From<ChangeError> for ApiError {
     fn from(err: ChangeError) -> Self {
         match err {
-            ChangeError::Conflict(message) => ApiError::Conflict(message),
+            ChangeError::Conflict(message) | ChangeError::Claimed(message) => ApiError::Conflict(message),
             ChangeError::NotFound => ApiError::NotFound("resource"),
             ChangeError::Invalid { field, reason } => ApiError::validation(field, reason),
             ChangeError::Missing { field, reason } => ApiError::MissingReference { field, reason },

@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let mut config = Config::from_env();
     // An operator's call may cross a region: more room than a function's 2 s bound.
     config.dynamodb_timeout = config.dynamodb_timeout.max(Duration::from_secs(10));
-    let sdk = keyhive::aws::sdk_config(&config).await;
+    let sdk = keyhive::aws::operator_sdk_config(&config).await;
     if let Some(stack) = &cli.target.stack {
         let outputs = stack_outputs(&sdk, stack).await?;
         let output = |key: &str| {
@@ -236,14 +236,23 @@ async fn bootstrap(
     Ok(())
 }
 
+/// Writes a secret to `path` with mode 0600 from its first byte: a new file beside it, created
+/// 0600 (never through an existing file or link), then renamed over `path`.
 fn write_private(path: &Path, content: &str) -> Result<(), Failure> {
+    let name = path.file_name().ok_or_else(|| format!("{} is not a file path", path.display()))?;
+    let mut partial = name.to_os_string();
+    partial.push(format!(".{}.partial", std::process::id()));
+    let partial = path.with_file_name(partial);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(content.as_bytes())?;
-    #[cfg(unix)]
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let written =
+        options.open(&partial).and_then(|mut file| file.write_all(content.as_bytes()).and_then(|()| file.sync_all()));
+    if let Err(err) = written.and_then(|()| std::fs::rename(&partial, path)) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(format!("cannot write {}: {err}", path.display()).into());
+    }
     Ok(())
 }
 
