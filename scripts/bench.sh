@@ -11,6 +11,8 @@ RUN="$ROOT/target/bench-stack"; rm -rf "$RUN"; mkdir -p "$RUN"
 
 log "verify_key (criterion)"
 cargo bench -p keyhive-shared --bench verify_key --quiet -- --warm-up-time 2 --measurement-time 5 verify_key
+log "authorizer handler CPU over canned SDK answers (criterion)"
+cargo bench -p authorizer --bench authorizer_cpu --quiet -- --warm-up-time 2 --measurement-time 5 authorizer_cpu
 
 log "release arm64 zips"
 make --no-print-directory zip >"$RUN/zip.log" 2>&1 || { tail -20 "$RUN/zip.log"; die "make zip failed"; }
@@ -48,6 +50,7 @@ def wrk_ms(label):
 rps = re.search(r"Requests/sec:\s+([0-9.]+)", wrk)
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
 est = json.load(open("target/criterion/verify_key/new/estimates.json"))
+authorizer_cpu = json.load(open("target/criterion/authorizer_cpu/new/estimates.json"))
 zips = {}
 # Every function crate's binary, and the non-HTTP workers beside them.
 binaries = set(os.listdir("functions")) | {"sandbox-sweep", "webhook-dispatcher"}
@@ -58,6 +61,7 @@ for fn in sorted(os.listdir("target/lambda")):
 report = {
     "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
     "verify_key_ns_median": round(est["median"]["point_estimate"], 1),
+    "authorizer_cpu_us_median": round(authorizer_cpu["median"]["point_estimate"] / 1000, 1),
     "round_trips_per_authenticated_request": stack["round_trips_per_authenticated_request"],
     "authorizer_over_getitem_ratio": stack["authorizer_over_getitem_ratio"],
     "round_trips_per_sandbox_create": stack["round_trips_per_sandbox_create"],
