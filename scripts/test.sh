@@ -139,5 +139,9 @@ SEALING_KEY=$(cat "$RUN/webhook-sealing-key")
 [ -n "$SEALING_KEY" ] || die "could not read the webhook sealing key for the hygiene check"
 grep -Fq "$SEALING_KEY" "${LOGS[@]}" && die "the webhook sealing key appears in the logs"
 log "secret hygiene: $(cat "${LOGS[@]}" | wc -l) log lines, no key, secret, hash, webhook secret or sealing key"
+# A function's start is quiet: no warning on every cold start (watch's concurrency setting was one).
+if grep '"level":"WARN"' "$RUN/watch.log" | grep -q 'AWS_LAMBDA_MAX_CONCURRENCY'; then
+  die "a function warned at start about AWS_LAMBDA_MAX_CONCURRENCY"
+fi
 
 log "make test passed in ${SECONDS}s"

@@ -30,10 +30,12 @@ impl Outcome {
     }
 }
 
-/// The HTTPS client's TLS settings, built once per instance.
+/// The HTTPS client's TLS settings, built once per instance, on its first delivery: the root
+/// certificates are read then, not at start (the API function, which never delivers, never
+/// reads them).
 #[derive(Clone)]
 pub struct Sender {
-    tls: tokio_rustls::TlsConnector,
+    tls: Arc<std::sync::OnceLock<Result<tokio_rustls::TlsConnector, String>>>,
     /// 10 s (`TIMEOUT`); tests shorten it.
     pub timeout: Duration,
 }
@@ -45,19 +47,29 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
-    /// Trusts the system's root certificates (those Lambda's image carries).
     pub fn new() -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(Sender { tls: tokio_rustls::TlsConnector::from(Arc::new(config)), timeout: TIMEOUT })
+        Ok(Sender { tls: Arc::new(std::sync::OnceLock::new()), timeout: TIMEOUT })
+    }
+
+    /// Trusts the system's root certificates (those Lambda's image carries): receivers are
+    /// anywhere on the public web.
+    fn connector(&self) -> Result<&tokio_rustls::TlsConnector, String> {
+        self.tls
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    let _ = roots.add(cert);
+                }
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// POSTs `body` with `headers` to `url`, connecting to `address`.
@@ -111,7 +123,7 @@ impl Sender {
             let name =
                 rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
                     .map_err(|_| "not a TLS server name".to_string())?;
-            let tls = self.tls.connect(name, tcp).await.map_err(|e| format!("TLS failed: {e}"))?;
+            let tls = self.connector()?.connect(name, tcp).await.map_err(|e| format!("TLS failed: {e}"))?;
             send(TokioIo::new(tls), request).await?
         } else {
             send(TokioIo::new(tcp), request).await?
