@@ -25,6 +25,14 @@ log "stack figures against DynamoDB Local and moto"
 start_private_stack "$RUN"
 cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 
+log "cold first request: process start to the first authenticated answer, DynamoDB through a TLS front"
+TLS_PORT=$(free_port)
+"$VENV/bin/python" scripts/tls_proxy.py "$TLS_PORT" "$DDB_PORT" "$RUN/tls-ca.pem" >"$RUN/tls-proxy.log" 2>&1 &
+STARTED_PIDS+=("$!")
+wait_for_port "$TLS_PORT" "the TLS front" "$!" 30
+AWS_ENDPOINT_URL_DYNAMODB="https://localhost:$TLS_PORT" KEYHIVE_EXTRA_CA_FILE="$RUN/tls-ca.pem" \
+  BENCH_KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/runtime_bench.py --cold target/release "$RUN/cold.json"
+
 log "authenticated GET through the local stack (cargo lambda watch), wrk on loopback"
 if ! command -v wrk >/dev/null; then
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "wrk is needed (Debian package wrk)"
@@ -37,11 +45,12 @@ for _ in $(seq 20); do curl -s -o /dev/null -H "X-API-Key: $(cat "$RUN/admin-key
 wrk -t2 -c16 -d10s --latency -H "X-API-Key: $(cat "$RUN/admin-key")" "$URL" > "$RUN/wrk.txt"
 cat "$RUN/wrk.txt"
 
-"$VENV/bin/python" - "$RUN/stack.json" "$RUN/runtime.json" "$RUN/wrk.txt" <<'PY'
+"$VENV/bin/python" - "$RUN/stack.json" "$RUN/runtime.json" "$RUN/wrk.txt" "$RUN/cold.json" <<'PY'
 import json, os, re, sys, platform
 stack = json.load(open(sys.argv[1]))
 runtime = json.load(open(sys.argv[2]))
 wrk = open(sys.argv[3]).read()
+cold = json.load(open(sys.argv[4]))
 def wrk_ms(label):
     m = re.search(r"^\s*" + label + r"\s+([0-9.]+)(us|ms|s)\s*$", wrk, re.M)
     if not m:
@@ -77,6 +86,8 @@ report = {
     "zip_bytes": zips,
     "init_ms_median": runtime["init_ms_median"],
     "hello_init_ms_median": runtime["hello_init_ms_median"],
+    "cold_first_request_ms": cold["cold_first_request_ms"],
+    "hello_cold_first_request_ms": cold["hello_cold_first_request_ms"],
     "peak_rss_mb": runtime["peak_rss_mb"],
     "hello_peak_rss_mb": runtime["hello_peak_rss_mb"],
     "local_stack_rps": float(rps.group(1)) if rps else None,

@@ -6,6 +6,11 @@ start -> first answered event (init_ms, median of several cold starts), then ser
 events and read its peak RSS (VmHWM). Events need no I/O (an unknown path, a malformed key), so
 the figures are the function's own start-up and steady memory, not DynamoDB's.
 Loopback only, bounded in count and time.
+
+With --cold (run against the bench stack): cold_first_request_ms, process start to the answer of
+the first *authenticated* request that reaches the store, DynamoDB behind the TLS front (the
+compiled-in roots plus the front's CA), the hashing secret from moto: nothing that init might
+leave to the first request escapes the figure. hello-world's start-to-first-answer is beside it.
 """
 import json, os, statistics, subprocess, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +21,7 @@ class Runtime:
         self.answered = threading.Event()
         self.count = 0
         self.lock = threading.Lock()
+        self.first_answer = None
 
 def make_handler(rt):
     class H(BaseHTTPRequestHandler):
@@ -39,15 +45,17 @@ def make_handler(rt):
                 self.send_response(404); self.end_headers()
         def do_POST(self):
             n = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(n)
+            body = self.rfile.read(n)
             self.send_response(202); self.send_header("Content-Length", "0"); self.end_headers()
             if "/invocation/" in self.path:
                 with rt.lock:
                     rt.count += 1
+                    if rt.first_answer is None:
+                        rt.first_answer = (self.path, body)
                 rt.answered.set()
     return H
 
-def measure(binary, event, starts, requests, env):
+def measure(binary, event, starts, requests, env, check=None):
     inits, rss = [], None
     for i in range(starts):
         rt = Runtime(event)
@@ -60,6 +68,8 @@ def measure(binary, event, starts, requests, env):
             proc.kill(); server.shutdown()
             raise SystemExit("%s answered no event within 30 s" % binary)
         inits.append((time.monotonic() - t0) * 1000)
+        if check:
+            check(binary, rt.first_answer)
         if i == starts - 1:
             deadline = time.monotonic() + 120
             while rt.count < requests and time.monotonic() < deadline:
@@ -71,7 +81,58 @@ def measure(binary, event, starts, requests, env):
         proc.kill(); proc.wait(); server.shutdown()
     return round(statistics.median(inits), 2), round(rss, 1)
 
+def answered_ok(binary, first):
+    """The cold figure counts only a real answer: a 200, or the authorizer's Allow."""
+    path, body = first
+    if not path.endswith("/response"):
+        raise SystemExit("%s failed its first event: %s" % (binary, body[:300]))
+    answer = json.loads(body)
+    ok = answer.get("statusCode") == 200 or answer.get("policyDocument", {}).get("Statement", [{}])[0].get("Effect") == "Allow"
+    if not ok:
+        raise SystemExit("%s did not answer its first event with success: %s" % (binary, body[:300]))
+
+def cold(bindir, out):
+    """cold_first_request_ms per function, against the stack in the environment."""
+    key = os.environ["BENCH_KEY"]
+    env = {k: v for k, v in os.environ.items()
+           if k.startswith(("AWS_", "KEYHIVE_", "PATH")) and k not in ("AWS_LAMBDA_RUNTIME_API",)}
+    env.update({"TZ": ":UTC", "LAMBDA_TASK_ROOT": "/var/task", "_HANDLER": "bootstrap", "RUST_LOG": "warn",
+                "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+                "AWS_LAMBDA_FUNCTION_VERSION": "1"})
+    authz = json.load(open("events/authorizer-request.json"))
+    authz["headers"]["X-API-Key"] = key
+    authz["multiValueHeaders"]["X-API-Key"] = [key]
+    # The authorizer's own answer gives the context API Gateway would pass on.
+    rt = Runtime(authz)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(rt))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proc = subprocess.Popen([os.path.join(bindir, "authorizer")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(env, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % server.server_address[1]))
+    if not rt.answered.wait(30):
+        proc.kill(); raise SystemExit("the authorizer answered nothing")
+    proc.kill(); proc.wait(); server.shutdown()
+    answered_ok("authorizer", rt.first_answer)
+    policy = json.loads(rt.first_answer[1])
+    context = dict(policy["context"], principalId=policy["principalId"])
+    # One event per function that authenticates and reads the store.
+    events = {"health": "health.json", "keys": "keys-self.json", "sandboxes": "sandboxes-list.json",
+              "links": "links-list.json", "webhooks": "webhooks-list.json"}
+    report = {"cold_first_request_ms": {}}
+    report["cold_first_request_ms"]["authorizer"], _ = measure(
+        os.path.join(bindir, "authorizer"), authz, 5, 1, env, answered_ok)
+    for fn, name in events.items():
+        event = json.load(open(os.path.join("events", name)))
+        if fn != "health":
+            event["requestContext"]["authorizer"] = context
+        report["cold_first_request_ms"][fn], _ = measure(os.path.join(bindir, fn), event, 5, 1, env, answered_ok)
+    hello = json.load(open("events/unknown-path.json"))
+    report["hello_cold_first_request_ms"], _ = measure(os.path.join(bindir, "hello-lambda"), hello, 5, 1, env)
+    json.dump(report, open(out, "w"))
+    print(json.dumps(report))
+
 def main():
+    if sys.argv[1] == "--cold":
+        return cold(sys.argv[2], sys.argv[3])
     bindir, out = sys.argv[1], sys.argv[2]
     events = json.load(open("events/unknown-path.json"))
     authz = json.load(open("events/authorizer-request.json"))
