@@ -3,7 +3,8 @@
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-#[tokio::main]
+// One event at a time: a current-thread runtime starts faster and smaller (make bench, 3 of 4 runs).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keyhive::telemetry::init();
     let api = keyhive::Api::from_env().await;
