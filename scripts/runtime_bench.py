@@ -39,7 +39,7 @@ def make_handler(rt):
                 self.end_headers()
                 try:
                     self.wfile.write(rt.event)
-                except BrokenPipeError:
+                except (BrokenPipeError, ConnectionResetError):
                     pass  # the process was killed while waiting for its next event
             else:
                 self.send_response(404); self.end_headers()

@@ -12,7 +12,7 @@ const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn";
 pub fn init() {
     // `cargo lambda watch` sets AWS_LAMBDA_MAX_CONCURRENCY=1 for every function, and the runtime
     // then warns at each start that it runs sequentially, which it does anyway: "1" asks for
-    // nothing, so it goes (before the runtime reads it; the only other threads are idle workers).
+    // nothing, so it goes, before the runtime reads it.
     if std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").is_ok_and(|v| v.trim() == "1") {
         std::env::remove_var("AWS_LAMBDA_MAX_CONCURRENCY");
     }
