@@ -26,10 +26,7 @@ start_private_stack "$RUN"
 cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 
 log "cold first request: process start to the first authenticated answer, DynamoDB through a TLS front"
-TLS_PORT=$(free_port)
-"$VENV/bin/python" scripts/tls_proxy.py "$TLS_PORT" "$DDB_PORT" "$RUN/tls-ca.pem" >"$RUN/tls-proxy.log" 2>&1 &
-STARTED_PIDS+=("$!")
-wait_for_port "$TLS_PORT" "the TLS front" "$!" 30
+start_tls_front "$RUN"
 AWS_ENDPOINT_URL_DYNAMODB="https://localhost:$TLS_PORT" KEYHIVE_EXTRA_CA_FILE="$RUN/tls-ca.pem" \
   BENCH_KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/runtime_bench.py --cold target/release "$RUN/cold.json"
 

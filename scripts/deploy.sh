@@ -17,13 +17,18 @@ STACK=${STACK:-$DEFAULT_STACK}
 CONFIG_ENV=default
 [ "$STACK" = "$DEFAULT_STACK" ] || CONFIG_ENV=$STACK
 
+# The region `sam deploy --guided` saved for this stack's section ("" before the first deploy).
+saved_region() {
+  "$VENV/bin/python" -c 'import sys, tomllib
+c = tomllib.load(open("samconfig.toml", "rb"))
+print(c.get(sys.argv[1], {}).get("deploy", {}).get("parameters", {}).get("region", ""))' "$CONFIG_ENV"
+}
+
 # The stack's state, read with boto3 from the .venv (moto brings it): "" when it does not exist.
 stack_status() {
-  "$VENV/bin/python" - "$STACK" "$CONFIG_ENV" <<'PY'
-import sys, tomllib, boto3, botocore.exceptions
-stack, env = sys.argv[1], sys.argv[2]
-config = tomllib.load(open("samconfig.toml", "rb"))
-region = config.get(env, {}).get("deploy", {}).get("parameters", {}).get("region")
+  "$VENV/bin/python" - "$STACK" "$(saved_region)" <<'PY'
+import sys, boto3, botocore.exceptions
+stack, region = sys.argv[1], sys.argv[2] or None
 try:
     found = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)["Stacks"]
     print(found[0]["StackStatus"] if found else "")
@@ -56,7 +61,7 @@ case "$STATUS" in
   CREATE_COMPLETE|UPDATE_COMPLETE) ;;
   *) die "stack $STACK is $STATUS: nothing deployed (a declined change set, or a failure)" ;;
 esac
-REGION=$("$VENV/bin/python" -c 'import sys, tomllib; c = tomllib.load(open("samconfig.toml", "rb")); print(c.get(sys.argv[1], {}).get("deploy", {}).get("parameters", {}).get("region", ""))' "$CONFIG_ENV")
+REGION=$(saved_region)
 API_URL=$(sam list stack-outputs --stack-name "$STACK" --config-env "$CONFIG_ENV" --output json |
   "$VENV/bin/python" -c 'import json, sys; print(next(o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == "ApiUrl"))')
 log "deployed: $API_URL (region ${REGION:-of your AWS configuration})"

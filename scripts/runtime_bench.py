@@ -102,24 +102,18 @@ def cold(bindir, out):
     authz = json.load(open("events/authorizer-request.json"))
     authz["headers"]["X-API-Key"] = key
     authz["multiValueHeaders"]["X-API-Key"] = [key]
-    # The authorizer's own answer gives the context API Gateway would pass on.
-    rt = Runtime(authz)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(rt))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    proc = subprocess.Popen([os.path.join(bindir, "authorizer")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(env, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % server.server_address[1]))
-    if not rt.answered.wait(30):
-        proc.kill(); raise SystemExit("the authorizer answered nothing")
-    proc.kill(); proc.wait(); server.shutdown()
-    answered_ok("authorizer", rt.first_answer)
-    policy = json.loads(rt.first_answer[1])
-    context = dict(policy["context"], principalId=policy["principalId"])
+    # Measured first: the authorizer's own answer gives the context API Gateway would pass on.
+    answers = []
+    def allowed(binary, first):
+        answered_ok(binary, first)
+        answers.append(json.loads(first[1]))
+    report = {"cold_first_request_ms": {}}
+    report["cold_first_request_ms"]["authorizer"], _ = measure(
+        os.path.join(bindir, "authorizer"), authz, 5, 1, env, allowed)
+    context = dict(answers[0]["context"], principalId=answers[0]["principalId"])
     # One event per function that authenticates and reads the store.
     events = {"health": "health.json", "keys": "keys-self.json", "sandboxes": "sandboxes-list.json",
               "links": "links-list.json", "webhooks": "webhooks-list.json"}
-    report = {"cold_first_request_ms": {}}
-    report["cold_first_request_ms"]["authorizer"], _ = measure(
-        os.path.join(bindir, "authorizer"), authz, 5, 1, env, answered_ok)
     for fn, name in events.items():
         event = json.load(open(os.path.join("events", name)))
         if fn != "health":

@@ -121,6 +121,15 @@ ENV
 
 export_env_file() { set -a; . "$1"; set +a; }
 
+# start_tls_front DIR: a TLS front for DynamoDB Local (scripts/tls_proxy.py) on a free port, its
+# one-run CA in DIR/tls-ca.pem. Sets TLS_PORT.
+start_tls_front() {
+  TLS_PORT=$(free_port)
+  "$VENV/bin/python" "$ROOT/scripts/tls_proxy.py" "$TLS_PORT" "$DDB_PORT" "$1/tls-ca.pem" >"$1/tls-proxy.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  wait_for_port "$TLS_PORT" "the TLS front" "$!" 30
+}
+
 # start_sweep LOGFILE: the sandbox expiry sweep, the same code as the scheduled Lambda, in a loop
 # (every 2 s) against the stack in the environment.
 start_sweep() {

@@ -44,10 +44,7 @@ export KEYHIVE_TEST_STACK_DIR="$RUN"
 
 # A TLS front for DynamoDB Local (shared/tests/tls.rs): its one-run CA is the SDK clients' extra
 # CA (KEYHIVE_EXTRA_CA_FILE) for the cargo tests only, beside the compiled-in AWS roots.
-TLS_PORT=$(free_port)
-"$VENV/bin/python" scripts/tls_proxy.py "$TLS_PORT" "$DDB_PORT" "$RUN/tls-ca.pem" >"$RUN/tls-proxy.log" 2>&1 &
-STARTED_PIDS+=("$!")
-wait_for_port "$TLS_PORT" "the TLS front" "$!" 30
+start_tls_front "$RUN"
 export KEYHIVE_TLS_DYNAMODB_URL="https://localhost:$TLS_PORT" KEYHIVE_TLS_CA_FILE="$RUN/tls-ca.pem"
 
 log "cargo test (unit, store against DynamoDB Local, handlers on REST v1 events)"

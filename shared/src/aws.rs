@@ -23,7 +23,7 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     if let Some(extra) = &config.extra_ca_pem {
         trust = trust.with_pem_certificate(extra.clone());
     }
-    bounded(config, aws_config::defaults(BehaviorVersion::latest()), trust)
+    bounded(config, trust)
         .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
         .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
         .load()
@@ -33,10 +33,11 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
 /// An operator's SDK configuration (`keyhive-admin`): the default credential chain (profiles,
 /// SSO, ...) and the system's root certificates, with the same time bounds.
 pub async fn operator_sdk_config(config: &Config) -> aws_config::SdkConfig {
-    bounded(config, aws_config::defaults(BehaviorVersion::latest()), tls::TrustStore::default()).load().await
+    bounded(config, tls::TrustStore::default()).load().await
 }
 
-fn bounded(config: &Config, loader: aws_config::ConfigLoader, trust: tls::TrustStore) -> aws_config::ConfigLoader {
+/// The SDK's defaults with keyhive's HTTPS client (trusting `trust`), time bounds and retries.
+fn bounded(config: &Config, trust: tls::TrustStore) -> aws_config::ConfigLoader {
     let attempt = (config.dynamodb_timeout / 2).max(Duration::from_millis(50));
     // rustls on ring: the SDK's default client, minus aws-lc (a smaller zip).
     // shared/tests/tls.rs runs it through a real TLS handshake.
@@ -45,7 +46,7 @@ fn bounded(config: &Config, loader: aws_config::ConfigLoader, trust: tls::TrustS
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .tls_context(context)
         .build_https();
-    loader
+    aws_config::defaults(BehaviorVersion::latest())
         .http_client(https)
         .timeout_config(
             TimeoutConfig::builder()

@@ -47,7 +47,7 @@ impl Webhooks {
         let outbound = Outbound {
             policy: ssrf::Policy { local: api.config.dev_mode },
             resolver: ssrf::Resolver::new(api.config.dns_resolver)?,
-            sender: sender::Sender::new()?,
+            sender: sender::Sender::new(),
         };
         Ok(Webhooks::new(api, outbound))
     }

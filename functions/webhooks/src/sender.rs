@@ -46,9 +46,15 @@ impl std::fmt::Debug for Sender {
     }
 }
 
+impl Default for Sender {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Sender {
-    pub fn new() -> Result<Self, String> {
-        Ok(Sender { tls: Arc::new(std::sync::OnceLock::new()), timeout: TIMEOUT })
+    pub fn new() -> Self {
+        Sender { tls: Arc::new(std::sync::OnceLock::new()), timeout: TIMEOUT }
     }
 
     /// Trusts the system's root certificates (those Lambda's image carries): receivers are

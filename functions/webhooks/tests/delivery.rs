@@ -138,7 +138,7 @@ async fn webhooks_on_stack() -> Webhooks {
     api.store = keyhive::store::dynamo::DynamoStore::new(api.store.client().clone(), table.clone());
     api.config.table_name = table;
     api.config.dev_mode = true;
-    let mut sender = webhooks::sender::Sender::new().unwrap();
+    let mut sender = webhooks::sender::Sender::new();
     sender.timeout = std::time::Duration::from_millis(800);
     let outbound = Outbound {
         policy: webhooks::ssrf::Policy { local: true },

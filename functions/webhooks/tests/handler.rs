@@ -16,7 +16,7 @@ async fn webhooks(local: bool) -> Webhooks {
     let outbound = Outbound {
         policy: webhooks::ssrf::Policy { local },
         resolver: webhooks::ssrf::Resolver::new(api.config.dns_resolver).unwrap(),
-        sender: webhooks::sender::Sender::new().unwrap(),
+        sender: webhooks::sender::Sender::new(),
     };
     Webhooks::new(api, outbound)
 }

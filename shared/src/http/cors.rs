@@ -48,22 +48,26 @@ pub fn preflight_method(method: &Method, headers: &HeaderMap) -> Option<Method> 
     Method::from_bytes(requested.trim().as_bytes()).ok()
 }
 
-/// The headers every answer to an allowed origin carries.
-pub fn add_response_headers(headers: &mut HeaderMap, origin: HeaderValue) {
+/// What every answer to an allowed origin carries, a preflight's included.
+fn allow(headers: &mut HeaderMap, origin: HeaderValue) {
     headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
     headers.append(http::header::VARY, HeaderValue::from_static("Origin"));
+}
+
+/// The headers of an answer to an allowed origin.
+pub fn add_response_headers(headers: &mut HeaderMap, origin: HeaderValue) {
+    allow(headers, origin);
+    headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
 }
 
 /// The headers of a preflight answer for an allowed origin and the path's methods.
 pub fn add_preflight_headers(headers: &mut HeaderMap, origin: HeaderValue, methods: &[&str]) {
-    headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    allow(headers, origin);
     if let Ok(value) = HeaderValue::from_str(&methods.join(", ")) {
         headers.insert(http::header::ACCESS_CONTROL_ALLOW_METHODS, value);
     }
     headers.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
     headers.insert(http::header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(MAX_AGE_SECONDS));
-    headers.append(http::header::VARY, HeaderValue::from_static("Origin"));
 }
 
 #[cfg(test)]

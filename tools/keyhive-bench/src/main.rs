@@ -178,7 +178,7 @@ async fn main() {
     let outbound = webhooks::rules::Outbound {
         policy: webhooks::ssrf::Policy { local: true },
         resolver: webhooks::ssrf::Resolver::new(None).expect("resolver"),
-        sender: webhooks::sender::Sender::new().expect("TLS client"),
+        sender: webhooks::sender::Sender::new(),
     };
     let hooks = webhooks::Webhooks::new(hooks_api, outbound);
     let sealing = hooks.sealing_key().await.expect("sealing key");
