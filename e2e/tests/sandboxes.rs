@@ -51,6 +51,10 @@ async fn a_new_user_creates_lists_extends_and_kills_sandboxes_within_the_quota()
     let again = stack.send("POST", "/v1/sandboxes", &headers, Some(&body)).await;
     assert_eq!(id(&first.envelope(201)), id(&again.envelope(201)));
     assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    let location =
+        |answer: &keyhive_e2e::Answer| answer.headers.get("location").and_then(|v| v.to_str().ok()).map(String::from);
+    assert_eq!(location(&again), Some(format!("/v1/sandboxes/{}", id(&first.json()))));
+    assert_eq!(location(&again), location(&first), "a replayed 201 names the first creation");
 
     // Ten running in all (the replayed one counts once), then the eleventh is refused.
     let mut running = vec![id(&first.json())];

@@ -453,6 +453,9 @@ async fn an_idempotency_key_replays_the_first_creation_and_refuses_another_body(
     let again = send(&api, create("idem-1", &ida)).await;
     assert_eq!(assert_envelope(&again, 201)["data"], created, "the first response, replayed");
     assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let location = format!("/v1/members/{}", created["user_id"].as_str().unwrap());
+    assert_eq!(first.headers()["location"], location.as_str());
+    assert_eq!(again.headers()["location"], location.as_str(), "a replayed 201 names what was created");
 
     let other_body = send(&api, create("idem-1", &json!({"name": "Eve", "email": "eve@example.com"}))).await;
     assert_eq!(assert_envelope(&other_body, 409)["error"]["code"], "CONFLICT");

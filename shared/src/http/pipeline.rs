@@ -170,18 +170,29 @@ fn check_permission(identity: &Identity, access: Access) -> Result<(), ApiError>
     }
 }
 
-fn replayed(status: u16, data: serde_json::Value) -> Reply {
-    let mut reply = Reply::ok(data)
-        .with_header(http::HeaderName::from_static(idempotency::REPLAYED_HEADER), HeaderValue::from_static("true"));
-    reply.status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-    reply
+/// The first answer again, marked as a replay. A replayed 201 names what the first request created
+/// in `Location`, as the first answer did: the creating routes' paths are literal and each
+/// resource lives at `<path>/<id>`.
+fn replayed(status: u16, data: serde_json::Value, creating_path: &str, resource_id: &str) -> Reply {
+    let reply = match http::StatusCode::from_u16(status) {
+        Ok(http::StatusCode::CREATED) => Reply::created_at(data, &format!("{creating_path}/{resource_id}")),
+        Ok(status) => Reply { status, ..Reply::ok(data) },
+        Err(_) => Reply::ok(data),
+    };
+    reply.with_header(http::HeaderName::from_static(idempotency::REPLAYED_HEADER), HeaderValue::from_static("true"))
 }
 
 /// The live record of `claim`'s key for the calling key, replayed.
-async fn replay_recorded(api: &Api, scope: &idempotency::Scope, claim: &Claim) -> Result<Option<Reply>, ApiError> {
+async fn replay_recorded(
+    api: &Api,
+    route: &Route,
+    scope: &idempotency::Scope,
+    claim: &Claim,
+) -> Result<Option<Reply>, ApiError> {
     let record = api.store.get_idempotency(scope, &claim.key_hash).await?;
     match record.filter(|r| r.is_live(crate::model::now())) {
-        Some(record) => idempotency::replay(&record, claim).map(|(status, data)| Some(replayed(status, data))),
+        Some(record) => idempotency::replay(&record, claim)
+            .map(|(status, data)| Some(replayed(status, data, route.pattern, &record.resource_id))),
         None => Ok(None),
     }
 }
@@ -208,14 +219,14 @@ where
         environment: identity.environment,
         key_id: identity.key_id.clone(),
     };
-    if let Some(reply) = replay_recorded(api, &scope, &claim).await? {
+    if let Some(reply) = replay_recorded(api, call.route, &scope, &claim).await? {
         return Ok(reply);
     }
     match create(Some(claim.clone())).await {
         // A concurrent request with the same key created first: answer as it did.
-        Err(ApiError::IdempotencyTaken) => {
-            replay_recorded(api, &scope, &claim).await.and_then(|reply| reply.ok_or(ApiError::IdempotencyTaken))
-        }
+        Err(ApiError::IdempotencyTaken) => replay_recorded(api, call.route, &scope, &claim)
+            .await
+            .and_then(|reply| reply.ok_or(ApiError::IdempotencyTaken)),
         outcome => outcome,
     }
 }
