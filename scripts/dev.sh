@@ -26,7 +26,8 @@ start_dns "$DNS_PORT" "$DEV/dns-records.json" "$DEV/dns.log"
 
 # KEYHIVE_CORS_ORIGINS (none by default, as in AWS) lets a browser app on those origins call the API.
 { stack_env "$DDB_PORT" "$MOTO_PORT"; links_env "$API_PORT" "$DNS_PORT"; echo "KEYHIVE_DEV_MODE=1"
-  echo "KEYHIVE_CORS_ORIGINS=${KEYHIVE_CORS_ORIGINS:-}"; } > "$DEV/watch.env"
+  echo "KEYHIVE_CORS_ORIGINS=${KEYHIVE_CORS_ORIGINS:-}"; echo "KEYHIVE_DOCS_FILE=$ROOT/target/docs/index.html"
+} > "$DEV/watch.env"
 export_env_file "$DEV/watch.env"
 
 log "building the workspace"
@@ -35,6 +36,9 @@ cargo build --workspace --quiet
 "$ROOT/target/debug/keyhive-admin" init-local --secret-file "$DEV/hashing-secret"
 # A development organization, once: its admin key stays in .dev/admin-key (mode 0600).
 "$ROOT/target/debug/keyhive-admin" bootstrap --org-name "Development" --key-file "$DEV/admin-key" --if-missing
+
+# The API reference at http://127.0.0.1:$API_PORT/docs (make docs re-renders it while this runs).
+bash "$ROOT/scripts/docs.sh"
 
 start_sweep "$DEV/sweep.log"
 start_dispatcher "$DEV/dispatcher.log"

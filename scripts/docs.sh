@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make docs: renders openapi.yaml to one static HTML page, target/docs/index.html, with Redocly
-# CLI installed project-locally (tools/docs/node_modules, from npm, once). The page loads Redoc's
-# script from Redocly's CDN when opened.
+# CLI installed project-locally (tools/docs/node_modules, from npm, once). Redoc's script is
+# inlined, so the page works offline; the local stack (make dev, make test) serves it at /docs.
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 cd "$ROOT"
@@ -11,6 +11,7 @@ if [ ! -x tools/docs/node_modules/.bin/redocly ]; then
   (cd tools/docs && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tools/docs failed"
 fi
 mkdir -p target/docs
-tools/docs/node_modules/.bin/redocly build-docs openapi.yaml --output target/docs/index.html >/dev/null
+tools/docs/node_modules/.bin/redocly build-docs openapi.yaml --inlineBundle --output target/docs/index.html >/dev/null
 grep -q '<title>keyhive' target/docs/index.html || die "target/docs/index.html does not look like keyhive's API reference"
+grep -q 'cdn.redocly.com/redoc/' target/docs/index.html && die "target/docs/index.html loads Redoc from the CDN"
 log "API reference: target/docs/index.html ($(wc -c <target/docs/index.html) bytes)"

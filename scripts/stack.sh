@@ -185,7 +185,8 @@ start_private_stack() {
   # Local development mode (http and loopback webhook targets): as make dev has it.
   # One allowed browser origin, so the end-to-end tests can prove the CORS rule.
   { stack_env "$ddb_port" "$moto_port"; links_env "$api_port" "$dns_port"; echo "KEYHIVE_DEV_MODE=1"
-    echo "KEYHIVE_CORS_ORIGINS=https://app.example.test"; } > "$run/stack.env"
+    echo "KEYHIVE_CORS_ORIGINS=https://app.example.test"; echo "KEYHIVE_DOCS_FILE=$ROOT/target/docs/index.html"
+  } > "$run/stack.env"
   export_env_file "$run/stack.env"
   DDB_PORT=$ddb_port
 

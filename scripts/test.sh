@@ -95,7 +95,7 @@ for entry in "${E2E_BINS[@]}"; do
   name=${entry%% *}; bin=${entry#* }
   [ "$name" = outage ] && continue
   log "running $name through the REST front"
-  KEYHIVE_E2E_URL=$FRONT_URL "$bin"
+  KEYHIVE_E2E_URL=$FRONT_URL KEYHIVE_E2E_FRONT=rest "$bin"
 done
 
 # A bounded conformance pass (make fuzz runs a long one): a fixed seed keeps CI reproducible.
@@ -108,7 +108,7 @@ run_schemathesis "$WATCH_URL" "$RUN/fuzz" "${FUZZ_MAX_EXAMPLES:-20}" 300 "${FUZZ
 # authorizer's failure is API Gateway's AUTHORIZER_CONFIGURATION_ERROR, a 503 envelope there).
 outage_phase() {
   KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$WATCH_URL "$OUTAGE_BIN"
-  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$FRONT_URL "$OUTAGE_BIN"
+  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$FRONT_URL KEYHIVE_E2E_FRONT=rest "$OUTAGE_BIN"
 }
 log "outage: DynamoDB Local up"
 outage_phase before

@@ -51,6 +51,12 @@ impl Stack {
         Stack { base, client }
     }
 
+    /// Whether the run goes through the REST front that plays API Gateway as `template.yaml`
+    /// configures it (`KEYHIVE_E2E_FRONT=rest`), rather than straight to `cargo lambda watch`.
+    pub fn through_rest_front() -> bool {
+        std::env::var("KEYHIVE_E2E_FRONT").is_ok_and(|front| front == "rest")
+    }
+
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
         let mut builder = http::Request::builder().method(method).uri(format!("{}{}", self.base, path));
         for (name, value) in headers {

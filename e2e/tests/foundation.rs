@@ -47,7 +47,8 @@ async fn every_route_of_the_route_table_reaches_a_real_handler() {
     let admin = Stack::admin_key();
     let no_route = keyhive::ApiError::NoRoute.to_string();
     assert_eq!(stack.get("/v1/nope").await.envelope(404)["error"]["message"], no_route.as_str(), "the marker is real");
-    for route in keyhive::http::routes::ROUTES {
+    // The local-only API reference page is a page, not an envelope: its own test below.
+    for route in keyhive::http::routes::ROUTES.iter().filter(|route| !route.local_only) {
         let path = route
             .pattern
             .replace("{id}", "AbCdEf123456")
@@ -72,6 +73,27 @@ async fn every_route_of_the_route_table_reaches_a_real_handler() {
         assert_ne!(envelope["error"]["message"], no_route.as_str(), "{} {} fell through", route.method, route.pattern);
         assert!(answer.status != 405 && answer.status < 500, "{} {}: {envelope}", route.method, route.pattern);
     }
+}
+
+/// `/docs`: the page `make docs` rendered (make test renders it first), self-contained, served by
+/// the local stack; as AWS carries the API (the REST front) the path is only a reserved slug, 404.
+#[tokio::test]
+async fn the_local_stack_serves_the_api_reference_at_docs_and_aws_does_not() {
+    let stack = Stack::from_env();
+    let answer = stack.get("/docs").await;
+    if Stack::through_rest_front() {
+        assert_eq!(answer.envelope(404)["error"]["code"], "NOT_FOUND");
+        return;
+    }
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/html; charset=utf-8"));
+    assert!(answer.headers.get("x-request-id").is_some());
+    let page = String::from_utf8_lossy(&answer.body);
+    assert!(page.contains("<title>keyhive"), "not the API reference");
+    assert!(!page.contains("cdn.redocly.com/redoc/"), "the page loads Redoc from the CDN instead of inlining it");
+    let rendered = std::fs::read_to_string(keyhive::testkit::workspace_root().join("target/docs/index.html"));
+    assert_eq!(Some(page.as_ref()), rendered.ok().as_deref(), "the page make docs rendered");
+    assert_eq!(stack.send("POST", "/docs", &[], None).await.envelope(405)["error"]["code"], "METHOD_NOT_ALLOWED");
 }
 
 /// CORS: the one origin the test stack allows gets its preflight answered and may read answers

@@ -44,6 +44,10 @@ pub struct Config {
     /// front (`KEYHIVE_TRUST_VIEWER_COUNTRY=1`), which sets it; otherwise a client could send any
     /// value and it is ignored (click countries are `unknown`).
     pub trust_viewer_country: bool,
+    /// The rendered API reference (`make docs`) the local stack serves at `/docs`
+    /// (`KEYHIVE_DOCS_FILE`, read on each request so a re-render shows at once). Never set in AWS:
+    /// the route is local-only.
+    pub docs_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -118,6 +122,7 @@ impl Config {
             cors_origins: non_empty("KEYHIVE_CORS_ORIGINS")
                 .map(|v| crate::http::cors::parse_origins(&v).unwrap_or_else(|e| panic!("KEYHIVE_CORS_ORIGINS: {e}")))
                 .unwrap_or_default(),
+            docs_file: non_empty("KEYHIVE_DOCS_FILE").map(|path| path.trim().into()),
         }
     }
 }

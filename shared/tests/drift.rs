@@ -98,15 +98,16 @@ fn template_api_events_match_the_route_table() {
             }
         }
     }
-    let expected: BTreeSet<_> = ROUTES
-        .iter()
+    // Local-only routes (the rendered API reference) are never deployed.
+    let deployed = || ROUTES.iter().filter(|r| !r.local_only);
+    let expected: BTreeSet<_> = deployed()
         .map(|r| {
             (function_resource(r.function()), r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)
         })
         .collect();
     assert_eq!(declared, expected, "template.yaml Api events differ from shared/src/http/routes.rs");
     let expected_any: BTreeMap<_, _> =
-        ROUTES.iter().map(|r| (r.pattern.to_string(), function_resource(r.function()))).collect();
+        deployed().map(|r| (r.pattern.to_string(), function_resource(r.function()))).collect();
     assert_eq!(any_paths, expected_any, "every routed path needs one ANY event on its function");
 }
 
@@ -144,8 +145,10 @@ fn openapi_describes_exactly_the_routes_of_the_route_table() {
             documented.insert((method.to_uppercase(), s(path).to_string(), public, idempotent));
         }
     }
+    // The local stack's API reference page is not part of the API it documents.
     let routed: BTreeSet<_> = ROUTES
         .iter()
+        .filter(|r| !r.local_only)
         .map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public, r.idempotent))
         .collect();
     assert_eq!(documented, routed, "openapi.yaml and shared/src/http/routes.rs disagree");
@@ -210,18 +213,20 @@ fn template_schedules_and_streams_match_the_workers() {
     }
 }
 
-/// Local development mode (http and loopback webhook targets) is never on in AWS: the template
-/// sets `KEYHIVE_DEV_MODE` nowhere.
+/// Local development mode (http and loopback webhook targets) and the local API reference page
+/// are never on in AWS: the template sets `KEYHIVE_DEV_MODE` and `KEYHIVE_DOCS_FILE` nowhere.
 #[test]
-fn the_template_never_turns_local_development_mode_on() {
+fn the_template_never_turns_local_development_settings_on() {
     let text = std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
-    assert!(!text.contains("KEYHIVE_DEV_MODE"), "template.yaml sets KEYHIVE_DEV_MODE");
     let t = template();
-    for (name, resource) in t["Resources"].as_hash().expect("Resources") {
-        let vars = &resource["Properties"]["Environment"]["Variables"];
-        assert!(vars["KEYHIVE_DEV_MODE"].is_badvalue(), "{} sets KEYHIVE_DEV_MODE", s(name));
+    for local in ["KEYHIVE_DEV_MODE", "KEYHIVE_DOCS_FILE"] {
+        assert!(!text.contains(local), "template.yaml sets {local}");
+        for (name, resource) in t["Resources"].as_hash().expect("Resources") {
+            let vars = &resource["Properties"]["Environment"]["Variables"];
+            assert!(vars[local].is_badvalue(), "{} sets {local}", s(name));
+        }
+        assert!(t["Globals"]["Function"]["Environment"]["Variables"][local].is_badvalue());
     }
-    assert!(t["Globals"]["Function"]["Environment"]["Variables"]["KEYHIVE_DEV_MODE"].is_badvalue());
 }
 
 /// A YAML scalar or list of scalars, as strings (CloudFormation tags such as `!GetAtt` are

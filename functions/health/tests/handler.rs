@@ -1,6 +1,6 @@
 //! The health handler fed REST v1 events from `events/`, against DynamoDB Local.
 
-use keyhive::testkit::{assert_envelope, event, stack_api, unreachable_api};
+use keyhive::testkit::{assert_envelope, event, stack_api, unreachable_api, Event};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -36,4 +36,36 @@ async fn other_methods_on_health_are_405_and_unknown_paths_404() {
     let response = health::handle(&api, event("unknown-path.json")).await;
     let body = assert_envelope(&response, 404);
     assert_eq!(body["error"]["code"], "NOT_FOUND");
+}
+
+/// `GET /docs` as `cargo lambda watch` delivers it: the local stack serves the page `make docs`
+/// rendered; without one configured (every deployment) or before the first render, a 404 that
+/// says why.
+#[tokio::test]
+async fn the_local_stack_serves_the_rendered_api_reference_at_docs() {
+    let docs_event = || {
+        let mut event = Event::load("health.json");
+        event.0["resource"] = "/docs".into();
+        event.0["path"] = "/docs".into();
+        event.without_authorizer().request()
+    };
+    let mut api = stack_api().await;
+    let dir = std::env::temp_dir().join(format!("keyhive-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("index.html");
+    api.config.docs_file = Some(page.clone());
+
+    let missing = health::handle(&api, docs_event()).await;
+    assert!(assert_envelope(&missing, 404)["error"]["message"].as_str().unwrap().contains("make docs"));
+
+    std::fs::write(&page, "<!DOCTYPE html><title>keyhive API</title>").unwrap();
+    let served = health::handle(&api, docs_event()).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(String::from_utf8_lossy(served.body()), "<!DOCTYPE html><title>keyhive API</title>");
+
+    api.config.docs_file = None;
+    let unconfigured = health::handle(&api, docs_event()).await;
+    assert!(assert_envelope(&unconfigured, 404)["error"]["message"].as_str().unwrap().contains("local stack only"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -71,6 +71,8 @@ pub enum Payload {
     /// A redirect (302) to the location; the body is an envelope naming it, and `HEAD` gets the
     /// same answer without a body.
     Redirect { location: String },
+    /// A web page (`text/html`): the local stack's rendered API reference, not an API answer.
+    Html(String),
 }
 
 impl Reply {
@@ -98,6 +100,10 @@ impl Reply {
 
     pub fn no_content() -> Self {
         Reply { status: StatusCode::NO_CONTENT, payload: Payload::Empty, headers: Vec::new() }
+    }
+
+    pub fn html(page: String) -> Self {
+        Reply { status: StatusCode::OK, payload: Payload::Html(page), headers: Vec::new() }
     }
 
     pub fn redirect(location: impl Into<String>) -> Self {
@@ -165,6 +171,14 @@ pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> 
                     return error_response(&ApiError::internal("redirect location is not a valid header"), request_id)
                 }
             }
+            response
+        }
+        Payload::Html(page) => {
+            let mut response = json_response(reply.status, &Value::Null, request_id);
+            *response.body_mut() = Body::from(page);
+            let headers = response.headers_mut();
+            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             response
         }
     };
@@ -266,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn empty_and_redirect_replies_render_as_they_say() {
+    fn empty_redirect_and_page_replies_render_as_they_say() {
         let rid = RequestId::random();
         let empty = success_response(Reply::no_content(), &rid);
         assert_eq!(empty.status(), StatusCode::NO_CONTENT);
@@ -275,6 +289,10 @@ mod tests {
         let redirect = success_response(Reply::redirect("https://example.com/a?b=c"), &rid);
         assert_eq!(redirect.status(), StatusCode::FOUND);
         assert_eq!(redirect.headers()["location"], "https://example.com/a?b=c");
+        let page = success_response(Reply::html("<title>t</title>".into()), &rid);
+        assert_eq!(page.headers()[http::header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(page.headers()[REQUEST_ID_HEADER], rid.as_str());
+        assert!(matches!(page.body(), Body::Text(t) if t == "<title>t</title>"));
         let broken = success_response(Reply::redirect("https://example.com/\r\nx: y"), &rid);
         assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR, "never a header injection");
     }

@@ -49,6 +49,8 @@ pub enum Hosts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HealthOp {
     Check,
+    /// The API reference page (`make docs`), local stack only.
+    Docs,
 }
 
 /// The operations of the keys function.
@@ -170,6 +172,10 @@ pub struct Route {
     /// `http::idempotent`, and openapi documents the header.
     pub idempotent: bool,
     pub hosts: Hosts,
+    /// Served by the local stack only (`make dev`, the test stack): the rendered API reference at
+    /// `/docs`. `template.yaml` and `openapi.yaml` leave it out, so in AWS the path is only a
+    /// (reserved) slug and answers 404.
+    pub local_only: bool,
 }
 
 impl Route {
@@ -184,10 +190,13 @@ macro_rules! route {
         route!($method $pattern => $op, $access, idempotent: false)
     };
     ($method:ident $pattern:literal => $op:expr, $access:expr, idempotent: $idempotent:expr) => {
-        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: $idempotent, hosts: Hosts::Api }
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: $idempotent, hosts: Hosts::Api, local_only: false }
     };
     ($method:ident $pattern:literal => $op:expr, $access:expr, hosts: $hosts:expr) => {
-        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: $hosts }
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: $hosts, local_only: false }
+    };
+    ($method:ident $pattern:literal => $op:expr, $access:expr, local_only) => {
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: Hosts::Api, local_only: true }
     };
 }
 
@@ -197,6 +206,7 @@ use Resource::{ApiKeys, Audit, Domains, Members, Sandboxes, ShortLinks, Stats, W
 
 pub static ROUTES: &[Route] = &[
     route!(GET "/health" => Op::Health(HealthOp::Check), Public),
+    route!(GET "/docs" => Op::Health(HealthOp::Docs), Public, local_only),
     route!(POST "/v1/keys" => Op::Keys(KeysOp::Create), Permission(ApiKeys, Create), idempotent: true),
     route!(GET "/v1/keys" => Op::Keys(KeysOp::List), Permission(ApiKeys, Read)),
     route!(GET "/v1/keys/self" => Op::Keys(KeysOp::OwnKey), AnyKey),
@@ -438,7 +448,7 @@ mod tests {
     #[test]
     fn reserved_segments_come_from_the_table() {
         let reserved: Vec<&str> = reserved_first_segments().collect();
-        for segment in ["health", "v1", "short-link", "domains"] {
+        for segment in ["health", "v1", "short-link", "domains", "docs"] {
             assert!(reserved.contains(&segment), "{segment}");
         }
         assert!(!reserved.iter().any(|s| s.starts_with('{')));
