@@ -30,6 +30,9 @@ log "the REST front (API Gateway as template.yaml configures it, a test tool): s
 log "openapi.yaml is a valid OpenAPI 3.1 document"
 "$VENV/bin/python" -c 'import sys, yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open(sys.argv[1]))); print("openapi.yaml: valid")' openapi.yaml
 
+log "openapi.yaml: an example request (curl) and response for every operation, every example valid"
+"$VENV/bin/python" scripts/check_openapi_examples.py openapi.yaml
+
 log "make docs: openapi.yaml rendered to target/docs/index.html"
 bash scripts/docs.sh
 
