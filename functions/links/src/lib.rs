@@ -86,19 +86,17 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
                 if offset > MAX_PAGE_OFFSET {
                     return Err(ApiError::validation("page", "reaches past 2000 links: page on with cursor"));
                 }
+                // Ends when the walk reaches the page's start or runs out of links first (or
+                // exactly there: then the page is past the last, and empty).
                 let mut skipped = 0;
-                while skipped < offset {
+                let mut ran_out = false;
+                while skipped < offset && !ran_out {
                     let page = store.list_links(tenant, start.as_ref(), (offset - skipped).min(100)).await?;
                     skipped += page.items.len() as u32;
-                    match page.next {
-                        Some(next) => start = Some(next),
-                        None => {
-                            start = None;
-                            break;
-                        }
-                    }
+                    start = page.next;
+                    ran_out = start.is_none();
                 }
-                if skipped < offset {
+                if ran_out {
                     let total = store.link_count(tenant).await?;
                     return Ok(Reply::ok(json!([]))
                         .with_meta("page", json!(page_number))

@@ -309,6 +309,16 @@ async fn numbered_pages_and_cursors_agree() {
         by_page.extend(answer["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_string()));
     }
     assert_eq!(by_page, made);
+    // A page that starts exactly where the links end is empty (it once answered page 0 again).
+    for (limit, n, expected) in
+        [("7", "1", &made[7..]), ("1", "7", &made[7..]), ("1", "6", &made[6..]), ("2", "3", &made[6..])]
+    {
+        let event = Event::load("links-list.json").authorized_as(&admin).query("page", n).query("limit", limit);
+        let answer = assert_envelope(&send(&links, event).await, 200);
+        let ids: Vec<&str> = answer["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, expected, "page {n} of {limit}");
+        assert_eq!(answer["meta"]["has_more"], false, "page {n} of {limit}");
+    }
     let mut by_cursor = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
