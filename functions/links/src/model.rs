@@ -275,9 +275,23 @@ pub struct Clicks {
 /// What a redirect reads: the slug's item, kept in step with its link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlugTarget {
+    /// Where the slug lives: its domain (`None`: the deployment's own) and the slug as asked.
+    pub domain: Option<Hostname>,
+    pub slug: String,
     pub link_id: LinkId,
     pub destination: Destination,
     pub expires_at: Option<OffsetDateTime>,
+    /// The last UTC day the link's referrer hosts reached `MAX_REFERRERS_PER_DAY`, and those
+    /// hosts: a click that day learns from this read, not from a refused write, whether its host
+    /// has a counter or counts under `OTHER_REFERRER`.
+    pub full_referrers: Option<FullReferrerDay>,
+}
+
+/// A UTC day (`yyyy-mm-dd`) whose referrer hosts are full, and the hosts it counts by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullReferrerDay {
+    pub date: String,
+    pub hosts: Vec<String>,
 }
 
 /// A custom link domain of an organization and environment.

@@ -148,7 +148,7 @@ pub async fn redirect<S: LinkStore + ?Sized>(
         return Err(ApiError::Gone("this short link has expired".into()));
     }
     if let Some(visitor) = visitor {
-        store.count_click(&target.link_id, now, visitor).await?;
+        store.count_click(&target, now, visitor).await?;
     }
     Ok(target.destination)
 }

@@ -3,14 +3,16 @@
 //! A link is one item (`LINK#<id>`), its slug another (`SLUG#<domain>#<slug>`: the claim that
 //! keeps a slug unique per domain, and all a redirect reads), written together in one
 //! transaction with the tenant's link counter and the change log. Clicks go to one small item
-//! per link and UTC day in the link's partition, one `UpdateItem ADD` each, never a transaction.
+//! per link and UTC day in the link's partition, one `UpdateItem ADD` each, never a transaction;
+//! once a day's referrer hosts are full, the slug item names them for the rest of that day.
 
 use crate::model::{
-    Clicks, DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, SlugTarget, Visitor,
-    MAX_REFERRERS_PER_DAY, OTHER_REFERRER,
+    Clicks, DayStats, Destination, Domain, DomainId, FullReferrerDay, Hostname, Link, LinkId, Slug, SlugTarget,
+    Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER,
 };
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use keyhive::auth::Environment;
 use keyhive::change::ChangeLog;
 use keyhive::model::{rfc3339, OrgId};
@@ -50,8 +52,9 @@ pub trait LinkStore: Send + Sync {
     async fn delete_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
     /// What a redirect needs of a slug on a domain (`None` for the deployment's own).
     async fn resolve_slug(&self, domain: Option<&Hostname>, slug: &str) -> Result<Option<SlugTarget>, StoreError>;
-    /// Counts one visit on its UTC day. Returns the number of writes it took.
-    async fn count_click(&self, id: &LinkId, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError>;
+    /// Counts one visit of a resolved slug on its UTC day. Returns the number of writes it took:
+    /// one, and three once per link and day, when its referrer hosts fill up.
+    async fn count_click(&self, target: &SlugTarget, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError>;
     /// A link's days from `from` to `to` (`yyyy-mm-dd`, both included), ascending.
     async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError>;
 
@@ -268,15 +271,17 @@ async fn link_partition(store: &DynamoStore, id: &LinkId, days: Option<(&str, &s
     }
 }
 
-/// One `UpdateItem` on the day's counters; a new referrer host is recorded only while the
-/// day has fewer than `MAX_REFERRERS_PER_DAY` (`Ok(false)` otherwise, nothing written).
+/// One `UpdateItem` on the day's counters. With `cap`, a new referrer host is recorded only
+/// while the day has fewer hosts: otherwise nothing is written and the answer is the day's hosts
+/// (`Some`, from the refused write itself: no extra read).
 async fn add_click(
     store: &DynamoStore,
     id: &LinkId,
     date: &str,
     visitor: &Visitor,
     referrer: &str,
-) -> Result<bool, StoreError> {
+    cap: Option<usize>,
+) -> Result<Option<Vec<String>>, StoreError> {
     let update = store
         .client()
         .update_item()
@@ -284,18 +289,61 @@ async fn add_click(
         .set_key(Some(key_of(schema::link_pk(id.as_str()), schema::link_day_sk(date))));
     let update = match visitor {
         Visitor::Bot => update.update_expression("ADD bot_clicks :one"),
-        Visitor::Human { country, .. } => update
-            .update_expression("ADD clicks :one, refs :hosts, #ref :one, #country :one")
-            .condition_expression("attribute_not_exists(refs) OR contains(refs, :host) OR size(refs) < :cap")
-            .expression_attribute_names("#ref", referrer_attr(referrer))
-            .expression_attribute_names("#country", country_attr(country))
-            .expression_attribute_values(":hosts", AttributeValue::Ss(vec![referrer.to_string()]))
-            .expression_attribute_values(":host", s(referrer))
-            .expression_attribute_values(":cap", n(MAX_REFERRERS_PER_DAY)),
+        Visitor::Human { country, .. } => {
+            let update = update
+                .update_expression("ADD clicks :one, refs :hosts, #ref :one, #country :one")
+                .expression_attribute_names("#ref", referrer_attr(referrer))
+                .expression_attribute_names("#country", country_attr(country))
+                .expression_attribute_values(":hosts", AttributeValue::Ss(vec![referrer.to_string()]));
+            match cap {
+                Some(cap) => update
+                    .condition_expression("attribute_not_exists(refs) OR contains(refs, :host) OR size(refs) < :cap")
+                    .expression_attribute_values(":host", s(referrer))
+                    .expression_attribute_values(":cap", n(cap))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
+                None => update,
+            }
+        }
     };
     match update.expression_attribute_values(":one", n(1)).send().await {
-        Ok(_) => Ok(true),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+        Ok(_) => Ok(None),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                let hosts = refused.item().and_then(|day| day.get("refs")).and_then(|refs| refs.as_ss().ok());
+                Ok(Some(hosts.cloned().unwrap_or_default()))
+            }
+            _ => Err(classify(err)),
+        },
+    }
+}
+
+/// Notes on the slug's item that `date`'s referrer hosts are full, and which they are, so the
+/// day's later redirects count with one unconditional write. Only while the slug is still this
+/// link's (a freed and re-taken slug is another link's).
+async fn mark_referrers_full(
+    store: &DynamoStore,
+    target: &SlugTarget,
+    date: &str,
+    hosts: Vec<String>,
+) -> Result<(), StoreError> {
+    let update = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(slug_key(target.domain.as_ref(), &target.slug)))
+        .update_expression("SET refs_full_on = :date, refs_known = :hosts")
+        .condition_expression("link_id = :link")
+        .expression_attribute_values(":date", s(date))
+        .expression_attribute_values(":link", s(target.link_id.as_str()));
+    // A string set cannot be empty: no host by name is an empty list.
+    let update = match hosts.is_empty() {
+        true => update.expression_attribute_values(":hosts", AttributeValue::L(Vec::new())),
+        false => update.expression_attribute_values(":hosts", AttributeValue::Ss(hosts)),
+    };
+    match update.send().await {
+        Ok(_) => Ok(()),
+        // The slug went or changed hands meanwhile: nothing to note.
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
         Err(err) => Err(classify(err)),
     }
 }
@@ -458,49 +506,51 @@ impl LinkStore for DynamoStore {
             .get_item()
             .table_name(self.table())
             .set_key(Some(slug_key(domain, slug)))
-            .projection_expression("link_id, destination, expires_at")
+            .projection_expression("link_id, destination, expires_at, refs_full_on, refs_known")
             .send()
             .await
             .map_err(classify)?;
         let Some(item) = out.item else { return Ok(None) };
+        let full_referrers = opt_s(&item, "refs_full_on").map(|date| FullReferrerDay {
+            date: date.to_string(),
+            hosts: item.get("refs_known").and_then(|hosts| hosts.as_ss().ok()).cloned().unwrap_or_default(),
+        });
         Ok(Some(SlugTarget {
+            domain: domain.cloned(),
+            slug: slug.to_string(),
             link_id: LinkId::parse(get_s(&item, "link_id")?).ok_or_else(|| corrupt("link_id"))?,
             destination: Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?,
             expires_at: time_of(&item, "expires_at")?,
+            full_referrers,
         }))
     }
 
-    async fn count_click(&self, id: &LinkId, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError> {
+    async fn count_click(&self, target: &SlugTarget, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError> {
         let date = utc_date(at);
+        let id = &target.link_id;
         let referrer = match visitor {
             Visitor::Human { referrer, .. } => referrer.as_str(),
-            Visitor::Bot => OTHER_REFERRER,
+            Visitor::Bot => {
+                add_click(self, id, &date, visitor, OTHER_REFERRER, None).await?;
+                return Ok(1);
+            }
         };
-        if add_click(self, id, &date, visitor, referrer).await? {
+        // The day's hosts are full and this redirect's read named them: one unconditional write,
+        // under the host's own counter or "(other)".
+        if let Some(full) = target.full_referrers.as_ref().filter(|full| full.date == date) {
+            let counted_as = if full.hosts.iter().any(|h| h == referrer) { referrer } else { OTHER_REFERRER };
+            add_click(self, id, &date, visitor, counted_as, None).await?;
             return Ok(1);
         }
-        // The day's referrer hosts are full: count this one under "(other)", which is never
-        // refused (it joins the set at most once, past the cap).
-        let other = OTHER_REFERRER;
-        let update = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key_of(schema::link_pk(id.as_str()), schema::link_day_sk(&date))));
-        let country = match visitor {
-            Visitor::Human { country, .. } => country.as_str(),
-            Visitor::Bot => crate::model::UNKNOWN_COUNTRY,
+        let Some(hosts) = add_click(self, id, &date, visitor, referrer, Some(MAX_REFERRERS_PER_DAY)).await? else {
+            return Ok(1);
         };
-        update
-            .update_expression("ADD clicks :one, refs :hosts, #ref :one, #country :one")
-            .expression_attribute_names("#ref", referrer_attr(other))
-            .expression_attribute_names("#country", country_attr(country))
-            .expression_attribute_values(":hosts", AttributeValue::Ss(vec![other.to_string()]))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(2)
+        // The first new host past the cap today (or one of a few concurrent ones): counted under
+        // "(other)", which is never refused, and the day's hosts noted on the slug for the rest
+        // of the day.
+        add_click(self, id, &date, visitor, OTHER_REFERRER, None).await?;
+        mark_referrers_full(self, target, &date, hosts).await?;
+        Ok(3)
     }
 
     async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError> {

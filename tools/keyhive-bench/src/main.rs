@@ -17,6 +17,8 @@
 //! - `round_trips_per_redirect` / `round_trips_per_head_redirect`: DynamoDB requests transmitted
 //!   while the links function answers one public `GET /{slug}` (one read of the slug, one click
 //!   write) and one `HEAD /{slug}` (the read only), through its handler on a REST event.
+//!   `round_trips_per_redirect_past_referrer_cap`: the same from new referrer hosts once the
+//!   link's day has its fill of them (still one read and one write).
 //!
 //! - `event_to_delivery_ms_median`: a change committed (its outbox event written) to a local
 //!   receiver's answer, through the stack's running dispatcher loop (the local shape of the
@@ -149,9 +151,11 @@ async fn main() {
         expires_at: None,
     };
     let link = links::rules::create_link(&links.api.store, &change, new, "https://bench").await.expect("link");
-    let redirect_event = |method: &str| {
+    let redirect_event_from = |method: &str, referrer: &str| {
         let text = std::fs::read_to_string("events/links-redirect.json").expect("run from the workspace root");
         let mut event: serde_json::Value = serde_json::from_str(&text).expect("event JSON");
+        event["headers"]["Referer"] = json!(referrer);
+        event["multiValueHeaders"]["Referer"] = json!([referrer]);
         let path = format!("/{}", link.slug.as_str());
         event["httpMethod"] = json!(method);
         event["path"] = json!(path);
@@ -159,6 +163,7 @@ async fn main() {
         event["requestContext"]["path"] = json!(format!("/prod{path}"));
         lambda_http::request::from_str(&event.to_string()).expect("REST event")
     };
+    let redirect_event = |method: &str| redirect_event_from(method, "https://news.example/story");
     let (mut get_trips, mut head_trips) = (0, 0);
     for _ in 0..REDIRECT_ITERATIONS {
         let start = counter.count();
@@ -169,6 +174,20 @@ async fn main() {
         let answer = links::handle(&links, redirect_event("HEAD")).await;
         assert_eq!(answer.status(), 302);
         head_trips += counter.count() - start;
+    }
+    // The same link once its day has its fill of referrer hosts: every new host still costs one
+    // read and one write (the day's first overflow, which notes the hosts on the slug, is not
+    // counted).
+    for i in 0..=links::model::MAX_REFERRERS_PER_DAY {
+        let answer = links::handle(&links, redirect_event_from("GET", &format!("https://r{i}.example/"))).await;
+        assert_eq!(answer.status(), 302);
+    }
+    let mut full_day_trips = 0;
+    for i in 0..REDIRECT_ITERATIONS {
+        let start = counter.count();
+        let answer = links::handle(&links, redirect_event_from("GET", &format!("https://new{i}.example/"))).await;
+        assert_eq!(answer.status(), 302);
+        full_day_trips += counter.count() - start;
     }
     let authorizer_median = median(authorizer_times);
     let get_item_median = median(get_item_times);
@@ -243,6 +262,7 @@ async fn main() {
         "round_trips_per_sandbox_create": create_trips as f64 / SANDBOX_ITERATIONS as f64,
         "round_trips_per_redirect": get_trips as f64 / REDIRECT_ITERATIONS as f64,
         "round_trips_per_head_redirect": head_trips as f64 / REDIRECT_ITERATIONS as f64,
+        "round_trips_per_redirect_past_referrer_cap": full_day_trips as f64 / REDIRECT_ITERATIONS as f64,
         "event_to_delivery_ms_median": median(event_to_delivery).as_millis() as u64,
     });
     println!("{report}");
