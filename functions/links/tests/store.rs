@@ -182,6 +182,10 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_free_after_a_de
         rules::update_link(&api.store, &change(&b), first.id.as_str(), patch).await,
         Err(ApiError::NotFound(_))
     ));
+    // Its owner can: the change and its event and audit entry are one transaction.
+    let patch = LinkPatch { title: Some(Some("Launch".into())), ..Default::default() };
+    let first = rules::update_link(&api.store, &change(&a), first.id.as_str(), patch).await.unwrap();
+    assert_eq!(api.store.get_link(&first.id).await.unwrap().unwrap().title.as_deref(), Some("Launch"));
 
     rules::delete_link(&api.store, &change(&a), &first).await.unwrap();
     assert!(matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))));
@@ -194,7 +198,12 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_free_after_a_de
     // Each change wrote its audit entry and event in its transaction.
     let audits = keyhive::testkit::partition(&api, schema::audit_pk(a.org_id.as_str())).await;
     let actions: Vec<_> = audits.iter().filter_map(|i| i.get("action")?.as_s().ok().cloned()).collect();
-    assert!(actions.contains(&"link.created".to_string()) && actions.contains(&"link.deleted".to_string()));
+    let events = keyhive::testkit::partition(&api, schema::outbox_pk(a.org_id.as_str(), "live")).await;
+    let types: Vec<_> = events.iter().filter_map(|e| e.get("event_type")?.as_s().ok().cloned()).collect();
+    for expected in ["link.created", "link.updated", "link.deleted"] {
+        assert_eq!(actions.iter().filter(|a| *a == expected).count(), 1, "audit {expected} in {actions:?}");
+        assert_eq!(types.iter().filter(|t| *t == expected).count(), 1, "event {expected} in {types:?}");
+    }
     let events = keyhive::testkit::partition(&api, schema::outbox_pk(b.org_id.as_str(), "test")).await;
     assert!(events
         .iter()
@@ -354,4 +363,9 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
         assert!(types.iter().any(|t| t == expected), "{expected} in {types:?}");
     }
     assert_eq!(types.iter().filter(|t| *t == "domain.verified").count(), 1);
+    let audits = keyhive::testkit::partition(&api, schema::audit_pk(a.org_id.as_str())).await;
+    let actions: Vec<_> = audits.iter().filter_map(|i| i.get("action")?.as_s().ok().cloned()).collect();
+    for expected in ["domain.created", "domain.verified", "domain.deleted", "link.created", "link.deleted"] {
+        assert!(actions.iter().any(|a| a == expected), "audit {expected} in {actions:?}");
+    }
 }
