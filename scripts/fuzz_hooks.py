@@ -28,7 +28,9 @@ response before the checks see it; each adjustment keeps the fuzzer testing the 
 - Short links and domains: a valid slug or host name must also be free (slugs are unique per
   domain across every organization, host names across all) and not reserved, which no schema can
   state; positive creations get a fresh slug and host name, and no custom `domain` (the run has no
-  verified one; links on domains are tested in tests/ and e2e/). A stats range must run forward
+  verified one; links on domains are tested in tests/ and e2e/). Every other positive redirect
+  (`GET`/`HEAD /{slug}`) gets the slug of a link made at set-up, so the 302 is checked as well as
+  the 404 a generated slug almost always finds. A stats range must run forward
   and span at most 366 days, and a numbered page may reach 2000 links deep: positive cases get a
   week up to today and a page within that depth.
 - Webhooks: a valid URL must be one keyhive may call. Positive cases point at a receiver these
@@ -92,9 +94,11 @@ def _prepare():
     for _ in (1, 2):
         sandbox = _call("POST", "/v1/sandboxes", {"template_id": "52", "timeout_seconds": 600})["data"]["id"]
         _call("DELETE", f"/v1/sandboxes/{sandbox}")
-    # Two links and two domains, for real list cursors.
+    # Two links and two domains, for real list cursors; a link's slug for real redirects.
+    slugs = []
     for _ in (1, 2):
-        _call("POST", "/short-link", {"destination": {"type": "link", "value": "https://example.com/fuzz"}})
+        link = _call("POST", "/short-link", {"destination": {"type": "link", "value": "https://example.com/fuzz"}})
+        slugs.append(link["data"]["slug"])
         _call("POST", "/domains", {"hostname": f"fz{uuid.uuid4().hex[:12]}.example.com"})
     cursors = {}
     for _ in (1, 2):
@@ -104,7 +108,7 @@ def _prepare():
         if not cursor:
             raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
         cursors[path] = cursor
-    return decoy, cursors
+    return decoy, cursors, slugs[0]
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
@@ -124,7 +128,7 @@ threading.Thread(target=_RECEIVER.serve_forever, daemon=True).start()
 # retried: creating and changing endpoints is what the fuzzer tests, delivery is tested in tests/.
 RECEIVER_URL = "https://127.0.0.1:%d/hook" % _RECEIVER.server_address[1]
 
-DECOY_KEY_ID, CURSORS = _prepare()
+DECOY_KEY_ID, CURSORS, REAL_SLUG = _prepare()
 LIST_FILTERS = ("created_by", "status", "actor", "action", "resource", "since")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 TODAY = datetime.now(timezone.utc).date()
@@ -184,6 +188,11 @@ def before_call(ctx, case, kwargs):
         if "slug" in case.body:
             case.body["slug"] = "fz" + uuid.uuid4().hex[:16]
         case.body.pop("domain", None)
+    # A generated slug is almost never a link's: every other positive redirect gets a real one,
+    # so the 302 (and its click) is checked too, not only the 404.
+    if case.path == "/{slug}" and case.path_parameters and _is_positive(case, "path"):
+        if hash(case.path_parameters.get("slug")) % 2 == 0:
+            case.path_parameters["slug"] = REAL_SLUG
     if case.path == "/domains" and case.method == "POST" and isinstance(case.body, dict) and _is_positive(case, "body"):
         case.body["hostname"] = f"fz{uuid.uuid4().hex[:12]}.example.com"
     if case.query and case.path == "/short-link/{id}/stats" and _is_positive(case, "query"):

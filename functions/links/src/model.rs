@@ -112,6 +112,23 @@ pub fn is_reserved(slug: &str) -> bool {
 
 pub const MAX_DESTINATION_LENGTH: usize = 2048;
 
+/// A port, when the URL names one, is 0..65535 without leading zeros (`url` also takes an empty
+/// port and `00080`): openapi's `LinkUrl` pattern says the same.
+fn port_as_written_is_valid(url: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or_default();
+    match authority.rsplit_once(':') {
+        None => true,
+        Some((_, port)) => {
+            !port.is_empty()
+                && port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (port == "0" || !port.starts_with('0'))
+                && port.parse::<u32>().is_ok_and(|p| p <= 65535)
+        }
+    }
+}
+
 /// Where a link sends its visitors: an absolute `http`/`https` URL with a host, at most 2048
 /// characters, usable as a `Location` header as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +166,7 @@ impl Destination {
         };
         // `url` accepts `http:example.com` and `http:/example.com`; a destination says `//`.
         let spelled_absolute = s.get(url.scheme().len()..).is_some_and(|rest| rest.starts_with("://"));
-        (scheme_ok && has_host && spelled_absolute).then(|| Destination(s.to_string()))
+        (scheme_ok && has_host && spelled_absolute && port_as_written_is_valid(s)).then(|| Destination(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -421,6 +438,8 @@ mod tests {
             "http://example.com/a?b=c#d",
             "https://xn--bcher-kva.example/p",
             "https://Example.COM:8443/x",
+            "https://example.com:65535/",
+            "http://example.com:0",
         ] {
             assert!(Destination::parse(good).is_some(), "{good}");
         }
@@ -445,6 +464,10 @@ mod tests {
             "HTTPS://example.com/",
             "https://93.184.215.14/",
             "https://[2606:4700::1]/",
+            "https://example.com:65536/",
+            "https://example.com:99999/",
+            "https://example.com:00080/",
+            "https://example.com:/x",
             long.as_str(),
         ] {
             assert!(Destination::parse(bad).is_none(), "{bad}");
