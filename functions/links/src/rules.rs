@@ -60,6 +60,17 @@ pub async fn create_link<S: LinkStore + ?Sized>(
     new: NewLink,
     base: &str,
 ) -> Result<Link, ApiError> {
+    create_link_with_slugs(store, change, new, base, Slug::generate).await
+}
+
+/// `create_link`, with generated slugs from `next_slug` (tests make them collide on purpose).
+pub async fn create_link_with_slugs<S: LinkStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    new: NewLink,
+    base: &str,
+    mut next_slug: impl FnMut() -> Slug,
+) -> Result<Link, ApiError> {
     if let Some(expires_at) = new.expires_at {
         check_expiry("expires_at", expires_at, change.at)?;
     }
@@ -70,7 +81,7 @@ pub async fn create_link<S: LinkStore + ?Sized>(
             id: LinkId::generate(),
             org_id: change.org_id.clone(),
             environment: change.environment,
-            slug: new.slug.clone().unwrap_or_else(Slug::generate),
+            slug: new.slug.clone().unwrap_or_else(&mut next_slug),
             domain: new.domain.clone(),
             destination: new.destination.clone(),
             title: new.title.clone(),

@@ -5,7 +5,7 @@
 use keyhive::auth::permissions::Permissions;
 use keyhive::auth::Environment;
 use keyhive::config::Config;
-use keyhive::testkit::{assert_envelope, body_json, identity_of, new_org, stack_api, Event};
+use keyhive::testkit::{assert_envelope, body_json, event_json, identity_of, new_org, stack_api, Event};
 use keyhive::ApiError;
 use lambda_http::{Body, Response};
 use links::dns::TxtLookup;
@@ -334,4 +334,33 @@ async fn numbered_pages_and_cursors_agree() {
         }
     }
     assert_eq!(by_cursor, made);
+}
+
+/// No organization may register the deployment's own hosts as a custom domain: the link base
+/// URL's host, an API host, or the host the request came to. 400 on `hostname`, nothing written.
+#[tokio::test]
+async fn the_deployments_own_hosts_are_never_a_custom_domain() {
+    let (links, _) = links_with(|c| {
+        c.link_base_url = Some("https://go.keyhive.example".into());
+        c.api_hosts = vec!["api.keyhive.example".into()];
+    })
+    .await;
+    let (_, admin) = new_org(&links.api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    // The event's Host is API Gateway's execute-api host.
+    let called = event_json("domains-create.json")["headers"]["Host"].as_str().unwrap().to_string();
+    for own in ["go.keyhive.example", "API.keyhive.example", called.as_str()] {
+        let answer =
+            send(&links, Event::load("domains-create.json").authorized_as(&admin).body(&json!({"hostname": own})))
+                .await;
+        let body = assert_envelope(&answer, 400);
+        assert_eq!(body["error"]["details"]["field"], "hostname", "{own}");
+    }
+    let list = assert_envelope(&send(&links, Event::load("domains-list.json").authorized_as(&admin)).await, 200);
+    assert_eq!(list["data"], json!([]), "nothing registered");
+    // Any other host is the organization's to register.
+    let other = format!("{}.example.com", unique("shop"));
+    let answer =
+        send(&links, Event::load("domains-create.json").authorized_as(&admin).body(&json!({"hostname": other}))).await;
+    assert_envelope(&answer, 201);
 }

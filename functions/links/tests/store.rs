@@ -211,6 +211,44 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_free_after_a_de
     let _ = second;
 }
 
+/// A generated slug that is taken (by anyone) is drawn again, a few times, before a 409; nothing
+/// is written for the attempts that collided.
+#[tokio::test]
+async fn a_generated_slug_that_is_taken_is_drawn_again() {
+    let api = stack_api().await;
+    let (a, b) = (tenant(&api, Environment::Live).await, tenant(&api, Environment::Live).await);
+    let taken = unique_slug("tkn");
+    rules::create_link(&api.store, &change(&a), new_link("https://a.example", Some(&taken)), "https://k")
+        .await
+        .unwrap();
+    let fresh = unique_slug("frs");
+    let mut draws = vec![fresh.clone(), taken.clone(), taken.to_uppercase()];
+    let link = rules::create_link_with_slugs(
+        &api.store,
+        &change(&b),
+        new_link("https://b.example", None),
+        "https://k",
+        || Slug::parse(&draws.pop().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(link.slug.as_str(), fresh, "the third draw, after two collisions");
+    assert_eq!(api.store.link_count((&b.org_id, b.environment)).await.unwrap(), 1, "one link, not three");
+    assert_eq!(rules::redirect(&api.store, None, &taken, None, now()).await.unwrap().as_str(), "https://a.example");
+
+    let always_taken = || Slug::parse(&taken).unwrap();
+    let refused = rules::create_link_with_slugs(
+        &api.store,
+        &change(&b),
+        new_link("https://b.example", None),
+        "https://k",
+        always_taken,
+    )
+    .await;
+    assert!(matches!(refused, Err(ApiError::Conflict(_))), "{refused:?}");
+    assert_eq!(api.store.link_count((&b.org_id, b.environment)).await.unwrap(), 1);
+}
+
 #[tokio::test]
 async fn generated_slugs_never_collide_under_concurrency() {
     let api = Arc::new(stack_api().await);
