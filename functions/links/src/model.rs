@@ -383,7 +383,6 @@ const BOT_MARKERS: &[&str] = &[
     "preview",
     "bitlyurl",
     "outbrain",
-    "pinterest",
     "quora link",
     "nuzzel",
     "headlesschrome",
@@ -391,14 +390,21 @@ const BOT_MARKERS: &[&str] = &[
     "google-inspectiontool",
     "mastodon",
     "bluesky",
-    "snapchat",
 ];
+
+/// Browsers whose User-Agent holds a marker by accident: CUBOT phones (`... Android 12; CUBOT
+/// X50 ...`). In-app browsers (Snapchat, Pinterest) are people and carry no marker; those apps'
+/// own preview fetchers do (`Snap URL Preview Service; bot`, `Pinterestbot`).
+const NOT_BOTS: &[&str] = &["cubot"];
 
 impl Visitor {
     /// Classifies a visit from its `User-Agent`, `Referer` and `CloudFront-Viewer-Country` (pass
     /// the country only when a CloudFront distribution in front sets it: a client could send any).
     pub fn of(user_agent: Option<&str>, referer: Option<&str>, country: Option<&str>) -> Self {
-        let agent = user_agent.unwrap_or_default().to_ascii_lowercase();
+        let mut agent = user_agent.unwrap_or_default().to_ascii_lowercase();
+        for person in NOT_BOTS {
+            agent = agent.replace(person, "");
+        }
         if BOT_MARKERS.iter().any(|marker| agent.contains(marker)) {
             return Visitor::Bot;
         }
@@ -515,8 +521,19 @@ mod tests {
             "Mozilla/5.0 (compatible; Googlebot/2.1)",
             "TelegramBot (like TwitterBot)",
             "LinkedInBot/1.0",
+            "Mozilla/5.0 (compatible; Snap URL Preview Service; bot; snapchat; https://developers.snap.com/robots)",
+            "Pinterest/0.2 (+https://www.pinterest.com/bot.html)",
+            "Mozilla/5.0 (compatible; Pinterestbot/1.0; +http://www.pinterest.com/bot.html)",
         ] {
             assert_eq!(Visitor::of(Some(agent), None, None), Visitor::Bot, "{agent}");
+        }
+        // People, in browsers whose User-Agent names an app or a phone that is not a fetcher.
+        for agent in [
+            "Mozilla/5.0 (Linux; Android 12; CUBOT X50) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Snapchat/12.60.0.45 (like Safari/8617.1.17.10.4, panda)",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [Pinterest/iOS]",
+        ] {
+            assert!(matches!(Visitor::of(Some(agent), None, None), Visitor::Human { .. }), "{agent}");
         }
         assert_eq!(
             Visitor::of(
