@@ -38,7 +38,7 @@ cargo build --workspace --quiet
 "$ROOT/target/debug/keyhive-admin" bootstrap --org-name "Development" --key-file "$DEV/admin-key" --if-missing
 
 # The API reference at http://127.0.0.1:$API_PORT/docs (make docs re-renders it while this runs).
-bash "$ROOT/scripts/docs.sh"
+bash "$ROOT/scripts/docs.sh" || log "the API reference was not rendered (/docs answers 404 until make docs succeeds)"
 
 start_sweep "$DEV/sweep.log"
 start_dispatcher "$DEV/dispatcher.log"

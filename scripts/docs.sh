@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make docs: renders openapi.yaml to one static HTML page, target/docs/index.html, with Redocly
 # CLI installed project-locally (tools/docs/node_modules, from npm, once). Redoc's script is
-# inlined, so the page works offline; the local stack (make dev, make test) serves it at /docs.
+# inlined (only a logo and icons load from Redocly's CDN); the local stack serves it at /docs.
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 cd "$ROOT"

@@ -50,6 +50,7 @@ async fn the_local_stack_serves_the_rendered_api_reference_at_docs() {
         event.without_authorizer().request()
     };
     let mut api = stack_api().await;
+    api.config.dev_mode = true;
     let dir = std::env::temp_dir().join(format!("keyhive-docs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("index.html");
@@ -67,5 +68,11 @@ async fn the_local_stack_serves_the_rendered_api_reference_at_docs() {
     api.config.docs_file = None;
     let unconfigured = health::handle(&api, docs_event()).await;
     assert!(assert_envelope(&unconfigured, 404)["error"]["message"].as_str().unwrap().contains("local stack only"));
+
+    // Outside local development (every deployment) the route does not exist, page or not.
+    api.config.docs_file = Some(page);
+    api.config.dev_mode = false;
+    let deployed = health::handle(&api, docs_event()).await;
+    assert_eq!(assert_envelope(&deployed, 404)["error"]["message"], keyhive::ApiError::NoRoute.to_string());
     std::fs::remove_dir_all(&dir).unwrap();
 }

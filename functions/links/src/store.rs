@@ -7,8 +7,8 @@
 //! once a day's referrer hosts are full, the slug item names them for the rest of that day.
 
 use crate::model::{
-    Clicks, DayStats, Destination, Domain, DomainId, FullReferrerDay, Hostname, Link, LinkId, Slug, SlugTarget,
-    Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER,
+    referrer_tag, Clicks, DayStats, Destination, Domain, DomainId, FullReferrerDay, Hostname, Link, LinkId, Slug,
+    SlugTarget, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -317,15 +317,16 @@ async fn add_click(
     }
 }
 
-/// Notes on the slug's item that `date`'s referrer hosts are full, and which they are, so the
-/// day's later redirects count with one unconditional write. Only while the slug is still this
-/// link's (a freed and re-taken slug is another link's).
+/// Notes on the slug's item that `date`'s referrer hosts are full, and which they are (as
+/// `referrer_tag`s), so the day's later redirects count with one unconditional write. Only while
+/// the slug is still this link's (a freed and re-taken slug is another link's).
 async fn mark_referrers_full(
     store: &DynamoStore,
     target: &SlugTarget,
     date: &str,
-    hosts: Vec<String>,
+    hosts: &[String],
 ) -> Result<(), StoreError> {
+    let tags: Vec<String> = hosts.iter().map(|host| referrer_tag(host)).collect();
     let update = store
         .client()
         .update_item()
@@ -336,9 +337,9 @@ async fn mark_referrers_full(
         .expression_attribute_values(":date", s(date))
         .expression_attribute_values(":link", s(target.link_id.as_str()));
     // A string set cannot be empty: no host by name is an empty list.
-    let update = match hosts.is_empty() {
+    let update = match tags.is_empty() {
         true => update.expression_attribute_values(":hosts", AttributeValue::L(Vec::new())),
-        false => update.expression_attribute_values(":hosts", AttributeValue::Ss(hosts)),
+        false => update.expression_attribute_values(":hosts", AttributeValue::Ss(tags)),
     };
     match update.send().await {
         Ok(_) => Ok(()),
@@ -513,7 +514,7 @@ impl LinkStore for DynamoStore {
         let Some(item) = out.item else { return Ok(None) };
         let full_referrers = opt_s(&item, "refs_full_on").map(|date| FullReferrerDay {
             date: date.to_string(),
-            hosts: item.get("refs_known").and_then(|hosts| hosts.as_ss().ok()).cloned().unwrap_or_default(),
+            host_tags: item.get("refs_known").and_then(|tags| tags.as_ss().ok()).cloned().unwrap_or_default(),
         });
         Ok(Some(SlugTarget {
             domain: domain.cloned(),
@@ -538,7 +539,8 @@ impl LinkStore for DynamoStore {
         // The day's hosts are full and this redirect's read named them: one unconditional write,
         // under the host's own counter or "(other)".
         if let Some(full) = target.full_referrers.as_ref().filter(|full| full.date == date) {
-            let counted_as = if full.hosts.iter().any(|h| h == referrer) { referrer } else { OTHER_REFERRER };
+            let known = full.host_tags.contains(&referrer_tag(referrer));
+            let counted_as = if known { referrer } else { OTHER_REFERRER };
             add_click(self, id, &date, visitor, counted_as, None).await?;
             return Ok(1);
         }
@@ -549,7 +551,11 @@ impl LinkStore for DynamoStore {
         // "(other)", which is never refused, and the day's hosts noted on the slug for the rest
         // of the day.
         add_click(self, id, &date, visitor, OTHER_REFERRER, None).await?;
-        mark_referrers_full(self, target, &date, hosts).await?;
+        // The click is counted: the note only spares later redirects a refused write, so its
+        // failure (a throttle, a race with the link's own change) is no visitor's error.
+        if let Err(error) = mark_referrers_full(self, target, &date, &hosts).await {
+            tracing::warn!(link_id = id.as_str(), error = %error, "the day's full referrers were not noted");
+        }
         Ok(3)
     }
 

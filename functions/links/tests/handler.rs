@@ -364,3 +364,25 @@ async fn the_deployments_own_hosts_are_never_a_custom_domain() {
         send(&links, Event::load("domains-create.json").authorized_as(&admin).body(&json!({"hostname": other}))).await;
     assert_envelope(&answer, 201);
 }
+
+/// Deployed (no local development mode), `/docs` is only a reserved slug: `GET` and `HEAD` are
+/// the links function's 404, any other method 405 naming `GET, HEAD`.
+#[tokio::test]
+async fn deployed_the_docs_path_is_a_reserved_slug() {
+    let (links, _) = links_with(|c| c.dev_mode = false).await;
+    let docs = |method: &str| {
+        let mut event = Event::load("links-redirect.json");
+        event.0["httpMethod"] = method.into();
+        event.0["path"] = "/docs".into();
+        event.0["pathParameters"] = json!({"slug": "docs"});
+        event.0["requestContext"]["path"] = "/prod/docs".into();
+        event
+    };
+    let get = send(&links, docs("GET")).await;
+    assert_eq!(assert_envelope(&get, 404)["error"]["message"], "short link not found");
+    let head = send(&links, docs("HEAD")).await;
+    assert_eq!(head.status(), 404);
+    let post = send(&links, docs("POST")).await;
+    assert_envelope(&post, 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+}

@@ -254,13 +254,13 @@ struct Incoming {
     request_id: RequestId,
     method: http::Method,
     path: String,
-    on_api_host: bool,
+    reach: routes::Reach,
 }
 
 /// Step 1: the route, among this function's (404 for an unknown path or another function's
 /// route, 405 for an unknown method), before any credential is looked at.
 fn route<O: Ops>(incoming: &Incoming) -> Result<(&'static Route, O, Params), ApiError> {
-    match routes::find(&incoming.method, &incoming.path, incoming.on_api_host) {
+    match routes::find(&incoming.method, &incoming.path, incoming.reach) {
         RouteMatch::NotFound => Err(ApiError::NoRoute),
         RouteMatch::MethodNotAllowed { allowed } => {
             Err(ApiError::MethodNotAllowed { method: incoming.method.to_string(), allowed })
@@ -304,7 +304,7 @@ fn on_api_host(api: &Api, request: &Request) -> bool {
 /// methods. Anything else (an unknown path or method) gets the ordinary answer, without CORS
 /// headers, and the browser refuses the request.
 fn preflight(incoming: &Incoming, origin: HeaderValue, asked: &http::Method) -> Option<Response<Body>> {
-    let allowed = match routes::find(&http::Method::OPTIONS, &incoming.path, incoming.on_api_host) {
+    let allowed = match routes::find(&http::Method::OPTIONS, &incoming.path, incoming.reach) {
         RouteMatch::MethodNotAllowed { allowed } => allowed,
         _ => return None,
     };
@@ -335,7 +335,7 @@ where
         request_id: RequestId::from_gateway(gateway_request_id(&request)),
         method: request.method().clone(),
         path: request_path(&request),
-        on_api_host: on_api_host(api, &request),
+        reach: routes::Reach { api_host: on_api_host(api, &request), local: api.config.dev_mode },
     };
     let is_head = incoming.method == http::Method::HEAD;
     let cors_origin = super::cors::allowed_origin(&api.config.cors_origins, request.headers());

@@ -344,19 +344,37 @@ fn match_pattern(pattern: &'static str, path: &str) -> Option<(Vec<(&'static str
     }
 }
 
-/// Finds the route for a method, path and host: the most specific matching pattern wins; a path
-/// that matches with another method is a 405 naming the methods it has. On a custom host
-/// (`on_api_host` false) only routes that answer on any host exist.
-pub fn find(method: &Method, path: &str, on_api_host: bool) -> RouteMatch {
+/// Which routes a request can reach: on a custom link domain (`api_host` false) only those that
+/// answer on any host; local-only routes only on the local stack (`local`: `KEYHIVE_DEV_MODE`),
+/// so in AWS `/docs` is a slug like any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    pub api_host: bool,
+    pub local: bool,
+}
+
+impl Reach {
+    /// A deployment's own API host.
+    pub const API: Reach = Reach { api_host: true, local: false };
+    /// A custom link domain.
+    pub const CUSTOM_HOST: Reach = Reach { api_host: false, local: false };
+
+    fn reaches(self, route: &Route) -> bool {
+        (self.api_host || route.hosts == Hosts::Any) && (self.local || !route.local_only)
+    }
+}
+
+/// Finds the route for a method, path and reach: the most specific matching pattern wins; a path
+/// that matches with another method is a 405 naming the methods it has.
+pub fn find(method: &Method, path: &str, reach: Reach) -> RouteMatch {
     // The most specific pattern that matches the path; its routes differ only by method.
     let best = ROUTES
         .iter()
-        .filter(|route| on_api_host || route.hosts == Hosts::Any)
+        .filter(|route| reach.reaches(route))
         .filter_map(|route| match_pattern(route.pattern, path).map(|(params, literal)| (route, params, literal)))
         .max_by_key(|(_, _, literal)| *literal);
     let Some((best_route, params, _)) = best else { return RouteMatch::NotFound };
-    let same_path =
-        || ROUTES.iter().filter(|r| r.pattern == best_route.pattern && (on_api_host || r.hosts == Hosts::Any));
+    let same_path = || ROUTES.iter().filter(|r| r.pattern == best_route.pattern && reach.reaches(r));
     match same_path().find(|r| r.method == *method) {
         Some(route) => RouteMatch::Found { route, params },
         None => RouteMatch::MethodNotAllowed { allowed: same_path().map(|r| r.method.as_str()).collect() },
@@ -369,7 +387,7 @@ mod tests {
 
     #[test]
     fn health_is_public_and_served_by_the_health_function() {
-        match find(&Method::GET, "/health", true) {
+        match find(&Method::GET, "/health", Reach::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.function(), Function::Health);
                 assert_eq!(route.access, Access::Public);
@@ -381,15 +399,15 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_not_found_and_known_paths_with_other_methods_are_405() {
-        assert!(matches!(find(&Method::GET, "/nope/x", true), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/nope/x", Reach::API), RouteMatch::NotFound));
         // A one-segment path is a slug: the links function answers 404 when no link has it.
         assert!(
-            matches!(find(&Method::GET, "/nope", true), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+            matches!(find(&Method::GET, "/nope", Reach::API), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
         );
-        assert!(matches!(find(&Method::GET, "/health/", true), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/health/x", true), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/", true), RouteMatch::NotFound));
-        match find(&Method::DELETE, "/health", true) {
+        assert!(matches!(find(&Method::GET, "/health/", Reach::API), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/health/x", Reach::API), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/", Reach::API), RouteMatch::NotFound));
+        match find(&Method::DELETE, "/health", Reach::API) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET"]),
             other => panic!("unexpected {other:?}"),
         }
@@ -406,21 +424,21 @@ mod tests {
 
     #[test]
     fn the_literal_self_route_beats_the_id_parameter() {
-        match find(&Method::GET, "/v1/keys/self", true) {
+        match find(&Method::GET, "/v1/keys/self", Reach::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.op, Op::Keys(KeysOp::OwnKey));
                 assert!(params.is_empty());
             }
             other => panic!("unexpected {other:?}"),
         }
-        match find(&Method::GET, "/v1/keys/AbCdEf123456", true) {
+        match find(&Method::GET, "/v1/keys/AbCdEf123456", Reach::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.op, Op::Keys(KeysOp::Get));
                 assert_eq!(params, vec![("id", "AbCdEf123456".to_string())]);
             }
             other => panic!("unexpected {other:?}"),
         }
-        match find(&Method::PATCH, "/v1/keys", true) {
+        match find(&Method::PATCH, "/v1/keys", Reach::API) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["POST", "GET"]),
             other => panic!("unexpected {other:?}"),
         }
@@ -428,7 +446,7 @@ mod tests {
 
     #[test]
     fn one_segment_paths_are_redirects_but_literal_routes_win() {
-        match find(&Method::GET, "/abc123", true) {
+        match find(&Method::GET, "/abc123", Reach::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.op, Op::Links(LinksOp::Redirect));
                 assert_eq!(params, vec![("slug", "abc123".to_string())]);
@@ -436,13 +454,31 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(
-            matches!(find(&Method::GET, "/health", true), RouteMatch::Found { route, .. } if route.op == Op::Health(HealthOp::Check))
+            matches!(find(&Method::GET, "/health", Reach::API), RouteMatch::Found { route, .. } if route.op == Op::Health(HealthOp::Check))
         );
-        match find(&Method::POST, "/abc123", true) {
+        match find(&Method::POST, "/abc123", Reach::API) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET", "HEAD"]),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(find(&Method::HEAD, "/abc123", false), RouteMatch::Found { .. }));
+        assert!(matches!(find(&Method::HEAD, "/abc123", Reach::CUSTOM_HOST), RouteMatch::Found { .. }));
+    }
+
+    #[test]
+    fn local_only_routes_exist_only_on_the_local_stack() {
+        let local = Reach { api_host: true, local: true };
+        assert!(
+            matches!(find(&Method::GET, "/docs", local), RouteMatch::Found { route, .. } if route.op == Op::Health(HealthOp::Docs))
+        );
+        // Deployed, `/docs` is a (reserved) slug: the links function's 404, HEAD as GET.
+        for method in [Method::GET, Method::HEAD] {
+            assert!(
+                matches!(find(&method, "/docs", Reach::API), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+            );
+        }
+        match find(&Method::POST, "/docs", Reach::API) {
+            RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET", "HEAD"]),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
@@ -467,12 +503,16 @@ mod tests {
     fn a_custom_host_reaches_only_the_routes_that_answer_on_any_host() {
         // On a custom domain `/health` is only a slug (reserved: the links function's 404).
         assert!(
-            matches!(find(&Method::GET, "/health", false), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+            matches!(find(&Method::GET, "/health", Reach::CUSTOM_HOST), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
         );
-        assert!(matches!(find(&Method::GET, "/v1/keys", false), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/v1/keys/self", false), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/v1/keys", Reach::CUSTOM_HOST), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/v1/keys/self", Reach::CUSTOM_HOST), RouteMatch::NotFound));
         for route in ROUTES.iter().filter(|r| r.hosts == Hosts::Any) {
-            assert!(matches!(find(&route.method, route.pattern, false), RouteMatch::Found { .. }), "{}", route.pattern);
+            assert!(
+                matches!(find(&route.method, route.pattern, Reach::CUSTOM_HOST), RouteMatch::Found { .. }),
+                "{}",
+                route.pattern
+            );
         }
     }
 
