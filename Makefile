@@ -23,7 +23,7 @@ zip: ## release zips for Lambda (arm64), under target/lambda/<function>/bootstra
 	@bash -c '. scripts/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" && \
 	  cargo lambda build --release --arm64 --output-format zip $$(for f in functions/*/; do printf -- "-p %s " "$$(basename $$f)"; done)'
 
-docs: ## openapi.yaml rendered to one HTML page, target/docs/index.html
+docs: ## openapi.yaml rendered to one HTML page, target/docs/index.html (make dev serves it at /docs)
 	@bash scripts/docs.sh
 
 deploy: ## build with SAM and deploy to AWS (guided the first time; see README)

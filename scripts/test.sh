@@ -30,6 +30,12 @@ log "the REST front (API Gateway as template.yaml configures it, a test tool): s
 log "openapi.yaml is a valid OpenAPI 3.1 document"
 "$VENV/bin/python" -c 'import sys, yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open(sys.argv[1]))); print("openapi.yaml: valid")' openapi.yaml
 
+log "make help lists every target, and the README names each"
+for target in $(sed -n 's/^\.PHONY: //p' Makefile); do
+  make -s help | grep -q "^  make $target " || die "make help does not list make $target"
+  grep -q "make $target\b" README.md || die "README.md does not mention make $target"
+done
+
 log "openapi.yaml: an example request (curl) and response for every operation, every example valid"
 "$VENV/bin/python" scripts/check_openapi_examples.py openapi.yaml
 
