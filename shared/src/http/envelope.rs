@@ -136,16 +136,29 @@ impl Reply {
     }
 }
 
-fn json_response(status: StatusCode, body: &Value, request_id: &RequestId) -> Response<Body> {
-    let mut response = Response::new(Body::from(body.to_string()));
+/// An answer with what every keyhive answer carries (`Cache-Control: no-store`, the request id),
+/// and its body's type when it has a body.
+fn response_with(
+    status: StatusCode,
+    body: Body,
+    content_type: Option<&'static str>,
+    request_id: &RequestId,
+) -> Response<Body> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(content_type) = content_type {
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
     headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+fn json_response(status: StatusCode, body: &Value, request_id: &RequestId) -> Response<Body> {
+    response_with(status, Body::from(body.to_string()), Some("application/json"), request_id)
 }
 
 pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> {
@@ -155,12 +168,7 @@ pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> 
             let body = json!({ "success": true, "data": data, "meta": meta });
             json_response(reply.status, &body, request_id)
         }
-        Payload::Empty => {
-            let mut response = json_response(reply.status, &Value::Null, request_id);
-            *response.body_mut() = Body::Empty;
-            response.headers_mut().remove(http::header::CONTENT_TYPE);
-            response
-        }
+        Payload::Empty => response_with(reply.status, Body::Empty, None, request_id),
         Payload::Redirect { location } => {
             let body = json!({ "success": true, "data": { "location": location }, "meta": { "request_id": request_id.as_str() } });
             let mut response = json_response(reply.status, &body, request_id);
@@ -174,11 +182,9 @@ pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> 
             response
         }
         Payload::Html(page) => {
-            let mut response = json_response(reply.status, &Value::Null, request_id);
-            *response.body_mut() = Body::from(page);
-            let headers = response.headers_mut();
-            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-            headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            let mut response =
+                response_with(reply.status, Body::from(page), Some("text/html; charset=utf-8"), request_id);
+            response.headers_mut().insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             response
         }
     };
