@@ -2,7 +2,7 @@
 //! `keyhive-admin` creates locally; the routes of the route table, the template's API events and
 //! the local router of `cargo lambda watch`.
 
-use keyhive::http::routes::{Access, Function, Trigger, ROUTES, WORKERS};
+use keyhive::http::routes::{deployed_routes, Access, Function, Trigger, ROUTES, WORKERS};
 use keyhive::schema::table_definition;
 use keyhive::testkit::workspace_root;
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,15 +99,14 @@ fn template_api_events_match_the_route_table() {
         }
     }
     // Local-only routes (the rendered API reference) are never deployed.
-    let deployed = || ROUTES.iter().filter(|r| !r.local_only);
-    let expected: BTreeSet<_> = deployed()
+    let expected: BTreeSet<_> = deployed_routes()
         .map(|r| {
             (function_resource(r.function()), r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)
         })
         .collect();
     assert_eq!(declared, expected, "template.yaml Api events differ from shared/src/http/routes.rs");
     let expected_any: BTreeMap<_, _> =
-        deployed().map(|r| (r.pattern.to_string(), function_resource(r.function()))).collect();
+        deployed_routes().map(|r| (r.pattern.to_string(), function_resource(r.function()))).collect();
     assert_eq!(any_paths, expected_any, "every routed path needs one ANY event on its function");
 }
 
@@ -146,9 +145,7 @@ fn openapi_describes_exactly_the_routes_of_the_route_table() {
         }
     }
     // The local stack's API reference page is not part of the API it documents.
-    let routed: BTreeSet<_> = ROUTES
-        .iter()
-        .filter(|r| !r.local_only)
+    let routed: BTreeSet<_> = deployed_routes()
         .map(|r| (r.method.to_string(), r.pattern.to_string(), r.access == Access::Public, r.idempotent))
         .collect();
     assert_eq!(documented, routed, "openapi.yaml and shared/src/http/routes.rs disagree");

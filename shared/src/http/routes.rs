@@ -253,6 +253,12 @@ pub static ROUTES: &[Route] = &[
     route!(HEAD "/{slug}" => Op::Links(LinksOp::Redirect), Public, hosts: Hosts::Any),
 ];
 
+/// The routes a deployment has: every route but the local-only ones (what `template.yaml` and
+/// `openapi.yaml` describe).
+pub fn deployed_routes() -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().filter(|route| !route.local_only)
+}
+
 /// The literal first path segment of every route (`health`, `v1`, `short-link`, ...): a short
 /// link's slug may never be one, in any case, or a later route could not be told from a link.
 /// Read on every redirect: an iterator over the table, nothing allocated (a segment repeats once
