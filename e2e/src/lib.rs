@@ -19,6 +19,11 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// A response header's value, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!("status {} body is not JSON ({e}): {:?}", self.status, String::from_utf8_lossy(&self.body))
@@ -35,7 +40,7 @@ impl Answer {
             rid.len() <= 128 && !rid.is_empty() && rid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
             "{rid}"
         );
-        assert_eq!(self.headers.get("x-request-id").and_then(|v| v.to_str().ok()), Some(rid));
+        assert_eq!(self.header("x-request-id"), Some(rid));
         assert_eq!(body["success"], status < 400, "{body}");
         body
     }

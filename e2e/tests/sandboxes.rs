@@ -26,7 +26,7 @@ async fn a_new_user_creates_lists_extends_and_kills_sandboxes_within_the_quota()
 
     let created =
         stack.call(&key, "POST", "/v1/sandboxes", Some(&json!({"template_id": "52", "timeout_seconds": 3600}))).await;
-    assert!(created.headers.get("location").is_some());
+    assert!(created.header("location").is_some());
     let sandbox = id(&created.envelope(201));
     let listed = stack.call(&key, "GET", "/v1/sandboxes?status=running", None).await.envelope(200);
     assert!(listed["data"].as_array().unwrap().iter().any(|s| s["id"] == sandbox.as_str()));
@@ -50,11 +50,9 @@ async fn a_new_user_creates_lists_extends_and_kills_sandboxes_within_the_quota()
     let first = stack.send("POST", "/v1/sandboxes", &headers, Some(&body)).await;
     let again = stack.send("POST", "/v1/sandboxes", &headers, Some(&body)).await;
     assert_eq!(id(&first.envelope(201)), id(&again.envelope(201)));
-    assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
-    let location =
-        |answer: &keyhive_e2e::Answer| answer.headers.get("location").and_then(|v| v.to_str().ok()).map(String::from);
-    assert_eq!(location(&again), Some(format!("/v1/sandboxes/{}", id(&first.json()))));
-    assert_eq!(location(&again), location(&first), "a replayed 201 names the first creation");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.header("location"), Some(format!("/v1/sandboxes/{}", id(&first.json()))).as_deref());
+    assert_eq!(again.header("location"), first.header("location"), "a replayed 201 names the first creation");
 
     // Ten running in all (the replayed one counts once), then the eleventh is refused.
     let mut running = vec![id(&first.json())];
