@@ -78,21 +78,30 @@ def json_media(content):
 # ---- examples present and valid -------------------------------------------------------------------
 
 
-def example_owners(node, parts):
-    """Every object with `example` or `examples` beside a `schema` (media types, parameters, headers)."""
+def objects(node, parts, skip=()):
+    """Every object of the document with the keys that reach it, not descending below `skip` keys."""
     if isinstance(node, dict):
-        if "schema" in node and ("example" in node or "examples" in node):
-            yield node, parts
+        yield node, parts
         for key, value in node.items():
-            yield from example_owners(value, parts + [key])
+            if key not in skip:
+                yield from objects(value, parts + [key], skip)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from example_owners(value, parts + [i])
+            yield from objects(value, parts + [i], skip)
+
+
+def has_example(node):
+    return "example" in node or "examples" in node
+
+
+def example_owners(doc):
+    """Every object with `example` or `examples` beside a `schema` (media types, parameters, headers)."""
+    return ((node, parts) for node, parts in objects(doc, []) if "schema" in node and has_example(node))
 
 
 def owner_problems(doc, errors):
     problems = []
-    for owner, parts in example_owners(doc, []):
+    for owner, parts in example_owners(doc):
         values = [("example", owner["example"])] if "example" in owner else []
         for name, example in (owner.get("examples") or {}).items():
             values.append((f"examples/{name}", resolve(doc, example).get("value")))
@@ -122,20 +131,9 @@ def all_schemas(doc):
     """Every schema root: the components' schemas and every `schema` of a media type or parameter."""
     for name, schema in doc.get("components", {}).get("schemas", {}).items():
         yield schema, ["components", "schemas", name]
-    for owner, parts in schema_owners(doc, []):
-        yield owner["schema"], parts + ["schema"]
-
-
-def schema_owners(node, parts):
-    if isinstance(node, dict):
-        if isinstance(node.get("schema"), dict):
-            yield node, parts
-        for key, value in node.items():
-            if key != "schemas":
-                yield from schema_owners(value, parts + [key])
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from schema_owners(value, parts + [i])
+    for owner, parts in objects(doc, [], skip=("schemas",)):
+        if isinstance(owner.get("schema"), dict):
+            yield owner["schema"], parts + ["schema"]
 
 
 def schema_example_problems(doc, errors):
@@ -153,13 +151,13 @@ def missing_examples(doc, path, method, op):
     name = f"{method.upper()} {path}"
     problems = []
     body = json_media(resolve(doc, op.get("requestBody", {})).get("content"))
-    if body is not None and "example" not in body and "examples" not in body:
+    if body is not None and not has_example(body):
         problems.append(f"{name}: the request body has no example")
     for status, response in op.get("responses", {}).items():
         if not (str(status).startswith("2") or str(status) == "302"):
             continue
         media = json_media(resolve(doc, response).get("content"))
-        if media is not None and "example" not in media and "examples" not in media:
+        if media is not None and not has_example(media):
             problems.append(f"{name}: the {status} response has no example")
     return problems
 
@@ -281,7 +279,7 @@ def main(path):
         print(f"{path}: {problem}", file=sys.stderr)
     if problems:
         sys.exit(f"{path}: {len(problems)} problem(s) with examples and code samples")
-    owners = sum(1 for _ in example_owners(doc, []))
+    owners = sum(1 for _ in example_owners(doc))
     print(f"{path}: {len(ops)} operations, each with a curl sample and its examples; {owners} examples valid")
 
 
