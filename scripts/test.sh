@@ -9,6 +9,10 @@ SECONDS=0
 export SAM_CLI_TELEMETRY=0
 
 ensure_tools
+# A build from scratch needs several GB in target/ (figure in the README); say so up front
+# rather than failing at a link step with a bus error.
+disk_free_gb() { df -Pk "$ROOT" | awk 'NR==2 { printf "%.1f", $4 / 1048576 }'; }
+log "disk: $(disk_free_gb) GB free where target/ lives"
 trap 'stop_started' EXIT
 trap 'exit 130' INT TERM
 
@@ -150,4 +154,5 @@ if grep '"level":"WARN"' "$RUN/watch.log" | grep -q 'AWS_LAMBDA_MAX_CONCURRENCY'
   die "a function warned at start about AWS_LAMBDA_MAX_CONCURRENCY"
 fi
 
+log "disk: target/ holds $(du -sh "$ROOT/target" | cut -f1), $(disk_free_gb) GB left free"
 log "make test passed in ${SECONDS}s"
