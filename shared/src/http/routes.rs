@@ -186,17 +186,19 @@ impl Route {
 }
 
 macro_rules! route {
+    // The one full literal: an API-host route, not idempotent, deployed. The other forms change
+    // one of those.
     ($method:ident $pattern:literal => $op:expr, $access:expr) => {
-        route!($method $pattern => $op, $access, idempotent: false)
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: Hosts::Api, local_only: false }
     };
     ($method:ident $pattern:literal => $op:expr, $access:expr, idempotent: $idempotent:expr) => {
-        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: $idempotent, hosts: Hosts::Api, local_only: false }
+        Route { idempotent: $idempotent, ..route!($method $pattern => $op, $access) }
     };
     ($method:ident $pattern:literal => $op:expr, $access:expr, hosts: $hosts:expr) => {
-        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: $hosts, local_only: false }
+        Route { hosts: $hosts, ..route!($method $pattern => $op, $access) }
     };
     ($method:ident $pattern:literal => $op:expr, $access:expr, local_only) => {
-        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: Hosts::Api, local_only: true }
+        Route { local_only: true, ..route!($method $pattern => $op, $access) }
     };
 }
 
@@ -253,10 +255,10 @@ pub static ROUTES: &[Route] = &[
     route!(HEAD "/{slug}" => Op::Links(LinksOp::Redirect), Public, hosts: Hosts::Any),
 ];
 
-/// The routes a deployment has: every route but the local-only ones (what `template.yaml` and
-/// `openapi.yaml` describe).
+/// The routes a deployment has, all that its API host reaches: every route but the local-only
+/// ones (what `template.yaml` and `openapi.yaml` describe).
 pub fn deployed_routes() -> impl Iterator<Item = &'static Route> {
-    ROUTES.iter().filter(|route| !route.local_only)
+    ROUTES.iter().filter(|route| Reach::API.reaches(route))
 }
 
 /// The literal first path segment of every route (`health`, `v1`, `short-link`, ...): a short
