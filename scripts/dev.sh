@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # make dev: the whole API on http://127.0.0.1:9000 over DynamoDB Local (data kept in .dev/)
 # and moto. Ctrl-C stops everything this started.
+# Requests go through scripts/rest_front.py, API Gateway REST as template.yaml configures it
+# (the authorizer first, the gateway responses), in front of `cargo lambda watch` on a private
+# port: what a developer meets locally is what AWS answers (watch alone hands a function only
+# the first of two X-API-Key headers, where API Gateway refuses the request).
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 cd "$ROOT"
@@ -43,9 +47,15 @@ bash "$ROOT/scripts/docs.sh" || log "the API reference was not rendered (/docs a
 start_sweep "$DEV/sweep.log"
 start_dispatcher "$DEV/dispatcher.log"
 
-log "serving the API on http://127.0.0.1:$API_PORT (Ctrl-C stops everything)"
-log "try: curl -H \"X-API-Key: \$(cat .dev/admin-key)\" http://127.0.0.1:$API_PORT/v1/keys/self"
-cargo lambda watch --quiet --disable-cors --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$DEV/watch.env" &
+WATCH_PORT="${WATCH_PORT:-$(free_port)}"
+cargo lambda watch --quiet --disable-cors --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --env-file "$DEV/watch.env" &
 WATCH_PID=$!
 STARTED_PIDS+=("$WATCH_PID")
+wait_for_port "$WATCH_PORT" "cargo lambda watch" "$WATCH_PID" 300
+"$VENV/bin/python" "$ROOT/scripts/rest_front.py" --template "$ROOT/template.yaml" --lambda-url "http://127.0.0.1:$WATCH_PORT" \
+  --port "$API_PORT" --local-route /docs &
+STARTED_PIDS+=("$!")
+wait_for_port "$API_PORT" "the REST front" "$!" 30
+log "serving the API on http://127.0.0.1:$API_PORT through the REST front (Ctrl-C stops everything)"
+log "try: curl -H \"X-API-Key: \$(cat .dev/admin-key)\" http://127.0.0.1:$API_PORT/v1/keys/self"
 wait "$WATCH_PID"

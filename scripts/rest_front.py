@@ -1069,9 +1069,12 @@ class Throttle:
 
 
 class Front:
-    def __init__(self, api, invoker, api_id=DEFAULT_API_ID):
+    def __init__(self, api, invoker, api_id=DEFAULT_API_ID, local_routes=(), lambda_url=None):
         self.api, self.invoker, self.api_id = api, invoker, api_id
         self.throttle = Throttle(api.throttles)
+        # Paths of local-only routes (make dev's /docs), which the template does not deploy:
+        # passed to watch's own HTTP front as they are, GET and HEAD only.
+        self.local_routes, self.lambda_url = set(local_routes), lambda_url
 
     def handle(self, incoming):
         info = RequestInfo(
@@ -1091,6 +1094,8 @@ class Front:
         incoming = info.incoming
         if incoming.too_large:
             return gateway_response(self.api, info, "REQUEST_TOO_LARGE")
+        if incoming.path in self.local_routes and incoming.method in ("GET", "HEAD") and self.lambda_url:
+            return self._pass_to_watch(incoming)
         found = find_route(self.api, incoming.method, incoming.path)
         if not found:
             return self._no_route(info)
@@ -1105,6 +1110,20 @@ class Front:
             if isinstance(context, Outgoing):
                 return context
         return self._integrate(info, route, headers, context)
+
+    def _pass_to_watch(self, incoming):
+        parsed = urllib.parse.urlsplit(self.lambda_url)
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=INTEGRATION_TIMEOUT_S)
+        try:
+            target = incoming.path + (f"?{incoming.query}" if incoming.query else "")
+            connection.request(incoming.method, target)
+            answer = connection.getresponse()
+            body = answer.read()
+            keep = ("content-type", "cache-control", "x-request-id", "content-security-policy")
+            headers = [(k, v) for k, v in answer.getheaders() if k.lower() in keep]
+            return Outgoing(answer.status, headers, body, "local route")
+        finally:
+            connection.close()
 
     def _no_route(self, info):
         authorization = info.incoming.header("Authorization")
@@ -1288,9 +1307,10 @@ class FrontServer(ThreadingHTTPServer):
         self.front = front
 
 
-def make_server(api, lambda_url, host, port, integration_timeout, api_id=DEFAULT_API_ID):
+def make_server(api, lambda_url, host, port, integration_timeout, api_id=DEFAULT_API_ID, local_routes=()):
     """The front, bound and listening; serve_forever() runs it."""
-    return FrontServer((host, port), Front(api, Invoker(lambda_url, integration_timeout), api_id))
+    invoker = Invoker(lambda_url, integration_timeout)
+    return FrontServer((host, port), Front(api, invoker, api_id, local_routes, lambda_url))
 
 
 def print_routes(api):
@@ -1310,6 +1330,9 @@ def main(argv=None):
     parser.add_argument("--integration-timeout", type=float, default=INTEGRATION_TIMEOUT_S)
     parser.add_argument("--routes", action="store_true", help="print the route table and exit")
     parser.add_argument("--selftest", action="store_true", help="run scripts/test_rest_front.py")
+    parser.add_argument(
+        "--local-route", action="append", default=[], help="a path served by watch itself (make dev's /docs)"
+    )
     args = parser.parse_args(argv)
 
     if args.selftest:
@@ -1329,7 +1352,9 @@ def main(argv=None):
         return 0
     if not args.lambda_url or args.port is None:
         parser.error("--lambda-url and --port are required to serve")
-    server = make_server(api, args.lambda_url, args.host, args.port, args.integration_timeout, args.api_id)
+    server = make_server(
+        api, args.lambda_url, args.host, args.port, args.integration_timeout, args.api_id, args.local_route
+    )
     host, port = server.server_address[:2]
     print(f"rest front on {host}:{port}", flush=True)
     try:

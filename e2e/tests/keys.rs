@@ -198,3 +198,97 @@ async fn hostile_input_over_http_is_an_enveloped_4xx_and_writes_nothing() {
         }
     }
 }
+
+/// Rolling another member's user key would hand its caller a credential that acts as that member:
+/// it needs `members:create`, as creating that key does; so does changing it. Revoking does not.
+#[tokio::test]
+async fn a_key_without_members_create_cannot_roll_or_change_another_members_user_key() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let nonce = time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000;
+    let user_id = format!("usr_roll{}x{nonce}", std::process::id());
+    let member = json!({"user_id": user_id, "name": "Ann", "email": "ann@example.com"});
+    stack.call(&admin, "POST", "/v1/members", Some(&member)).await.envelope(201);
+    let permissions = json!({"shortLinks": ["read"]});
+    let (ann_key_id, _) = create_key(
+        &stack,
+        &admin,
+        json!({"name": "ann", "type": "user", "user_id": user_id, "permissions": permissions}),
+    )
+    .await;
+    // Every permission of Ann's key and every key permission, but not members:create.
+    let weak_permissions = json!({"shortLinks": ["read"], "apiKeys": ["read", "update", "delete"]});
+    let (_, weak) =
+        create_key(&stack, &admin, json!({"name": "key admin", "type": "bot", "permissions": weak_permissions})).await;
+
+    let rolled = stack.call(&weak, "POST", &format!("/v1/keys/{ann_key_id}/roll"), Some(&json!({}))).await;
+    let body = rolled.envelope(403);
+    assert_eq!(body["error"]["details"]["missing"], "permissions", "{body}");
+    assert!(!String::from_utf8_lossy(&rolled.body).contains("_live_"), "no credential in the refusal");
+    let patched =
+        stack.call(&weak, "PATCH", &format!("/v1/keys/{ann_key_id}"), Some(&json!({"name": "mine now"}))).await;
+    assert_eq!(patched.envelope(403)["error"]["code"], "FORBIDDEN");
+    let still = stack.call(&admin, "GET", &format!("/v1/keys/{ann_key_id}"), None).await.envelope(200);
+    assert_eq!(still["data"]["name"], "ann", "nothing changed");
+
+    // With members:create it is member management, and allowed.
+    let rolled = stack.call(&admin, "POST", &format!("/v1/keys/{ann_key_id}/roll"), Some(&json!({}))).await;
+    assert!(rolled.envelope(200)["data"]["key"].as_str().is_some());
+    // Revoking hands nothing over: apiKeys:delete is enough.
+    stack.call(&weak, "DELETE", &format!("/v1/keys/{ann_key_id}"), None).await.envelope(200);
+    stack.call(&admin, "DELETE", &format!("/v1/members/{user_id}"), None).await.envelope(200);
+}
+
+/// Every authentication case answers the same on every front: `cargo lambda watch` with the
+/// functions authenticating inline, and the REST front that plays API Gateway with the authorizer
+/// (what `make dev` serves, and what AWS runs). Watch hands a function only the first value of a
+/// repeated header, so the cases with a header sent twice are sent only where the request
+/// reaches keyhive whole: through the REST front, where they are refused as in AWS.
+#[tokio::test]
+async fn every_authentication_case_answers_alike_through_both_fronts() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let (public, _) = admin.split_once('.').unwrap();
+    let forged = format!("{public}.{}", "A".repeat(43));
+    let (_, other) = create_key(&stack, &admin, json!({"name": "second", "type": "bot", "permissions": {}})).await;
+    let bearer = |key: &str| format!("Bearer {key}");
+    let cases: Vec<(&str, Vec<(&str, String)>, u16, bool)> = vec![
+        ("X-API-Key", vec![("X-API-Key", admin.clone())], 200, true),
+        ("Bearer", vec![("Authorization", bearer(&admin))], 200, true),
+        ("lowercase bearer", vec![("Authorization", format!("bearer {admin}"))], 200, true),
+        ("bare Authorization", vec![("Authorization", admin.clone())], 200, true),
+        (
+            "the same key in both headers",
+            vec![("X-API-Key", admin.clone()), ("Authorization", bearer(&admin))],
+            200,
+            true,
+        ),
+        ("none", vec![], 401, true),
+        ("a wrong secret", vec![("X-API-Key", forged.clone())], 401, true),
+        ("a malformed key", vec![("X-API-Key", "kh_live_short".into())], 401, true),
+        ("Basic", vec![("Authorization", format!("Basic {admin}"))], 401, true),
+        ("two keys in two headers", vec![("X-API-Key", admin.clone()), ("Authorization", bearer(&other))], 401, true),
+        ("two X-API-Key values", vec![("X-API-Key", admin.clone()), ("X-API-Key", other.clone())], 401, false),
+        ("a wrong key then a good one", vec![("X-API-Key", forged.clone()), ("X-API-Key", admin.clone())], 401, false),
+        (
+            "two Authorization values",
+            vec![("Authorization", bearer(&admin)), ("Authorization", bearer(&other))],
+            401,
+            false,
+        ),
+    ];
+    let through_rest = Stack::through_rest_front();
+    for (name, headers, status, watch_carries_it) in &cases {
+        if !through_rest && !watch_carries_it {
+            continue;
+        }
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let answer = stack.send("GET", "/v1/keys/self", &headers, None).await;
+        let body = answer.envelope(*status);
+        if *status == 401 {
+            assert_eq!(body["error"]["code"], "UNAUTHORIZED", "{name}");
+        } else {
+            assert_eq!(body["data"]["name"], "admin (bootstrap)", "{name}: acts as the admin key");
+        }
+    }
+}

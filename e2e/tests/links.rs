@@ -1,6 +1,7 @@
 //! Short links end to end over HTTP through `cargo lambda watch`, as a new user tries them: a
 //! created link's `short_url` redirects to the exact destination and counts one click, a bot
-//! counts apart, HEAD counts nothing, expired is 410, deleted 404, a taken slug 409, numbered pages
+//! counts apart, HEAD counts nothing, expired is 410, deleted 404 (its slug reserved for its
+//! organization and environment: 409 to anyone else, 201 to its owner), a taken slug 409, numbered pages
 //! and cursors agree, and a custom domain verifies against the loopback DNS server the test stack
 //! runs (then redirects by `Host`).
 
@@ -85,7 +86,9 @@ async fn a_new_user_shortens_follows_counts_and_retires_links() {
     // Another environment's key sees nothing of it.
     stack.call(&other, "GET", &format!("/short-link/{id}"), None).await.envelope(404);
 
-    // Expired: 410; deleted: 404, and the slug is free again.
+    // Expired: 410; deleted: 404, and the slug stays reserved: the same organization's other
+    // environment is refused as for a taken slug, the owner (same organization and environment)
+    // takes it back.
     let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -95,7 +98,13 @@ async fn a_new_user_shortens_follows_counts_and_retires_links() {
     assert_eq!(stack.get(&path).await.envelope(410)["error"]["code"], "GONE");
     stack.call(&key, "DELETE", &format!("/short-link/{id}"), None).await.envelope(200);
     assert_eq!(stack.get(&path).await.envelope(404)["error"]["code"], "NOT_FOUND");
-    stack.call(&other, "POST", "/short-link", Some(&link_body("https://e.com", Some(&slug)))).await.envelope(201);
+    let reserved = stack.call(&other, "POST", "/short-link", Some(&link_body("https://e.com", Some(&slug)))).await;
+    assert_eq!(reserved.envelope(409)["error"]["code"], "CONFLICT");
+    assert_eq!(stack.get(&path).await.envelope(404)["error"]["code"], "NOT_FOUND");
+    let again = "https://example.com/relaunch";
+    stack.call(&key, "POST", "/short-link", Some(&link_body(again, Some(&slug)))).await.envelope(201);
+    let followed = stack.get(&path).await;
+    assert_eq!((followed.status, followed.headers["location"].to_str().unwrap()), (302, again));
 }
 
 #[tokio::test]

@@ -153,3 +153,79 @@ async fn unsafe_urls_are_refused_with_the_field_named() {
         assert_eq!(answer.envelope(400)["error"]["details"]["field"], "url", "{url}");
     }
 }
+
+/// A weak key (`webhooks:*` but no `apiKeys:read`) cannot take over an endpoint subscribed to key
+/// events: not by pointing it elsewhere, nor by rotating its secret, re-sending or recovering its
+/// deliveries; and the readers never see the URL's query values.
+#[tokio::test]
+async fn a_weak_key_cannot_redirect_rotate_resend_or_recover_an_endpoint_it_could_not_subscribe() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let (url, received) = receiver().await;
+    let url = format!("{url}?token=s3cret");
+    let created = stack
+        .call(&admin, "POST", "/v1/webhooks", Some(&json!({"url": url, "events": ["key.created"]})))
+        .await
+        .envelope(201);
+    let hook = created["data"]["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let key = stack
+        .call(&admin, "POST", "/v1/keys", Some(&json!({"name": "takeover bait", "type": "bot", "permissions": {}})))
+        .await
+        .envelope(201);
+    let bait = key["data"]["id"].as_str().unwrap().to_string();
+    let (delivery, _) = wait_for(&received, "key.created", &bait, started).await;
+
+    let weak_permissions = json!({"webhooks": ["create", "read", "update", "delete"]});
+    let weak = stack
+        .call(
+            &admin,
+            "POST",
+            "/v1/keys",
+            Some(&json!({"name": "weak", "type": "bot", "permissions": weak_permissions})),
+        )
+        .await
+        .envelope(201)["data"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = stack.call(&weak, "GET", &format!("/v1/webhooks/{hook}"), None).await.envelope(200);
+    assert!(shown["data"]["url"].as_str().unwrap().ends_with("?token=***"), "{shown}");
+
+    let (elsewhere, stolen) = receiver().await;
+    let since = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let attempts = [
+        ("PATCH", format!("/v1/webhooks/{hook}"), Some(json!({"url": elsewhere}))),
+        ("POST", format!("/v1/webhooks/{hook}/rotate-secret"), None),
+        ("POST", format!("/v1/webhooks/{hook}/deliveries/{}/resend", delivery.0), None),
+        ("POST", format!("/v1/webhooks/{hook}/recover?since={since}"), None),
+    ];
+    for (method, path, body) in &attempts {
+        let answer = stack.call(&weak, method, path, body.as_ref()).await;
+        let refusal = answer.envelope(403);
+        assert_eq!(refusal["error"]["details"]["required"], "apiKeys:read", "{method} {path}: {refusal}");
+        assert!(!String::from_utf8_lossy(&answer.body).contains("whsec_"), "{method} {path}");
+    }
+    let unchanged = stack.call(&admin, "GET", &format!("/v1/webhooks/{hook}"), None).await.envelope(200);
+    assert_eq!(unchanged["data"]["updated_at"], created["data"]["updated_at"], "nothing changed");
+
+    // The admin's next key event still goes to the admin's receiver only.
+    let started = Instant::now();
+    let second = stack
+        .call(&admin, "POST", "/v1/keys", Some(&json!({"name": "after", "type": "bot", "permissions": {}})))
+        .await
+        .envelope(201)["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for(&received, "key.created", &second, started).await;
+    assert!(stolen.lock().unwrap().is_empty(), "nothing reached the weak key's receiver");
+    for id in [&bait, &second] {
+        stack.call(&admin, "DELETE", &format!("/v1/keys/{id}"), None).await.envelope(200);
+    }
+    stack.call(&admin, "DELETE", &format!("/v1/webhooks/{hook}"), None).await.envelope(200);
+}

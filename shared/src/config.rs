@@ -33,6 +33,8 @@ pub struct Config {
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Running sandboxes allowed per organization and environment (`KEYHIVE_SANDBOX_QUOTA`).
     pub sandbox_quota: u32,
+    /// How many keys, links, domains and webhook endpoints a tenant may hold.
+    pub limits: Limits,
     /// The base of a short link's `short_url` on the deployment's own link domain
     /// (`KEYHIVE_LINK_BASE_URL`, e.g. `https://go.example.com`). Unset: the API's own host and
     /// stage, read from each request.
@@ -79,6 +81,54 @@ pub const DEFAULT_WEBHOOK_SECRET_ID: &str = "keyhive/webhook-sealing-key";
 pub const DEFAULT_SANDBOX_QUOTA: u32 = 10;
 pub const DEFAULT_KEY_PREFIX: &str = "kh";
 
+/// Per-organization ceilings, so that no key (a weak one included) can grow a tenant without
+/// bound: minting keys to multiply its own rate limit, or filling the table. Each is a counter
+/// taken in the creating transaction (409 `QUOTA_EXCEEDED` when full) and given back by the
+/// deletion. Set by `KEYHIVE_MAX_<NAME>` (the template's `Max<Name>` parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Unrevoked keys of an organization, both environments (`KEYHIVE_MAX_KEYS`).
+    pub keys: u32,
+    /// Short links of an organization and environment (`KEYHIVE_MAX_LINKS`).
+    pub links: u32,
+    /// Custom domains of an organization and environment (`KEYHIVE_MAX_DOMAINS`).
+    pub domains: u32,
+    /// Webhook endpoints of an organization and environment (`KEYHIVE_MAX_WEBHOOKS`, at most
+    /// `MAX_WEBHOOKS_CEILING`: an event's fan-out is one transaction of one write per endpoint).
+    pub webhooks: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { keys: 1_000, links: 100_000, domains: 20, webhooks: 50 }
+    }
+}
+
+/// The most webhook endpoints a tenant can be allowed: a fan-out writes one delivery per
+/// endpoint and marks the event, in one transaction of at most 100 writes.
+pub const MAX_WEBHOOKS_CEILING: u32 = 99;
+
+impl Limits {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let defaults = Limits::default();
+        let read = |name: &str, default: u32, most: u32| -> u32 {
+            match get(name).filter(|v| !v.trim().is_empty()) {
+                None => default,
+                Some(v) => match v.trim().parse::<u32>() {
+                    Ok(n) if (1..=most).contains(&n) => n,
+                    _ => panic!("{name} must be a whole number 1..{most}"),
+                },
+            }
+        };
+        Limits {
+            keys: read("KEYHIVE_MAX_KEYS", defaults.keys, 1_000_000),
+            links: read("KEYHIVE_MAX_LINKS", defaults.links, 100_000_000),
+            domains: read("KEYHIVE_MAX_DOMAINS", defaults.domains, 10_000),
+            webhooks: read("KEYHIVE_MAX_WEBHOOKS", defaults.webhooks, MAX_WEBHOOKS_CEILING),
+        }
+    }
+}
+
 impl Config {
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -109,6 +159,7 @@ impl Config {
             sandbox_quota: non_empty("KEYHIVE_SANDBOX_QUOTA")
                 .map(|v| v.parse::<u32>().expect("KEYHIVE_SANDBOX_QUOTA must be a whole number"))
                 .unwrap_or(DEFAULT_SANDBOX_QUOTA),
+            limits: Limits::from_lookup(&get),
             trust_viewer_country: non_empty("KEYHIVE_TRUST_VIEWER_COUNTRY")
                 .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
             link_base_url: non_empty("KEYHIVE_LINK_BASE_URL").map(|v| v.trim().trim_end_matches('/').to_string()),
@@ -154,6 +205,19 @@ mod tests {
         assert!(!c.is_api_host("go.example.com") && !c.is_api_host(""));
         let c = config(&[("KEYHIVE_API_HOSTS", "api.example.com")]);
         assert!(c.is_api_host("xyz.execute-api.eu-west-1.amazonaws.com"));
+    }
+
+    #[test]
+    fn limits_have_defaults_and_take_settings_within_bounds() {
+        assert_eq!(config(&[]).limits, Limits::default());
+        let c = config(&[("KEYHIVE_MAX_KEYS", "5"), ("KEYHIVE_MAX_WEBHOOKS", "99")]);
+        assert_eq!((c.limits.keys, c.limits.webhooks, c.limits.links), (5, 99, Limits::default().links));
+    }
+
+    #[test]
+    #[should_panic(expected = "KEYHIVE_MAX_WEBHOOKS")]
+    fn a_webhook_ceiling_past_one_transaction_is_refused_at_start() {
+        config(&[("KEYHIVE_MAX_WEBHOOKS", "100")]);
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub fn is_prefixed_id(s: &str, prefix: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OrgId(String);
 
 impl OrgId {

@@ -18,19 +18,20 @@
 //! | 11 | a sandbox by id                           | `PK=SBX#<sandbox_id>`, `SK=SBX`                             | Get/TransactWrite |
 //! | 12 | an org+env's sandboxes, newest first      | `GSI1PK=ORG#<org>#<env>#SANDBOXES`, `GSI1SK=<created_at>#<id>` | Query GSI1, descending, status as a filter |
 //! | 13 | running sandboxes by deadline (sweep)     | `GSI2PK=RUNNING#<org>#<env>`, `GSI2SK=<expires_at>#<id>`, only while running (sparse) | Query GSI2 `<= now` per tenant; Scan GSI2 for the sweep |
-//! | 14 | an org+env's running-sandbox count (quota) | `PK=QUOTA#<org>#<env>`, `SK=SANDBOXES`, attribute `running` | conditional ADD in the change's transaction |
+//! | 14 | an org+env's running-sandbox count (quota) | `PK=QUOTA#SBX#<org>#<env>`, `SK=COUNT`, attribute `running` | conditional ADD in the change's transaction |
 //! | 15 | a short link by id, and its clicks per UTC day | `PK=LINK#<link_id>`, `SK=LINK` / `SK=DAY#<yyyy-mm-dd>` | Get/TransactWrite; Query (link and days); one `UpdateItem ADD` per click |
 //! | 16 | a slug on a domain (claim, and the redirect's one read) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Put in the link's transaction; GetItem |
 //! | 17 | an org+env's links, newest first          | `GSI1PK=ORG#<org>#<env>#LINKS`, `GSI1SK=<created_at>#<id>`   | Query GSI1, descending |
-//! | 18 | an org+env's link count                   | `PK=QUOTA#<org>#<env>`, `SK=LINKS`, attribute `count`       | ADD in the link's transaction |
+//! | 18 | an org+env's link, domain, webhook endpoint count; an organization's key count (ceilings) | `PK=QUOTA#LINK\|DOM\|WHK#<org>#<env>`, `PK=QUOTA#KEY#<org>`, `SK=COUNT`, attribute `count` | conditional ADD in the creating transaction, ADD -1 in the deleting one |
 //! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |
 //! | 20 | a verified hostname's claim (one organization per hostname) | `PK=HOST#<hostname>`, `SK=HOST`, attribute `links` | conditional Put in the verification's transaction; ADD in each link's |
 //! | 21 | a tenant's registration of a hostname     | `PK=ORG#<org>#<env>#HOST#<hostname>`, `SK=HOST`             | conditional Put in the domain's transaction |
 //! | 22 | outbox events not yet fanned out to endpoints (dispatcher) | `GSI2PK=EVENTS#<shard 0..3>`, `GSI2SK=<time>#<event_id>`, only while pending (sparse) | Query GSI2; keys removed in the fan-out's transaction |
 //! | 23 | a webhook endpoint by id; an org+env's endpoints | `PK=WHK#<endpoint_id>`, `SK=WHK`; `GSI1PK=ORG#<org>#<env>#WEBHOOKS` | Get/TransactWrite; Query GSI1 (the tenant's endpoints, for a listing and each fan-out) |
 //! | 24 | one delivery of one event to one endpoint (id derived from both, so a fan-out is idempotent) | `PK=DLV#<delivery_id>`, `SK=DLV`; `GSI1PK=WHK#<endpoint_id>#DELIVERIES`, `GSI1SK=<created_at>#<delivery_id>` | conditional Put in the fan-out's transaction; Query GSI1 for `recover` |
-//! | 25 | deliveries due (pending, by next attempt) | `GSI2PK=DUE#<shard 0..3>`, `GSI2SK=<next_at>#<delivery_id>`, only while pending (sparse) | Query GSI2 `<= now` per shard |
+//! | 25 | deliveries due (pending, by organization, then next attempt) | `GSI2PK=DUE#<shard 0..3>`, `GSI2SK=<org>#<next_at>#<delivery_id>`, only while pending (sparse) | Query GSI2: the next organization (Limit 1), then its entries `<= now`, organization by organization |
 //! | 26 | an endpoint's delivery attempts, newest first (30 days) | `PK=WHK#<endpoint_id>#ATTEMPTS`, `SK=<time>#<attempt_id>` | Put with the attempt's outcome; Query descending |
+//! | 27 | an endpoint's re-sends in one UTC hour (bounded) | `PK=WHK#<endpoint_id>#REQUEUES`, `SK=<yyyy-mm-ddThh>`, attribute `count`, TTL | conditional ADD in each re-send's transaction |
 //! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 
 /// Partition key attribute.
@@ -111,10 +112,31 @@ pub fn running_gsi2pk(org_id: &str, environment: &str) -> String {
 pub fn running_gsi2sk(expires_at: &str, sandbox_id: &str) -> String {
     format!("{expires_at}#{sandbox_id}")
 }
-pub fn quota_pk(org_id: &str, environment: &str) -> String {
-    format!("QUOTA#{org_id}#{environment}")
+/// Per-resource counters of an organization (and environment), each under its own partition
+/// prefix so a role can be granted its own counters and no other's (`QUOTA#<RESOURCE>#...`).
+/// Each is taken by a conditional `ADD` in the creating transaction and given back in the
+/// deleting one (`store::transact::Transaction::take_slot`).
+pub const QUOTA_SK: &str = "COUNT";
+/// Running sandboxes of an org+env (attribute `running`).
+pub fn sandbox_quota_pk(org_id: &str, environment: &str) -> String {
+    format!("QUOTA#SBX#{org_id}#{environment}")
 }
-pub const SANDBOX_QUOTA_SK: &str = "SANDBOXES";
+/// Short links of an org+env (attribute `count`).
+pub fn link_quota_pk(org_id: &str, environment: &str) -> String {
+    format!("QUOTA#LINK#{org_id}#{environment}")
+}
+/// Custom domains of an org+env (attribute `count`).
+pub fn domain_quota_pk(org_id: &str, environment: &str) -> String {
+    format!("QUOTA#DOM#{org_id}#{environment}")
+}
+/// Webhook endpoints of an org+env (attribute `count`).
+pub fn webhook_quota_pk(org_id: &str, environment: &str) -> String {
+    format!("QUOTA#WHK#{org_id}#{environment}")
+}
+/// Live (unrevoked) keys of an organization, both environments (attribute `count`).
+pub fn key_quota_pk(org_id: &str) -> String {
+    format!("QUOTA#KEY#{org_id}")
+}
 
 pub fn link_pk(link_id: &str) -> String {
     format!("LINK#{link_id}")
@@ -136,7 +158,6 @@ pub const SLUG_SK: &str = "SLUG";
 pub fn org_links_gsi1pk(org_id: &str, environment: &str) -> String {
     format!("ORG#{org_id}#{environment}#LINKS")
 }
-pub const LINK_COUNT_SK: &str = "LINKS";
 pub fn domain_pk(domain_id: &str) -> String {
     format!("DOM#{domain_id}")
 }
@@ -179,6 +200,14 @@ pub fn endpoint_deliveries_gsi1pk(endpoint_id: &str) -> String {
 pub fn due_gsi2pk(shard: u32) -> String {
     format!("DUE#{shard}")
 }
+/// By organization first: the dispatcher takes each organization's oldest due deliveries in turn.
+pub fn due_gsi2sk(org_id: &str, next_at: &str, delivery_id: &str) -> String {
+    format!("{org_id}#{next_at}#{delivery_id}")
+}
+/// An endpoint's re-sends (resend, recover) in one UTC hour, bounded per endpoint.
+pub fn requeues_pk(endpoint_id: &str) -> String {
+    format!("WHK#{endpoint_id}#REQUEUES")
+}
 pub fn attempts_pk(endpoint_id: &str) -> String {
     format!("WHK#{endpoint_id}#ATTEMPTS")
 }
@@ -186,22 +215,183 @@ pub fn attempts_pk(endpoint_id: &str) -> String {
 pub const HEALTH_PK: &str = "HEALTH";
 pub const HEALTH_SK: &str = "HEALTH";
 
-/// The partitions each binary's role may touch: the `dynamodb:LeadingKeys` patterns (`*` any
-/// characters) of its item statement in `template.yaml`. Indexes are granted by ARN, without
-/// this condition. `shared/tests/drift.rs` holds the template to this list and every pattern to
-/// the builders above, so a new partition cannot ship without its grant, nor a grant outlive it.
-pub const ROLE_PARTITIONS: &[(&str, &[&str])] = &[
-    ("health", &[HEALTH_PK]),
-    // Authentication: one UpdateItem on the key's own item.
-    ("authorizer", &["KEY#*"]),
-    // Keys, members and user-key claims (ORG#<org>), the audit trail, events, idempotency.
-    ("keys", &["KEY#*", "ORG#*", "OUTBOX#*", "IDEM#*"]),
-    ("sandboxes", &["SBX#*", "QUOTA#*", "ORG#*#AUDIT", "OUTBOX#*", "IDEM#*"]),
-    ("sandbox-sweep", &["SBX#*", "QUOTA#*", "ORG#*#AUDIT", "OUTBOX#*"]),
-    ("links", &["LINK#*", "SLUG#*", "QUOTA#*", "DOM#*", "HOST#*", "ORG#*#HOST#*", "ORG#*#AUDIT", "OUTBOX#*", "IDEM#*"]),
-    // The API writes no events (an endpoint's own changes are audited only).
-    ("webhooks", &["WHK#*", "DLV#*", "ORG#*#AUDIT", "IDEM#*"]),
-    ("webhook-dispatcher", &["OUTBOX#*", "DLV#*", "WHK#*", "ORG#*#AUDIT"]),
+/// The item actions a role may be granted on the table (IAM names). A `TransactWriteItems` is
+/// authorized action by action: each Put, Update, Delete and ConditionCheck it holds needs its own
+/// `PutItem`, `UpdateItem`, `DeleteItem` or `ConditionCheckItem` on that item's partition.
+pub const GET_ITEM: &str = "dynamodb:GetItem";
+pub const PUT_ITEM: &str = "dynamodb:PutItem";
+pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
+pub const DELETE_ITEM: &str = "dynamodb:DeleteItem";
+pub const CONDITION_CHECK_ITEM: &str = "dynamodb:ConditionCheckItem";
+pub const QUERY: &str = "dynamodb:Query";
+pub const SCAN: &str = "dynamodb:Scan";
+/// Every item action above but `Scan` (which no role may make on the table itself).
+pub const ITEM_ACTIONS: &[&str] = &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM, QUERY];
+/// The trails every change appends to: who did what, and the events to deliver. Appended by every
+/// role that changes something, changed by none (but the dispatcher, which marks an event
+/// dispatched): a compromised function can add entries, never rewrite or remove them.
+pub const AUDIT_PARTITIONS: &str = "ORG#*#AUDIT";
+pub const OUTBOX_PARTITIONS: &str = "OUTBOX#*";
+
+/// One statement on the table's items: `actions` on the partitions whose key matches one of
+/// `partitions` (IAM `StringLike` on `dynamodb:LeadingKeys`, `*` any characters, `#` included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemGrant {
+    pub actions: &'static [&'static str],
+    pub partitions: &'static [&'static str],
+}
+
+/// One statement on one index: `Query` bounded to the index partitions whose key (the index's
+/// partition key, `GSI1PK` or `GSI2PK`) matches `partitions`, or an unbounded `Scan`
+/// (`partitions` empty: a Scan names no partition key, so no `dynamodb:LeadingKeys` condition
+/// can bound it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexGrant {
+    pub index: &'static str,
+    pub action: &'static str,
+    pub partitions: &'static [&'static str],
+}
+
+/// What one binary's role may do on the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleAccess {
+    /// The binary (`Metadata.BuildProperties.Binary` of its function in `template.yaml`).
+    pub role: &'static str,
+    /// Partitions the role owns: the item actions its code makes on them (Allow,
+    /// `ForAllValues:StringLike`).
+    pub owns: &'static [ItemGrant],
+    /// Partitions it may only append to: `PutItem`, plus the reads (`GetItem`, `Query`) it
+    /// makes there, nothing that changes or removes an item (Allow, `ForAllValues:StringLike`).
+    pub appends: &'static [ItemGrant],
+    /// Taken back from `owns` where an owned pattern also matches partitions the role must not
+    /// change (Deny, `ForAnyValue:StringLike`: any key of the request in them denies it).
+    pub denies: &'static [ItemGrant],
+    /// Its index reads, one statement per index and action.
+    pub indexes: &'static [IndexGrant],
+}
+
+/// Least privilege on the table, per binary: the `dynamodb:LeadingKeys` patterns of each of its
+/// statements in `template.yaml`. `shared/tests/drift.rs` holds the template to this list
+/// statement for statement, every pattern to a partition the builders above make, and each
+/// role's effective actions on each partition to what its store code does.
+///
+/// - Per-resource counters: each role holds its own `QUOTA#<RESOURCE>#` prefix, none the
+///   others' (the links function cannot move the sandbox quota).
+/// - The audit trail and the outbox are append-only (`PutItem`) for every role; only the
+///   webhook dispatcher updates outbox events (it marks them dispatched), and only the
+///   webhooks API reads the audit trail (`GET /v1/audit-log`).
+/// - The keys function owns `ORG#<org>` (the organization, its members, user-key claims), and
+///   `ORG#*` also matches `ORG#<org>#AUDIT` and the links function's `ORG#<org>#<env>#HOST#..`
+///   under `StringLike` (`*` spans `#`; an IAM pattern cannot say "no `#` here"). Explicit Deny
+///   statements take those back: on the audit trail everything but `PutItem`, on the hostname
+///   registrations everything. A Deny wins over any Allow, so this holds whatever is granted.
+/// - Indexes: AWS documents `dynamodb:LeadingKeys` as the partition key of the request (to be
+///   used with `ForAllValues`) and bounds a table and one of its indexes with it in a single
+///   statement (DynamoDB developer guide, "Using IAM policy conditions for fine-grained access
+///   control", example 5). A `Query` on an index names exactly one partition key value, the
+///   index's own (`GSI1PK`, `GSI2PK`), so each index statement is bounded by the index
+///   partitions the role reads. The guide does not spell out a GSI whose partition key differs
+///   from the table's; were the key absent from such a Query, `ForAllValues` would pass it, so
+///   the bound can only narrow what the code does, never refuse it. For the same reason a `Scan`
+///   (no key at all) is bounded by nothing: only the sandbox sweep scans, GSI2 alone (keys only).
+pub const ROLE_PARTITIONS: &[RoleAccess] = &[
+    RoleAccess {
+        role: "health",
+        owns: &[ItemGrant { actions: &[GET_ITEM], partitions: &[HEALTH_PK] }],
+        appends: &[],
+        denies: &[],
+        indexes: &[],
+    },
+    // Authentication: one UpdateItem on the key's own item (check, count, touch).
+    RoleAccess {
+        role: "authorizer",
+        owns: &[ItemGrant { actions: &[UPDATE_ITEM], partitions: &["KEY#*"] }],
+        appends: &[],
+        denies: &[],
+        indexes: &[],
+    },
+    // Keys, the organization's members and user-key claims (ORG#<org>), its key count.
+    RoleAccess {
+        role: "keys",
+        owns: &[ItemGrant { actions: ITEM_ACTIONS, partitions: &["KEY#*", "ORG#*", "QUOTA#KEY#*", "IDEM#*"] }],
+        appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
+        denies: &[
+            ItemGrant {
+                actions: &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM, QUERY],
+                partitions: &[AUDIT_PARTITIONS],
+            },
+            ItemGrant { actions: ITEM_ACTIONS, partitions: &["ORG#*#HOST#*"] },
+        ],
+        indexes: &[IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#KEYS"] }],
+    },
+    RoleAccess {
+        role: "sandboxes",
+        owns: &[ItemGrant {
+            actions: &[GET_ITEM, PUT_ITEM, UPDATE_ITEM],
+            partitions: &["SBX#*", "QUOTA#SBX#*", "IDEM#*"],
+        }],
+        appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
+        denies: &[],
+        indexes: &[
+            IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#SANDBOXES"] },
+            IndexGrant { index: GSI2, action: QUERY, partitions: &["RUNNING#*"] },
+        ],
+    },
+    // Reads and ends overdue sandboxes, frees their slots: it creates none.
+    RoleAccess {
+        role: "sandbox-sweep",
+        owns: &[ItemGrant { actions: &[GET_ITEM, UPDATE_ITEM], partitions: &["SBX#*", "QUOTA#SBX#*"] }],
+        appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
+        denies: &[],
+        indexes: &[IndexGrant { index: GSI2, action: SCAN, partitions: &[] }],
+    },
+    RoleAccess {
+        role: "links",
+        owns: &[ItemGrant {
+            actions: ITEM_ACTIONS,
+            partitions: &[
+                "LINK#*",
+                "SLUG#*",
+                "DOM#*",
+                "HOST#*",
+                "ORG#*#HOST#*",
+                "QUOTA#LINK#*",
+                "QUOTA#DOM#*",
+                "IDEM#*",
+            ],
+        }],
+        appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
+        denies: &[],
+        indexes: &[IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#LINKS", "ORG#*#DOMAINS"] }],
+    },
+    // Endpoints, their attempts and deliveries, the endpoint count. It writes no events (an
+    // endpoint's own changes are audited only) and reads the audit trail.
+    RoleAccess {
+        role: "webhooks",
+        owns: &[ItemGrant {
+            actions: &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, QUERY],
+            partitions: &["WHK#*", "DLV#*", "QUOTA#WHK#*", "IDEM#*"],
+        }],
+        appends: &[ItemGrant { actions: &[PUT_ITEM, QUERY], partitions: &[AUDIT_PARTITIONS] }],
+        denies: &[],
+        indexes: &[IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#WEBHOOKS", "WHK#*#DELIVERIES"] }],
+    },
+    // Fans events out (deliveries created, the event marked dispatched), sends deliveries and
+    // records attempts and their effect on the endpoint.
+    RoleAccess {
+        role: "webhook-dispatcher",
+        owns: &[
+            ItemGrant { actions: &[GET_ITEM, PUT_ITEM, UPDATE_ITEM], partitions: &["WHK#*", "DLV#*"] },
+            // Marks events dispatched, and writes `webhook.disabled` when it disables an endpoint.
+            ItemGrant { actions: &[GET_ITEM, PUT_ITEM, UPDATE_ITEM], partitions: &[OUTBOX_PARTITIONS] },
+        ],
+        appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS] }],
+        denies: &[],
+        indexes: &[
+            IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#WEBHOOKS"] },
+            IndexGrant { index: GSI2, action: QUERY, partitions: &["EVENTS#*", "DUE#*"] },
+        ],
+    },
 ];
 
 /// The table's shape, independent of any SDK: what create-table sends and what

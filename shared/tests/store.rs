@@ -143,3 +143,51 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
     }
     client.delete_table().table_name(&name).send().await.expect("clean up");
 }
+
+/// A filtered listing reads at most `MAX_ITEMS_READ` items per request: a filter that matches
+/// nothing in that many answers an empty page with a cursor, and following the cursors finds
+/// every match, once.
+#[tokio::test]
+async fn a_filtered_listing_reads_a_bounded_number_of_items_per_request() {
+    use keyhive::store::items::{key_of, s};
+    use keyhive::store::query::{Filter, Listing, SortRange, MAX_ITEMS_READ};
+    let api = stack_api().await;
+    let partition = format!("TEST#{}", rand::random::<u64>());
+    let total = MAX_ITEMS_READ + 300;
+    for chunk in (0..total).collect::<Vec<_>>().chunks(50) {
+        let puts = chunk.iter().map(|i| {
+            let mut item = key_of(partition.clone(), format!("{i:06}"));
+            // Two matches: one past the first request's bound, one in the last stretch.
+            let kind = if *i == MAX_ITEMS_READ + 10 || *i == total - 1 { "match" } else { "other" };
+            item.insert("kind".into(), s(kind));
+            api.store.client().put_item().table_name(api.store.table()).set_item(Some(item)).send()
+        });
+        for put in futures_util::future::join_all(puts).await {
+            put.expect("put");
+        }
+    }
+    let mut filter = Filter::default();
+    filter.and("kind = :kind", &[], &[(":kind", "match")]);
+    let listing = Listing {
+        index: None,
+        partition_attr: keyhive::schema::PK,
+        partition,
+        sort_attr: keyhive::schema::SK,
+        range: SortRange::All,
+        filter,
+        key_attrs: &[keyhive::schema::PK, keyhive::schema::SK],
+    };
+    let (first, next) = api.store.list_page_oldest_first(&listing, None, 10).await.expect("first page");
+    assert!(first.is_empty(), "no match among the first {MAX_ITEMS_READ} items");
+    let mut start = Some(next.expect("a cursor past the items read"));
+    let mut matches = Vec::new();
+    let mut requests = 1;
+    while let Some(position) = start {
+        let (items, next) = api.store.list_page_oldest_first(&listing, Some(&position), 10).await.expect("page");
+        matches.extend(items.iter().filter_map(|i| i.get("SK")?.as_s().ok().cloned()));
+        start = next;
+        requests += 1;
+        assert!(requests < 10, "the listing ends");
+    }
+    assert_eq!(matches, vec![format!("{:06}", MAX_ITEMS_READ + 10), format!("{:06}", total - 1)]);
+}

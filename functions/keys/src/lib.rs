@@ -34,6 +34,7 @@ async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
         request_id: call.request_id.as_str(),
         now: keyhive::model::now(),
         idempotency: None,
+        max_keys: api.config.limits.keys,
     };
     let prefix = api.config.key_prefix.as_str();
     match call.op {

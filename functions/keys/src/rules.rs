@@ -50,6 +50,8 @@ pub struct Ctx<'a, S> {
     pub now: OffsetDateTime,
     /// The request's `Idempotency-Key`, when it is a creation that carries one.
     pub idempotency: Option<&'a Claim>,
+    /// Unrevoked keys the organization may hold (`Limits::keys`).
+    pub max_keys: u32,
 }
 
 impl<S> Ctx<'_, S> {
@@ -153,6 +155,22 @@ fn check_may_manage(actor: &Identity, key: &KeyRecord) -> Result<(), ApiError> {
         return Err(ApiError::escalation(Axis::Secret, "a rolled-out secret cannot roll, revoke or change its key"));
     }
     check_within(actor, &Power::of_key(key))
+}
+
+/// A user key acts (and is audited) as its member: whoever rolls another member's user key (and
+/// so receives a credential that acts as them) or changes it is managing that member, and needs
+/// `members:create`, as creating that key would. Revoking needs no more than `apiKeys:delete`:
+/// it hands nothing over, and a key administrator must be able to stop a leaked key at once.
+fn check_may_act_for(actor: &Identity, key: &KeyRecord) -> Result<(), ApiError> {
+    let someone_else = key.key_type == KeyType::User && key.user_id.is_some() && key.user_id != actor.user_id;
+    if someone_else && !actor.permissions.allows(Resource::Members, Action::Create) {
+        return Err(ApiError::Escalation {
+            axis: Axis::Permissions,
+            message: "rolling or changing another member's user key needs members:create",
+            permissions: vec![permission_name(Resource::Members, Action::Create)],
+        });
+    }
+    Ok(())
 }
 
 /// A key of the caller's organization and visible environment; other organizations' keys are
@@ -260,7 +278,7 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
     let event = by.event(environment, EventType::KeyCreated, record.to_json());
     // A replay of this creation could not show the key again: nothing to keep but the id.
     let log = by.creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
-    match (ctx.store.create_key(&record, &log).await, &member) {
+    match (ctx.store.create_key(&record, ctx.max_keys, &log).await, &member) {
         (Ok(()), _) => Ok((record, credential)),
         // The member's one user key exists: name it, so the caller can roll or revoke it, but
         // only to a caller that could read and manage that key anyway.
@@ -289,6 +307,7 @@ pub async fn update_key<S: KeyAdminStore>(
         check_expiry(expires_at, ctx.now)?;
     }
     let current = managed_key(ctx, key_id).await?;
+    check_may_act_for(ctx.actor, &current)?;
     let mut next = current.clone();
     if let Some(name) = patch.name {
         next.name = name;
@@ -354,6 +373,7 @@ pub async fn roll_key<S: KeyAdminStore>(
 ) -> Result<(KeyRecord, Credential, Option<OffsetDateTime>), ApiError> {
     check_grace(grace_seconds)?;
     let current = managed_key(ctx, key_id).await?;
+    check_may_act_for(ctx.actor, &current)?;
     let credential = Credential::mint(prefix, current.environment, current.key_id.clone());
     let old_valid_until = (grace_seconds > 0).then(|| ctx.now + time::Duration::seconds(grace_seconds));
     let previous: Option<(SecretHash, i64)> =

@@ -45,8 +45,9 @@ pub trait KeyAdminStore: KeyStore {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<KeyRecord>, ChangeError>;
-    /// Creates a key; a user key also claims its member's one-key slot (409 if taken).
-    async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Creates a key, taking one of the organization's `max_keys` slots (`ChangeError::Quota`
+    /// when none is left); a user key also claims its member's one-key slot (409 if taken).
+    async fn create_key(&self, record: &KeyRecord, max_keys: u32, log: &ChangeLog) -> Result<(), ChangeError>;
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
 }
 
@@ -116,10 +117,16 @@ impl KeyAdminStore for DynamoStore {
         Ok(Page { items, next })
     }
 
-    async fn create_key(&self, record: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError> {
+    async fn create_key(&self, record: &KeyRecord, max_keys: u32, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let key = tx.create(items::key_item(record))?;
         tx.on_condition(key, ChangeError::Conflict("key id collision; retry".into()));
+        tx.take_slot(
+            key_count_key(&record.org_id),
+            "count",
+            max_keys,
+            ChangeError::Quota(format!("this organization has {max_keys} keys already; revoke one first")),
+        )?;
         if let (KeyType::User, Some(user)) = (record.key_type, &record.user_id) {
             let mut claim = user_key_claim(&record.org_id, user);
             claim.insert("key_id".into(), s(record.key_id.as_str()));
@@ -197,6 +204,9 @@ impl KeyAdminStore for DynamoStore {
             }
         })?;
         tx.on_condition(key, ChangeError::Stale);
+        if let KeyChange::Revoke { .. } = change {
+            tx.give_back_slot(key_count_key(&current.org_id), "count")?;
+        }
         if let (KeyChange::Revoke { .. }, KeyType::User, Some(user)) = (change, current.key_type, &current.user_id) {
             // Free the member's one-key slot, but only if it is still this key's.
             let claim = user_key_claim(&current.org_id, user);
@@ -235,6 +245,11 @@ async fn last_used_of(
         }
     }
     Ok(found)
+}
+
+/// The organization's count of unrevoked keys (its ceiling is `Limits::keys`).
+fn key_count_key(org: &OrgId) -> Item {
+    key_of(schema::key_quota_pk(org.as_str()), schema::QUOTA_SK)
 }
 
 fn member_item(m: &Member) -> Item {
@@ -318,6 +333,7 @@ impl MemberStore for DynamoStore {
                 // The claim must still name this key, and the key goes with it.
                 tx.delete(claim, "key_id = :v", Some(key_id.as_str()))?;
                 tx.delete(key_item_key(key_id), "org_id = :v", Some(member.org_id.as_str()))?;
+                tx.give_back_slot(key_count_key(&member.org_id), "count")?;
             }
             // No key now, and none may appear while the member is removed.
             None => _ = tx.check(claim, "attribute_not_exists(PK)")?,

@@ -56,7 +56,14 @@ impl Spec {
 }
 
 fn ctx<'a>(api: &'a Api, actor: &'a Identity) -> Ctx<'a, keyhive::store::dynamo::DynamoStore> {
-    Ctx { store: &api.store, actor, request_id: "req_escalation", now: now(), idempotency: None }
+    Ctx {
+        store: &api.store,
+        actor,
+        request_id: "req_escalation",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    }
 }
 
 async fn make(api: &Api, creator: &Identity, spec: &Spec, name: &str) -> (Credential, KeyRecord) {

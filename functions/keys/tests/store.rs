@@ -46,7 +46,14 @@ async fn bot_key(
     expires_at: Option<OffsetDateTime>,
 ) -> (Credential, keyhive::model::KeyRecord) {
     let actor = identity_of(admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_test", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_test",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let new = NewKey {
         name: "bot".into(),
         key_type: KeyType::Bot,
@@ -174,7 +181,14 @@ async fn expiry_and_revocation_apply_on_the_very_next_request() {
     assert_eq!(code(&auth_at(&api, key.reveal(), expires).await), "UNAUTHORIZED");
 
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_revoke", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_revoke",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     rules::revoke_key(&ctx, &record.key_id).await.expect("revoke");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
     assert!(matches!(rules::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound(_))), "revocation is final");
@@ -190,7 +204,14 @@ async fn a_roll_keeps_the_old_secret_only_for_the_grace_period() {
     let (old, record) = bot_key(&api, &admin, Tier::Standard, None).await;
     let actor = identity_of(&admin);
     let t0 = now();
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_roll", now: t0, idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_roll",
+        now: t0,
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let secret = api.hashing_secret().await.unwrap();
     let (rolled, new, until) =
         rules::roll_key(&ctx, &api.config.key_prefix, secret, &record.key_id, 3600).await.unwrap();
@@ -215,15 +236,28 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
     let api = Arc::new(stack_api().await);
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_member", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_member",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let member =
         rules::create_member(&ctx, UserId::parse("usr_race"), "Race".into(), "race@example.com".into()).await.unwrap();
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let (api, actor, user) = (api.clone(), actor.clone(), member.user_id.clone());
             tokio::spawn(async move {
-                let ctx =
-                    Ctx { store: &api.store, actor: &actor, request_id: "req_race", now: now(), idempotency: None };
+                let ctx = Ctx {
+                    store: &api.store,
+                    actor: &actor,
+                    request_id: "req_race",
+                    now: now(),
+                    idempotency: None,
+                    max_keys: api.config.limits.keys,
+                };
                 let new = NewKey {
                     name: format!("user key {i}"),
                     key_type: KeyType::User,
@@ -257,7 +291,14 @@ async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transac
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_remove", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_remove",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let member = rules::create_member(&ctx, None, "Bob".into(), "bob@example.com".into()).await.unwrap();
     let new = NewKey {
         name: "bob's key".into(),
@@ -315,7 +356,14 @@ async fn settings_changes_apply_to_the_next_authentication() {
     let (_, admin) = new_org(&api, Environment::Live).await;
     let (key, record) = bot_key(&api, &admin, Tier::Standard, None).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx { store: &api.store, actor: &actor, request_id: "req_patch", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_patch",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let patch = KeyPatch {
         permissions: Some(Permissions::from_json("p", &json!({"apiKeys": ["read"]})).unwrap()),
         tier: Some("professional".into()),
@@ -400,7 +448,14 @@ async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
     let actor = identity_of(&admin);
     let claim = Claim { key_hash: "a".repeat(64), fingerprint: "f".repeat(64) };
     let long_ago = now() - LIFETIME - Duration::minutes(1);
-    let at = |now| Ctx { store: &api.store, actor: &actor, request_id: "req_idem", now, idempotency: Some(&claim) };
+    let at = |now| Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_idem",
+        now,
+        idempotency: Some(&claim),
+        max_keys: api.config.limits.keys,
+    };
     let scope = keyhive::change::idempotency::Scope {
         org_id: actor.org_id.clone(),
         environment: actor.environment,
@@ -465,7 +520,14 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
     let (_, admin_record) = new_org(&api, Environment::Live).await;
     assert_eq!(admin_record.created_by, keyhive::model::CreatedBy::Bootstrap);
     let admin = identity_of(&admin_record);
-    let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_creator", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &admin,
+        request_id: "req_creator",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let member = rules::create_member(&ctx, None, "Cleo".into(), "cleo@example.com".into()).await.unwrap();
     let secret = api.hashing_secret().await.unwrap();
     let new = |key_type, user_id| NewKey {
@@ -484,7 +546,14 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
     let cleo = identity_of(&user_key);
     let cleo_ctx = Ctx {
         actor: &cleo,
-        ..Ctx { store: &api.store, actor: &admin, request_id: "r", now: now(), idempotency: None }
+        ..Ctx {
+            store: &api.store,
+            actor: &admin,
+            request_id: "r",
+            now: now(),
+            idempotency: None,
+            max_keys: api.config.limits.keys,
+        }
     };
     let (minted, _) =
         rules::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
@@ -521,7 +590,14 @@ async fn a_test_keys_pages_are_full_and_never_empty_while_more_remain() {
     let mut test_ids = Vec::new();
     for i in 0..9 {
         let environment = if i % 3 == 0 { Environment::Test } else { Environment::Live };
-        let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_page", now: now(), idempotency: None };
+        let ctx = Ctx {
+            store: &api.store,
+            actor: &admin,
+            request_id: "req_page",
+            now: now(),
+            idempotency: None,
+            max_keys: api.config.limits.keys,
+        };
         let new = NewKey {
             name: format!("k{i}"),
             key_type: KeyType::Bot,
@@ -567,19 +643,40 @@ async fn member_removal_racing_a_user_key_creation_leaves_no_orphan_key() {
     let (_, admin_record) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin_record);
     for round in 0..8 {
-        let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_orphan", now: now(), idempotency: None };
+        let ctx = Ctx {
+            store: &api.store,
+            actor: &admin,
+            request_id: "req_orphan",
+            now: now(),
+            idempotency: None,
+            max_keys: api.config.limits.keys,
+        };
         let member =
             rules::create_member(&ctx, None, format!("M{round}"), format!("m{round}@example.com")).await.unwrap();
         let (a1, a2, user) = (api.clone(), api.clone(), member.user_id.clone());
         let (actor1, actor2) = (admin.clone(), admin.clone());
         let user2 = user.clone();
         let create = tokio::spawn(async move {
-            let ctx = Ctx { store: &a1.store, actor: &actor1, request_id: "req_c", now: now(), idempotency: None };
+            let ctx = Ctx {
+                store: &a1.store,
+                actor: &actor1,
+                request_id: "req_c",
+                now: now(),
+                idempotency: None,
+                max_keys: a1.config.limits.keys,
+            };
             let new = user_key(&user, None);
             rules::create_key(&ctx, &a1.config.key_prefix, a1.hashing_secret().await.unwrap(), new).await.map(|r| r.0)
         });
         let remove = tokio::spawn(async move {
-            let ctx = Ctx { store: &a2.store, actor: &actor2, request_id: "req_r", now: now(), idempotency: None };
+            let ctx = Ctx {
+                store: &a2.store,
+                actor: &actor2,
+                request_id: "req_r",
+                now: now(),
+                idempotency: None,
+                max_keys: a2.config.limits.keys,
+            };
             rules::remove_member(&ctx, &user2).await
         });
         let (created, removed) = (create.await.unwrap(), remove.await.unwrap());
@@ -602,11 +699,25 @@ async fn test_keys_cannot_add_or_remove_members_or_make_user_keys() {
     let api = stack_api().await;
     let (_, admin_record) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin_record);
-    let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_m", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &admin,
+        request_id: "req_m",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let member = rules::create_member(&ctx, None, "Dee".into(), "dee@example.com".into()).await.unwrap();
     let mut tester = admin.clone();
     tester.environment = Environment::Test;
-    let tctx = Ctx { store: &api.store, actor: &tester, request_id: "req_t", now: now(), idempotency: None };
+    let tctx = Ctx {
+        store: &api.store,
+        actor: &tester,
+        request_id: "req_t",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let forbidden_env = |r: Result<serde_json::Value, ApiError>| match r {
         Err(err @ ApiError::Escalation { .. }) => assert_eq!(err.details().unwrap()["missing"], "environment"),
         other => panic!("{other:?}"),
@@ -627,7 +738,14 @@ async fn member_removal_records_the_revoked_key_in_its_own_environment() {
     let api = stack_api().await;
     let (_, admin_record) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin_record);
-    let ctx = Ctx { store: &api.store, actor: &admin, request_id: "req_env", now: now(), idempotency: None };
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &admin,
+        request_id: "req_env",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
     let member = rules::create_member(&ctx, None, "Eve".into(), "eve@example.com".into()).await.unwrap();
     let new = user_key(&member.user_id, Some(Environment::Test));
     let (key, _) =
@@ -663,4 +781,35 @@ async fn the_key_list_shows_when_each_key_was_last_used() {
     let last_used = |id: &keyhive::auth::KeyId| page.items.iter().find(|k| &k.key_id == id).map(|k| k.last_used_at);
     assert_eq!(last_used(&used_record.key_id), Some(Some(at)));
     assert_eq!(last_used(&unused_record.key_id), Some(None));
+}
+
+/// An organization holds at most `Limits::keys` unrevoked keys, however many creations race: no
+/// key can multiply its own rate limit by minting keys without bound. A revocation frees a slot.
+#[tokio::test]
+async fn the_key_ceiling_holds_under_concurrent_creations_and_a_revocation_frees_a_slot() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let actor = identity_of(&admin);
+    let ctx =
+        Ctx { store: &api.store, actor: &actor, request_id: "req_ceiling", now: now(), idempotency: None, max_keys: 5 };
+    let secret = api.hashing_secret().await.unwrap();
+    let new = || NewKey {
+        name: "minted".into(),
+        key_type: KeyType::Bot,
+        user_id: None,
+        permissions: Permissions::from_json("p", &json!({"sandboxes": ["read"]})).unwrap(),
+        environment: None,
+        expires_at: None,
+        tier: Tier::Standard,
+    };
+    let creations = (0..12).map(|_| rules::create_key(&ctx, &api.config.key_prefix, secret, new()));
+    let results = futures_util::future::join_all(creations).await;
+    let made: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let full = results.iter().filter(|r| matches!(r, Err(ApiError::QuotaExceeded(_)))).count();
+    // The bootstrap key is not counted: five minted keys, seven refused.
+    assert_eq!((made.len(), full), (5, 7));
+    rules::revoke_key(&ctx, &made[0].0.key_id).await.unwrap();
+    rules::create_key(&ctx, &api.config.key_prefix, secret, new()).await.expect("the revoked key's slot");
+    let over = rules::create_key(&ctx, &api.config.key_prefix, secret, new()).await;
+    assert!(matches!(over, Err(ApiError::QuotaExceeded(_))), "{:?}", over.map(|r| r.0.key_id));
 }

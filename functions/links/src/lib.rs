@@ -66,7 +66,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
             let base = link_base(api, &call.request);
             idempotent(api, &call, |claim| async move {
                 let change = change.with_claim(claim);
-                let link = rules::create_link(store, &change, new, &base).await?;
+                let link = rules::create_link_within(store, &change, new, &base, api.config.limits.links).await?;
                 Ok(Reply::created_at(
                     link.to_json(&base, Clicks::default()),
                     &format!("/short-link/{}", link.id.as_str()),
@@ -153,7 +153,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
             let own = own_hosts(api, &call.request);
             idempotent(api, &call, |claim| async move {
                 let change = change.with_claim(claim);
-                let domain = rules::create_domain(store, &change, hostname, &own).await?;
+                let domain = rules::create_domain(store, &change, hostname, &own, api.config.limits.domains).await?;
                 Ok(Reply::created_at(domain.to_json(), &format!("/domains/{}", domain.id.as_str())))
             })
             .await

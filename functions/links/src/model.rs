@@ -38,6 +38,11 @@ impl DomainId {
     }
 }
 
+/// How long a deleted link's slug stays reserved for the link's organization and environment:
+/// its redirect is 404 and no other tenant may take it, so a printed link or QR code cannot be
+/// taken over; the same tenant may name it again at any time.
+pub const SLUG_RESERVATION: time::Duration = time::Duration::days(90);
+
 /// Names no slug may take besides the route table's first segments (compared in any case):
 /// pages a deployment is likely to put on its own host one day.
 pub const RESERVED_SLUGS: &[&str] = &[

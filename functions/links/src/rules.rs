@@ -1,11 +1,13 @@
 //! Short-link rules: creation (slug claimed per domain, generated when absent, only the tenant's
-//! verified domains), changes, deletion, the redirect, stats, and custom domains. Every change
-//! is one transaction with its audit entry and event.
+//! verified domains, within the tenant's ceiling), changes, deletion (the slug stays reserved for
+//! the tenant), the redirect, stats, and custom domains. Every change is one transaction with its
+//! audit entry and event.
 
 use crate::dns::TxtLookup;
-use crate::model::{DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, Visitor};
-use crate::store::LinkStore;
+use crate::model::{DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, Visitor, SLUG_RESERVATION};
+use crate::store::{LinkStore, SlugClaim};
 use keyhive::change::{AuditAction, Change, EventType};
+use keyhive::config::Limits;
 use keyhive::http::error::ApiError;
 use keyhive::model::random_id;
 use keyhive::store::ChangeError;
@@ -52,29 +54,48 @@ pub async fn visible_link<S: LinkStore + ?Sized>(store: &S, change: &Change, id:
     }
 }
 
-/// Creates a link. A slug the caller names is 409 when taken; a generated one is drawn again.
-/// `base` is the own link domain's URL base, for the answer a retry replays.
+/// Creates a link within the tenant's ceiling of `max_links` (409 `QUOTA_EXCEEDED` at it). A slug
+/// the caller names is 409 when taken, or reserved for another tenant (a deleted link's, for
+/// `SLUG_RESERVATION`; the tenant's own it takes back); a generated one is drawn again. `base` is
+/// the own link domain's URL base, for the answer a retry replays.
+pub async fn create_link_within<S: LinkStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    new: NewLink,
+    base: &str,
+    max_links: u32,
+) -> Result<Link, ApiError> {
+    create_link_with_slugs(store, change, new, base, max_links, Slug::generate).await
+}
+
+/// `create_link_within` the default ceiling (`Limits::default().links`), for tools; the function
+/// passes the one it is configured with.
 pub async fn create_link<S: LinkStore + ?Sized>(
     store: &S,
     change: &Change,
     new: NewLink,
     base: &str,
 ) -> Result<Link, ApiError> {
-    create_link_with_slugs(store, change, new, base, Slug::generate).await
+    create_link_within(store, change, new, base, Limits::default().links).await
 }
 
-/// `create_link`, with generated slugs from `next_slug` (tests make them collide on purpose).
+/// `create_link_within`, with generated slugs from `next_slug` (tests make them collide on
+/// purpose).
 pub async fn create_link_with_slugs<S: LinkStore + ?Sized>(
     store: &S,
     change: &Change,
     new: NewLink,
     base: &str,
+    max_links: u32,
     mut next_slug: impl FnMut() -> Slug,
 ) -> Result<Link, ApiError> {
     if let Some(expires_at) = new.expires_at {
         check_expiry("expires_at", expires_at, change.at)?;
     }
-    let attempts = if new.slug.is_some() { 1 } else { GENERATED_SLUG_ATTEMPTS };
+    let (attempts, claim) = match new.slug {
+        Some(_) => (1, SlugClaim::Named),
+        None => (GENERATED_SLUG_ATTEMPTS, SlugClaim::Generated),
+    };
     let mut last = None;
     for _ in 0..attempts {
         let link = Link {
@@ -98,7 +119,7 @@ pub async fn create_link_with_slugs<S: LinkStore + ?Sized>(
             Some(event),
             Some(replay),
         );
-        match store.create_link(&link, &log).await {
+        match store.create_link(&link, claim, max_links, &log).await {
             Ok(()) => return Ok(link),
             Err(ChangeError::Conflict(message)) => last = Some(message),
             Err(other) => return Err(other.into()),
@@ -134,11 +155,13 @@ pub async fn update_link<S: LinkStore + ?Sized>(
     Ok(link)
 }
 
-/// Deletes a link; its slug is free again.
+/// Deletes a link. Its slug is not free: it stays reserved for the link's organization and
+/// environment for `SLUG_RESERVATION` from `change.at` (the redirect is 404 meanwhile, and only
+/// that tenant may name the slug again), so a printed link cannot be taken over.
 pub async fn delete_link<S: LinkStore + ?Sized>(store: &S, change: &Change, link: &Link) -> Result<(), ApiError> {
     let event = change.event(link.environment, EventType::LinkDeleted, link.event_data());
     let log = change.log(link.environment, AuditAction::LinkDeleted, link.id.as_str(), Some(event));
-    store.delete_link(link, &log).await.map_err(ApiError::from)
+    store.delete_link(link, change.at + SLUG_RESERVATION, &log).await.map_err(ApiError::from)
 }
 
 /// Where a slug sends its visitor: 404 when unknown, 410 when expired. A counted visit
@@ -229,13 +252,15 @@ pub async fn visible_domain<S: LinkStore + ?Sized>(store: &S, change: &Change, i
     }
 }
 
-/// Registers a custom domain, unverified, with the TXT record that proves it. `own_hosts` are
-/// the deployment's own host names, which no organization may claim.
+/// Registers a custom domain, unverified, with the TXT record that proves it, within the tenant's
+/// ceiling of `max_domains` (409 `QUOTA_EXCEEDED` at it). `own_hosts` are the deployment's own
+/// host names, which no organization may claim.
 pub async fn create_domain<S: LinkStore + ?Sized>(
     store: &S,
     change: &Change,
     hostname: Hostname,
     own_hosts: &[String],
+    max_domains: u32,
 ) -> Result<Domain, ApiError> {
     if own_hosts.iter().any(|own| own.eq_ignore_ascii_case(hostname.as_str())) {
         return Err(ApiError::validation("hostname", "is this deployment's own host"));
@@ -253,7 +278,7 @@ pub async fn create_domain<S: LinkStore + ?Sized>(
     let replay = domain.to_json();
     let log =
         change.creation_log(domain.environment, AuditAction::DomainCreated, domain.id.as_str(), None, Some(replay));
-    store.create_domain(&domain, &log).await?;
+    store.create_domain(&domain, max_domains, &log).await?;
     Ok(domain)
 }
 
@@ -286,7 +311,7 @@ pub async fn verify_domain<S: LinkStore + ?Sized>(
 pub const FORCE_DELETE_LIMIT: u32 = 100;
 
 /// Deletes a domain: 409 while links use it, unless `force` (then they go first, each with its
-/// `link.deleted` event).
+/// `link.deleted` event, and each slug reserved as `delete_link` does).
 pub async fn delete_domain<S: LinkStore + ?Sized>(
     store: &S,
     change: &Change,

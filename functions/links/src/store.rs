@@ -5,6 +5,13 @@
 //! transaction with the tenant's link counter and the change log. Clicks go to one small item
 //! per link and UTC day in the link's partition, one `UpdateItem ADD` each, never a transaction;
 //! once a day's referrer hosts are full, the slug item names them for the rest of that day.
+//!
+//! Deleting a link does not free its slug: the slug's item becomes a reservation of the link's
+//! organization and environment (no `link_id`, no destination; `reserved_until` and the table's
+//! TTL attribute), so a printed link or QR code cannot be taken over by anyone else for
+//! `SLUG_RESERVATION`. DynamoDB removes expired items late (within days), so every read and
+//! condition checks the expiry itself: a redirect never follows a reservation, and a claim may
+//! take one over when it is its own tenant's or has expired.
 
 use crate::model::{
     referrer_tag, Clicks, DayStats, Destination, Domain, DomainId, FullReferrerDay, Hostname, Link, LinkId, Slug,
@@ -43,14 +50,30 @@ pub trait LinkStore: Send + Sync {
     ) -> Result<Page<Link>, ChangeError>;
     /// How many links a tenant has (a counter, not a count).
     async fn link_count(&self, tenant: Tenant<'_>) -> Result<i64, StoreError>;
-    /// Records a link and claims its slug on its domain (`ChangeError::Conflict` when taken). A
-    /// custom domain must be the tenant's and verified (`ChangeError::Missing`).
-    async fn create_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Records a link, takes one of the tenant's `max_links` slots (`ChangeError::Quota` when
+    /// full) and claims its slug on its domain (`ChangeError::Conflict` when taken, or reserved
+    /// for another tenant). A slug reserved for the link's own tenant is taken over when `claim`
+    /// is `SlugClaim::Named`; an expired reservation (as of the link's `created_at`) by anyone.
+    /// A custom domain must be the tenant's and verified (`ChangeError::Missing`).
+    async fn create_link(
+        &self,
+        link: &Link,
+        claim: SlugClaim,
+        max_links: u32,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError>;
     /// Writes a link's changeable fields (destination, title, expiry), on the link and its slug.
     async fn update_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// Deletes a link and frees its slug (`ChangeError::NotFound` if it went meanwhile).
-    async fn delete_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// What a redirect needs of a slug on a domain (`None` for the deployment's own).
+    /// Deletes a link, gives its slot back, and keeps its slug reserved for its tenant until
+    /// `reserved_until` (`ChangeError::NotFound` if it went meanwhile).
+    async fn delete_link(
+        &self,
+        link: &Link,
+        reserved_until: OffsetDateTime,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError>;
+    /// What a redirect needs of a slug on a domain (`None` for the deployment's own); `None`
+    /// too for a reserved (deleted) slug.
     async fn resolve_slug(&self, domain: Option<&Hostname>, slug: &str) -> Result<Option<SlugTarget>, StoreError>;
     /// Counts one visit of a resolved slug on its UTC day. Returns the number of writes it took:
     /// one, and three once per link and day, when its referrer hosts fill up.
@@ -65,16 +88,36 @@ pub trait LinkStore: Send + Sync {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<Domain>, ChangeError>;
-    /// Records a domain, registered in its tenant (`Conflict` when the tenant has it already, or
-    /// another organization verified it).
-    async fn create_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// Marks a domain verified and claims its host name for its tenant (`Conflict` when another
-    /// organization verified it first). `Ok(false)` when it was verified already.
+    /// Records a domain, registered in its tenant, in one of the tenant's `max_domains` slots
+    /// (`Quota` when full; `Conflict`, with `domain_conflict`'s message whatever the reason, when
+    /// the tenant has it already or it is verified anywhere).
+    async fn create_domain(&self, domain: &Domain, max_domains: u32, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Marks a domain verified and claims its host name for its tenant (`Conflict`, with
+    /// `domain_conflict`'s message, when it is verified elsewhere). `Ok(false)` when it was
+    /// verified already.
     async fn mark_verified(&self, domain: &Domain, at: OffsetDateTime, log: &ChangeLog) -> Result<bool, ChangeError>;
-    /// Deletes a domain and frees its host name; `Conflict` while links use it.
+    /// Deletes a domain, gives its slot back and frees its host name; `Conflict` while links use
+    /// it.
     async fn delete_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError>;
     /// A tenant's links on a custom domain (up to `limit`).
     async fn links_on(&self, tenant: Tenant<'_>, domain: &Hostname, limit: u32) -> Result<Vec<Link>, ChangeError>;
+}
+
+/// How a creation may take its slug over from a reservation (a deleted link's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlugClaim {
+    /// The caller named the slug: its own tenant's reservation is its to take back.
+    Named,
+    /// Drawn at random: never one of the tenant's reservations (a printed link of the past
+    /// would start pointing at an unrelated destination), only a free or expired slug.
+    Generated,
+}
+
+/// The one message of every 409 about a custom domain's host name (registered in this tenant
+/// already, verified by another organization or in the other environment): the same whatever
+/// the reason, so nobody learns from it that another organization holds a name.
+pub fn domain_conflict(hostname: &Hostname) -> String {
+    format!("{} cannot be registered or verified for this organization and environment", hostname.as_str())
 }
 
 fn link_key(id: &LinkId) -> Item {
@@ -86,7 +129,11 @@ fn slug_key(domain: Option<&Hostname>, slug: &str) -> Item {
 }
 
 fn count_key((org, environment): Tenant<'_>) -> Item {
-    key_of(schema::quota_pk(org.as_str(), environment.as_str()), schema::LINK_COUNT_SK)
+    key_of(schema::link_quota_pk(org.as_str(), environment.as_str()), schema::QUOTA_SK)
+}
+
+fn domain_count_key(domain: &Domain) -> Item {
+    key_of(schema::domain_quota_pk(domain.org_id.as_str(), domain.environment.as_str()), schema::QUOTA_SK)
 }
 
 fn domain_key(id: &DomainId) -> Item {
@@ -145,6 +192,51 @@ fn slug_item(x: &Link) -> Item {
     ]);
     item.extend(slug_target_attrs(x));
     item
+}
+
+/// The attributes of a slug's item that a reservation has and a link's slug has not.
+const RESERVATION_ATTRIBUTES: [&str; 3] = ["reserved_until", schema::TTL_ATTRIBUTE, "deleted_link_id"];
+
+/// Claims a link's slug: an update that writes the slug's item whole (an update rather than a
+/// put, so that its condition can name the tenant), on the condition that the slug is free, or
+/// a reservation that has expired as of the link's creation, or (`Named`) a reservation of the
+/// link's own tenant. Returns its position.
+fn claim_slug(
+    tx: &mut keyhive::store::transact::Transaction<'_>,
+    link: &Link,
+    claim: SlugClaim,
+) -> Result<usize, StoreError> {
+    let attrs: Vec<(String, AttributeValue)> =
+        slug_item(link).into_iter().filter(|(name, _)| name != schema::PK && name != schema::SK).collect();
+    let sets: Vec<String> = (0..attrs.len()).map(|i| format!("#a{i} = :a{i}")).collect();
+    let removes: Vec<String> = (0..RESERVATION_ATTRIBUTES.len()).map(|i| format!("#r{i}")).collect();
+    let expression = format!("SET {} REMOVE {}, refs_full_on, refs_known", sets.join(", "), removes.join(", "));
+    let reserved_for_us = match claim {
+        SlugClaim::Named => " OR (org_id = :org AND environment = :env)",
+        SlugClaim::Generated => "",
+    };
+    let condition =
+        format!("attribute_not_exists(PK) OR (attribute_not_exists(link_id) AND (#r1 <= :now{reserved_for_us}))");
+    tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
+        let mut u = u
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_values(":now", n(link.created_at.unix_timestamp()));
+        for (i, (name, value)) in attrs.into_iter().enumerate() {
+            u = u
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        for (i, name) in RESERVATION_ATTRIBUTES.iter().enumerate() {
+            u = u.expression_attribute_names(format!("#r{i}"), *name);
+        }
+        if claim == SlugClaim::Named {
+            u = u
+                .expression_attribute_values(":org", s(link.org_id.as_str()))
+                .expression_attribute_values(":env", s(link.environment.as_str()));
+        }
+        u
+    })
 }
 
 fn link_record(item: &Item) -> Result<Link, StoreError> {
@@ -391,16 +483,27 @@ impl LinkStore for DynamoStore {
         Ok(self.get_consistent(count_key(tenant)).await?.and_then(|item| opt_n(&item, "count")).unwrap_or(0))
     }
 
-    async fn create_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
+    async fn create_link(
+        &self,
+        link: &Link,
+        claim: SlugClaim,
+        max_links: u32,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
         let tenant = (&link.org_id, link.environment);
         let mut tx = self.transaction();
+        // The ceiling first: when full, that is the answer, whatever the slug.
+        tx.take_slot(
+            count_key(tenant),
+            "count",
+            max_links,
+            ChangeError::Quota(format!(
+                "this organization has reached its limit of {max_links} short links in this environment: \
+                 delete some to make room"
+            )),
+        )?;
         let created = tx.create(link_item(link))?;
-        let claimed = tx.create(slug_item(link))?;
-        tx.update(count_key(tenant), |u| {
-            u.update_expression("ADD #count :one")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_values(":one", n(1))
-        })?;
+        let claimed = claim_slug(&mut tx, link, claim)?;
         tx.on_condition(created, ChangeError::Conflict("link id collision; retry".into())).on_condition(
             claimed,
             ChangeError::Conflict(format!("the slug {} is taken on this domain", link.slug.as_str())),
@@ -478,16 +581,28 @@ impl LinkStore for DynamoStore {
         tx.commit().await
     }
 
-    async fn delete_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
+    async fn delete_link(
+        &self,
+        link: &Link,
+        reserved_until: OffsetDateTime,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let deleted = tx.delete(link_key(&link.id), "attribute_exists(PK)", None)?;
-        let freed =
-            tx.delete(slug_key(link.domain.as_ref(), link.slug.as_str()), "link_id = :v", Some(link.id.as_str()))?;
-        tx.update(count_key((&link.org_id, link.environment)), |u| {
-            u.update_expression("ADD #count :minus")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_values(":minus", n(-1))
+        // The slug's item stays, as the tenant's reservation: nothing a redirect follows (no
+        // link, no destination), and the tenant's `org_id` and `environment` kept.
+        let reserved = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
+            u.update_expression(
+                "SET reserved_until = :until, #ttl = :epoch, deleted_link_id = :id \
+                 REMOVE link_id, destination, expires_at, refs_full_on, refs_known",
+            )
+            .condition_expression("link_id = :id")
+            .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+            .expression_attribute_values(":until", s(rfc3339(reserved_until)))
+            .expression_attribute_values(":epoch", n(reserved_until.unix_timestamp()))
+            .expression_attribute_values(":id", s(link.id.as_str()))
         })?;
+        tx.give_back_slot(count_key((&link.org_id, link.environment)), "count")?;
         if let Some(domain) = &link.domain {
             tx.update(hostname_key(domain), |u| {
                 u.update_expression("ADD links :minus")
@@ -495,7 +610,7 @@ impl LinkStore for DynamoStore {
                     .expression_attribute_values(":minus", n(-1))
             })?;
         }
-        tx.on_condition(deleted, ChangeError::NotFound).on_condition(freed, ChangeError::NotFound);
+        tx.on_condition(deleted, ChangeError::NotFound).on_condition(reserved, ChangeError::NotFound);
         tx.log(log)?;
         tx.commit().await
     }
@@ -512,6 +627,8 @@ impl LinkStore for DynamoStore {
             .await
             .map_err(classify)?;
         let Some(item) = out.item else { return Ok(None) };
+        // A deleted link's reservation, expired or not: no link.
+        let Some(link_id) = opt_s(&item, "link_id") else { return Ok(None) };
         let full_referrers = opt_s(&item, "refs_full_on").map(|date| FullReferrerDay {
             date: date.to_string(),
             host_tags: item.get("refs_known").and_then(|tags| tags.as_ss().ok()).cloned().unwrap_or_default(),
@@ -519,7 +636,7 @@ impl LinkStore for DynamoStore {
         Ok(Some(SlugTarget {
             domain: domain.cloned(),
             slug: slug.to_string(),
-            link_id: LinkId::parse(get_s(&item, "link_id")?).ok_or_else(|| corrupt("link_id"))?,
+            link_id: LinkId::parse(link_id).ok_or_else(|| corrupt("link_id"))?,
             destination: Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?,
             expires_at: time_of(&item, "expires_at")?,
             full_referrers,
@@ -586,27 +703,28 @@ impl LinkStore for DynamoStore {
         Ok(page)
     }
 
-    async fn create_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError> {
+    async fn create_domain(&self, domain: &Domain, max_domains: u32, log: &ChangeLog) -> Result<(), ChangeError> {
         // Registering claims the name in the tenant only: the global claim comes with the proof
         // (verification), so nobody can hold a name they do not control.
         let mut pending = tenant_hostname_key(domain);
         pending.insert("domain_id".into(), s(domain.id.as_str()));
         let mut tx = self.transaction();
+        tx.take_slot(
+            domain_count_key(domain),
+            "count",
+            max_domains,
+            ChangeError::Quota(format!(
+                "this organization has reached its limit of {max_domains} custom domains in this environment: \
+                 delete one to make room"
+            )),
+        )?;
         let created = tx.create(domain_item(domain))?;
         let registered = tx.create(pending)?;
         let free = tx.check(hostname_key(&domain.hostname), "attribute_not_exists(PK)")?;
-        tx.on_condition(created, ChangeError::Conflict("domain id collision; retry".into()))
-            .on_condition(
-                registered,
-                ChangeError::Conflict(format!(
-                    "{} is registered in this organization already",
-                    domain.hostname.as_str()
-                )),
-            )
-            .on_condition(
-                free,
-                ChangeError::Conflict(format!("{} is verified by another organization", domain.hostname.as_str())),
-            );
+        // One message for every conflict: which one it is would tell whether another
+        // organization verified the name.
+        let conflict = || ChangeError::Conflict(domain_conflict(&domain.hostname));
+        tx.on_condition(created, conflict()).on_condition(registered, conflict()).on_condition(free, conflict());
         tx.log(log)?;
         tx.commit().await
     }
@@ -629,10 +747,8 @@ impl LinkStore for DynamoStore {
                 .expression_attribute_values(":at", s(rfc3339(at)))
         })?;
         let claimed = tx.create(claim)?;
-        tx.on_condition(marked, ChangeError::Stale).on_condition(
-            claimed,
-            ChangeError::Conflict(format!("{} is verified by another organization", domain.hostname.as_str())),
-        );
+        tx.on_condition(marked, ChangeError::Stale)
+            .on_condition(claimed, ChangeError::Conflict(domain_conflict(&domain.hostname)));
         tx.log(log)?;
         match tx.commit().await {
             Ok(()) => Ok(true),
@@ -645,6 +761,7 @@ impl LinkStore for DynamoStore {
         let mut tx = self.transaction();
         let deleted = tx.delete(domain_key(&domain.id), "attribute_exists(PK)", None)?;
         tx.delete(tenant_hostname_key(domain), "domain_id = :v", Some(domain.id.as_str()))?;
+        tx.give_back_slot(domain_count_key(domain), "count")?;
         tx.on_condition(deleted, ChangeError::NotFound);
         if domain.verified_at.is_some() {
             let freed = tx.delete_where(hostname_key(&domain.hostname), |d| {

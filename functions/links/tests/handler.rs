@@ -210,7 +210,14 @@ async fn links_and_domains_keep_to_their_organization_environment_and_permission
         Event::load("domains-create.json").authorized_as(&stranger).body(&json!({"hostname": host.to_uppercase()})),
     )
     .await;
-    assert_envelope(&taken, 409);
+    let taken = assert_envelope(&taken, 409);
+    assert_eq!(taken["error"]["code"], "CONFLICT");
+    // The same words as for the organization's own second registration: nothing says that
+    // another organization has the name.
+    let twice =
+        send(&links, Event::load("domains-create.json").authorized_as(&admin).body(&json!({"hostname": host}))).await;
+    assert_eq!(assert_envelope(&twice, 409)["error"]["message"], taken["error"]["message"]);
+    assert!(!taken["error"]["message"].as_str().unwrap().contains("another"), "{taken}");
 
     let slug = unique("custom");
     let body =
@@ -385,4 +392,68 @@ async fn deployed_the_docs_path_is_a_reserved_slug() {
     let post = send(&links, docs("POST")).await;
     assert_envelope(&post, 405);
     assert_eq!(post.headers()["allow"], "GET, HEAD");
+}
+
+/// The ceilings come from the function's configuration (`KEYHIVE_MAX_LINKS`,
+/// `KEYHIVE_MAX_DOMAINS`): one past them is 409 `QUOTA_EXCEEDED` naming the limit, and a delete
+/// frees a slot. A deleted slug answers its redirect 404 like an unknown one, is 409 `CONFLICT`
+/// to another organization, and 201 to its own.
+#[tokio::test]
+async fn ceilings_and_reserved_slugs_answer_through_the_handler() {
+    let (links, _) = links_with(|c| {
+        c.limits.links = 2;
+        c.limits.domains = 1;
+    })
+    .await;
+    let (_, admin) = new_org(&links.api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let (_, stranger) = new_org(&links.api, Environment::Live).await;
+    let stranger = identity_of(&stranger);
+    let create = |who: &keyhive::auth::Identity, slug: &str, to: &str| {
+        Event::load("links-create.json")
+            .authorized_as(who)
+            .body(&json!({"destination": {"type": "link", "value": to}, "slug": slug}))
+    };
+
+    let (first, second) = (unique("cap"), unique("cap"));
+    let made = assert_envelope(&send(&links, create(&admin, &first, "https://example.com/1")).await, 201);
+    assert_envelope(&send(&links, create(&admin, &second, "https://example.com/2")).await, 201);
+    let full = send(&links, create(&admin, &unique("cap"), "https://example.com/3")).await;
+    let full = assert_envelope(&full, 409);
+    assert_eq!(full["error"]["code"], "QUOTA_EXCEEDED");
+    assert!(full["error"]["message"].as_str().unwrap().contains("limit of 2 short links"), "{full}");
+    // Another organization has its own.
+    assert_envelope(&send(&links, create(&stranger, &unique("cap"), "https://example.com/s")).await, 201);
+
+    let id = made["data"]["id"].as_str().unwrap();
+    assert_envelope(&send(&links, Event::load("links-delete.json").authorized_as(&admin).param("id", id)).await, 200);
+    // The deleted slug: the redirect as for an unknown slug, never the old destination.
+    let gone = send(&links, Event::load("links-redirect.json").param("slug", &first)).await;
+    let unknown = send(&links, Event::load("links-redirect.json").param("slug", &unique("never"))).await;
+    let (gone, unknown) = (assert_envelope(&gone, 404), assert_envelope(&unknown, 404));
+    assert_eq!(
+        (&gone["error"]["code"], &gone["error"]["message"]),
+        (&unknown["error"]["code"], &unknown["error"]["message"])
+    );
+    // Another organization: the taken-slug answer. The owner: its slug back, in the freed slot.
+    let stolen = send(&links, create(&stranger, &first, "https://evil.example")).await;
+    assert_eq!(assert_envelope(&stolen, 409)["error"]["code"], "CONFLICT");
+    assert_envelope(&send(&links, create(&admin, &first, "https://example.com/again")).await, 201);
+    let redirect = send(&links, Event::load("links-redirect.json").param("slug", &first)).await;
+    assert_eq!(redirect.status(), 302);
+    assert_eq!(redirect.headers()["location"], "https://example.com/again");
+
+    // Domains: one, then QUOTA_EXCEEDED; a delete frees the slot.
+    let domain = |host: &str| Event::load("domains-create.json").authorized_as(&admin).body(&json!({"hostname": host}));
+    let host = |tag: &str| format!("{}.example.com", unique(tag).to_lowercase());
+    let one = assert_envelope(&send(&links, domain(&host("one"))).await, 201);
+    let over = assert_envelope(&send(&links, domain(&host("two"))).await, 409);
+    assert_eq!(over["error"]["code"], "QUOTA_EXCEEDED");
+    assert!(over["error"]["message"].as_str().unwrap().contains("limit of 1 custom domains"), "{over}");
+    let one_id = one["data"]["id"].as_str().unwrap();
+    assert_envelope(
+        &send(&links, Event::load("domains-delete.json").authorized_as(&admin).param("id", one_id)).await,
+        200,
+    );
+    assert_envelope(&send(&links, domain(&host("three"))).await, 201);
 }

@@ -1,15 +1,17 @@
 //! Short links against DynamoDB Local through the real SDK: clicks exact under 1000 concurrent
-//! redirects, a day's referrers bounded, slugs unique per domain across tenants (and free again
-//! after a delete), the link counter, domains claimed once and used only when verified, and each
-//! change's audit entry and event in its own transaction.
+//! redirects, a day's referrers bounded, slugs unique per domain across tenants (and reserved
+//! for their tenant for 90 days after a delete), the link counter and its ceiling, domains
+//! claimed once, used only when verified, within their ceiling and refused with one message
+//! whatever the reason, and each change's audit entry and event in its own transaction.
 
 use keyhive::auth::{Environment, Identity};
 use keyhive::change::Change;
+use keyhive::config::Limits;
 use keyhive::model::now;
 use keyhive::schema;
 use keyhive::testkit::{identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
-use links::model::{Destination, Hostname, Slug, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER};
+use links::model::{Destination, Hostname, Slug, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER, SLUG_RESERVATION};
 use links::rules::{self, LinkPatch, NewLink};
 use links::store::LinkStore;
 use std::sync::Arc;
@@ -24,6 +26,19 @@ async fn tenant(api: &Api, environment: Environment) -> Identity {
 
 fn change(identity: &Identity) -> Change {
     Change::by(identity, "req_links_test", now())
+}
+
+/// A change made at `at` (the rules take their clock from the change).
+fn change_at(identity: &Identity, at: time::OffsetDateTime) -> Change {
+    Change::by(identity, "req_links_test", at)
+}
+
+/// The deployed ceilings, for the tests that are not about them.
+fn max_links() -> u32 {
+    Limits::default().links
+}
+fn max_domains() -> u32 {
+    Limits::default().domains
 }
 
 fn new_link(destination: &str, slug: Option<&str>) -> NewLink {
@@ -150,7 +165,7 @@ async fn five_thousand_distinct_referrers_in_a_day_keep_redirects_at_one_write_a
 }
 
 #[tokio::test]
-async fn slugs_are_unique_per_domain_across_tenants_and_case_and_free_after_a_delete() {
+async fn slugs_are_unique_per_domain_across_tenants_and_case_and_reserved_after_a_delete() {
     let api = stack_api().await;
     let (a, b) = (tenant(&api, Environment::Live).await, tenant(&api, Environment::Test).await);
     let slug = unique_slug("Promo");
@@ -190,24 +205,27 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_free_after_a_de
     rules::delete_link(&api.store, &change(&a), &first).await.unwrap();
     assert!(matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))));
     assert_eq!(api.store.link_count((&a.org_id, a.environment)).await.unwrap(), 0);
-    let second = rules::create_link(&api.store, &change(&b), new_link("https://b.example", Some(&slug)), "https://k")
+    // Deleted, the slug stays its organization's (see the reservation test): the other tenant
+    // is refused, the owner takes it back.
+    let refused =
+        rules::create_link(&api.store, &change(&b), new_link("https://b.example", Some(&slug)), "https://k").await;
+    assert!(matches!(refused, Err(ApiError::Conflict(_))), "{refused:?}");
+    let second = rules::create_link(&api.store, &change(&a), new_link("https://a2.example", Some(&slug)), "https://k")
         .await
-        .expect("the slug is free again");
-    assert_eq!(rules::redirect(&api.store, None, &slug, None, now()).await.unwrap().as_str(), "https://b.example");
+        .expect("the owner takes its slug back");
+    assert_eq!(rules::redirect(&api.store, None, &slug, None, now()).await.unwrap().as_str(), "https://a2.example");
 
     // Each change wrote its audit entry and event in its transaction.
     let audits = keyhive::testkit::partition(&api, schema::audit_pk(a.org_id.as_str())).await;
     let actions: Vec<_> = audits.iter().filter_map(|i| i.get("action")?.as_s().ok().cloned()).collect();
     let events = keyhive::testkit::partition(&api, schema::outbox_pk(a.org_id.as_str(), "live")).await;
     let types: Vec<_> = events.iter().filter_map(|e| e.get("event_type")?.as_s().ok().cloned()).collect();
-    for expected in ["link.created", "link.updated", "link.deleted"] {
-        assert_eq!(actions.iter().filter(|a| *a == expected).count(), 1, "audit {expected} in {actions:?}");
-        assert_eq!(types.iter().filter(|t| *t == expected).count(), 1, "event {expected} in {types:?}");
+    for (expected, times) in [("link.created", 2), ("link.updated", 1), ("link.deleted", 1)] {
+        assert_eq!(actions.iter().filter(|a| *a == expected).count(), times, "audit {expected} in {actions:?}");
+        assert_eq!(types.iter().filter(|t| *t == expected).count(), times, "event {expected} in {types:?}");
     }
     let events = keyhive::testkit::partition(&api, schema::outbox_pk(b.org_id.as_str(), "test")).await;
-    assert!(events
-        .iter()
-        .any(|e| e.get("event_type").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("link.created")));
+    assert!(events.is_empty(), "the refused creations wrote nothing: {events:?}");
     let _ = second;
 }
 
@@ -228,6 +246,7 @@ async fn a_generated_slug_that_is_taken_is_drawn_again() {
         &change(&b),
         new_link("https://b.example", None),
         "https://k",
+        max_links(),
         || Slug::parse(&draws.pop().unwrap()).unwrap(),
     )
     .await
@@ -242,6 +261,7 @@ async fn a_generated_slug_that_is_taken_is_drawn_again() {
         &change(&b),
         new_link("https://b.example", None),
         "https://k",
+        max_links(),
         always_taken,
     )
     .await;
@@ -332,17 +352,18 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     let api = stack_api().await;
     let (a, b) = (tenant(&api, Environment::Live).await, tenant(&api, Environment::Live).await);
     let host = Hostname::parse(&format!("{}.example.com", unique_slug("go").to_lowercase())).unwrap();
-    let domain = rules::create_domain(&api.store, &change(&a), host.clone(), &[]).await.unwrap();
-    let again = rules::create_domain(&api.store, &change(&a), host.clone(), &[]).await;
-    assert!(matches!(again, Err(ApiError::Conflict(_))), "once per tenant: {again:?}");
+    let domain = rules::create_domain(&api.store, &change(&a), host.clone(), &[], max_domains()).await.unwrap();
+    let again = rules::create_domain(&api.store, &change(&a), host.clone(), &[], max_domains()).await;
+    let Err(ApiError::Conflict(registered_here)) = again else { panic!("once per tenant: {again:?}") };
     // Registering proves nothing: another organization may register the name too (no squatting);
     // the first to verify it holds it.
-    let rival = rules::create_domain(&api.store, &change(&b), host.clone(), &[]).await.unwrap();
+    let rival = rules::create_domain(&api.store, &change(&b), host.clone(), &[], max_domains()).await.unwrap();
     let own = rules::create_domain(
         &api.store,
         &change(&b),
         Hostname::parse("api.example.net").unwrap(),
         &["api.example.net".into()],
+        max_domains(),
     )
     .await;
     assert!(matches!(own, Err(ApiError::Validation { .. })));
@@ -370,9 +391,18 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     ));
     let rival_proof = Txt(vec![rival.verification_value()]);
     let late = rules::verify_domain(&api.store, &rival_proof, &change(&b), rival.id.as_str()).await;
-    assert!(matches!(late, Err(ApiError::Conflict(_))), "{late:?}");
-    let after = rules::create_domain(&api.store, &change(&b), host.clone(), &[]).await;
-    assert!(matches!(after, Err(ApiError::Conflict(_))), "{after:?}");
+    let Err(ApiError::Conflict(verified_elsewhere)) = late else { panic!("{late:?}") };
+    let after = rules::create_domain(&api.store, &change(&b), host.clone(), &[], max_domains()).await;
+    let Err(ApiError::Conflict(registered_elsewhere)) = after else { panic!("{after:?}") };
+    // One message whatever the reason: it never tells that another organization has the name.
+    assert_eq!(verified_elsewhere, registered_here);
+    assert_eq!(registered_elsewhere, registered_here);
+    assert!(!registered_here.contains("another"), "{registered_here}");
+    // The same tenant's other environment is refused alike.
+    let mut a_test = a.clone();
+    a_test.environment = Environment::Test;
+    let other_env = rules::create_domain(&api.store, &change(&a_test), host.clone(), &[], max_domains()).await;
+    assert!(matches!(other_env, Err(ApiError::Conflict(ref m)) if *m == registered_here), "{other_env:?}");
     rules::delete_domain(&api.store, &change(&b), rival.id.as_str(), false).await.unwrap();
     let foreign = rules::create_link(&api.store, &change(&b), on_domain.clone(), "https://k").await;
     assert!(matches!(foreign, Err(ApiError::MissingReference { .. })), "{foreign:?}");
@@ -393,8 +423,19 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     rules::delete_domain(&api.store, &change(&a), domain.id.as_str(), true).await.unwrap();
     assert!(api.store.get_link(&link.id).await.unwrap().is_none(), "force deleted its links");
     assert!(matches!(rules::redirect(&api.store, Some(&host), &slug, None, now()).await, Err(ApiError::NotFound(_))));
-    // The host name is free for anyone again.
-    rules::create_domain(&api.store, &change(&b), host, &[]).await.unwrap();
+    // The host name is free for anyone again, but the deleted links' slugs on it stay reserved
+    // for their organization: a new holder of the name cannot take them over.
+    let successor = rules::create_domain(&api.store, &change(&b), host.clone(), &[], max_domains()).await.unwrap();
+    let successor_proof = Txt(vec![successor.verification_value()]);
+    let (held, _) =
+        rules::verify_domain(&api.store, &successor_proof, &change(&b), successor.id.as_str()).await.unwrap();
+    assert!(held.verified_at.is_some());
+    let mut on_successor = new_link("https://b.example/d", Some(&slug));
+    on_successor.domain = Some(host.clone());
+    let reserved = rules::create_link(&api.store, &change(&b), on_successor.clone(), "https://k").await;
+    assert!(matches!(reserved, Err(ApiError::Conflict(_))), "{reserved:?}");
+    on_successor.slug = Some(Slug::parse(&unique_slug("new")).unwrap());
+    rules::create_link(&api.store, &change(&b), on_successor, "https://k").await.expect("any other slug");
     let events = keyhive::testkit::partition(&api, schema::outbox_pk(a.org_id.as_str(), "live")).await;
     let types: Vec<_> = events.iter().filter_map(|e| e.get("event_type")?.as_s().ok().cloned()).collect();
     for expected in ["domain.verified", "link.created", "link.deleted"] {
@@ -406,4 +447,219 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     for expected in ["domain.created", "domain.verified", "domain.deleted", "link.created", "link.deleted"] {
         assert!(actions.iter().any(|a| a == expected), "audit {expected} in {actions:?}");
     }
+}
+
+/// A deleted link's slug is its organization's and environment's for `SLUG_RESERVATION`: the
+/// redirect is 404 (never the old destination), another organization, the owner's other
+/// environment and a generated slug are refused as for a taken slug, the owner may name it again;
+/// once the period is over (the clock is the change's), anyone may take it, though DynamoDB has
+/// not removed the item yet.
+#[tokio::test]
+async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
+    let api = stack_api().await;
+    let (owner, stranger) = (tenant(&api, Environment::Live).await, tenant(&api, Environment::Live).await);
+    let mut owner_test = owner.clone();
+    owner_test.environment = Environment::Test;
+    let slug = unique_slug("Printed");
+    let link =
+        rules::create_link(&api.store, &change(&owner), new_link("https://old.example", Some(&slug)), "https://k")
+            .await
+            .unwrap();
+    let taken =
+        rules::create_link(&api.store, &change(&stranger), new_link("https://x.example", Some(&slug)), "https://k")
+            .await;
+    let Err(ApiError::Conflict(taken_message)) = taken else { panic!("{taken:?}") };
+
+    let deleted_at = now();
+    rules::delete_link(&api.store, &change_at(&owner, deleted_at), &link).await.unwrap();
+    assert_eq!(api.store.link_count((&owner.org_id, owner.environment)).await.unwrap(), 0, "the slot is given back");
+    // The reservation: the slug's item, without a link, with its expiry for DynamoDB's TTL.
+    let key = keyhive::store::items::key_of(schema::slug_pk(schema::OWN_LINK_DOMAIN, &slug), schema::SLUG_SK);
+    let item = api.store.get_consistent(key).await.unwrap().expect("the slug's item stays");
+    let until = deleted_at + SLUG_RESERVATION;
+    assert_eq!(item[schema::TTL_ATTRIBUTE].as_n().unwrap(), &until.unix_timestamp().to_string());
+    assert_eq!(item["org_id"].as_s().unwrap(), owner.org_id.as_str());
+    assert!(!item.contains_key("link_id") && !item.contains_key("destination"), "{item:?}");
+
+    // The public redirect: 404 like an unknown slug, to the end of the period and after.
+    for at in [now(), until - Duration::minutes(1), until + Duration::days(1)] {
+        let answer = rules::redirect(&api.store, None, &slug.to_uppercase(), Some(&human("x.example")), at).await;
+        assert!(matches!(answer, Err(ApiError::NotFound(_))), "{at}: {answer:?}");
+    }
+    // Nobody else, not even the owner's other environment, in any case, until the period ends.
+    let almost = until - Duration::minutes(1);
+    for (who, text) in [(&stranger, slug.clone()), (&stranger, slug.to_lowercase()), (&owner_test, slug.clone())] {
+        let refused = rules::create_link(
+            &api.store,
+            &change_at(who, almost),
+            new_link("https://x.example", Some(&text)),
+            "https://k",
+        )
+        .await;
+        // The very answer a live link's slug gets (the message names the slug as asked).
+        let as_taken = taken_message.replace(&slug, &text);
+        assert!(matches!(refused, Err(ApiError::Conflict(ref m)) if *m == as_taken), "{text}: {refused:?}");
+    }
+    assert_eq!(api.store.link_count((&stranger.org_id, stranger.environment)).await.unwrap(), 0);
+    // Nor a generated slug of the owner itself: only a slug it names takes its reservation back.
+    let fresh = unique_slug("frs");
+    let mut draws = vec![fresh.clone(), slug.clone()];
+    let drawn = rules::create_link_with_slugs(
+        &api.store,
+        &change(&owner),
+        new_link("https://gen.example", None),
+        "https://k",
+        max_links(),
+        || Slug::parse(&draws.pop().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(drawn.slug.as_str(), fresh, "the reserved slug was drawn first and refused");
+    assert!(matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))));
+
+    // The owner names it again: the claim replaces the reservation.
+    let back = rules::create_link(
+        &api.store,
+        &change(&owner),
+        new_link("https://new.example", Some(&slug.to_lowercase())),
+        "https://k",
+    )
+    .await
+    .expect("the owner takes its slug back");
+    assert_eq!(rules::redirect(&api.store, None, &slug, None, now()).await.unwrap().as_str(), "https://new.example");
+    let key = keyhive::store::items::key_of(schema::slug_pk(schema::OWN_LINK_DOMAIN, &slug), schema::SLUG_SK);
+    let item = api.store.get_consistent(key).await.unwrap().unwrap();
+    assert!(!item.contains_key(schema::TTL_ATTRIBUTE) && !item.contains_key("reserved_until"), "{item:?}");
+    let retaken =
+        rules::create_link(&api.store, &change(&owner), new_link("https://x.example", Some(&slug)), "https://k").await;
+    assert!(matches!(retaken, Err(ApiError::Conflict(_))), "a live link is no reservation: {retaken:?}");
+
+    // Deleted again, then past the period: the reservation is over, though still stored.
+    let second_delete = now();
+    rules::delete_link(&api.store, &change_at(&owner, second_delete), &back).await.unwrap();
+    let over = second_delete + SLUG_RESERVATION + Duration::minutes(1);
+    let still_reserved = rules::create_link(
+        &api.store,
+        &change_at(&stranger, over - Duration::minutes(2)),
+        new_link("https://x.example", Some(&slug)),
+        "https://k",
+    )
+    .await;
+    assert!(matches!(still_reserved, Err(ApiError::Conflict(_))), "{still_reserved:?}");
+    let successor = rules::create_link(
+        &api.store,
+        &change_at(&stranger, over),
+        new_link("https://successor.example", Some(&slug)),
+        "https://k",
+    )
+    .await
+    .expect("an expired reservation is free");
+    assert_eq!(
+        rules::redirect(&api.store, None, &slug, None, over).await.unwrap().as_str(),
+        "https://successor.example"
+    );
+    // And now the slug is the successor's: its former owner is refused.
+    let former = rules::create_link(
+        &api.store,
+        &change_at(&owner, over),
+        new_link("https://x.example", Some(&slug)),
+        "https://k",
+    )
+    .await;
+    assert!(matches!(former, Err(ApiError::Conflict(_))), "{former:?}");
+    let _ = successor;
+}
+
+/// The link ceiling is a counter taken in each creation's transaction: concurrent creations never
+/// pass it, the one past it is 409 `QUOTA_EXCEEDED` naming the limit and writes nothing, and a
+/// delete gives its slot back.
+#[tokio::test]
+async fn the_link_ceiling_holds_under_concurrency_and_a_delete_frees_a_slot() {
+    let api = Arc::new(stack_api().await);
+    let owner = tenant(&api, Environment::Live).await;
+    const CEILING: u32 = 3;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (api, owner) = (api.clone(), owner.clone());
+            tokio::spawn(async move {
+                rules::create_link_within(
+                    &api.store,
+                    &change(&owner),
+                    new_link("https://example.com", None),
+                    "https://k",
+                    CEILING,
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut made = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(link) => made.push(link),
+            Err(ApiError::QuotaExceeded(message)) => assert!(message.contains("limit of 3 short links"), "{message}"),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(made.len(), CEILING as usize);
+    let tenant_of = (&owner.org_id, owner.environment);
+    assert_eq!(api.store.link_count(tenant_of).await.unwrap(), CEILING as i64);
+    assert_eq!(api.store.list_links(tenant_of, None, 100).await.unwrap().items.len(), CEILING as usize);
+    // The other environment has its own ceiling.
+    let mut test_env = owner.clone();
+    test_env.environment = Environment::Test;
+    rules::create_link_within(
+        &api.store,
+        &change(&test_env),
+        new_link("https://example.com", None),
+        "https://k",
+        CEILING,
+    )
+    .await
+    .expect("the test environment counts apart");
+
+    rules::delete_link(&api.store, &change(&owner), &made[0]).await.unwrap();
+    assert_eq!(api.store.link_count(tenant_of).await.unwrap(), CEILING as i64 - 1);
+    // A named slug too (the reservation of the deleted one is the owner's: it counts as a link).
+    let slug = made[0].slug.as_str().to_string();
+    rules::create_link_within(
+        &api.store,
+        &change(&owner),
+        new_link("https://again.example", Some(&slug)),
+        "https://k",
+        CEILING,
+    )
+    .await
+    .expect("the freed slot");
+    let full = rules::create_link_within(
+        &api.store,
+        &change(&owner),
+        new_link("https://example.com", None),
+        "https://k",
+        CEILING,
+    )
+    .await;
+    assert!(matches!(full, Err(ApiError::QuotaExceeded(_))), "{full:?}");
+    assert_eq!(api.store.link_count(tenant_of).await.unwrap(), CEILING as i64);
+}
+
+/// The custom-domain ceiling: registering past it is 409 `QUOTA_EXCEEDED` naming the limit and
+/// writes nothing; deleting one gives its slot back.
+#[tokio::test]
+async fn the_domain_ceiling_refuses_one_more_and_a_delete_frees_a_slot() {
+    let api = stack_api().await;
+    let owner = tenant(&api, Environment::Live).await;
+    let host = || Hostname::parse(&format!("{}.example.com", unique_slug("cap").to_lowercase())).unwrap();
+    let first = rules::create_domain(&api.store, &change(&owner), host(), &[], 2).await.unwrap();
+    rules::create_domain(&api.store, &change(&owner), host(), &[], 2).await.unwrap();
+    let third = host();
+    let full = rules::create_domain(&api.store, &change(&owner), third.clone(), &[], 2).await;
+    let Err(ApiError::QuotaExceeded(message)) = full else { panic!("{full:?}") };
+    assert!(message.contains("limit of 2 custom domains"), "{message}");
+    let listed = api.store.list_domains((&owner.org_id, owner.environment), None, 100).await.unwrap();
+    assert_eq!(listed.items.len(), 2, "nothing written");
+    rules::delete_domain(&api.store, &change(&owner), first.id.as_str(), false).await.unwrap();
+    rules::create_domain(&api.store, &change(&owner), third, &[], 2).await.expect("the freed slot");
+    let again = rules::create_domain(&api.store, &change(&owner), host(), &[], 2).await;
+    assert!(matches!(again, Err(ApiError::QuotaExceeded(_))), "{again:?}");
 }

@@ -63,7 +63,7 @@ fn sandbox_key(id: &SandboxId) -> Item {
 }
 
 fn quota_key(org: &OrgId, environment: Environment) -> Item {
-    key_of(schema::quota_pk(org.as_str(), environment.as_str()), schema::SANDBOX_QUOTA_SK)
+    key_of(schema::sandbox_quota_pk(org.as_str(), environment.as_str()), schema::QUOTA_SK)
 }
 
 /// The highest GSI2 sort key of a deadline at or before `now` (`#~` sorts after every id).

@@ -32,7 +32,7 @@ async fn partition_values(api: &Api, pk: String, attr: &str) -> Vec<String> {
 
 async fn running_slots(api: &Api, org: &OrgId, environment: Environment) -> i64 {
     let key =
-        keyhive::store::items::key_of(schema::quota_pk(org.as_str(), environment.as_str()), schema::SANDBOX_QUOTA_SK);
+        keyhive::store::items::key_of(schema::sandbox_quota_pk(org.as_str(), environment.as_str()), schema::QUOTA_SK);
     let item = api.store.get_consistent(key).await.unwrap().unwrap_or_default();
     keyhive::store::items::opt_n(&item, "running").unwrap_or(0)
 }

@@ -141,12 +141,29 @@ pub struct Endpoint {
     pub updated_at: OffsetDateTime,
 }
 
+/// A URL as readers see it: the values of its query string (where receivers often keep a token)
+/// replaced by `***`, the names kept (a bare `?token` is all value). Only the caller that sets a
+/// URL sees it whole, in its own request.
+pub fn redacted_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_string() };
+    let Some(query) = parsed.query() else { return url.to_string() };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}=***"),
+            None => "***".to_string(),
+        })
+        .collect();
+    parsed.set_query(Some(&redacted.join("&")));
+    parsed.to_string()
+}
+
 impl Endpoint {
-    /// The public form: never the secret.
+    /// The public form: never the secret, and the URL's query values redacted.
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id.as_str(),
-            "url": self.url,
+            "url": redacted_url(&self.url),
             "events": self.events.names(),
             "description": self.description,
             "enabled": self.enabled,
@@ -297,6 +314,16 @@ mod tests {
         assert!(Subscription::parse(&["key.exploded".into()]).unwrap_err().contains("key.exploded"));
         let some = Subscription::parse(&["key.created".into(), "link.deleted".into()]).unwrap();
         assert!(some.includes("key.created") && !some.includes("key.revoked"));
+    }
+
+    #[test]
+    fn query_values_are_redacted_and_names_kept() {
+        assert_eq!(
+            redacted_url("https://hooks.example.com/in?token=s3cret&team=a%20b"),
+            "https://hooks.example.com/in?token=***&team=***"
+        );
+        assert_eq!(redacted_url("https://hooks.example.com/in"), "https://hooks.example.com/in");
+        assert_eq!(redacted_url("https://hooks.example.com/in?s3cret&a=1"), "https://hooks.example.com/in?***&a=***");
     }
 
     #[test]

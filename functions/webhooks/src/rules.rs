@@ -4,12 +4,12 @@
 
 use crate::crypto::{signature_header, SealingKey};
 use crate::model::{
-    next_attempt, Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint, SigningSecret, Subscription, WebhookId,
-    DISABLE_AFTER,
+    next_attempt, redacted_url, Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint, SigningSecret, Subscription,
+    WebhookId, DISABLE_AFTER,
 };
 use crate::sender::{Outcome, Sender};
 use crate::ssrf::{Policy, Resolver};
-use crate::store::{AttemptEffect, OutboxRecord, WebhookStore, MAX_ENDPOINTS};
+use crate::store::{AttemptEffect, OutboxRecord, WebhookStore};
 use keyhive::auth::permissions::{permission_name, Action, Permissions, Resource};
 use keyhive::change::{AuditAction, Change, EventType, OutboxEvent};
 use keyhive::http::error::ApiError;
@@ -25,6 +25,9 @@ pub const RECOVER_WINDOW: Duration = Duration::days(7);
 /// again with a later `since` for more).
 pub const RECOVER_SCAN: u32 = 300;
 pub const RECOVER_LIMIT: usize = 100;
+/// Re-sends (resend and recover together) one endpoint may ask for in one UTC hour, so that no
+/// tenant can keep the dispatcher busy with the same failed deliveries over and over.
+pub const REQUEUES_PER_HOUR: u32 = 100;
 
 /// What the delivery side needs, built once per instance.
 pub struct Outbound {
@@ -33,14 +36,12 @@ pub struct Outbound {
     pub sender: Sender,
 }
 
-/// Checks a URL's shape and, for a name, what it resolves to (400 on `field` when refused).
+/// Checks a URL's shape, port and, for a name, what it resolves to (400 on `field` when
+/// refused). The lookup is bounded by `ssrf::CHECK_LOOKUP_LIMIT` (5 s, half the function's
+/// timeout): a name whose DNS does not answer in time is 400 too, the caller's input.
 pub async fn check_url(outbound: &Outbound, field: &str, url: &str) -> Result<String, ApiError> {
     let (parsed, target) = outbound.policy.parse(url).map_err(|r| ApiError::validation(field, r.to_string()))?;
-    outbound
-        .resolver
-        .addresses(&outbound.policy, &target)
-        .await
-        .map_err(|r| ApiError::validation(field, r.to_string()))?;
+    outbound.resolver.check(&outbound.policy, &target).await.map_err(|r| ApiError::validation(field, r.to_string()))?;
     Ok(parsed.to_string())
 }
 
@@ -74,6 +75,14 @@ pub fn check_readable(permissions: &Permissions, events: &Subscription) -> Resul
     Ok(())
 }
 
+/// Whoever decides where an endpoint's events go, or who can verify them, takes over what the
+/// endpoint receives: changing its URL, rotating its secret (the new one is shown to the caller),
+/// re-sending or recovering its deliveries each need the read permission of every event type it
+/// is subscribed to, as subscribing it anew would (403 naming the first lacking).
+pub fn check_may_direct(permissions: &Permissions, endpoint: &Endpoint) -> Result<(), ApiError> {
+    check_readable(permissions, &endpoint.events)
+}
+
 /// An endpoint of the caller's organization and environment; anything else is 404.
 pub async fn visible<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
     let id = WebhookId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))?;
@@ -91,12 +100,8 @@ pub async fn create<S: WebhookStore + ?Sized>(
     url: String,
     events: Subscription,
     description: Option<String>,
+    max_endpoints: u32,
 ) -> Result<(Endpoint, SigningSecret), ApiError> {
-    if store.endpoints_of((&change.org_id, change.environment)).await?.len() >= MAX_ENDPOINTS {
-        return Err(ApiError::QuotaExceeded(format!(
-            "this organization has {MAX_ENDPOINTS} webhook endpoints in this environment already"
-        )));
-    }
     let id = WebhookId::generate();
     let secret = SigningSecret::generate();
     let endpoint = Endpoint {
@@ -117,7 +122,7 @@ pub async fn create<S: WebhookStore + ?Sized>(
     };
     // A retry is never replayed with the secret: the record answers 409 with the id.
     let log = change.creation_log(endpoint.environment, AuditAction::WebhookCreated, endpoint.id.as_str(), None, None);
-    store.create_endpoint(&endpoint, &log).await?;
+    store.create_endpoint(&endpoint, max_endpoints, &log).await?;
     Ok((endpoint, secret))
 }
 
@@ -149,11 +154,19 @@ pub struct EndpointPatch {
 pub async fn update<S: WebhookStore + ?Sized>(
     store: &S,
     change: &Change,
+    permissions: &Permissions,
     id: &str,
     patch: EndpointPatch,
 ) -> Result<Endpoint, ApiError> {
     let mut endpoint = visible(store, change, id).await?;
     let read_at = endpoint.updated_at;
+    if let Some(events) = &patch.events {
+        check_readable(permissions, events)?;
+    }
+    if patch.url.is_some() {
+        // What it will receive at the new URL: the new subscription, or the one it has.
+        check_readable(permissions, patch.events.as_ref().unwrap_or(&endpoint.events))?;
+    }
     if let Some(url) = patch.url {
         endpoint.url = url;
     }
@@ -173,9 +186,11 @@ pub async fn rotate<S: WebhookStore + ?Sized>(
     store: &S,
     key: &SealingKey,
     change: &Change,
+    permissions: &Permissions,
     id: &str,
 ) -> Result<(Endpoint, SigningSecret), ApiError> {
     let mut endpoint = visible(store, change, id).await?;
+    check_may_direct(permissions, &endpoint)?;
     let read_at = endpoint.updated_at;
     let secret = SigningSecret::generate();
     let previous = std::mem::replace(&mut endpoint.sealed_secret, key.seal(&secret, &endpoint.id));
@@ -245,17 +260,19 @@ pub async fn send_test<S: WebhookStore + ?Sized>(store: &S, change: &Change, id:
 pub async fn resend<S: WebhookStore + ?Sized>(
     store: &S,
     change: &Change,
+    permissions: &Permissions,
     id: &str,
     delivery_id: &str,
 ) -> Result<Delivery, ApiError> {
     let endpoint = visible(store, change, id).await?;
+    check_may_direct(permissions, &endpoint)?;
     let delivery_id = DeliveryId::parse(delivery_id).ok_or(ApiError::NotFound("delivery"))?;
     let delivery = match store.get_delivery(&delivery_id).await? {
         Some(d) if d.endpoint_id == endpoint.id => d,
         _ => return Err(ApiError::NotFound("delivery")),
     };
     let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
-    store.requeue(&delivery, change.at, Some(&audit)).await?;
+    store.requeue(&delivery, change.at, REQUEUES_PER_HOUR, Some(&audit)).await?;
     Ok(Delivery { status: DeliveryStatus::Pending, next_at: Some(change.at), ..delivery })
 }
 
@@ -263,6 +280,7 @@ pub async fn resend<S: WebhookStore + ?Sized>(
 pub async fn recover<S: WebhookStore + ?Sized>(
     store: &S,
     change: &Change,
+    permissions: &Permissions,
     id: &str,
     since: OffsetDateTime,
 ) -> Result<usize, ApiError> {
@@ -270,15 +288,26 @@ pub async fn recover<S: WebhookStore + ?Sized>(
         return Err(ApiError::validation("since", "reaches back at most 7 days"));
     }
     let endpoint = visible(store, change, id).await?;
+    check_may_direct(permissions, &endpoint)?;
     let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
     let mut requeued = 0;
     let failed = store.deliveries_since(&endpoint.id, since, RECOVER_SCAN).await?;
     for delivery in failed.iter().filter(|d| d.status == DeliveryStatus::Failed).take(RECOVER_LIMIT) {
         // One audit entry for the call, with its first re-send.
-        store.requeue(delivery, change.at, (requeued == 0).then_some(&audit)).await?;
-        requeued += 1;
+        match store.requeue(delivery, change.at, REQUEUES_PER_HOUR, (requeued == 0).then_some(&audit)).await {
+            Ok(()) => requeued += 1,
+            // The hour's re-sends are used up: what was re-sent stands (call again later).
+            Err(keyhive::store::ChangeError::Quota(_)) if requeued > 0 => break,
+            Err(err) => return Err(err.into()),
+        }
     }
     Ok(requeued)
+}
+
+/// Whether `endpoint` receives events of `event_type` now. `webhook.test` is sent to one endpoint
+/// on request, whatever it is subscribed to.
+fn receives(endpoint: &Endpoint, event_type: &str) -> bool {
+    event_type == EventType::WebhookTest.as_str() || endpoint.events.includes(event_type)
 }
 
 /// Fans one outbox event out to every enabled endpoint of its tenant subscribed to its type.
@@ -327,6 +356,17 @@ pub async fn attempt<S: WebhookStore + ?Sized>(
     let endpoint = store.get_endpoint(&delivery.endpoint_id).await?;
     let number = delivery.attempts + 1;
     let (outcome, endpoint) = match endpoint {
+        // Deliveries go only where the endpoint is subscribed now: one unsubscribed since the
+        // event (or re-sent after) fails without a retry and without counting against it.
+        Some(endpoint) if !receives(&endpoint, &delivery.event_type) => (
+            Outcome {
+                status: None,
+                duration: std::time::Duration::ZERO,
+                error: Some("the endpoint is no longer subscribed to this event type".into()),
+                retry_after: None,
+            },
+            None,
+        ),
         Some(endpoint) if endpoint.enabled => {
             let outcome = send(key, outbound, &endpoint, &delivery, now).await?;
             (outcome, Some(endpoint))
@@ -416,10 +456,22 @@ pub fn effect_of(
     now: OffsetDateTime,
 ) -> AttemptEffect {
     if outcome.succeeded() {
-        return AttemptEffect { status: DeliveryStatus::Delivered, next_at: None, success: true, disable: None };
+        return AttemptEffect {
+            status: DeliveryStatus::Delivered,
+            next_at: None,
+            success: true,
+            disable: None,
+            touches_endpoint: endpoint.is_some(),
+        };
     }
     let Some(endpoint) = endpoint else {
-        return AttemptEffect { status: DeliveryStatus::Failed, next_at: None, success: false, disable: None };
+        return AttemptEffect {
+            status: DeliveryStatus::Failed,
+            next_at: None,
+            success: false,
+            disable: None,
+            touches_endpoint: false,
+        };
     };
     let failing_for = now - endpoint.failing_since.unwrap_or(now);
     let reason = if outcome.status == Some(410) {
@@ -431,8 +483,7 @@ pub fn effect_of(
     };
     if let Some(reason) = reason {
         let change = Change::system(delivery.org_id.clone(), delivery.environment, delivery.id.as_str(), now);
-        let data =
-            json!({ "id": endpoint.id.as_str(), "url": endpoint.url, "reason": reason, "disabled_at": rfc3339(now) });
+        let data = json!({ "id": endpoint.id.as_str(), "url": redacted_url(&endpoint.url), "reason": reason, "disabled_at": rfc3339(now) });
         let event = change.event(delivery.environment, EventType::WebhookDisabled, data);
         let log = change.log(delivery.environment, AuditAction::WebhookDisabled, endpoint.id.as_str(), Some(event));
         return AttemptEffect {
@@ -440,19 +491,50 @@ pub fn effect_of(
             next_at: None,
             success: false,
             disable: Some((reason, log)),
+            touches_endpoint: true,
         };
     }
     let retry_after = outcome.retry_after.map(|s| Duration::seconds(s.min(86_400) as i64));
     match next_attempt(number, now, retry_after, rand::random::<f64>()) {
-        Some(next_at) => {
-            AttemptEffect { status: DeliveryStatus::Pending, next_at: Some(next_at), success: false, disable: None }
-        }
-        None => AttemptEffect { status: DeliveryStatus::Failed, next_at: None, success: false, disable: None },
+        Some(next_at) => AttemptEffect {
+            status: DeliveryStatus::Pending,
+            next_at: Some(next_at),
+            success: false,
+            disable: None,
+            touches_endpoint: true,
+        },
+        None => AttemptEffect {
+            status: DeliveryStatus::Failed,
+            next_at: None,
+            success: false,
+            disable: None,
+            touches_endpoint: true,
+        },
     }
 }
 
-/// How many items one dispatcher pass takes per work shard.
+/// How many outbox events one dispatcher pass fans out per work shard.
 pub const PASS_LIMIT: u32 = 50;
+/// How many of one organization's due deliveries a round of a pass takes: every organization
+/// with due work gets this many attempts a round, however large another's backlog.
+pub const PER_TENANT_ROUND: u32 = 10;
+/// Attempts in flight at once (each holds a connection and a request body): bounded, so a large
+/// batch cannot exhaust a 128 MB function.
+pub const CONCURRENCY: usize = 16;
+
+/// How long a pass keeps starting attempts, and how many it may start. The scheduled function has
+/// 60 s: an attempt started at the end of the budget still finishes within it (its lookup and
+/// exchange are each bounded by the send timeout).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub time: std::time::Duration,
+    pub attempts: usize,
+}
+
+impl Budget {
+    /// The scheduled pass and the stream batches in AWS.
+    pub const LAMBDA: Budget = Budget { time: std::time::Duration::from_secs(35), attempts: usize::MAX };
+}
 
 /// What one dispatcher pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -461,14 +543,17 @@ pub struct Pass {
     pub attempts: usize,
 }
 
-/// One pass: fans out pending outbox events, then attempts due deliveries. The scheduled
-/// Lambda, the local loop and the stream handler (with the stream's events) all run this.
+/// One pass: fans out pending outbox events, then attempts due deliveries in rounds, each
+/// organization's oldest first and organizations in turn, until nothing is due or the budget
+/// is spent. The scheduled Lambda and the local loop run this.
 pub async fn dispatch<S: WebhookStore + ?Sized>(
     store: &S,
     key: &SealingKey,
     outbound: &Outbound,
     now: OffsetDateTime,
+    budget: Budget,
 ) -> Result<Pass, ApiError> {
+    let started = std::time::Instant::now();
     let mut pass = Pass::default();
     for shard in 0..keyhive::schema::WORK_SHARDS {
         for (pk, sk) in store.pending_events(shard, PASS_LIMIT).await? {
@@ -480,32 +565,100 @@ pub async fn dispatch<S: WebhookStore + ?Sized>(
             }
         }
     }
-    let mut due = Vec::new();
-    for shard in 0..keyhive::schema::WORK_SHARDS {
-        due.extend(store.due_deliveries(shard, now, PASS_LIMIT).await?);
+    // Ids taken in an earlier round are not taken again in this pass (one another dispatcher
+    // holds stays due until its lease ends).
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let left =
+            Budget { time: budget.time.saturating_sub(started.elapsed()), attempts: budget.attempts - pass.attempts };
+        if left.time.is_zero() || left.attempts == 0 {
+            break;
+        }
+        let round = due_round(store, now).await?;
+        let fresh: Vec<Vec<DeliveryId>> = round
+            .into_iter()
+            .map(|ids| ids.into_iter().filter(|id| seen.insert(id.clone())).collect::<Vec<_>>())
+            .filter(|ids| !ids.is_empty())
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        let made = attempt_all(store, key, outbound, &interleave(fresh), now, left).await;
+        pass.attempts += made.started;
+        if made.started == 0 {
+            break;
+        }
     }
-    pass.attempts = attempt_all(store, key, outbound, &due, now).await;
     Ok(pass)
 }
 
-/// Attempts deliveries all at once (each bounded by the send timeout): one slow endpoint never
-/// holds up the others. Returns how many were attempted.
+/// One round's due deliveries, per organization (each organization's from every shard).
+async fn due_round<S: WebhookStore + ?Sized>(store: &S, now: OffsetDateTime) -> Result<Vec<Vec<DeliveryId>>, ApiError> {
+    let mut by_org: std::collections::BTreeMap<keyhive::model::OrgId, Vec<DeliveryId>> = Default::default();
+    for shard in 0..keyhive::schema::WORK_SHARDS {
+        let mut after = None;
+        while let Some((org, ids)) = store.next_tenant_due(shard, after.as_ref(), now, PER_TENANT_ROUND).await? {
+            if !ids.is_empty() {
+                let taken = by_org.entry(org.clone()).or_default();
+                let room = (PER_TENANT_ROUND as usize).saturating_sub(taken.len());
+                taken.extend(ids.into_iter().take(room));
+            }
+            after = Some(org);
+        }
+    }
+    Ok(by_org.into_values().collect())
+}
+
+/// Round robin: the first of each organization's, then the second of each, and so on.
+pub fn interleave<T>(queues: Vec<Vec<T>>) -> Vec<T> {
+    let mut iters: Vec<_> = queues.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        for iter in &mut iters {
+            out.extend(iter.next());
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// What `attempt_all` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Attempted {
+    /// Attempts started (within the budget).
+    pub started: usize,
+    /// Attempts made and recorded (not taken by another dispatcher meanwhile).
+    pub made: usize,
+}
+
+/// Attempts deliveries in order, `CONCURRENCY` at a time (each bounded by the send timeout): one
+/// slow endpoint never holds up the others, and none starts once the budget is spent (what is
+/// left stays due for the next pass).
 pub async fn attempt_all<S: WebhookStore + ?Sized>(
     store: &S,
     key: &SealingKey,
     outbound: &Outbound,
     ids: &[DeliveryId],
     now: OffsetDateTime,
-) -> usize {
-    let attempts = ids.iter().map(|id| attempt(store, key, outbound, id, now));
-    let mut made = 0;
-    for result in futures_util::future::join_all(attempts).await {
+    budget: Budget,
+) -> Attempted {
+    use futures_util::StreamExt;
+    let started = std::time::Instant::now();
+    let within = ids.iter().take(budget.attempts).take_while(|_| started.elapsed() < budget.time);
+    let results: Vec<_> = futures_util::stream::iter(within.map(|id| attempt(store, key, outbound, id, now)))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut attempted = Attempted { started: results.len(), made: 0 };
+    for result in results {
         match result {
-            Ok(Some(_)) => made += 1,
+            Ok(Some(_)) => attempted.made += 1,
             Ok(None) => {}
             // Its lease runs out and it is tried again.
             Err(err) => tracing::warn!(error = %keyhive::http::error::source_chain(&err), "a delivery attempt failed"),
         }
     }
-    made
+    attempted
 }

@@ -20,9 +20,6 @@ use time::{Duration, OffsetDateTime};
 
 pub type Tenant<'a> = (&'a OrgId, Environment);
 
-/// Endpoints per organization and environment: a fan-out writes one delivery per endpoint in one
-/// transaction (at most 100 writes).
-pub const MAX_ENDPOINTS: usize = 50;
 /// How long attempt records are kept.
 pub const ATTEMPT_RETENTION: Duration = Duration::days(30);
 /// A claimed delivery is another dispatcher's for this long (then it is retried: a dispatcher
@@ -51,6 +48,9 @@ pub struct AttemptEffect {
     pub success: bool,
     /// The endpoint is disabled, for this reason, with this change log (`webhook.disabled`).
     pub disable: Option<(String, ChangeLog)>,
+    /// Whether the outcome says anything of the endpoint's health (not when it was not sent to
+    /// it: deleted, disabled or no longer subscribed).
+    pub touches_endpoint: bool,
 }
 
 #[async_trait]
@@ -62,9 +62,16 @@ pub trait WebhookStore: Send + Sync {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<Endpoint>, ChangeError>;
-    /// Every endpoint of a tenant (at most `MAX_ENDPOINTS`).
+    /// Every endpoint of a tenant, all pages of them (a fan-out must reach each one).
     async fn endpoints_of(&self, tenant: Tenant<'_>) -> Result<Vec<Endpoint>, ChangeError>;
-    async fn create_endpoint(&self, endpoint: &Endpoint, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Creates an endpoint, taking one of its tenant's `max_endpoints` slots in the same
+    /// transaction (`ChangeError::Quota` when none is left, however many requests race).
+    async fn create_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        max_endpoints: u32,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError>;
     /// Writes what the API changes (url, events, description, secrets, enabled), conditional on
     /// the endpoint being as read (`updated_at`): `ChangeError::Stale` otherwise.
     async fn update_endpoint(
@@ -83,9 +90,16 @@ pub trait WebhookStore: Send + Sync {
     async fn fan_out(&self, event: &OutboxRecord, deliveries: &[Delivery]) -> Result<bool, ChangeError>;
     /// Creates one delivery outside the outbox (`webhook.test`), with its audit entry.
     async fn create_delivery(&self, delivery: &Delivery, audit: &AuditEntry) -> Result<(), ChangeError>;
-    /// Pending deliveries due at `now`, of one work shard.
-    async fn due_deliveries(&self, shard: u32, now: OffsetDateTime, limit: u32)
-        -> Result<Vec<DeliveryId>, ChangeError>;
+    /// The next organization after `after` (in id order) with pending deliveries in one work
+    /// shard, and up to `limit` of its deliveries due at `now`, oldest first (none when all of
+    /// its deliveries are due later). `None` when no organization follows.
+    async fn next_tenant_due(
+        &self,
+        shard: u32,
+        after: Option<&OrgId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Option<(OrgId, Vec<DeliveryId>)>, ChangeError>;
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
     /// Takes a due delivery for one attempt (`Ok(false)`: another dispatcher has it, or it is not
     /// due or pending any more).
@@ -99,12 +113,14 @@ pub trait WebhookStore: Send + Sync {
         attempt: &Attempt,
         effect: &AttemptEffect,
     ) -> Result<(), ChangeError>;
-    /// Makes a delivery pending again, due at `now` (resend, recover).
-    /// The audit entry, when given, is written in the same transaction.
+    /// Makes a delivery pending again, due at `now` (resend, recover), taking one of its
+    /// endpoint's `per_hour` re-sends of the current UTC hour (`ChangeError::Quota` when none is
+    /// left). The audit entry, when given, is written in the same transaction.
     async fn requeue(
         &self,
         delivery: &Delivery,
         now: OffsetDateTime,
+        per_hour: u32,
         audit: Option<&AuditEntry>,
     ) -> Result<(), ChangeError>;
     /// An endpoint's attempts, newest first.
@@ -125,6 +141,11 @@ pub trait WebhookStore: Send + Sync {
 
 fn endpoint_key(id: &WebhookId) -> Item {
     key_of(schema::webhook_pk(id.as_str()), schema::WEBHOOK_SK)
+}
+
+/// The tenant's endpoint count (its ceiling is `Limits::webhooks`).
+fn endpoint_count_key(org: &OrgId, environment: Environment) -> Item {
+    key_of(schema::webhook_quota_pk(org.as_str(), environment.as_str()), schema::QUOTA_SK)
 }
 
 fn delivery_key(id: &DeliveryId) -> Item {
@@ -208,10 +229,14 @@ fn endpoint_record(item: &Item) -> Result<Endpoint, StoreError> {
     })
 }
 
-fn due_keys(id: &DeliveryId, next_at: OffsetDateTime) -> [(String, AttributeValue); 2] {
+/// A pending delivery's place in its shard's due queue: by organization, then by time, so the
+/// dispatcher can take each organization's oldest in turn (one tenant's backlog never starves
+/// another's).
+fn due_keys(delivery: &Delivery, next_at: OffsetDateTime) -> [(String, AttributeValue); 2] {
+    let id = delivery.id.as_str();
     [
-        (schema::GSI2PK.into(), s(schema::due_gsi2pk(schema::shard_of(id.as_str())))),
-        (schema::GSI2SK.into(), s(format!("{}#{}", rfc3339(next_at), id.as_str()))),
+        (schema::GSI2PK.into(), s(schema::due_gsi2pk(schema::shard_of(id)))),
+        (schema::GSI2SK.into(), s(schema::due_gsi2sk(delivery.org_id.as_str(), &rfc3339(next_at), id))),
     ]
 }
 
@@ -236,7 +261,7 @@ fn delivery_item(x: &Delivery) -> Item {
     ]);
     if let (DeliveryStatus::Pending, Some(next_at)) = (x.status, x.next_at) {
         item.insert("next_at".into(), s(rfc3339(next_at)));
-        item.extend(due_keys(&x.id, next_at));
+        item.extend(due_keys(x, next_at));
     }
     item
 }
@@ -310,11 +335,11 @@ fn outbox_record(item: &Item) -> Result<OutboxRecord, StoreError> {
     })
 }
 
-/// The keys of a sparse GSI2 partition's entries up to `upto` (all when `None`).
+/// The keys of a sparse GSI2 partition's entries in `range`, oldest first.
 async fn gsi2_keys(
     store: &DynamoStore,
     partition: String,
-    upto: Option<String>,
+    range: SortRange,
     limit: u32,
 ) -> Result<Vec<Item>, ChangeError> {
     let listing = Listing {
@@ -322,7 +347,7 @@ async fn gsi2_keys(
         partition_attr: schema::GSI2PK,
         partition,
         sort_attr: schema::GSI2SK,
-        range: upto.map_or(SortRange::All, SortRange::UpTo),
+        range,
         filter: Filter::default(),
         key_attrs: &[schema::PK, schema::SK, schema::GSI2PK, schema::GSI2SK],
     };
@@ -360,13 +385,35 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn endpoints_of(&self, tenant: Tenant<'_>) -> Result<Vec<Endpoint>, ChangeError> {
-        Ok(self.list_endpoints(tenant, None, MAX_ENDPOINTS as u32).await?.items)
+        let mut endpoints = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.list_endpoints(tenant, start.as_ref(), 100).await?;
+            endpoints.extend(page.items);
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(endpoints),
+            }
+        }
     }
 
-    async fn create_endpoint(&self, endpoint: &Endpoint, log: &ChangeLog) -> Result<(), ChangeError> {
+    async fn create_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        max_endpoints: u32,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let created = tx.create(endpoint_item(endpoint))?;
         tx.on_condition(created, ChangeError::Conflict("webhook id collision; retry".into()));
+        tx.take_slot(
+            endpoint_count_key(&endpoint.org_id, endpoint.environment),
+            "count",
+            max_endpoints,
+            ChangeError::Quota(format!(
+                "this organization has {max_endpoints} webhook endpoints in this environment already"
+            )),
+        )?;
         tx.log(log)?;
         tx.commit().await
     }
@@ -412,12 +459,13 @@ impl WebhookStore for DynamoStore {
         let mut tx = self.transaction();
         let deleted = tx.delete(endpoint_key(&endpoint.id), "attribute_exists(PK)", None)?;
         tx.on_condition(deleted, ChangeError::NotFound);
+        tx.give_back_slot(endpoint_count_key(&endpoint.org_id, endpoint.environment), "count")?;
         tx.log(log)?;
         tx.commit().await
     }
 
     async fn pending_events(&self, shard: u32, limit: u32) -> Result<Vec<(String, String)>, ChangeError> {
-        let entries = gsi2_keys(self, schema::pending_events_gsi2pk(shard), None, limit).await?;
+        let entries = gsi2_keys(self, schema::pending_events_gsi2pk(shard), SortRange::All, limit).await?;
         Ok(entries
             .iter()
             .filter_map(|e| Some((opt_s(e, schema::PK)?.to_string(), opt_s(e, schema::SK)?.to_string())))
@@ -457,18 +505,32 @@ impl WebhookStore for DynamoStore {
         tx.commit().await
     }
 
-    async fn due_deliveries(
+    async fn next_tenant_due(
         &self,
         shard: u32,
+        after: Option<&OrgId>,
         now: OffsetDateTime,
         limit: u32,
-    ) -> Result<Vec<DeliveryId>, ChangeError> {
-        let bound = format!("{}#~", rfc3339(now));
-        let entries = gsi2_keys(self, schema::due_gsi2pk(shard), Some(bound), limit).await?;
-        Ok(entries
+    ) -> Result<Option<(OrgId, Vec<DeliveryId>)>, ChangeError> {
+        let partition = schema::due_gsi2pk(shard);
+        // Past every entry of `after` ('~' sorts after the time and id that follow the org id).
+        let range = after.map_or(SortRange::All, |org| SortRange::From(format!("{}#~", org.as_str())));
+        let first = gsi2_keys(self, partition.clone(), range, 1).await?;
+        let Some(first) = first.first() else { return Ok(None) };
+        let sort_key = opt_s(first, schema::GSI2SK).ok_or_else(|| corrupt(schema::GSI2SK))?;
+        let org = sort_key.split('#').next().and_then(OrgId::parse).ok_or_else(|| corrupt(schema::GSI2SK))?;
+        let due_bound = schema::due_gsi2sk(org.as_str(), &rfc3339(now), "~");
+        // Its oldest entry comes first: when that is not due, none of its entries is.
+        if sort_key > due_bound.as_str() {
+            return Ok(Some((org, Vec::new())));
+        }
+        let range = SortRange::Between { from: format!("{}#", org.as_str()), to: due_bound };
+        let entries = gsi2_keys(self, partition, range, limit).await?;
+        let ids = entries
             .iter()
             .filter_map(|e| opt_s(e, schema::PK)?.strip_prefix("DLV#").and_then(DeliveryId::parse))
-            .collect())
+            .collect();
+        Ok(Some((org, ids)))
     }
 
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
@@ -518,7 +580,7 @@ impl WebhookStore for DynamoStore {
                 .condition_expression("#st = :pending AND lease = :lease");
             match (effect.status, effect.next_at) {
                 (DeliveryStatus::Pending, Some(next_at)) => {
-                    let [(pk_name, pk), (sk_name, sk)] = due_keys(&delivery.id, next_at);
+                    let [(pk_name, pk), (sk_name, sk)] = due_keys(delivery, next_at);
                     u.update_expression(
                         "SET #st = :st, attempt = :n, next_at = :next, #gpk = :gpk, #gsk = :gsk REMOVE lease_until",
                     )
@@ -539,7 +601,9 @@ impl WebhookStore for DynamoStore {
         tx.put(attempt_item(&delivery.endpoint_id, attempt), None)?;
         // The endpoint's health; it may have been deleted meanwhile (then nothing to update).
         let at = s(rfc3339(attempt.at));
-        if effect.success {
+        if !effect.touches_endpoint {
+            // Not sent to it: nothing to say of its health.
+        } else if effect.success {
             tx.update(endpoint_key(&delivery.endpoint_id), |u| {
                 u.update_expression("SET last_success_at = :at REMOVE failing_since")
                     .condition_expression("attribute_exists(PK)")
@@ -591,9 +655,12 @@ impl WebhookStore for DynamoStore {
         &self,
         delivery: &Delivery,
         now: OffsetDateTime,
+        per_hour: u32,
         audit: Option<&AuditEntry>,
     ) -> Result<(), ChangeError> {
-        let [(pk_name, pk), (sk_name, sk)] = due_keys(&delivery.id, now);
+        let hour = rfc3339(now).chars().take(13).collect::<String>();
+        let budget = key_of(schema::requeues_pk(delivery.endpoint_id.as_str()), hour);
+        let [(pk_name, pk), (sk_name, sk)] = due_keys(delivery, now);
         let mut tx = self.transaction();
         let requeued = tx.update(delivery_key(&delivery.id), |u| {
             u.update_expression(
@@ -609,6 +676,19 @@ impl WebhookStore for DynamoStore {
             .expression_attribute_values(":gsk", sk)
         })?;
         tx.on_condition(requeued, ChangeError::NotFound);
+        let taken = tx.update(budget, |u| {
+            u.update_expression("ADD #count :one SET #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":limit", n(per_hour))
+                .expression_attribute_values(":ttl", n((now + Duration::hours(2)).unix_timestamp()))
+        })?;
+        tx.on_condition(
+            taken,
+            ChangeError::Quota(format!("this endpoint has re-sent {per_hour} deliveries this hour; try again later")),
+        );
         tx.log(&ChangeLog { audits: audit.into_iter().cloned().collect(), events: Vec::new(), idempotency: None })?;
         tx.commit().await
     }

@@ -173,7 +173,7 @@ async fn endpoint(
     let key = webhooks.sealing_key().await.unwrap();
     let change = Change::by(who, "req_webhook_test", now());
     let (endpoint, secret) =
-        rules::create(&webhooks.api.store, key, &change, url.to_string(), events, None).await.unwrap();
+        rules::create(&webhooks.api.store, key, &change, url.to_string(), events, None, 50).await.unwrap();
     (endpoint, secret.reveal())
 }
 
@@ -181,7 +181,8 @@ async fn endpoint(
 async fn dispatch_at(webhooks: &Webhooks, at: OffsetDateTime) {
     let key = webhooks.sealing_key().await.unwrap();
     for _ in 0..5 {
-        let pass = rules::dispatch(&webhooks.api.store, key, &webhooks.outbound, at).await.unwrap();
+        let pass =
+            rules::dispatch(&webhooks.api.store, key, &webhooks.outbound, at, rules::Budget::LAMBDA).await.unwrap();
         if pass.events + pass.attempts == 0 {
             break;
         }
@@ -344,7 +345,7 @@ async fn receiver_down_then_back_gets_everything_and_a_dispatcher_dying_mid_send
     let receiver = Receiver::start(&[]).await;
     let change = Change::by(&who, "req_patch", now());
     let patch = rules::EndpointPatch { url: Some(receiver.url()), ..Default::default() };
-    rules::update(&webhooks.api.store, &change, hook.id.as_str(), patch).await.unwrap();
+    rules::update(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), patch).await.unwrap();
     dispatch_at(&webhooks, later).await;
     assert_eq!(receiver.requests().len(), 2, "the claimed one waits for its lease");
     dispatch_at(&webhooks, later + Duration::seconds(31)).await;
@@ -357,7 +358,8 @@ async fn receiver_down_then_back_gets_everything_and_a_dispatcher_dying_mid_send
     assert_eq!(ids.len(), 3);
 
     // A resend repeats one under the same webhook-id, so the receiver can deduplicate it.
-    let resent = rules::resend(&webhooks.api.store, &change, hook.id.as_str(), &got[0].0).await.unwrap();
+    let resent =
+        rules::resend(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), &got[0].0).await.unwrap();
     dispatch_at(&webhooks, now() + Duration::minutes(2)).await;
     let got = receiver.requests();
     assert_eq!(got.len(), 4);
@@ -373,7 +375,7 @@ async fn a_rotation_signs_with_both_secrets_for_a_day() {
     let (hook, old) = endpoint(&webhooks, &who, &receiver.url(), Subscription::All).await;
     let key = webhooks.sealing_key().await.unwrap();
     let change = Change::by(&who, "req_rotate", now());
-    let (_, new) = rules::rotate(&webhooks.api.store, key, &change, hook.id.as_str()).await.unwrap();
+    let (_, new) = rules::rotate(&webhooks.api.store, key, &change, &who.permissions, hook.id.as_str()).await.unwrap();
     let new = new.reveal();
     emit(&webhooks, &who, EventType::KeyRolled, json!({"id": "k"})).await;
     dispatch_at(&webhooks, now()).await;
@@ -440,8 +442,187 @@ async fn urls_to_non_public_addresses_are_refused_when_set_and_when_delivered() 
     let (hook, _) = endpoint(&webhooks_local, &who, &url, Subscription::All).await;
     emit(&webhooks_local, &who, EventType::KeyCreated, json!({"id": "k"})).await;
     let key = webhooks_local.sealing_key().await.unwrap();
-    rules::dispatch(&webhooks_local.api.store, key, &webhooks.outbound, now()).await.unwrap();
+    rules::dispatch(&webhooks_local.api.store, key, &webhooks.outbound, now(), rules::Budget::LAMBDA).await.unwrap();
     assert!(receiver.requests().is_empty());
     let attempts = webhooks_local.api.store.list_attempts(&hook.id, None, 5).await.unwrap().items;
     assert!(attempts[0].error.as_deref().is_some_and(|e| e.contains("non-public")), "{attempts:?}");
+}
+
+// Endpoint cap, fan-out, fairness and re-send bounds (issue 21 findings 1, 3 and 4).
+
+async fn try_endpoint(
+    webhooks: &Webhooks,
+    who: &Identity,
+    url: &str,
+    max: u32,
+) -> Result<webhooks::model::Endpoint, keyhive::ApiError> {
+    let key = webhooks.sealing_key().await.unwrap();
+    let change = Change::by(who, "req_cap", now());
+    rules::create(&webhooks.api.store, key, &change, url.to_string(), Subscription::All, None, max).await.map(|r| r.0)
+}
+
+#[tokio::test]
+async fn the_endpoint_cap_holds_under_100_concurrent_creates_and_a_deletion_frees_a_slot() {
+    let webhooks = webhooks_on_stack().await;
+    let who = tenant(&webhooks).await;
+    let creates = (0..100).map(|i| {
+        let (webhooks, who) = (&webhooks, &who);
+        async move { try_endpoint(webhooks, who, &format!("http://127.0.0.1:9/{i}"), 50).await }
+    });
+    let results = futures_util::future::join_all(creates).await;
+    let made: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let refused = results.iter().filter(|r| matches!(r, Err(keyhive::ApiError::QuotaExceeded(_)))).count();
+    assert_eq!(
+        (made.len(), refused),
+        (50, 50),
+        "{:?}",
+        results.iter().filter(|r| r.is_err()).take(3).collect::<Vec<_>>()
+    );
+    let listed = webhooks.api.store.endpoints_of((&who.org_id, who.environment)).await.unwrap();
+    assert_eq!(listed.len(), 50);
+
+    let change = Change::by(&who, "req_cap_delete", now());
+    rules::delete(&webhooks.api.store, &change, made[0].id.as_str()).await.unwrap();
+    try_endpoint(&webhooks, &who, "http://127.0.0.1:9/again", 50).await.expect("the freed slot");
+    let full = try_endpoint(&webhooks, &who, "http://127.0.0.1:9/over", 50).await;
+    assert!(matches!(full, Err(keyhive::ApiError::QuotaExceeded(_))), "{full:?}");
+}
+
+#[tokio::test]
+async fn an_event_reaches_every_endpoint_past_the_first_page() {
+    let webhooks = webhooks_on_stack().await;
+    let who = tenant(&webhooks).await;
+    for i in 0..60 {
+        try_endpoint(&webhooks, &who, &format!("http://127.0.0.1:9/{i}"), 99).await.unwrap();
+    }
+    let event_id = emit(&webhooks, &who, EventType::LinkCreated, json!({"id": "lnk_1"})).await;
+    let key = webhooks.sealing_key().await.unwrap();
+    let pass = rules::dispatch(
+        &webhooks.api.store,
+        key,
+        &webhooks.outbound,
+        now(),
+        rules::Budget { time: std::time::Duration::from_secs(30), attempts: 0 },
+    )
+    .await
+    .unwrap();
+    assert_eq!(pass.events, 1);
+    let endpoints = webhooks.api.store.endpoints_of((&who.org_id, who.environment)).await.unwrap();
+    assert_eq!(endpoints.len(), 60);
+    for endpoint in &endpoints {
+        let id = webhooks::model::DeliveryId::of(&event_id, &endpoint.id);
+        assert!(
+            webhooks.api.store.get_delivery(&id).await.unwrap().is_some(),
+            "no delivery for {}",
+            endpoint.id.as_str()
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_tenants_backlog_never_starves_another_tenants_delivery() {
+    let webhooks = webhooks_on_stack().await;
+    let (flooder, other) = (tenant(&webhooks).await, tenant(&webhooks).await);
+    let (flood_receiver, other_receiver) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
+    let (flood_hook, _) = endpoint(&webhooks, &flooder, &flood_receiver.url(), Subscription::All).await;
+    let (other_hook, _) = endpoint(&webhooks, &other, &other_receiver.url(), Subscription::All).await;
+    // The flooder's 60 deliveries are all older than the other tenant's one.
+    let start = now();
+    for i in 0..60 {
+        let change = Change::by(&flooder, "req_flood", start - Duration::minutes(10) + Duration::seconds(i));
+        rules::send_test(&webhooks.api.store, &change, flood_hook.id.as_str()).await.unwrap();
+    }
+    let change = Change::by(&other, "req_other", start);
+    rules::send_test(&webhooks.api.store, &change, other_hook.id.as_str()).await.unwrap();
+
+    let key = webhooks.sealing_key().await.unwrap();
+    let budget = rules::Budget { time: std::time::Duration::from_secs(30), attempts: 10 };
+    let pass = rules::dispatch(&webhooks.api.store, key, &webhooks.outbound, start, budget).await.unwrap();
+    assert_eq!(pass.attempts, 10, "the pass stops at its budget");
+    assert_eq!(other_receiver.requests().len(), 1, "the other tenant's delivery went in the first round");
+    assert_eq!(flood_receiver.requests().len(), 9);
+    // Later passes go on with the backlog.
+    let budget = rules::Budget { time: std::time::Duration::from_secs(30), attempts: usize::MAX };
+    let pass = rules::dispatch(&webhooks.api.store, key, &webhooks.outbound, start, budget).await.unwrap();
+    assert_eq!(pass.attempts, 51);
+    assert_eq!(flood_receiver.requests().len(), 60);
+}
+
+#[tokio::test]
+async fn re_sends_are_bounded_per_endpoint_and_hour() {
+    let webhooks = webhooks_on_stack().await;
+    let who = tenant(&webhooks).await;
+    let receiver = Receiver::start(&[Play::Status(410)]).await;
+    let (hook, _) = endpoint(&webhooks, &who, &receiver.url(), Subscription::All).await;
+    let change = Change::by(&who, "req_resend", now());
+    let delivery = rules::send_test(&webhooks.api.store, &change, hook.id.as_str()).await.unwrap();
+    dispatch_at(&webhooks, now()).await;
+    let failed = webhooks.api.store.get_delivery(&delivery.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, DeliveryStatus::Failed);
+
+    let since = now() - Duration::hours(1);
+    let recover = || rules::recover(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), since);
+    assert_eq!(recover().await.unwrap(), 1, "recover and resend share the hour's re-sends");
+    for _ in 1..rules::REQUEUES_PER_HOUR {
+        rules::resend(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), delivery.id.as_str())
+            .await
+            .unwrap();
+    }
+    let over =
+        rules::resend(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), delivery.id.as_str()).await;
+    assert!(matches!(over, Err(keyhive::ApiError::QuotaExceeded(_))), "{over:?}");
+    // Failed again, and still over the hour's bound.
+    let store = &webhooks.api.store;
+    let pending = store.get_delivery(&delivery.id).await.unwrap().unwrap();
+    let lease = store.claim(&delivery.id, now()).await.unwrap().unwrap();
+    let attempt = webhooks::model::Attempt {
+        delivery_id: delivery.id.clone(),
+        event_id: pending.event_id.clone(),
+        event_type: pending.event_type.clone(),
+        attempt: pending.attempts + 1,
+        at: now(),
+        status_code: Some(500),
+        duration_ms: 1,
+        error: None,
+        next_retry_at: None,
+    };
+    let effect = webhooks::store::AttemptEffect {
+        status: DeliveryStatus::Failed,
+        next_at: None,
+        success: false,
+        disable: None,
+        touches_endpoint: true,
+    };
+    store.record_attempt(&pending, &lease, &attempt, &effect).await.unwrap();
+    assert!(matches!(recover().await, Err(keyhive::ApiError::QuotaExceeded(_))));
+    // The next hour has its own.
+    let later = Change::by(&who, "req_resend_later", now() + Duration::hours(1));
+    rules::resend(&webhooks.api.store, &later, &who.permissions, hook.id.as_str(), delivery.id.as_str()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_delivery_goes_only_where_the_endpoint_is_subscribed_when_it_is_sent() {
+    let webhooks = webhooks_on_stack().await;
+    let who = tenant(&webhooks).await;
+    let receiver = Receiver::start(&[]).await;
+    let (hook, _) =
+        endpoint(&webhooks, &who, &receiver.url(), Subscription::parse(&["key.created".into()]).unwrap()).await;
+    let event_id = emit(&webhooks, &who, EventType::KeyCreated, json!({"id": "k"})).await;
+    let key = webhooks.sealing_key().await.unwrap();
+    let events_only = rules::Budget { time: std::time::Duration::from_secs(30), attempts: 0 };
+    rules::dispatch(&webhooks.api.store, key, &webhooks.outbound, now(), events_only).await.unwrap();
+    // Unsubscribed before it is sent.
+    let change = Change::by(&who, "req_unsubscribe", now());
+    let patch = rules::EndpointPatch {
+        events: Some(Subscription::parse(&["link.created".into()]).unwrap()),
+        ..Default::default()
+    };
+    rules::update(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), patch).await.unwrap();
+    dispatch_at(&webhooks, now()).await;
+    assert!(receiver.requests().is_empty());
+    let delivery =
+        webhooks.api.store.get_delivery(&webhooks::model::DeliveryId::of(&event_id, &hook.id)).await.unwrap();
+    assert_eq!(delivery.unwrap().status, DeliveryStatus::Failed);
+    let hook = webhooks.api.store.get_endpoint(&hook.id).await.unwrap().unwrap();
+    assert!(hook.enabled && hook.failing_since.is_none(), "not the endpoint's failure");
 }

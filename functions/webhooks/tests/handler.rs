@@ -268,3 +268,60 @@ async fn the_audit_log_filters_in_the_query_and_a_test_key_reads_test_entries_on
     }
     let _: Value = body_json(&send(&hooks, read(&admin, &[])).await);
 }
+
+// Outbound policy (issue 21 finding 6)
+
+#[tokio::test]
+async fn refused_ports_and_special_purpose_ranges_are_400_on_url() {
+    let hooks = webhooks(false).await;
+    let (_, admin) = new_org(&hooks.api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let create = |url: &str| {
+        Event::load("webhooks-create.json").authorized_as(&admin).body(&json!({"url": url, "events": ["*"]}))
+    };
+    for (url, reason) in [
+        ("https://93.184.215.14:6379/hook", "port 6379"),
+        ("https://93.184.215.14:22/hook", "port 22"),
+        // A name's port is refused before any lookup.
+        ("https://hooks.example.com:2375/hook", "port 2375"),
+        ("https://[fec0::1]/hook", "non-public"),
+        ("https://[2001:10::1]/hook", "non-public"),
+        ("https://192.88.99.1/hook", "non-public"),
+        ("https://[64:ff9b::a00:1]/hook", "non-public"),
+    ] {
+        let answer = send(&hooks, create(url)).await;
+        let error = assert_envelope(&answer, 400)["error"].clone();
+        assert_eq!(error["code"], "VALIDATION_FAILED", "{url}");
+        assert_eq!(error["details"]["field"], "url", "{url}");
+        let said = error["details"]["reason"].as_str().unwrap();
+        assert!(said.contains(reason), "{url}: {said}");
+    }
+    let list = assert_envelope(&send(&hooks, Event::load("webhooks-list.json").authorized_as(&admin)).await, 200);
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+
+    // A public address on an allowed high port is fine; a PATCH to a refused port is 400 and
+    // changes nothing.
+    let created = assert_envelope(&send(&hooks, create("https://93.184.215.14:8443/hook")).await, 201);
+    let id = created["data"]["id"].as_str().unwrap();
+    let patch = Event::load("webhooks-update.json")
+        .authorized_as(&admin)
+        .param("id", id)
+        .body(&json!({"url": "https://93.184.215.14:11211/hook"}));
+    assert_eq!(assert_envelope(&send(&hooks, patch).await, 400)["error"]["details"]["field"], "url");
+    let got = assert_envelope(
+        &send(&hooks, Event::load("webhooks-get.json").authorized_as(&admin).param("id", id)).await,
+        200,
+    );
+    assert_eq!(got["data"]["url"], "https://93.184.215.14:8443/hook");
+
+    // Local development reaches loopback on any port, and nothing more.
+    let local = webhooks(true).await;
+    let loopback = json!({"url": "http://127.0.0.1:6379/hook", "events": ["*"]});
+    assert_envelope(
+        &send(&local, Event::load("webhooks-create.json").authorized_as(&admin).body(&loopback)).await,
+        201,
+    );
+    let public = json!({"url": "http://93.184.215.14:6379/hook", "events": ["*"]});
+    let refused = send(&local, Event::load("webhooks-create.json").authorized_as(&admin).body(&public)).await;
+    assert_eq!(assert_envelope(&refused, 400)["error"]["details"]["field"], "url");
+}

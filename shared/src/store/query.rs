@@ -136,6 +136,10 @@ impl DynamoStore {
         let wanted = limit as usize + 1;
         let mut found: Vec<Item> = Vec::new();
         let mut exclusive_start = start.map(|position| start_key(listing, position)).transpose()?;
+        let mut read = 0usize;
+        // Where a filtered read stopped at its bound before the page filled: the next page starts
+        // there.
+        let mut stopped_at: Option<Item> = None;
         loop {
             // Unfiltered, one more item than the page tells whether more follow; filtered, read
             // wider rounds so sparse matches take few round trips.
@@ -182,25 +186,39 @@ impl DynamoStore {
                 }
             }
             let out = query.send().await.map_err(classify)?;
+            read += usize::try_from(out.scanned_count).unwrap_or(0);
             found.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
+                Some(last) if found.len() < wanted && read >= MAX_ITEMS_READ => {
+                    stopped_at = Some(last);
+                    break;
+                }
                 Some(last) if found.len() < wanted => exclusive_start = Some(last),
                 _ => break,
             }
         }
         if found.len() <= limit as usize {
-            return Ok((found, None));
+            let position = stopped_at.map(|last| position_of(listing, &last));
+            return Ok((found, position));
         }
         found.truncate(limit as usize);
-        let position = found.last().map(|last| {
-            listing
-                .key_attrs
-                .iter()
-                .filter_map(|attr| Some((attr.to_string(), last.get(*attr)?.as_s().ok()?.clone())))
-                .collect()
-        });
+        let position = found.last().map(|last| position_of(listing, last));
         Ok((found, position))
     }
+}
+
+/// The items one filtered listing request reads at most (DynamoDB's scanned count, matching or
+/// not): a filter that matches little answers a short page, or an empty one, with a cursor to
+/// go on from, instead of reading the whole partition in one request.
+pub const MAX_ITEMS_READ: usize = 1000;
+
+/// The position after `item` (a page's last item, or the last key a query evaluated).
+fn position_of(listing: &Listing<'_>, item: &Item) -> Position {
+    listing
+        .key_attrs
+        .iter()
+        .filter_map(|attr| Some((attr.to_string(), item.get(*attr)?.as_s().ok()?.clone())))
+        .collect()
 }
 
 /// The exclusive start key of a page that begins after `position`. The position came sealed from

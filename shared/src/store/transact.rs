@@ -87,6 +87,37 @@ impl Transaction<'_> {
         Ok(self.push(TransactWriteItem::builder().delete(built(delete.build())?).build()))
     }
 
+    /// Takes one slot of a counter (`attribute` on the item at `key`) that may hold at most
+    /// `limit`: a conditional `ADD`, so concurrent creations can never overshoot the ceiling.
+    /// When it is full the transaction fails with `full`.
+    pub fn take_slot(
+        &mut self,
+        key: Item,
+        attribute: &str,
+        limit: u32,
+        full: ChangeError,
+    ) -> Result<usize, StoreError> {
+        let position = self.update(key, |u| {
+            u.update_expression("ADD #count :one")
+                .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+                .expression_attribute_names("#count", attribute)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":limit", n(limit))
+        })?;
+        self.on_condition(position, full);
+        Ok(position)
+    }
+
+    /// Gives back a slot `take_slot` took, in the deleting transaction (unconditional: a
+    /// condition here would make the deletion itself fail).
+    pub fn give_back_slot(&mut self, key: Item, attribute: &str) -> Result<usize, StoreError> {
+        self.update(key, |u| {
+            u.update_expression("ADD #count :minus_one")
+                .expression_attribute_names("#count", attribute)
+                .expression_attribute_values(":minus_one", n(-1))
+        })
+    }
+
     /// A condition on an item the transaction does not write.
     pub fn check(&mut self, key: Item, condition: &str) -> Result<usize, StoreError> {
         let check =

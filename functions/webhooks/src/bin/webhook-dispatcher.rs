@@ -7,6 +7,7 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use std::time::Duration;
+use webhooks::rules::Budget;
 use webhooks::store::WebhookStore;
 use webhooks::Webhooks;
 
@@ -40,13 +41,15 @@ async fn stream(webhooks: &Webhooks, records: &[Value]) -> Result<Value, Error> 
             }
         }
     }
-    webhooks::rules::attempt_all(store, key, &webhooks.outbound, &deliveries, now).await;
+    // What the budget leaves stays due for the scheduled pass.
+    webhooks::rules::attempt_all(store, key, &webhooks.outbound, &deliveries, now, Budget::LAMBDA).await;
     Ok(json!({ "batchItemFailures": failed }))
 }
 
 async fn pass(webhooks: &Webhooks) -> Result<Value, Error> {
     let key = webhooks.sealing_key().await.map_err(|e| failure(&e))?;
-    let pass = webhooks::rules::dispatch(&webhooks.api.store, key, &webhooks.outbound, keyhive::model::now())
+    let now = keyhive::model::now();
+    let pass = webhooks::rules::dispatch(&webhooks.api.store, key, &webhooks.outbound, now, Budget::LAMBDA)
         .await
         .map_err(|e| failure(&e))?;
     if pass.events + pass.attempts > 0 {
