@@ -252,7 +252,9 @@ async fn every_authentication_case_answers_alike_through_both_fronts() {
     let forged = format!("{public}.{}", "A".repeat(43));
     let (_, other) = create_key(&stack, &admin, json!({"name": "second", "type": "bot", "permissions": {}})).await;
     let bearer = |key: &str| format!("Bearer {key}");
-    let cases: Vec<(&str, Vec<(&str, String)>, u16, bool)> = vec![
+    // (case, headers, status, whether watch carries the request whole)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, u16, bool);
+    let cases: Vec<Case> = vec![
         ("X-API-Key", vec![("X-API-Key", admin.clone())], 200, true),
         ("Bearer", vec![("Authorization", bearer(&admin))], 200, true),
         ("lowercase bearer", vec![("Authorization", format!("bearer {admin}"))], 200, true),

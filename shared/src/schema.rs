@@ -20,7 +20,7 @@
 //! | 13 | running sandboxes by deadline (sweep)     | `GSI2PK=RUNNING#<org>#<env>`, `GSI2SK=<expires_at>#<id>`, only while running (sparse) | Query GSI2 `<= now` per tenant; Scan GSI2 for the sweep |
 //! | 14 | an org+env's running-sandbox count (quota) | `PK=QUOTA#SBX#<org>#<env>`, `SK=COUNT`, attribute `running` | conditional ADD in the change's transaction |
 //! | 15 | a short link by id, and its clicks per UTC day | `PK=LINK#<link_id>`, `SK=LINK` / `SK=DAY#<yyyy-mm-dd>` | Get/TransactWrite; Query (link and days); one `UpdateItem ADD` per click |
-//! | 16 | a slug on a domain (claim, and the redirect's one read) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Put in the link's transaction; GetItem |
+//! | 16 | a slug on a domain (claim, the redirect's one read, and a deleted link's 90-day reservation for its organization and environment) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Update in the link's transaction (free, reservation expired, or the caller's own); GetItem |
 //! | 17 | an org+env's links, newest first          | `GSI1PK=ORG#<org>#<env>#LINKS`, `GSI1SK=<created_at>#<id>`   | Query GSI1, descending |
 //! | 18 | an org+env's link, domain, webhook endpoint count; an organization's key count (ceilings) | `PK=QUOTA#LINK\|DOM\|WHK#<org>#<env>`, `PK=QUOTA#KEY#<org>`, `SK=COUNT`, attribute `count` | conditional ADD in the creating transaction, ADD -1 in the deleting one |
 //! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |

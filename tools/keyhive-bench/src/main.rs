@@ -219,9 +219,10 @@ async fn main() {
     });
     let subscription = webhooks::model::Subscription::All;
     let endpoint_change = keyhive::change::Change::by(&identity, "bench", keyhive::model::now());
-    let (endpoint, _) = webhooks::rules::create(&hooks.api.store, sealing, &endpoint_change, url, subscription, None)
-        .await
-        .expect("endpoint");
+    let (endpoint, _) =
+        webhooks::rules::create(&hooks.api.store, sealing, &endpoint_change, url, subscription, None, 50)
+            .await
+            .expect("endpoint");
     let mut event_to_delivery = Vec::new();
     for _ in 0..DELIVERY_ITERATIONS {
         let change = keyhive::change::Change::by(&identity, "bench", keyhive::model::now());
