@@ -1,5 +1,5 @@
 # keyhive: see README.md. Every target installs what it needs into project-local places.
-.PHONY: help dev test fuzz bench build zip docs deploy invoke fmt clippy clean
+.PHONY: help dev test check fuzz bench build zip docs deploy invoke fmt clippy clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F '\t' '{ printf "  make %-8s %s\n", $$1, $$2 }'
@@ -9,6 +9,11 @@ dev: ## the whole API on http://127.0.0.1:9000 over DynamoDB Local and moto
 
 test: ## every check and test against a private local stack
 	@bash scripts/test.sh
+
+check: ## the fast loop: fmt --check, clippy -D warnings, unit tests (no stack, no DynamoDB)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace --lib --bins
 
 fuzz: ## a long schemathesis run (2000+ cases) against a private local stack
 	@bash scripts/fuzz.sh
@@ -26,7 +31,7 @@ zip: ## release zips for Lambda (arm64), under target/lambda/<function>/bootstra
 docs: ## openapi.yaml rendered to one HTML page, target/docs/index.html (make dev serves it at /docs)
 	@bash scripts/docs.sh
 
-deploy: ## build with SAM and deploy to AWS (guided the first time; see README)
+deploy: ## build with SAM and deploy to AWS (guided the first time; see docs/deploy.md)
 	@bash scripts/deploy.sh
 
 invoke: ## EVENT=keys-self.json [FUNCTION=keys]: a sample event through the authorizer and a function under make dev

@@ -18,7 +18,11 @@ log "release arm64 zips"
 make --no-print-directory zip >"$RUN/zip.log" 2>&1 || { tail -20 "$RUN/zip.log"; die "make zip failed"; }
 
 log "init time and peak memory per function (native release builds, minimal Runtime API on loopback)"
-cargo build --release --quiet -p health -p authorizer -p keys -p sandboxes -p links -p webhooks -p hello-lambda --bins
+# Every function crate (the folders under functions/, as make zip builds them), and the
+# hello-world baseline.
+packages=()
+for f in functions/*/; do packages+=(-p "$(basename "$f")"); done
+cargo build --release --quiet "${packages[@]}" -p hello-lambda --bins
 "$VENV/bin/python" scripts/runtime_bench.py target/release "$RUN/runtime.json"
 
 log "stack figures against DynamoDB Local and moto"

@@ -46,8 +46,8 @@ response before the checks see it; each adjustment keeps the fuzzer testing the 
 - Likewise watch answers its own 500 for any header value that is not ASCII (it cannot put it in
   the event it builds). Such values are sent with each non-ASCII character replaced by `?`: still
   not a valid credential or header value for keyhive. The functions' and the authorizer's answers
-  to non-ASCII header values themselves are tested on API Gateway events (tests/handler.rs,
-  tests/authorizer.rs).
+  to non-ASCII header values themselves are tested on API Gateway events
+  (tests/integration/handler.rs, tests/integration/authorizer.rs).
 """
 
 import http.server

@@ -4,8 +4,9 @@ run time), then the function with the authorizer's context in the REST event. No
 written to a tracked file: the key lives only in this process and in cargo lambda's stdin.
 
 usage: invoke.py EVENT [FUNCTION]   (EVENT: a file name in events/, e.g. keys-self.json;
-       FUNCTION: defaults to the event's first word, as the route table assigns it; INVOKE_PORT
-       and KEY_FILE override 9000 and .dev/admin-key)
+       FUNCTION: defaults to the function template.yaml's route table gives the event's method
+       and path, the authorizer for a REQUEST event; INVOKE_PORT and KEY_FILE override 9000 and
+       .dev/admin-key)
 """
 
 import json
@@ -14,10 +15,28 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PREFIX_FUNCTION = {
-    "keys": "keys", "members": "keys", "sandboxes": "sandboxes", "links": "links", "domains": "links",
-    "webhooks": "webhooks", "audit": "webhooks", "health": "health", "authorizer": "authorizer",
-}
+TEMPLATE = os.path.join(ROOT, "template.yaml")
+
+
+def function_for(event):
+    """The function API Gateway hands this event to, from the route table of template.yaml as
+    rest_front.py reads it (`rest_front.py --template template.yaml --routes` prints it): the
+    API's authorizer for a REQUEST authorizer event, else the route of the event's method and
+    path (ANY when the method has none of its own). None when no route takes the event."""
+    sys.dont_write_bytecode = True  # no __pycache__ left in scripts/
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import rest_front
+
+    try:
+        api = rest_front.load_api(TEMPLATE)
+    except (OSError, ValueError, KeyError, rest_front.yaml.YAMLError) as e:
+        sys.exit(f"invoke: {TEMPLATE}: {e}")
+    if event.get("type") == "REQUEST":
+        authorizers = {route.authorizer.function for route in api.routes if route.authorizer}
+        return authorizers.pop() if len(authorizers) == 1 else None
+    method, path = event.get("httpMethod"), event.get("path")
+    found = rest_front.find_route(api, method, path) if method and path else None
+    return found[0].function if found else None
 
 
 def invoke(function, event, port):
@@ -36,7 +55,7 @@ def main(argv):
         sys.exit(__doc__)
     name = argv[0] if argv[0].endswith(".json") else argv[0] + ".json"
     event = json.load(open(os.path.join(ROOT, "events", name)))
-    function = argv[1] if len(argv) > 1 else PREFIX_FUNCTION.get(name.split("-")[0].split(".")[0])
+    function = argv[1] if len(argv) > 1 else function_for(event)
     if not function:
         sys.exit(f"which function takes {name}? name it: make invoke EVENT={name} FUNCTION=...")
     port = int(os.environ.get("INVOKE_PORT", "9000"))

@@ -1,32 +1,58 @@
 """The README's API walkthrough, run as a newcomer would paste it (make test runs this).
 
-Extracts every ```sh block marked `<!-- readme-test: NAME -->` from README.md, in order, and runs
-them as one Bash script (errexit, pipefail) against the stack named by API and KEY, with
-DNS_RECORDS and RECEIVER_PORT pointing at the test stack's own. The blocks fail by themselves on
-an unexpected error status (their `kh` helper is curl --fail-with-body); this adds what output
-alone shows: the refused statuses, the signed deliveries, and cleanup.
+Extracts every ```sh block marked `<!-- readme-test: NAME -->` (the marker on a line of its own,
+right above the block) from README.md and then from the pages under docs/ beside it (docs/*.md,
+by file name), in that order, and runs them as one Bash script (errexit, pipefail) against the
+stack named by API and KEY, with DNS_RECORDS and RECEIVER_PORT pointing at the test stack's own.
+A later block may use what an earlier one defined (docs/webhooks.md's uses the README's `kh`).
+The blocks fail by themselves on an unexpected error status (their `kh` helper is curl
+--fail-with-body); this adds what output alone shows: the refused statuses, the signed
+deliveries, and cleanup.
 
-usage: readme_test.py README.md  (API, KEY, DNS_RECORDS, RECEIVER_PORT in the environment)
+usage: readme_test.py [README.md]          (API, KEY, DNS_RECORDS, RECEIVER_PORT in the environment)
+       readme_test.py --list [README.md]   the marked blocks, in run order; runs nothing
 """
 
+import glob
 import os
 import re
 import subprocess
 import sys
 
+BLOCK = re.compile(r"^<!-- readme-test: ([a-z-]+) -->\n```sh\n(.*?)\n```", re.S | re.M)
+MARKER = re.compile(r"^<!-- readme-test:", re.M)
 
-def blocks(text):
-    found = re.findall(r"<!-- readme-test: ([a-z-]+) -->\n```sh\n(.*?)\n```", text, re.S)
+
+def pages(readme):
+    """README.md, then docs/*.md beside it by name: the order the blocks run in."""
+    docs = os.path.join(os.path.dirname(readme), "docs", "*.md")
+    return [readme] + sorted(glob.glob(docs))
+
+
+def blocks(paths):
+    """(path, name, body) of every marked block, in run order."""
+    found = []
+    for path in paths:
+        text = open(path, encoding="utf-8").read()
+        marked = BLOCK.findall(text)
+        # A marker whose block is not found would silently drop that block from the run.
+        if len(marked) != len(MARKER.findall(text)):
+            sys.exit(f"readme_test: {path}: a readme-test marker not followed by a ```sh block")
+        found += [(path, name, body) for name, body in marked]
     if not found:
-        sys.exit("readme_test: no marked blocks in the README")
+        sys.exit(f"readme_test: no marked blocks in {', '.join(paths)}")
     return found
 
 
+def list_blocks(path):
+    for page, name, body in blocks(pages(path)):
+        print(f"{page}: {name} ({len(body.splitlines())} lines)")
+
+
 def main(path):
-    text = open(path, encoding="utf-8").read()
     names = []
     script = []
-    for name, body in blocks(text):
+    for _, name, body in blocks(pages(path)):
         names.append(name)
         script.append(body)
     result = subprocess.run(
@@ -64,4 +90,8 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    args = sys.argv[1:]
+    if args[:1] == ["--list"]:
+        list_blocks(args[1] if len(args) > 1 else "README.md")
+    else:
+        main(args[0] if args else "README.md")

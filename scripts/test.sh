@@ -55,8 +55,8 @@ export KEYHIVE_DYNAMODB_TIMEOUT_MS=8000
 start_private_stack "$RUN"
 export KEYHIVE_TEST_STACK_DIR="$RUN"
 
-# A TLS front for DynamoDB Local (shared/tests/tls.rs): its one-run CA is the SDK clients' extra
-# CA (KEYHIVE_EXTRA_CA_FILE) for the cargo tests only, beside the compiled-in AWS roots.
+# A TLS front for DynamoDB Local (shared/tests/integration/tls.rs): its one-run CA is the SDK
+# clients' extra CA (KEYHIVE_EXTRA_CA_FILE) for the cargo tests only, beside the compiled-in AWS roots.
 start_tls_front "$RUN"
 export KEYHIVE_TLS_DYNAMODB_URL="https://localhost:$TLS_PORT" KEYHIVE_TLS_CA_FILE="$RUN/tls-ca.pem"
 
@@ -64,23 +64,25 @@ log "cargo test (unit, store against DynamoDB Local, handlers on REST v1 events)
 cargo test --workspace --exclude keyhive-e2e --no-fail-fast
 
 # watch starts function instances with `cargo run`, which waits for the build lock that a
-# running `cargo test` holds: run the end-to-end test binaries directly instead.
+# running `cargo test` holds: run the end-to-end test binary directly instead. It holds one
+# module per area (e2e/tests/integration/), run one after the other as name filters (libtest keeps
+# the tests whose path contains `keys::`): keys:: and links:: each keep 50 requests in flight, and
+# watch stops answering past about 128 at once. All but outage::, which runs in phases below.
 log "end-to-end tests over HTTP through cargo lambda watch"
-mapfile -t E2E_BINS < <(cargo test -p keyhive-e2e --no-run --message-format=json 2>/dev/null | python3 -c '
+E2E_BIN=$(cargo test -p keyhive-e2e --test integration --no-run --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
-        print(m["target"]["name"], m["executable"])')
-[ "${#E2E_BINS[@]}" -gt 0 ] || die "no end-to-end test binaries were built"
-OUTAGE_BIN=""
-for entry in "${E2E_BINS[@]}"; do
-  name=${entry%% *}; bin=${entry#* }
-  if [ "$name" = outage ]; then OUTAGE_BIN=$bin; continue; fi
-  log "running $name"
-  "$bin"
+        print(m["executable"])')
+[ -n "$E2E_BIN" ] || die "the end-to-end test binary was not built"
+mapfile -t E2E_MODULES < <("$E2E_BIN" --list --format terse | sed -n 's/::.*: test$//p' | sort -u)
+printf '%s\n' "${E2E_MODULES[@]}" | grep -qx outage || die "the end-to-end test binary has no outage module"
+for module in "${E2E_MODULES[@]}"; do
+  [ "$module" = outage ] && continue
+  log "running $module"
+  "$E2E_BIN" "$module::"
 done
-[ -n "$OUTAGE_BIN" ] || die "the outage test binary was not built"
 
 log "the README's API walkthrough, pasted as a newcomer would (scripts/readme_test.py)"
 API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") DNS_RECORDS=$KEYHIVE_DNS_RECORDS RECEIVER_PORT=$(free_port) \
@@ -104,11 +106,10 @@ STARTED_PIDS+=("$!")
 wait_for_port "$FRONT_PORT" "the REST front" "$!" 30
 FRONT_URL="http://127.0.0.1:$FRONT_PORT"
 log "end-to-end tests again, through the REST front (API Gateway REST as template.yaml configures it)"
-for entry in "${E2E_BINS[@]}"; do
-  name=${entry%% *}; bin=${entry#* }
-  [ "$name" = outage ] && continue
-  log "running $name through the REST front"
-  KEYHIVE_E2E_URL=$FRONT_URL KEYHIVE_E2E_FRONT=rest "$bin"
+for module in "${E2E_MODULES[@]}"; do
+  [ "$module" = outage ] && continue
+  log "running $module through the REST front"
+  KEYHIVE_E2E_URL=$FRONT_URL KEYHIVE_E2E_FRONT=rest "$E2E_BIN" "$module::"
 done
 
 # A bounded conformance pass (make fuzz runs a long one): a fixed seed keeps CI reproducible.
@@ -120,8 +121,8 @@ run_schemathesis "$WATCH_URL" "$RUN/fuzz" "${FUZZ_MAX_EXAMPLES:-20}" 300 "${FUZZ
 # Each phase both through watch (inline authentication) and through the REST front (the
 # authorizer's failure is API Gateway's AUTHORIZER_CONFIGURATION_ERROR, a 503 envelope there).
 outage_phase() {
-  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$WATCH_URL "$OUTAGE_BIN"
-  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$FRONT_URL KEYHIVE_E2E_FRONT=rest "$OUTAGE_BIN"
+  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$WATCH_URL "$E2E_BIN" outage::
+  KEYHIVE_OUTAGE_PHASE=$1 KEYHIVE_E2E_URL=$FRONT_URL KEYHIVE_E2E_FRONT=rest "$E2E_BIN" outage::
 }
 log "outage: DynamoDB Local up"
 outage_phase before

@@ -40,7 +40,7 @@ pub async fn operator_sdk_config(config: &Config) -> aws_config::SdkConfig {
 fn bounded(config: &Config, trust: tls::TrustStore) -> aws_config::ConfigLoader {
     let attempt = (config.dynamodb_timeout / 2).max(Duration::from_millis(50));
     // rustls on ring: the SDK's default client, minus aws-lc (a smaller zip).
-    // shared/tests/tls.rs runs it through a real TLS handshake.
+    // shared/tests/integration/tls.rs runs it through a real TLS handshake.
     let context = tls::TlsContext::builder().with_trust_store(trust).build().unwrap_or_default();
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))

@@ -87,7 +87,7 @@ pub const DEFAULT_KEY_PREFIX: &str = "kh";
 /// deletion. Set by `KEYHIVE_MAX_<NAME>` (the template's `Max<Name>` parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Unrevoked keys of an organization, both environments (`KEYHIVE_MAX_KEYS`).
+    /// Unrevoked keys of an organization and environment (`KEYHIVE_MAX_KEYS`).
     pub keys: u32,
     /// Short links of an organization and environment (`KEYHIVE_MAX_LINKS`).
     pub links: u32,

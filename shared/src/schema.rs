@@ -22,7 +22,7 @@
 //! | 15 | a short link by id, and its clicks per UTC day | `PK=LINK#<link_id>`, `SK=LINK` / `SK=DAY#<yyyy-mm-dd>` | Get/TransactWrite; Query (link and days); one `UpdateItem ADD` per click |
 //! | 16 | a slug on a domain (claim, the redirect's one read, and a deleted link's 90-day reservation for its organization and environment) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Update in the link's transaction (free, reservation expired, or the caller's own); GetItem |
 //! | 17 | an org+env's links, newest first          | `GSI1PK=ORG#<org>#<env>#LINKS`, `GSI1SK=<created_at>#<id>`   | Query GSI1, descending |
-//! | 18 | an org+env's link, domain, webhook endpoint count; an organization's key count (ceilings) | `PK=QUOTA#LINK\|DOM\|WHK#<org>#<env>`, `PK=QUOTA#KEY#<org>`, `SK=COUNT`, attribute `count` | conditional ADD in the creating transaction, ADD -1 in the deleting one |
+//! | 18 | an org+env's key, link, domain, webhook endpoint count (ceilings) | `PK=QUOTA#KEY\|LINK\|DOM\|WHK#<org>#<env>`, `SK=COUNT`, attribute `count` | conditional ADD in the creating transaction, ADD -1 in the deleting one |
 //! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |
 //! | 20 | a verified hostname's claim (one organization per hostname) | `PK=HOST#<hostname>`, `SK=HOST`, attribute `links` | conditional Put in the verification's transaction; ADD in each link's |
 //! | 21 | a tenant's registration of a hostname     | `PK=ORG#<org>#<env>#HOST#<hostname>`, `SK=HOST`             | conditional Put in the domain's transaction |
@@ -133,9 +133,9 @@ pub fn domain_quota_pk(org_id: &str, environment: &str) -> String {
 pub fn webhook_quota_pk(org_id: &str, environment: &str) -> String {
     format!("QUOTA#WHK#{org_id}#{environment}")
 }
-/// Live (unrevoked) keys of an organization, both environments (attribute `count`).
-pub fn key_quota_pk(org_id: &str) -> String {
-    format!("QUOTA#KEY#{org_id}")
+/// Unrevoked keys of an org+env (attribute `count`).
+pub fn key_quota_pk(org_id: &str, environment: &str) -> String {
+    format!("QUOTA#KEY#{org_id}#{environment}")
 }
 
 pub fn link_pk(link_id: &str) -> String {
@@ -271,7 +271,7 @@ pub struct RoleAccess {
 }
 
 /// Least privilege on the table, per binary: the `dynamodb:LeadingKeys` patterns of each of its
-/// statements in `template.yaml`. `shared/tests/drift.rs` holds the template to this list
+/// statements in `template.yaml`. `shared/tests/integration/drift.rs` holds the template to this list
 /// statement for statement, every pattern to a partition the builders above make, and each
 /// role's effective actions on each partition to what its store code does.
 ///

@@ -449,7 +449,8 @@ pub async fn remove_member<S: MemberStore + KeyAdminStore>(
             log.events.push(by.event(key.environment, EventType::KeyRevoked, revoked));
         }
         let key_id = user_key.as_ref().map(|k| k.key_id.clone());
-        match ctx.store.remove_member(&member, key_id.as_ref(), &log).await {
+        let removed_key = user_key.as_ref().map(|k| (&k.key_id, k.environment));
+        match ctx.store.remove_member(&member, removed_key, &log).await {
             Ok(()) => {
                 return Ok(json!({ "user_id": user_id.as_str(), "removed_key_id": key_id.as_ref().map(KeyId::as_str) }))
             }

@@ -45,7 +45,7 @@ pub trait KeyAdminStore: KeyStore {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<KeyRecord>, ChangeError>;
-    /// Creates a key, taking one of the organization's `max_keys` slots (`ChangeError::Quota`
+    /// Creates a key, taking one of its organization and environment's `max_keys` slots (`ChangeError::Quota`
     /// when none is left); a user key also claims its member's one-key slot (409 if taken).
     async fn create_key(&self, record: &KeyRecord, max_keys: u32, log: &ChangeLog) -> Result<(), ChangeError>;
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
@@ -65,11 +65,12 @@ pub trait MemberStore: Send + Sync {
     /// The id of the member's user key, if they hold one (strongly consistent).
     async fn user_key_of(&self, member: &Member) -> Result<Option<KeyId>, StoreError>;
     /// Removes the member and, in the same transaction, deletes `user_key` (what `user_key_of`
-    /// found). Refused as a conflict when the member's key changed since: no key is orphaned.
+    /// found, with its environment, whose key count it gives back). Refused as a conflict when
+    /// the member's key changed since: no key is orphaned.
     async fn remove_member(
         &self,
         member: &Member,
-        user_key: Option<&KeyId>,
+        user_key: Option<(&KeyId, Environment)>,
         log: &ChangeLog,
     ) -> Result<(), ChangeError>;
 }
@@ -122,10 +123,12 @@ impl KeyAdminStore for DynamoStore {
         let key = tx.create(items::key_item(record))?;
         tx.on_condition(key, ChangeError::Conflict("key id collision; retry".into()));
         tx.take_slot(
-            key_count_key(&record.org_id),
+            key_count_key(&record.org_id, record.environment),
             "count",
             max_keys,
-            ChangeError::Quota(format!("this organization has {max_keys} keys already; revoke one first")),
+            ChangeError::Quota(format!(
+                "this organization has {max_keys} keys in this environment already; revoke one first"
+            )),
         )?;
         if let (KeyType::User, Some(user)) = (record.key_type, &record.user_id) {
             let mut claim = user_key_claim(&record.org_id, user);
@@ -205,7 +208,7 @@ impl KeyAdminStore for DynamoStore {
         })?;
         tx.on_condition(key, ChangeError::Stale);
         if let KeyChange::Revoke { .. } = change {
-            tx.give_back_slot(key_count_key(&current.org_id), "count")?;
+            tx.give_back_slot(key_count_key(&current.org_id, current.environment), "count")?;
         }
         if let (KeyChange::Revoke { .. }, KeyType::User, Some(user)) = (change, current.key_type, &current.user_id) {
             // Free the member's one-key slot, but only if it is still this key's.
@@ -247,9 +250,10 @@ async fn last_used_of(
     Ok(found)
 }
 
-/// The organization's count of unrevoked keys (its ceiling is `Limits::keys`).
-fn key_count_key(org: &OrgId) -> Item {
-    key_of(schema::key_quota_pk(org.as_str()), schema::QUOTA_SK)
+/// The count of an organization's unrevoked keys of one environment (its ceiling is
+/// `Limits::keys`): per environment, so test keys can never use up the live ones' room.
+fn key_count_key(org: &OrgId, environment: Environment) -> Item {
+    key_of(schema::key_quota_pk(org.as_str(), environment.as_str()), schema::QUOTA_SK)
 }
 
 fn member_item(m: &Member) -> Item {
@@ -317,7 +321,7 @@ impl MemberStore for DynamoStore {
     async fn remove_member(
         &self,
         member: &Member,
-        user_key: Option<&KeyId>,
+        user_key: Option<(&KeyId, Environment)>,
         log: &ChangeLog,
     ) -> Result<(), ChangeError> {
         let claim = user_key_claim(&member.org_id, &member.user_id);
@@ -329,11 +333,11 @@ impl MemberStore for DynamoStore {
         )?;
         tx.on_condition(removed, ChangeError::NotFound);
         match user_key {
-            Some(key_id) => {
+            Some((key_id, environment)) => {
                 // The claim must still name this key, and the key goes with it.
                 tx.delete(claim, "key_id = :v", Some(key_id.as_str()))?;
                 tx.delete(key_item_key(key_id), "org_id = :v", Some(member.org_id.as_str()))?;
-                tx.give_back_slot(key_count_key(&member.org_id), "count")?;
+                tx.give_back_slot(key_count_key(&member.org_id, environment), "count")?;
             }
             // No key now, and none may appear while the member is removed.
             None => _ = tx.check(claim, "attribute_not_exists(PK)")?,

@@ -103,6 +103,10 @@ pub trait LinkStore: Send + Sync {
     async fn links_on(&self, tenant: Tenant<'_>, domain: &Hostname, limit: u32) -> Result<Vec<Link>, ChangeError>;
 }
 
+/// How long a force-delete looks for a domain's links (the API functions have 10 s); what it
+/// does not reach stays, and the deletion answers 409 to call again.
+const LINKS_ON_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How a creation may take its slug over from a reservation (a deleted link's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlugClaim {
@@ -790,6 +794,20 @@ impl LinkStore for DynamoStore {
         let mut filter = Filter::default();
         filter.and("#domain = :domain", &[("#domain", "domain")], &[(":domain", domain.as_str())]);
         let pk = schema::org_links_gsi1pk(org.as_str(), environment.as_str());
-        Ok(self.list_records(&Listing { filter, ..Listing::gsi1(pk) }, None, limit, link_record).await?.items)
+        let listing = Listing { filter, ..Listing::gsi1(pk) };
+        // Each page reads a bounded number of links; follow the pages (within a time bound well
+        // inside the function's) so that links older than the newest thousand are reached too.
+        let started = std::time::Instant::now();
+        let (mut found, mut start) = (Vec::new(), None);
+        loop {
+            let page = self.list_records(&listing, start.as_ref(), limit, link_record).await?;
+            found.extend(page.items);
+            match page.next {
+                Some(next) if found.len() < limit as usize && started.elapsed() < LINKS_ON_TIME => start = Some(next),
+                _ => break,
+            }
+        }
+        found.truncate(limit as usize);
+        Ok(found)
     }
 }

@@ -154,7 +154,8 @@ async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, A
         WebhooksOp::Enable => {
             no_body(&call)?;
             let change = call.change()?;
-            Ok(Reply::ok(rules::enable(store, &change, call.param("id")?).await?.to_json()))
+            let permissions = &call.identity()?.permissions;
+            Ok(Reply::ok(rules::enable(store, &change, permissions, call.param("id")?).await?.to_json()))
         }
         WebhooksOp::ListDeliveries => {
             let list = ListRequest::read(api, &call, ATTEMPT_LIST).await?;

@@ -141,22 +141,34 @@ pub struct Endpoint {
     pub updated_at: OffsetDateTime,
 }
 
-/// A URL as readers see it: the values of its query string (where receivers often keep a token)
-/// replaced by `***`, the names kept (a bare `?token` is all value). Only the caller that sets a
-/// URL sees it whole, in its own request.
+/// A URL as readers see it: where receivers keep a token, redacted. Query values become `***`
+/// (names kept; a bare `?token` is all value), and so does every path segment of 16 characters
+/// or more (Slack's, Discord's and Zapier's hook URLs carry their token in the path); the
+/// fragment goes. Only the caller that sets a URL sees it whole, in its own request.
 pub fn redacted_url(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else { return url.to_string() };
-    let Some(query) = parsed.query() else { return url.to_string() };
-    let redacted: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) => format!("{name}=***"),
-            None => "***".to_string(),
-        })
+    let path: Vec<String> = parsed
+        .path()
+        .split('/')
+        .map(|segment| if segment.len() >= REDACTED_SEGMENT_LEN { "***".to_string() } else { segment.to_string() })
         .collect();
-    parsed.set_query(Some(&redacted.join("&")));
+    parsed.set_path(&path.join("/"));
+    if let Some(query) = parsed.query() {
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}=***"),
+                None => "***".to_string(),
+            })
+            .collect();
+        parsed.set_query(Some(&redacted.join("&")));
+    }
+    parsed.set_fragment(None);
     parsed.to_string()
 }
+
+/// Path segments this long are taken for tokens when a URL is shown to readers.
+const REDACTED_SEGMENT_LEN: usize = 16;
 
 impl Endpoint {
     /// The public form: never the secret, and the URL's query values redacted.
@@ -324,6 +336,14 @@ mod tests {
         );
         assert_eq!(redacted_url("https://hooks.example.com/in"), "https://hooks.example.com/in");
         assert_eq!(redacted_url("https://hooks.example.com/in?s3cret&a=1"), "https://hooks.example.com/in?***&a=***");
+        assert_eq!(
+            redacted_url("https://hooks.slack.com/services/T0001/B0001/XXXXXXXXXXXXXXXXXXXXXXXX#frag"),
+            "https://hooks.slack.com/services/T0001/B0001/***"
+        );
+        assert_eq!(
+            redacted_url("https://example.com/api/webhooks/receive"),
+            "https://example.com/api/webhooks/receive"
+        );
     }
 
     #[test]

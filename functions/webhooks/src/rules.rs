@@ -25,8 +25,8 @@ pub const RECOVER_WINDOW: Duration = Duration::days(7);
 /// again with a later `since` for more).
 pub const RECOVER_SCAN: u32 = 300;
 pub const RECOVER_LIMIT: usize = 100;
-/// Re-sends (resend and recover together) one endpoint may ask for in one UTC hour, so that no
-/// tenant can keep the dispatcher busy with the same failed deliveries over and over.
+/// Sends on request (resend, recover and test together) one endpoint may ask for in one UTC
+/// hour, so that no tenant can keep the dispatcher busy, or a receiver flooded, on demand.
 pub const REQUEUES_PER_HOUR: u32 = 100;
 
 /// What the delivery side needs, built once per instance.
@@ -200,9 +200,16 @@ pub async fn rotate<S: WebhookStore + ?Sized>(
     Ok((endpoint, secret))
 }
 
-/// Re-enables a disabled endpoint (its failure history starts again).
-pub async fn enable<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
+/// Re-enables a disabled endpoint (its failure history starts again). Resuming deliveries to a
+/// URL that may have changed hands since it failed is directing them: the same permissions.
+pub async fn enable<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    permissions: &Permissions,
+    id: &str,
+) -> Result<Endpoint, ApiError> {
     let mut endpoint = visible(store, change, id).await?;
+    check_may_direct(permissions, &endpoint)?;
     let read_at = endpoint.updated_at;
     endpoint.enabled = true;
     endpoint.disabled_reason = None;
@@ -252,7 +259,7 @@ pub async fn send_test<S: WebhookStore + ?Sized>(store: &S, change: &Change, id:
     };
     let delivery = new_delivery(&endpoint, &record, change.at);
     let audit = change.audit(endpoint.environment, AuditAction::WebhookUpdated, endpoint.id.as_str());
-    store.create_delivery(&delivery, &audit).await?;
+    store.create_delivery(&delivery, REQUEUES_PER_HOUR, &audit).await?;
     Ok(delivery)
 }
 
@@ -566,24 +573,32 @@ pub async fn dispatch<S: WebhookStore + ?Sized>(
         }
     }
     // Ids taken in an earlier round are not taken again in this pass (one another dispatcher
-    // holds stays due until its lease ends).
+    // holds stays due until its lease ends); a group's next round reads past them.
     let mut seen = std::collections::HashSet::new();
+    let mut seen_of: std::collections::HashMap<String, u32> = Default::default();
+    // Each pass starts the walk over organizations at a random one, so that when a budget runs
+    // out part-way, no organization is always the last.
+    let start = keyhive::model::random_id("org", 20);
     loop {
         let left =
             Budget { time: budget.time.saturating_sub(started.elapsed()), attempts: budget.attempts - pass.attempts };
         if left.time.is_zero() || left.attempts == 0 {
             break;
         }
-        let round = due_round(store, now).await?;
-        let fresh: Vec<Vec<DeliveryId>> = round
-            .into_iter()
-            .map(|ids| ids.into_iter().filter(|id| seen.insert(id.clone())).collect::<Vec<_>>())
-            .filter(|ids| !ids.is_empty())
-            .collect();
+        let at = now + elapsed_since(started);
+        let round = due_round(store, at, &start, &seen_of, started, budget.time).await?;
+        let mut fresh: Vec<Vec<DeliveryId>> = Vec::new();
+        for (group, ids) in round {
+            let new: Vec<DeliveryId> = ids.into_iter().filter(|id| seen.insert(id.clone())).collect();
+            *seen_of.entry(group).or_default() += new.len() as u32;
+            if !new.is_empty() {
+                fresh.push(new);
+            }
+        }
         if fresh.is_empty() {
             break;
         }
-        let made = attempt_all(store, key, outbound, &interleave(fresh), now, left).await;
+        let made = attempt_all(store, key, outbound, &interleave(fresh), at, left).await;
         pass.attempts += made.started;
         if made.started == 0 {
             break;
@@ -592,22 +607,55 @@ pub async fn dispatch<S: WebhookStore + ?Sized>(
     Ok(pass)
 }
 
-/// One round's due deliveries, per organization (each organization's from every shard).
-async fn due_round<S: WebhookStore + ?Sized>(store: &S, now: OffsetDateTime) -> Result<Vec<Vec<DeliveryId>>, ApiError> {
-    let mut by_org: std::collections::BTreeMap<keyhive::model::OrgId, Vec<DeliveryId>> = Default::default();
+/// Real time passed since `started`, in whole seconds (stored times are whole seconds, and sort
+/// as text only so), to move a pass's clock on: a lease or a signature made late in a pass
+/// carries the time it was made.
+fn elapsed_since(started: std::time::Instant) -> Duration {
+    Duration::seconds(i64::try_from(started.elapsed().as_secs()).unwrap_or(0))
+}
+
+/// One round's due deliveries, per group (each organization's from every shard, at most
+/// `PER_TENANT_ROUND` new ones), walking the organizations from `start` round to it again, and
+/// stopping early when the pass's time is up.
+async fn due_round<S: WebhookStore + ?Sized>(
+    store: &S,
+    now: OffsetDateTime,
+    start: &str,
+    seen_of: &std::collections::HashMap<String, u32>,
+    started: std::time::Instant,
+    time: std::time::Duration,
+) -> Result<Vec<(String, Vec<DeliveryId>)>, ApiError> {
+    let mut by_group: std::collections::BTreeMap<String, Vec<DeliveryId>> = Default::default();
     for shard in 0..keyhive::schema::WORK_SHARDS {
-        let mut after = None;
-        while let Some((org, ids)) = store.next_tenant_due(shard, after.as_ref(), now, PER_TENANT_ROUND).await? {
-            if !ids.is_empty() {
-                let taken = by_org.entry(org.clone()).or_default();
-                let room = (PER_TENANT_ROUND as usize).saturating_sub(taken.len());
-                taken.extend(ids.into_iter().take(room));
+        // From `start` to the end of the keys, then from the beginning up to `start`.
+        for (mut after, until) in [(Some(start.to_string()), None), (None, Some(start))] {
+            loop {
+                if started.elapsed() >= time {
+                    return Ok(by_group.into_iter().collect());
+                }
+                // Read past the ones this pass has taken already (say, held by another dispatcher).
+                let taken_before = |group: &str| seen_of.get(group).copied().unwrap_or(0);
+                let next = store.next_due_group(shard, after.as_deref(), now, PER_TENANT_ROUND).await?;
+                let Some(group) = next else { break };
+                if until.is_some_and(|until| group.key.as_str() >= until) {
+                    break;
+                }
+                let ids = if group.ids.len() as u32 == PER_TENANT_ROUND && taken_before(&group.key) > 0 {
+                    let wider = (PER_TENANT_ROUND + taken_before(&group.key)).min(MAX_GROUP_READ);
+                    store.next_due_group(shard, after.as_deref(), now, wider).await?.map(|g| g.ids).unwrap_or_default()
+                } else {
+                    group.ids
+                };
+                by_group.entry(group.key.clone()).or_default().extend(ids);
+                after = Some(group.key);
             }
-            after = Some(org);
         }
     }
-    Ok(by_org.into_values().collect())
+    Ok(by_group.into_iter().collect())
 }
+
+/// The most entries one group's read takes in a round (its new ones and those taken before).
+const MAX_GROUP_READ: u32 = 200;
 
 /// Round robin: the first of each organization's, then the second of each, and so on.
 pub fn interleave<T>(queues: Vec<Vec<T>>) -> Vec<T> {
@@ -647,10 +695,9 @@ pub async fn attempt_all<S: WebhookStore + ?Sized>(
     use futures_util::StreamExt;
     let started = std::time::Instant::now();
     let within = ids.iter().take(budget.attempts).take_while(|_| started.elapsed() < budget.time);
-    let results: Vec<_> = futures_util::stream::iter(within.map(|id| attempt(store, key, outbound, id, now)))
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+    // Each attempt at the time it starts: its lease and signature are never already stale.
+    let attempts = within.map(|id| attempt(store, key, outbound, id, now + elapsed_since(started)));
+    let results: Vec<_> = futures_util::stream::iter(attempts).buffer_unordered(CONCURRENCY).collect().await;
     let mut attempted = Attempted { started: results.len(), made: 0 };
     for result in results {
         match result {

@@ -39,6 +39,20 @@ pub struct OutboxRecord {
     pub at: OffsetDateTime,
 }
 
+/// One group of a due queue: an organization's due deliveries, or (`LEGACY_DUE_GROUP`) those
+/// queued before the queue was ordered by organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueGroup {
+    /// The organization's id, or `LEGACY_DUE_GROUP`.
+    pub key: String,
+    pub ids: Vec<DeliveryId>,
+}
+
+/// The group of entries keyed `<next_at>#<id>` (written before the due queue was ordered by
+/// organization): they sort before every organization id (a digit before `org_`), and their
+/// next attempt writes them in the new order.
+pub const LEGACY_DUE_GROUP: &str = "9";
+
 /// What an attempt did to its delivery and endpoint.
 #[derive(Debug, Clone)]
 pub struct AttemptEffect {
@@ -88,18 +102,19 @@ pub trait WebhookStore: Send + Sync {
     /// Creates the event's deliveries and marks it dispatched, in one transaction. `Ok(false)`
     /// when it was dispatched already.
     async fn fan_out(&self, event: &OutboxRecord, deliveries: &[Delivery]) -> Result<bool, ChangeError>;
-    /// Creates one delivery outside the outbox (`webhook.test`), with its audit entry.
-    async fn create_delivery(&self, delivery: &Delivery, audit: &AuditEntry) -> Result<(), ChangeError>;
-    /// The next organization after `after` (in id order) with pending deliveries in one work
-    /// shard, and up to `limit` of its deliveries due at `now`, oldest first (none when all of
-    /// its deliveries are due later). `None` when no organization follows.
-    async fn next_tenant_due(
+    /// Creates one delivery outside the outbox (`webhook.test`), with its audit entry, taking one
+    /// of its endpoint's `per_hour` sends of the hour as a re-send does.
+    async fn create_delivery(&self, delivery: &Delivery, per_hour: u32, audit: &AuditEntry) -> Result<(), ChangeError>;
+    /// The next group of one work shard's due queue after the group `after` (in key order): an
+    /// organization with pending deliveries, and up to `limit` of its deliveries due at `now`,
+    /// oldest first (none when all of them are due later). `None` when no group follows.
+    async fn next_due_group(
         &self,
         shard: u32,
-        after: Option<&OrgId>,
+        after: Option<&str>,
         now: OffsetDateTime,
         limit: u32,
-    ) -> Result<Option<(OrgId, Vec<DeliveryId>)>, ChangeError>;
+    ) -> Result<Option<DueGroup>, ChangeError>;
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
     /// Takes a due delivery for one attempt (`Ok(false)`: another dispatcher has it, or it is not
     /// due or pending any more).
@@ -335,6 +350,33 @@ fn outbox_record(item: &Item) -> Result<OutboxRecord, StoreError> {
     })
 }
 
+/// Takes one of an endpoint's `per_hour` sends on request (re-sends and tests) of the UTC hour
+/// of `now`, in the transaction that queues the send.
+fn take_send(
+    tx: &mut keyhive::store::transact::Transaction<'_>,
+    endpoint: &WebhookId,
+    now: OffsetDateTime,
+    per_hour: u32,
+) -> Result<(), StoreError> {
+    let hour = rfc3339(now).chars().take(13).collect::<String>();
+    let taken = tx.update(key_of(schema::requeues_pk(endpoint.as_str()), hour), |u| {
+        u.update_expression("ADD #count :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(per_hour))
+            .expression_attribute_values(":ttl", n((now + Duration::hours(2)).unix_timestamp()))
+    })?;
+    tx.on_condition(
+        taken,
+        ChangeError::Quota(format!(
+            "this endpoint has been sent {per_hour} deliveries on request this hour; try again later"
+        )),
+    );
+    Ok(())
+}
+
 /// The keys of a sparse GSI2 partition's entries in `range`, oldest first.
 async fn gsi2_keys(
     store: &DynamoStore,
@@ -497,40 +539,48 @@ impl WebhookStore for DynamoStore {
         }
     }
 
-    async fn create_delivery(&self, delivery: &Delivery, audit: &AuditEntry) -> Result<(), ChangeError> {
+    async fn create_delivery(&self, delivery: &Delivery, per_hour: u32, audit: &AuditEntry) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let created = tx.create(delivery_item(delivery))?;
         tx.on_condition(created, ChangeError::Conflict("this delivery exists already".into()));
+        take_send(&mut tx, &delivery.endpoint_id, delivery.created_at, per_hour)?;
         tx.log(&ChangeLog { audits: vec![audit.clone()], events: Vec::new(), idempotency: None })?;
         tx.commit().await
     }
 
-    async fn next_tenant_due(
+    async fn next_due_group(
         &self,
         shard: u32,
-        after: Option<&OrgId>,
+        after: Option<&str>,
         now: OffsetDateTime,
         limit: u32,
-    ) -> Result<Option<(OrgId, Vec<DeliveryId>)>, ChangeError> {
+    ) -> Result<Option<DueGroup>, ChangeError> {
         let partition = schema::due_gsi2pk(shard);
-        // Past every entry of `after` ('~' sorts after the time and id that follow the org id).
-        let range = after.map_or(SortRange::All, |org| SortRange::From(format!("{}#~", org.as_str())));
+        // Past every entry of `after` ('~' sorts after the time and id that follow a group key).
+        let range = after.map_or(SortRange::All, |group| SortRange::From(format!("{group}#~")));
         let first = gsi2_keys(self, partition.clone(), range, 1).await?;
         let Some(first) = first.first() else { return Ok(None) };
         let sort_key = opt_s(first, schema::GSI2SK).ok_or_else(|| corrupt(schema::GSI2SK))?;
-        let org = sort_key.split('#').next().and_then(OrgId::parse).ok_or_else(|| corrupt(schema::GSI2SK))?;
-        let due_bound = schema::due_gsi2sk(org.as_str(), &rfc3339(now), "~");
-        // Its oldest entry comes first: when that is not due, none of its entries is.
-        if sort_key > due_bound.as_str() {
-            return Ok(Some((org, Vec::new())));
-        }
-        let range = SortRange::Between { from: format!("{}#", org.as_str()), to: due_bound };
+        let head = sort_key.split('#').next().unwrap_or_default();
+        let due_until = rfc3339(now);
+        let (key, range) = match OrgId::parse(head) {
+            Some(org) => {
+                let due_bound = schema::due_gsi2sk(org.as_str(), &due_until, "~");
+                // Its oldest entry comes first: when that is not due, none of its entries is.
+                if sort_key > due_bound.as_str() {
+                    return Ok(Some(DueGroup { key: org.as_str().to_string(), ids: Vec::new() }));
+                }
+                (org.as_str().to_string(), SortRange::Between { from: format!("{}#", org.as_str()), to: due_bound })
+            }
+            // Queued before the order by organization: due by time alone.
+            None => (LEGACY_DUE_GROUP.to_string(), SortRange::UpTo(format!("{due_until}#~"))),
+        };
         let entries = gsi2_keys(self, partition, range, limit).await?;
         let ids = entries
             .iter()
             .filter_map(|e| opt_s(e, schema::PK)?.strip_prefix("DLV#").and_then(DeliveryId::parse))
             .collect();
-        Ok(Some((org, ids)))
+        Ok(Some(DueGroup { key, ids }))
     }
 
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
@@ -658,8 +708,6 @@ impl WebhookStore for DynamoStore {
         per_hour: u32,
         audit: Option<&AuditEntry>,
     ) -> Result<(), ChangeError> {
-        let hour = rfc3339(now).chars().take(13).collect::<String>();
-        let budget = key_of(schema::requeues_pk(delivery.endpoint_id.as_str()), hour);
         let [(pk_name, pk), (sk_name, sk)] = due_keys(delivery, now);
         let mut tx = self.transaction();
         let requeued = tx.update(delivery_key(&delivery.id), |u| {
@@ -676,19 +724,7 @@ impl WebhookStore for DynamoStore {
             .expression_attribute_values(":gsk", sk)
         })?;
         tx.on_condition(requeued, ChangeError::NotFound);
-        let taken = tx.update(budget, |u| {
-            u.update_expression("ADD #count :one SET #ttl = :ttl")
-                .condition_expression("attribute_not_exists(#count) OR #count < :limit")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":limit", n(per_hour))
-                .expression_attribute_values(":ttl", n((now + Duration::hours(2)).unix_timestamp()))
-        })?;
-        tx.on_condition(
-            taken,
-            ChangeError::Quota(format!("this endpoint has re-sent {per_hour} deliveries this hour; try again later")),
-        );
+        take_send(&mut tx, &delivery.endpoint_id, now, per_hour)?;
         tx.log(&ChangeLog { audits: audit.into_iter().cloned().collect(), events: Vec::new(), idempotency: None })?;
         tx.commit().await
     }

@@ -121,6 +121,14 @@ impl OrgStore for DynamoStore {
         let mut tx = self.transaction();
         let org_item = tx.create(items::org_item(org))?;
         let key_item = tx.create(items::key_item(admin_key))?;
+        // The first key counts against the organization's key ceiling like any other.
+        let count =
+            items::key_of(schema::key_quota_pk(org.org_id.as_str(), admin_key.environment.as_str()), schema::QUOTA_SK);
+        tx.update(count, |u| {
+            u.update_expression("ADD #count :one")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+        })?;
         tx.on_condition(org_item, collision()).on_condition(key_item, collision()).log(log)?;
         tx.commit().await
     }

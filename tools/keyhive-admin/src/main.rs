@@ -6,6 +6,8 @@
 //! credentials come from the default AWS chain (`AWS_REGION`, `AWS_PROFILE`,
 //! `AWS_ENDPOINT_URL_DYNAMODB`, ...).
 
+mod recount;
+
 use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyhive::config::Config;
@@ -83,6 +85,16 @@ enum Command {
         #[arg(long, requires = "key_file")]
         if_missing: bool,
     },
+    /// Set every per-organization counter to what the table holds
+    ///
+    /// Running sandboxes, keys, links, domains and webhook endpoints are counted in each creating
+    /// and deleting transaction; run this once after deploying the version that introduced the
+    /// ceilings (its data was not counted), or after a restore. Run it while the API is quiet.
+    Recount {
+        /// Only report the counters that differ (exit status 1 if any does)
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -134,6 +146,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     match cli.command {
         Command::CreateTable => create_table(&sdk, &config).await,
+        Command::Recount { check } => {
+            let store =
+                keyhive::store::dynamo::DynamoStore::new(keyhive::aws::dynamodb(&sdk), config.table_name.clone());
+            let differing = recount::recount(&store, check).await?;
+            println!("{differing} counter(s) {}", if check { "differ" } else { "set" });
+            if check && differing > 0 {
+                return Err("counters differ from the table".into());
+            }
+            Ok(())
+        }
         Command::InitLocal { secret_file } => init_local(&sdk, &config, &secret_file).await,
         Command::Bootstrap { org_name, environment, key_file, if_missing } => {
             let environment = match environment {

@@ -201,6 +201,7 @@ async fn a_weak_key_cannot_redirect_rotate_resend_or_recover_an_endpoint_it_coul
     let attempts = [
         ("PATCH", format!("/v1/webhooks/{hook}"), Some(json!({"url": elsewhere}))),
         ("POST", format!("/v1/webhooks/{hook}/rotate-secret"), None),
+        ("POST", format!("/v1/webhooks/{hook}/enable"), None),
         ("POST", format!("/v1/webhooks/{hook}/deliveries/{}/resend", delivery.0), None),
         ("POST", format!("/v1/webhooks/{hook}/recover?since={since}"), None),
     ];

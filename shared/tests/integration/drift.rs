@@ -455,7 +455,7 @@ fn table_partitions() -> BTreeMap<&'static str, String> {
         ("link_quota_pk", link_quota_pk(org, env)),
         ("domain_quota_pk", domain_quota_pk(org, env)),
         ("webhook_quota_pk", webhook_quota_pk(org, env)),
-        ("key_quota_pk", key_quota_pk(org)),
+        ("key_quota_pk", key_quota_pk(org, env)),
         ("link_pk", link_pk("lnk_1")),
         ("slug_pk", slug_pk(OWN_LINK_DOMAIN, "promo")),
         ("domain_pk", domain_pk("dom_1")),

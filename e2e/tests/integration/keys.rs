@@ -84,7 +84,7 @@ async fn exactly_one_hundred_of_two_hundred_parallel_requests_pass_a_100_per_min
     }
     // At most 50 in flight: cargo lambda watch stops answering for good when more than about
     // 128 connections arrive at once (seen with 150). Exactness under 200 truly concurrent
-    // writers is proven against DynamoDB Local in functions/keys/tests/store.rs.
+    // writers is proven against DynamoDB Local in functions/keys/tests/integration/store.rs.
     let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(50));
     let tasks: Vec<_> = (0..200)
         .map(|_| {

@@ -291,7 +291,7 @@ async fn a_410_disables_the_endpoint_with_an_event_and_enable_brings_it_back() {
     dispatch_at(&webhooks, now()).await;
     assert_eq!(receiver.requests().len(), 1);
     let change = Change::by(&who, "req_enable", now());
-    rules::enable(&webhooks.api.store, &change, hook.id.as_str()).await.unwrap();
+    rules::enable(&webhooks.api.store, &change, &who.permissions, hook.id.as_str()).await.unwrap();
     emit(&webhooks, &who, EventType::KeyCreated, json!({"id": "k3"})).await;
     dispatch_at(&webhooks, now()).await;
     assert_eq!(receiver.requests().len(), 2);
@@ -562,8 +562,9 @@ async fn re_sends_are_bounded_per_endpoint_and_hour() {
 
     let since = now() - Duration::hours(1);
     let recover = || rules::recover(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), since);
-    assert_eq!(recover().await.unwrap(), 1, "recover and resend share the hour's re-sends");
-    for _ in 1..rules::REQUEUES_PER_HOUR {
+    assert_eq!(recover().await.unwrap(), 1, "recover, resend and test share the hour's sends");
+    // The test and the recovery took two of them.
+    for _ in 2..rules::REQUEUES_PER_HOUR {
         rules::resend(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), delivery.id.as_str())
             .await
             .unwrap();
@@ -625,4 +626,39 @@ async fn a_delivery_goes_only_where_the_endpoint_is_subscribed_when_it_is_sent()
     assert_eq!(delivery.unwrap().status, DeliveryStatus::Failed);
     let hook = webhooks.api.store.get_endpoint(&hook.id).await.unwrap().unwrap();
     assert!(hook.enabled && hook.failing_since.is_none(), "not the endpoint's failure");
+}
+/// A delivery queued before the due queue was ordered by organization (`<next_at>#<id>`) is
+/// still found and sent, and the queue goes on to the organizations after it.
+#[tokio::test]
+async fn a_delivery_queued_in_the_old_order_is_still_sent() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let webhooks = webhooks_on_stack().await;
+    let (old, new) = (tenant(&webhooks).await, tenant(&webhooks).await);
+    let (old_receiver, new_receiver) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
+    let (old_hook, _) = endpoint(&webhooks, &old, &old_receiver.url(), Subscription::All).await;
+    let (new_hook, _) = endpoint(&webhooks, &new, &new_receiver.url(), Subscription::All).await;
+    let at = now() - Duration::minutes(1);
+    let queued = rules::send_test(&webhooks.api.store, &Change::by(&old, "req_old", at), old_hook.id.as_str()).await;
+    let queued = queued.unwrap();
+    rules::send_test(&webhooks.api.store, &Change::by(&new, "req_new", at), new_hook.id.as_str()).await.unwrap();
+    webhooks
+        .api
+        .store
+        .client()
+        .update_item()
+        .table_name(webhooks.api.store.table())
+        .key(schema::PK, AttributeValue::S(schema::delivery_pk(queued.id.as_str())))
+        .key(schema::SK, AttributeValue::S(schema::DELIVERY_SK.into()))
+        .update_expression("SET #sk = :old")
+        .expression_attribute_names("#sk", schema::GSI2SK)
+        .expression_attribute_values(
+            ":old",
+            AttributeValue::S(format!("{}#{}", keyhive::model::rfc3339(at), queued.id.as_str())),
+        )
+        .send()
+        .await
+        .unwrap();
+    dispatch_at(&webhooks, now()).await;
+    assert_eq!(old_receiver.requests().len(), 1, "the old-order entry was sent");
+    assert_eq!(new_receiver.requests().len(), 1, "and the organizations after it");
 }

@@ -287,9 +287,9 @@ async fn two_different_credentials_in_one_request_are_401() {
         .header("Authorization", &format!("Bearer {}", two.reveal()));
     assert_envelope(&send(&api, both).await, 401);
     // A repeated `X-API-Key` is refused by the authorizer, which reads the REST event's
-    // `multiValueHeaders` (tests/authorizer.rs); lambda_http lays `headers` (the last value) over
-    // them, so a function never sees the repeat, and in AWS no protected route reaches a function
-    // without the authorizer.
+    // `multiValueHeaders` (functions/authorizer/tests/integration/authorizer.rs); lambda_http lays
+    // `headers` (the last value) over them, so a function never sees the repeat, and in AWS no
+    // protected route reaches a function without the authorizer.
     let same = Event::load("keys-self.json")
         .without_authorizer()
         .header("X-API-Key", one.reveal())

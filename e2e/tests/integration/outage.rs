@@ -1,5 +1,6 @@
-//! DynamoDB Local stopped and started again under the running functions. `make test` runs this
-//! binary three times with `KEYHIVE_OUTAGE_PHASE` = `before`, `down`, `after`.
+//! DynamoDB Local stopped and started again under the running functions. `make test` runs these
+//! tests on their own (the filter `outage::`) three times, with `KEYHIVE_OUTAGE_PHASE` = `before`,
+//! `down`, `after`; its runs of the other modules leave them out.
 
 use keyhive_e2e::Stack;
 use std::time::{Duration, Instant};

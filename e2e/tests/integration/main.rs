@@ -1,0 +1,9 @@
+//! The one end-to-end test binary, over HTTP; `make test` runs `outage::` apart, in phases.
+
+mod foundation;
+mod hardening;
+mod keys;
+mod links;
+mod outage;
+mod sandboxes;
+mod webhooks;

@@ -1,0 +1,3 @@
+//! The health function's one integration-test binary: its handler on REST v1 events.
+
+mod handler;

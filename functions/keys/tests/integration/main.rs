@@ -1,0 +1,7 @@
+//! The keys function's one integration-test binary: escalation, faults, handler, hardening and store tests.
+
+mod escalation;
+mod faults;
+mod handler;
+mod hardening;
+mod store;

@@ -1,0 +1,4 @@
+//! The links function's one integration-test binary: handler and store tests.
+
+mod handler;
+mod store;
