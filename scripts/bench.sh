@@ -10,7 +10,7 @@ trap 'exit 130' INT TERM
 RUN="$ROOT/target/bench-stack"; rm -rf "$RUN"; mkdir -p "$RUN"
 
 log "verify_key (criterion)"
-cargo bench -p keyhive-shared --bench verify_key --quiet -- --warm-up-time 2 --measurement-time 5 verify_key
+cargo bench -p keyhive --bench verify_key --quiet -- --warm-up-time 2 --measurement-time 5 verify_key
 log "authorizer handler CPU over canned SDK answers (criterion)"
 cargo bench -p authorizer --bench authorizer_cpu --quiet -- --warm-up-time 2 --measurement-time 5 authorizer_cpu
 

@@ -74,6 +74,24 @@ impl Config {
     }
 }
 
+/// Parses `KEYHIVE_CORS_ORIGINS`: comma-separated `scheme://host[:port]` origins, compared
+/// exactly (lowercase). `*` is refused: every allowed origin is named.
+pub fn parse_origins(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let lower = origin.to_ascii_lowercase();
+            let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '*', '@', ' ']) => Ok(lower),
+                _ => Err(format!("{origin:?} is not an origin (scheme://host[:port], no path, no wildcard)")),
+            }
+        })
+        .collect()
+}
+
 pub const DEFAULT_TABLE: &str = "keyhive";
 pub const DEFAULT_SECRET_ID: &str = "keyhive/key-hashing-secret";
 pub const DEFAULT_CURSOR_SECRET_ID: &str = "keyhive/cursor-key";
@@ -171,7 +189,7 @@ impl Config {
             extra_ca_pem: non_empty("KEYHIVE_EXTRA_CA_FILE")
                 .map(|path| std::fs::read(path.trim()).unwrap_or_else(|e| panic!("KEYHIVE_EXTRA_CA_FILE {path}: {e}"))),
             cors_origins: non_empty("KEYHIVE_CORS_ORIGINS")
-                .map(|v| crate::http::cors::parse_origins(&v).unwrap_or_else(|e| panic!("KEYHIVE_CORS_ORIGINS: {e}")))
+                .map(|v| parse_origins(&v).unwrap_or_else(|e| panic!("KEYHIVE_CORS_ORIGINS: {e}")))
                 .unwrap_or_default(),
             docs_file: non_empty("KEYHIVE_DOCS_FILE").map(|path| path.trim().into()),
         }

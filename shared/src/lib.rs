@@ -14,18 +14,21 @@
 
 pub mod auth;
 pub mod aws;
+pub mod bootstrap;
 pub mod change;
 pub mod config;
 #[cfg(feature = "dns")]
 pub mod dns;
+pub mod error;
 pub mod http;
 pub mod model;
 pub mod schema;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
+pub use error::ApiError;
 pub use http::envelope::{Reply, RequestId};
-pub use http::error::ApiError;
 pub use http::{Api, Call};
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,10 +1,11 @@
-//! The kernel's records: ids, times, the stored API key (what authentication reads) and the
-//! organization. A resource's own records live in its function crate.
+//! The kernel's values: ids (the `prefixed_id!` definition every resource's id uses, organization,
+//! member and key ids), the tenant (organization and environment), key types and rate tiers, and
+//! times. Plain values over the error type only: every other kernel module may use them. A
+//! resource's own records live in its function crate; the stored key with `auth`.
 
-use crate::auth::permissions::Permissions;
-use crate::auth::{Environment, KeyId, KeyType, SecretHash, Tier};
+use crate::error::ApiError;
 use rand::Rng;
-use serde_json::{json, Value};
+use std::fmt;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -35,18 +36,63 @@ pub fn is_prefixed_id(s: &str, prefix: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct OrgId(String);
+/// An opaque id of the API: `<prefix>_` and 20 random alphanumerics when generated, parsed once
+/// at the edge (`<prefix>_` and 1..40 alphanumerics) and carried typed from there. One
+/// definition for every resource's id type:
+/// `prefixed_id!(LinkId, "lnk", "a short link's id")`.
+#[macro_export]
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal, $what:literal) => {
+        #[doc = concat!("`", $prefix, "_` and 20 alphanumerics: ", $what, ".")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
 
-impl OrgId {
-    pub fn generate() -> Self {
-        OrgId(random_id("org", 20))
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+            pub fn generate() -> Self {
+                $name($crate::model::random_id($prefix, 20))
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                $crate::model::is_prefixed_id(s, $prefix).then(|| $name(s.to_string()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(OrgId, "org", "an organization's id");
+
+/// Whose data a request or an item is: an organization and one of its environments (a `test` key
+/// never sees `live` data). Every tenant-owned item records both, and is reached only by a caller
+/// of the same tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tenant {
+    pub org_id: OrgId,
+    pub environment: Environment,
+}
+
+impl Tenant {
+    pub fn new(org_id: OrgId, environment: Environment) -> Self {
+        Tenant { org_id, environment }
     }
-    pub fn parse(s: &str) -> Option<Self> {
-        is_prefixed_id(s, "org").then(|| OrgId(s.into()))
+
+    /// Whether an item of `org_id` and `environment` is this tenant's: the one ownership check
+    /// (anything else is answered as missing).
+    pub fn owns(&self, org_id: &OrgId, environment: Environment) -> bool {
+        self.org_id == *org_id && self.environment == environment
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
+
+    /// The attributes every tenant-owned item carries.
+    pub fn attributes(&self) -> [(&'static str, &str); 2] {
+        [("org_id", self.org_id.as_str()), ("environment", self.environment.as_str())]
     }
 }
 
@@ -67,99 +113,142 @@ impl UserId {
     }
 }
 
-/// A stored API key. The secret itself is never here: only its keyed hash.
-#[derive(Debug, Clone)]
-pub struct KeyRecord {
-    pub key_id: KeyId,
-    pub org_id: OrgId,
-    pub environment: Environment,
-    pub key_type: KeyType,
-    pub user_id: Option<UserId>,
-    /// The member's name at creation (`"Bot"` is shown for bot keys).
-    pub owner_name: Option<String>,
-    pub name: String,
-    pub permissions: Permissions,
-    pub tier: Tier,
-    pub secret_hash: SecretHash,
-    /// The secret replaced by the last roll, accepted until the epoch second given.
-    pub previous: Option<(SecretHash, i64)>,
-    pub last4: String,
-    pub created_at: OffsetDateTime,
-    pub last_used_at: Option<OffsetDateTime>,
-    pub expires_at: Option<OffsetDateTime>,
-    pub revoked_at: Option<OffsetDateTime>,
-    /// The key that created this one (`None`: the operator's bootstrap, or a record written
-    /// before keys recorded it).
-    pub created_by: CreatedBy,
+/// The length of a key id.
+pub const KEY_ID_LEN: usize = 12;
+
+/// The 12-character public identifier of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(String);
+
+impl KeyId {
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == KEY_ID_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| KeyId(s.to_string()))
+    }
+
+    /// A new key id from the OS CSPRNG (62^12, about 71 bits).
+    pub fn generate() -> Self {
+        KeyId(rand::rng().sample_iter(rand::distr::Alphanumeric).take(KEY_ID_LEN).map(char::from).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Who created a key: the creating key and, for a user key, its member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CreatedBy {
-    Bootstrap,
-    Key { key_id: KeyId, user_id: Option<UserId> },
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-impl CreatedBy {
-    /// The stored and filtered spelling of the creator: its key id, or `bootstrap`.
-    pub const BOOTSTRAP: &'static str = "bootstrap";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Environment {
+    Live,
+    Test,
+}
 
-    pub fn key_id_str(&self) -> &str {
+impl Environment {
+    pub fn as_str(self) -> &'static str {
         match self {
-            CreatedBy::Bootstrap => Self::BOOTSTRAP,
-            CreatedBy::Key { key_id, .. } => key_id.as_str(),
+            Environment::Live => "live",
+            Environment::Test => "test",
         }
     }
 
-    pub fn user_id(&self) -> Option<&UserId> {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "live" => Some(Environment::Live),
+            "test" => Some(Environment::Test),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    User,
+    Bot,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
         match self {
-            CreatedBy::Bootstrap => None,
-            CreatedBy::Key { user_id, .. } => user_id.as_ref(),
+            KeyType::User => "user",
+            KeyType::Bot => "bot",
         }
     }
 
-    pub fn to_json(&self) -> Value {
-        json!({ "key_id": self.key_id_str(), "user_id": self.user_id().map(UserId::as_str) })
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(KeyType::User),
+            "bot" => Some(KeyType::Bot),
+            _ => None,
+        }
     }
 }
 
-impl KeyRecord {
-    pub fn owner(&self) -> &str {
-        match self.key_type {
-            KeyType::Bot => "Bot",
-            KeyType::User => self.owner_name.as_deref().unwrap_or(""),
+/// Rate-limit tiers: requests per key per one-minute window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Standard,
+    Professional,
+    /// Carries the key's own per-minute limit.
+    Enterprise(u32),
+}
+
+pub const ENTERPRISE_MAX_PER_MINUTE: u32 = 100_000;
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Standard => "standard",
+            Tier::Professional => "professional",
+            Tier::Enterprise(_) => "enterprise",
         }
     }
 
-    pub fn is_expired(&self, at: OffsetDateTime) -> bool {
-        self.expires_at.is_some_and(|e| e <= at)
+    pub fn limit_per_minute(self) -> u32 {
+        match self {
+            Tier::Standard => 100,
+            Tier::Professional => 500,
+            Tier::Enterprise(limit) => limit,
+        }
     }
 
-    /// The public view: never the secret, never its hash.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.key_id.as_str(),
-            "org_id": self.org_id.as_str(),
-            "name": self.name,
-            "type": self.key_type.as_str(),
-            "owner": self.owner(),
-            "user_id": self.user_id.as_ref().map(UserId::as_str),
-            "permissions": self.permissions.to_json(),
-            "environment": self.environment.as_str(),
-            "tier": self.tier.name(),
-            "rate_limit_per_minute": self.tier.limit_per_minute(),
-            "created_at": rfc3339(self.created_at),
-            "last_used_at": self.last_used_at.map(rfc3339),
-            "expires_at": self.expires_at.map(rfc3339),
-            "last4": self.last4,
-            "created_by": self.created_by.to_json(),
-        })
+    /// From the stored or requested name and the enterprise limit (required for enterprise,
+    /// refused otherwise).
+    pub fn from_parts(name: &str, limit: Option<i64>) -> Result<Self, ApiError> {
+        match (name, limit) {
+            ("standard", None) => Ok(Tier::Standard),
+            ("professional", None) => Ok(Tier::Professional),
+            ("enterprise", Some(limit)) if (1..=ENTERPRISE_MAX_PER_MINUTE as i64).contains(&limit) => {
+                Ok(Tier::Enterprise(limit as u32))
+            }
+            ("enterprise", Some(_)) => Err(ApiError::validation("rate_limit_per_minute", "must be 1..100000")),
+            ("enterprise", None) => {
+                Err(ApiError::validation("rate_limit_per_minute", "is required for the enterprise tier"))
+            }
+            ("standard" | "professional", Some(_)) => {
+                Err(ApiError::validation("rate_limit_per_minute", "is only allowed with the enterprise tier"))
+            }
+            _ => Err(ApiError::validation("tier", "must be standard, professional or enterprise")),
+        }
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Organization {
-    pub org_id: OrgId,
-    pub name: String,
-    pub created_at: OffsetDateTime,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_map_to_limits_and_enterprise_needs_its_own() {
+        assert_eq!(Tier::from_parts("standard", None).unwrap().limit_per_minute(), 100);
+        assert_eq!(Tier::from_parts("professional", None).unwrap().limit_per_minute(), 500);
+        assert_eq!(Tier::from_parts("enterprise", Some(2500)).unwrap().limit_per_minute(), 2500);
+        assert!(Tier::from_parts("enterprise", None).is_err());
+        assert!(Tier::from_parts("enterprise", Some(0)).is_err());
+        assert!(Tier::from_parts("enterprise", Some(100_001)).is_err());
+        assert!(Tier::from_parts("standard", Some(5)).is_err());
+        assert!(Tier::from_parts("gold", None).is_err());
+    }
 }

@@ -251,7 +251,7 @@ fn http_api_event(rest: &Value) -> Value {
 pub async fn new_org(
     api: &Api,
     environment: crate::auth::Environment,
-) -> (crate::auth::Credential, crate::model::KeyRecord) {
+) -> (crate::auth::Credential, crate::auth::KeyRecord) {
     new_org_with_tier(api, environment, crate::auth::Tier::Enterprise(10_000)).await
 }
 
@@ -260,23 +260,17 @@ pub async fn new_org_with_tier(
     api: &Api,
     environment: crate::auth::Environment,
     tier: crate::auth::Tier,
-) -> (crate::auth::Credential, crate::model::KeyRecord) {
+) -> (crate::auth::Credential, crate::auth::KeyRecord) {
     let secret = api.hashing_secret().await.expect("hashing secret from moto");
-    let (_, record, credential) = crate::auth::bootstrap::bootstrap_org(
-        &api.store,
-        &api.config.key_prefix,
-        secret,
-        "test org",
-        environment,
-        tier,
-    )
-    .await
-    .expect("bootstrap");
+    let (_, record, credential) =
+        crate::bootstrap::bootstrap_org(&api.store, &api.config.key_prefix, secret, "test org", environment, tier)
+            .await
+            .expect("bootstrap");
     (credential, record)
 }
 
 /// The identity the authorizer would pass for `record` (fresh rate figures).
-pub fn identity_of(record: &crate::model::KeyRecord) -> crate::auth::Identity {
+pub fn identity_of(record: &crate::auth::KeyRecord) -> crate::auth::Identity {
     let limit = record.tier.limit_per_minute();
     crate::auth::Identity {
         org_id: record.org_id.clone(),

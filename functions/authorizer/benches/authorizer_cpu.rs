@@ -14,8 +14,9 @@ use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use keyhive::auth::permissions::Permissions;
 use keyhive::auth::secrets::HashingSecret;
+use keyhive::auth::{CreatedBy, KeyRecord};
 use keyhive::auth::{Credential, Environment, KeyId, KeyType, Tier};
-use keyhive::model::{CreatedBy, KeyRecord, OrgId};
+use keyhive::model::OrgId;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -90,10 +91,10 @@ fn authorizer_cpu(c: &mut Criterion) {
         revoked_at: None,
         created_by: CreatedBy::Bootstrap,
     };
-    let mut item = keyhive::store::items::key_item(&record);
+    let mut item = keyhive::auth::store::key_item(&record);
     // The current window's counter, as the UpdateItem leaves it.
     item.insert(
-        keyhive::store::items::window_attribute(now.unix_timestamp().div_euclid(60)),
+        keyhive::auth::store::window_attribute(now.unix_timestamp().div_euclid(60)),
         aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
     );
     let attributes: Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), wire(v))).collect();

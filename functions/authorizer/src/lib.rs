@@ -83,7 +83,7 @@ pub async fn handler(api: &Api, event: ApiGatewayCustomAuthorizerRequestTypeRequ
             Ok(policy("rate-limited", "Deny", method_arn, context))
         }
         Err(err) if err.is_server_side() => {
-            tracing::error!(request_id = %request_id, error = %keyhive::http::error::source_chain(&err), decision = "error", "authorizer failed");
+            tracing::error!(request_id = %request_id, error = %keyhive::error::source_chain(&err), decision = "error", "authorizer failed");
             Err(Refusal::Unavailable)
         }
         Err(_) => {

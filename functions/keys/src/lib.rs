@@ -8,12 +8,13 @@ pub mod store;
 use crate::rules::{Ctx, KeyPatch, NewKey};
 use crate::store::MemberStore;
 use keyhive::auth::permissions::Permissions;
+use keyhive::auth::KeyRecord;
 use keyhive::auth::{Environment, KeyId, KeyType, Tier};
 use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::idempotent;
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::KeysOp;
-use keyhive::model::{parse_rfc3339, KeyRecord, UserId};
+use keyhive::model::{parse_rfc3339, UserId};
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -187,7 +188,7 @@ fn key_patch(fields: &mut JsonObject) -> Result<KeyPatch, ApiError> {
         })?,
         rate_limit_per_minute: fields.optional("rate_limit_per_minute", |f, v| {
             let limit = read::integer(f, v)?;
-            match (1..=i64::from(keyhive::auth::credential::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {
+            match (1..=i64::from(keyhive::model::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {
                 true => Ok(limit),
                 false => Err(ApiError::validation(f, "must be 1..100000")),
             }

@@ -6,11 +6,12 @@ use crate::model::Member;
 use crate::store::{KeyAdminStore, KeyChange, KeyFilter, MemberStore};
 use keyhive::auth::permissions::{permission_name, Action, Permissions, Resource};
 use keyhive::auth::secrets::HashingSecret;
+use keyhive::auth::{CreatedBy, KeyRecord};
 use keyhive::auth::{Credential, Environment, Identity, KeyId, KeyType, SecretHash, Tier};
 use keyhive::change::idempotency::Claim;
 use keyhive::change::{AuditAction, Change, EventType};
-use keyhive::http::error::{ApiError, Axis};
-use keyhive::model::{rfc3339, CreatedBy, KeyRecord, UserId};
+use keyhive::error::{ApiError, Axis};
+use keyhive::model::{rfc3339, UserId};
 use keyhive::store::{ChangeError, Page};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -175,7 +176,7 @@ fn check_may_act_for(actor: &Identity, key: &KeyRecord) -> Result<(), ApiError> 
 
 /// A key of the caller's organization and visible environment; other organizations' keys are
 /// indistinguishable from missing ones.
-pub async fn visible_key<S: keyhive::store::KeyStore + ?Sized>(
+pub async fn visible_key<S: keyhive::auth::KeyStore + ?Sized>(
     store: &S,
     actor: &Identity,
     key_id: &KeyId,

@@ -4,16 +4,19 @@
 use crate::model::Member;
 use async_trait::async_trait;
 use keyhive::auth::permissions::Permissions;
+use keyhive::auth::store::{key_item, key_record};
 use keyhive::auth::Environment;
+use keyhive::auth::KeyRecord;
+use keyhive::auth::KeyStore;
 use keyhive::auth::{KeyId, KeyType, SecretHash, Tier};
 use keyhive::change::ChangeLog;
-use keyhive::model::{rfc3339, KeyRecord, OrgId, UserId};
+use keyhive::model::{rfc3339, OrgId, UserId};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::DynamoStore;
-use keyhive::store::items::{self, b, corrupt, get_s, key_of, n, s, time_of, Item};
+use keyhive::store::items::{b, corrupt, get_s, key_of, n, s, time_of, Item};
 use keyhive::store::query::{Filter, Listing, SortRange};
-use keyhive::store::{ChangeError, KeyStore, Page, StoreError};
+use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
 
 /// What a key listing keeps, applied in the query (never after it, so pages stay full).
@@ -109,7 +112,7 @@ impl KeyAdminStore for DynamoStore {
             key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
         };
         let (found, next) = self.list_page(&listing, start, limit).await?;
-        let mut items = found.iter().map(items::key_record).collect::<Result<Vec<_>, _>>()?;
+        let mut items = found.iter().map(key_record).collect::<Result<Vec<_>, _>>()?;
         // GSI1 does not carry `last_used_at` (every request writes it): read it from the items.
         let last_used = last_used_of(self, &items).await?;
         for record in &mut items {
@@ -120,7 +123,7 @@ impl KeyAdminStore for DynamoStore {
 
     async fn create_key(&self, record: &KeyRecord, max_keys: u32, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
-        let key = tx.create(items::key_item(record))?;
+        let key = tx.create(key_item(record))?;
         tx.on_condition(key, ChangeError::Conflict("key id collision; retry".into()));
         tx.take_slot(
             key_count_key(&record.org_id, record.environment),

@@ -2,41 +2,13 @@
 //! destinations, custom-domain host names, and how a click is classified.
 
 use keyhive::auth::Environment;
-use keyhive::model::{is_prefixed_id, random_id, rfc3339, OrgId};
+use keyhive::model::{rfc3339, OrgId};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-/// `lnk_` and 20 alphanumerics.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LinkId(String);
+keyhive::prefixed_id!(LinkId, "lnk", "a short link's id");
 
-impl LinkId {
-    pub fn generate() -> Self {
-        LinkId(random_id("lnk", 20))
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        is_prefixed_id(s, "lnk").then(|| LinkId(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// `dom_` and 20 alphanumerics.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DomainId(String);
-
-impl DomainId {
-    pub fn generate() -> Self {
-        DomainId(random_id("dom", 20))
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        is_prefixed_id(s, "dom").then(|| DomainId(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+keyhive::prefixed_id!(DomainId, "dom", "a custom domain's id");
 
 /// How long a deleted link's slug stays reserved for the link's organization and environment:
 /// its redirect is 404 and no other tenant may take it, so a printed link or QR code cannot be

@@ -8,7 +8,7 @@ use crate::model::{DayStats, Destination, Domain, DomainId, Hostname, Link, Link
 use crate::store::{LinkStore, SlugClaim};
 use keyhive::change::{AuditAction, Change, EventType};
 use keyhive::config::Limits;
-use keyhive::http::error::ApiError;
+use keyhive::error::ApiError;
 use keyhive::model::random_id;
 use keyhive::store::ChangeError;
 use serde_json::{json, Value};

@@ -1,30 +1,14 @@
 //! Sandboxes and their templates: the typed values the rules work on.
 
 use keyhive::auth::Environment;
-use keyhive::model::{is_prefixed_id, random_id, rfc3339, OrgId};
+use keyhive::model::{rfc3339, OrgId};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 /// The longest timeout any sandbox may have (24 h); a template may allow less.
 pub const MAX_TIMEOUT_SECONDS: i64 = 86_400;
 
-/// `sbx_` and 20 random alphanumerics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SandboxId(String);
-
-impl SandboxId {
-    pub fn generate() -> Self {
-        SandboxId(random_id("sbx", 20))
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        is_prefixed_id(s, "sbx").then(|| SandboxId(s.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+keyhive::prefixed_id!(SandboxId, "sbx", "a sandbox's id");
 
 /// A sandbox's lifecycle: `running` until killed or past its deadline. The stored status says
 /// `running` until the sweep (or a creation needing the slot) records the expiry; reads compute

@@ -5,7 +5,7 @@
 use crate::model::{template, Sandbox, SandboxId, Status, Template, MAX_TIMEOUT_SECONDS};
 use crate::store::SandboxStore;
 use keyhive::change::{AuditAction, Change, EventType};
-use keyhive::http::error::ApiError;
+use keyhive::error::ApiError;
 use keyhive::model::random_id;
 use keyhive::store::ChangeError;
 use time::{Duration, OffsetDateTime};

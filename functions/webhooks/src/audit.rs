@@ -62,7 +62,7 @@ pub async fn list(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError>
     if let Some(resource) = list.filter("resource") {
         filter.and("target_id = :resource", &[], &[(":resource", resource)]);
     }
-    let oldest = now - keyhive::store::items::AUDIT_RETENTION;
+    let oldest = now - keyhive::change::AUDIT_RETENTION;
     let since = match list.filter("since") {
         Some(text) => {
             parse_rfc3339(text).ok_or_else(|| ApiError::validation("since", "must be an RFC 3339 date-time"))?

@@ -57,8 +57,8 @@ impl Webhooks {
         self.sealing_key
             .get_or_try_init(|| async {
                 let id = &self.api.config.webhook_secret_id;
-                let bytes = keyhive::auth::secrets::load_secret_bytes(self.api.secrets(), id).await.map_err(|err| {
-                    tracing::error!(secret_id = %id, error = %keyhive::http::error::source_chain(&err), "cannot load the webhook sealing key");
+                let bytes = keyhive::secrets::load_secret_bytes(self.api.secrets(), id).await.map_err(|err| {
+                    tracing::error!(secret_id = %id, error = %keyhive::error::source_chain(&err), "cannot load the webhook sealing key");
                     ApiError::from(err)
                 })?;
                 SealingKey::from_secret(&bytes).ok_or_else(|| ApiError::internal("the webhook sealing key is shorter than 32 bytes"))

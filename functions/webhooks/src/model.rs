@@ -4,28 +4,14 @@
 use base64::Engine;
 use keyhive::auth::Environment;
 use keyhive::change::EventType;
-use keyhive::model::{is_prefixed_id, random_id, rfc3339, OrgId};
+use keyhive::model::{is_prefixed_id, rfc3339, OrgId};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fmt;
 use time::{Duration, OffsetDateTime};
 
-/// `whk_` and 20 alphanumerics.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WebhookId(String);
-
-impl WebhookId {
-    pub fn generate() -> Self {
-        WebhookId(random_id("whk", 20))
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        is_prefixed_id(s, "whk").then(|| WebhookId(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+keyhive::prefixed_id!(WebhookId, "whk", "a webhook endpoint's id");
 
 /// `dlv_` and 32 hex digits of SHA-256(event id, endpoint id): one delivery per (event, endpoint),
 /// whoever fans the event out and however often, and the `webhook-id` receivers deduplicate on.

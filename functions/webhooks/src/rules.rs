@@ -12,7 +12,7 @@ use crate::ssrf::{Policy, Resolver};
 use crate::store::{AttemptEffect, OutboxRecord, WebhookStore};
 use keyhive::auth::permissions::{permission_name, Action, Permissions, Resource};
 use keyhive::change::{AuditAction, Change, EventType, OutboxEvent};
-use keyhive::http::error::ApiError;
+use keyhive::error::ApiError;
 use keyhive::model::rfc3339;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -568,7 +568,7 @@ pub async fn dispatch<S: WebhookStore + ?Sized>(
             // One event's trouble never holds up the rest (it stays pending for the next pass).
             match fan_out(store, &event, now).await {
                 Ok(_) => pass.events += 1,
-                Err(err) => tracing::warn!(error = %keyhive::http::error::source_chain(&err), "fan-out failed"),
+                Err(err) => tracing::warn!(error = %keyhive::error::source_chain(&err), "fan-out failed"),
             }
         }
     }
@@ -704,7 +704,7 @@ pub async fn attempt_all<S: WebhookStore + ?Sized>(
             Ok(Some(_)) => attempted.made += 1,
             Ok(None) => {}
             // Its lease runs out and it is tried again.
-            Err(err) => tracing::warn!(error = %keyhive::http::error::source_chain(&err), "a delivery attempt failed"),
+            Err(err) => tracing::warn!(error = %keyhive::error::source_chain(&err), "a delivery attempt failed"),
         }
     }
     attempted

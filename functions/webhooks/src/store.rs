@@ -272,7 +272,7 @@ fn delivery_item(x: &Delivery) -> Item {
         ("attempt".into(), n(x.attempts)),
         ("created_at".into(), s(created)),
         // Deliveries go with the outbox's retention: `recover` reaches as far back.
-        (schema::TTL_ATTRIBUTE.into(), n((x.created_at + keyhive::store::items::OUTBOX_RETENTION).unix_timestamp())),
+        (schema::TTL_ATTRIBUTE.into(), n((x.created_at + keyhive::change::OUTBOX_RETENTION).unix_timestamp())),
     ]);
     if let (DeliveryStatus::Pending, Some(next_at)) = (x.status, x.next_at) {
         item.insert("next_at".into(), s(rfc3339(next_at)));

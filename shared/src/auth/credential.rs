@@ -2,141 +2,19 @@
 //! all the store ever holds, and the typed values a key record is made of.
 
 use crate::auth::secrets::HashingSecret;
-use crate::http::error::ApiError;
+use crate::model::{Environment, KeyId, KEY_ID_LEN};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use rand::Rng;
 use sha2::Sha256;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-pub const KEY_ID_LEN: usize = 12;
 pub const SECRET_BYTES: usize = 32;
 /// base64url without padding of 32 bytes.
 pub const SECRET_CHARS: usize = 43;
 /// Longer credentials are refused before any parsing (prefix at most 16).
 pub const MAX_CREDENTIAL_LEN: usize = 16 + 1 + 4 + 1 + KEY_ID_LEN + 1 + SECRET_CHARS;
-
-/// The 12-character public identifier of a key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(String);
-
-impl KeyId {
-    pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == KEY_ID_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| KeyId(s.to_string()))
-    }
-
-    /// A new key id from the OS CSPRNG (62^12, about 71 bits).
-    pub fn generate() -> Self {
-        KeyId(rand::rng().sample_iter(rand::distr::Alphanumeric).take(KEY_ID_LEN).map(char::from).collect())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Environment {
-    Live,
-    Test,
-}
-
-impl Environment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Live => "live",
-            Environment::Test => "test",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "live" => Some(Environment::Live),
-            "test" => Some(Environment::Test),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyType {
-    User,
-    Bot,
-}
-
-impl KeyType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyType::User => "user",
-            KeyType::Bot => "bot",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "user" => Some(KeyType::User),
-            "bot" => Some(KeyType::Bot),
-            _ => None,
-        }
-    }
-}
-
-/// Rate-limit tiers: requests per key per one-minute window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    Standard,
-    Professional,
-    /// Carries the key's own per-minute limit.
-    Enterprise(u32),
-}
-
-pub const ENTERPRISE_MAX_PER_MINUTE: u32 = 100_000;
-
-impl Tier {
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Standard => "standard",
-            Tier::Professional => "professional",
-            Tier::Enterprise(_) => "enterprise",
-        }
-    }
-
-    pub fn limit_per_minute(self) -> u32 {
-        match self {
-            Tier::Standard => 100,
-            Tier::Professional => 500,
-            Tier::Enterprise(limit) => limit,
-        }
-    }
-
-    /// From the stored or requested name and the enterprise limit (required for enterprise,
-    /// refused otherwise).
-    pub fn from_parts(name: &str, limit: Option<i64>) -> Result<Self, ApiError> {
-        match (name, limit) {
-            ("standard", None) => Ok(Tier::Standard),
-            ("professional", None) => Ok(Tier::Professional),
-            ("enterprise", Some(limit)) if (1..=ENTERPRISE_MAX_PER_MINUTE as i64).contains(&limit) => {
-                Ok(Tier::Enterprise(limit as u32))
-            }
-            ("enterprise", Some(_)) => Err(ApiError::validation("rate_limit_per_minute", "must be 1..100000")),
-            ("enterprise", None) => {
-                Err(ApiError::validation("rate_limit_per_minute", "is required for the enterprise tier"))
-            }
-            ("standard" | "professional", Some(_)) => {
-                Err(ApiError::validation("rate_limit_per_minute", "is only allowed with the enterprise tier"))
-            }
-            _ => Err(ApiError::validation("tier", "must be standard, professional or enterprise")),
-        }
-    }
-}
 
 /// A presented credential, parsed. Its `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -306,17 +184,5 @@ mod tests {
         let secret_part = c.reveal().split_once('.').unwrap().1.to_string();
         assert!(!format!("{c:?}").contains(&secret_part));
         assert_eq!(format!("{:?}", c.hash(&secret())), "SecretHash(<redacted>)");
-    }
-
-    #[test]
-    fn tiers_map_to_limits_and_enterprise_needs_its_own() {
-        assert_eq!(Tier::from_parts("standard", None).unwrap().limit_per_minute(), 100);
-        assert_eq!(Tier::from_parts("professional", None).unwrap().limit_per_minute(), 500);
-        assert_eq!(Tier::from_parts("enterprise", Some(2500)).unwrap().limit_per_minute(), 2500);
-        assert!(Tier::from_parts("enterprise", None).is_err());
-        assert!(Tier::from_parts("enterprise", Some(0)).is_err());
-        assert!(Tier::from_parts("enterprise", Some(100_001)).is_err());
-        assert!(Tier::from_parts("standard", Some(5)).is_err());
-        assert!(Tier::from_parts("gold", None).is_err());
     }
 }

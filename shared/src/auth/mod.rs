@@ -1,21 +1,25 @@
-//! Authentication: the credential a request carries, the one store round trip that verifies and
-//! counts it, the caller's `Identity`, and that identity's trip through the authorizer context.
+//! Authentication: the credential a request carries, the stored key and its store (the one
+//! round trip that verifies and counts a request), the caller's `Identity`, and that identity's
+//! trip through the authorizer context.
 
-pub mod bootstrap;
 pub mod credential;
 pub mod permissions;
+pub mod record;
 pub mod secrets;
+pub mod store;
 
-pub use credential::{Credential, Environment, KeyId, KeyType, SecretHash, Tier};
+pub use crate::model::{Environment, KeyId, KeyType, Tier};
+pub use credential::{Credential, SecretHash};
+pub use record::{CreatedBy, KeyRecord, Organization};
 
 use crate::auth::credential::MAX_CREDENTIAL_LEN;
 use crate::auth::permissions::Permissions;
 use crate::auth::secrets::HashingSecret;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use crate::model::{OrgId, UserId};
-use crate::store::{KeyStore, Touch};
 use http::HeaderMap;
 use serde_json::{json, Map, Value};
+pub use store::{KeyStore, Touch};
 use time::OffsetDateTime;
 
 /// Rate-limit figures of the current one-minute window.
@@ -95,11 +99,11 @@ pub async fn authenticate(
     let reset = window_reset(now);
     let epoch = now.unix_timestamp();
     // Constant-time, on our side too: the store's condition is the atomic guard, this is the check.
-    let current_secret = |record: &crate::model::KeyRecord| record.secret_hash.matches(&presented);
-    let rolled_out_secret = |record: &crate::model::KeyRecord| {
+    let current_secret = |record: &KeyRecord| record.secret_hash.matches(&presented);
+    let rolled_out_secret = |record: &KeyRecord| {
         record.previous.as_ref().is_some_and(|(hash, until)| *until > epoch && hash.matches(&presented))
     };
-    let secret_matches = |record: &crate::model::KeyRecord| current_secret(record) || rolled_out_secret(record);
+    let secret_matches = |record: &KeyRecord| current_secret(record) || rolled_out_secret(record);
     match store.touch_key(&credential.key_id, &presented, now).await? {
         Touch::Counted { record, used, .. } => {
             if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {

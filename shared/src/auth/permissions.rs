@@ -1,7 +1,7 @@
 //! Permissions: a map resource -> actions. Parsing is where validation happens: a
 //! `Permissions` value only ever holds known resources and actions.
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -6,10 +6,13 @@
 //! A response that revealed a secret (a new key) is not kept: replaying it would show the secret a
 //! second time, so such a replay is a 409 naming what was created.
 
-use crate::auth::{Environment, KeyId};
-use crate::http::error::ApiError;
-use crate::http::routes::Op;
-use crate::model::OrgId;
+use crate::error::ApiError;
+use crate::model::{rfc3339, OrgId};
+use crate::model::{Environment, KeyId};
+use crate::schema;
+use crate::store::dynamo::DynamoStore;
+use crate::store::items::{corrupt, get_s, n, opt_n, opt_s, s, time_of, Item};
+use crate::store::StoreError;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -37,8 +40,13 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
 
 impl Claim {
     /// `None` without the header; a 400 naming the header when it is empty, longer than 255
-    /// characters or not visible ASCII.
-    pub fn from_request(op: Op, headers: &http::HeaderMap, body: &[u8]) -> Result<Option<Claim>, ApiError> {
+    /// characters or not visible ASCII. `op` is the route's operation (its `Debug` spelling goes
+    /// into the fingerprint: the same body to another route is another request).
+    pub fn from_request(
+        op: impl std::fmt::Debug,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Option<Claim>, ApiError> {
         let Some(value) = headers.get(HEADER) else { return Ok(None) };
         let key = value.to_str().ok().filter(|k| {
             !k.is_empty() && k.len() <= MAX_KEY_CHARS && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
@@ -117,10 +125,66 @@ pub fn replay(record: &IdempotencyRecord, claim: &Claim) -> Result<(u16, Value),
     }
 }
 
+/// The records of `Idempotency-Key`s (written by the creations themselves, in their transactions).
+#[async_trait::async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// The record of a key in an organization and environment, expired or not (strongly consistent).
+    async fn get_idempotency(&self, scope: &Scope, key_hash: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+pub fn idempotency_key(org: &OrgId, environment: Environment, key_id: &KeyId, key_hash: &str) -> Item {
+    Item::from([
+        (schema::PK.into(), s(schema::idempotency_pk(org.as_str(), environment.as_str(), key_id.as_str(), key_hash))),
+        (schema::SK.into(), s(schema::IDEMPOTENCY_SK)),
+    ])
+}
+
+pub fn idempotency_item(r: &IdempotencyRecord) -> Item {
+    let mut item = idempotency_key(&r.org_id, r.environment, &r.key_id, &r.key_hash);
+    item.extend([
+        ("org_id".into(), s(r.org_id.as_str())),
+        ("environment".into(), s(r.environment.as_str())),
+        ("key_id".into(), s(r.key_id.as_str())),
+        ("key_hash".into(), s(&r.key_hash)),
+        ("fingerprint".into(), s(&r.fingerprint)),
+        ("status".into(), n(r.status)),
+        ("resource_id".into(), s(&r.resource_id)),
+        ("expires_at".into(), s(rfc3339(r.expires_at))),
+        (schema::TTL_ATTRIBUTE.into(), n(r.expires_at.unix_timestamp())),
+    ]);
+    if let Some(data) = &r.data {
+        item.insert("data".into(), s(data.to_string()));
+    }
+    item
+}
+
+pub fn idempotency_record(item: &Item) -> Result<IdempotencyRecord, StoreError> {
+    Ok(IdempotencyRecord {
+        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        key_id: KeyId::parse(get_s(item, "key_id")?).ok_or_else(|| corrupt("key_id"))?,
+        key_hash: get_s(item, "key_hash")?.to_string(),
+        fingerprint: get_s(item, "fingerprint")?.to_string(),
+        status: opt_n(item, "status").and_then(|v| u16::try_from(v).ok()).ok_or_else(|| corrupt("status"))?,
+        data: opt_s(item, "data").map(serde_json::from_str).transpose().map_err(|_| corrupt("data"))?,
+        resource_id: get_s(item, "resource_id")?.to_string(),
+        expires_at: time_of(item, "expires_at")?.ok_or_else(|| corrupt("expires_at"))?,
+    })
+}
+
+#[async_trait::async_trait]
+impl IdempotencyStore for DynamoStore {
+    async fn get_idempotency(&self, scope: &Scope, key_hash: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let key = idempotency_key(&scope.org_id, scope.environment, &scope.key_id, key_hash);
+        let item = self.get_consistent(key).await?;
+        item.as_ref().map(idempotency_record).transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::routes::KeysOp;
+    use crate::http::routes::{KeysOp, Op};
 
     fn headers(value: &str) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();

@@ -5,9 +5,15 @@
 
 pub mod idempotency;
 
-use crate::auth::{Environment, Identity, KeyId};
+use crate::auth::Identity;
+
 use crate::change::idempotency::{Claim, IdempotencyRecord, Scope};
 use crate::model::{random_id, rfc3339, OrgId, UserId};
+use crate::model::{Environment, KeyId};
+use crate::schema;
+use crate::store::items::{n, s, Item};
+use crate::store::transact::Transaction;
+use crate::store::{ChangeError, StoreError};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -248,6 +254,89 @@ impl Change {
         };
         log
     }
+}
+
+/// How long audit entries are kept.
+pub const AUDIT_RETENTION: time::Duration = time::Duration::days(90);
+
+/// How long outbox events are kept: as far as `POST /v1/webhooks/{id}/recover` reaches back, and a
+/// day more.
+pub const OUTBOX_RETENTION: time::Duration = time::Duration::days(8);
+
+/// A change's log joins the change's own transaction (the store knows no change log: this block
+/// adds the method to the store's transaction from above).
+impl Transaction<'_> {
+    /// Adds the change's audit entries and outbox events, and its `Idempotency-Key` record,
+    /// claimed on the condition that no live record holds the key (another request came first:
+    /// `ChangeError::IdempotencyTaken`).
+    pub fn log(&mut self, log: &ChangeLog) -> Result<&mut Self, StoreError> {
+        for audit in &log.audits {
+            self.create(audit_item(audit))?;
+        }
+        for event in &log.events {
+            self.create(outbox_item(event))?;
+        }
+        if let Some(record) = &log.idempotency {
+            let now = crate::model::now().unix_timestamp();
+            let claimed = self.put_where(idempotency::idempotency_item(record), |put| {
+                put.condition_expression("attribute_not_exists(PK) OR #expiry <= :now")
+                    .expression_attribute_names("#expiry", schema::TTL_ATTRIBUTE)
+                    .expression_attribute_values(":now", n(now))
+            })?;
+            self.on_condition(claimed, ChangeError::IdempotencyTaken);
+        }
+        Ok(self)
+    }
+}
+
+pub fn audit_item(a: &AuditEntry) -> Item {
+    let at = rfc3339(a.at);
+    let entry_id = crate::model::random_id("aud", 16);
+    let mut item = Item::from([
+        (schema::PK.into(), s(schema::audit_pk(a.org_id.as_str()))),
+        (schema::SK.into(), s(schema::audit_sk(&audit_sort_time(a.at), &entry_id))),
+        ("entry_id".into(), s(entry_id)),
+        ("at".into(), s(at)),
+        ("environment".into(), s(a.environment.as_str())),
+        ("request_id".into(), s(&a.request_id)),
+        ("action".into(), s(a.action.as_str())),
+        ("target_id".into(), s(&a.target_id)),
+    ]);
+    if let Some(key) = &a.actor_key_id {
+        item.insert("actor_key_id".into(), s(key.as_str()));
+    }
+    if let Some(user) = &a.actor_user_id {
+        item.insert("actor_user_id".into(), s(user.as_str()));
+    }
+    // Retention: DynamoDB deletes entries past it (late; reads skip them themselves).
+    item.insert(schema::TTL_ATTRIBUTE.into(), n((a.at + AUDIT_RETENTION).unix_timestamp()));
+    item
+}
+
+/// The entry's time (whole seconds, as every stored time) with the microsecond it was written
+/// at, so that entries of one second list in the order they happened: `…T09:51:04.123456Z`.
+fn audit_sort_time(at: OffsetDateTime) -> String {
+    let written = OffsetDateTime::now_utc();
+    // Written in a later second than the change's (a slow request): last of its second.
+    let micros = if written.unix_timestamp() == at.unix_timestamp() { written.microsecond() } else { 999_999 };
+    format!("{}.{micros:06}Z", rfc3339(at).trim_end_matches('Z'))
+}
+
+pub fn outbox_item(e: &OutboxEvent) -> Item {
+    Item::from([
+        (schema::PK.into(), s(schema::outbox_pk(e.org_id.as_str(), e.environment.as_str()))),
+        (schema::SK.into(), s(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
+        ("event_id".into(), s(&e.event_id)),
+        ("event_type".into(), s(e.event_type.as_str())),
+        ("org_id".into(), s(e.org_id.as_str())),
+        ("environment".into(), s(e.environment.as_str())),
+        ("payload".into(), s(e.payload().to_string())),
+        ("status".into(), s("pending")),
+        // Pending for the dispatcher until it fans the event out (the sparse index of work).
+        (schema::GSI2PK.into(), s(schema::pending_events_gsi2pk(schema::shard_of(&e.event_id)))),
+        (schema::GSI2SK.into(), s(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
+        (schema::TTL_ATTRIBUTE.into(), n((e.at + OUTBOX_RETENTION).unix_timestamp())),
+    ])
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Request bodies: a size bound, JSON that must be one object without duplicate keys, and typed
 //! field access whose errors name the field (`VALIDATION_FAILED`, `details.field`).
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;

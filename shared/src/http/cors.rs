@@ -14,24 +14,6 @@ pub const EXPOSED_HEADERS: &str =
 /// How long a browser may cache a preflight answer, in seconds.
 pub const MAX_AGE_SECONDS: u32 = 600;
 
-/// Parses `KEYHIVE_CORS_ORIGINS`: comma-separated `scheme://host[:port]` origins, compared
-/// exactly (lowercase). `*` is refused: every allowed origin is named.
-pub fn parse_origins(value: &str) -> Result<Vec<String>, String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .map(|origin| {
-            let lower = origin.to_ascii_lowercase();
-            let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
-            match rest {
-                Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '*', '@', ' ']) => Ok(lower),
-                _ => Err(format!("{origin:?} is not an origin (scheme://host[:port], no path, no wildcard)")),
-            }
-        })
-        .collect()
-}
-
 /// The request's `Origin` when the deployment allows it.
 pub fn allowed_origin(allowed: &[String], headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(http::header::ORIGIN)?;
@@ -77,18 +59,18 @@ mod tests {
     #[test]
     fn origins_are_named_exactly_and_never_wildcards() {
         assert_eq!(
-            parse_origins(" https://App.example.com, http://localhost:3000 ,").unwrap(),
+            crate::config::parse_origins(" https://App.example.com, http://localhost:3000 ,").unwrap(),
             vec!["https://app.example.com", "http://localhost:3000"]
         );
         for bad in ["*", "https://*.example.com", "app.example.com", "https://app.example.com/", "ftp://x"] {
-            assert!(parse_origins(bad).is_err(), "{bad}");
+            assert!(crate::config::parse_origins(bad).is_err(), "{bad}");
         }
-        assert!(parse_origins("").unwrap().is_empty());
+        assert!(crate::config::parse_origins("").unwrap().is_empty());
     }
 
     #[test]
     fn only_a_listed_origin_is_allowed() {
-        let allowed = parse_origins("https://app.example.com").unwrap();
+        let allowed = crate::config::parse_origins("https://app.example.com").unwrap();
         let mut headers = HeaderMap::new();
         assert!(allowed_origin(&allowed, &headers).is_none());
         headers.insert(http::header::ORIGIN, HeaderValue::from_static("https://evil.example.com"));

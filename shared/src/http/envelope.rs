@@ -4,7 +4,7 @@
 //! `{"success": false, "error": {"code", "message", "details"?}, "meta": {"request_id": ...}}`,
 //! with the same request id in the `X-Request-Id` header.
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use rand::Rng;
@@ -209,7 +209,7 @@ pub fn error_body(error: &ApiError, request_id: &RequestId) -> Value {
 pub fn error_response(error: &ApiError, request_id: &RequestId) -> Response<Body> {
     let (status, code) = error.status_and_code();
     if error.is_server_side() {
-        tracing::error!(request_id = %request_id, code, error = %crate::http::error::source_chain(error), "request failed");
+        tracing::error!(request_id = %request_id, code, error = %crate::error::source_chain(error), "request failed");
     }
     let mut response = json_response(status, &error_body(error, request_id), request_id);
     let headers = response.headers_mut();

@@ -3,8 +3,8 @@
 //! else (an unknown query parameter is a 400, like an unknown body field). The cursor is sealed for the list it came from: the
 //! caller's organization and environment, the route and the filter values.
 
+use crate::error::ApiError;
 use crate::http::envelope::Reply;
-use crate::http::error::ApiError;
 use crate::http::{Api, Call};
 use crate::store::cursor::{self, CursorScope, Position};
 use crate::store::Page;

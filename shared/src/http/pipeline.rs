@@ -7,18 +7,19 @@
 //! headers, the access log line.
 
 use crate::auth::permissions::permission_name;
-use crate::auth::secrets::{load_cursor_key, load_hashing_secret, HashingSecret};
+use crate::auth::secrets::{load_hashing_secret, HashingSecret};
 use crate::auth::{authenticate, read_credential, Identity};
+use crate::change::idempotency::IdempotencyStore;
 use crate::change::idempotency::{self, Claim};
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::http::envelope::{
     error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
 };
-use crate::http::error::ApiError;
 use crate::http::routes::{self, Access, Ops, Params, Route, RouteMatch};
+use crate::store::cursor::load_cursor_key;
 use crate::store::cursor::CursorKey;
 use crate::store::dynamo::DynamoStore;
-use crate::store::IdempotencyStore;
 use http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::future::Future;
@@ -59,7 +60,7 @@ impl Api {
         self.hashing_secret
             .get_or_try_init(|| async {
                 load_hashing_secret(&self.secrets, &self.config.secret_id).await.inspect_err(|err| {
-                    tracing::error!(secret_id = %self.config.secret_id, error = %crate::http::error::source_chain(err), "cannot load the hashing secret");
+                    tracing::error!(secret_id = %self.config.secret_id, error = %crate::error::source_chain(err), "cannot load the hashing secret");
                 })
             })
             .await
@@ -71,7 +72,7 @@ impl Api {
         self.cursor_key
             .get_or_try_init(|| async {
                 load_cursor_key(&self.secrets, &self.config.cursor_secret_id).await.inspect_err(|err| {
-                    tracing::error!(secret_id = %self.config.cursor_secret_id, error = %crate::http::error::source_chain(err), "cannot load the cursor key");
+                    tracing::error!(secret_id = %self.config.cursor_secret_id, error = %crate::error::source_chain(err), "cannot load the cursor key");
                 })
             })
             .await

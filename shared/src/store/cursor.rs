@@ -7,7 +7,7 @@
 //! The key comes from a Secrets Manager secret of its own, so functions that list but never
 //! authenticate need not read the key-hashing secret.
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -106,6 +106,18 @@ pub fn open(key: &CursorKey, scope: &CursorScope, text: &str, now: i64) -> Resul
         return Err(invalid());
     }
     Ok(p)
+}
+
+/// The key that seals list cursors, from a secret of its own (at least 32 bytes).
+pub async fn load_cursor_key(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<CursorKey, crate::secrets::SecretError> {
+    let bytes = crate::secrets::load_secret_bytes(client, secret_id).await?;
+    if bytes.len() < 32 {
+        return Err(crate::secrets::SecretError::TooShort(bytes.len()));
+    }
+    Ok(CursorKey::from_secret(&bytes))
 }
 
 #[cfg(test)]

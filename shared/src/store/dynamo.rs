@@ -89,8 +89,6 @@ impl HealthProbe for DynamoStore {
     }
 }
 
-use super::transact::built;
-
 /// Creates the table from its definition unless it exists; an existing table gets the indexes
 /// the definition has and it lacks (so a new index reaches `.dev/` data without wiping it).
 /// Returns whether the table was created. Used by `keyhive-admin` for the local stack and by
@@ -275,4 +273,9 @@ pub async fn add_missing_indexes(
         added.push(index.name);
     }
     Ok(added)
+}
+
+/// A built SDK value, or the builder's error as a store error.
+pub(crate) fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Other(Box::new(e)))
 }

@@ -1,17 +1,18 @@
-//! The kernel's persistence: the DynamoDB primitives every resource store builds on
-//! (`transact`: one transaction per change with its log and the meaning of each failed condition;
-//! `query`: pages with key-condition ranges and filters; `cursor`: sealed cursors; `items`:
-//! attribute codecs), and the kernel's own store traits (authentication, bootstrap, idempotency,
-//! health) with their DynamoDB implementation (`keys`). Tests run it against DynamoDB Local.
+//! The kernel's persistence: the DynamoDB primitives every store builds on (`dynamo`: the client
+//! and table, the health probe; `transact`: one transaction per change and the meaning of each
+//! failed condition; `query`: pages with key-condition ranges and filters; `cursor`: sealed
+//! cursors and their key; `items`: attribute codecs), and the errors a store answers. It knows
+//! no record of its own: each store trait lives with the code that owns its records (`auth`
+//! for keys, `change` for idempotency records, `bootstrap` for organizations, the function
+//! crates for theirs). Tests run it against DynamoDB Local.
 
 pub mod cursor;
 pub mod dynamo;
 pub mod items;
-mod keys;
 pub mod query;
 pub mod transact;
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 
 /// What can go wrong talking to the store, in terms the API cares about.
 #[derive(Debug, thiserror::Error)]
@@ -41,11 +42,7 @@ pub trait HealthProbe: Send + Sync {
     async fn probe(&self) -> Result<(), StoreError>;
 }
 
-use crate::auth::{KeyId, SecretHash};
-use crate::change::ChangeLog;
-use crate::model::{KeyRecord, Organization};
 use crate::store::cursor::Position;
-use time::OffsetDateTime;
 
 /// Why a change was not made.
 #[derive(Debug, thiserror::Error)]
@@ -98,42 +95,4 @@ impl From<ChangeError> for ApiError {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<Position>,
-}
-
-/// The outcome of the one store call an authenticated request makes.
-#[derive(Debug)]
-pub enum Touch {
-    /// Credential accepted and counted; `used` is this window's count including this request;
-    /// `write_units` what the write consumed, table and indexes (when the store says).
-    Counted { record: Box<KeyRecord>, used: u32, write_units: Option<f64> },
-    /// Refused: `record` is the stored key, if any, for telling the reason apart.
-    Refused { record: Option<Box<KeyRecord>>, used: u32 },
-}
-
-/// API keys as authentication reads them (their management is the keys function's).
-#[async_trait::async_trait]
-pub trait KeyStore: Send + Sync {
-    /// Checks the presented hash, revocation, expiry and the rate window of `key_id`, and on
-    /// success counts the request and sets `last_used_at`: all in one conditional write.
-    async fn touch_key(&self, key_id: &KeyId, presented: &SecretHash, now: OffsetDateTime)
-        -> Result<Touch, StoreError>;
-    async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
-}
-
-/// The records of `Idempotency-Key`s (written by the creations themselves, in their transactions).
-#[async_trait::async_trait]
-pub trait IdempotencyStore: Send + Sync {
-    /// The record of a key in an organization and environment, expired or not (strongly consistent).
-    async fn get_idempotency(
-        &self,
-        scope: &crate::change::idempotency::Scope,
-        key_hash: &str,
-    ) -> Result<Option<crate::change::idempotency::IdempotencyRecord>, StoreError>;
-}
-
-/// Organizations: the operator's bootstrap of one and its first key.
-#[async_trait::async_trait]
-pub trait OrgStore: Send + Sync {
-    /// An organization and its first admin key, together.
-    async fn create_org(&self, org: &Organization, admin_key: &KeyRecord, log: &ChangeLog) -> Result<(), ChangeError>;
 }

@@ -1,19 +1,14 @@
-//! Transactions: every multi-item change is one `TransactWriteItems`, built here with its change
-//! log, and each failed condition is mapped to the error it means, at one place per change.
+//! Transactions: every multi-item change is one `TransactWriteItems`, built here (the change log's
+//! items join it through `change::ChangeLog`), and each failed condition is mapped to the error it
+//! means, at one place per change.
 
-use super::dynamo::{classify, DynamoStore};
-use super::items::{self, n, s, Item};
+use super::dynamo::{built, classify, DynamoStore};
+use super::items::{n, s, Item};
 use super::{ChangeError, StoreError};
-use crate::change::ChangeLog;
-use crate::schema;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::builders::{DeleteBuilder, UpdateBuilder};
+use aws_sdk_dynamodb::types::builders::{DeleteBuilder, PutBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
-
-pub(crate) fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Other(Box::new(e)))
-}
 
 /// A transaction being built: the writes in order, and what a failed condition at a position
 /// means. A failed condition nobody named is a collision with a concurrent change (409).
@@ -131,28 +126,10 @@ impl Transaction<'_> {
         self
     }
 
-    /// The change's log: its audit entries and outbox events, and its `Idempotency-Key` record,
-    /// claimed on the condition that no live record holds the key (another request came first:
-    /// `ChangeError::IdempotencyTaken`).
-    pub fn log(&mut self, log: &ChangeLog) -> Result<&mut Self, StoreError> {
-        for audit in &log.audits {
-            self.create(items::audit_item(audit))?;
-        }
-        for event in &log.events {
-            self.create(items::outbox_item(event))?;
-        }
-        if let Some(record) = &log.idempotency {
-            let now = crate::model::now().unix_timestamp();
-            let put = Put::builder()
-                .table_name(self.store.table())
-                .set_item(Some(items::idempotency_item(record)))
-                .condition_expression("attribute_not_exists(PK) OR #expiry <= :now")
-                .expression_attribute_names("#expiry", schema::TTL_ATTRIBUTE)
-                .expression_attribute_values(":now", n(now));
-            let position = self.push(TransactWriteItem::builder().put(built(put.build())?).build());
-            self.on_condition(position, ChangeError::IdempotencyTaken);
-        }
-        Ok(self)
+    /// A put whose condition `build` writes, with its own placeholders.
+    pub fn put_where(&mut self, item: Item, build: impl FnOnce(PutBuilder) -> PutBuilder) -> Result<usize, StoreError> {
+        let put = build(Put::builder().table_name(self.store.table()).set_item(Some(item)));
+        Ok(self.push(TransactWriteItem::builder().put(built(put.build())?).build()))
     }
 
     /// Runs the transaction. A transaction cancelled only by a concurrent one touching the same

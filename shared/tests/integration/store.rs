@@ -109,14 +109,14 @@ async fn the_probe_succeeds_on_the_stack_and_fails_as_unavailable_without_it() {
 /// count writes, so the write costs one unit, not one for the table and one for the index.
 #[tokio::test]
 async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
-    use keyhive::store::{KeyStore, Touch};
+    use keyhive::auth::{KeyStore, Touch};
     let api = stack_api().await;
     let client = api.store.client();
     let name = format!("keyhive-units-{}", rand::random::<u32>());
     ensure_table(client, &name, &table_definition()).await.expect("create");
     let store = DynamoStore::new(client.clone(), name.clone());
     let secret = api.hashing_secret().await.expect("secret");
-    let (_, record, credential) = keyhive::auth::bootstrap::bootstrap_org(
+    let (_, record, credential) = keyhive::bootstrap::bootstrap_org(
         &store,
         &api.config.key_prefix,
         secret,

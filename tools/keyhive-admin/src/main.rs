@@ -109,7 +109,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("keyhive-admin: {}", keyhive::http::error::source_chain(err.as_ref()));
+            eprintln!("keyhive-admin: {}", keyhive::error::source_chain(err.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -174,7 +174,7 @@ async fn stack_outputs(sdk: &aws_config::SdkConfig, stack: &str) -> Result<HashM
         .stack_name(stack)
         .send()
         .await
-        .map_err(|e| format!("cannot read stack {stack}: {}", keyhive::http::error::source_chain(&e)))?;
+        .map_err(|e| format!("cannot read stack {stack}: {}", keyhive::error::source_chain(&e)))?;
     let found = described.stacks().first().ok_or_else(|| format!("no stack named {stack}"))?;
     Ok(found
         .outputs()
@@ -187,17 +187,17 @@ async fn init_local(sdk: &aws_config::SdkConfig, config: &Config, secret_file: &
     create_table(sdk, config).await?;
     let secrets = keyhive::aws::secretsmanager(sdk);
     let value = local_secret_value(secret_file)?;
-    let created = keyhive::auth::secrets::ensure_secret(&secrets, &config.secret_id, &value).await?;
+    let created = keyhive::secrets::ensure_secret(&secrets, &config.secret_id, &value).await?;
     println!("secret {}: {}", config.secret_id, if created { "created" } else { "exists" });
     let mut cursor_bytes = [0u8; 48];
     rand::fill(&mut cursor_bytes);
     let cursor_value = base64::engine::general_purpose::STANDARD_NO_PAD.encode(cursor_bytes);
-    let created = keyhive::auth::secrets::ensure_secret(&secrets, &config.cursor_secret_id, &cursor_value).await?;
+    let created = keyhive::secrets::ensure_secret(&secrets, &config.cursor_secret_id, &cursor_value).await?;
     println!("secret {}: {}", config.cursor_secret_id, if created { "created" } else { "exists" });
     // Kept beside the hashing secret: moto forgets everything on restart, and sealed webhook
     // secrets must still open after one.
     let sealing_value = local_secret_value(&secret_file.with_file_name("webhook-sealing-key"))?;
-    let created = keyhive::auth::secrets::ensure_secret(&secrets, &config.webhook_secret_id, &sealing_value).await?;
+    let created = keyhive::secrets::ensure_secret(&secrets, &config.webhook_secret_id, &sealing_value).await?;
     println!("secret {}: {}", config.webhook_secret_id, if created { "created" } else { "exists" });
     Ok(())
 }
@@ -210,8 +210,8 @@ async fn bootstrap(
     key_file: Option<&Path>,
     if_missing: bool,
 ) -> Result<(), Failure> {
+    use keyhive::auth::KeyStore;
     use keyhive::auth::{Credential, Tier};
-    use keyhive::store::KeyStore;
     let secret =
         keyhive::auth::secrets::load_hashing_secret(&keyhive::aws::secretsmanager(sdk), &config.secret_id).await?;
     let store = keyhive::store::dynamo::DynamoStore::new(keyhive::aws::dynamodb(sdk), config.table_name.clone());
@@ -226,7 +226,7 @@ async fn bootstrap(
             }
         }
     }
-    let (org_id, record, credential) = keyhive::auth::bootstrap::bootstrap_org(
+    let (org_id, record, credential) = keyhive::bootstrap::bootstrap_org(
         &store,
         &config.key_prefix,
         &secret,
@@ -235,7 +235,7 @@ async fn bootstrap(
         Tier::Enterprise(10_000),
     )
     .await
-    .map_err(|e| format!("bootstrap failed: {}", keyhive::http::error::source_chain(&e)))?;
+    .map_err(|e| format!("bootstrap failed: {}", keyhive::error::source_chain(&e)))?;
     match key_file {
         Some(path) => {
             write_private(path, credential.reveal())?;

@@ -3,7 +3,7 @@
 //! lives in moto's CloudFormation, the table and secret in the test stack).
 
 use keyhive::auth::Credential;
-use keyhive::store::KeyStore;
+use keyhive::auth::KeyStore;
 use keyhive::testkit::stack_api;
 use std::process::Command;
 

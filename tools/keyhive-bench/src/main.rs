@@ -61,7 +61,7 @@ async fn main() {
 
     // An enterprise key with room for every iteration, minted like `keyhive-admin bootstrap`.
     let secret = api.hashing_secret().await.expect("hashing secret");
-    let (_, record, credential) = keyhive::auth::bootstrap::bootstrap_org(
+    let (_, record, credential) = keyhive::bootstrap::bootstrap_org(
         &api.store,
         &api.config.key_prefix,
         secret,

@@ -4,10 +4,11 @@
 //! unchanged and still works. Callers are real keys, authenticated the way every request is.
 
 use keyhive::auth::permissions::Permissions;
+use keyhive::auth::KeyRecord;
+use keyhive::auth::KeyStore;
 use keyhive::auth::{authenticate, read_credential, Identity};
 use keyhive::auth::{Credential, Environment, KeyType, Tier};
-use keyhive::model::{now, KeyRecord};
-use keyhive::store::KeyStore;
+use keyhive::model::now;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
 use keys::rules::{self, Ctx, KeyPatch, NewKey};

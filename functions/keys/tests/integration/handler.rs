@@ -89,7 +89,7 @@ async fn no_key_can_grant_or_manage_more_than_it_holds() {
     let manager_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
     let api_store = &api.store;
     let manager_record =
-        keyhive::store::KeyStore::get_key(api_store, &keyhive::auth::KeyId::parse(&manager_id).unwrap())
+        keyhive::auth::KeyStore::get_key(api_store, &keyhive::auth::KeyId::parse(&manager_id).unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -166,7 +166,7 @@ async fn no_key_can_grant_or_manage_more_than_it_holds() {
     let made =
         send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&create_body("reader", reader))).await;
     let reader_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
-    let reader_record = keyhive::store::KeyStore::get_key(api_store, &keyhive::auth::KeyId::parse(&reader_id).unwrap())
+    let reader_record = keyhive::auth::KeyStore::get_key(api_store, &keyhive::auth::KeyId::parse(&reader_id).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -208,7 +208,7 @@ async fn test_keys_cannot_see_or_mint_live_keys() {
     )
     .await;
     let test_id = assert_envelope(&made, 201)["data"]["id"].as_str().unwrap().to_string();
-    let test_record = keyhive::store::KeyStore::get_key(&api.store, &keyhive::auth::KeyId::parse(&test_id).unwrap())
+    let test_record = keyhive::auth::KeyStore::get_key(&api.store, &keyhive::auth::KeyId::parse(&test_id).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -396,7 +396,7 @@ async fn members_user_keys_and_removal_through_the_routes() {
     let weak =
         assert_envelope(&send(&api, Event::load("keys-create.json").authorized_as(&admin).body(&weak)).await, 201);
     let weak_id = keyhive::auth::KeyId::parse(weak["data"]["id"].as_str().unwrap()).unwrap();
-    let weak = identity_of(&keyhive::store::KeyStore::get_key(&api.store, &weak_id).await.unwrap().unwrap());
+    let weak = identity_of(&keyhive::auth::KeyStore::get_key(&api.store, &weak_id).await.unwrap().unwrap());
     let blind = send(&api, Event::load("keys-create.json").authorized_as(&weak).body(&user_key)).await;
     let blind = assert_envelope(&blind, 409);
     assert_eq!(blind["error"]["code"], "CONFLICT");

@@ -3,8 +3,8 @@
 //! on every axis, sealed cursors, idempotency records per key, one credential per request.
 
 use keyhive::auth::Identity;
+use keyhive::auth::KeyStore;
 use keyhive::auth::{Environment, KeyId};
-use keyhive::store::KeyStore;
 use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
 use keyhive::Api;
 use lambda_http::{Body, Response};

@@ -2,11 +2,11 @@
 //! real SDK. Clocks are passed in, so windows, grace periods and expiry are exact.
 
 use keyhive::auth::permissions::Permissions;
+use keyhive::auth::KeyStore;
 use keyhive::auth::{authenticate, read_credential};
 use keyhive::auth::{Credential, Environment, KeyType, Tier};
 use keyhive::model::{now, UserId};
 use keyhive::schema;
-use keyhive::store::KeyStore;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
 use keys::rules::{self, Ctx, KeyPatch, NewKey};
@@ -26,7 +26,7 @@ fn code(r: &Result<keyhive::auth::Identity, ApiError>) -> &'static str {
         Ok(_) => "OK",
         Err(e) => {
             if e.is_server_side() {
-                eprintln!("server-side error: {}", keyhive::http::error::source_chain(e));
+                eprintln!("server-side error: {}", keyhive::error::source_chain(e));
             }
             e.status_and_code().1
         }
@@ -41,10 +41,10 @@ fn window_start_plus(s: i64) -> OffsetDateTime {
 
 async fn bot_key(
     api: &Api,
-    admin: &keyhive::model::KeyRecord,
+    admin: &keyhive::auth::KeyRecord,
     tier: Tier,
     expires_at: Option<OffsetDateTime>,
-) -> (Credential, keyhive::model::KeyRecord) {
+) -> (Credential, keyhive::auth::KeyRecord) {
     let actor = identity_of(admin);
     let ctx = Ctx {
         store: &api.store,
@@ -441,8 +441,8 @@ async fn authenticating_a_request_is_one_dynamodb_round_trip_whatever_the_outcom
 /// may be used again, though DynamoDB has not deleted the record yet.
 #[tokio::test]
 async fn an_idempotency_record_blocks_a_second_creation_until_it_expires() {
+    use keyhive::change::idempotency::IdempotencyStore;
     use keyhive::change::idempotency::{Claim, LIFETIME};
-    use keyhive::store::IdempotencyStore;
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
@@ -518,7 +518,7 @@ async fn a_late_request_never_resets_a_newer_rate_window() {
 async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
     let api = stack_api().await;
     let (_, admin_record) = new_org(&api, Environment::Live).await;
-    assert_eq!(admin_record.created_by, keyhive::model::CreatedBy::Bootstrap);
+    assert_eq!(admin_record.created_by, keyhive::auth::CreatedBy::Bootstrap);
     let admin = identity_of(&admin_record);
     let ctx = Ctx {
         store: &api.store,
@@ -559,7 +559,7 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
         rules::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
     assert_eq!(
         minted.created_by,
-        keyhive::model::CreatedBy::Key { key_id: user_key.key_id.clone(), user_id: Some(member.user_id.clone()) }
+        keyhive::auth::CreatedBy::Key { key_id: user_key.key_id.clone(), user_id: Some(member.user_id.clone()) }
     );
     let stored = api.store.get_key(&minted.key_id).await.unwrap().unwrap();
     assert_eq!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 async fn sweep(store: &DynamoStore) -> Result<serde_json::Value, Error> {
     let ended = sandboxes::rules::expire_overdue(store, None, keyhive::model::now())
         .await
-        .map_err(|err| Error::from(keyhive::http::error::source_chain(&err)))?;
+        .map_err(|err| Error::from(keyhive::error::source_chain(&err)))?;
     if ended > 0 {
         tracing::info!(ended, "expired overdue sandboxes");
     }

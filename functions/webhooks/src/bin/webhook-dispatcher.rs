@@ -12,7 +12,7 @@ use webhooks::store::WebhookStore;
 use webhooks::Webhooks;
 
 fn failure(err: &keyhive::ApiError) -> Error {
-    Error::from(keyhive::http::error::source_chain(err))
+    Error::from(keyhive::error::source_chain(err))
 }
 
 /// A stream batch: each outbox insert fanned out, then every new delivery tried at once (each
@@ -36,7 +36,7 @@ async fn stream(webhooks: &Webhooks, records: &[Value]) -> Result<Value, Error> 
         match outcome {
             Ok(created) => deliveries.extend(created.into_iter().map(|d| d.id)),
             Err(err) => {
-                tracing::warn!(error = %keyhive::http::error::source_chain(&err), "outbox record failed; the stream retries it");
+                tracing::warn!(error = %keyhive::error::source_chain(&err), "outbox record failed; the stream retries it");
                 failed.push(json!({ "itemIdentifier": sequence }));
             }
         }
