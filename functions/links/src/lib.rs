@@ -77,7 +77,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
         LinksOp::List => {
             let list = ListRequest::read(api, &call, LINK_LIST).await?;
             let change = call.change()?;
-            let tenant = (&change.org_id, change.environment);
+            let tenant = (&change.tenant.org_id, change.tenant.environment);
             let page_number = list.page.unwrap_or(0);
             let mut start = list.start.clone();
             if start.is_none() && page_number > 0 {
@@ -162,7 +162,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
             let list = ListRequest::read(api, &call, DOMAIN_LIST).await?;
             let change = call.change()?;
             let page =
-                store.list_domains((&change.org_id, change.environment), list.start.as_ref(), list.limit).await?;
+                store.list_domains((&change.tenant.org_id, change.tenant.environment), list.start.as_ref(), list.limit).await?;
             list.reply(api, page, model::Domain::to_json).await
         }
         LinksOp::GetDomain => {

@@ -49,7 +49,7 @@ pub fn check_expiry(field: &str, expires_at: OffsetDateTime, now: OffsetDateTime
 pub async fn visible_link<S: LinkStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Link, ApiError> {
     let id = LinkId::parse(id).ok_or(ApiError::NotFound("short link"))?;
     match store.get_link(&id).await? {
-        Some(link) if link.org_id == change.org_id && link.environment == change.environment => Ok(link),
+        Some(link) if link.org_id == change.tenant.org_id && link.environment == change.tenant.environment => Ok(link),
         _ => Err(ApiError::NotFound("short link")),
     }
 }
@@ -100,8 +100,8 @@ pub async fn create_link_with_slugs<S: LinkStore + ?Sized>(
     for _ in 0..attempts {
         let link = Link {
             id: LinkId::generate(),
-            org_id: change.org_id.clone(),
-            environment: change.environment,
+            org_id: change.tenant.org_id.clone(),
+            environment: change.tenant.environment,
             slug: new.slug.clone().unwrap_or_else(&mut next_slug),
             domain: new.domain.clone(),
             destination: new.destination.clone(),
@@ -247,7 +247,7 @@ fn summarize(link: &Link, from: &str, to: &str, days: &[DayStats]) -> Value {
 pub async fn visible_domain<S: LinkStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Domain, ApiError> {
     let id = DomainId::parse(id).ok_or(ApiError::NotFound("domain"))?;
     match store.get_domain(&id).await? {
-        Some(domain) if domain.org_id == change.org_id && domain.environment == change.environment => Ok(domain),
+        Some(domain) if domain.org_id == change.tenant.org_id && domain.environment == change.tenant.environment => Ok(domain),
         _ => Err(ApiError::NotFound("domain")),
     }
 }
@@ -267,8 +267,8 @@ pub async fn create_domain<S: LinkStore + ?Sized>(
     }
     let domain = Domain {
         id: DomainId::generate(),
-        org_id: change.org_id.clone(),
-        environment: change.environment,
+        org_id: change.tenant.org_id.clone(),
+        environment: change.tenant.environment,
         hostname,
         token: random_id("t", 32).split_off(2),
         verified_at: None,
@@ -320,7 +320,7 @@ pub async fn delete_domain<S: LinkStore + ?Sized>(
 ) -> Result<Domain, ApiError> {
     let domain = visible_domain(store, change, id).await?;
     if force {
-        let tenant = (&change.org_id, change.environment);
+        let tenant = (&change.tenant.org_id, change.tenant.environment);
         for link in store.links_on(tenant, &domain.hostname, FORCE_DELETE_LIMIT).await? {
             match delete_link(store, change, &link).await {
                 Ok(()) | Err(ApiError::NotFound(_)) => {}

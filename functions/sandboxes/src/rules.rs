@@ -43,7 +43,7 @@ pub fn resolve(template_id: &str, timeout_seconds: Option<i64>) -> Result<(&'sta
 pub async fn visible<S: SandboxStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Sandbox, ApiError> {
     let id = SandboxId::parse(id).ok_or(ApiError::NotFound("sandbox"))?;
     match store.get_sandbox(&id).await? {
-        Some(sandbox) if sandbox.org_id == change.org_id && sandbox.environment == change.environment => Ok(sandbox),
+        Some(sandbox) if sandbox.org_id == change.tenant.org_id && sandbox.environment == change.tenant.environment => Ok(sandbox),
         _ => Err(ApiError::NotFound("sandbox")),
     }
 }
@@ -60,8 +60,8 @@ pub async fn create<S: SandboxStore + ?Sized>(
     let now = change.at;
     let sandbox = Sandbox {
         id: SandboxId::generate(),
-        org_id: change.org_id.clone(),
-        environment: change.environment,
+        org_id: change.tenant.org_id.clone(),
+        environment: change.tenant.environment,
         template_id: template.id.to_string(),
         status: Status::Running,
         timeout_seconds,
@@ -80,7 +80,7 @@ pub async fn create<S: SandboxStore + ?Sized>(
     );
     match store.create_sandbox(&sandbox, quota, &log).await {
         Err(ChangeError::Quota(_))
-            if expire_overdue(store, Some((&change.org_id, change.environment)), now).await? > 0 =>
+            if expire_overdue(store, Some((&change.tenant.org_id, change.tenant.environment)), now).await? > 0 =>
         {
             store.create_sandbox(&sandbox, quota, &log).await?;
         }

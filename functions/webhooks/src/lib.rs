@@ -100,7 +100,7 @@ async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, A
             let list = ListRequest::read(api, &call, ENDPOINT_LIST).await?;
             let change = call.change()?;
             let page =
-                store.list_endpoints((&change.org_id, change.environment), list.start.as_ref(), list.limit).await?;
+                store.list_endpoints((&change.tenant.org_id, change.tenant.environment), list.start.as_ref(), list.limit).await?;
             list.reply(api, page, model::Endpoint::to_json).await
         }
         WebhooksOp::Get => {

@@ -87,7 +87,7 @@ pub fn check_may_direct(permissions: &Permissions, endpoint: &Endpoint) -> Resul
 pub async fn visible<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
     let id = WebhookId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))?;
     match store.get_endpoint(&id).await? {
-        Some(e) if e.org_id == change.org_id && e.environment == change.environment => Ok(e),
+        Some(e) if e.org_id == change.tenant.org_id && e.environment == change.tenant.environment => Ok(e),
         _ => Err(ApiError::NotFound("webhook endpoint")),
     }
 }
@@ -107,8 +107,8 @@ pub async fn create<S: WebhookStore + ?Sized>(
     let endpoint = Endpoint {
         sealed_secret: key.seal(&secret, &id),
         id,
-        org_id: change.org_id.clone(),
-        environment: change.environment,
+        org_id: change.tenant.org_id.clone(),
+        environment: change.tenant.environment,
         url,
         events,
         description,

@@ -9,7 +9,7 @@ use crate::auth::Identity;
 
 use crate::change::idempotency::{Claim, IdempotencyRecord, Scope};
 use crate::model::{random_id, rfc3339, OrgId, UserId};
-use crate::model::{Environment, KeyId};
+use crate::model::{Environment, KeyId, Tenant};
 use crate::schema;
 use crate::store::items::{n, s, Item};
 use crate::store::transact::Transaction;
@@ -157,9 +157,9 @@ impl ChangeLog {
 /// event says the same who and when.
 #[derive(Debug, Clone)]
 pub struct Change {
-    pub org_id: OrgId,
-    /// The acting key's environment (the idempotency record's scope).
-    pub environment: Environment,
+    /// Whose data the change touches: the acting key's organization and environment (also the
+    /// idempotency record's scope).
+    pub tenant: Tenant,
     /// `None` for system changes (a sweep) and the operator's bootstrap.
     pub actor_key_id: Option<KeyId>,
     pub actor_user_id: Option<UserId>,
@@ -172,8 +172,7 @@ impl Change {
     /// A change made by the caller `identity`.
     pub fn by(identity: &Identity, request_id: &str, at: OffsetDateTime) -> Self {
         Change {
-            org_id: identity.org_id.clone(),
-            environment: identity.environment,
+            tenant: Tenant::new(identity.org_id.clone(), identity.environment),
             actor_key_id: Some(identity.key_id.clone()),
             actor_user_id: identity.user_id.clone(),
             request_id: request_id.to_string(),
@@ -185,8 +184,7 @@ impl Change {
     /// A change no key makes (an expiry sweep).
     pub fn system(org_id: OrgId, environment: Environment, request_id: &str, at: OffsetDateTime) -> Self {
         Change {
-            org_id,
-            environment,
+            tenant: Tenant::new(org_id, environment),
             actor_key_id: None,
             actor_user_id: None,
             request_id: request_id.to_string(),
@@ -203,7 +201,7 @@ impl Change {
 
     pub fn audit(&self, environment: Environment, action: AuditAction, target_id: &str) -> AuditEntry {
         AuditEntry {
-            org_id: self.org_id.clone(),
+            org_id: self.tenant.org_id.clone(),
             environment,
             at: self.at,
             request_id: self.request_id.clone(),
@@ -215,7 +213,7 @@ impl Change {
     }
 
     pub fn event(&self, environment: Environment, event_type: EventType, data: Value) -> OutboxEvent {
-        OutboxEvent::new(self.org_id.clone(), environment, event_type, self.at, data)
+        OutboxEvent::new(self.tenant.org_id.clone(), environment, event_type, self.at, data)
     }
 
     /// The log of a change to something of `environment`: its audit entry and, when given, event.
@@ -247,7 +245,7 @@ impl Change {
         log.idempotency = match (&self.idempotency, &self.actor_key_id) {
             (Some(claim), Some(key_id)) => {
                 let scope =
-                    Scope { org_id: self.org_id.clone(), environment: self.environment, key_id: key_id.clone() };
+                    Scope { org_id: self.tenant.org_id.clone(), environment: self.tenant.environment, key_id: key_id.clone() };
                 Some(IdempotencyRecord::new(scope, claim, 201, data, target_id, self.at))
             }
             _ => None,

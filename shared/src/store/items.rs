@@ -1,7 +1,7 @@
 //! Conversions between records and DynamoDB items. Attribute names live here and in `schema`.
 
 use super::StoreError;
-use crate::model::parse_rfc3339;
+use crate::model::{parse_rfc3339, Environment, OrgId, Tenant};
 use crate::schema;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -41,3 +41,17 @@ pub fn opt_n(item: &Item, name: &str) -> Option<i64> {
 pub fn time_of(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     opt_s(item, name).map(|v| parse_rfc3339(v).ok_or_else(|| corrupt(name))).transpose()
 }
+
+/// The attributes every tenant-owned item carries (`org_id`, `environment`): the one encoder.
+pub fn tenant_attributes(tenant: &Tenant) -> [(String, AttributeValue); 2] {
+    [("org_id".into(), s(tenant.org_id.as_str())), ("environment".into(), s(tenant.environment.as_str()))]
+}
+
+/// The tenant a tenant-owned item belongs to: the one decoder.
+pub fn tenant_of(item: &Item) -> Result<Tenant, StoreError> {
+    Ok(Tenant::new(
+        OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
+        Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+    ))
+}
+
