@@ -15,6 +15,7 @@
 //! | 7 | audit trail of an organization, newest first | `PK=ORG#<org>#AUDIT`, `SK=<time>#<entry_id>`               | Put in the change's transaction; Query descending |
 //! | 8 | outbox of events to deliver               | `PK=OUTBOX#<org>#<env>`, `SK=<time>#<event_id>`             | Put in the change's transaction; Streams |
 //! | 9 | health probe                              | `PK=HEALTH`, `SK=HEALTH`                                    | GetItem |
+//! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 //! | 11 | a sandbox by id                           | `PK=SBX#<sandbox_id>`, `SK=SBX`                             | Get/TransactWrite |
 //! | 12 | an org+env's sandboxes, newest first      | `GSI1PK=ORG#<org>#<env>#SANDBOXES`, `GSI1SK=<created_at>#<id>` | Query GSI1, descending, status as a filter |
 //! | 13 | running sandboxes by deadline (sweep)     | `GSI2PK=RUNNING#<org>#<env>`, `GSI2SK=<expires_at>#<id>`, only while running (sparse) | Query GSI2 `<= now` per tenant; Scan GSI2 for the sweep |
@@ -32,7 +33,6 @@
 //! | 25 | deliveries due (pending, by organization, then next attempt) | `GSI2PK=DUE#<shard 0..3>`, `GSI2SK=<org>#<next_at>#<delivery_id>`, only while pending (sparse) | Query GSI2: the next organization (Limit 1), then its entries `<= now`, organization by organization |
 //! | 26 | an endpoint's delivery attempts, newest first (30 days) | `PK=WHK#<endpoint_id>#ATTEMPTS`, `SK=<time>#<attempt_id>` | Put with the attempt's outcome; Query descending |
 //! | 27 | an endpoint's re-sends in one UTC hour (bounded) | `PK=WHK#<endpoint_id>#REQUEUES`, `SK=<yyyy-mm-ddThh>`, attribute `count`, TTL | conditional ADD in each re-send's transaction |
-//! | 10 | a creation's Idempotency-Key (24 h)      | `PK=IDEM#<org>#<env>#<key id>#<sha256 of the key>`, `SK=IDEM` | conditional Put in the creation's transaction; consistent GetItem |
 
 /// Partition key attribute.
 pub const PK: &str = "PK";

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::model::{OrgId, UserId};
 use http::HeaderMap;
 use serde_json::{json, Map, Value};
-pub use store::{KeyStore, Touch};
+pub use store::{KeyStore, KeyUse};
 use time::OffsetDateTime;
 
 /// Rate-limit figures of the current one-minute window.
@@ -105,7 +105,7 @@ pub async fn authenticate(
     };
     let secret_matches = |record: &KeyRecord| current_secret(record) || rolled_out_secret(record);
     match store.touch_key(&credential.key_id, &presented, now).await? {
-        Touch::Counted { record, used, .. } => {
+        KeyUse::Counted { record, used, .. } => {
             if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {
                 return Err(ApiError::Unauthorized);
             }
@@ -130,7 +130,7 @@ pub async fn authenticate(
                 rolled_out_secret,
             })
         }
-        Touch::Refused { record: Some(record), .. }
+        KeyUse::Refused { record: Some(record), .. }
             if record.revoked_at.is_none() && !record.is_expired(now) && secret_matches(&record) =>
         {
             // Authentic, live, and refused all the same: only the rate window is left.
@@ -140,7 +140,7 @@ pub async fn authenticate(
                 reset,
             })
         }
-        Touch::Refused { .. } => Err(ApiError::Unauthorized),
+        KeyUse::Refused { .. } => Err(ApiError::Unauthorized),
     }
 }
 

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 /// The outcome of the one store call an authenticated request makes.
 #[derive(Debug)]
-pub enum Touch {
+pub enum KeyUse {
     /// Credential accepted and counted; `used` is this window's count including this request;
     /// `write_units` what the write consumed, table and indexes (when the store says).
     Counted { record: Box<KeyRecord>, used: u32, write_units: Option<f64> },
@@ -30,7 +30,7 @@ pub trait KeyStore: Send + Sync {
     /// Checks the presented hash, revocation, expiry and the rate window of `key_id`, and on
     /// success counts the request and sets `last_used_at`: all in one conditional write.
     async fn touch_key(&self, key_id: &KeyId, presented: &SecretHash, now: OffsetDateTime)
-        -> Result<Touch, StoreError>;
+        -> Result<KeyUse, StoreError>;
     async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
 }
 
@@ -181,7 +181,7 @@ impl KeyStore for DynamoStore {
         key_id: &KeyId,
         presented: &SecretHash,
         now: OffsetDateTime,
-    ) -> Result<Touch, StoreError> {
+    ) -> Result<KeyUse, StoreError> {
         let minute = now.unix_timestamp().div_euclid(60);
         let result = self.touch_request(key_id, presented, now).send().await;
         match result {
@@ -208,7 +208,7 @@ impl KeyStore for DynamoStore {
                         tracing::warn!(error = %crate::error::source_chain(&err), "stale rate window clean-up failed");
                     }
                 }
-                Ok(Touch::Counted {
+                Ok(KeyUse::Counted {
                     record: Box::new(key_record(&item)?),
                     used: window_count(&item, minute),
                     write_units: out.consumed_capacity.as_ref().and_then(|c| c.capacity_units),
@@ -220,11 +220,11 @@ impl KeyStore for DynamoStore {
                     _ => None,
                 };
                 match old {
-                    Some(item) => Ok(Touch::Refused {
+                    Some(item) => Ok(KeyUse::Refused {
                         used: window_count(&item, minute),
                         record: Some(Box::new(key_record(&item)?)),
                     }),
-                    None => Ok(Touch::Refused { record: None, used: 0 }),
+                    None => Ok(KeyUse::Refused { record: None, used: 0 }),
                 }
             }
             Err(other) => Err(classify(other)),

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on the routes that create (api.md): the same key with the same body within
+//! `Idempotency-Key` on the routes that create (openapi.yaml): the same key with the same body within
 //! 24 hours replays the first response; with another body it is 409 `CONFLICT`.
 //!
 //! The record is written in the creation's own transaction, on the condition that no live record

@@ -44,7 +44,7 @@ macro_rules! spelled_enum {
 }
 
 spelled_enum!(
-    /// The webhook event types (api.md "Events"); openapi's enum is held to this list.
+    /// The webhook event types (openapi.yaml's `EventType`, held to this list by a drift test).
     EventType {
         KeyCreated = "key.created",
         KeyUpdated = "key.updated",

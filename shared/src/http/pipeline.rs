@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::http::envelope::{
     error_response, success_response, Reply, RequestId, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET,
 };
-use crate::http::routes::{self, Access, Ops, Params, Route, RouteMatch};
+use crate::http::routes::{self, Access, FunctionOp, Params, Route, RouteMatch};
 use crate::store::cursor::load_cursor_key;
 use crate::store::cursor::CursorKey;
 use crate::store::dynamo::DynamoStore;
@@ -199,7 +199,7 @@ async fn replay_recorded(
 }
 
 /// Runs a creation under the request's `Idempotency-Key`. A handler calls it once the route's
-/// permission and the body have been checked (api.md's order), so a replay never answers a caller
+/// permission and the body have been checked (the order of checks in openapi.yaml's overview), so a replay never answers a caller
 /// who could not have made the request. Records belong to the calling key: a live record of the
 /// same key replays (or is 409 for another body); otherwise `create` runs with the claim, which it
 /// writes in its own transaction; if a concurrent retry claimed it first, that answer is replayed.
@@ -255,13 +255,13 @@ struct Incoming {
     request_id: RequestId,
     method: http::Method,
     path: String,
-    reach: routes::Reach,
+    site: routes::RequestSite,
 }
 
 /// Step 1: the route, among this function's (404 for an unknown path or another function's
 /// route, 405 for an unknown method), before any credential is looked at.
-fn route<O: Ops>(incoming: &Incoming) -> Result<(&'static Route, O, Params), ApiError> {
-    match routes::find(&incoming.method, &incoming.path, incoming.reach) {
+fn route<O: FunctionOp>(incoming: &Incoming) -> Result<(&'static Route, O, Params), ApiError> {
+    match routes::find(&incoming.method, &incoming.path, incoming.site) {
         RouteMatch::NotFound => Err(ApiError::NoRoute),
         RouteMatch::MethodNotAllowed { allowed } => {
             Err(ApiError::MethodNotAllowed { method: incoming.method.to_string(), allowed })
@@ -305,7 +305,7 @@ fn on_api_host(api: &Api, request: &Request) -> bool {
 /// methods. Anything else (an unknown path or method) gets the ordinary answer, without CORS
 /// headers, and the browser refuses the request.
 fn preflight(incoming: &Incoming, origin: HeaderValue, asked: &http::Method) -> Option<Response<Body>> {
-    let allowed = match routes::find(&http::Method::OPTIONS, &incoming.path, incoming.reach) {
+    let allowed = match routes::find(&http::Method::OPTIONS, &incoming.path, incoming.site) {
         RouteMatch::MethodNotAllowed { allowed } => allowed,
         _ => return None,
     };
@@ -327,7 +327,7 @@ fn preflight(incoming: &Incoming, origin: HeaderValue, asked: &http::Method) -> 
 /// envelope, the rate headers and the access log line.
 pub async fn serve<O, F, Fut>(api: &Api, request: Request, handler: F) -> Response<Body>
 where
-    O: Ops,
+    O: FunctionOp,
     F: FnOnce(Call<O>) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
@@ -336,7 +336,7 @@ where
         request_id: RequestId::from_gateway(gateway_request_id(&request)),
         method: request.method().clone(),
         path: request_path(&request),
-        reach: routes::Reach { api_host: on_api_host(api, &request), local: api.config.dev_mode },
+        site: routes::RequestSite { api_host: on_api_host(api, &request), local: api.config.dev_mode },
     };
     let is_head = incoming.method == http::Method::HEAD;
     let cors_origin = super::cors::allowed_origin(&api.config.cors_origins, request.headers());

@@ -139,7 +139,7 @@ impl Op {
 }
 
 /// A function's own operations, as its handler receives them.
-pub trait Ops: Copy + std::fmt::Debug + Send + 'static {
+pub trait FunctionOp: Copy + std::fmt::Debug + Send + 'static {
     const FUNCTION: Function;
     /// The operation, when `op` is one of this function's.
     fn of(op: Op) -> Option<Self>;
@@ -147,7 +147,7 @@ pub trait Ops: Copy + std::fmt::Debug + Send + 'static {
 
 macro_rules! ops {
     ($($ty:ident => $variant:ident),+ $(,)?) => {$(
-        impl Ops for $ty {
+        impl FunctionOp for $ty {
             const FUNCTION: Function = Function::$variant;
             fn of(op: Op) -> Option<Self> {
                 match op {
@@ -168,7 +168,7 @@ pub struct Route {
     pub pattern: &'static str,
     pub access: Access,
     pub op: Op,
-    /// A creation that accepts an `Idempotency-Key` (api.md): the handler runs it through
+    /// A creation that accepts an `Idempotency-Key` (openapi.yaml's `Idempotency-Key` header): the handler runs it through
     /// `http::idempotent`, and openapi documents the header.
     pub idempotent: bool,
     pub hosts: Hosts,
@@ -258,7 +258,7 @@ pub static ROUTES: &[Route] = &[
 /// The routes a deployment has, all that its API host reaches: every route but the local-only
 /// ones (what `template.yaml` and `openapi.yaml` describe).
 pub fn deployed_routes() -> impl Iterator<Item = &'static Route> {
-    ROUTES.iter().filter(|route| Reach::API.reaches(route))
+    ROUTES.iter().filter(|route| RequestSite::API.reaches(route))
 }
 
 /// The literal first path segment of every route (`health`, `v1`, `short-link`, ...): a short
@@ -352,37 +352,37 @@ fn match_pattern(pattern: &'static str, path: &str) -> Option<(Vec<(&'static str
     }
 }
 
-/// Which routes a request can reach: on a custom link domain (`api_host` false) only those that
+/// Where a request arrived, which decides the routes it can reach: on a custom link domain (`api_host` false) only those that
 /// answer on any host; local-only routes only on the local stack (`local`: `KEYHIVE_DEV_MODE`),
 /// so in AWS `/docs` is a slug like any other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reach {
+pub struct RequestSite {
     pub api_host: bool,
     pub local: bool,
 }
 
-impl Reach {
+impl RequestSite {
     /// A deployment's own API host.
-    pub const API: Reach = Reach { api_host: true, local: false };
+    pub const API: RequestSite = RequestSite { api_host: true, local: false };
     /// A custom link domain.
-    pub const CUSTOM_HOST: Reach = Reach { api_host: false, local: false };
+    pub const CUSTOM_HOST: RequestSite = RequestSite { api_host: false, local: false };
 
     fn reaches(self, route: &Route) -> bool {
         (self.api_host || route.hosts == Hosts::Any) && (self.local || !route.local_only)
     }
 }
 
-/// Finds the route for a method, path and reach: the most specific matching pattern wins; a path
-/// that matches with another method is a 405 naming the methods it has.
-pub fn find(method: &Method, path: &str, reach: Reach) -> RouteMatch {
+/// Finds the route for a method, path and request site: the most specific matching pattern
+/// wins; a path that matches with another method is a 405 naming the methods it has.
+pub fn find(method: &Method, path: &str, site: RequestSite) -> RouteMatch {
     // The most specific pattern that matches the path; its routes differ only by method.
     let best = ROUTES
         .iter()
-        .filter(|route| reach.reaches(route))
+        .filter(|route| site.reaches(route))
         .filter_map(|route| match_pattern(route.pattern, path).map(|(params, literal)| (route, params, literal)))
         .max_by_key(|(_, _, literal)| *literal);
     let Some((best_route, params, _)) = best else { return RouteMatch::NotFound };
-    let same_path = || ROUTES.iter().filter(|r| r.pattern == best_route.pattern && reach.reaches(r));
+    let same_path = || ROUTES.iter().filter(|r| r.pattern == best_route.pattern && site.reaches(r));
     match same_path().find(|r| r.method == *method) {
         Some(route) => RouteMatch::Found { route, params },
         None => RouteMatch::MethodNotAllowed { allowed: same_path().map(|r| r.method.as_str()).collect() },
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn health_is_public_and_served_by_the_health_function() {
-        match find(&Method::GET, "/health", Reach::API) {
+        match find(&Method::GET, "/health", RequestSite::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.function(), Function::Health);
                 assert_eq!(route.access, Access::Public);
@@ -407,15 +407,15 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_not_found_and_known_paths_with_other_methods_are_405() {
-        assert!(matches!(find(&Method::GET, "/nope/x", Reach::API), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/nope/x", RequestSite::API), RouteMatch::NotFound));
         // A one-segment path is a slug: the links function answers 404 when no link has it.
         assert!(
-            matches!(find(&Method::GET, "/nope", Reach::API), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+            matches!(find(&Method::GET, "/nope", RequestSite::API), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
         );
-        assert!(matches!(find(&Method::GET, "/health/", Reach::API), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/health/x", Reach::API), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/", Reach::API), RouteMatch::NotFound));
-        match find(&Method::DELETE, "/health", Reach::API) {
+        assert!(matches!(find(&Method::GET, "/health/", RequestSite::API), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/health/x", RequestSite::API), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/", RequestSite::API), RouteMatch::NotFound));
+        match find(&Method::DELETE, "/health", RequestSite::API) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET"]),
             other => panic!("unexpected {other:?}"),
         }
@@ -432,21 +432,21 @@ mod tests {
 
     #[test]
     fn the_literal_self_route_beats_the_id_parameter() {
-        match find(&Method::GET, "/v1/keys/self", Reach::API) {
+        match find(&Method::GET, "/v1/keys/self", RequestSite::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.op, Op::Keys(KeysOp::OwnKey));
                 assert!(params.is_empty());
             }
             other => panic!("unexpected {other:?}"),
         }
-        match find(&Method::GET, "/v1/keys/AbCdEf123456", Reach::API) {
+        match find(&Method::GET, "/v1/keys/AbCdEf123456", RequestSite::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.op, Op::Keys(KeysOp::Get));
                 assert_eq!(params, vec![("id", "AbCdEf123456".to_string())]);
             }
             other => panic!("unexpected {other:?}"),
         }
-        match find(&Method::PATCH, "/v1/keys", Reach::API) {
+        match find(&Method::PATCH, "/v1/keys", RequestSite::API) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["POST", "GET"]),
             other => panic!("unexpected {other:?}"),
         }
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn one_segment_paths_are_redirects_but_literal_routes_win() {
-        match find(&Method::GET, "/abc123", Reach::API) {
+        match find(&Method::GET, "/abc123", RequestSite::API) {
             RouteMatch::Found { route, params } => {
                 assert_eq!(route.op, Op::Links(LinksOp::Redirect));
                 assert_eq!(params, vec![("slug", "abc123".to_string())]);
@@ -462,28 +462,28 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(
-            matches!(find(&Method::GET, "/health", Reach::API), RouteMatch::Found { route, .. } if route.op == Op::Health(HealthOp::Check))
+            matches!(find(&Method::GET, "/health", RequestSite::API), RouteMatch::Found { route, .. } if route.op == Op::Health(HealthOp::Check))
         );
-        match find(&Method::POST, "/abc123", Reach::API) {
+        match find(&Method::POST, "/abc123", RequestSite::API) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET", "HEAD"]),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(find(&Method::HEAD, "/abc123", Reach::CUSTOM_HOST), RouteMatch::Found { .. }));
+        assert!(matches!(find(&Method::HEAD, "/abc123", RequestSite::CUSTOM_HOST), RouteMatch::Found { .. }));
     }
 
     #[test]
     fn local_only_routes_exist_only_on_the_local_stack() {
-        let local = Reach { api_host: true, local: true };
+        let local = RequestSite { api_host: true, local: true };
         assert!(
             matches!(find(&Method::GET, "/docs", local), RouteMatch::Found { route, .. } if route.op == Op::Health(HealthOp::Docs))
         );
         // Deployed, `/docs` is a (reserved) slug: the links function's 404, HEAD as GET.
         for method in [Method::GET, Method::HEAD] {
             assert!(
-                matches!(find(&method, "/docs", Reach::API), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+                matches!(find(&method, "/docs", RequestSite::API), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
             );
         }
-        match find(&Method::POST, "/docs", Reach::API) {
+        match find(&Method::POST, "/docs", RequestSite::API) {
             RouteMatch::MethodNotAllowed { allowed } => assert_eq!(allowed, vec!["GET", "HEAD"]),
             other => panic!("unexpected {other:?}"),
         }
@@ -511,13 +511,13 @@ mod tests {
     fn a_custom_host_reaches_only_the_routes_that_answer_on_any_host() {
         // On a custom domain `/health` is only a slug (reserved: the links function's 404).
         assert!(
-            matches!(find(&Method::GET, "/health", Reach::CUSTOM_HOST), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
+            matches!(find(&Method::GET, "/health", RequestSite::CUSTOM_HOST), RouteMatch::Found { route, .. } if route.op == Op::Links(LinksOp::Redirect))
         );
-        assert!(matches!(find(&Method::GET, "/v1/keys", Reach::CUSTOM_HOST), RouteMatch::NotFound));
-        assert!(matches!(find(&Method::GET, "/v1/keys/self", Reach::CUSTOM_HOST), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/v1/keys", RequestSite::CUSTOM_HOST), RouteMatch::NotFound));
+        assert!(matches!(find(&Method::GET, "/v1/keys/self", RequestSite::CUSTOM_HOST), RouteMatch::NotFound));
         for route in ROUTES.iter().filter(|r| r.hosts == Hosts::Any) {
             assert!(
-                matches!(find(&route.method, route.pattern, Reach::CUSTOM_HOST), RouteMatch::Found { .. }),
+                matches!(find(&route.method, route.pattern, RequestSite::CUSTOM_HOST), RouteMatch::Found { .. }),
                 "{}",
                 route.pattern
             );

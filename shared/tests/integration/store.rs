@@ -109,7 +109,7 @@ async fn the_probe_succeeds_on_the_stack_and_fails_as_unavailable_without_it() {
 /// count writes, so the write costs one unit, not one for the table and one for the index.
 #[tokio::test]
 async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
-    use keyhive::auth::{KeyStore, Touch};
+    use keyhive::auth::{KeyStore, KeyUse};
     let api = stack_api().await;
     let client = api.store.client();
     let name = format!("keyhive-units-{}", rand::random::<u32>());
@@ -138,7 +138,7 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
         assert_eq!(consumed.read_capacity_units.unwrap_or(0.0), 0.0);
     }
     match store.touch_key(&record.key_id, &credential.hash(secret), keyhive::model::now()).await.expect("touch") {
-        Touch::Counted { write_units, .. } => assert_eq!(write_units, Some(1.0)),
+        KeyUse::Counted { write_units, .. } => assert_eq!(write_units, Some(1.0)),
         other => panic!("{other:?}"),
     }
     client.delete_table().table_name(&name).send().await.expect("clean up");

@@ -138,7 +138,7 @@ async fn no_key_can_grant_or_manage_more_than_it_holds() {
     .await;
     assert_envelope(&higher_tier, 403);
 
-    // The body's own values (400) are judged before escalation (403), as api.md orders the checks.
+    // The body's own values (400) are judged before escalation (403), as openapi.yaml orders the checks.
     let mut past_and_more = create_body("late", json!({"sandboxes": ["read", "delete"]}));
     past_and_more["expires_at"] = json!("2000-01-01T00:00:00Z");
     let late = send(&api, Event::load("keys-create.json").authorized_as(&manager).body(&past_and_more)).await;
