@@ -25,7 +25,7 @@ build: ## debug build of the whole workspace
 	cargo build --workspace
 
 zip: ## release zips for Lambda (arm64), under target/lambda/<function>/bootstrap.zip
-	@bash -c '. scripts/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" && \
+	@bash -c '. scripts/lib/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" && \
 	  cargo lambda build --release --arm64 --output-format zip $$(for f in functions/*/; do printf -- "-p %s " "$$(basename $$f)"; done)'
 
 docs: ## openapi.yaml rendered to one HTML page, target/docs/index.html (make dev serves it at /docs)
@@ -35,7 +35,7 @@ deploy: ## build with SAM and deploy to AWS (guided the first time; see docs/dep
 	@bash scripts/deploy.sh
 
 invoke: ## EVENT=keys-self.json [FUNCTION=keys]: a sample event through the authorizer and a function under make dev
-	@bash -c '. scripts/stack.sh && ensure_venv && PATH="$$VENV/bin:$$PATH" python3 scripts/invoke.py "$(EVENT)" $(FUNCTION)'
+	@bash -c '. scripts/lib/stack.sh && ensure_venv && PATH="$$VENV/bin:$$PATH" python3 scripts/invoke.py "$(EVENT)" $(FUNCTION)'
 
 fmt: ## cargo fmt
 	cargo fmt --all

@@ -2,7 +2,7 @@
 # make bench: figures, not timed tests. Measures on this machine in one run and writes
 # target/bench-report.json (printed at the end). Loopback only, bounded in count and time.
 set -euo pipefail
-. "$(dirname "$0")/stack.sh"
+. "$(dirname "$0")/lib/stack.sh"
 cd "$ROOT"
 ensure_tools
 trap 'stop_started' EXIT
@@ -23,7 +23,7 @@ log "init time and peak memory per function (native release builds, minimal Runt
 packages=()
 for f in functions/*/; do packages+=(-p "$(basename "$f")"); done
 cargo build --release --quiet "${packages[@]}" -p hello-lambda --bins
-"$VENV/bin/python" scripts/runtime_bench.py target/release "$RUN/runtime.json"
+"$VENV/bin/python" scripts/tests/runtime_bench.py target/release "$RUN/runtime.json"
 
 log "stack figures against DynamoDB Local and moto"
 start_private_stack "$RUN"
@@ -32,7 +32,7 @@ cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 log "cold first request: process start to the first authenticated answer, DynamoDB through a TLS front"
 start_tls_front "$RUN"
 AWS_ENDPOINT_URL_DYNAMODB="https://localhost:$TLS_PORT" KEYHIVE_EXTRA_CA_FILE="$RUN/tls-ca.pem" \
-  BENCH_KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/runtime_bench.py --cold target/release "$RUN/cold.json"
+  BENCH_KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/tests/runtime_bench.py --cold target/release "$RUN/cold.json"
 
 log "authenticated GET through the local stack (cargo lambda watch), wrk on loopback"
 if ! command -v wrk >/dev/null; then

@@ -5,7 +5,7 @@
 # with its own saved answers (samconfig.toml section [name]). Prints the API URL and the next
 # steps. Needs AWS credentials of the default chain (AWS_PROFILE, ...).
 set -euo pipefail
-. "$(dirname "$0")/stack.sh"
+. "$(dirname "$0")/lib/stack.sh"
 cd "$ROOT"
 ensure_venv
 export PATH="$VENV/bin:$PATH" SAM_CLI_TELEMETRY=0

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # make dev: the whole API on http://127.0.0.1:9000 over DynamoDB Local (data kept in .dev/)
 # and moto. Ctrl-C stops everything this started.
-# Requests go through scripts/rest_front.py, API Gateway REST as template.yaml configures it
+# Requests go through scripts/local-aws/rest_front.py, API Gateway REST as template.yaml configures it
 # (the authorizer first, the gateway responses), in front of `cargo lambda watch` on a private
 # port: what a developer meets locally is what AWS answers (watch alone hands a function only
 # the first of two X-API-Key headers, where API Gateway refuses the request).
 set -euo pipefail
-. "$(dirname "$0")/stack.sh"
+. "$(dirname "$0")/lib/stack.sh"
 cd "$ROOT"
 
 DEV="$ROOT/.dev"
@@ -52,7 +52,7 @@ cargo lambda watch --quiet --disable-cors --invoke-address 127.0.0.1 --invoke-po
 WATCH_PID=$!
 STARTED_PIDS+=("$WATCH_PID")
 wait_for_port "$WATCH_PORT" "cargo lambda watch" "$WATCH_PID" 300
-"$VENV/bin/python" "$ROOT/scripts/rest_front.py" --template "$ROOT/template.yaml" --lambda-url "http://127.0.0.1:$WATCH_PORT" \
+"$VENV/bin/python" "$ROOT/scripts/local-aws/rest_front.py" --template "$ROOT/template.yaml" --lambda-url "http://127.0.0.1:$WATCH_PORT" \
   --port "$API_PORT" --local-route /docs &
 STARTED_PIDS+=("$!")
 wait_for_port "$API_PORT" "the REST front" "$!" 30

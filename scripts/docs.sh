@@ -3,7 +3,7 @@
 # CLI installed project-locally (tools/docs/node_modules, from npm, once). Redoc's script is
 # inlined (only a logo and icons load from Redocly's CDN); the local stack serves it at /docs.
 set -euo pipefail
-. "$(dirname "$0")/stack.sh"
+. "$(dirname "$0")/lib/stack.sh"
 cd "$ROOT"
 command -v npm >/dev/null || die "npm is needed to install the renderer (@redocly/cli)"
 if [ ! -x tools/docs/node_modules/.bin/redocly ]; then

@@ -2,7 +2,7 @@
 # make fuzz: a long schemathesis run (at least 2000 cases, random seed; FUZZ_MAX_EXAMPLES and
 # FUZZ_SEED override) against a private local stack, stopped afterwards. make test runs a bounded one.
 set -euo pipefail
-. "$(dirname "$0")/stack.sh"
+. "$(dirname "$0")/lib/stack.sh"
 cd "$ROOT"
 SECONDS=0
 ensure_tools

@@ -20,11 +20,11 @@ TEMPLATE = os.path.join(ROOT, "template.yaml")
 
 def function_for(event):
     """The function API Gateway hands this event to, from the route table of template.yaml as
-    rest_front.py reads it (`rest_front.py --template template.yaml --routes` prints it): the
+    scripts/local-aws/rest_front.py reads it (`--template template.yaml --routes` prints it): the
     API's authorizer for a REQUEST authorizer event, else the route of the event's method and
     path (ANY when the method has none of its own). None when no route takes the event."""
     sys.dont_write_bytecode = True  # no __pycache__ left in scripts/
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "local-aws"))
     import rest_front
 
     try:

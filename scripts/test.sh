@@ -3,7 +3,7 @@
 # `cargo lambda watch` on free loopback ports, runs every check and test, and stops what it
 # started, on failure too.
 set -euo pipefail
-. "$(dirname "$0")/stack.sh"
+. "$(dirname "$0")/lib/stack.sh"
 cd "$ROOT"
 SECONDS=0
 export SAM_CLI_TELEMETRY=0
@@ -26,10 +26,10 @@ AWS_DEFAULT_REGION=us-east-1 sam validate --template-file template.yaml
 AWS_DEFAULT_REGION=us-east-1 sam validate --lint --template-file template.yaml
 
 log "the template as CloudFormation receives it: SAM's transform, then cfn-lint and what it generates"
-"$VENV/bin/python" scripts/check_template.py template.yaml 2>/dev/null
+"$VENV/bin/python" scripts/checks/check_template.py template.yaml 2>/dev/null
 
 log "the REST front (API Gateway as template.yaml configures it, a test tool): self-test"
-"$VENV/bin/python" scripts/test_rest_front.py template.yaml
+"$VENV/bin/python" scripts/tests/test_rest_front.py template.yaml
 
 log "openapi.yaml is a valid OpenAPI 3.1 document"
 "$VENV/bin/python" -c 'import sys, yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open(sys.argv[1]))); print("openapi.yaml: valid")' openapi.yaml
@@ -41,7 +41,7 @@ for target in $(sed -n 's/^\.PHONY: //p' Makefile); do
 done
 
 log "openapi.yaml: an example request (curl) and response for every operation, every example valid"
-"$VENV/bin/python" scripts/check_openapi_examples.py openapi.yaml
+"$VENV/bin/python" scripts/checks/check_openapi_examples.py openapi.yaml
 
 log "make docs: openapi.yaml rendered to target/docs/index.html"
 bash scripts/docs.sh
@@ -84,23 +84,23 @@ for module in "${E2E_MODULES[@]}"; do
   "$E2E_BIN" "$module::"
 done
 
-log "the README's API walkthrough, pasted as a newcomer would (scripts/readme_test.py)"
+log "the README's API walkthrough, pasted as a newcomer would (scripts/tests/test_readme.py)"
 API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") DNS_RECORDS=$KEYHIVE_DNS_RECORDS RECEIVER_PORT=$(free_port) \
-  "$VENV/bin/python" scripts/readme_test.py README.md
+  "$VENV/bin/python" scripts/tests/test_readme.py README.md
 
 log "a client generated from openapi.yaml (openapi-python-client) against the stack"
-API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/client_test.py "$RUN/client"
+API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/tests/test_client.py "$RUN/client"
 
 log "make invoke: a sample event through the authorizer and its function"
 INVOKE_PORT=${KEYHIVE_E2E_URL##*:} KEY_FILE="$RUN/admin-key" "$VENV/bin/python" scripts/invoke.py keys-self.json |
   grep -q '"statusCode": 200' || die "make invoke EVENT=keys-self.json did not answer 200"
 
-# The same suite again as AWS would carry it: scripts/rest_front.py plays API Gateway REST as
+# The same suite again as AWS would carry it: scripts/local-aws/rest_front.py plays API Gateway REST as
 # template.yaml configures it (the REQUEST authorizer invoked through watch's invoke API, REST v1
 # events with the authorizer's context, the template's gateway responses).
 WATCH_URL=$KEYHIVE_E2E_URL
 FRONT_PORT=$(free_port)
-"$VENV/bin/python" scripts/rest_front.py --template template.yaml --lambda-url "$WATCH_URL" \
+"$VENV/bin/python" scripts/local-aws/rest_front.py --template template.yaml --lambda-url "$WATCH_URL" \
   --port "$FRONT_PORT" >"$RUN/rest-front.log" 2>&1 &
 STARTED_PIDS+=("$!")
 wait_for_port "$FRONT_PORT" "the REST front" "$!" 30

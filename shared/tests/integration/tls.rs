@@ -1,6 +1,6 @@
 //! Every local endpoint is plain HTTP, so this is the one test of the HTTPS client production
 //! uses (rustls on ring, the compiled-in AWS roots): DynamoDB Local behind a TLS front that
-//! `make test` starts (scripts/tls_proxy.py), whose one-run CA is given as the extra CA.
+//! `make test` starts (scripts/local-aws/tls_proxy.py), whose one-run CA is given as the extra CA.
 
 use keyhive::config::Config;
 

