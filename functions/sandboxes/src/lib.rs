@@ -59,8 +59,7 @@ async fn handler(api: &Api, call: Call<SandboxesOp>) -> Result<Reply, ApiError> 
                 None => None,
             };
             let change = call.change()?;
-            let tenant = (&change.tenant.org_id, change.tenant.environment);
-            let page = store.list_sandboxes(tenant, status, change.at, list.start.as_ref(), list.limit).await?;
+            let page = store.list_sandboxes(&change.tenant, status, change.at, list.start.as_ref(), list.limit).await?;
             let now = change.at;
             let data: Vec<Value> = page.items.iter().map(|s| s.to_json(now)).collect();
             let page = keyhive::store::Page { items: data, next: page.next };

@@ -1,7 +1,7 @@
 //! Sandboxes and their templates: the typed values the rules work on.
 
 use keyhive::auth::Environment;
-use keyhive::model::{rfc3339, OrgId};
+use keyhive::model::{rfc3339, OrgId, Tenant};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -55,6 +55,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// Whose sandbox this is.
+    pub fn tenant(&self) -> Tenant {
+        Tenant::new(self.org_id.clone(), self.environment)
+    }
+
     /// The status at `now`: a running sandbox past its deadline is expired, swept or not.
     pub fn status_at(&self, now: OffsetDateTime) -> Status {
         match self.status {

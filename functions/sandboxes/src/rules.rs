@@ -6,7 +6,7 @@ use crate::model::{template, Sandbox, SandboxId, Status, Template, MAX_TIMEOUT_S
 use crate::store::SandboxStore;
 use keyhive::change::{AuditAction, Change, EventType};
 use keyhive::error::ApiError;
-use keyhive::model::random_id;
+use keyhive::model::{random_id, Tenant};
 use keyhive::store::ChangeError;
 use time::{Duration, OffsetDateTime};
 
@@ -43,7 +43,7 @@ pub fn resolve(template_id: &str, timeout_seconds: Option<i64>) -> Result<(&'sta
 pub async fn visible<S: SandboxStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Sandbox, ApiError> {
     let id = SandboxId::parse(id).ok_or(ApiError::NotFound("sandbox"))?;
     match store.get_sandbox(&id).await? {
-        Some(sandbox) if sandbox.org_id == change.tenant.org_id && sandbox.environment == change.tenant.environment => Ok(sandbox),
+        Some(sandbox) if change.tenant.owns(&sandbox.org_id, sandbox.environment) => Ok(sandbox),
         _ => Err(ApiError::NotFound("sandbox")),
     }
 }
@@ -79,9 +79,7 @@ pub async fn create<S: SandboxStore + ?Sized>(
         Some(data),
     );
     match store.create_sandbox(&sandbox, quota, &log).await {
-        Err(ChangeError::Quota(_))
-            if expire_overdue(store, Some((&change.tenant.org_id, change.tenant.environment)), now).await? > 0 =>
-        {
+        Err(ChangeError::Quota(_)) if expire_overdue(store, Some(&change.tenant), now).await? > 0 => {
             store.create_sandbox(&sandbox, quota, &log).await?;
         }
         other => other?,
@@ -143,7 +141,7 @@ pub async fn kill<S: SandboxStore + ?Sized>(store: &S, change: &Change, id: &str
 /// transaction with `sandbox.expired` and an audit entry no key made. Returns how many it ended.
 pub async fn expire_overdue<S: SandboxStore + ?Sized>(
     store: &S,
-    tenant: Option<(&keyhive::model::OrgId, keyhive::auth::Environment)>,
+    tenant: Option<&Tenant>,
     now: OffsetDateTime,
 ) -> Result<usize, ApiError> {
     let request_id = random_id("sweep", 16);

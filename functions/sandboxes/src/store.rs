@@ -5,13 +5,12 @@
 
 use crate::model::{Sandbox, SandboxId, Status};
 use async_trait::async_trait;
-use keyhive::auth::Environment;
 use keyhive::change::ChangeLog;
-use keyhive::model::{rfc3339, OrgId};
+use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
-use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, s, time_of, Item};
+use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, s, tenant_attributes, tenant_of, time_of, Item};
 use keyhive::store::query::{Filter, Listing, SortRange};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
@@ -22,7 +21,7 @@ pub trait SandboxStore: Send + Sync {
     /// A tenant's sandboxes, newest first; `status` as a reader sees it at `now`.
     async fn list_sandboxes(
         &self,
-        tenant: (&OrgId, Environment),
+        tenant: &Tenant,
         status: Option<Status>,
         now: OffsetDateTime,
         start: Option<&Position>,
@@ -52,7 +51,7 @@ pub trait SandboxStore: Send + Sync {
     /// Running sandboxes past their deadline: a tenant's, or (`None`) every tenant's.
     async fn overdue(
         &self,
-        tenant: Option<(&OrgId, Environment)>,
+        tenant: Option<&Tenant>,
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<SandboxId>, ChangeError>;
@@ -62,8 +61,8 @@ fn sandbox_key(id: &SandboxId) -> Item {
     key_of(schema::sandbox_pk(id.as_str()), schema::SANDBOX_SK)
 }
 
-fn quota_key(org: &OrgId, environment: Environment) -> Item {
-    key_of(schema::sandbox_quota_pk(org.as_str(), environment.as_str()), schema::QUOTA_SK)
+fn quota_key(tenant: &Tenant) -> Item {
+    key_of(schema::sandbox_quota_pk(tenant.org_id.as_str(), tenant.environment.as_str()), schema::QUOTA_SK)
 }
 
 /// The highest GSI2 sort key of a deadline at or before `now` (`#~` sorts after every id).
@@ -80,14 +79,13 @@ fn sandbox_item(x: &Sandbox) -> Item {
         (schema::GSI1PK.into(), s(schema::org_sandboxes_gsi1pk(org, env))),
         (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
         ("id".into(), s(x.id.as_str())),
-        ("org_id".into(), s(org)),
-        ("environment".into(), s(env)),
         ("template_id".into(), s(&x.template_id)),
         ("status".into(), s(x.status.as_str())),
         ("timeout_seconds".into(), n(x.timeout_seconds)),
         ("created_at".into(), s(created)),
         ("expires_at".into(), s(&expires)),
     ]);
+    item.extend(tenant_attributes(&x.tenant()));
     if x.status == Status::Running {
         item.insert(schema::GSI2PK.into(), s(schema::running_gsi2pk(org, env)));
         item.insert(schema::GSI2SK.into(), s(schema::running_gsi2sk(&expires, x.id.as_str())));
@@ -96,10 +94,11 @@ fn sandbox_item(x: &Sandbox) -> Item {
 }
 
 fn sandbox_record(item: &Item) -> Result<Sandbox, StoreError> {
+    let Tenant { org_id, environment } = tenant_of(item)?;
     Ok(Sandbox {
         id: SandboxId::parse(get_s(item, "id")?).ok_or_else(|| corrupt("id"))?,
-        org_id: OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
-        environment: Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
+        org_id,
+        environment,
         template_id: get_s(item, "template_id")?.to_string(),
         status: Status::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
         timeout_seconds: opt_n(item, "timeout_seconds").ok_or_else(|| corrupt("timeout_seconds"))?,
@@ -122,7 +121,7 @@ impl SandboxStore for DynamoStore {
 
     async fn list_sandboxes(
         &self,
-        (org, environment): (&OrgId, Environment),
+        tenant: &Tenant,
         status: Option<Status>,
         now: OffsetDateTime,
         start: Option<&Position>,
@@ -144,14 +143,14 @@ impl SandboxStore for DynamoStore {
                 filter.and("#st = :killed", &st, &[(":killed", "killed")]);
             }
         }
-        let partition = schema::org_sandboxes_gsi1pk(org.as_str(), environment.as_str());
+        let partition = schema::org_sandboxes_gsi1pk(tenant.org_id.as_str(), tenant.environment.as_str());
         self.list_records(&Listing { filter, ..Listing::gsi1(partition) }, start, limit, sandbox_record).await
     }
 
     async fn create_sandbox(&self, sandbox: &Sandbox, quota: u32, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let created = tx.create(sandbox_item(sandbox))?;
-        let slot = tx.update(quota_key(&sandbox.org_id, sandbox.environment), |u| {
+        let slot = tx.update(quota_key(&sandbox.tenant()), |u| {
             u.update_expression("ADD running :one")
                 .condition_expression("attribute_not_exists(running) OR running < :quota")
                 .expression_attribute_values(":one", n(1))
@@ -215,7 +214,7 @@ impl SandboxStore for DynamoStore {
             .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":now", s(rfc3339(now)))
         })?;
-        let slot = tx.update(quota_key(&sandbox.org_id, sandbox.environment), |u| {
+        let slot = tx.update(quota_key(&sandbox.tenant()), |u| {
             u.update_expression("ADD running :minus")
                 .condition_expression("running > :zero")
                 .expression_attribute_values(":minus", n(-1))
@@ -233,18 +232,18 @@ impl SandboxStore for DynamoStore {
 
     async fn overdue(
         &self,
-        tenant: Option<(&OrgId, Environment)>,
+        tenant: Option<&Tenant>,
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<SandboxId>, ChangeError> {
         let bound = overdue_bound(now);
         let mut found = Vec::new();
         match tenant {
-            Some((org, environment)) => {
+            Some(tenant) => {
                 let listing = Listing {
                     index: Some(schema::GSI2),
                     partition_attr: schema::GSI2PK,
-                    partition: schema::running_gsi2pk(org.as_str(), environment.as_str()),
+                    partition: schema::running_gsi2pk(tenant.org_id.as_str(), tenant.environment.as_str()),
                     sort_attr: schema::GSI2SK,
                     range: SortRange::UpTo(bound),
                     filter: Filter::default(),

@@ -1,10 +1,11 @@
 //! The webhooks function: endpoints (`/v1/webhooks`), their deliveries, and the audit trail
-//! (`/v1/audit-log`). `handler` adapts HTTP to `rules`; the dispatcher binary
-//! (`bin/webhook-dispatcher.rs`) runs the delivery side of `rules` on the table's stream and a
-//! schedule.
+//! (`/v1/audit-log`). `handler` hands each operation to a short function that reads the request
+//! (`input`), applies `rules` and answers; the dispatcher binary (`bin/webhook-dispatcher.rs`)
+//! runs the delivery side of `rules` on the table's stream and a schedule.
 
 pub mod audit;
 pub mod crypto;
+pub mod input;
 pub mod model;
 pub mod rules;
 pub mod sender;
@@ -12,22 +13,19 @@ pub mod ssrf;
 pub mod store;
 
 use crate::crypto::SealingKey;
-use crate::model::Subscription;
-use crate::rules::{EndpointPatch, Outbound};
+use crate::rules::Outbound;
 use crate::store::WebhookStore;
-use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::idempotent;
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::WebhooksOp;
-use keyhive::model::{parse_rfc3339, rfc3339};
+use keyhive::model::rfc3339;
 use keyhive::{Api, ApiError, Call, Reply};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::OnceCell;
 
 const ENDPOINT_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
 const ATTEMPT_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
-pub const MAX_DESCRIPTION_CHARS: usize = 200;
 
 /// What the webhook functions build once per instance: the API state, the outbound client
 /// (SSRF policy, resolver, TLS), and the sealing key, fetched on first need.
@@ -72,152 +70,137 @@ pub async fn handle(webhooks: &Webhooks, request: Request) -> Response<Body> {
 }
 
 async fn handler(webhooks: &Webhooks, call: Call<WebhooksOp>) -> Result<Reply, ApiError> {
-    let api = &webhooks.api;
-    let store = &api.store;
+    let (api, call) = (&webhooks.api, &call);
     match call.op {
-        WebhooksOp::Create => {
-            let mut fields = parse_object(call.request.body().as_ref(), false)?;
-            let url = fields.required("url", read::string)?;
-            let events = fields.required("events", events)?;
-            let description = fields.optional("description", description)?;
-            fields.finish()?;
-            rules::check_readable(&call.identity()?.permissions, &events)?;
-            let url = rules::check_url(&webhooks.outbound, "url", &url).await?;
-            let key = webhooks.sealing_key().await?;
-            let change = call.change()?;
-            let max_endpoints = api.config.limits.webhooks;
-            idempotent(api, &call, |claim| async move {
-                let change = change.with_claim(claim);
-                let (endpoint, secret) =
-                    rules::create(store, key, &change, url, events, description, max_endpoints).await?;
-                let mut data = endpoint.to_json();
-                data["secret"] = json!(secret.reveal());
-                Ok(Reply::created_at(data, &format!("/v1/webhooks/{}", endpoint.id.as_str())))
-            })
-            .await
-        }
-        WebhooksOp::List => {
-            let list = ListRequest::read(api, &call, ENDPOINT_LIST).await?;
-            let change = call.change()?;
-            let page =
-                store.list_endpoints((&change.tenant.org_id, change.tenant.environment), list.start.as_ref(), list.limit).await?;
-            list.reply(api, page, model::Endpoint::to_json).await
-        }
-        WebhooksOp::Get => {
-            let change = call.change()?;
-            Ok(Reply::ok(rules::visible(store, &change, call.param("id")?).await?.to_json()))
-        }
-        WebhooksOp::Update => {
-            let mut fields = parse_object(call.request.body().as_ref(), false)?;
-            let mut patch = EndpointPatch::default();
-            let url = fields.optional("url", read::string)?;
-            patch.events = fields.optional("events", events)?;
-            if fields.has("description") {
-                patch.description = Some(fields.optional("description", description)?);
-            }
-            fields.finish()?;
-            if url.is_none() && patch.events.is_none() && patch.description.is_none() {
-                return Err(ApiError::validation("body", "must change url, events or description"));
-            }
-            let change = call.change()?;
-            // The URL is looked up only for an endpoint the caller has (no lookups for anyone).
-            rules::visible(store, &change, call.param("id")?).await?;
-            if let Some(url) = url {
-                patch.url = Some(rules::check_url(&webhooks.outbound, "url", &url).await?);
-            }
-            let permissions = &call.identity()?.permissions;
-            Ok(Reply::ok(rules::update(store, &change, permissions, call.param("id")?, patch).await?.to_json()))
-        }
-        WebhooksOp::Delete => {
-            let change = call.change()?;
-            Ok(Reply::ok(rules::delete(store, &change, call.param("id")?).await?.to_json()))
-        }
-        WebhooksOp::RotateSecret => {
-            no_body(&call)?;
-            let key = webhooks.sealing_key().await?;
-            let change = call.change()?;
-            let permissions = &call.identity()?.permissions;
-            let (endpoint, secret) = rules::rotate(store, key, &change, permissions, call.param("id")?).await?;
-            let mut data = endpoint.to_json();
-            data["secret"] = json!(secret.reveal());
-            data["previous_secret_valid_until"] = json!(endpoint.previous.as_ref().map(|(_, until)| rfc3339(*until)));
-            Ok(Reply::ok(data))
-        }
-        WebhooksOp::Test => {
-            no_body(&call)?;
-            let change = call.change()?;
-            let delivery = rules::send_test(store, &change, call.param("id")?).await?;
-            Ok(Reply::accepted(
-                json!({ "delivery_id": delivery.id.as_str(), "event_id": delivery.event_id, "event_type": delivery.event_type }),
-            ))
-        }
-        WebhooksOp::Enable => {
-            no_body(&call)?;
-            let change = call.change()?;
-            let permissions = &call.identity()?.permissions;
-            Ok(Reply::ok(rules::enable(store, &change, permissions, call.param("id")?).await?.to_json()))
-        }
-        WebhooksOp::ListDeliveries => {
-            let list = ListRequest::read(api, &call, ATTEMPT_LIST).await?;
-            let change = call.change()?;
-            let endpoint = rules::visible(store, &change, call.param("id")?).await?;
-            let page = store.list_attempts(&endpoint.id, list.start.as_ref(), list.limit).await?;
-            list.reply(api, page, model::Attempt::to_json).await
-        }
-        WebhooksOp::Resend => {
-            no_body(&call)?;
-            let change = call.change()?;
-            let permissions = &call.identity()?.permissions;
-            let delivery =
-                rules::resend(store, &change, permissions, call.param("id")?, call.param("delivery_id")?).await?;
-            Ok(Reply::accepted(
-                json!({ "delivery_id": delivery.id.as_str(), "event_id": delivery.event_id, "status": "pending" }),
-            ))
-        }
-        WebhooksOp::Recover => {
-            no_body(&call)?;
-            let since = match call.query(&["since"])?.pop().map(|(_, value)| value) {
-                Some(text) => parse_rfc3339(&text)
-                    .ok_or_else(|| ApiError::validation("since", "must be an RFC 3339 date-time"))?,
-                None => return Err(ApiError::validation("since", "is required")),
-            };
-            let change = call.change()?;
-            let permissions = &call.identity()?.permissions;
-            let requeued = rules::recover(store, &change, permissions, call.param("id")?, since).await?;
-            Ok(Reply::accepted(json!({ "requeued": requeued, "since": rfc3339(since) })))
-        }
-        WebhooksOp::AuditLog => audit::list(api, &call).await,
+        WebhooksOp::Create => create(webhooks, call).await,
+        WebhooksOp::List => list(api, call).await,
+        WebhooksOp::Get => get(api, call).await,
+        WebhooksOp::Update => update(webhooks, call).await,
+        WebhooksOp::Delete => delete(api, call).await,
+        WebhooksOp::RotateSecret => rotate_secret(webhooks, call).await,
+        WebhooksOp::Test => send_test(api, call).await,
+        WebhooksOp::Enable => enable(api, call).await,
+        WebhooksOp::ListDeliveries => list_deliveries(api, call).await,
+        WebhooksOp::Resend => resend(api, call).await,
+        WebhooksOp::Recover => recover(api, call).await,
+        WebhooksOp::AuditLog => audit::list(api, call).await,
     }
 }
 
-fn events(field: &str, v: Value) -> Result<Subscription, ApiError> {
-    let Value::Array(items) = v else { return Err(ApiError::validation(field, "must be an array of event types")) };
-    let names = items
-        .into_iter()
-        .map(|item| match item {
-            Value::String(s) => Ok(s),
-            _ => Err(ApiError::validation(field, "must be an array of event types")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Subscription::parse(&names).map_err(|reason| ApiError::validation(field, reason))
+/// `POST /v1/webhooks`: the endpoint, with its secret (shown this once).
+async fn create(webhooks: &Webhooks, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    let api = &webhooks.api;
+    let new = input::new_endpoint(call)?;
+    rules::check_readable(&call.identity()?.permissions, &new.events)?;
+    let url = rules::check_url(&webhooks.outbound, "url", &new.url).await?;
+    let key = webhooks.sealing_key().await?;
+    let change = call.change()?;
+    let max_endpoints = api.config.limits.webhooks;
+    idempotent(api, call, |claim| async move {
+        let change = change.with_claim(claim);
+        let (endpoint, secret) =
+            rules::create(&api.store, key, &change, url, new.events, new.description, max_endpoints).await?;
+        let mut data = endpoint.to_json();
+        data["secret"] = json!(secret.reveal());
+        Ok(Reply::created_at(data, &format!("/v1/webhooks/{}", endpoint.id.as_str())))
+    })
+    .await
 }
 
-fn description(field: &str, v: Value) -> Result<String, ApiError> {
-    let text = read::string(field, v)?;
-    if text.chars().count() > MAX_DESCRIPTION_CHARS
-        || text.chars().any(|c| c.is_control() || read::is_deceptive(c))
-        || text.trim().is_empty()
-    {
-        return Err(ApiError::validation(
-            field,
-            "must be 1..200 characters, without control, bidirectional-control or zero-width characters",
-        ));
+/// `GET /v1/webhooks`: the caller's tenant's endpoints.
+async fn list(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    let list = ListRequest::read(api, call, ENDPOINT_LIST).await?;
+    let change = call.change()?;
+    let page = api.store.list_endpoints(&change.tenant, list.start.as_ref(), list.limit).await?;
+    list.reply(api, page, model::Endpoint::to_json).await
+}
+
+async fn get(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    let change = call.change()?;
+    let id = input::webhook_id(call)?;
+    Ok(Reply::ok(rules::visible(&api.store, &change, &id).await?.to_json()))
+}
+
+async fn update(webhooks: &Webhooks, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    let store = &webhooks.api.store;
+    let mut patch = input::endpoint_patch(call)?;
+    let change = call.change()?;
+    let id = input::webhook_id(call)?;
+    // The URL is looked up only for an endpoint the caller has (no lookups for anyone).
+    rules::visible(store, &change, &id).await?;
+    if let Some(url) = patch.url.take() {
+        patch.url = Some(rules::check_url(&webhooks.outbound, "url", &url).await?);
     }
-    Ok(text.trim().to_string())
+    let permissions = &call.identity()?.permissions;
+    Ok(Reply::ok(rules::update(store, &change, permissions, &id, patch).await?.to_json()))
 }
 
-/// A route that takes no body refuses one with fields (an empty body or `{}` is fine).
-fn no_body(call: &Call<WebhooksOp>) -> Result<(), ApiError> {
-    let fields: JsonObject = parse_object(call.request.body().as_ref(), true)?;
-    fields.finish()
+async fn delete(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    let change = call.change()?;
+    let id = input::webhook_id(call)?;
+    Ok(Reply::ok(rules::delete(&api.store, &change, &id).await?.to_json()))
+}
+
+/// `POST /v1/webhooks/{id}/rotate-secret`: the new secret (shown this once), and until when the
+/// previous one still signs.
+async fn rotate_secret(webhooks: &Webhooks, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    input::no_body(call)?;
+    let key = webhooks.sealing_key().await?;
+    let change = call.change()?;
+    let permissions = &call.identity()?.permissions;
+    let id = input::webhook_id(call)?;
+    let (endpoint, secret) = rules::rotate(&webhooks.api.store, key, &change, permissions, &id).await?;
+    let mut data = endpoint.to_json();
+    data["secret"] = json!(secret.reveal());
+    data["previous_secret_valid_until"] = json!(endpoint.previous.as_ref().map(|(_, until)| rfc3339(*until)));
+    Ok(Reply::ok(data))
+}
+
+async fn send_test(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    input::no_body(call)?;
+    let change = call.change()?;
+    let id = input::webhook_id(call)?;
+    let delivery = rules::send_test(&api.store, &change, &id).await?;
+    Ok(Reply::accepted(
+        json!({ "delivery_id": delivery.id.as_str(), "event_id": delivery.event_id, "event_type": delivery.event_type }),
+    ))
+}
+
+async fn enable(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    input::no_body(call)?;
+    let change = call.change()?;
+    let permissions = &call.identity()?.permissions;
+    let id = input::webhook_id(call)?;
+    Ok(Reply::ok(rules::enable(&api.store, &change, permissions, &id).await?.to_json()))
+}
+
+/// `GET /v1/webhooks/{id}/deliveries`: the endpoint's attempts, newest first.
+async fn list_deliveries(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    let list = ListRequest::read(api, call, ATTEMPT_LIST).await?;
+    let change = call.change()?;
+    let id = input::webhook_id(call)?;
+    let endpoint = rules::visible(&api.store, &change, &id).await?;
+    let page = api.store.list_attempts(&endpoint.id, list.start.as_ref(), list.limit).await?;
+    list.reply(api, page, model::Attempt::to_json).await
+}
+
+async fn resend(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    input::no_body(call)?;
+    let change = call.change()?;
+    let permissions = &call.identity()?.permissions;
+    let (id, delivery_id) = (input::webhook_id(call)?, input::delivery_id(call)?);
+    let delivery = rules::resend(&api.store, &change, permissions, &id, &delivery_id).await?;
+    Ok(Reply::accepted(
+        json!({ "delivery_id": delivery.id.as_str(), "event_id": delivery.event_id, "status": "pending" }),
+    ))
+}
+
+async fn recover(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+    input::no_body(call)?;
+    let since = input::since(call)?;
+    let change = call.change()?;
+    let permissions = &call.identity()?.permissions;
+    let id = input::webhook_id(call)?;
+    let requeued = rules::recover(&api.store, &change, permissions, &id, since).await?;
+    Ok(Reply::accepted(json!({ "requeued": requeued, "since": rfc3339(since) })))
 }

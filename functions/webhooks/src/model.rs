@@ -4,7 +4,7 @@
 use base64::Engine;
 use keyhive::auth::Environment;
 use keyhive::change::EventType;
-use keyhive::model::{is_prefixed_id, rfc3339, OrgId};
+use keyhive::model::{is_prefixed_id, rfc3339, OrgId, Tenant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -157,6 +157,11 @@ pub fn redacted_url(url: &str) -> String {
 const REDACTED_SEGMENT_LEN: usize = 16;
 
 impl Endpoint {
+    /// Whose endpoint this is.
+    pub fn tenant(&self) -> Tenant {
+        Tenant::new(self.org_id.clone(), self.environment)
+    }
+
     /// The public form: never the secret, and the URL's query values redacted.
     pub fn to_json(&self) -> Value {
         json!({
@@ -213,6 +218,13 @@ pub struct Delivery {
     pub attempts: u32,
     pub next_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+}
+
+impl Delivery {
+    /// Whose delivery this is (its endpoint's tenant, and its event's).
+    pub fn tenant(&self) -> Tenant {
+        Tenant::new(self.org_id.clone(), self.environment)
+    }
 }
 
 /// One attempt's outcome, as `GET /v1/webhooks/{id}/deliveries` lists it.

@@ -84,10 +84,13 @@ pub fn check_may_direct(permissions: &Permissions, endpoint: &Endpoint) -> Resul
 }
 
 /// An endpoint of the caller's organization and environment; anything else is 404.
-pub async fn visible<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
-    let id = WebhookId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))?;
-    match store.get_endpoint(&id).await? {
-        Some(e) if e.org_id == change.tenant.org_id && e.environment == change.tenant.environment => Ok(e),
+pub async fn visible<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &WebhookId,
+) -> Result<Endpoint, ApiError> {
+    match store.get_endpoint(id).await? {
+        Some(e) if change.tenant.owns(&e.org_id, e.environment) => Ok(e),
         _ => Err(ApiError::NotFound("webhook endpoint")),
     }
 }
@@ -155,7 +158,7 @@ pub async fn update<S: WebhookStore + ?Sized>(
     store: &S,
     change: &Change,
     permissions: &Permissions,
-    id: &str,
+    id: &WebhookId,
     patch: EndpointPatch,
 ) -> Result<Endpoint, ApiError> {
     let mut endpoint = visible(store, change, id).await?;
@@ -187,7 +190,7 @@ pub async fn rotate<S: WebhookStore + ?Sized>(
     key: &SealingKey,
     change: &Change,
     permissions: &Permissions,
-    id: &str,
+    id: &WebhookId,
 ) -> Result<(Endpoint, SigningSecret), ApiError> {
     let mut endpoint = visible(store, change, id).await?;
     check_may_direct(permissions, &endpoint)?;
@@ -206,7 +209,7 @@ pub async fn enable<S: WebhookStore + ?Sized>(
     store: &S,
     change: &Change,
     permissions: &Permissions,
-    id: &str,
+    id: &WebhookId,
 ) -> Result<Endpoint, ApiError> {
     let mut endpoint = visible(store, change, id).await?;
     check_may_direct(permissions, &endpoint)?;
@@ -219,7 +222,11 @@ pub async fn enable<S: WebhookStore + ?Sized>(
     Ok(endpoint)
 }
 
-pub async fn delete<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Endpoint, ApiError> {
+pub async fn delete<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &WebhookId,
+) -> Result<Endpoint, ApiError> {
     let endpoint = visible(store, change, id).await?;
     let log = change.log(endpoint.environment, AuditAction::WebhookDeleted, endpoint.id.as_str(), None);
     store.delete_endpoint(&endpoint, &log).await?;
@@ -243,7 +250,11 @@ fn new_delivery(endpoint: &Endpoint, event: &OutboxRecord, now: OffsetDateTime) 
 }
 
 /// `POST /v1/webhooks/{id}/test`: a `webhook.test` event to this endpoint only, due now.
-pub async fn send_test<S: WebhookStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Delivery, ApiError> {
+pub async fn send_test<S: WebhookStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &WebhookId,
+) -> Result<Delivery, ApiError> {
     let endpoint = visible(store, change, id).await?;
     let data = json!({ "webhook_id": endpoint.id.as_str(), "message": "a test event from keyhive" });
     let event: OutboxEvent = change.event(endpoint.environment, EventType::WebhookTest, data);
@@ -268,13 +279,12 @@ pub async fn resend<S: WebhookStore + ?Sized>(
     store: &S,
     change: &Change,
     permissions: &Permissions,
-    id: &str,
-    delivery_id: &str,
+    id: &WebhookId,
+    delivery_id: &DeliveryId,
 ) -> Result<Delivery, ApiError> {
     let endpoint = visible(store, change, id).await?;
     check_may_direct(permissions, &endpoint)?;
-    let delivery_id = DeliveryId::parse(delivery_id).ok_or(ApiError::NotFound("delivery"))?;
-    let delivery = match store.get_delivery(&delivery_id).await? {
+    let delivery = match store.get_delivery(delivery_id).await? {
         Some(d) if d.endpoint_id == endpoint.id => d,
         _ => return Err(ApiError::NotFound("delivery")),
     };
@@ -288,7 +298,7 @@ pub async fn recover<S: WebhookStore + ?Sized>(
     store: &S,
     change: &Change,
     permissions: &Permissions,
-    id: &str,
+    id: &WebhookId,
     since: OffsetDateTime,
 ) -> Result<usize, ApiError> {
     if since < change.at - RECOVER_WINDOW {
@@ -324,7 +334,7 @@ pub async fn fan_out<S: WebhookStore + ?Sized>(
     event: &OutboxRecord,
     now: OffsetDateTime,
 ) -> Result<Vec<Delivery>, ApiError> {
-    let endpoints = store.endpoints_of((&event.org_id, event.environment)).await?;
+    let endpoints = store.endpoints_of(&event.tenant()).await?;
     let deliveries: Vec<Delivery> = endpoints
         .iter()
         .filter(|e| e.enabled && e.events.includes(&event.event_type))

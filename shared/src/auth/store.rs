@@ -29,8 +29,12 @@ pub enum KeyUse {
 pub trait KeyStore: Send + Sync {
     /// Checks the presented hash, revocation, expiry and the rate window of `key_id`, and on
     /// success counts the request and sets `last_used_at`: all in one conditional write.
-    async fn touch_key(&self, key_id: &KeyId, presented: &SecretHash, now: OffsetDateTime)
-        -> Result<KeyUse, StoreError>;
+    async fn touch_key(
+        &self,
+        key_id: &KeyId,
+        presented: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<KeyUse, StoreError>;
     async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
 }
 

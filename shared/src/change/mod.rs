@@ -244,8 +244,11 @@ impl Change {
         let mut log = self.log(environment, action, target_id, event);
         log.idempotency = match (&self.idempotency, &self.actor_key_id) {
             (Some(claim), Some(key_id)) => {
-                let scope =
-                    Scope { org_id: self.tenant.org_id.clone(), environment: self.tenant.environment, key_id: key_id.clone() };
+                let scope = Scope {
+                    org_id: self.tenant.org_id.clone(),
+                    environment: self.tenant.environment,
+                    key_id: key_id.clone(),
+                };
                 Some(IdempotencyRecord::new(scope, claim, 201, data, target_id, self.at))
             }
             _ => None,

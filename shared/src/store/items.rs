@@ -54,4 +54,3 @@ pub fn tenant_of(item: &Item) -> Result<Tenant, StoreError> {
         Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
     ))
 }
-

@@ -4,7 +4,7 @@
 
 use keyhive::auth::Environment;
 use keyhive::change::Change;
-use keyhive::model::{now, OrgId};
+use keyhive::model::{now, OrgId, Tenant};
 use keyhive::schema;
 use keyhive::testkit::{identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
@@ -92,7 +92,8 @@ async fn kill_expiry_and_the_sweep_each_free_a_slot_exactly_once() {
 
     // The sweep ends `next` once; running it again finds nothing.
     let much_later = t0 + Duration::seconds(10);
-    let tenant_scope = Some((&caller.org_id, caller.environment));
+    let caller_tenant = Tenant::new(caller.org_id.clone(), caller.environment);
+    let tenant_scope = Some(&caller_tenant);
     assert_eq!(rules::expire_overdue(&api.store, tenant_scope, much_later).await.unwrap(), 1);
     assert_eq!(rules::expire_overdue(&api.store, tenant_scope, much_later).await.unwrap(), 0);
     assert_eq!(api.store.get_sandbox(&next.id).await.unwrap().unwrap().status, Status::Expired);
@@ -165,10 +166,10 @@ async fn sandboxes_are_scoped_to_organization_and_environment() {
         let change = change_at(stranger, t0);
         assert!(matches!(rules::visible(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound(_))));
         assert!(matches!(rules::kill(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound(_))));
-        let page =
-            api.store.list_sandboxes((&stranger.org_id, stranger.environment), None, t0, None, 100).await.unwrap();
+        let page = api.store.list_sandboxes(&change.tenant, None, t0, None, 100).await.unwrap();
         assert!(page.items.iter().all(|s| s.id != sandbox.id));
     }
-    let mine = api.store.list_sandboxes((&live.org_id, live.environment), Some(Status::Running), t0, None, 100).await;
+    let live_tenant = Tenant::new(live.org_id.clone(), live.environment);
+    let mine = api.store.list_sandboxes(&live_tenant, Some(Status::Running), t0, None, 100).await;
     assert_eq!(mine.unwrap().items.len(), 1);
 }

@@ -6,7 +6,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use keyhive::auth::{Environment, Identity};
 use keyhive::change::{Change, ChangeLog, EventType};
-use keyhive::model::now;
+use keyhive::model::{now, Tenant};
 use keyhive::schema;
 use keyhive::testkit::{identity_of, new_org, stack_api};
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use webhooks::model::{DeliveryStatus, Subscription};
+use webhooks::model::{DeliveryId, DeliveryStatus, Subscription};
 use webhooks::rules::{self, Outbound};
 use webhooks::store::WebhookStore;
 use webhooks::Webhooks;
@@ -291,7 +291,7 @@ async fn a_410_disables_the_endpoint_with_an_event_and_enable_brings_it_back() {
     dispatch_at(&webhooks, now()).await;
     assert_eq!(receiver.requests().len(), 1);
     let change = Change::by(&who, "req_enable", now());
-    rules::enable(&webhooks.api.store, &change, &who.permissions, hook.id.as_str()).await.unwrap();
+    rules::enable(&webhooks.api.store, &change, &who.permissions, &hook.id).await.unwrap();
     emit(&webhooks, &who, EventType::KeyCreated, json!({"id": "k3"})).await;
     dispatch_at(&webhooks, now()).await;
     assert_eq!(receiver.requests().len(), 2);
@@ -345,7 +345,7 @@ async fn receiver_down_then_back_gets_everything_and_a_dispatcher_dying_mid_send
     let receiver = Receiver::start(&[]).await;
     let change = Change::by(&who, "req_patch", now());
     let patch = rules::EndpointPatch { url: Some(receiver.url()), ..Default::default() };
-    rules::update(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), patch).await.unwrap();
+    rules::update(&webhooks.api.store, &change, &who.permissions, &hook.id, patch).await.unwrap();
     dispatch_at(&webhooks, later).await;
     assert_eq!(receiver.requests().len(), 2, "the claimed one waits for its lease");
     dispatch_at(&webhooks, later + Duration::seconds(31)).await;
@@ -358,8 +358,8 @@ async fn receiver_down_then_back_gets_everything_and_a_dispatcher_dying_mid_send
     assert_eq!(ids.len(), 3);
 
     // A resend repeats one under the same webhook-id, so the receiver can deduplicate it.
-    let resent =
-        rules::resend(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), &got[0].0).await.unwrap();
+    let first = DeliveryId::parse(&got[0].0).expect("webhook-id is the delivery id");
+    let resent = rules::resend(&webhooks.api.store, &change, &who.permissions, &hook.id, &first).await.unwrap();
     dispatch_at(&webhooks, now() + Duration::minutes(2)).await;
     let got = receiver.requests();
     assert_eq!(got.len(), 4);
@@ -375,7 +375,7 @@ async fn a_rotation_signs_with_both_secrets_for_a_day() {
     let (hook, old) = endpoint(&webhooks, &who, &receiver.url(), Subscription::All).await;
     let key = webhooks.sealing_key().await.unwrap();
     let change = Change::by(&who, "req_rotate", now());
-    let (_, new) = rules::rotate(&webhooks.api.store, key, &change, &who.permissions, hook.id.as_str()).await.unwrap();
+    let (_, new) = rules::rotate(&webhooks.api.store, key, &change, &who.permissions, &hook.id).await.unwrap();
     let new = new.reveal();
     emit(&webhooks, &who, EventType::KeyRolled, json!({"id": "k"})).await;
     dispatch_at(&webhooks, now()).await;
@@ -478,11 +478,11 @@ async fn the_endpoint_cap_holds_under_100_concurrent_creates_and_a_deletion_free
         "{:?}",
         results.iter().filter(|r| r.is_err()).take(3).collect::<Vec<_>>()
     );
-    let listed = webhooks.api.store.endpoints_of((&who.org_id, who.environment)).await.unwrap();
+    let listed = webhooks.api.store.endpoints_of(&Tenant::new(who.org_id.clone(), who.environment)).await.unwrap();
     assert_eq!(listed.len(), 50);
 
     let change = Change::by(&who, "req_cap_delete", now());
-    rules::delete(&webhooks.api.store, &change, made[0].id.as_str()).await.unwrap();
+    rules::delete(&webhooks.api.store, &change, &made[0].id).await.unwrap();
     try_endpoint(&webhooks, &who, "http://127.0.0.1:9/again", 50).await.expect("the freed slot");
     let full = try_endpoint(&webhooks, &who, "http://127.0.0.1:9/over", 50).await;
     assert!(matches!(full, Err(keyhive::ApiError::QuotaExceeded(_))), "{full:?}");
@@ -507,7 +507,7 @@ async fn an_event_reaches_every_endpoint_past_the_first_page() {
     .await
     .unwrap();
     assert_eq!(pass.events, 1);
-    let endpoints = webhooks.api.store.endpoints_of((&who.org_id, who.environment)).await.unwrap();
+    let endpoints = webhooks.api.store.endpoints_of(&Tenant::new(who.org_id.clone(), who.environment)).await.unwrap();
     assert_eq!(endpoints.len(), 60);
     for endpoint in &endpoints {
         let id = webhooks::model::DeliveryId::of(&event_id, &endpoint.id);
@@ -530,10 +530,10 @@ async fn one_tenants_backlog_never_starves_another_tenants_delivery() {
     let start = now();
     for i in 0..60 {
         let change = Change::by(&flooder, "req_flood", start - Duration::minutes(10) + Duration::seconds(i));
-        rules::send_test(&webhooks.api.store, &change, flood_hook.id.as_str()).await.unwrap();
+        rules::send_test(&webhooks.api.store, &change, &flood_hook.id).await.unwrap();
     }
     let change = Change::by(&other, "req_other", start);
-    rules::send_test(&webhooks.api.store, &change, other_hook.id.as_str()).await.unwrap();
+    rules::send_test(&webhooks.api.store, &change, &other_hook.id).await.unwrap();
 
     let key = webhooks.sealing_key().await.unwrap();
     let budget = rules::Budget { time: std::time::Duration::from_secs(30), attempts: 10 };
@@ -555,22 +555,19 @@ async fn re_sends_are_bounded_per_endpoint_and_hour() {
     let receiver = Receiver::start(&[Play::Status(410)]).await;
     let (hook, _) = endpoint(&webhooks, &who, &receiver.url(), Subscription::All).await;
     let change = Change::by(&who, "req_resend", now());
-    let delivery = rules::send_test(&webhooks.api.store, &change, hook.id.as_str()).await.unwrap();
+    let delivery = rules::send_test(&webhooks.api.store, &change, &hook.id).await.unwrap();
     dispatch_at(&webhooks, now()).await;
     let failed = webhooks.api.store.get_delivery(&delivery.id).await.unwrap().unwrap();
     assert_eq!(failed.status, DeliveryStatus::Failed);
 
     let since = now() - Duration::hours(1);
-    let recover = || rules::recover(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), since);
+    let recover = || rules::recover(&webhooks.api.store, &change, &who.permissions, &hook.id, since);
     assert_eq!(recover().await.unwrap(), 1, "recover, resend and test share the hour's sends");
     // The test and the recovery took two of them.
     for _ in 2..rules::REQUEUES_PER_HOUR {
-        rules::resend(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), delivery.id.as_str())
-            .await
-            .unwrap();
+        rules::resend(&webhooks.api.store, &change, &who.permissions, &hook.id, &delivery.id).await.unwrap();
     }
-    let over =
-        rules::resend(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), delivery.id.as_str()).await;
+    let over = rules::resend(&webhooks.api.store, &change, &who.permissions, &hook.id, &delivery.id).await;
     assert!(matches!(over, Err(keyhive::ApiError::QuotaExceeded(_))), "{over:?}");
     // Failed again, and still over the hour's bound.
     let store = &webhooks.api.store;
@@ -598,7 +595,7 @@ async fn re_sends_are_bounded_per_endpoint_and_hour() {
     assert!(matches!(recover().await, Err(keyhive::ApiError::QuotaExceeded(_))));
     // The next hour has its own.
     let later = Change::by(&who, "req_resend_later", now() + Duration::hours(1));
-    rules::resend(&webhooks.api.store, &later, &who.permissions, hook.id.as_str(), delivery.id.as_str()).await.unwrap();
+    rules::resend(&webhooks.api.store, &later, &who.permissions, &hook.id, &delivery.id).await.unwrap();
 }
 
 #[tokio::test]
@@ -618,7 +615,7 @@ async fn a_delivery_goes_only_where_the_endpoint_is_subscribed_when_it_is_sent()
         events: Some(Subscription::parse(&["link.created".into()]).unwrap()),
         ..Default::default()
     };
-    rules::update(&webhooks.api.store, &change, &who.permissions, hook.id.as_str(), patch).await.unwrap();
+    rules::update(&webhooks.api.store, &change, &who.permissions, &hook.id, patch).await.unwrap();
     dispatch_at(&webhooks, now()).await;
     assert!(receiver.requests().is_empty());
     let delivery =
@@ -638,9 +635,9 @@ async fn a_delivery_queued_in_the_old_order_is_still_sent() {
     let (old_hook, _) = endpoint(&webhooks, &old, &old_receiver.url(), Subscription::All).await;
     let (new_hook, _) = endpoint(&webhooks, &new, &new_receiver.url(), Subscription::All).await;
     let at = now() - Duration::minutes(1);
-    let queued = rules::send_test(&webhooks.api.store, &Change::by(&old, "req_old", at), old_hook.id.as_str()).await;
+    let queued = rules::send_test(&webhooks.api.store, &Change::by(&old, "req_old", at), &old_hook.id).await;
     let queued = queued.unwrap();
-    rules::send_test(&webhooks.api.store, &Change::by(&new, "req_new", at), new_hook.id.as_str()).await.unwrap();
+    rules::send_test(&webhooks.api.store, &Change::by(&new, "req_new", at), &new_hook.id).await.unwrap();
     webhooks
         .api
         .store
