@@ -1,8 +1,8 @@
 //! The records of the links function and the rules of their values: link ids, slugs,
-//! destinations, custom-domain host names, and how a click is classified.
+//! destinations, titles, custom-domain host names, and how a click is classified.
 
-use keyhive::auth::Environment;
-use keyhive::model::{rfc3339, OrgId};
+use keyhive::http::body::read::is_deceptive;
+use keyhive::model::{rfc3339, Tenant};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -160,6 +160,30 @@ impl Destination {
     }
 }
 
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// A link's title: 1..200 characters, without control, bidirectional-control or zero-width
+/// characters, not only whitespace. Kept trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(s: &str) -> Option<Self> {
+        let refused = s.chars().count() > MAX_TITLE_CHARS
+            || s.chars().any(|c| c.is_control() || is_deceptive(c))
+            || s.trim().is_empty();
+        (!refused).then(|| Title(s.trim().to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// A custom link domain's host name: IDNA-normalised (lowercase ASCII, punycode), at least two
 /// labels, no IP address, no port, at most 253 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -213,8 +237,7 @@ impl Hostname {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
     pub id: LinkId,
-    pub org_id: OrgId,
-    pub environment: Environment,
+    pub tenant: Tenant,
     pub slug: Slug,
     /// `None`: the deployment's own link domain.
     pub domain: Option<Hostname>,
@@ -276,7 +299,7 @@ pub struct Clicks {
 pub struct SlugTarget {
     /// Where the slug lives: its domain (`None`: the deployment's own) and the slug as asked.
     pub domain: Option<Hostname>,
-    pub slug: String,
+    pub slug: Slug,
     pub link_id: LinkId,
     pub destination: Destination,
     pub expires_at: Option<OffsetDateTime>,
@@ -306,8 +329,7 @@ pub fn referrer_tag(host: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
     pub id: DomainId,
-    pub org_id: OrgId,
-    pub environment: Environment,
+    pub tenant: Tenant,
     pub hostname: Hostname,
     /// The value its TXT record must hold (`keyhive-verification=<token>`).
     pub token: String,
@@ -488,6 +510,15 @@ mod tests {
             let slug = Slug::generate();
             assert_eq!(slug.as_str().len(), 7);
             assert!(Slug::parse(slug.as_str()).is_ok());
+        }
+    }
+
+    #[test]
+    fn titles_are_trimmed_bounded_and_free_of_invisible_characters() {
+        assert_eq!(Title::parse("  Launch page ").unwrap().as_str(), "Launch page");
+        assert!(Title::parse(&"é".repeat(MAX_TITLE_CHARS)).is_some());
+        for bad in ["", "   ", "a\nb", "\u{202E}evil", "zero\u{200B}width", "a".repeat(MAX_TITLE_CHARS + 1).as_str()] {
+            assert!(Title::parse(bad).is_none(), "{bad:?}");
         }
     }
 

@@ -4,7 +4,9 @@
 //! audit entry and event.
 
 use crate::dns::TxtLookup;
-use crate::model::{DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, Visitor, SLUG_RESERVATION};
+use crate::model::{
+    DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, Title, Visitor, SLUG_RESERVATION,
+};
 use crate::store::{LinkStore, SlugClaim};
 use keyhive::change::{AuditAction, Change, EventType};
 use keyhive::config::Limits;
@@ -25,7 +27,7 @@ pub struct NewLink {
     pub destination: Destination,
     pub slug: Option<Slug>,
     pub domain: Option<Hostname>,
-    pub title: Option<String>,
+    pub title: Option<Title>,
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -33,7 +35,7 @@ pub struct NewLink {
 #[derive(Debug, Clone, Default)]
 pub struct LinkPatch {
     pub destination: Option<Destination>,
-    pub title: Option<Option<String>>,
+    pub title: Option<Option<Title>>,
     pub expires_at: Option<Option<OffsetDateTime>>,
 }
 
@@ -46,10 +48,9 @@ pub fn check_expiry(field: &str, expires_at: OffsetDateTime, now: OffsetDateTime
 }
 
 /// A link of the caller's organization and environment; anything else is 404.
-pub async fn visible_link<S: LinkStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Link, ApiError> {
-    let id = LinkId::parse(id).ok_or(ApiError::NotFound("short link"))?;
-    match store.get_link(&id).await? {
-        Some(link) if link.org_id == change.tenant.org_id && link.environment == change.tenant.environment => Ok(link),
+pub async fn visible_link<S: LinkStore + ?Sized>(store: &S, change: &Change, id: &LinkId) -> Result<Link, ApiError> {
+    match store.get_link(id).await? {
+        Some(link) if link.tenant == change.tenant => Ok(link),
         _ => Err(ApiError::NotFound("short link")),
     }
 }
@@ -100,20 +101,19 @@ pub async fn create_link_with_slugs<S: LinkStore + ?Sized>(
     for _ in 0..attempts {
         let link = Link {
             id: LinkId::generate(),
-            org_id: change.tenant.org_id.clone(),
-            environment: change.tenant.environment,
+            tenant: change.tenant.clone(),
             slug: new.slug.clone().unwrap_or_else(&mut next_slug),
             domain: new.domain.clone(),
             destination: new.destination.clone(),
-            title: new.title.clone(),
+            title: new.title.clone().map(Title::into_string),
             expires_at: new.expires_at,
             created_at: change.at,
             updated_at: change.at,
         };
-        let event = change.event(link.environment, EventType::LinkCreated, link.event_data());
+        let event = change.event(link.tenant.environment, EventType::LinkCreated, link.event_data());
         let replay = link.to_json(base, Default::default());
         let log = change.creation_log(
-            link.environment,
+            link.tenant.environment,
             AuditAction::LinkCreated,
             link.id.as_str(),
             Some(event),
@@ -132,7 +132,7 @@ pub async fn create_link_with_slugs<S: LinkStore + ?Sized>(
 pub async fn update_link<S: LinkStore + ?Sized>(
     store: &S,
     change: &Change,
-    id: &str,
+    id: &LinkId,
     patch: LinkPatch,
 ) -> Result<Link, ApiError> {
     let mut link = visible_link(store, change, id).await?;
@@ -140,7 +140,7 @@ pub async fn update_link<S: LinkStore + ?Sized>(
         link.destination = destination;
     }
     if let Some(title) = patch.title {
-        link.title = title;
+        link.title = title.map(Title::into_string);
     }
     if let Some(expires_at) = patch.expires_at {
         if let Some(at) = expires_at {
@@ -149,8 +149,8 @@ pub async fn update_link<S: LinkStore + ?Sized>(
         link.expires_at = expires_at;
     }
     link.updated_at = change.at;
-    let event = change.event(link.environment, EventType::LinkUpdated, link.event_data());
-    let log = change.log(link.environment, AuditAction::LinkUpdated, link.id.as_str(), Some(event));
+    let event = change.event(link.tenant.environment, EventType::LinkUpdated, link.event_data());
+    let log = change.log(link.tenant.environment, AuditAction::LinkUpdated, link.id.as_str(), Some(event));
     store.update_link(&link, &log).await?;
     Ok(link)
 }
@@ -159,8 +159,8 @@ pub async fn update_link<S: LinkStore + ?Sized>(
 /// environment for `SLUG_RESERVATION` from `change.at` (the redirect is 404 meanwhile, and only
 /// that tenant may name the slug again), so a printed link cannot be taken over.
 pub async fn delete_link<S: LinkStore + ?Sized>(store: &S, change: &Change, link: &Link) -> Result<(), ApiError> {
-    let event = change.event(link.environment, EventType::LinkDeleted, link.event_data());
-    let log = change.log(link.environment, AuditAction::LinkDeleted, link.id.as_str(), Some(event));
+    let event = change.event(link.tenant.environment, EventType::LinkDeleted, link.event_data());
+    let log = change.log(link.tenant.environment, AuditAction::LinkDeleted, link.id.as_str(), Some(event));
     store.delete_link(link, change.at + SLUG_RESERVATION, &log).await.map_err(ApiError::from)
 }
 
@@ -169,14 +169,10 @@ pub async fn delete_link<S: LinkStore + ?Sized>(store: &S, change: &Change, link
 pub async fn redirect<S: LinkStore + ?Sized>(
     store: &S,
     domain: Option<&Hostname>,
-    slug: &str,
+    slug: &Slug,
     visitor: Option<&Visitor>,
     now: OffsetDateTime,
 ) -> Result<Destination, ApiError> {
-    // A path that cannot be a slug is no link (and costs no read).
-    if Slug::parse(slug).is_err() {
-        return Err(ApiError::NotFound("short link"));
-    }
     let target = store.resolve_slug(domain, slug).await?.ok_or(ApiError::NotFound("short link"))?;
     if target.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::Gone("this short link has expired".into()));
@@ -244,10 +240,13 @@ fn summarize(link: &Link, from: &str, to: &str, days: &[DayStats]) -> Value {
 }
 
 /// A custom domain of the caller's organization and environment; anything else is 404.
-pub async fn visible_domain<S: LinkStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Domain, ApiError> {
-    let id = DomainId::parse(id).ok_or(ApiError::NotFound("domain"))?;
-    match store.get_domain(&id).await? {
-        Some(domain) if domain.org_id == change.tenant.org_id && domain.environment == change.tenant.environment => Ok(domain),
+pub async fn visible_domain<S: LinkStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &DomainId,
+) -> Result<Domain, ApiError> {
+    match store.get_domain(id).await? {
+        Some(domain) if domain.tenant == change.tenant => Ok(domain),
         _ => Err(ApiError::NotFound("domain")),
     }
 }
@@ -267,8 +266,7 @@ pub async fn create_domain<S: LinkStore + ?Sized>(
     }
     let domain = Domain {
         id: DomainId::generate(),
-        org_id: change.tenant.org_id.clone(),
-        environment: change.tenant.environment,
+        tenant: change.tenant.clone(),
         hostname,
         token: random_id("t", 32).split_off(2),
         verified_at: None,
@@ -276,8 +274,13 @@ pub async fn create_domain<S: LinkStore + ?Sized>(
         created_at: change.at,
     };
     let replay = domain.to_json();
-    let log =
-        change.creation_log(domain.environment, AuditAction::DomainCreated, domain.id.as_str(), None, Some(replay));
+    let log = change.creation_log(
+        domain.tenant.environment,
+        AuditAction::DomainCreated,
+        domain.id.as_str(),
+        None,
+        Some(replay),
+    );
     store.create_domain(&domain, max_domains, &log).await?;
     Ok(domain)
 }
@@ -288,15 +291,15 @@ pub async fn verify_domain<S: LinkStore + ?Sized>(
     store: &S,
     dns: &dyn TxtLookup,
     change: &Change,
-    id: &str,
+    id: &DomainId,
 ) -> Result<(Domain, Vec<String>), ApiError> {
     let mut domain = visible_domain(store, change, id).await?;
     let seen = dns.txt(&domain.hostname.verification_name()).await?;
     let expected = domain.verification_value();
     if domain.verified_at.is_none() && seen.iter().any(|value| value.trim() == expected) {
         let data = json!({ "id": domain.id.as_str(), "hostname": domain.hostname.as_str() });
-        let event = change.event(domain.environment, EventType::DomainVerified, data);
-        let log = change.log(domain.environment, AuditAction::DomainVerified, domain.id.as_str(), Some(event));
+        let event = change.event(domain.tenant.environment, EventType::DomainVerified, data);
+        let log = change.log(domain.tenant.environment, AuditAction::DomainVerified, domain.id.as_str(), Some(event));
         if store.mark_verified(&domain, change.at, &log).await? {
             domain.verified_at = Some(change.at);
         } else {
@@ -315,20 +318,19 @@ pub const FORCE_DELETE_LIMIT: u32 = 100;
 pub async fn delete_domain<S: LinkStore + ?Sized>(
     store: &S,
     change: &Change,
-    id: &str,
+    id: &DomainId,
     force: bool,
 ) -> Result<Domain, ApiError> {
     let domain = visible_domain(store, change, id).await?;
     if force {
-        let tenant = (&change.tenant.org_id, change.tenant.environment);
-        for link in store.links_on(tenant, &domain.hostname, FORCE_DELETE_LIMIT).await? {
+        for link in store.links_on(&change.tenant, &domain.hostname, FORCE_DELETE_LIMIT).await? {
             match delete_link(store, change, &link).await {
                 Ok(()) | Err(ApiError::NotFound(_)) => {}
                 Err(other) => return Err(other),
             }
         }
     }
-    let log = change.log(domain.environment, AuditAction::DomainDeleted, domain.id.as_str(), None);
+    let log = change.log(domain.tenant.environment, AuditAction::DomainDeleted, domain.id.as_str(), None);
     store.delete_domain(&domain, &log).await?;
     Ok(domain)
 }

@@ -7,11 +7,13 @@
 use keyhive::auth::{Environment, Identity};
 use keyhive::change::Change;
 use keyhive::config::Limits;
-use keyhive::model::now;
+use keyhive::model::{now, Tenant};
 use keyhive::schema;
 use keyhive::testkit::{identity_of, new_org, stack_api};
 use keyhive::{Api, ApiError};
-use links::model::{Destination, Hostname, Slug, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER, SLUG_RESERVATION};
+use links::model::{
+    Destination, Hostname, Slug, Title, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER, SLUG_RESERVATION,
+};
 use links::rules::{self, LinkPatch, NewLink};
 use links::store::LinkStore;
 use std::sync::Arc;
@@ -22,6 +24,16 @@ async fn tenant(api: &Api, environment: Environment) -> Identity {
     let mut identity = identity_of(&admin);
     identity.environment = environment;
     identity
+}
+
+/// The organization and environment `identity` acts in.
+fn tenant_of(identity: &Identity) -> Tenant {
+    Tenant::new(identity.org_id.clone(), identity.environment)
+}
+
+/// A slug as a redirect's path names it.
+fn as_slug(text: &str) -> Slug {
+    Slug::parse(text).unwrap()
 }
 
 fn change(identity: &Identity) -> Change {
@@ -78,7 +90,7 @@ async fn a_thousand_concurrent_redirects_count_a_thousand_clicks() {
                 let (api, slug, visitor, gate) = (api.clone(), slug.clone(), visitor.clone(), gate.clone());
                 tokio::spawn(async move {
                     let _permit = gate.acquire().await;
-                    rules::redirect(&api.store, None, &slug, Some(&visitor), now()).await
+                    rules::redirect(&api.store, None, &as_slug(&slug), Some(&visitor), now()).await
                 })
             })
             .collect::<Vec<_>>()
@@ -116,7 +128,7 @@ async fn five_thousand_distinct_referrers_in_a_day_keep_redirects_at_one_write_a
     let click = |host: String| {
         let (api, slug) = (api.clone(), slug.clone());
         tokio::spawn(async move {
-            let target = api.store.resolve_slug(None, &slug).await.unwrap().unwrap();
+            let target = api.store.resolve_slug(None, &as_slug(&slug)).await.unwrap().unwrap();
             api.store.count_click(&target, at, &human(&host)).await.unwrap()
         })
     };
@@ -160,7 +172,7 @@ async fn five_thousand_distinct_referrers_in_a_day_keep_redirects_at_one_write_a
     assert_eq!(count_of(day, OTHER_REFERRER), other + 1);
     assert_eq!(count_of(day, "late.example"), 0);
     // And a redirect still works.
-    let again = rules::redirect(&api.store, None, &slug, Some(&human("later.example")), at).await.unwrap();
+    let again = rules::redirect(&api.store, None, &as_slug(&slug), Some(&human("later.example")), at).await.unwrap();
     assert_eq!(again.as_str(), "https://example.com/r");
 }
 
@@ -177,34 +189,27 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_reserved_after_
             rules::create_link(&api.store, &change(who), new_link("https://b.example", Some(&text)), "https://k").await;
         assert!(matches!(taken, Err(ApiError::Conflict(_))), "{text}: {taken:?}");
     }
-    assert_eq!(api.store.link_count((&a.org_id, a.environment)).await.unwrap(), 1);
-    assert_eq!(
-        api.store.link_count((&b.org_id, b.environment)).await.unwrap(),
-        0,
-        "the refused creations wrote nothing"
-    );
+    assert_eq!(api.store.link_count(&tenant_of(&a)).await.unwrap(), 1);
+    assert_eq!(api.store.link_count(&tenant_of(&b)).await.unwrap(), 0, "the refused creations wrote nothing");
     // The redirect matches without case too.
-    let found = rules::redirect(&api.store, None, &slug.to_uppercase(), None, now()).await.unwrap();
+    let found = rules::redirect(&api.store, None, &as_slug(&slug.to_uppercase()), None, now()).await.unwrap();
     assert_eq!(found.as_str(), "https://a.example");
 
     // Another tenant cannot see, change or delete it.
-    assert!(matches!(
-        rules::visible_link(&api.store, &change(&b), first.id.as_str()).await,
-        Err(ApiError::NotFound(_))
-    ));
+    assert!(matches!(rules::visible_link(&api.store, &change(&b), &first.id).await, Err(ApiError::NotFound(_))));
     let patch = LinkPatch { destination: Destination::parse("https://evil.example"), ..Default::default() };
-    assert!(matches!(
-        rules::update_link(&api.store, &change(&b), first.id.as_str(), patch).await,
-        Err(ApiError::NotFound(_))
-    ));
+    assert!(matches!(rules::update_link(&api.store, &change(&b), &first.id, patch).await, Err(ApiError::NotFound(_))));
     // Its owner can: the change and its event and audit entry are one transaction.
-    let patch = LinkPatch { title: Some(Some("Launch".into())), ..Default::default() };
-    let first = rules::update_link(&api.store, &change(&a), first.id.as_str(), patch).await.unwrap();
+    let patch = LinkPatch { title: Some(Some(Title::parse("Launch").unwrap())), ..Default::default() };
+    let first = rules::update_link(&api.store, &change(&a), &first.id, patch).await.unwrap();
     assert_eq!(api.store.get_link(&first.id).await.unwrap().unwrap().title.as_deref(), Some("Launch"));
 
     rules::delete_link(&api.store, &change(&a), &first).await.unwrap();
-    assert!(matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))));
-    assert_eq!(api.store.link_count((&a.org_id, a.environment)).await.unwrap(), 0);
+    assert!(matches!(
+        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await,
+        Err(ApiError::NotFound(_))
+    ));
+    assert_eq!(api.store.link_count(&tenant_of(&a)).await.unwrap(), 0);
     // Deleted, the slug stays its organization's (see the reservation test): the other tenant
     // is refused, the owner takes it back.
     let refused =
@@ -213,7 +218,10 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_reserved_after_
     let second = rules::create_link(&api.store, &change(&a), new_link("https://a2.example", Some(&slug)), "https://k")
         .await
         .expect("the owner takes its slug back");
-    assert_eq!(rules::redirect(&api.store, None, &slug, None, now()).await.unwrap().as_str(), "https://a2.example");
+    assert_eq!(
+        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await.unwrap().as_str(),
+        "https://a2.example"
+    );
 
     // Each change wrote its audit entry and event in its transaction.
     let audits = keyhive::testkit::partition(&api, schema::audit_pk(a.org_id.as_str())).await;
@@ -252,8 +260,11 @@ async fn a_generated_slug_that_is_taken_is_drawn_again() {
     .await
     .unwrap();
     assert_eq!(link.slug.as_str(), fresh, "the third draw, after two collisions");
-    assert_eq!(api.store.link_count((&b.org_id, b.environment)).await.unwrap(), 1, "one link, not three");
-    assert_eq!(rules::redirect(&api.store, None, &taken, None, now()).await.unwrap().as_str(), "https://a.example");
+    assert_eq!(api.store.link_count(&tenant_of(&b)).await.unwrap(), 1, "one link, not three");
+    assert_eq!(
+        rules::redirect(&api.store, None, &as_slug(&taken), None, now()).await.unwrap().as_str(),
+        "https://a.example"
+    );
 
     let always_taken = || Slug::parse(&taken).unwrap();
     let refused = rules::create_link_with_slugs(
@@ -266,7 +277,7 @@ async fn a_generated_slug_that_is_taken_is_drawn_again() {
     )
     .await;
     assert!(matches!(refused, Err(ApiError::Conflict(_))), "{refused:?}");
-    assert_eq!(api.store.link_count((&b.org_id, b.environment)).await.unwrap(), 1);
+    assert_eq!(api.store.link_count(&tenant_of(&b)).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -288,12 +299,12 @@ async fn generated_slugs_never_collide_under_concurrency() {
         assert_eq!(link.slug.as_str().len(), Slug::GENERATED_LENGTH);
         assert!(slugs.insert(link.slug.as_str().to_lowercase()));
     }
-    assert_eq!(api.store.link_count((&owner.org_id, owner.environment)).await.unwrap(), 100);
+    assert_eq!(api.store.link_count(&tenant_of(&owner)).await.unwrap(), 100);
     // Newest first, full pages, no duplicates across pages.
     let mut seen = std::collections::HashSet::new();
     let mut start = None;
     loop {
-        let page = api.store.list_links((&owner.org_id, owner.environment), start.as_ref(), 30).await.unwrap();
+        let page = api.store.list_links(&tenant_of(&owner), start.as_ref(), 30).await.unwrap();
         for link in &page.items {
             assert!(seen.insert(link.id.clone()));
         }
@@ -317,22 +328,22 @@ async fn expiry_and_patches_follow_the_slug_the_redirect_reads() {
     new.expires_at = Some(now() + Duration::hours(1));
     let link = rules::create_link(&api.store, &change(&owner), new, "https://k").await.unwrap();
     let later = now() + Duration::hours(2);
-    assert!(matches!(rules::redirect(&api.store, None, &slug, None, later).await, Err(ApiError::Gone(_))));
+    assert!(matches!(rules::redirect(&api.store, None, &as_slug(&slug), None, later).await, Err(ApiError::Gone(_))));
     let patch = LinkPatch {
         destination: Destination::parse("https://example.com/new"),
-        title: Some(Some("New".into())),
+        title: Some(Some(Title::parse("New").unwrap())),
         expires_at: Some(None),
     };
-    let patched = rules::update_link(&api.store, &change(&owner), link.id.as_str(), patch).await.unwrap();
+    let patched = rules::update_link(&api.store, &change(&owner), &link.id, patch).await.unwrap();
     assert_eq!((patched.title.as_deref(), patched.expires_at), (Some("New"), None));
     assert_eq!(
-        rules::redirect(&api.store, None, &slug, None, later).await.unwrap().as_str(),
+        rules::redirect(&api.store, None, &as_slug(&slug), None, later).await.unwrap().as_str(),
         "https://example.com/new"
     );
     let stored = api.store.get_link(&link.id).await.unwrap().unwrap();
     assert_eq!(stored.title.as_deref(), Some("New"));
     let past = LinkPatch { expires_at: Some(Some(now() - Duration::minutes(1))), ..Default::default() };
-    let refused = rules::update_link(&api.store, &change(&owner), link.id.as_str(), past).await;
+    let refused = rules::update_link(&api.store, &change(&owner), &link.id, past).await;
     assert!(matches!(refused, Err(ApiError::Validation { ref field, .. }) if field == "expires_at"), "{refused:?}");
     // A HEAD-like resolution counts nothing.
     assert_eq!(api.store.clicks(&link.id).await.unwrap().clicks, 0);
@@ -373,24 +384,22 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     on_domain.domain = Some(host.clone());
     let unverified = rules::create_link(&api.store, &change(&a), on_domain.clone(), "https://k").await;
     assert!(matches!(unverified, Err(ApiError::MissingReference { field: "domain", .. })), "{unverified:?}");
-    assert_eq!(api.store.link_count((&a.org_id, a.environment)).await.unwrap(), 0);
+    assert_eq!(api.store.link_count(&tenant_of(&a)).await.unwrap(), 0);
 
     let (seen_domain, seen) =
-        rules::verify_domain(&api.store, &Txt(vec!["unrelated".into()]), &change(&a), domain.id.as_str())
-            .await
-            .unwrap();
+        rules::verify_domain(&api.store, &Txt(vec!["unrelated".into()]), &change(&a), &domain.id).await.unwrap();
     assert!(seen_domain.verified_at.is_none());
     assert_eq!(seen, vec!["unrelated".to_string()]);
     let proof = Txt(vec![domain.verification_value()]);
-    let (verified, _) = rules::verify_domain(&api.store, &proof, &change(&a), domain.id.as_str()).await.unwrap();
+    let (verified, _) = rules::verify_domain(&api.store, &proof, &change(&a), &domain.id).await.unwrap();
     assert!(verified.verified_at.is_some());
     // Another organization cannot verify or use it, nor register it again.
     assert!(matches!(
-        rules::verify_domain(&api.store, &proof, &change(&b), domain.id.as_str()).await,
+        rules::verify_domain(&api.store, &proof, &change(&b), &domain.id).await,
         Err(ApiError::NotFound(_))
     ));
     let rival_proof = Txt(vec![rival.verification_value()]);
-    let late = rules::verify_domain(&api.store, &rival_proof, &change(&b), rival.id.as_str()).await;
+    let late = rules::verify_domain(&api.store, &rival_proof, &change(&b), &rival.id).await;
     let Err(ApiError::Conflict(verified_elsewhere)) = late else { panic!("{late:?}") };
     let after = rules::create_domain(&api.store, &change(&b), host.clone(), &[], max_domains()).await;
     let Err(ApiError::Conflict(registered_elsewhere)) = after else { panic!("{after:?}") };
@@ -403,32 +412,34 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
     a_test.environment = Environment::Test;
     let other_env = rules::create_domain(&api.store, &change(&a_test), host.clone(), &[], max_domains()).await;
     assert!(matches!(other_env, Err(ApiError::Conflict(ref m)) if *m == registered_here), "{other_env:?}");
-    rules::delete_domain(&api.store, &change(&b), rival.id.as_str(), false).await.unwrap();
+    rules::delete_domain(&api.store, &change(&b), &rival.id, false).await.unwrap();
     let foreign = rules::create_link(&api.store, &change(&b), on_domain.clone(), "https://k").await;
     assert!(matches!(foreign, Err(ApiError::MissingReference { .. })), "{foreign:?}");
 
     let link = rules::create_link(&api.store, &change(&a), on_domain, "https://k").await.unwrap();
     assert_eq!(
-        rules::redirect(&api.store, Some(&host), &slug, None, now()).await.unwrap().as_str(),
+        rules::redirect(&api.store, Some(&host), &as_slug(&slug), None, now()).await.unwrap().as_str(),
         "https://example.com/d"
     );
     assert!(
-        matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))),
+        matches!(rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await, Err(ApiError::NotFound(_))),
         "not on the own domain"
     );
     assert_eq!(api.store.get_domain(&domain.id).await.unwrap().unwrap().links, 1);
 
-    let busy = rules::delete_domain(&api.store, &change(&a), domain.id.as_str(), false).await;
+    let busy = rules::delete_domain(&api.store, &change(&a), &domain.id, false).await;
     assert!(matches!(busy, Err(ApiError::Conflict(_))), "{busy:?}");
-    rules::delete_domain(&api.store, &change(&a), domain.id.as_str(), true).await.unwrap();
+    rules::delete_domain(&api.store, &change(&a), &domain.id, true).await.unwrap();
     assert!(api.store.get_link(&link.id).await.unwrap().is_none(), "force deleted its links");
-    assert!(matches!(rules::redirect(&api.store, Some(&host), &slug, None, now()).await, Err(ApiError::NotFound(_))));
+    assert!(matches!(
+        rules::redirect(&api.store, Some(&host), &as_slug(&slug), None, now()).await,
+        Err(ApiError::NotFound(_))
+    ));
     // The host name is free for anyone again, but the deleted links' slugs on it stay reserved
     // for their organization: a new holder of the name cannot take them over.
     let successor = rules::create_domain(&api.store, &change(&b), host.clone(), &[], max_domains()).await.unwrap();
     let successor_proof = Txt(vec![successor.verification_value()]);
-    let (held, _) =
-        rules::verify_domain(&api.store, &successor_proof, &change(&b), successor.id.as_str()).await.unwrap();
+    let (held, _) = rules::verify_domain(&api.store, &successor_proof, &change(&b), &successor.id).await.unwrap();
     assert!(held.verified_at.is_some());
     let mut on_successor = new_link("https://b.example/d", Some(&slug));
     on_successor.domain = Some(host.clone());
@@ -472,7 +483,7 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
 
     let deleted_at = now();
     rules::delete_link(&api.store, &change_at(&owner, deleted_at), &link).await.unwrap();
-    assert_eq!(api.store.link_count((&owner.org_id, owner.environment)).await.unwrap(), 0, "the slot is given back");
+    assert_eq!(api.store.link_count(&tenant_of(&owner)).await.unwrap(), 0, "the slot is given back");
     // The reservation: the slug's item, without a link, with its expiry for DynamoDB's TTL.
     let key = keyhive::store::items::key_of(schema::slug_pk(schema::OWN_LINK_DOMAIN, &slug), schema::SLUG_SK);
     let item = api.store.get_consistent(key).await.unwrap().expect("the slug's item stays");
@@ -483,7 +494,8 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
 
     // The public redirect: 404 like an unknown slug, to the end of the period and after.
     for at in [now(), until - Duration::minutes(1), until + Duration::days(1)] {
-        let answer = rules::redirect(&api.store, None, &slug.to_uppercase(), Some(&human("x.example")), at).await;
+        let answer =
+            rules::redirect(&api.store, None, &as_slug(&slug.to_uppercase()), Some(&human("x.example")), at).await;
         assert!(matches!(answer, Err(ApiError::NotFound(_))), "{at}: {answer:?}");
     }
     // Nobody else, not even the owner's other environment, in any case, until the period ends.
@@ -500,7 +512,7 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
         let as_taken = taken_message.replace(&slug, &text);
         assert!(matches!(refused, Err(ApiError::Conflict(ref m)) if *m == as_taken), "{text}: {refused:?}");
     }
-    assert_eq!(api.store.link_count((&stranger.org_id, stranger.environment)).await.unwrap(), 0);
+    assert_eq!(api.store.link_count(&tenant_of(&stranger)).await.unwrap(), 0);
     // Nor a generated slug of the owner itself: only a slug it names takes its reservation back.
     let fresh = unique_slug("frs");
     let mut draws = vec![fresh.clone(), slug.clone()];
@@ -515,7 +527,10 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
     .await
     .unwrap();
     assert_eq!(drawn.slug.as_str(), fresh, "the reserved slug was drawn first and refused");
-    assert!(matches!(rules::redirect(&api.store, None, &slug, None, now()).await, Err(ApiError::NotFound(_))));
+    assert!(matches!(
+        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await,
+        Err(ApiError::NotFound(_))
+    ));
 
     // The owner names it again: the claim replaces the reservation.
     let back = rules::create_link(
@@ -526,7 +541,10 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
     )
     .await
     .expect("the owner takes its slug back");
-    assert_eq!(rules::redirect(&api.store, None, &slug, None, now()).await.unwrap().as_str(), "https://new.example");
+    assert_eq!(
+        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await.unwrap().as_str(),
+        "https://new.example"
+    );
     let key = keyhive::store::items::key_of(schema::slug_pk(schema::OWN_LINK_DOMAIN, &slug), schema::SLUG_SK);
     let item = api.store.get_consistent(key).await.unwrap().unwrap();
     assert!(!item.contains_key(schema::TTL_ATTRIBUTE) && !item.contains_key("reserved_until"), "{item:?}");
@@ -555,7 +573,7 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
     .await
     .expect("an expired reservation is free");
     assert_eq!(
-        rules::redirect(&api.store, None, &slug, None, over).await.unwrap().as_str(),
+        rules::redirect(&api.store, None, &as_slug(&slug), None, over).await.unwrap().as_str(),
         "https://successor.example"
     );
     // And now the slug is the successor's: its former owner is refused.
@@ -602,9 +620,9 @@ async fn the_link_ceiling_holds_under_concurrency_and_a_delete_frees_a_slot() {
         }
     }
     assert_eq!(made.len(), CEILING as usize);
-    let tenant_of = (&owner.org_id, owner.environment);
-    assert_eq!(api.store.link_count(tenant_of).await.unwrap(), CEILING as i64);
-    assert_eq!(api.store.list_links(tenant_of, None, 100).await.unwrap().items.len(), CEILING as usize);
+    let owner_tenant = tenant_of(&owner);
+    assert_eq!(api.store.link_count(&owner_tenant).await.unwrap(), CEILING as i64);
+    assert_eq!(api.store.list_links(&owner_tenant, None, 100).await.unwrap().items.len(), CEILING as usize);
     // The other environment has its own ceiling.
     let mut test_env = owner.clone();
     test_env.environment = Environment::Test;
@@ -619,7 +637,7 @@ async fn the_link_ceiling_holds_under_concurrency_and_a_delete_frees_a_slot() {
     .expect("the test environment counts apart");
 
     rules::delete_link(&api.store, &change(&owner), &made[0]).await.unwrap();
-    assert_eq!(api.store.link_count(tenant_of).await.unwrap(), CEILING as i64 - 1);
+    assert_eq!(api.store.link_count(&owner_tenant).await.unwrap(), CEILING as i64 - 1);
     // A named slug too (the reservation of the deleted one is the owner's: it counts as a link).
     let slug = made[0].slug.as_str().to_string();
     rules::create_link_within(
@@ -640,7 +658,7 @@ async fn the_link_ceiling_holds_under_concurrency_and_a_delete_frees_a_slot() {
     )
     .await;
     assert!(matches!(full, Err(ApiError::QuotaExceeded(_))), "{full:?}");
-    assert_eq!(api.store.link_count(tenant_of).await.unwrap(), CEILING as i64);
+    assert_eq!(api.store.link_count(&owner_tenant).await.unwrap(), CEILING as i64);
 }
 
 /// The custom-domain ceiling: registering past it is 409 `QUOTA_EXCEEDED` naming the limit and
@@ -656,9 +674,9 @@ async fn the_domain_ceiling_refuses_one_more_and_a_delete_frees_a_slot() {
     let full = rules::create_domain(&api.store, &change(&owner), third.clone(), &[], 2).await;
     let Err(ApiError::QuotaExceeded(message)) = full else { panic!("{full:?}") };
     assert!(message.contains("limit of 2 custom domains"), "{message}");
-    let listed = api.store.list_domains((&owner.org_id, owner.environment), None, 100).await.unwrap();
+    let listed = api.store.list_domains(&tenant_of(&owner), None, 100).await.unwrap();
     assert_eq!(listed.items.len(), 2, "nothing written");
-    rules::delete_domain(&api.store, &change(&owner), first.id.as_str(), false).await.unwrap();
+    rules::delete_domain(&api.store, &change(&owner), &first.id, false).await.unwrap();
     rules::create_domain(&api.store, &change(&owner), third, &[], 2).await.expect("the freed slot");
     let again = rules::create_domain(&api.store, &change(&owner), host(), &[], 2).await;
     assert!(matches!(again, Err(ApiError::QuotaExceeded(_))), "{again:?}");

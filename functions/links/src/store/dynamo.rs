@@ -1,0 +1,548 @@
+//! The DynamoDB implementation of `LinkStore`: each change is one transaction with its change
+//! log; a click is counted outside any transaction, on its day's item (`count_click`).
+
+use super::items::{
+    country_attr, day_record, domain_count_key, domain_item, domain_key, domain_record, domains_gsi1pk, hostname_key,
+    link_count_key, link_item, link_key, link_record, links_gsi1pk, referrer_attr, slug_item, slug_key,
+    tenant_hostname_key, utc_date, RESERVATION_ATTRIBUTES,
+};
+use super::{domain_conflict, LinkStore, SlugClaim};
+use crate::model::{
+    referrer_tag, Clicks, DayStats, Destination, Domain, DomainId, FullReferrerDay, Hostname, Link, LinkId, Slug,
+    SlugTarget, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use keyhive::change::ChangeLog;
+use keyhive::model::{rfc3339, Tenant};
+use keyhive::schema;
+use keyhive::store::cursor::Position;
+use keyhive::store::dynamo::{classify, DynamoStore};
+use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, opt_s, s, tenant_attributes, time_of, Item};
+use keyhive::store::query::{Filter, Listing};
+use keyhive::store::{ChangeError, Page, StoreError};
+use time::OffsetDateTime;
+
+/// How long a force-delete looks for a domain's links (the API functions have 10 s); what it
+/// does not reach stays, and the deletion answers 409 to call again.
+const LINKS_ON_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Claims a link's slug: an update that writes the slug's item whole (an update rather than a
+/// put, so that its condition can name the tenant), on the condition that the slug is free, or
+/// a reservation that has expired as of the link's creation, or (`Named`) a reservation of the
+/// link's own tenant. Returns its position.
+fn claim_slug(
+    tx: &mut keyhive::store::transact::Transaction<'_>,
+    link: &Link,
+    claim: SlugClaim,
+) -> Result<usize, StoreError> {
+    let attrs: Vec<(String, AttributeValue)> =
+        slug_item(link).into_iter().filter(|(name, _)| name != schema::PK && name != schema::SK).collect();
+    let sets: Vec<String> = (0..attrs.len()).map(|i| format!("#a{i} = :a{i}")).collect();
+    let removes: Vec<String> = (0..RESERVATION_ATTRIBUTES.len()).map(|i| format!("#r{i}")).collect();
+    let expression = format!("SET {} REMOVE {}, refs_full_on, refs_known", sets.join(", "), removes.join(", "));
+    let reserved_for_us = match claim {
+        SlugClaim::Named => " OR (org_id = :org AND environment = :env)",
+        SlugClaim::Generated => "",
+    };
+    let condition =
+        format!("attribute_not_exists(PK) OR (attribute_not_exists(link_id) AND (#r1 <= :now{reserved_for_us}))");
+    tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
+        let mut u = u
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_values(":now", n(link.created_at.unix_timestamp()));
+        for (i, (name, value)) in attrs.into_iter().enumerate() {
+            u = u
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        for (i, name) in RESERVATION_ATTRIBUTES.iter().enumerate() {
+            u = u.expression_attribute_names(format!("#r{i}"), *name);
+        }
+        if claim == SlugClaim::Named {
+            u = u
+                .expression_attribute_values(":org", s(link.tenant.org_id.as_str()))
+                .expression_attribute_values(":env", s(link.tenant.environment.as_str()));
+        }
+        u
+    })
+}
+
+/// How many links use a domain: the count on its host name's claim, which each link's transaction
+/// updates (only a verified domain has the claim, and only its own counts).
+async fn links_of(store: &DynamoStore, domain: &Domain) -> Result<i64, StoreError> {
+    if domain.verified_at.is_none() {
+        return Ok(0);
+    }
+    let claim = store.get_consistent(hostname_key(&domain.hostname)).await?;
+    Ok(claim
+        .filter(|c| opt_s(c, "domain_id") == Some(domain.id.as_str()))
+        .and_then(|c| opt_n(&c, "links"))
+        .unwrap_or(0))
+}
+
+/// The link's items: the link and its days.
+async fn link_partition(store: &DynamoStore, id: &LinkId, days: Option<(&str, &str)>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let mut query = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .expression_attribute_names("#pk", schema::PK)
+            .expression_attribute_values(":pk", s(schema::link_pk(id.as_str())))
+            .set_exclusive_start_key(start.take());
+        query = match days {
+            Some((from, to)) => query
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#sk", schema::SK)
+                .expression_attribute_values(":from", s(schema::link_day_sk(from)))
+                .expression_attribute_values(":to", s(schema::link_day_sk(to))),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        let out = query.send().await.map_err(classify)?;
+        items.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(last) => start = Some(last),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// One `UpdateItem` on the day's counters. With `cap`, a new referrer host is recorded only
+/// while the day has fewer hosts: otherwise nothing is written and the answer is the day's hosts
+/// (`Some`, from the refused write itself: no extra read).
+async fn add_click(
+    store: &DynamoStore,
+    id: &LinkId,
+    date: &str,
+    visitor: &Visitor,
+    referrer: &str,
+    cap: Option<usize>,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let update = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key_of(schema::link_pk(id.as_str()), schema::link_day_sk(date))));
+    let update = match visitor {
+        Visitor::Bot => update.update_expression("ADD bot_clicks :one"),
+        Visitor::Human { country, .. } => {
+            let update = update
+                .update_expression("ADD clicks :one, refs :hosts, #ref :one, #country :one")
+                .expression_attribute_names("#ref", referrer_attr(referrer))
+                .expression_attribute_names("#country", country_attr(country))
+                .expression_attribute_values(":hosts", AttributeValue::Ss(vec![referrer.to_string()]));
+            match cap {
+                Some(cap) => update
+                    .condition_expression("attribute_not_exists(refs) OR contains(refs, :host) OR size(refs) < :cap")
+                    .expression_attribute_values(":host", s(referrer))
+                    .expression_attribute_values(":cap", n(cap))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
+                None => update,
+            }
+        }
+    };
+    match update.expression_attribute_values(":one", n(1)).send().await {
+        Ok(_) => Ok(None),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                let hosts = refused.item().and_then(|day| day.get("refs")).and_then(|refs| refs.as_ss().ok());
+                Ok(Some(hosts.cloned().unwrap_or_default()))
+            }
+            _ => Err(classify(err)),
+        },
+    }
+}
+
+/// Notes on the slug's item that `date`'s referrer hosts are full, and which they are (as
+/// `referrer_tag`s), so the day's later redirects count with one unconditional write. Only while
+/// the slug is still this link's (a freed and re-taken slug is another link's).
+async fn mark_referrers_full(
+    store: &DynamoStore,
+    target: &SlugTarget,
+    date: &str,
+    hosts: &[String],
+) -> Result<(), StoreError> {
+    let tags: Vec<String> = hosts.iter().map(|host| referrer_tag(host)).collect();
+    let update = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(slug_key(target.domain.as_ref(), target.slug.as_str())))
+        .update_expression("SET refs_full_on = :date, refs_known = :hosts")
+        .condition_expression("link_id = :link")
+        .expression_attribute_values(":date", s(date))
+        .expression_attribute_values(":link", s(target.link_id.as_str()));
+    // A string set cannot be empty: no host by name is an empty list.
+    let update = match tags.is_empty() {
+        true => update.expression_attribute_values(":hosts", AttributeValue::L(Vec::new())),
+        false => update.expression_attribute_values(":hosts", AttributeValue::Ss(tags)),
+    };
+    match update.send().await {
+        Ok(_) => Ok(()),
+        // The slug went or changed hands meanwhile: nothing to note.
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+        Err(err) => Err(classify(err)),
+    }
+}
+
+#[async_trait]
+impl LinkStore for DynamoStore {
+    async fn get_link(&self, id: &LinkId) -> Result<Option<Link>, StoreError> {
+        self.get_consistent(link_key(id)).await?.as_ref().map(link_record).transpose()
+    }
+
+    async fn clicks(&self, id: &LinkId) -> Result<Clicks, StoreError> {
+        let days = link_partition(self, id, Some(("0000-00-00", "9999-99-99"))).await?;
+        Ok(days.iter().fold(Clicks::default(), |total, day| Clicks {
+            clicks: total.clicks + opt_n(day, "clicks").unwrap_or(0),
+            bot_clicks: total.bot_clicks + opt_n(day, "bot_clicks").unwrap_or(0),
+        }))
+    }
+
+    async fn clicks_of(&self, ids: &[LinkId]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError> {
+        let mut reads = tokio::task::JoinSet::new();
+        for id in ids {
+            let (store, id) = (self.clone(), id.clone());
+            reads.spawn(async move { store.clicks(&id).await.map(|clicks| (id, clicks)) });
+        }
+        let mut found = std::collections::HashMap::new();
+        while let Some(read) = reads.join_next().await {
+            let (id, clicks) = read.map_err(|e| StoreError::Other(Box::new(e)))??;
+            found.insert(id, clicks);
+        }
+        Ok(found)
+    }
+
+    async fn list_links(
+        &self,
+        tenant: &Tenant,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Link>, ChangeError> {
+        self.list_records(&Listing::gsi1(links_gsi1pk(tenant)), start, limit, link_record).await
+    }
+
+    async fn link_count(&self, tenant: &Tenant) -> Result<i64, StoreError> {
+        Ok(self.get_consistent(link_count_key(tenant)).await?.and_then(|item| opt_n(&item, "count")).unwrap_or(0))
+    }
+
+    async fn create_link(
+        &self,
+        link: &Link,
+        claim: SlugClaim,
+        max_links: u32,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        // The ceiling first: when full, that is the answer, whatever the slug.
+        tx.take_slot(
+            link_count_key(&link.tenant),
+            "count",
+            max_links,
+            ChangeError::Quota(format!(
+                "this organization has reached its limit of {max_links} short links in this environment: \
+                 delete some to make room"
+            )),
+        )?;
+        let created = tx.create(link_item(link))?;
+        let claimed = claim_slug(&mut tx, link, claim)?;
+        tx.on_condition(created, ChangeError::Conflict("link id collision; retry".into())).on_condition(
+            claimed,
+            ChangeError::Conflict(format!("the slug {} is taken on this domain", link.slug.as_str())),
+        );
+        if let Some(domain) = &link.domain {
+            let used = tx.update(hostname_key(domain), |u| {
+                u.update_expression("ADD links :one")
+                    .condition_expression("org_id = :org AND environment = :env AND verified = :yes")
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":org", s(link.tenant.org_id.as_str()))
+                    .expression_attribute_values(":env", s(link.tenant.environment.as_str()))
+                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            })?;
+            tx.on_condition(
+                used,
+                ChangeError::Missing {
+                    field: "domain",
+                    reason: format!("{} is not a verified domain of this organization", domain.as_str()),
+                },
+            );
+        }
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn update_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let expires = link.expires_at.map(rfc3339);
+        let (set, remove) = match &expires {
+            Some(_) => ("SET destination = :dest, expires_at = :exp", ""),
+            None => ("SET destination = :dest", " REMOVE expires_at"),
+        };
+        let title_clause = match &link.title {
+            Some(_) => ", title = :title",
+            None => "",
+        };
+        let remove_title = if link.title.is_none() {
+            if remove.is_empty() {
+                " REMOVE title"
+            } else {
+                ", title"
+            }
+        } else {
+            ""
+        };
+        let link_expression = format!("{set}{title_clause}, updated_at = :now{remove}{remove_title}");
+        let changed = tx.update(link_key(&link.id), |u| {
+            let mut u = u
+                .update_expression(link_expression)
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":dest", s(link.destination.as_str()))
+                .expression_attribute_values(":now", s(rfc3339(link.updated_at)));
+            if let Some(expires) = &expires {
+                u = u.expression_attribute_values(":exp", s(expires));
+            }
+            if let Some(title) = &link.title {
+                u = u.expression_attribute_values(":title", s(title));
+            }
+            u
+        })?;
+        let slug_expression = format!("{set}{remove}");
+        let followed = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
+            let mut u = u
+                .update_expression(slug_expression)
+                .condition_expression("link_id = :id")
+                .expression_attribute_values(":dest", s(link.destination.as_str()))
+                .expression_attribute_values(":id", s(link.id.as_str()));
+            if let Some(expires) = &expires {
+                u = u.expression_attribute_values(":exp", s(expires));
+            }
+            u
+        })?;
+        tx.on_condition(changed, ChangeError::NotFound).on_condition(followed, ChangeError::NotFound);
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn delete_link(
+        &self,
+        link: &Link,
+        reserved_until: OffsetDateTime,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let deleted = tx.delete(link_key(&link.id), "attribute_exists(PK)", None)?;
+        // The slug's item stays, as the tenant's reservation: nothing a redirect follows (no
+        // link, no destination), and the tenant's `org_id` and `environment` kept.
+        let reserved = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
+            u.update_expression(
+                "SET reserved_until = :until, #ttl = :epoch, deleted_link_id = :id \
+                 REMOVE link_id, destination, expires_at, refs_full_on, refs_known",
+            )
+            .condition_expression("link_id = :id")
+            .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+            .expression_attribute_values(":until", s(rfc3339(reserved_until)))
+            .expression_attribute_values(":epoch", n(reserved_until.unix_timestamp()))
+            .expression_attribute_values(":id", s(link.id.as_str()))
+        })?;
+        tx.give_back_slot(link_count_key(&link.tenant), "count")?;
+        if let Some(domain) = &link.domain {
+            tx.update(hostname_key(domain), |u| {
+                u.update_expression("ADD links :minus")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":minus", n(-1))
+            })?;
+        }
+        tx.on_condition(deleted, ChangeError::NotFound).on_condition(reserved, ChangeError::NotFound);
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn resolve_slug(&self, domain: Option<&Hostname>, slug: &Slug) -> Result<Option<SlugTarget>, StoreError> {
+        // Eventually consistent: a redirect may miss a link created a moment ago, never a click.
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(slug_key(domain, slug.as_str())))
+            .projection_expression("link_id, destination, expires_at, refs_full_on, refs_known")
+            .send()
+            .await
+            .map_err(classify)?;
+        let Some(item) = out.item else { return Ok(None) };
+        // A deleted link's reservation, expired or not: no link.
+        let Some(link_id) = opt_s(&item, "link_id") else { return Ok(None) };
+        let full_referrers = opt_s(&item, "refs_full_on").map(|date| FullReferrerDay {
+            date: date.to_string(),
+            host_tags: item.get("refs_known").and_then(|tags| tags.as_ss().ok()).cloned().unwrap_or_default(),
+        });
+        Ok(Some(SlugTarget {
+            domain: domain.cloned(),
+            slug: slug.clone(),
+            link_id: LinkId::parse(link_id).ok_or_else(|| corrupt("link_id"))?,
+            destination: Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?,
+            expires_at: time_of(&item, "expires_at")?,
+            full_referrers,
+        }))
+    }
+
+    async fn count_click(&self, target: &SlugTarget, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError> {
+        let date = utc_date(at);
+        let id = &target.link_id;
+        let referrer = match visitor {
+            Visitor::Human { referrer, .. } => referrer.as_str(),
+            Visitor::Bot => {
+                add_click(self, id, &date, visitor, OTHER_REFERRER, None).await?;
+                return Ok(1);
+            }
+        };
+        // The day's hosts are full and this redirect's read named them: one unconditional write,
+        // under the host's own counter or "(other)".
+        if let Some(full) = target.full_referrers.as_ref().filter(|full| full.date == date) {
+            let known = full.host_tags.contains(&referrer_tag(referrer));
+            let counted_as = if known { referrer } else { OTHER_REFERRER };
+            add_click(self, id, &date, visitor, counted_as, None).await?;
+            return Ok(1);
+        }
+        let Some(hosts) = add_click(self, id, &date, visitor, referrer, Some(MAX_REFERRERS_PER_DAY)).await? else {
+            return Ok(1);
+        };
+        // The first new host past the cap today (or one of a few concurrent ones): counted under
+        // "(other)", which is never refused, and the day's hosts noted on the slug for the rest
+        // of the day.
+        add_click(self, id, &date, visitor, OTHER_REFERRER, None).await?;
+        // The click is counted: the note only spares later redirects a refused write, so its
+        // failure (a throttle, a race with the link's own change) is no visitor's error.
+        if let Err(error) = mark_referrers_full(self, target, &date, &hosts).await {
+            tracing::warn!(link_id = id.as_str(), error = %error, "the day's full referrers were not noted");
+        }
+        Ok(3)
+    }
+
+    async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError> {
+        link_partition(self, id, Some((from, to))).await?.iter().map(day_record).collect()
+    }
+
+    async fn get_domain(&self, id: &DomainId) -> Result<Option<Domain>, StoreError> {
+        let Some(item) = self.get_consistent(domain_key(id)).await? else { return Ok(None) };
+        let mut domain = domain_record(&item)?;
+        domain.links = links_of(self, &domain).await?;
+        Ok(Some(domain))
+    }
+
+    async fn list_domains(
+        &self,
+        tenant: &Tenant,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<Page<Domain>, ChangeError> {
+        let mut page = self.list_records(&Listing::gsi1(domains_gsi1pk(tenant)), start, limit, domain_record).await?;
+        // Each verified domain's count, read at once rather than one after another.
+        let counts = futures_util::future::try_join_all(page.items.iter().map(|domain| links_of(self, domain))).await?;
+        for (domain, links) in page.items.iter_mut().zip(counts) {
+            domain.links = links;
+        }
+        Ok(page)
+    }
+
+    async fn create_domain(&self, domain: &Domain, max_domains: u32, log: &ChangeLog) -> Result<(), ChangeError> {
+        // Registering claims the name in the tenant only: the global claim comes with the proof
+        // (verification), so nobody can hold a name they do not control.
+        let mut pending = tenant_hostname_key(domain);
+        pending.insert("domain_id".into(), s(domain.id.as_str()));
+        let mut tx = self.transaction();
+        tx.take_slot(
+            domain_count_key(&domain.tenant),
+            "count",
+            max_domains,
+            ChangeError::Quota(format!(
+                "this organization has reached its limit of {max_domains} custom domains in this environment: \
+                 delete one to make room"
+            )),
+        )?;
+        let created = tx.create(domain_item(domain))?;
+        let registered = tx.create(pending)?;
+        let free = tx.check(hostname_key(&domain.hostname), "attribute_not_exists(PK)")?;
+        // One message for every conflict: which one it is would tell whether another
+        // organization verified the name.
+        let conflict = || ChangeError::Conflict(domain_conflict(&domain.hostname));
+        tx.on_condition(created, conflict()).on_condition(registered, conflict()).on_condition(free, conflict());
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn mark_verified(&self, domain: &Domain, at: OffsetDateTime, log: &ChangeLog) -> Result<bool, ChangeError> {
+        let mut claim = hostname_key(&domain.hostname);
+        claim.extend([
+            ("domain_id".into(), s(domain.id.as_str())),
+            ("verified".into(), AttributeValue::Bool(true)),
+            ("links".into(), n(0)),
+        ]);
+        claim.extend(tenant_attributes(&domain.tenant));
+        let mut tx = self.transaction();
+        let marked = tx.update(domain_key(&domain.id), |u| {
+            u.update_expression("SET verified = :yes, verified_at = :at")
+                .condition_expression("verified = :no")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":at", s(rfc3339(at)))
+        })?;
+        let claimed = tx.create(claim)?;
+        tx.on_condition(marked, ChangeError::Stale)
+            .on_condition(claimed, ChangeError::Conflict(domain_conflict(&domain.hostname)));
+        tx.log(log)?;
+        match tx.commit().await {
+            Ok(()) => Ok(true),
+            Err(ChangeError::Stale) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn delete_domain(&self, domain: &Domain, log: &ChangeLog) -> Result<(), ChangeError> {
+        let mut tx = self.transaction();
+        let deleted = tx.delete(domain_key(&domain.id), "attribute_exists(PK)", None)?;
+        tx.delete(tenant_hostname_key(domain), "domain_id = :v", Some(domain.id.as_str()))?;
+        tx.give_back_slot(domain_count_key(&domain.tenant), "count")?;
+        tx.on_condition(deleted, ChangeError::NotFound);
+        if domain.verified_at.is_some() {
+            let freed = tx.delete_where(hostname_key(&domain.hostname), |d| {
+                d.condition_expression("domain_id = :id AND (attribute_not_exists(links) OR links <= :zero)")
+                    .expression_attribute_values(":id", s(domain.id.as_str()))
+                    .expression_attribute_values(":zero", n(0))
+            })?;
+            tx.on_condition(
+                freed,
+                ChangeError::Conflict(format!(
+                    "links use {}: delete them first, or delete with ?force=true",
+                    domain.hostname.as_str()
+                )),
+            );
+        }
+        tx.log(log)?;
+        tx.commit().await
+    }
+
+    async fn links_on(&self, tenant: &Tenant, domain: &Hostname, limit: u32) -> Result<Vec<Link>, ChangeError> {
+        let mut filter = Filter::default();
+        filter.and("#domain = :domain", &[("#domain", "domain")], &[(":domain", domain.as_str())]);
+        let listing = Listing { filter, ..Listing::gsi1(links_gsi1pk(tenant)) };
+        // Each page reads a bounded number of links; follow the pages (within a time bound well
+        // inside the function's) so that links older than the newest thousand are reached too.
+        let started = std::time::Instant::now();
+        let (mut found, mut start) = (Vec::new(), None);
+        loop {
+            let page = self.list_records(&listing, start.as_ref(), limit, link_record).await?;
+            found.extend(page.items);
+            match page.next {
+                Some(next) if found.len() < limit as usize && started.elapsed() < LINKS_ON_TIME => start = Some(next),
+                _ => break,
+            }
+        }
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+}
