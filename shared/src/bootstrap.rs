@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::model::{rfc3339, Environment, KeyId, KeyType, OrgId, Tier};
 use crate::schema;
 use crate::store::dynamo::DynamoStore;
-use crate::store::items::{key_of, n, s, Item};
+use crate::store::items::{key_of, number_attr, string_attr, Item};
 use crate::store::ChangeError;
 
 /// The operator's bootstrap: a new organization and its first admin bot key (every permission).
@@ -72,11 +72,11 @@ pub trait OrgStore: Send + Sync {
 
 pub fn org_item(o: &Organization) -> Item {
     Item::from([
-        (schema::PK.into(), s(schema::org_pk(o.org_id.as_str()))),
-        (schema::SK.into(), s(schema::ORG_SK)),
-        ("org_id".into(), s(o.org_id.as_str())),
-        ("name".into(), s(&o.name)),
-        ("created_at".into(), s(rfc3339(o.created_at))),
+        (schema::PK.into(), string_attr(schema::org_pk(o.org_id.as_str()))),
+        (schema::SK.into(), string_attr(schema::ORG_SK)),
+        ("org_id".into(), string_attr(o.org_id.as_str())),
+        ("name".into(), string_attr(&o.name)),
+        ("created_at".into(), string_attr(rfc3339(o.created_at))),
     ])
 }
 
@@ -92,7 +92,7 @@ impl OrgStore for DynamoStore {
         tx.update(count, |u| {
             u.update_expression("ADD #count :one")
                 .expression_attribute_names("#count", "count")
-                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":one", number_attr(1))
         })?;
         tx.on_condition(org_item, collision()).on_condition(key_item, collision()).log(log)?;
         tx.commit().await

@@ -29,6 +29,6 @@ pub mod telemetry;
 
 pub use error::ApiError;
 pub use http::envelope::{Reply, RequestId};
-pub use http::{Api, Call};
+pub use http::{ApiState, Call};
 #[cfg(feature = "testkit")]
 pub mod testkit;

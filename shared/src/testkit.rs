@@ -2,7 +2,7 @@
 //! `events/`, and response helpers. Tests that need the stack fail loudly without it.
 
 use crate::config::Config;
-use crate::http::Api;
+use crate::http::ApiState;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -19,14 +19,14 @@ pub fn require_stack() {
     );
 }
 
-/// An `Api` wired to the local stack, exactly as a function builds it at start.
-pub async fn stack_api() -> Api {
+/// An `ApiState` wired to the local stack, exactly as a function builds it at start.
+pub async fn stack_api() -> ApiState {
     require_stack();
-    Api::from_env().await
+    ApiState::from_env().await
 }
 
-/// An `Api` whose DynamoDB endpoint is a loopback port nobody listens on.
-pub async fn unreachable_api() -> Api {
+/// An `ApiState` whose DynamoDB endpoint is a loopback port nobody listens on.
+pub async fn unreachable_api() -> ApiState {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         listener.local_addr().expect("local addr").port()
@@ -36,12 +36,12 @@ pub async fn unreachable_api() -> Api {
     let dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{port}")).build();
     let store =
         crate::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo), config.table_name.clone());
-    Api::new(config, store, crate::aws::secretsmanager(&sdk))
+    ApiState::new(config, store, crate::aws::secretsmanager(&sdk))
 }
 
-/// An `Api` on the real table whose Secrets Manager endpoint is a loopback port nobody listens
+/// An `ApiState` on the real table whose Secrets Manager endpoint is a loopback port nobody listens
 /// on: a function that started while Secrets Manager was away.
-pub async fn secretless_api() -> Api {
+pub async fn secretless_api() -> ApiState {
     require_stack();
     let config = Config::from_env();
     let sdk = crate::aws::sdk_config(&config).await;
@@ -49,7 +49,7 @@ pub async fn secretless_api() -> Api {
         .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
         .build();
     let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb(&sdk), config.table_name.clone());
-    Api::new(config, store, aws_sdk_secretsmanager::Client::from_conf(secrets))
+    ApiState::new(config, store, aws_sdk_secretsmanager::Client::from_conf(secrets))
 }
 
 fn closed_port() -> u16 {
@@ -249,7 +249,7 @@ fn http_api_event(rest: &Value) -> Value {
 /// A fresh organization with an admin bot key (every permission, enterprise 10000/min), made by
 /// the same code as `keyhive-admin bootstrap`. Each test gets its own tenant.
 pub async fn new_org(
-    api: &Api,
+    api: &ApiState,
     environment: crate::auth::Environment,
 ) -> (crate::auth::Credential, crate::auth::KeyRecord) {
     new_org_with_tier(api, environment, crate::auth::Tier::Enterprise(10_000)).await
@@ -257,7 +257,7 @@ pub async fn new_org(
 
 /// A fresh organization whose admin key has the given rate-limit tier.
 pub async fn new_org_with_tier(
-    api: &Api,
+    api: &ApiState,
     environment: crate::auth::Environment,
     tier: crate::auth::Tier,
 ) -> (crate::auth::Credential, crate::auth::KeyRecord) {
@@ -308,7 +308,7 @@ where
 }
 
 /// Every item of one partition of the table (audit trails, outboxes), for assertions.
-pub async fn partition(api: &Api, pk: String) -> Vec<crate::store::items::Item> {
+pub async fn partition(api: &ApiState, pk: String) -> Vec<crate::store::items::Item> {
     let out = api
         .store
         .client()

@@ -122,7 +122,7 @@ fn authorizer_cpu(c: &mut Criterion) {
             .http_client(canned.clone())
             .build();
         let store = keyhive::store::dynamo::DynamoStore::new(keyhive::aws::dynamodb(&sdk), config.table_name.clone());
-        keyhive::Api::new(config, store, keyhive::aws::secretsmanager(&sdk))
+        keyhive::ApiState::new(config, store, keyhive::aws::secretsmanager(&sdk))
     });
     let mut event: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/authorizer-request.json"))

@@ -6,7 +6,7 @@
 
 use keyhive::auth::Identity;
 use keyhive::http::envelope::RequestId;
-use keyhive::{Api, ApiError};
+use keyhive::{ApiError, ApiState};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use serde_json::{json, Value};
 
@@ -62,7 +62,7 @@ fn policy(principal: &str, effect: &str, method_arn: &str, context: serde_json::
     })
 }
 
-pub async fn handler(api: &Api, event: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, Refusal> {
+pub async fn handler(api: &ApiState, event: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, Refusal> {
     let request_id = RequestId::from_gateway(event.request_context.request_id.as_deref());
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
     // `headers` keeps only the last value of a repeated header; `multiValueHeaders` has them all,

@@ -7,6 +7,6 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keyhive::telemetry::init();
-    let api = keyhive::Api::from_env().await;
+    let api = keyhive::ApiState::from_env().await;
     run(service_fn(|event: LambdaEvent<_>| async { authorizer::handler(&api, event.payload).await })).await
 }

@@ -3,17 +3,17 @@
 
 use keyhive::http::routes::HealthOp;
 use keyhive::store::HealthProbe;
-use keyhive::{Api, ApiError, Call, Reply};
+use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub async fn handle(api: &Api, request: Request) -> Response<Body> {
+pub async fn handle(api: &ApiState, request: Request) -> Response<Body> {
     keyhive::http::serve(api, request, |call| handler(api, call)).await
 }
 
-async fn handler(api: &Api, call: Call<HealthOp>) -> Result<Reply, ApiError> {
+async fn handler(api: &ApiState, call: Call<HealthOp>) -> Result<Reply, ApiError> {
     match call.op {
         HealthOp::Check => health(&api.store).await,
         HealthOp::Docs => docs(api.config.docs_file.as_deref()),

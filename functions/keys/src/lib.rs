@@ -15,7 +15,7 @@ use keyhive::http::idempotent;
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::KeysOp;
 use keyhive::model::{parse_rfc3339, UserId};
-use keyhive::{Api, ApiError, Call, Reply};
+use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -23,11 +23,11 @@ use time::OffsetDateTime;
 const KEY_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["created_by"], numbered: false };
 const MEMBER_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
 
-pub async fn handle(api: &Api, request: Request) -> Response<Body> {
+pub async fn handle(api: &ApiState, request: Request) -> Response<Body> {
     keyhive::http::serve(api, request, |call| handler(api, call)).await
 }
 
-async fn handler(api: &Api, call: Call<KeysOp>) -> Result<Reply, ApiError> {
+async fn handler(api: &ApiState, call: Call<KeysOp>) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
     let ctx = Ctx {
         store: &api.store,

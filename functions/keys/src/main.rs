@@ -4,6 +4,6 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keyhive::telemetry::init();
-    let api = keyhive::Api::from_env().await;
+    let api = keyhive::ApiState::from_env().await;
     run(service_fn(|request| async { Ok::<_, Error>(keys::handle(&api, request).await) })).await
 }

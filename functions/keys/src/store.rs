@@ -14,7 +14,7 @@ use keyhive::model::{rfc3339, OrgId, UserId};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::DynamoStore;
-use keyhive::store::items::{b, corrupt, get_s, key_of, n, s, time_of, Item};
+use keyhive::store::items::{binary_attr, corrupt, get_s, key_of, number_attr, string_attr, time_of, Item};
 use keyhive::store::query::{Filter, Listing, SortRange};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
@@ -135,7 +135,7 @@ impl KeyAdminStore for DynamoStore {
         )?;
         if let (KeyType::User, Some(user)) = (record.key_type, &record.user_id) {
             let mut claim = user_key_claim(&record.org_id, user);
-            claim.insert("key_id".into(), s(record.key_id.as_str()));
+            claim.insert("key_id".into(), string_attr(record.key_id.as_str()));
             let claimed = tx.create(claim)?;
             let member = key_of(schema::org_pk(record.org_id.as_str()), schema::member_sk(user.as_str()));
             let is_member = tx.check(member, "attribute_exists(PK)")?;
@@ -162,12 +162,12 @@ impl KeyAdminStore for DynamoStore {
                      AND tier = :tier_seen AND rate_limit = :limit_seen AND {expiry_seen}"
                 ))
                 .expression_attribute_names("#perm", "permissions")
-                .expression_attribute_values(":org", s(current.org_id.as_str()))
-                .expression_attribute_values(":seen", s(current.permissions.to_compact()))
-                .expression_attribute_values(":tier_seen", s(current.tier.name()))
-                .expression_attribute_values(":limit_seen", n(current.tier.limit_per_minute()));
+                .expression_attribute_values(":org", string_attr(current.org_id.as_str()))
+                .expression_attribute_values(":seen", string_attr(current.permissions.to_compact()))
+                .expression_attribute_values(":tier_seen", string_attr(current.tier.name()))
+                .expression_attribute_values(":limit_seen", number_attr(current.tier.limit_per_minute()));
             let update = match current.expires_at {
-                Some(at) => update.expression_attribute_values(":exp_seen", n(at.unix_timestamp())),
+                Some(at) => update.expression_attribute_values(":exp_seen", number_attr(at.unix_timestamp())),
                 None => update,
             };
             match change {
@@ -175,16 +175,16 @@ impl KeyAdminStore for DynamoStore {
                     let mut set = "SET #name = :name, #perm = :perm, tier = :tier, rate_limit = :limit".to_string();
                     let mut u = update
                         .expression_attribute_names("#name", "name")
-                        .expression_attribute_values(":name", s(name))
-                        .expression_attribute_values(":perm", s(permissions.to_compact()))
-                        .expression_attribute_values(":tier", s(tier.name()))
-                        .expression_attribute_values(":limit", n(tier.limit_per_minute()));
+                        .expression_attribute_values(":name", string_attr(name))
+                        .expression_attribute_values(":perm", string_attr(permissions.to_compact()))
+                        .expression_attribute_values(":tier", string_attr(tier.name()))
+                        .expression_attribute_values(":limit", number_attr(tier.limit_per_minute()));
                     match expires_at {
                         Some(at) => {
                             set.push_str(", expires_at = :exp, expires_epoch = :exp_epoch");
                             u = u
-                                .expression_attribute_values(":exp", s(rfc3339(*at)))
-                                .expression_attribute_values(":exp_epoch", n(at.unix_timestamp()));
+                                .expression_attribute_values(":exp", string_attr(rfc3339(*at)))
+                                .expression_attribute_values(":exp_epoch", number_attr(at.unix_timestamp()));
                         }
                         None => set.push_str(" REMOVE expires_at, expires_epoch"),
                     }
@@ -193,20 +193,20 @@ impl KeyAdminStore for DynamoStore {
                 KeyChange::Roll { secret_hash, last4, previous } => match previous {
                     Some((hash, until)) => update
                         .update_expression("SET secret_hash = :h, last4 = :l4, prev_hash = :ph, prev_valid_until = :pu")
-                        .expression_attribute_values(":h", b(secret_hash.as_bytes()))
-                        .expression_attribute_values(":l4", s(last4))
-                        .expression_attribute_values(":ph", b(hash.as_bytes()))
-                        .expression_attribute_values(":pu", n(until)),
+                        .expression_attribute_values(":h", binary_attr(secret_hash.as_bytes()))
+                        .expression_attribute_values(":l4", string_attr(last4))
+                        .expression_attribute_values(":ph", binary_attr(hash.as_bytes()))
+                        .expression_attribute_values(":pu", number_attr(until)),
                     None => update
                         .update_expression("SET secret_hash = :h, last4 = :l4 REMOVE prev_hash, prev_valid_until")
-                        .expression_attribute_values(":h", b(secret_hash.as_bytes()))
-                        .expression_attribute_values(":l4", s(last4)),
+                        .expression_attribute_values(":h", binary_attr(secret_hash.as_bytes()))
+                        .expression_attribute_values(":l4", string_attr(last4)),
                 },
                 KeyChange::Revoke { at } => update
                     .update_expression(
                         "SET revoked_at = :at REMOVE secret_hash, prev_hash, prev_valid_until, GSI1PK, GSI1SK",
                     )
-                    .expression_attribute_values(":at", s(rfc3339(*at))),
+                    .expression_attribute_values(":at", string_attr(rfc3339(*at))),
             }
         })?;
         tx.on_condition(key, ChangeError::Stale);
@@ -262,11 +262,11 @@ fn key_count_key(org: &OrgId, environment: Environment) -> Item {
 fn member_item(m: &Member) -> Item {
     let mut item = key_of(schema::org_pk(m.org_id.as_str()), schema::member_sk(m.user_id.as_str()));
     item.extend([
-        ("org_id".into(), s(m.org_id.as_str())),
-        ("user_id".into(), s(m.user_id.as_str())),
-        ("name".into(), s(&m.name)),
-        ("email".into(), s(&m.email)),
-        ("created_at".into(), s(rfc3339(m.created_at))),
+        ("org_id".into(), string_attr(m.org_id.as_str())),
+        ("user_id".into(), string_attr(m.user_id.as_str())),
+        ("name".into(), string_attr(&m.name)),
+        ("email".into(), string_attr(&m.email)),
+        ("created_at".into(), string_attr(rfc3339(m.created_at))),
     ]);
     item
 }

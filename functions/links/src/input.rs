@@ -9,7 +9,7 @@ use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::LinksOp;
 use keyhive::model::parse_rfc3339;
-use keyhive::{Api, ApiError, Call};
+use keyhive::{ApiError, ApiState, Call};
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
@@ -28,12 +28,12 @@ pub fn domain_id(call: &Call<LinksOp>) -> Result<DomainId, ApiError> {
 }
 
 /// `GET /short-link/list`: `limit`, `cursor` and the numbered `page`.
-pub async fn link_list(api: &Api, call: &Call<LinksOp>) -> Result<ListRequest, ApiError> {
+pub async fn link_list(api: &ApiState, call: &Call<LinksOp>) -> Result<ListRequest, ApiError> {
     ListRequest::read(api, call, LINK_LIST).await
 }
 
 /// `GET /domains`: `limit` and `cursor`.
-pub async fn domain_list(api: &Api, call: &Call<LinksOp>) -> Result<ListRequest, ApiError> {
+pub async fn domain_list(api: &ApiState, call: &Call<LinksOp>) -> Result<ListRequest, ApiError> {
     ListRequest::read(api, call, DOMAIN_LIST).await
 }
 
@@ -47,7 +47,7 @@ pub struct Visit {
     pub visitor: Option<Visitor>,
 }
 
-pub fn visit(api: &Api, call: &Call<LinksOp>) -> Result<Visit, ApiError> {
+pub fn visit(api: &ApiState, call: &Call<LinksOp>) -> Result<Visit, ApiError> {
     let headers = call.request.headers();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let host = header("host").unwrap_or_default();
@@ -72,7 +72,7 @@ pub fn visit(api: &Api, call: &Call<LinksOp>) -> Result<Visit, ApiError> {
 }
 
 /// The body of `POST /short-link`.
-pub fn new_link(api: &Api, call: &Call<LinksOp>) -> Result<NewLink, ApiError> {
+pub fn new_link(api: &ApiState, call: &Call<LinksOp>) -> Result<NewLink, ApiError> {
     let mut fields = parse_object(call.request.body().as_ref(), false)?;
     let destination = not_our_own(api, &call.request, destination(&mut fields)?)?;
     let slug = fields.optional("slug", |f, v| {
@@ -92,7 +92,7 @@ pub fn new_link(api: &Api, call: &Call<LinksOp>) -> Result<NewLink, ApiError> {
 
 /// The body of `PATCH /short-link/{id}`: at least one of destination, title or expiry; never the
 /// slug or the domain.
-pub fn link_patch(api: &Api, call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
+pub fn link_patch(api: &ApiState, call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
     let mut fields = parse_object(call.request.body().as_ref(), false)?;
     for fixed in ["slug", "domain"] {
         if fields.has(fixed) {
@@ -182,7 +182,7 @@ pub fn force(call: &Call<LinksOp>) -> Result<bool, ApiError> {
 
 /// The URL base of short links on the deployment's own domain: the configured one, or the
 /// API's own host and stage as this request reached them.
-pub fn link_base(api: &Api, request: &Request) -> String {
+pub fn link_base(api: &ApiState, request: &Request) -> String {
     if let Some(base) = &api.config.link_base_url {
         return base.clone();
     }
@@ -197,7 +197,7 @@ pub fn link_base(api: &Api, request: &Request) -> String {
 }
 
 /// The deployment's own host names, which no custom domain may be.
-pub fn own_hosts(api: &Api, request: &Request) -> Vec<String> {
+pub fn own_hosts(api: &ApiState, request: &Request) -> Vec<String> {
     let mut hosts = api.config.api_hosts.clone();
     if let Some(host) = api.config.link_base_url.as_deref().and_then(|b| url::Url::parse(b).ok()) {
         hosts.extend(host.host_str().map(str::to_string));
@@ -226,7 +226,7 @@ fn destination(fields: &mut JsonObject) -> Result<Destination, ApiError> {
 
 /// A destination on the deployment's own hosts would redirect to itself (a loop, each hop
 /// counted as a click).
-fn not_our_own(api: &Api, request: &Request, destination: Destination) -> Result<Destination, ApiError> {
+fn not_our_own(api: &ApiState, request: &Request, destination: Destination) -> Result<Destination, ApiError> {
     let host = url::Url::parse(destination.as_str()).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
     match host {
         Some(host) if own_hosts(api, request).iter().any(|own| own.eq_ignore_ascii_case(&host)) => {

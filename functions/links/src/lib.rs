@@ -17,20 +17,20 @@ use crate::store::LinkStore;
 use keyhive::auth::permissions::{permission_name, Action, Resource};
 use keyhive::http::idempotent;
 use keyhive::http::routes::LinksOp;
-use keyhive::{Api, ApiError, Call, Reply};
+use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 /// What the links function builds once per instance.
 pub struct Links {
-    pub api: Api,
+    pub api: ApiState,
     /// `None` when no resolver could be configured: verification answers 503.
     pub dns: Option<Box<dyn TxtLookup>>,
 }
 
 impl Links {
     pub async fn from_env() -> Self {
-        let api = Api::from_env().await;
+        let api = ApiState::from_env().await;
         let dns = match dns::DnsResolver::new(api.config.dns_resolver) {
             Ok(resolver) => Some(Box::new(resolver) as Box<dyn TxtLookup>),
             Err(err) => {
@@ -65,7 +65,7 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
 }
 
 /// `GET`/`HEAD /{slug}`: 302 to the destination; a `GET` counts one click.
-async fn redirect(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn redirect(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let visit = input::visit(api, call)?;
     let destination =
         rules::redirect(&api.store, visit.domain.as_ref(), &visit.slug, visit.visitor.as_ref(), keyhive::model::now())
@@ -74,7 +74,7 @@ async fn redirect(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
 }
 
 /// `POST /short-link`.
-async fn create_link(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn create_link(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let new = input::new_link(api, call)?;
     let change = call.change()?;
     let base = input::link_base(api, &call.request);
@@ -87,21 +87,21 @@ async fn create_link(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError>
 }
 
 /// `GET /short-link/list`.
-async fn list_links(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn list_links(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let list = input::link_list(api, call).await?;
     let change = call.change()?;
     pages::link_page(api, &change.tenant, &list, &input::link_base(api, &call.request)).await
 }
 
 /// `GET /short-link/{id}`.
-async fn get_link(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn get_link(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let change = call.change()?;
     let link = rules::visible_link(&api.store, &change, &input::link_id(call)?).await?;
     link_reply(api, call, &link).await
 }
 
 /// `PATCH /short-link/{id}`.
-async fn update_link(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn update_link(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let patch = input::link_patch(api, call)?;
     let change = call.change()?;
     let link = rules::update_link(&api.store, &change, &input::link_id(call)?, patch).await?;
@@ -109,7 +109,7 @@ async fn update_link(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError>
 }
 
 /// `DELETE /short-link/{id}`: answers the link as it was, with its clicks.
-async fn delete_link(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn delete_link(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let change = call.change()?;
     let link = rules::visible_link(&api.store, &change, &input::link_id(call)?).await?;
     let clicks = api.store.clicks(&link.id).await?;
@@ -118,7 +118,7 @@ async fn delete_link(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError>
 }
 
 /// `GET /short-link/{id}/stats`.
-async fn link_stats(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn link_stats(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let range = input::stats_range(call)?;
     let change = call.change()?;
     let link = rules::visible_link(&api.store, &change, &input::link_id(call)?).await?;
@@ -126,7 +126,7 @@ async fn link_stats(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> 
 }
 
 /// `POST /domains`.
-async fn create_domain(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn create_domain(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let hostname = input::new_domain(call)?;
     let change = call.change()?;
     let own = input::own_hosts(api, &call.request);
@@ -139,7 +139,7 @@ async fn create_domain(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiErro
 }
 
 /// `GET /domains`.
-async fn list_domains(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn list_domains(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let list = input::domain_list(api, call).await?;
     let change = call.change()?;
     let page = api.store.list_domains(&change.tenant, list.start.as_ref(), list.limit).await?;
@@ -147,7 +147,7 @@ async fn list_domains(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError
 }
 
 /// `GET /domains/{id}`.
-async fn get_domain(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn get_domain(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let change = call.change()?;
     Ok(Reply::ok(rules::visible_domain(&api.store, &change, &input::domain_id(call)?).await?.to_json()))
 }
@@ -163,7 +163,7 @@ async fn verify_domain(links: &Links, call: &Call<LinksOp>) -> Result<Reply, Api
 }
 
 /// `DELETE /domains/{id}` (`?force=true`: with its links).
-async fn delete_domain(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
+async fn delete_domain(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let force = input::force(call)?;
     // Forcing deletes links: the caller needs that power too, not only `domains:delete`.
     let identity = call.identity()?;
@@ -174,7 +174,7 @@ async fn delete_domain(api: &Api, call: &Call<LinksOp>) -> Result<Reply, ApiErro
     Ok(Reply::ok(rules::delete_domain(&api.store, &change, &input::domain_id(call)?, force).await?.to_json()))
 }
 
-async fn link_reply(api: &Api, call: &Call<LinksOp>, link: &Link) -> Result<Reply, ApiError> {
+async fn link_reply(api: &ApiState, call: &Call<LinksOp>, link: &Link) -> Result<Reply, ApiError> {
     let clicks = api.store.clicks(&link.id).await?;
     Ok(Reply::ok(link.to_json(&input::link_base(api, &call.request), clicks)))
 }

@@ -8,7 +8,7 @@ use keyhive::http::paging::ListRequest;
 use keyhive::model::Tenant;
 use keyhive::store::cursor::Position;
 use keyhive::store::Page;
-use keyhive::{Api, ApiError, Reply};
+use keyhive::{ApiError, ApiState, Reply};
 use serde_json::{json, Value};
 
 /// Numbered pages reach this many links deep.
@@ -28,7 +28,7 @@ pub enum PageStart {
 
 /// One page of a tenant's links, newest first, each with its clicks, and the tenant's total.
 /// `base` is the own link domain's URL base, for the short URLs.
-pub async fn link_page(api: &Api, tenant: &Tenant, list: &ListRequest, base: &str) -> Result<Reply, ApiError> {
+pub async fn link_page(api: &ApiState, tenant: &Tenant, list: &ListRequest, base: &str) -> Result<Reply, ApiError> {
     let store = &api.store;
     let start = match page_start(store, tenant, list).await? {
         PageStart::After(start) => start,

@@ -12,17 +12,17 @@ use keyhive::http::body::{parse_object, read};
 use keyhive::http::idempotent;
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::SandboxesOp;
-use keyhive::{Api, ApiError, Call, Reply};
+use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 const SANDBOX_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["status"], numbered: false };
 
-pub async fn handle(api: &Api, request: Request) -> Response<Body> {
+pub async fn handle(api: &ApiState, request: Request) -> Response<Body> {
     keyhive::http::serve(api, request, |call| handler(api, call)).await
 }
 
-async fn handler(api: &Api, call: Call<SandboxesOp>) -> Result<Reply, ApiError> {
+async fn handler(api: &ApiState, call: Call<SandboxesOp>) -> Result<Reply, ApiError> {
     let store = &api.store;
     match call.op {
         SandboxesOp::ListTemplates => {

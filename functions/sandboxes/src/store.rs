@@ -10,7 +10,9 @@ use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
-use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, s, tenant_attributes, tenant_of, time_of, Item};
+use keyhive::store::items::{
+    corrupt, get_s, key_of, number_attr, opt_n, string_attr, tenant_attributes, tenant_of, time_of, Item,
+};
 use keyhive::store::query::{Filter, Listing, SortRange};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
@@ -76,19 +78,19 @@ fn sandbox_item(x: &Sandbox) -> Item {
     let created = rfc3339(x.created_at);
     let expires = rfc3339(x.expires_at);
     item.extend([
-        (schema::GSI1PK.into(), s(schema::org_sandboxes_gsi1pk(org, env))),
-        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
-        ("id".into(), s(x.id.as_str())),
-        ("template_id".into(), s(&x.template_id)),
-        ("status".into(), s(x.status.as_str())),
-        ("timeout_seconds".into(), n(x.timeout_seconds)),
-        ("created_at".into(), s(created)),
-        ("expires_at".into(), s(&expires)),
+        (schema::GSI1PK.into(), string_attr(schema::org_sandboxes_gsi1pk(org, env))),
+        (schema::GSI1SK.into(), string_attr(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), string_attr(x.id.as_str())),
+        ("template_id".into(), string_attr(&x.template_id)),
+        ("status".into(), string_attr(x.status.as_str())),
+        ("timeout_seconds".into(), number_attr(x.timeout_seconds)),
+        ("created_at".into(), string_attr(created)),
+        ("expires_at".into(), string_attr(&expires)),
     ]);
     item.extend(tenant_attributes(&x.tenant()));
     if x.status == Status::Running {
-        item.insert(schema::GSI2PK.into(), s(schema::running_gsi2pk(org, env)));
-        item.insert(schema::GSI2SK.into(), s(schema::running_gsi2sk(&expires, x.id.as_str())));
+        item.insert(schema::GSI2PK.into(), string_attr(schema::running_gsi2pk(org, env)));
+        item.insert(schema::GSI2SK.into(), string_attr(schema::running_gsi2sk(&expires, x.id.as_str())));
     }
     item
 }
@@ -153,8 +155,8 @@ impl SandboxStore for DynamoStore {
         let slot = tx.update(quota_key(&sandbox.tenant()), |u| {
             u.update_expression("ADD running :one")
                 .condition_expression("attribute_not_exists(running) OR running < :quota")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":quota", n(quota))
+                .expression_attribute_values(":one", number_attr(1))
+                .expression_attribute_values(":quota", number_attr(quota))
         })?;
         tx.on_condition(created, ChangeError::Conflict("sandbox id collision; retry".into())).on_condition(
             slot,
@@ -179,11 +181,11 @@ impl SandboxStore for DynamoStore {
                 .condition_expression("#st = :running AND expires_at > :now")
                 .expression_attribute_names("#st", "status")
                 .expression_attribute_names("#gsk", schema::GSI2SK)
-                .expression_attribute_values(":exp", s(&expires))
-                .expression_attribute_values(":t", n(timeout_seconds))
-                .expression_attribute_values(":gsk", s(schema::running_gsi2sk(&expires, sandbox.id.as_str())))
-                .expression_attribute_values(":running", s("running"))
-                .expression_attribute_values(":now", s(rfc3339(now)))
+                .expression_attribute_values(":exp", string_attr(&expires))
+                .expression_attribute_values(":t", number_attr(timeout_seconds))
+                .expression_attribute_values(":gsk", string_attr(schema::running_gsi2sk(&expires, sandbox.id.as_str())))
+                .expression_attribute_values(":running", string_attr("running"))
+                .expression_attribute_values(":now", string_attr(rfc3339(now)))
         })?;
         tx.on_condition(changed, ChangeError::Stale).log(log)?;
         tx.commit().await
@@ -210,15 +212,15 @@ impl SandboxStore for DynamoStore {
             ))
             .condition_expression(format!("#st = :running AND {deadline}"))
             .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":end", s(end.as_str()))
-            .expression_attribute_values(":running", s("running"))
-            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":end", string_attr(end.as_str()))
+            .expression_attribute_values(":running", string_attr("running"))
+            .expression_attribute_values(":now", string_attr(rfc3339(now)))
         })?;
         let slot = tx.update(quota_key(&sandbox.tenant()), |u| {
             u.update_expression("ADD running :minus")
                 .condition_expression("running > :zero")
-                .expression_attribute_values(":minus", n(-1))
-                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":minus", number_attr(-1))
+                .expression_attribute_values(":zero", number_attr(0))
         })?;
         tx.on_condition(ended, ChangeError::Stale)
             .on_condition(slot, ChangeError::Conflict("the sandbox quota counter is out of step".into()))
@@ -265,8 +267,8 @@ impl SandboxStore for DynamoStore {
                         .filter_expression("#gsk <= :bound AND begins_with(#gpk, :running)")
                         .expression_attribute_names("#gsk", schema::GSI2SK)
                         .expression_attribute_names("#gpk", schema::GSI2PK)
-                        .expression_attribute_values(":running", s("RUNNING#"))
-                        .expression_attribute_values(":bound", s(&bound))
+                        .expression_attribute_values(":running", string_attr("RUNNING#"))
+                        .expression_attribute_values(":bound", string_attr(&bound))
                         .set_exclusive_start_key(start.take())
                         .send()
                         .await

@@ -11,7 +11,7 @@ use keyhive::schema;
 use keyhive::store::items::{get_s, opt_s, Item};
 use keyhive::store::query::{Filter, Listing, SortRange};
 use keyhive::store::{Page, StoreError};
-use keyhive::{Api, ApiError, Call, Reply};
+use keyhive::{ApiError, ApiState, Call, Reply};
 use serde_json::{json, Value};
 
 /// The longest filter value (openapi's `maxLength`): ids are far shorter.
@@ -32,7 +32,7 @@ fn entry_json(item: &Item) -> Result<Value, StoreError> {
     }))
 }
 
-pub async fn list(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+pub async fn list(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     let list = ListRequest::read(api, call, AUDIT_LIST).await?;
     let identity = call.identity()?;
     let mut filter = Filter::default();

@@ -19,7 +19,7 @@ use keyhive::http::idempotent;
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::WebhooksOp;
 use keyhive::model::rfc3339;
-use keyhive::{Api, ApiError, Call, Reply};
+use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use tokio::sync::OnceCell;
@@ -30,18 +30,18 @@ const ATTEMPT_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbe
 /// What the webhook functions build once per instance: the API state, the outbound client
 /// (SSRF policy, resolver, TLS), and the sealing key, fetched on first need.
 pub struct Webhooks {
-    pub api: Api,
+    pub api: ApiState,
     pub outbound: Outbound,
     sealing_key: OnceCell<SealingKey>,
 }
 
 impl Webhooks {
-    pub fn new(api: Api, outbound: Outbound) -> Self {
+    pub fn new(api: ApiState, outbound: Outbound) -> Self {
         Webhooks { api, outbound, sealing_key: OnceCell::new() }
     }
 
     pub async fn from_env() -> Result<Self, String> {
-        let api = Api::from_env().await;
+        let api = ApiState::from_env().await;
         let outbound = Outbound {
             policy: ssrf::Policy { local: api.config.dev_mode },
             resolver: ssrf::Resolver::new(api.config.dns_resolver)?,
@@ -108,14 +108,14 @@ async fn create(webhooks: &Webhooks, call: &Call<WebhooksOp>) -> Result<Reply, A
 }
 
 /// `GET /v1/webhooks`: the caller's tenant's endpoints.
-async fn list(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn list(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     let list = ListRequest::read(api, call, ENDPOINT_LIST).await?;
     let change = call.change()?;
     let page = api.store.list_endpoints(&change.tenant, list.start.as_ref(), list.limit).await?;
     list.reply(api, page, model::Endpoint::to_json).await
 }
 
-async fn get(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn get(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     let change = call.change()?;
     let id = input::webhook_id(call)?;
     Ok(Reply::ok(rules::visible(&api.store, &change, &id).await?.to_json()))
@@ -135,7 +135,7 @@ async fn update(webhooks: &Webhooks, call: &Call<WebhooksOp>) -> Result<Reply, A
     Ok(Reply::ok(rules::update(store, &change, permissions, &id, patch).await?.to_json()))
 }
 
-async fn delete(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn delete(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     let change = call.change()?;
     let id = input::webhook_id(call)?;
     Ok(Reply::ok(rules::delete(&api.store, &change, &id).await?.to_json()))
@@ -156,7 +156,7 @@ async fn rotate_secret(webhooks: &Webhooks, call: &Call<WebhooksOp>) -> Result<R
     Ok(Reply::ok(data))
 }
 
-async fn send_test(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn send_test(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     input::no_body(call)?;
     let change = call.change()?;
     let id = input::webhook_id(call)?;
@@ -166,7 +166,7 @@ async fn send_test(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError
     ))
 }
 
-async fn enable(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn enable(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     input::no_body(call)?;
     let change = call.change()?;
     let permissions = &call.identity()?.permissions;
@@ -175,7 +175,7 @@ async fn enable(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
 }
 
 /// `GET /v1/webhooks/{id}/deliveries`: the endpoint's attempts, newest first.
-async fn list_deliveries(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn list_deliveries(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     let list = ListRequest::read(api, call, ATTEMPT_LIST).await?;
     let change = call.change()?;
     let id = input::webhook_id(call)?;
@@ -184,7 +184,7 @@ async fn list_deliveries(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, Ap
     list.reply(api, page, model::Attempt::to_json).await
 }
 
-async fn resend(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn resend(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     input::no_body(call)?;
     let change = call.change()?;
     let permissions = &call.identity()?.permissions;
@@ -195,7 +195,7 @@ async fn resend(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     ))
 }
 
-async fn recover(api: &Api, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
+async fn recover(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiError> {
     input::no_body(call)?;
     let since = input::since(call)?;
     let change = call.change()?;

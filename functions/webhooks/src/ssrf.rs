@@ -1,5 +1,5 @@
 //! Which webhook URLs keyhive may call: `https` to public addresses, on an allowed port only
-//! (api.md "Outbound calls"). The same check runs when a URL is set and again at each delivery,
+//! (openapi.yaml's `WebhookUrl`). The same check runs when a URL is set and again at each delivery,
 //! on the addresses the delivery then connects to (no second lookup between the check and the
 //! connection).
 //!

@@ -7,7 +7,7 @@ use crate::auth::record::{CreatedBy, KeyRecord};
 use crate::model::{rfc3339, Environment, KeyId, KeyType, OrgId, Tier, UserId};
 use crate::schema;
 use crate::store::dynamo::{classify, DynamoStore};
-use crate::store::items::{b, corrupt, get_s, key_of, n, opt_n, opt_s, s, time_of, Item};
+use crate::store::items::{binary_attr, corrupt, get_s, key_of, number_attr, opt_n, opt_s, string_attr, time_of, Item};
 use crate::store::StoreError;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -51,35 +51,35 @@ fn opt_hash(item: &Item, name: &str) -> Option<SecretHash> {
 
 pub fn key_item(r: &KeyRecord) -> Item {
     let mut item = Item::from([
-        (schema::PK.into(), s(schema::key_pk(r.key_id.as_str()))),
-        (schema::SK.into(), s(schema::KEY_SK)),
-        (schema::GSI1PK.into(), s(schema::org_keys_gsi1pk(r.org_id.as_str()))),
-        (schema::GSI1SK.into(), s(schema::org_keys_gsi1sk(&rfc3339(r.created_at), r.key_id.as_str()))),
-        ("key_id".into(), s(r.key_id.as_str())),
-        ("org_id".into(), s(r.org_id.as_str())),
-        ("environment".into(), s(r.environment.as_str())),
-        ("key_type".into(), s(r.key_type.as_str())),
-        ("name".into(), s(&r.name)),
-        ("permissions".into(), s(r.permissions.to_compact())),
-        ("tier".into(), s(r.tier.name())),
-        ("rate_limit".into(), n(r.tier.limit_per_minute())),
-        ("secret_hash".into(), b(r.secret_hash.as_bytes())),
-        ("last4".into(), s(&r.last4)),
-        ("created_at".into(), s(rfc3339(r.created_at))),
-        ("created_by".into(), s(r.created_by.key_id_str())),
+        (schema::PK.into(), string_attr(schema::key_pk(r.key_id.as_str()))),
+        (schema::SK.into(), string_attr(schema::KEY_SK)),
+        (schema::GSI1PK.into(), string_attr(schema::org_keys_gsi1pk(r.org_id.as_str()))),
+        (schema::GSI1SK.into(), string_attr(schema::org_keys_gsi1sk(&rfc3339(r.created_at), r.key_id.as_str()))),
+        ("key_id".into(), string_attr(r.key_id.as_str())),
+        ("org_id".into(), string_attr(r.org_id.as_str())),
+        ("environment".into(), string_attr(r.environment.as_str())),
+        ("key_type".into(), string_attr(r.key_type.as_str())),
+        ("name".into(), string_attr(&r.name)),
+        ("permissions".into(), string_attr(r.permissions.to_compact())),
+        ("tier".into(), string_attr(r.tier.name())),
+        ("rate_limit".into(), number_attr(r.tier.limit_per_minute())),
+        ("secret_hash".into(), binary_attr(r.secret_hash.as_bytes())),
+        ("last4".into(), string_attr(&r.last4)),
+        ("created_at".into(), string_attr(rfc3339(r.created_at))),
+        ("created_by".into(), string_attr(r.created_by.key_id_str())),
     ]);
     if let Some(creator_user) = r.created_by.user_id() {
-        item.insert("created_by_user".into(), s(creator_user.as_str()));
+        item.insert("created_by_user".into(), string_attr(creator_user.as_str()));
     }
     if let Some(user) = &r.user_id {
-        item.insert("user_id".into(), s(user.as_str()));
+        item.insert("user_id".into(), string_attr(user.as_str()));
     }
     if let Some(owner) = &r.owner_name {
-        item.insert("owner_name".into(), s(owner));
+        item.insert("owner_name".into(), string_attr(owner));
     }
     if let Some(expires) = r.expires_at {
-        item.insert("expires_at".into(), s(rfc3339(expires)));
-        item.insert("expires_epoch".into(), n(expires.unix_timestamp()));
+        item.insert("expires_at".into(), string_attr(rfc3339(expires)));
+        item.insert("expires_epoch".into(), number_attr(expires.unix_timestamp()));
     }
     item
 }
@@ -167,11 +167,11 @@ impl DynamoStore {
             )
             .expression_attribute_names("#w", window_attribute(minute))
             .expression_attribute_names("#pw", window_attribute(minute - 1))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .expression_attribute_values(":epoch", n(epoch))
-            .expression_attribute_values(":h", b(presented.as_bytes()))
+            .expression_attribute_values(":zero", number_attr(0))
+            .expression_attribute_values(":one", number_attr(1))
+            .expression_attribute_values(":now", string_attr(rfc3339(now)))
+            .expression_attribute_values(":epoch", number_attr(epoch))
+            .expression_attribute_values(":h", binary_attr(presented.as_bytes()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes)

@@ -11,7 +11,7 @@ use crate::model::{rfc3339, OrgId};
 use crate::model::{Environment, KeyId};
 use crate::schema;
 use crate::store::dynamo::DynamoStore;
-use crate::store::items::{corrupt, get_s, n, opt_n, opt_s, s, time_of, Item};
+use crate::store::items::{corrupt, get_s, number_attr, opt_n, opt_s, string_attr, time_of, Item};
 use crate::store::StoreError;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -134,26 +134,29 @@ pub trait IdempotencyStore: Send + Sync {
 
 pub fn idempotency_key(org: &OrgId, environment: Environment, key_id: &KeyId, key_hash: &str) -> Item {
     Item::from([
-        (schema::PK.into(), s(schema::idempotency_pk(org.as_str(), environment.as_str(), key_id.as_str(), key_hash))),
-        (schema::SK.into(), s(schema::IDEMPOTENCY_SK)),
+        (
+            schema::PK.into(),
+            string_attr(schema::idempotency_pk(org.as_str(), environment.as_str(), key_id.as_str(), key_hash)),
+        ),
+        (schema::SK.into(), string_attr(schema::IDEMPOTENCY_SK)),
     ])
 }
 
 pub fn idempotency_item(r: &IdempotencyRecord) -> Item {
     let mut item = idempotency_key(&r.org_id, r.environment, &r.key_id, &r.key_hash);
     item.extend([
-        ("org_id".into(), s(r.org_id.as_str())),
-        ("environment".into(), s(r.environment.as_str())),
-        ("key_id".into(), s(r.key_id.as_str())),
-        ("key_hash".into(), s(&r.key_hash)),
-        ("fingerprint".into(), s(&r.fingerprint)),
-        ("status".into(), n(r.status)),
-        ("resource_id".into(), s(&r.resource_id)),
-        ("expires_at".into(), s(rfc3339(r.expires_at))),
-        (schema::TTL_ATTRIBUTE.into(), n(r.expires_at.unix_timestamp())),
+        ("org_id".into(), string_attr(r.org_id.as_str())),
+        ("environment".into(), string_attr(r.environment.as_str())),
+        ("key_id".into(), string_attr(r.key_id.as_str())),
+        ("key_hash".into(), string_attr(&r.key_hash)),
+        ("fingerprint".into(), string_attr(&r.fingerprint)),
+        ("status".into(), number_attr(r.status)),
+        ("resource_id".into(), string_attr(&r.resource_id)),
+        ("expires_at".into(), string_attr(rfc3339(r.expires_at))),
+        (schema::TTL_ATTRIBUTE.into(), number_attr(r.expires_at.unix_timestamp())),
     ]);
     if let Some(data) = &r.data {
-        item.insert("data".into(), s(data.to_string()));
+        item.insert("data".into(), string_attr(data.to_string()));
     }
     item
 }

@@ -11,7 +11,7 @@ use crate::change::idempotency::{Claim, IdempotencyRecord, Scope};
 use crate::model::{random_id, rfc3339, OrgId, UserId};
 use crate::model::{Environment, KeyId, Tenant};
 use crate::schema;
-use crate::store::items::{n, s, Item};
+use crate::store::items::{number_attr, string_attr, Item};
 use crate::store::transact::Transaction;
 use crate::store::{ChangeError, StoreError};
 use serde_json::{json, Value};
@@ -282,7 +282,7 @@ impl Transaction<'_> {
             let claimed = self.put_where(idempotency::idempotency_item(record), |put| {
                 put.condition_expression("attribute_not_exists(PK) OR #expiry <= :now")
                     .expression_attribute_names("#expiry", schema::TTL_ATTRIBUTE)
-                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(":now", number_attr(now))
             })?;
             self.on_condition(claimed, ChangeError::IdempotencyTaken);
         }
@@ -294,23 +294,23 @@ pub fn audit_item(a: &AuditEntry) -> Item {
     let at = rfc3339(a.at);
     let entry_id = crate::model::random_id("aud", 16);
     let mut item = Item::from([
-        (schema::PK.into(), s(schema::audit_pk(a.org_id.as_str()))),
-        (schema::SK.into(), s(schema::audit_sk(&audit_sort_time(a.at), &entry_id))),
-        ("entry_id".into(), s(entry_id)),
-        ("at".into(), s(at)),
-        ("environment".into(), s(a.environment.as_str())),
-        ("request_id".into(), s(&a.request_id)),
-        ("action".into(), s(a.action.as_str())),
-        ("target_id".into(), s(&a.target_id)),
+        (schema::PK.into(), string_attr(schema::audit_pk(a.org_id.as_str()))),
+        (schema::SK.into(), string_attr(schema::audit_sk(&audit_sort_time(a.at), &entry_id))),
+        ("entry_id".into(), string_attr(entry_id)),
+        ("at".into(), string_attr(at)),
+        ("environment".into(), string_attr(a.environment.as_str())),
+        ("request_id".into(), string_attr(&a.request_id)),
+        ("action".into(), string_attr(a.action.as_str())),
+        ("target_id".into(), string_attr(&a.target_id)),
     ]);
     if let Some(key) = &a.actor_key_id {
-        item.insert("actor_key_id".into(), s(key.as_str()));
+        item.insert("actor_key_id".into(), string_attr(key.as_str()));
     }
     if let Some(user) = &a.actor_user_id {
-        item.insert("actor_user_id".into(), s(user.as_str()));
+        item.insert("actor_user_id".into(), string_attr(user.as_str()));
     }
     // Retention: DynamoDB deletes entries past it (late; reads skip them themselves).
-    item.insert(schema::TTL_ATTRIBUTE.into(), n((a.at + AUDIT_RETENTION).unix_timestamp()));
+    item.insert(schema::TTL_ATTRIBUTE.into(), number_attr((a.at + AUDIT_RETENTION).unix_timestamp()));
     item
 }
 
@@ -325,18 +325,18 @@ fn audit_sort_time(at: OffsetDateTime) -> String {
 
 pub fn outbox_item(e: &OutboxEvent) -> Item {
     Item::from([
-        (schema::PK.into(), s(schema::outbox_pk(e.org_id.as_str(), e.environment.as_str()))),
-        (schema::SK.into(), s(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
-        ("event_id".into(), s(&e.event_id)),
-        ("event_type".into(), s(e.event_type.as_str())),
-        ("org_id".into(), s(e.org_id.as_str())),
-        ("environment".into(), s(e.environment.as_str())),
-        ("payload".into(), s(e.payload().to_string())),
-        ("status".into(), s("pending")),
+        (schema::PK.into(), string_attr(schema::outbox_pk(e.org_id.as_str(), e.environment.as_str()))),
+        (schema::SK.into(), string_attr(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
+        ("event_id".into(), string_attr(&e.event_id)),
+        ("event_type".into(), string_attr(e.event_type.as_str())),
+        ("org_id".into(), string_attr(e.org_id.as_str())),
+        ("environment".into(), string_attr(e.environment.as_str())),
+        ("payload".into(), string_attr(e.payload().to_string())),
+        ("status".into(), string_attr("pending")),
         // Pending for the dispatcher until it fans the event out (the sparse index of work).
-        (schema::GSI2PK.into(), s(schema::pending_events_gsi2pk(schema::shard_of(&e.event_id)))),
-        (schema::GSI2SK.into(), s(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
-        (schema::TTL_ATTRIBUTE.into(), n((e.at + OUTBOX_RETENTION).unix_timestamp())),
+        (schema::GSI2PK.into(), string_attr(schema::pending_events_gsi2pk(schema::shard_of(&e.event_id)))),
+        (schema::GSI2SK.into(), string_attr(schema::outbox_sk(&rfc3339(e.at), &e.event_id))),
+        (schema::TTL_ATTRIBUTE.into(), number_attr((e.at + OUTBOX_RETENTION).unix_timestamp())),
     ])
 }
 

@@ -9,4 +9,4 @@ pub mod paging;
 mod pipeline;
 pub mod routes;
 
-pub use pipeline::{idempotent, serve, Api, Call};
+pub use pipeline::{idempotent, serve, ApiState, Call};

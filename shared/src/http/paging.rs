@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use crate::http::envelope::Reply;
-use crate::http::{Api, Call};
+use crate::http::{ApiState, Call};
 use crate::store::cursor::{self, CursorScope, Position};
 use crate::store::Page;
 use lambda_http::RequestExt;
@@ -39,7 +39,7 @@ pub struct ListRequest {
 impl ListRequest {
     /// Reads `limit`, `cursor` and the named filters from the query; any other parameter, a
     /// repeated one, a bad `limit` or a cursor that is not this list's is a 400.
-    pub async fn read<O>(api: &Api, call: &Call<O>, spec: ListSpec) -> Result<Self, ApiError> {
+    pub async fn read<O>(api: &ApiState, call: &Call<O>, spec: ListSpec) -> Result<Self, ApiError> {
         let identity = call.identity()?;
         let query = call.request.query_string_parameters_ref();
         let mut limit = spec.default_limit;
@@ -100,7 +100,7 @@ impl ListRequest {
 
     /// The list reply: `data` as an array, `meta` with `limit`, `has_more` and the sealed
     /// `next_cursor` (null on the last page).
-    pub async fn reply<T>(&self, api: &Api, page: Page<T>, to_json: fn(&T) -> Value) -> Result<Reply, ApiError> {
+    pub async fn reply<T>(&self, api: &ApiState, page: Page<T>, to_json: fn(&T) -> Value) -> Result<Reply, ApiError> {
         let next_cursor = match &page.next {
             Some(position) => {
                 Some(cursor::seal(api.cursor_key().await?, &self.scope, position, crate::model::now().unix_timestamp()))

@@ -30,7 +30,7 @@ use tokio::sync::OnceCell;
 /// secret, fetched on first need and then kept for the life of the instance. A failed fetch is
 /// not kept: the request gets a 503 and the next one tries again (no crash loop).
 #[derive(Debug)]
-pub struct Api {
+pub struct ApiState {
     pub config: Config,
     pub store: DynamoStore,
     secrets: aws_sdk_secretsmanager::Client,
@@ -38,9 +38,9 @@ pub struct Api {
     cursor_key: OnceCell<CursorKey>,
 }
 
-impl Api {
+impl ApiState {
     pub fn new(config: Config, store: DynamoStore, secrets: aws_sdk_secretsmanager::Client) -> Self {
-        Api { config, store, secrets, hashing_secret: OnceCell::new(), cursor_key: OnceCell::new() }
+        ApiState { config, store, secrets, hashing_secret: OnceCell::new(), cursor_key: OnceCell::new() }
     }
 
     /// Reads the configuration and builds the SDK clients from the environment.
@@ -48,7 +48,7 @@ impl Api {
         let config = Config::from_env();
         let sdk = crate::aws::sdk_config(&config).await;
         let store = DynamoStore::new(crate::aws::dynamodb(&sdk), config.table_name.clone());
-        Api::new(config, store, crate::aws::secretsmanager(&sdk))
+        ApiState::new(config, store, crate::aws::secretsmanager(&sdk))
     }
 
     /// The Secrets Manager client, for a function's own secrets (the webhook sealing key).
@@ -152,7 +152,7 @@ fn gateway_request_id(request: &Request) -> Option<&str> {
 /// it never authenticates inline (so in AWS only the authorizer and the keys function need the
 /// hashing secret and key-item writes). Local HTTP (v2) events from `cargo lambda watch` carry no
 /// authorizer: the function checks the key itself, with the authorizer's code.
-async fn identify(api: &Api, request: &Request) -> Result<Identity, ApiError> {
+async fn identify(api: &ApiState, request: &Request) -> Result<Identity, ApiError> {
     use lambda_http::request::RequestContext;
     match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => {
@@ -185,7 +185,7 @@ fn replayed(status: u16, data: serde_json::Value, creating_path: &str, resource_
 
 /// The live record of `claim`'s key for the calling key, replayed.
 async fn replay_recorded(
-    api: &Api,
+    api: &ApiState,
     route: &Route,
     scope: &idempotency::Scope,
     claim: &Claim,
@@ -203,7 +203,7 @@ async fn replay_recorded(
 /// who could not have made the request. Records belong to the calling key: a live record of the
 /// same key replays (or is 409 for another body); otherwise `create` runs with the claim, which it
 /// writes in its own transaction; if a concurrent retry claimed it first, that answer is replayed.
-pub async fn idempotent<O, F, Fut>(api: &Api, call: &Call<O>, create: F) -> Result<Reply, ApiError>
+pub async fn idempotent<O, F, Fut>(api: &ApiState, call: &Call<O>, create: F) -> Result<Reply, ApiError>
 where
     F: FnOnce(Option<Claim>) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
@@ -278,7 +278,7 @@ fn route<O: FunctionOp>(incoming: &Incoming) -> Result<(&'static Route, O, Param
 }
 
 /// Step 2: who is calling (none on a public route): the authorizer's identity, or our own check.
-async fn authenticate_route(api: &Api, route: &Route, request: &Request) -> Result<Option<Identity>, ApiError> {
+async fn authenticate_route(api: &ApiState, route: &Route, request: &Request) -> Result<Option<Identity>, ApiError> {
     match route.access {
         Access::Public => Ok(None),
         _ => identify(api, request).await.map(Some),
@@ -296,7 +296,7 @@ fn permit(route: &Route, identity: Option<&Identity>) -> Result<(), ApiError> {
 
 /// Whether the request came to the API's own host, as opposed to a custom link domain. Without
 /// configured API hosts (the local stack), every host is the API's.
-fn on_api_host(api: &Api, request: &Request) -> bool {
+fn on_api_host(api: &ApiState, request: &Request) -> bool {
     let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     api.config.is_api_host(host)
 }
@@ -325,7 +325,7 @@ fn preflight(incoming: &Incoming, origin: HeaderValue, asked: &http::Method) -> 
 
 /// Serves one request for the function whose operations are `O`: the steps above, then the
 /// envelope, the rate headers and the access log line.
-pub async fn serve<O, F, Fut>(api: &Api, request: Request, handler: F) -> Response<Body>
+pub async fn serve<O, F, Fut>(api: &ApiState, request: Request, handler: F) -> Response<Body>
 where
     O: FunctionOp,
     F: FnOnce(Call<O>) -> Fut,

@@ -41,7 +41,7 @@ pub enum Access {
 /// verified custom link domains). A request to a custom host matches only `Any` routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hosts {
-    Api,
+    ApiState,
     Any,
 }
 
@@ -189,7 +189,7 @@ macro_rules! route {
     // The one full literal: an API-host route, not idempotent, deployed. The other forms change
     // one of those.
     ($method:ident $pattern:literal => $op:expr, $access:expr) => {
-        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: Hosts::Api, local_only: false }
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: Hosts::ApiState, local_only: false }
     };
     ($method:ident $pattern:literal => $op:expr, $access:expr, idempotent: $idempotent:expr) => {
         Route { idempotent: $idempotent, ..route!($method $pattern => $op, $access) }

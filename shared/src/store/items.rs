@@ -10,19 +10,19 @@ use time::OffsetDateTime;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-pub fn s(v: impl Into<String>) -> AttributeValue {
+pub fn string_attr(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
-pub fn n(v: impl ToString) -> AttributeValue {
+pub fn number_attr(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
-pub fn b(v: &[u8]) -> AttributeValue {
+pub fn binary_attr(v: &[u8]) -> AttributeValue {
     AttributeValue::B(Blob::new(v))
 }
 
 /// The primary key of an item.
 pub fn key_of(pk: String, sk: impl Into<String>) -> Item {
-    Item::from([(schema::PK.into(), s(pk)), (schema::SK.into(), s(sk))])
+    Item::from([(schema::PK.into(), string_attr(pk)), (schema::SK.into(), string_attr(sk))])
 }
 
 pub fn corrupt(what: &str) -> StoreError {
@@ -44,7 +44,10 @@ pub fn time_of(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, StoreE
 
 /// The attributes every tenant-owned item carries (`org_id`, `environment`): the one encoder.
 pub fn tenant_attributes(tenant: &Tenant) -> [(String, AttributeValue); 2] {
-    [("org_id".into(), s(tenant.org_id.as_str())), ("environment".into(), s(tenant.environment.as_str()))]
+    [
+        ("org_id".into(), string_attr(tenant.org_id.as_str())),
+        ("environment".into(), string_attr(tenant.environment.as_str())),
+    ]
 }
 
 /// The tenant a tenant-owned item belongs to: the one decoder.

@@ -4,7 +4,7 @@
 
 use super::cursor::Position;
 use super::dynamo::{classify, DynamoStore};
-use super::items::{s, Item};
+use super::items::{string_attr, Item};
 use super::{ChangeError, Page, StoreError};
 use crate::schema;
 
@@ -152,7 +152,7 @@ impl DynamoStore {
                 .scan_index_forward(oldest_first)
                 .limit(round as i32)
                 .expression_attribute_names("#p", listing.partition_attr)
-                .expression_attribute_values(":p", s(&listing.partition))
+                .expression_attribute_values(":p", string_attr(&listing.partition))
                 .set_exclusive_start_key(exclusive_start.take());
             let sort = |q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder| {
                 q.expression_attribute_names("#s", listing.sort_attr)
@@ -161,17 +161,17 @@ impl DynamoStore {
                 SortRange::All => query.key_condition_expression("#p = :p"),
                 SortRange::Prefix(prefix) => sort(query)
                     .key_condition_expression("#p = :p AND begins_with(#s, :s)")
-                    .expression_attribute_values(":s", s(prefix)),
+                    .expression_attribute_values(":s", string_attr(prefix)),
                 SortRange::Between { from, to } => sort(query)
                     .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
-                    .expression_attribute_values(":from", s(from))
-                    .expression_attribute_values(":to", s(to)),
+                    .expression_attribute_values(":from", string_attr(from))
+                    .expression_attribute_values(":to", string_attr(to)),
                 SortRange::From(from) => sort(query)
                     .key_condition_expression("#p = :p AND #s >= :from")
-                    .expression_attribute_values(":from", s(from)),
+                    .expression_attribute_values(":from", string_attr(from)),
                 SortRange::UpTo(to) => sort(query)
                     .key_condition_expression("#p = :p AND #s <= :to")
-                    .expression_attribute_values(":to", s(to)),
+                    .expression_attribute_values(":to", string_attr(to)),
             };
             if !listing.filter.is_empty() {
                 query = query.filter_expression(&listing.filter.expression);
@@ -179,10 +179,10 @@ impl DynamoStore {
                     query = query.expression_attribute_names(name, attr);
                 }
                 for (name, value) in &listing.filter.numbers {
-                    query = query.expression_attribute_values(name, super::items::n(value));
+                    query = query.expression_attribute_values(name, super::items::number_attr(value));
                 }
                 for (name, value) in &listing.filter.values {
-                    query = query.expression_attribute_values(name, s(value));
+                    query = query.expression_attribute_values(name, string_attr(value));
                 }
             }
             let out = query.send().await.map_err(classify)?;
@@ -231,5 +231,5 @@ fn start_key(listing: &Listing<'_>, position: &Position) -> Result<Item, ChangeE
     if !shape_ok {
         return Err(invalid());
     }
-    Ok(position.iter().map(|(k, v)| (k.clone(), s(v))).collect())
+    Ok(position.iter().map(|(k, v)| (k.clone(), string_attr(v))).collect())
 }

@@ -3,7 +3,7 @@
 //! means, at one place per change.
 
 use super::dynamo::{built, classify, DynamoStore};
-use super::items::{n, s, Item};
+use super::items::{number_attr, string_attr, Item};
 use super::{ChangeError, StoreError};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -67,7 +67,7 @@ impl Transaction<'_> {
         let mut delete =
             Delete::builder().table_name(self.store.table()).set_key(Some(key)).condition_expression(condition);
         if let Some(value) = value {
-            delete = delete.expression_attribute_values(":v", s(value));
+            delete = delete.expression_attribute_values(":v", string_attr(value));
         }
         Ok(self.push(TransactWriteItem::builder().delete(built(delete.build())?).build()))
     }
@@ -96,8 +96,8 @@ impl Transaction<'_> {
             u.update_expression("ADD #count :one")
                 .condition_expression("attribute_not_exists(#count) OR #count < :limit")
                 .expression_attribute_names("#count", attribute)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":limit", n(limit))
+                .expression_attribute_values(":one", number_attr(1))
+                .expression_attribute_values(":limit", number_attr(limit))
         })?;
         self.on_condition(position, full);
         Ok(position)
@@ -109,7 +109,7 @@ impl Transaction<'_> {
         self.update(key, |u| {
             u.update_expression("ADD #count :minus_one")
                 .expression_attribute_names("#count", attribute)
-                .expression_attribute_values(":minus_one", n(-1))
+                .expression_attribute_values(":minus_one", number_attr(-1))
         })
     }
 

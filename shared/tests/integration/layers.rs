@@ -144,7 +144,7 @@ fn the_layer_check_sees_an_upward_import_and_a_circle() {
         .into_iter()
         .map(|(n, s)| (n.to_string(), s.to_string()))
         .collect();
-    let found = imports("store/items", "use crate::auth::KeyRecord; use super::items::s;", &files);
+    let found = imports("store/items", "use crate::auth::KeyRecord; use super::items::string_attr;", &files);
     assert!(found.contains("auth") && layer_of("auth") > layer_of("store/items"));
     assert!(imports("model", "fn f() -> crate::model::Tenant", &files).is_empty(), "its own name");
     assert!(Path::new(&workspace_root()).join("shared/src/lib.rs").exists());

@@ -149,7 +149,7 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
 /// every match, once.
 #[tokio::test]
 async fn a_filtered_listing_reads_a_bounded_number_of_items_per_request() {
-    use keyhive::store::items::{key_of, s};
+    use keyhive::store::items::{key_of, string_attr};
     use keyhive::store::query::{Filter, Listing, SortRange, MAX_ITEMS_READ};
     let api = stack_api().await;
     let partition = format!("TEST#{}", rand::random::<u64>());
@@ -159,7 +159,7 @@ async fn a_filtered_listing_reads_a_bounded_number_of_items_per_request() {
             let mut item = key_of(partition.clone(), format!("{i:06}"));
             // Two matches: one past the first request's bound, one in the last stretch.
             let kind = if *i == MAX_ITEMS_READ + 10 || *i == total - 1 { "match" } else { "other" };
-            item.insert("kind".into(), s(kind));
+            item.insert("kind".into(), string_attr(kind));
             api.store.client().put_item().table_name(api.store.table()).set_item(Some(item)).send()
         });
         for put in futures_util::future::join_all(puts).await {

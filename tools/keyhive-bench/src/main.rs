@@ -53,11 +53,11 @@ fn authorizer_event(key: &str) -> lambda_http::aws_lambda_events::apigw::ApiGate
 #[tokio::main]
 async fn main() {
     let counter = keyhive::aws::RequestCounter::default();
-    let base = keyhive::Api::from_env().await;
+    let base = keyhive::ApiState::from_env().await;
     let client = keyhive::aws::counted_dynamodb(base.store.client(), &counter);
     let store = keyhive::store::dynamo::DynamoStore::new(client.clone(), base.store.table());
     let sdk = keyhive::aws::sdk_config(&base.config).await;
-    let api = keyhive::Api::new(base.config.clone(), store, keyhive::aws::secretsmanager(&sdk));
+    let api = keyhive::ApiState::new(base.config.clone(), store, keyhive::aws::secretsmanager(&sdk));
 
     // An enterprise key with room for every iteration, minted like `keyhive-admin bootstrap`.
     let secret = api.hashing_secret().await.expect("hashing secret");
@@ -136,7 +136,7 @@ async fn main() {
     assert_eq!(total, authorizer_trips + 2 * ITERATIONS, "every transmitted request is accounted for");
 
     // Redirects of one link through the links function's handler (public: no authentication).
-    let links_api = keyhive::Api::new(
+    let links_api = keyhive::ApiState::new(
         base.config.clone(),
         keyhive::store::dynamo::DynamoStore::new(client.clone(), base.store.table()),
         keyhive::aws::secretsmanager(&sdk),
@@ -193,7 +193,7 @@ async fn main() {
     let get_item_median = median(get_item_times);
     let update_item_median = median(update_item_times);
     // Event to delivery through the stack's dispatcher loop, to a receiver on loopback.
-    let hooks_api = keyhive::Api::new(base.config.clone(), base.store.clone(), keyhive::aws::secretsmanager(&sdk));
+    let hooks_api = keyhive::ApiState::new(base.config.clone(), base.store.clone(), keyhive::aws::secretsmanager(&sdk));
     let outbound = webhooks::rules::Outbound {
         policy: webhooks::ssrf::Policy { local: true },
         resolver: webhooks::ssrf::Resolver::new(None).expect("resolver"),

@@ -10,13 +10,13 @@ use keyhive::auth::{authenticate, read_credential, Identity};
 use keyhive::auth::{Credential, Environment, KeyType, Tier};
 use keyhive::model::now;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
-use keyhive::{Api, ApiError};
+use keyhive::{ApiError, ApiState};
 use keys::rules::{self, Ctx, KeyPatch, NewKey};
 use keys::store::MemberStore;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-async fn identify(api: &Api, key: &Credential) -> Identity {
+async fn identify(api: &ApiState, key: &Credential) -> Identity {
     let secret = api.hashing_secret().await.expect("secret");
     let credential = read_credential(&api_key_headers(key.reveal()), &api.config.key_prefix).expect("well-formed");
     authenticate(&api.store, secret, &credential, now()).await.expect("authenticates")
@@ -56,7 +56,7 @@ impl Spec {
     }
 }
 
-fn ctx<'a>(api: &'a Api, actor: &'a Identity) -> Ctx<'a, keyhive::store::dynamo::DynamoStore> {
+fn ctx<'a>(api: &'a ApiState, actor: &'a Identity) -> Ctx<'a, keyhive::store::dynamo::DynamoStore> {
     Ctx {
         store: &api.store,
         actor,
@@ -67,7 +67,7 @@ fn ctx<'a>(api: &'a Api, actor: &'a Identity) -> Ctx<'a, keyhive::store::dynamo:
     }
 }
 
-async fn make(api: &Api, creator: &Identity, spec: &Spec, name: &str) -> (Credential, KeyRecord) {
+async fn make(api: &ApiState, creator: &Identity, spec: &Spec, name: &str) -> (Credential, KeyRecord) {
     let secret = api.hashing_secret().await.unwrap();
     let (record, credential) =
         rules::create_key(&ctx(api, creator), &api.config.key_prefix, secret, spec.new_key(name)).await.expect(name);
@@ -85,7 +85,7 @@ fn refused_on(result: Result<impl std::fmt::Debug, ApiError>, axis: &str) {
 }
 
 /// The target is exactly as it was, and its key still authenticates.
-async fn unchanged(api: &Api, before: &KeyRecord, key: &Credential) {
+async fn unchanged(api: &ApiState, before: &KeyRecord, key: &Credential) {
     let after = api.store.get_key(&before.key_id).await.unwrap().expect("still there");
     assert!(after.revoked_at.is_none(), "not revoked");
     assert_eq!(after.name, before.name);
@@ -98,7 +98,13 @@ async fn unchanged(api: &Api, before: &KeyRecord, key: &Credential) {
 
 /// Tries every verb on `target` as `caller`, each refused on `axis` (`None`: refused as not found,
 /// which is what a test key gets for a live key it cannot see).
-async fn every_verb_refused(api: &Api, caller: &Identity, target: &KeyRecord, key: &Credential, axis: Option<&str>) {
+async fn every_verb_refused(
+    api: &ApiState,
+    caller: &Identity,
+    target: &KeyRecord,
+    key: &Credential,
+    axis: Option<&str>,
+) {
     let secret = api.hashing_secret().await.unwrap();
     let c = ctx(api, caller);
     let patch = KeyPatch { name: Some("taken over".into()), ..KeyPatch::default() };

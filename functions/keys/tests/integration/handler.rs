@@ -3,16 +3,16 @@
 
 use keyhive::auth::Environment;
 use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
-use keyhive::Api;
+use keyhive::ApiState;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
-async fn send(api: &Api, event: Event) -> Response<Body> {
+async fn send(api: &ApiState, event: Event) -> Response<Body> {
     keys::handle(api, event.request()).await
 }
 
 /// The admin of a fresh organization, as the authorizer would describe it.
-async fn admin(api: &Api) -> (keyhive::auth::Credential, keyhive::auth::Identity) {
+async fn admin(api: &ApiState) -> (keyhive::auth::Credential, keyhive::auth::Identity) {
     let (credential, record) = new_org(api, Environment::Live).await;
     (credential, identity_of(&record))
 }

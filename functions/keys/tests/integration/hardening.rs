@@ -6,17 +6,17 @@ use keyhive::auth::Identity;
 use keyhive::auth::KeyStore;
 use keyhive::auth::{Environment, KeyId};
 use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
-use keyhive::Api;
+use keyhive::ApiState;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
-async fn send(api: &Api, event: Event) -> Response<Body> {
+async fn send(api: &ApiState, event: Event) -> Response<Body> {
     keys::handle(api, event.request()).await
 }
 
 /// Creates a key as `creator` and returns its id, its full key and the identity the authorizer
 /// would pass for it.
-async fn create(api: &Api, creator: &Identity, body: Value) -> (String, String, Identity) {
+async fn create(api: &ApiState, creator: &Identity, body: Value) -> (String, String, Identity) {
     let made = send(api, Event::load("keys-create.json").authorized_as(creator).body(&body)).await;
     let made = assert_envelope(&made, 201);
     let id = made["data"]["id"].as_str().unwrap().to_string();
@@ -149,7 +149,7 @@ async fn test_keys_cannot_touch_members_or_make_user_keys() {
 }
 
 /// Pages through the key list one at a time, as `caller`, returning every cursor seen.
-async fn cursors_of(api: &Api, caller: &Identity, event: &str) -> Vec<String> {
+async fn cursors_of(api: &ApiState, caller: &Identity, event: &str) -> Vec<String> {
     let mut cursors = Vec::new();
     let mut next: Option<String> = None;
     loop {

@@ -8,14 +8,14 @@ use keyhive::auth::{Credential, Environment, KeyType, Tier};
 use keyhive::model::{now, UserId};
 use keyhive::schema;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
-use keyhive::{Api, ApiError};
+use keyhive::{ApiError, ApiState};
 use keys::rules::{self, Ctx, KeyPatch, NewKey};
 use keys::store::MemberStore;
 use serde_json::json;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
-async fn auth_at(api: &Api, key: &str, at: OffsetDateTime) -> Result<keyhive::auth::Identity, ApiError> {
+async fn auth_at(api: &ApiState, key: &str, at: OffsetDateTime) -> Result<keyhive::auth::Identity, ApiError> {
     let secret = api.hashing_secret().await.expect("secret");
     let credential = read_credential(&api_key_headers(key), &api.config.key_prefix)?;
     authenticate(&api.store, secret, &credential, at).await
@@ -40,7 +40,7 @@ fn window_start_plus(s: i64) -> OffsetDateTime {
 }
 
 async fn bot_key(
-    api: &Api,
+    api: &ApiState,
     admin: &keyhive::auth::KeyRecord,
     tier: Tier,
     expires_at: Option<OffsetDateTime>,

@@ -19,7 +19,9 @@ use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
-use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, opt_s, s, tenant_attributes, time_of, Item};
+use keyhive::store::items::{
+    corrupt, get_s, key_of, number_attr, opt_n, opt_s, string_attr, tenant_attributes, time_of, Item,
+};
 use keyhive::store::query::{Filter, Listing};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
@@ -52,7 +54,7 @@ fn claim_slug(
         let mut u = u
             .update_expression(expression)
             .condition_expression(condition)
-            .expression_attribute_values(":now", n(link.created_at.unix_timestamp()));
+            .expression_attribute_values(":now", number_attr(link.created_at.unix_timestamp()));
         for (i, (name, value)) in attrs.into_iter().enumerate() {
             u = u
                 .expression_attribute_names(format!("#a{i}"), name)
@@ -63,8 +65,8 @@ fn claim_slug(
         }
         if claim == SlugClaim::Named {
             u = u
-                .expression_attribute_values(":org", s(link.tenant.org_id.as_str()))
-                .expression_attribute_values(":env", s(link.tenant.environment.as_str()));
+                .expression_attribute_values(":org", string_attr(link.tenant.org_id.as_str()))
+                .expression_attribute_values(":env", string_attr(link.tenant.environment.as_str()));
         }
         u
     })
@@ -93,14 +95,14 @@ async fn link_partition(store: &DynamoStore, id: &LinkId, days: Option<(&str, &s
             .query()
             .table_name(store.table())
             .expression_attribute_names("#pk", schema::PK)
-            .expression_attribute_values(":pk", s(schema::link_pk(id.as_str())))
+            .expression_attribute_values(":pk", string_attr(schema::link_pk(id.as_str())))
             .set_exclusive_start_key(start.take());
         query = match days {
             Some((from, to)) => query
                 .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
                 .expression_attribute_names("#sk", schema::SK)
-                .expression_attribute_values(":from", s(schema::link_day_sk(from)))
-                .expression_attribute_values(":to", s(schema::link_day_sk(to))),
+                .expression_attribute_values(":from", string_attr(schema::link_day_sk(from)))
+                .expression_attribute_values(":to", string_attr(schema::link_day_sk(to))),
             None => query.key_condition_expression("#pk = :pk"),
         };
         let out = query.send().await.map_err(classify)?;
@@ -139,14 +141,14 @@ async fn add_click(
             match cap {
                 Some(cap) => update
                     .condition_expression("attribute_not_exists(refs) OR contains(refs, :host) OR size(refs) < :cap")
-                    .expression_attribute_values(":host", s(referrer))
-                    .expression_attribute_values(":cap", n(cap))
+                    .expression_attribute_values(":host", string_attr(referrer))
+                    .expression_attribute_values(":cap", number_attr(cap))
                     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
                 None => update,
             }
         }
     };
-    match update.expression_attribute_values(":one", n(1)).send().await {
+    match update.expression_attribute_values(":one", number_attr(1)).send().await {
         Ok(_) => Ok(None),
         Err(err) => match err.as_service_error() {
             Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
@@ -175,8 +177,8 @@ async fn mark_referrers_full(
         .set_key(Some(slug_key(target.domain.as_ref(), target.slug.as_str())))
         .update_expression("SET refs_full_on = :date, refs_known = :hosts")
         .condition_expression("link_id = :link")
-        .expression_attribute_values(":date", s(date))
-        .expression_attribute_values(":link", s(target.link_id.as_str()));
+        .expression_attribute_values(":date", string_attr(date))
+        .expression_attribute_values(":link", string_attr(target.link_id.as_str()));
     // A string set cannot be empty: no host by name is an empty list.
     let update = match tags.is_empty() {
         true => update.expression_attribute_values(":hosts", AttributeValue::L(Vec::new())),
@@ -259,9 +261,9 @@ impl LinkStore for DynamoStore {
             let used = tx.update(hostname_key(domain), |u| {
                 u.update_expression("ADD links :one")
                     .condition_expression("org_id = :org AND environment = :env AND verified = :yes")
-                    .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":org", s(link.tenant.org_id.as_str()))
-                    .expression_attribute_values(":env", s(link.tenant.environment.as_str()))
+                    .expression_attribute_values(":one", number_attr(1))
+                    .expression_attribute_values(":org", string_attr(link.tenant.org_id.as_str()))
+                    .expression_attribute_values(":env", string_attr(link.tenant.environment.as_str()))
                     .expression_attribute_values(":yes", AttributeValue::Bool(true))
             })?;
             tx.on_condition(
@@ -301,13 +303,13 @@ impl LinkStore for DynamoStore {
             let mut u = u
                 .update_expression(link_expression)
                 .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":dest", s(link.destination.as_str()))
-                .expression_attribute_values(":now", s(rfc3339(link.updated_at)));
+                .expression_attribute_values(":dest", string_attr(link.destination.as_str()))
+                .expression_attribute_values(":now", string_attr(rfc3339(link.updated_at)));
             if let Some(expires) = &expires {
-                u = u.expression_attribute_values(":exp", s(expires));
+                u = u.expression_attribute_values(":exp", string_attr(expires));
             }
             if let Some(title) = &link.title {
-                u = u.expression_attribute_values(":title", s(title));
+                u = u.expression_attribute_values(":title", string_attr(title));
             }
             u
         })?;
@@ -316,10 +318,10 @@ impl LinkStore for DynamoStore {
             let mut u = u
                 .update_expression(slug_expression)
                 .condition_expression("link_id = :id")
-                .expression_attribute_values(":dest", s(link.destination.as_str()))
-                .expression_attribute_values(":id", s(link.id.as_str()));
+                .expression_attribute_values(":dest", string_attr(link.destination.as_str()))
+                .expression_attribute_values(":id", string_attr(link.id.as_str()));
             if let Some(expires) = &expires {
-                u = u.expression_attribute_values(":exp", s(expires));
+                u = u.expression_attribute_values(":exp", string_attr(expires));
             }
             u
         })?;
@@ -345,16 +347,16 @@ impl LinkStore for DynamoStore {
             )
             .condition_expression("link_id = :id")
             .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
-            .expression_attribute_values(":until", s(rfc3339(reserved_until)))
-            .expression_attribute_values(":epoch", n(reserved_until.unix_timestamp()))
-            .expression_attribute_values(":id", s(link.id.as_str()))
+            .expression_attribute_values(":until", string_attr(rfc3339(reserved_until)))
+            .expression_attribute_values(":epoch", number_attr(reserved_until.unix_timestamp()))
+            .expression_attribute_values(":id", string_attr(link.id.as_str()))
         })?;
         tx.give_back_slot(link_count_key(&link.tenant), "count")?;
         if let Some(domain) = &link.domain {
             tx.update(hostname_key(domain), |u| {
                 u.update_expression("ADD links :minus")
                     .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_values(":minus", n(-1))
+                    .expression_attribute_values(":minus", number_attr(-1))
             })?;
         }
         tx.on_condition(deleted, ChangeError::NotFound).on_condition(reserved, ChangeError::NotFound);
@@ -453,7 +455,7 @@ impl LinkStore for DynamoStore {
         // Registering claims the name in the tenant only: the global claim comes with the proof
         // (verification), so nobody can hold a name they do not control.
         let mut pending = tenant_hostname_key(domain);
-        pending.insert("domain_id".into(), s(domain.id.as_str()));
+        pending.insert("domain_id".into(), string_attr(domain.id.as_str()));
         let mut tx = self.transaction();
         tx.take_slot(
             domain_count_key(&domain.tenant),
@@ -478,9 +480,9 @@ impl LinkStore for DynamoStore {
     async fn mark_verified(&self, domain: &Domain, at: OffsetDateTime, log: &ChangeLog) -> Result<bool, ChangeError> {
         let mut claim = hostname_key(&domain.hostname);
         claim.extend([
-            ("domain_id".into(), s(domain.id.as_str())),
+            ("domain_id".into(), string_attr(domain.id.as_str())),
             ("verified".into(), AttributeValue::Bool(true)),
-            ("links".into(), n(0)),
+            ("links".into(), number_attr(0)),
         ]);
         claim.extend(tenant_attributes(&domain.tenant));
         let mut tx = self.transaction();
@@ -489,7 +491,7 @@ impl LinkStore for DynamoStore {
                 .condition_expression("verified = :no")
                 .expression_attribute_values(":yes", AttributeValue::Bool(true))
                 .expression_attribute_values(":no", AttributeValue::Bool(false))
-                .expression_attribute_values(":at", s(rfc3339(at)))
+                .expression_attribute_values(":at", string_attr(rfc3339(at)))
         })?;
         let claimed = tx.create(claim)?;
         tx.on_condition(marked, ChangeError::Stale)
@@ -511,8 +513,8 @@ impl LinkStore for DynamoStore {
         if domain.verified_at.is_some() {
             let freed = tx.delete_where(hostname_key(&domain.hostname), |d| {
                 d.condition_expression("domain_id = :id AND (attribute_not_exists(links) OR links <= :zero)")
-                    .expression_attribute_values(":id", s(domain.id.as_str()))
-                    .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":id", string_attr(domain.id.as_str()))
+                    .expression_attribute_values(":zero", number_attr(0))
             })?;
             tx.on_condition(
                 freed,

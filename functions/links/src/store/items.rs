@@ -6,7 +6,9 @@ use crate::model::{DayStats, Destination, Domain, DomainId, Hostname, Link, Link
 use aws_sdk_dynamodb::types::AttributeValue;
 use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
-use keyhive::store::items::{corrupt, get_s, key_of, opt_n, opt_s, s, tenant_attributes, tenant_of, time_of, Item};
+use keyhive::store::items::{
+    corrupt, get_s, key_of, opt_n, opt_s, string_attr, tenant_attributes, tenant_of, time_of, Item,
+};
 use keyhive::store::StoreError;
 use time::OffsetDateTime;
 
@@ -55,9 +57,9 @@ pub(super) fn domains_gsi1pk(tenant: &Tenant) -> String {
 
 /// The slug item's own attributes: what a redirect reads.
 fn slug_target_attrs(link: &Link) -> Vec<(String, AttributeValue)> {
-    let mut attrs = vec![("destination".to_string(), s(link.destination.as_str()))];
+    let mut attrs = vec![("destination".to_string(), string_attr(link.destination.as_str()))];
     if let Some(expires) = link.expires_at {
-        attrs.push(("expires_at".into(), s(rfc3339(expires))));
+        attrs.push(("expires_at".into(), string_attr(rfc3339(expires))));
     }
     attrs
 }
@@ -66,19 +68,19 @@ pub(super) fn link_item(x: &Link) -> Item {
     let mut item = link_key(&x.id);
     let created = rfc3339(x.created_at);
     item.extend([
-        (schema::GSI1PK.into(), s(links_gsi1pk(&x.tenant))),
-        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
-        ("id".into(), s(x.id.as_str())),
-        ("slug".into(), s(x.slug.as_str())),
-        ("created_at".into(), s(created)),
-        ("updated_at".into(), s(rfc3339(x.updated_at))),
+        (schema::GSI1PK.into(), string_attr(links_gsi1pk(&x.tenant))),
+        (schema::GSI1SK.into(), string_attr(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), string_attr(x.id.as_str())),
+        ("slug".into(), string_attr(x.slug.as_str())),
+        ("created_at".into(), string_attr(created)),
+        ("updated_at".into(), string_attr(rfc3339(x.updated_at))),
     ]);
     item.extend(tenant_attributes(&x.tenant));
     if let Some(domain) = &x.domain {
-        item.insert("domain".into(), s(domain.as_str()));
+        item.insert("domain".into(), string_attr(domain.as_str()));
     }
     if let Some(title) = &x.title {
-        item.insert("title".into(), s(title));
+        item.insert("title".into(), string_attr(title));
     }
     item.extend(slug_target_attrs(x));
     item
@@ -86,7 +88,7 @@ pub(super) fn link_item(x: &Link) -> Item {
 
 pub(super) fn slug_item(x: &Link) -> Item {
     let mut item = slug_key(x.domain.as_ref(), x.slug.as_str());
-    item.insert("link_id".into(), s(x.id.as_str()));
+    item.insert("link_id".into(), string_attr(x.id.as_str()));
     item.extend(tenant_attributes(&x.tenant));
     item.extend(slug_target_attrs(x));
     item
@@ -113,17 +115,17 @@ pub(super) fn domain_item(x: &Domain) -> Item {
     let mut item = domain_key(&x.id);
     let created = rfc3339(x.created_at);
     item.extend([
-        (schema::GSI1PK.into(), s(domains_gsi1pk(&x.tenant))),
-        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
-        ("id".into(), s(x.id.as_str())),
-        ("hostname".into(), s(x.hostname.as_str())),
-        ("token".into(), s(&x.token)),
+        (schema::GSI1PK.into(), string_attr(domains_gsi1pk(&x.tenant))),
+        (schema::GSI1SK.into(), string_attr(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), string_attr(x.id.as_str())),
+        ("hostname".into(), string_attr(x.hostname.as_str())),
+        ("token".into(), string_attr(&x.token)),
         ("verified".into(), AttributeValue::Bool(x.verified_at.is_some())),
-        ("created_at".into(), s(created)),
+        ("created_at".into(), string_attr(created)),
     ]);
     item.extend(tenant_attributes(&x.tenant));
     if let Some(at) = x.verified_at {
-        item.insert("verified_at".into(), s(rfc3339(at)));
+        item.insert("verified_at".into(), string_attr(rfc3339(at)));
     }
     item
 }

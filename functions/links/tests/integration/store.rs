@@ -10,7 +10,7 @@ use keyhive::config::Limits;
 use keyhive::model::{now, Tenant};
 use keyhive::schema;
 use keyhive::testkit::{identity_of, new_org, stack_api};
-use keyhive::{Api, ApiError};
+use keyhive::{ApiError, ApiState};
 use links::model::{
     Destination, Hostname, Slug, Title, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER, SLUG_RESERVATION,
 };
@@ -19,7 +19,7 @@ use links::store::LinkStore;
 use std::sync::Arc;
 use time::Duration;
 
-async fn tenant(api: &Api, environment: Environment) -> Identity {
+async fn tenant(api: &ApiState, environment: Environment) -> Identity {
     let (_, admin) = new_org(api, Environment::Live).await;
     let mut identity = identity_of(&admin);
     identity.environment = environment;

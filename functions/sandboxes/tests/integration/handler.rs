@@ -3,12 +3,12 @@
 
 use keyhive::auth::Environment;
 use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
-use keyhive::Api;
+use keyhive::ApiState;
 use lambda_http::{Body, Response};
 use serde_json::json;
 use std::sync::Arc;
 
-async fn send(api: &Api, event: Event) -> Response<Body> {
+async fn send(api: &ApiState, event: Event) -> Response<Body> {
     sandboxes::handle(api, event.request()).await
 }
 

@@ -7,14 +7,14 @@ use keyhive::change::Change;
 use keyhive::model::{now, OrgId, Tenant};
 use keyhive::schema;
 use keyhive::testkit::{identity_of, new_org, stack_api};
-use keyhive::{Api, ApiError};
+use keyhive::{ApiError, ApiState};
 use sandboxes::model::{template, Status};
 use sandboxes::rules;
 use sandboxes::store::SandboxStore;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
-async fn tenant(api: &Api, environment: Environment) -> keyhive::auth::Identity {
+async fn tenant(api: &ApiState, environment: Environment) -> keyhive::auth::Identity {
     let (_, admin) = new_org(api, Environment::Live).await;
     let mut identity = identity_of(&admin);
     identity.environment = environment;
@@ -25,12 +25,12 @@ fn change_at(identity: &keyhive::auth::Identity, at: OffsetDateTime) -> Change {
     Change::by(identity, "req_sandbox_test", at)
 }
 
-async fn partition_values(api: &Api, pk: String, attr: &str) -> Vec<String> {
+async fn partition_values(api: &ApiState, pk: String, attr: &str) -> Vec<String> {
     let items = keyhive::testkit::partition(api, pk).await;
     items.iter().filter_map(|i| i.get(attr)?.as_s().ok().cloned()).collect()
 }
 
-async fn running_slots(api: &Api, org: &OrgId, environment: Environment) -> i64 {
+async fn running_slots(api: &ApiState, org: &OrgId, environment: Environment) -> i64 {
     let key =
         keyhive::store::items::key_of(schema::sandbox_quota_pk(org.as_str(), environment.as_str()), schema::QUOTA_SK);
     let item = api.store.get_consistent(key).await.unwrap().unwrap_or_default();

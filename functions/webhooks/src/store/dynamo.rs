@@ -15,7 +15,7 @@ use keyhive::model::{rfc3339, OrgId, Tenant};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
-use keyhive::store::items::{corrupt, get_s, key_of, n, opt_s, s, Item};
+use keyhive::store::items::{corrupt, get_s, key_of, number_attr, opt_s, string_attr, Item};
 use keyhive::store::query::{Filter, Listing, SortRange};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::{Duration, OffsetDateTime};
@@ -34,9 +34,9 @@ fn take_send(
             .condition_expression("attribute_not_exists(#count) OR #count < :limit")
             .expression_attribute_names("#count", "count")
             .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(per_hour))
-            .expression_attribute_values(":ttl", n((now + Duration::hours(2)).unix_timestamp()))
+            .expression_attribute_values(":one", number_attr(1))
+            .expression_attribute_values(":limit", number_attr(per_hour))
+            .expression_attribute_values(":ttl", number_attr((now + Duration::hours(2)).unix_timestamp()))
     })?;
     tx.on_condition(
         taken,
@@ -160,7 +160,7 @@ impl WebhookStore for DynamoStore {
             }
             u.update_expression(expression)
                 .condition_expression("updated_at = :read")
-                .expression_attribute_values(":read", s(rfc3339(read_at)))
+                .expression_attribute_values(":read", string_attr(rfc3339(read_at)))
         })?;
         tx.on_condition(changed, ChangeError::Stale);
         tx.log(log)?;
@@ -194,8 +194,8 @@ impl WebhookStore for DynamoStore {
             u.update_expression(format!("SET #st = :done REMOVE {}, {}", schema::GSI2PK, schema::GSI2SK))
                 .condition_expression("#st = :pending")
                 .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":done", s("dispatched"))
-                .expression_attribute_values(":pending", s("pending"))
+                .expression_attribute_values(":done", string_attr("dispatched"))
+                .expression_attribute_values(":pending", string_attr("pending"))
         })?;
         tx.on_condition(marked, ChangeError::Stale);
         for delivery in deliveries {
@@ -265,14 +265,14 @@ impl WebhookStore for DynamoStore {
             .table_name(self.table())
             .set_key(Some(delivery_key(id)))
             .update_expression("SET lease_until = :until, lease = :token")
-            .expression_attribute_values(":token", s(&token))
+            .expression_attribute_values(":token", string_attr(&token))
             .condition_expression(
                 "#st = :pending AND next_at <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
             )
             .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .expression_attribute_values(":until", s(rfc3339(now + LEASE)))
+            .expression_attribute_values(":pending", string_attr("pending"))
+            .expression_attribute_values(":now", string_attr(rfc3339(now)))
+            .expression_attribute_values(":until", string_attr(rfc3339(now + LEASE)))
             .send()
             .await;
         match result {
@@ -293,10 +293,10 @@ impl WebhookStore for DynamoStore {
         let recorded = tx.update(delivery_key(&delivery.id), |u| {
             let u = u
                 .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":st", s(effect.status.as_str()))
-                .expression_attribute_values(":n", n(attempt.attempt))
-                .expression_attribute_values(":pending", s("pending"))
-                .expression_attribute_values(":lease", s(lease))
+                .expression_attribute_values(":st", string_attr(effect.status.as_str()))
+                .expression_attribute_values(":n", number_attr(attempt.attempt))
+                .expression_attribute_values(":pending", string_attr("pending"))
+                .expression_attribute_values(":lease", string_attr(lease))
                 .condition_expression("#st = :pending AND lease = :lease");
             match (effect.status, effect.next_at) {
                 (DeliveryStatus::Pending, Some(next_at)) => {
@@ -308,7 +308,7 @@ impl WebhookStore for DynamoStore {
                     .expression_attribute_names("#gsk", sk_name)
                     .expression_attribute_values(":gpk", pk)
                     .expression_attribute_values(":gsk", sk)
-                    .expression_attribute_values(":next", s(rfc3339(next_at)))
+                    .expression_attribute_values(":next", string_attr(rfc3339(next_at)))
                 }
                 _ => u.update_expression(format!(
                     "SET #st = :st, attempt = :n REMOVE lease_until, lease, next_at, {}, {}",
@@ -320,7 +320,7 @@ impl WebhookStore for DynamoStore {
         tx.on_condition(recorded, ChangeError::Stale);
         tx.put(attempt_item(&delivery.endpoint_id, attempt), None)?;
         // The endpoint's health; it may have been deleted meanwhile (then nothing to update).
-        let at = s(rfc3339(attempt.at));
+        let at = string_attr(rfc3339(attempt.at));
         if !effect.touches_endpoint {
             // Not sent to it: nothing to say of its health.
         } else if effect.success {
@@ -336,7 +336,7 @@ impl WebhookStore for DynamoStore {
                 )
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":no", AttributeValue::Bool(false))
-                .expression_attribute_values(":reason", s(reason))
+                .expression_attribute_values(":reason", string_attr(reason))
                 .expression_attribute_values(":at", at)
             })?;
             tx.log(log)?;
@@ -359,10 +359,10 @@ impl WebhookStore for DynamoStore {
                     ))
                     .condition_expression("#st = :pending AND lease = :lease")
                     .expression_attribute_names("#st", "status")
-                    .expression_attribute_values(":failed", s("failed"))
-                    .expression_attribute_values(":pending", s("pending"))
-                    .expression_attribute_values(":lease", s(lease))
-                    .expression_attribute_values(":n", n(attempt.attempt))
+                    .expression_attribute_values(":failed", string_attr("failed"))
+                    .expression_attribute_values(":pending", string_attr("pending"))
+                    .expression_attribute_values(":lease", string_attr(lease))
+                    .expression_attribute_values(":n", number_attr(attempt.attempt))
                 })?;
                 tx.on_condition(recorded, ChangeError::Stale);
                 tx.commit().await
@@ -388,8 +388,8 @@ impl WebhookStore for DynamoStore {
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#gpk", pk_name)
             .expression_attribute_names("#gsk", sk_name)
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":pending", string_attr("pending"))
+            .expression_attribute_values(":now", string_attr(rfc3339(now)))
             .expression_attribute_values(":gpk", pk)
             .expression_attribute_values(":gsk", sk)
         })?;

@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
-use keyhive::store::items::{corrupt, get_s, key_of, n, opt_n, opt_s, s, tenant_attributes, tenant_of, time_of, Item};
+use keyhive::store::items::{
+    corrupt, get_s, key_of, number_attr, opt_n, opt_s, string_attr, tenant_attributes, tenant_of, time_of, Item,
+};
 use keyhive::store::StoreError;
 use time::OffsetDateTime;
 
@@ -37,10 +39,10 @@ pub(super) fn endpoint_item(x: &Endpoint) -> Item {
     let mut item = endpoint_key(&x.id);
     let created = rfc3339(x.created_at);
     item.extend([
-        (schema::GSI1PK.into(), s(schema::org_webhooks_gsi1pk(x.org_id.as_str(), x.environment.as_str()))),
-        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
-        ("id".into(), s(x.id.as_str())),
-        ("created_at".into(), s(created)),
+        (schema::GSI1PK.into(), string_attr(schema::org_webhooks_gsi1pk(x.org_id.as_str(), x.environment.as_str()))),
+        (schema::GSI1SK.into(), string_attr(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), string_attr(x.id.as_str())),
+        ("created_at".into(), string_attr(created)),
     ]);
     item.extend(tenant_attributes(&x.tenant()));
     item.extend(endpoint_fields(x));
@@ -50,21 +52,21 @@ pub(super) fn endpoint_item(x: &Endpoint) -> Item {
 /// The attributes the API changes (without the creation facts).
 pub(super) fn endpoint_fields(x: &Endpoint) -> Vec<(String, AttributeValue)> {
     let mut fields = vec![
-        ("url".to_string(), s(&x.url)),
-        ("events".into(), AttributeValue::L(x.events.names().into_iter().map(s).collect())),
+        ("url".to_string(), string_attr(&x.url)),
+        ("events".into(), AttributeValue::L(x.events.names().into_iter().map(string_attr).collect())),
         ("enabled".into(), AttributeValue::Bool(x.enabled)),
         ("secret".into(), blob(&x.sealed_secret)),
-        ("updated_at".into(), s(rfc3339(x.updated_at))),
+        ("updated_at".into(), string_attr(rfc3339(x.updated_at))),
     ];
     if let Some(description) = &x.description {
-        fields.push(("description".into(), s(description)));
+        fields.push(("description".into(), string_attr(description)));
     }
     if let Some(reason) = &x.disabled_reason {
-        fields.push(("disabled_reason".into(), s(reason)));
+        fields.push(("disabled_reason".into(), string_attr(reason)));
     }
     if let Some((sealed, until)) = &x.previous {
         fields.push(("previous_secret".into(), blob(sealed)));
-        fields.push(("previous_until".into(), s(rfc3339(*until))));
+        fields.push(("previous_until".into(), string_attr(rfc3339(*until))));
     }
     fields
 }
@@ -107,8 +109,8 @@ pub(super) fn endpoint_record(item: &Item) -> Result<Endpoint, StoreError> {
 pub(super) fn due_keys(delivery: &Delivery, next_at: OffsetDateTime) -> [(String, AttributeValue); 2] {
     let id = delivery.id.as_str();
     [
-        (schema::GSI2PK.into(), s(schema::due_gsi2pk(schema::shard_of(id)))),
-        (schema::GSI2SK.into(), s(schema::due_gsi2sk(delivery.org_id.as_str(), &rfc3339(next_at), id))),
+        (schema::GSI2PK.into(), string_attr(schema::due_gsi2pk(schema::shard_of(id)))),
+        (schema::GSI2SK.into(), string_attr(schema::due_gsi2sk(delivery.org_id.as_str(), &rfc3339(next_at), id))),
     ]
 }
 
@@ -116,22 +118,25 @@ pub(super) fn delivery_item(x: &Delivery) -> Item {
     let mut item = delivery_key(&x.id);
     let created = rfc3339(x.created_at);
     item.extend([
-        (schema::GSI1PK.into(), s(schema::endpoint_deliveries_gsi1pk(x.endpoint_id.as_str()))),
-        (schema::GSI1SK.into(), s(format!("{created}#{}", x.id.as_str()))),
-        ("id".into(), s(x.id.as_str())),
-        ("endpoint_id".into(), s(x.endpoint_id.as_str())),
-        ("event_id".into(), s(&x.event_id)),
-        ("event_type".into(), s(&x.event_type)),
-        ("payload".into(), s(&x.payload)),
-        ("status".into(), s(x.status.as_str())),
-        ("attempt".into(), n(x.attempts)),
-        ("created_at".into(), s(created)),
+        (schema::GSI1PK.into(), string_attr(schema::endpoint_deliveries_gsi1pk(x.endpoint_id.as_str()))),
+        (schema::GSI1SK.into(), string_attr(format!("{created}#{}", x.id.as_str()))),
+        ("id".into(), string_attr(x.id.as_str())),
+        ("endpoint_id".into(), string_attr(x.endpoint_id.as_str())),
+        ("event_id".into(), string_attr(&x.event_id)),
+        ("event_type".into(), string_attr(&x.event_type)),
+        ("payload".into(), string_attr(&x.payload)),
+        ("status".into(), string_attr(x.status.as_str())),
+        ("attempt".into(), number_attr(x.attempts)),
+        ("created_at".into(), string_attr(created)),
         // Deliveries go with the outbox's retention: `recover` reaches as far back.
-        (schema::TTL_ATTRIBUTE.into(), n((x.created_at + keyhive::change::OUTBOX_RETENTION).unix_timestamp())),
+        (
+            schema::TTL_ATTRIBUTE.into(),
+            number_attr((x.created_at + keyhive::change::OUTBOX_RETENTION).unix_timestamp()),
+        ),
     ]);
     item.extend(tenant_attributes(&x.tenant()));
     if let (DeliveryStatus::Pending, Some(next_at)) = (x.status, x.next_at) {
-        item.insert("next_at".into(), s(rfc3339(next_at)));
+        item.insert("next_at".into(), string_attr(rfc3339(next_at)));
         item.extend(due_keys(x, next_at));
     }
     item
@@ -158,22 +163,22 @@ pub(super) fn attempt_item(endpoint: &WebhookId, x: &Attempt) -> Item {
     let attempt_id = keyhive::model::random_id("att", 12);
     let mut item = key_of(schema::attempts_pk(endpoint.as_str()), format!("{}#{attempt_id}", rfc3339(x.at)));
     item.extend([
-        ("delivery_id".into(), s(x.delivery_id.as_str())),
-        ("event_id".into(), s(&x.event_id)),
-        ("event_type".into(), s(&x.event_type)),
-        ("attempt".into(), n(x.attempt)),
-        ("at".into(), s(rfc3339(x.at))),
-        ("duration_ms".into(), n(x.duration_ms)),
-        (schema::TTL_ATTRIBUTE.into(), n((x.at + ATTEMPT_RETENTION).unix_timestamp())),
+        ("delivery_id".into(), string_attr(x.delivery_id.as_str())),
+        ("event_id".into(), string_attr(&x.event_id)),
+        ("event_type".into(), string_attr(&x.event_type)),
+        ("attempt".into(), number_attr(x.attempt)),
+        ("at".into(), string_attr(rfc3339(x.at))),
+        ("duration_ms".into(), number_attr(x.duration_ms)),
+        (schema::TTL_ATTRIBUTE.into(), number_attr((x.at + ATTEMPT_RETENTION).unix_timestamp())),
     ]);
     if let Some(code) = x.status_code {
-        item.insert("status_code".into(), n(code));
+        item.insert("status_code".into(), number_attr(code));
     }
     if let Some(error) = &x.error {
-        item.insert("error".into(), s(error));
+        item.insert("error".into(), string_attr(error));
     }
     if let Some(next) = x.next_retry_at {
-        item.insert("next_retry_at".into(), s(rfc3339(next)));
+        item.insert("next_retry_at".into(), string_attr(rfc3339(next)));
     }
     item
 }
