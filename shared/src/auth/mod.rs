@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn all_three_credential_forms_are_read() {
         assert_eq!(credential_text(&headers(&[("x-api-key", "kh_live_x.y")])).unwrap(), "kh_live_x.y");
-        assert_eq!(credential_text(&headers(&[("X-ApiState-Key", "kh_live_x.y")])).unwrap(), "kh_live_x.y");
+        assert_eq!(credential_text(&headers(&[("X-Api-Key", "kh_live_x.y")])).unwrap(), "kh_live_x.y");
         assert_eq!(credential_text(&headers(&[("authorization", "Bearer kh_live_x.y")])).unwrap(), "kh_live_x.y");
         assert_eq!(credential_text(&headers(&[("authorization", "bearer kh_live_x.y")])).unwrap(), "kh_live_x.y");
         assert_eq!(credential_text(&headers(&[("authorization", "kh_live_x.y")])).unwrap(), "kh_live_x.y");

@@ -82,7 +82,7 @@ fn template_api_events_match_the_route_table() {
         }
         let Some(events) = resource["Properties"]["Events"].as_hash() else { continue };
         for event in events.values() {
-            if s(&event["Type"]) != "ApiState" {
+            if s(&event["Type"]) != "Api" {
                 continue; // Schedules and streams: held to the workers list below.
             }
             let props = &event["Properties"];
@@ -104,7 +104,7 @@ fn template_api_events_match_the_route_table() {
             (function_resource(r.function()), r.method.to_string(), r.pattern.to_string(), r.access == Access::Public)
         })
         .collect();
-    assert_eq!(declared, expected, "template.yaml ApiState events differ from shared/src/http/routes.rs");
+    assert_eq!(declared, expected, "template.yaml Api events differ from shared/src/http/routes.rs");
     let expected_any: BTreeMap<_, _> =
         deployed_routes().map(|r| (r.pattern.to_string(), function_resource(r.function()))).collect();
     assert_eq!(any_paths, expected_any, "every routed path needs one ANY event on its function");
@@ -167,7 +167,7 @@ fn template_schedules_and_streams_match_the_workers() {
         for event in events.values() {
             let props = &event["Properties"];
             match s(&event["Type"]) {
-                "ApiState" => {}
+                "Api" => {}
                 "Schedule" => {
                     declared.insert((s(name).to_string(), format!("schedule {}", s(&props["Schedule"]))));
                 }
@@ -832,7 +832,7 @@ fn every_log_group_has_a_retention_and_the_access_log_holds_no_credential() {
         assert!(groups.insert(group), "{binary} shares a log group");
     }
     assert_eq!(s(&t["Globals"]["Function"]["LoggingConfig"]["LogFormat"]), "JSON");
-    let access = &resources["ApiState"]["Properties"]["AccessLogSetting"];
+    let access = &resources["Api"]["Properties"]["AccessLogSetting"];
     assert_eq!(s(&access["DestinationArn"]), "ApiAccessLogGroup.Arn");
     assert_eq!(s(&resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"]), "LogRetentionDays");
     let format = s(&access["Format"]);
