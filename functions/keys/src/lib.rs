@@ -1,198 +1,145 @@
-//! The keys function: `/v1/keys*` and `/v1/members*`. `handler` turns HTTP into calls of
-//! `rules` and their results into replies; the rules live there, the store in `store`.
+//! The keys function: API keys (`/v1/keys*`) and an organization's members (`/v1/members*`).
+//! `handler` hands each operation to a short function that reads the request (`input`), applies
+//! `rules` and answers; the store is in `store`, the member record in `model`.
 
+pub mod input;
 pub mod model;
 pub mod rules;
 pub mod store;
 
-use crate::rules::{Ctx, KeyPatch, NewKey};
+use crate::input::KeyList;
+use crate::rules::Ctx;
 use crate::store::MemberStore;
-use keyhive::auth::permissions::Permissions;
 use keyhive::auth::KeyRecord;
-use keyhive::auth::{Environment, KeyId, KeyType, Tier};
-use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::idempotent;
-use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::KeysOp;
-use keyhive::model::{parse_rfc3339, UserId};
+use keyhive::store::dynamo::DynamoStore;
 use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
-use time::OffsetDateTime;
-
-const KEY_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["created_by"], numbered: false };
-const MEMBER_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
+use serde_json::json;
 
 pub async fn handle(api: &ApiState, request: Request) -> Response<Body> {
     keyhive::http::serve(api, request, |call| handler(api, call)).await
 }
 
 async fn handler(api: &ApiState, call: Call<KeysOp>) -> Result<Reply, ApiError> {
-    let actor = call.identity()?;
-    let ctx = Ctx {
+    let call = &call;
+    match call.op {
+        KeysOp::Create => create_key(api, call).await,
+        KeysOp::List => list_keys(api, call).await,
+        KeysOp::OwnKey => own_key(api, call).await,
+        KeysOp::Get => get_key(api, call).await,
+        KeysOp::Update => update_key(api, call).await,
+        KeysOp::Revoke => revoke_key(api, call).await,
+        KeysOp::Roll => roll_key(api, call).await,
+        KeysOp::CreateMember => create_member(api, call).await,
+        KeysOp::ListMembers => list_members(api, call).await,
+        KeysOp::RemoveMember => remove_member(api, call).await,
+    }
+}
+
+/// What the rules of a change need besides their input: the store, the caller, this request and
+/// its time, and the organization's key ceiling.
+fn context<'a>(api: &'a ApiState, call: &'a Call<KeysOp>) -> Result<Ctx<'a, DynamoStore>, ApiError> {
+    Ok(Ctx {
         store: &api.store,
-        actor,
+        actor: call.identity()?,
         request_id: call.request_id.as_str(),
         now: keyhive::model::now(),
         idempotency: None,
         max_keys: api.config.limits.keys,
-    };
+    })
+}
+
+/// `POST /v1/keys`: the key, with its credential (shown this once).
+async fn create_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let ctx = context(api, call)?;
+    let new = input::new_key(call)?;
+    // Everything the body and the caller's own power decide comes before the replay check.
+    rules::check_new_key(&new, ctx.now)?;
+    rules::check_may_create(ctx.actor, &new)?;
+    let secret = api.hashing_secret().await?;
     let prefix = api.config.key_prefix.as_str();
-    match call.op {
-        KeysOp::Create => {
-            let mut fields = body(&call, false)?;
-            let new = new_key(&mut fields)?;
-            fields.finish()?;
-            // Everything the body and the caller's own power decide comes before the replay check.
-            rules::check_new_key(&new, ctx.now)?;
-            rules::check_may_create(actor, &new)?;
-            let secret = api.hashing_secret().await?;
-            idempotent(api, &call, |claim| async move {
-                let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
-                let (record, credential) = rules::create_key(&ctx, prefix, secret, new).await?;
-                let mut data = record.to_json();
-                data["key"] = json!(credential.reveal());
-                Ok(Reply::created_at(data, &format!("/v1/keys/{}", record.key_id.as_str())))
-            })
-            .await
-        }
-        KeysOp::List => {
-            let list = ListRequest::read(api, &call, KEY_LIST).await?;
-            let created_by = list.filter("created_by").map(creator).transpose()?;
-            let page = rules::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
-            list.reply(api, page, KeyRecord::to_json).await
-        }
-        KeysOp::OwnKey => Ok(Reply::ok(rules::visible_key(&api.store, actor, &actor.key_id).await?.to_json())),
-        KeysOp::Get => Ok(Reply::ok(rules::visible_key(&api.store, actor, &key_id(&call)?).await?.to_json())),
-        KeysOp::Update => {
-            // The body's shape (400) is checked before stored state (404), as the contract orders.
-            let mut fields = body(&call, false)?;
-            let patch = key_patch(&mut fields)?;
-            fields.finish()?;
-            let id = key_id(&call)?;
-            Ok(Reply::ok(rules::update_key(&ctx, &id, patch).await?.to_json()))
-        }
-        KeysOp::Revoke => Ok(Reply::ok(rules::revoke_key(&ctx, &key_id(&call)?).await?)),
-        KeysOp::Roll => {
-            let mut fields = body(&call, true)?;
-            let grace = fields.optional("grace_seconds", read::integer)?.unwrap_or(0);
-            fields.finish()?;
-            rules::check_grace(grace)?;
-            let id = key_id(&call)?;
-            let (record, credential, old_valid_until) =
-                rules::roll_key(&ctx, prefix, api.hashing_secret().await?, &id, grace).await?;
-            let mut data = record.to_json();
-            data["key"] = json!(credential.reveal());
-            data["old_secret_valid_until"] = json!(old_valid_until.map(keyhive::model::rfc3339));
-            Ok(Reply::ok(data))
-        }
-        KeysOp::CreateMember => {
-            let mut fields = body(&call, false)?;
-            let user_id = fields.optional("user_id", user_id)?;
-            let name = fields.required("name", read::name)?;
-            let email = fields.required("email", read::email)?;
-            fields.finish()?;
-            idempotent(api, &call, |claim| async move {
-                let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
-                let member = rules::create_member(&ctx, user_id, name, email).await?;
-                Ok(Reply::created_at(member.to_json(), &format!("/v1/members/{}", member.user_id.as_str())))
-            })
-            .await
-        }
-        KeysOp::ListMembers => {
-            let list = ListRequest::read(api, &call, MEMBER_LIST).await?;
-            let page = api.store.list_members(&actor.org_id, list.start.as_ref(), list.limit).await?;
-            list.reply(api, page, crate::model::Member::to_json).await
-        }
-        KeysOp::RemoveMember => {
-            let user_id = UserId::parse(call.param("user_id")?).ok_or(ApiError::NotFound("member"))?;
-            Ok(Reply::ok(rules::remove_member(&ctx, &user_id).await?))
-        }
-    }
+    idempotent(api, call, |claim| async move {
+        let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
+        let (record, credential) = rules::create_key(&ctx, prefix, secret, new).await?;
+        let mut data = record.to_json();
+        data["key"] = json!(credential.reveal());
+        Ok(Reply::created_at(data, &format!("/v1/keys/{}", record.key_id.as_str())))
+    })
+    .await
 }
 
-fn body(call: &Call<KeysOp>, empty_is_object: bool) -> Result<JsonObject, ApiError> {
-    parse_object(call.request.body().as_ref(), empty_is_object)
+/// `GET /v1/keys`: the keys of the caller's organization it may see.
+async fn list_keys(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    let KeyList { list, created_by } = input::key_list(api, call).await?;
+    let page = rules::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
+    list.reply(api, page, KeyRecord::to_json).await
 }
 
-/// A key id from the path; one that cannot exist is simply not found.
-fn key_id(call: &Call<KeysOp>) -> Result<KeyId, ApiError> {
-    KeyId::parse(call.param("id")?).ok_or(ApiError::NotFound("key"))
+/// `GET /v1/keys/self`: the calling key.
+async fn own_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    Ok(Reply::ok(rules::visible_key(&api.store, actor, &actor.key_id).await?.to_json()))
 }
 
-/// `?created_by=`: a key id, a user id, or `bootstrap`.
-fn creator(value: &str) -> Result<String, ApiError> {
-    UserId::parse(value)
-        .map(|id| id.as_str().to_string())
-        .ok_or_else(|| ApiError::validation("created_by", "must be a key id, a user id or bootstrap"))
+async fn get_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    Ok(Reply::ok(rules::visible_key(&api.store, actor, &input::key_id(call)?).await?.to_json()))
 }
 
-fn user_id(field: &str, v: Value) -> Result<UserId, ApiError> {
-    UserId::parse(&read::string(field, v)?).ok_or_else(|| ApiError::validation(field, "must be 1..64 of [A-Za-z0-9_-]"))
+async fn update_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let ctx = context(api, call)?;
+    // The body's shape (400) is checked before stored state (404), as the contract orders.
+    let patch = input::key_patch(call)?;
+    let id = input::key_id(call)?;
+    Ok(Reply::ok(rules::update_key(&ctx, &id, patch).await?.to_json()))
 }
 
-fn timestamp(field: &str, v: Value) -> Result<OffsetDateTime, ApiError> {
-    parse_rfc3339(&read::string(field, v)?).ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 time"))
+async fn revoke_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let ctx = context(api, call)?;
+    Ok(Reply::ok(rules::revoke_key(&ctx, &input::key_id(call)?).await?))
 }
 
-fn permissions(field: &str, v: Value) -> Result<Permissions, ApiError> {
-    Permissions::from_json(field, &v)
+/// `POST /v1/keys/{id}/roll`: the key with its new credential (shown this once), and until when
+/// the old secret still authenticates.
+async fn roll_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let ctx = context(api, call)?;
+    let grace = input::grace_seconds(call)?;
+    let id = input::key_id(call)?;
+    let secret = api.hashing_secret().await?;
+    let (record, credential, old_valid_until) =
+        rules::roll_key(&ctx, api.config.key_prefix.as_str(), secret, &id, grace).await?;
+    let mut data = record.to_json();
+    data["key"] = json!(credential.reveal());
+    data["old_secret_valid_until"] = json!(old_valid_until.map(keyhive::model::rfc3339));
+    Ok(Reply::ok(data))
 }
 
-/// `tier` and `rate_limit_per_minute` of a new key (the limit only with `enterprise`).
-fn tier(fields: &mut JsonObject) -> Result<Option<Tier>, ApiError> {
-    let name = fields.optional("tier", read::string)?;
-    let limit = fields.optional("rate_limit_per_minute", read::integer)?;
-    match (name, limit) {
-        (None, None) => Ok(None),
-        (None, Some(_)) => {
-            Err(ApiError::validation("rate_limit_per_minute", "is only allowed with the enterprise tier"))
-        }
-        (Some(name), limit) => Tier::from_parts(&name, limit).map(Some),
-    }
+/// `POST /v1/members`.
+async fn create_member(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let ctx = context(api, call)?;
+    let new = input::new_member(call)?;
+    idempotent(api, call, |claim| async move {
+        let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
+        let member = rules::create_member(&ctx, new.user_id, new.name, new.email).await?;
+        Ok(Reply::created_at(member.to_json(), &format!("/v1/members/{}", member.user_id.as_str())))
+    })
+    .await
 }
 
-fn new_key(fields: &mut JsonObject) -> Result<NewKey, ApiError> {
-    let name = fields.required("name", read::name)?;
-    let key_type = fields.required("type", |f, v| {
-        KeyType::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be user or bot"))
-    })?;
-    let user_id = fields.optional("user_id", user_id)?;
-    let permissions = fields.required("permissions", permissions)?;
-    let environment = fields.optional("environment", |f, v| {
-        Environment::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be live or test"))
-    })?;
-    let expires_at = fields.optional("expires_at", timestamp)?;
-    let tier = tier(fields)?.unwrap_or(Tier::Standard);
-    Ok(NewKey { name, key_type, user_id, permissions, environment, expires_at, tier })
+/// `GET /v1/members`: the organization's members.
+async fn list_members(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    let list = input::member_list(api, call).await?;
+    let page = api.store.list_members(&actor.org_id, list.start.as_ref(), list.limit).await?;
+    list.reply(api, page, model::Member::to_json).await
 }
 
-fn key_patch(fields: &mut JsonObject) -> Result<KeyPatch, ApiError> {
-    // `expires_at: null` clears the expiry; an absent field leaves it.
-    let clears_expiry = fields.has("expires_at");
-    let patch = KeyPatch {
-        name: fields.optional("name", read::name)?,
-        permissions: fields.optional("permissions", permissions)?,
-        expires_at: match fields.optional("expires_at", timestamp)? {
-            Some(at) => Some(Some(at)),
-            None if clears_expiry => Some(None),
-            None => None,
-        },
-        // Each value is checked here; how they combine with the stored tier, in `update_key`.
-        tier: fields.optional("tier", |f, v| {
-            let name = read::string(f, v)?;
-            match name.as_str() {
-                "standard" | "professional" | "enterprise" => Ok(name),
-                _ => Err(ApiError::validation(f, "must be standard, professional or enterprise")),
-            }
-        })?,
-        rate_limit_per_minute: fields.optional("rate_limit_per_minute", |f, v| {
-            let limit = read::integer(f, v)?;
-            match (1..=i64::from(keyhive::model::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {
-                true => Ok(limit),
-                false => Err(ApiError::validation(f, "must be 1..100000")),
-            }
-        })?,
-    };
-    Ok(patch)
+/// `DELETE /v1/members/{user_id}`: the member, and with them their user key.
+async fn remove_member(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let ctx = context(api, call)?;
+    let user_id = input::member_user_id(call)?;
+    Ok(Reply::ok(rules::remove_member(&ctx, &user_id).await?))
 }

@@ -1,6 +1,6 @@
 //! Key and member management: the rules (tenant scope, no escalation on any axis) and the
-//! operations, each one transaction with its audit entries and outbox events. The handler adapts
-//! HTTP to these.
+//! operations, each one transaction with its audit entries and outbox events, over the typed
+//! values `input` reads from a request.
 
 use crate::model::Member;
 use crate::store::{KeyAdminStore, KeyChange, KeyFilter, MemberStore};

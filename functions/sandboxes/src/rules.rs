@@ -40,9 +40,12 @@ pub fn resolve(template_id: &str, timeout_seconds: Option<i64>) -> Result<(&'sta
 }
 
 /// A sandbox of the caller's organization and environment; anything else is 404.
-pub async fn visible<S: SandboxStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Sandbox, ApiError> {
-    let id = SandboxId::parse(id).ok_or(ApiError::NotFound("sandbox"))?;
-    match store.get_sandbox(&id).await? {
+pub async fn visible<S: SandboxStore + ?Sized>(
+    store: &S,
+    change: &Change,
+    id: &SandboxId,
+) -> Result<Sandbox, ApiError> {
+    match store.get_sandbox(id).await? {
         Some(sandbox) if change.tenant.owns(&sandbox.org_id, sandbox.environment) => Ok(sandbox),
         _ => Err(ApiError::NotFound("sandbox")),
     }
@@ -92,7 +95,7 @@ pub async fn create<S: SandboxStore + ?Sized>(
 pub async fn extend<S: SandboxStore + ?Sized>(
     store: &S,
     change: &Change,
-    id: &str,
+    id: &SandboxId,
     timeout_seconds: i64,
 ) -> Result<Sandbox, ApiError> {
     let now = change.at;
@@ -120,7 +123,7 @@ pub async fn extend<S: SandboxStore + ?Sized>(
 
 /// Kills a running sandbox. Idempotent: a sandbox that has ended already (killed, or past its
 /// deadline) is answered as it is, and nothing is written.
-pub async fn kill<S: SandboxStore + ?Sized>(store: &S, change: &Change, id: &str) -> Result<Sandbox, ApiError> {
+pub async fn kill<S: SandboxStore + ?Sized>(store: &S, change: &Change, id: &SandboxId) -> Result<Sandbox, ApiError> {
     let now = change.at;
     let sandbox = visible(store, change, id).await?;
     if sandbox.status_at(now) != Status::Running {

@@ -72,16 +72,16 @@ async fn kill_expiry_and_the_sweep_each_free_a_slot_exactly_once() {
     assert_eq!(full.status_and_code().1, "QUOTA_EXCEEDED");
 
     // Kill frees the slot; a second kill answers the killed sandbox and writes nothing.
-    let killed = rules::kill(&api.store, &change_at(&caller, t0), first.id.as_str()).await.unwrap();
+    let killed = rules::kill(&api.store, &change_at(&caller, t0), &first.id).await.unwrap();
     assert_eq!(killed.status, Status::Killed);
-    let again = rules::kill(&api.store, &change_at(&caller, t0), first.id.as_str()).await.unwrap();
+    let again = rules::kill(&api.store, &change_at(&caller, t0), &first.id).await.unwrap();
     assert_eq!(again.status, Status::Killed);
     assert_eq!(running_slots(&api, &caller.org_id, caller.environment).await, 0, "freed once");
 
     // A one-second sandbox reads expired a second later, before any sweep ...
     let short = rules::create(&api.store, &change_at(&caller, t0), python, 1, 1).await.unwrap();
     let later = t0 + Duration::seconds(2);
-    let seen = rules::visible(&api.store, &change_at(&caller, later), short.id.as_str()).await.unwrap();
+    let seen = rules::visible(&api.store, &change_at(&caller, later), &short.id).await.unwrap();
     assert_eq!(seen.status_at(later), Status::Expired);
     assert_eq!(seen.status, Status::Running, "not swept yet");
     // ... and its slot is free for the next creation, which expires it first.
@@ -99,7 +99,7 @@ async fn kill_expiry_and_the_sweep_each_free_a_slot_exactly_once() {
     assert_eq!(api.store.get_sandbox(&next.id).await.unwrap().unwrap().status, Status::Expired);
     assert_eq!(running_slots(&api, &caller.org_id, caller.environment).await, 0);
     // Killing an expired sandbox is answered as expired and frees nothing more.
-    let dead = rules::kill(&api.store, &change_at(&caller, much_later), next.id.as_str()).await.unwrap();
+    let dead = rules::kill(&api.store, &change_at(&caller, much_later), &next.id).await.unwrap();
     assert_eq!(dead.status_at(much_later), Status::Expired);
     assert_eq!(running_slots(&api, &caller.org_id, caller.environment).await, 0);
 
@@ -139,17 +139,17 @@ async fn extending_sets_the_deadline_from_now_and_refuses_ended_sandboxes() {
     let shell = template("12").unwrap();
     let sandbox = rules::create(&api.store, &change_at(&caller, t0), shell, 60, 10).await.unwrap();
     let t1 = t0 + Duration::seconds(30);
-    let extended = rules::extend(&api.store, &change_at(&caller, t1), sandbox.id.as_str(), 600).await.unwrap();
+    let extended = rules::extend(&api.store, &change_at(&caller, t1), &sandbox.id, 600).await.unwrap();
     assert_eq!(extended.expires_at, t1 + Duration::seconds(600));
     let stored = api.store.get_sandbox(&sandbox.id).await.unwrap().unwrap();
     assert_eq!((stored.expires_at, stored.timeout_seconds), (t1 + Duration::seconds(600), 600));
-    let over = rules::extend(&api.store, &change_at(&caller, t1), sandbox.id.as_str(), 7201).await.unwrap_err();
+    let over = rules::extend(&api.store, &change_at(&caller, t1), &sandbox.id, 7201).await.unwrap_err();
     assert!(matches!(over, ApiError::Validation { ref field, .. } if field == "timeout_seconds"), "{over:?}");
-    rules::kill(&api.store, &change_at(&caller, t1), sandbox.id.as_str()).await.unwrap();
-    let ended = rules::extend(&api.store, &change_at(&caller, t1), sandbox.id.as_str(), 60).await.unwrap_err();
+    rules::kill(&api.store, &change_at(&caller, t1), &sandbox.id).await.unwrap();
+    let ended = rules::extend(&api.store, &change_at(&caller, t1), &sandbox.id, 60).await.unwrap_err();
     assert_eq!(ended.status_and_code().1, "CONFLICT");
     let expired = rules::create(&api.store, &change_at(&caller, t0), shell, 1, 10).await.unwrap();
-    let late = rules::extend(&api.store, &change_at(&caller, t0 + Duration::seconds(2)), expired.id.as_str(), 60).await;
+    let late = rules::extend(&api.store, &change_at(&caller, t0 + Duration::seconds(2)), &expired.id, 60).await;
     assert_eq!(late.unwrap_err().status_and_code().1, "CONFLICT");
 }
 
@@ -164,8 +164,8 @@ async fn sandboxes_are_scoped_to_organization_and_environment() {
     let sandbox = rules::create(&api.store, &change_at(&live, t0), template("73").unwrap(), 600, 10).await.unwrap();
     for stranger in [&test, &other] {
         let change = change_at(stranger, t0);
-        assert!(matches!(rules::visible(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound(_))));
-        assert!(matches!(rules::kill(&api.store, &change, sandbox.id.as_str()).await, Err(ApiError::NotFound(_))));
+        assert!(matches!(rules::visible(&api.store, &change, &sandbox.id).await, Err(ApiError::NotFound(_))));
+        assert!(matches!(rules::kill(&api.store, &change, &sandbox.id).await, Err(ApiError::NotFound(_))));
         let page = api.store.list_sandboxes(&change.tenant, None, t0, None, 100).await.unwrap();
         assert!(page.items.iter().all(|s| s.id != sandbox.id));
     }
