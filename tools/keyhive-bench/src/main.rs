@@ -131,7 +131,7 @@ async fn main() {
         let start = counter.count();
         let sandbox = sandboxes::rules::create(&api.store, &change, template, 600, 10).await.expect("create");
         create_trips += counter.count() - start;
-        sandboxes::rules::kill(&api.store, &change, sandbox.id.as_str()).await.expect("kill");
+        sandboxes::rules::kill(&api.store, &change, &sandbox.id).await.expect("kill");
     }
     assert_eq!(total, authorizer_trips + 2 * ITERATIONS, "every transmitted request is accounted for");
 
