@@ -152,16 +152,13 @@ impl SandboxStore for DynamoStore {
     async fn create_sandbox(&self, sandbox: &Sandbox, quota: u32, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let created = tx.create(sandbox_item(sandbox))?;
-        let slot = tx.update(quota_key(&sandbox.tenant()), |u| {
-            u.update_expression("ADD running :one")
-                .condition_expression("attribute_not_exists(running) OR running < :quota")
-                .expression_attribute_values(":one", number_attr(1))
-                .expression_attribute_values(":quota", number_attr(quota))
-        })?;
-        tx.on_condition(created, ChangeError::Conflict("sandbox id collision; retry".into())).on_condition(
-            slot,
+        tx.take_slot(
+            quota_key(&sandbox.tenant()),
+            "running",
+            quota,
             ChangeError::Quota(format!("this organization runs {quota} sandboxes in this environment already")),
-        );
+        )?;
+        tx.on_condition(created, ChangeError::Conflict("sandbox id collision; retry".into()));
         tx.log(log)?;
         tx.commit().await
     }
