@@ -62,13 +62,23 @@ fn policy(principal: &str, effect: &str, method_arn: &str, context: serde_json::
     })
 }
 
+/// The permission of the route the request is for, recorded with its count for the key's usage:
+/// the gateway names the resource by its pattern, as the route table does.
+fn purpose(event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> keyhive::auth::Purpose {
+    let (Some(method), Some(resource)) = (event.http_method.as_ref(), event.resource.as_deref()) else { return None };
+    keyhive::http::routes::ROUTES
+        .iter()
+        .find(|route| route.pattern == resource && route.method == *method)
+        .and_then(|route| route.access.permission())
+}
+
 pub async fn handler(api: &ApiState, event: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, Refusal> {
     let request_id = RequestId::from_gateway(event.request_context.request_id.as_deref());
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
     // `headers` keeps only the last value of a repeated header; `multiValueHeaders` has them all,
     // so a second credential cannot hide there.
     let headers = if event.multi_value_headers.is_empty() { &event.headers } else { &event.multi_value_headers };
-    let outcome = api.authenticate(headers).await;
+    let outcome = api.authenticate(headers, purpose(&event)).await;
     match outcome {
         Ok(identity) => {
             tracing::info!(request_id = %request_id, key_id = %identity.key_id, org_id = identity.org_id.as_str(), decision = "allow", "authorized");

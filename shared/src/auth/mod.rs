@@ -7,13 +7,15 @@ pub mod permissions;
 pub mod record;
 pub mod secrets;
 pub mod store;
+pub mod usage;
 
 pub use crate::model::{Environment, KeyId, KeyType, Tier};
 pub use credential::{Credential, SecretHash};
 pub use record::{CreatedBy, KeyRecord, Organization};
 
 use crate::auth::credential::MAX_CREDENTIAL_LEN;
-use crate::auth::permissions::Permissions;
+use crate::auth::permissions::{Action, Permissions, Resource};
+use crate::auth::usage::{Refusal, RefusalTally, UseEvent};
 use crate::auth::secrets::HashingSecret;
 use crate::error::ApiError;
 use crate::model::{OrgId, UserId};
@@ -87,14 +89,66 @@ pub fn read_credential(headers: &HeaderMap, prefix: &str) -> Result<Credential, 
     Credential::parse(credential_text(headers)?, prefix).ok_or(ApiError::Unauthorized)
 }
 
-/// Verifies a credential and counts it against the key's limit, in one store call.
+/// What a request asks of a key: the permission its route requires (`None`: any valid key),
+/// recorded with the request's count for the key's usage.
+pub type Purpose = Option<(Resource, Action)>;
+
+/// Verifies a credential and counts it against the key's limit, in one store call, recording
+/// `purpose` for the key's usage; a refusal of a known key is tallied in `refusals`, whose due
+/// tallies (other minutes', other keys') are written meanwhile.
 /// Every refusal is the same 401, whatever the reason, except a valid key over its limit (429).
 pub async fn authenticate(
     store: &dyn KeyStore,
     secret: &HashingSecret,
     credential: &Credential,
     now: OffsetDateTime,
+    purpose: Purpose,
+    refusals: &RefusalTally,
 ) -> Result<Identity, ApiError> {
+    let minute = now.unix_timestamp().div_euclid(60);
+    let due = refusals.take_due(minute);
+    let flush = async {
+        for (key_id, tally) in due {
+            // Best effort: a tally lost here undercounts refusals, which the contract allows.
+            if let Err(err) = store.record_use(&key_id, &UseEvent::Refused(tally)).await {
+                tracing::warn!(key_id = %key_id, error = %crate::error::source_chain(&err), "refusal tally not written");
+            }
+        }
+    };
+    let (outcome, ()) = tokio::join!(verify(store, secret, credential, now, purpose), flush);
+    if let Err(refused) = &outcome {
+        let refusal = match refused.error {
+            ApiError::RateLimited { .. } => Some(Refusal::RateLimited),
+            ApiError::Unauthorized => Some(Refusal::Unauthorized),
+            _ => None,
+        };
+        if let (Some(refusal), true) = (refusal, refused.known_key) {
+            refusals.count(&credential.key_id, refusal, minute);
+        }
+    }
+    outcome.map_err(|refused| refused.error)
+}
+
+/// A refusal, and whether the credential named a stored key (whose usage then counts it).
+struct Refused {
+    error: ApiError,
+    known_key: bool,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        Refused { error, known_key: false }
+    }
+}
+
+async fn verify(
+    store: &dyn KeyStore,
+    secret: &HashingSecret,
+    credential: &Credential,
+    now: OffsetDateTime,
+    purpose: Purpose,
+) -> Result<Identity, Refused> {
+    let known = |error: ApiError| Refused { error, known_key: true };
     let presented = credential.hash(secret);
     let reset = window_reset(now);
     let epoch = now.unix_timestamp();
@@ -104,10 +158,11 @@ pub async fn authenticate(
         record.previous.as_ref().is_some_and(|(hash, until)| *until > epoch && hash.matches(&presented))
     };
     let secret_matches = |record: &KeyRecord| current_secret(record) || rolled_out_secret(record);
-    match store.touch_key(&credential.key_id, &presented, now).await? {
+    let event = UseEvent::Request { permission: purpose };
+    match store.touch_key(&credential.key_id, &presented, now, &event).await.map_err(|e| Refused::from(ApiError::from(e)))? {
         KeyUse::Counted { record, used, .. } => {
             if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {
-                return Err(ApiError::Unauthorized);
+                return Err(known(ApiError::Unauthorized));
             }
             let limit = record.tier.limit_per_minute();
             let rolled_out_secret = !current_secret(&record);
@@ -134,13 +189,14 @@ pub async fn authenticate(
             if record.revoked_at.is_none() && !record.is_expired(now) && secret_matches(&record) =>
         {
             // Authentic, live, and refused all the same: only the rate window is left.
-            Err(ApiError::RateLimited {
+            Err(known(ApiError::RateLimited {
                 retry_after: (reset - epoch).max(1) as u64,
                 limit: record.tier.limit_per_minute(),
                 reset,
-            })
+            }))
         }
-        KeyUse::Refused { .. } => Err(ApiError::Unauthorized),
+        KeyUse::Refused { record: Some(_), .. } => Err(known(ApiError::Unauthorized)),
+        KeyUse::Refused { record: None, .. } => Err(ApiError::Unauthorized.into()),
     }
 }
 

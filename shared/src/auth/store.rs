@@ -4,6 +4,7 @@
 use crate::auth::credential::SecretHash;
 use crate::auth::permissions::Permissions;
 use crate::auth::record::{CreatedBy, KeyRecord};
+use crate::auth::usage::{UseEvent, USE_EVENT, USE_SEQUENCE};
 use crate::model::{rfc3339, Environment, KeyId, KeyType, OrgId, Tier, UserId};
 use crate::schema;
 use crate::store::dynamo::{classify, DynamoStore};
@@ -28,13 +29,18 @@ pub enum KeyUse {
 #[async_trait::async_trait]
 pub trait KeyStore: Send + Sync {
     /// Checks the presented hash, revocation, expiry and the rate window of `key_id`, and on
-    /// success counts the request and sets `last_used_at`: all in one conditional write.
+    /// success counts the request, sets `last_used_at` and records `event` as the next step of the
+    /// key's use sequence: all in one conditional write.
     async fn touch_key(
         &self,
         key_id: &KeyId,
         presented: &SecretHash,
         now: OffsetDateTime,
+        event: &UseEvent,
     ) -> Result<KeyUse, StoreError>;
+    /// Records `event` (an instance's refusals) as the next step of the key's use sequence, if
+    /// the key still exists.
+    async fn record_use(&self, key_id: &KeyId, event: &UseEvent) -> Result<(), StoreError>;
     async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
 }
 
@@ -151,6 +157,7 @@ impl DynamoStore {
         key_id: &KeyId,
         presented: &SecretHash,
         now: OffsetDateTime,
+        event: &UseEvent,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let epoch = now.unix_timestamp();
         let minute = epoch.div_euclid(60);
@@ -158,7 +165,7 @@ impl DynamoStore {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
-            .update_expression("SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now REMOVE #pw")
+            .update_expression("SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now, #ev = :ev ADD #n :one REMOVE #pw")
             .condition_expression(
                 "attribute_exists(PK) AND attribute_not_exists(revoked_at) \
                  AND (attribute_not_exists(expires_epoch) OR expires_epoch > :epoch) \
@@ -167,6 +174,9 @@ impl DynamoStore {
             )
             .expression_attribute_names("#w", window_attribute(minute))
             .expression_attribute_names("#pw", window_attribute(minute - 1))
+            .expression_attribute_names("#n", USE_SEQUENCE)
+            .expression_attribute_names("#ev", USE_EVENT)
+            .expression_attribute_values(":ev", string_attr(event.encode()))
             .expression_attribute_values(":zero", number_attr(0))
             .expression_attribute_values(":one", number_attr(1))
             .expression_attribute_values(":now", string_attr(rfc3339(now)))
@@ -185,9 +195,10 @@ impl KeyStore for DynamoStore {
         key_id: &KeyId,
         presented: &SecretHash,
         now: OffsetDateTime,
+        event: &UseEvent,
     ) -> Result<KeyUse, StoreError> {
         let minute = now.unix_timestamp().div_euclid(60);
-        let result = self.touch_request(key_id, presented, now).send().await;
+        let result = self.touch_request(key_id, presented, now, event).send().await;
         match result {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
@@ -231,6 +242,28 @@ impl KeyStore for DynamoStore {
                     None => Ok(KeyUse::Refused { record: None, used: 0 }),
                 }
             }
+            Err(other) => Err(classify(other)),
+        }
+    }
+
+    async fn record_use(&self, key_id: &KeyId, event: &UseEvent) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
+            .update_expression("SET #ev = :ev ADD #n :one")
+            // Never a stub item for a key deleted meanwhile.
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#n", USE_SEQUENCE)
+            .expression_attribute_names("#ev", USE_EVENT)
+            .expression_attribute_values(":one", number_attr(1))
+            .expression_attribute_values(":ev", string_attr(event.encode()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) if service.err().is_conditional_check_failed_exception() => Ok(()),
             Err(other) => Err(classify(other)),
         }
     }

@@ -8,7 +8,8 @@
 
 use crate::auth::permissions::permission_name;
 use crate::auth::secrets::{load_hashing_secret, HashingSecret};
-use crate::auth::{authenticate, read_credential, Identity};
+use crate::auth::usage::RefusalTally;
+use crate::auth::{authenticate, read_credential, Identity, Purpose};
 use crate::change::idempotency::IdempotencyStore;
 use crate::change::idempotency::{self, Claim};
 use crate::config::Config;
@@ -36,11 +37,20 @@ pub struct ApiState {
     secrets: aws_sdk_secretsmanager::Client,
     hashing_secret: OnceCell<HashingSecret>,
     cursor_key: OnceCell<CursorKey>,
+    /// Refusals of known keys this instance has not yet written to their usage.
+    pub refusals: RefusalTally,
 }
 
 impl ApiState {
     pub fn new(config: Config, store: DynamoStore, secrets: aws_sdk_secretsmanager::Client) -> Self {
-        ApiState { config, store, secrets, hashing_secret: OnceCell::new(), cursor_key: OnceCell::new() }
+        ApiState {
+            config,
+            store,
+            secrets,
+            hashing_secret: OnceCell::new(),
+            cursor_key: OnceCell::new(),
+            refusals: RefusalTally::default(),
+        }
     }
 
     /// Reads the configuration and builds the SDK clients from the environment.
@@ -80,12 +90,13 @@ impl ApiState {
     }
 
     /// Authenticates a request from its headers (the authorizer's work, and each function's
-    /// when no authorizer ran).
-    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Identity, ApiError> {
+    /// when no authorizer ran), for `purpose` (the route's permission, recorded in the key's
+    /// usage).
+    pub async fn authenticate(&self, headers: &http::HeaderMap, purpose: Purpose) -> Result<Identity, ApiError> {
         // A malformed credential is refused before anything is fetched.
         let credential = read_credential(headers, &self.config.key_prefix)?;
         let secret = self.hashing_secret().await?;
-        authenticate(&self.store, secret, &credential, crate::model::now()).await
+        authenticate(&self.store, secret, &credential, crate::model::now(), purpose, &self.refusals).await
     }
 }
 
@@ -152,13 +163,13 @@ fn gateway_request_id(request: &Request) -> Option<&str> {
 /// it never authenticates inline (so in AWS only the authorizer and the keys function need the
 /// hashing secret and key-item writes). Local HTTP (v2) events from `cargo lambda watch` carry no
 /// authorizer: the function checks the key itself, with the authorizer's code.
-async fn identify(api: &ApiState, request: &Request) -> Result<Identity, ApiError> {
+async fn identify(api: &ApiState, request: &Request, purpose: Purpose) -> Result<Identity, ApiError> {
     use lambda_http::request::RequestContext;
     match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => {
             Identity::from_context(&ctx.authorizer.fields).ok_or(ApiError::Unauthorized)
         }
-        _ => api.authenticate(request.headers()).await,
+        _ => api.authenticate(request.headers(), purpose).await,
     }
 }
 
@@ -281,7 +292,7 @@ fn route<O: FunctionOp>(incoming: &Incoming) -> Result<(&'static Route, O, Param
 async fn authenticate_route(api: &ApiState, route: &Route, request: &Request) -> Result<Option<Identity>, ApiError> {
     match route.access {
         Access::Public => Ok(None),
-        _ => identify(api, request).await.map(Some),
+        _ => identify(api, request, route.access.permission()).await.map(Some),
     }
 }
 

@@ -37,11 +37,21 @@ pub enum Access {
     Permission(Resource, Action),
 }
 
+impl Access {
+    /// The permission a request must hold (`None`: public, or any valid key).
+    pub fn permission(self) -> Option<(Resource, Action)> {
+        match self {
+            Access::Permission(resource, action) => Some((resource, action)),
+            Access::Public | Access::AnyKey => None,
+        }
+    }
+}
+
 /// Which hosts a route answers on: the API's own, or any host (public short-link redirects on
 /// verified custom link domains). A request to a custom host matches only `Any` routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hosts {
-    ApiState,
+    Api,
     Any,
 }
 
@@ -189,7 +199,7 @@ macro_rules! route {
     // The one full literal: an API-host route, not idempotent, deployed. The other forms change
     // one of those.
     ($method:ident $pattern:literal => $op:expr, $access:expr) => {
-        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: Hosts::ApiState, local_only: false }
+        Route { method: Method::$method, pattern: $pattern, access: $access, op: $op, idempotent: false, hosts: Hosts::Api, local_only: false }
     };
     ($method:ident $pattern:literal => $op:expr, $access:expr, idempotent: $idempotent:expr) => {
         Route { idempotent: $idempotent, ..route!($method $pattern => $op, $access) }

@@ -126,8 +126,17 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
     )
     .await
     .expect("bootstrap");
+    // Every permission granted (a bootstrap key), and the longest permission name recorded for
+    // the usage stream: the item stays under 1 KB, one write unit.
+    assert_eq!(record.permissions, keyhive::auth::permissions::Permissions::all());
+    let longest = keyhive::auth::permissions::Resource::ALL
+        .into_iter()
+        .flat_map(|r| keyhive::auth::permissions::Action::ALL.into_iter().map(move |a| (r, a)))
+        .max_by_key(|(r, a)| keyhive::auth::permissions::permission_name(*r, *a).len());
+    let event = keyhive::auth::usage::UseEvent::Request { permission: longest };
     for _ in 0..3 {
-        let out = store.touch_request(&record.key_id, &credential.hash(secret), keyhive::model::now()).send().await;
+        let out =
+            store.touch_request(&record.key_id, &credential.hash(secret), keyhive::model::now(), &event).send().await;
         let consumed = out.expect("touch").consumed_capacity.expect("consumed capacity");
         assert_eq!(consumed.capacity_units, Some(1.0), "{consumed:?}");
         assert!(consumed
@@ -137,7 +146,7 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
             .all(|c| c.capacity_units.unwrap_or(0.0) == 0.0));
         assert_eq!(consumed.read_capacity_units.unwrap_or(0.0), 0.0);
     }
-    match store.touch_key(&record.key_id, &credential.hash(secret), keyhive::model::now()).await.expect("touch") {
+    match store.touch_key(&record.key_id, &credential.hash(secret), keyhive::model::now(), &event).await.expect("touch") {
         KeyUse::Counted { write_units, .. } => assert_eq!(write_units, Some(1.0)),
         other => panic!("{other:?}"),
     }

@@ -90,7 +90,10 @@ async fn main() {
     }
 
     let presented = credential.hash(secret);
-    let touch = || api.store.touch_request(&record.key_id, &presented, keyhive::model::now()).send();
+    let use_event = keyhive::auth::usage::UseEvent::Request {
+        permission: Some((keyhive::auth::permissions::Resource::ApiKeys, keyhive::auth::permissions::Action::Read)),
+    };
+    let touch = || api.store.touch_request(&record.key_id, &presented, keyhive::model::now(), &use_event).send();
     for _ in 0..50 {
         touch().await.expect("touch");
     }
@@ -123,7 +126,7 @@ async fn main() {
     // Sandbox creations by the same key, each killed right after so the quota never fills.
     let mut headers = http::HeaderMap::new();
     headers.insert("x-api-key", http::HeaderValue::from_str(credential.reveal()).expect("ASCII key"));
-    let identity = api.authenticate(&headers).await.expect("the bench key authenticates");
+    let identity = api.authenticate(&headers, None).await.expect("the bench key authenticates");
     let mut create_trips = 0;
     for _ in 0..SANDBOX_ITERATIONS {
         let change = keyhive::change::Change::by(&identity, "bench", keyhive::model::now());

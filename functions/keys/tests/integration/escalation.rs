@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 async fn identify(api: &ApiState, key: &Credential) -> Identity {
     let secret = api.hashing_secret().await.expect("secret");
     let credential = read_credential(&api_key_headers(key.reveal()), &api.config.key_prefix).expect("well-formed");
-    authenticate(&api.store, secret, &credential, now()).await.expect("authenticates")
+    authenticate(&api.store, secret, &credential, now(), None, &api.refusals).await.expect("authenticates")
 }
 
 fn perms(value: Value) -> Permissions {

@@ -18,7 +18,7 @@ use time::{Duration, OffsetDateTime};
 async fn auth_at(api: &ApiState, key: &str, at: OffsetDateTime) -> Result<keyhive::auth::Identity, ApiError> {
     let secret = api.hashing_secret().await.expect("secret");
     let credential = read_credential(&api_key_headers(key), &api.config.key_prefix)?;
-    authenticate(&api.store, secret, &credential, at).await
+    authenticate(&api.store, secret, &credential, at, None, &api.refusals).await
 }
 
 fn code(r: &Result<keyhive::auth::Identity, ApiError>) -> &'static str {
@@ -428,7 +428,7 @@ async fn authenticating_a_request_is_one_dynamodb_round_trip_whatever_the_outcom
     for (key, expected) in cases {
         let before = counter.count();
         let credential = read_credential(&api_key_headers(key), &api.config.key_prefix).unwrap();
-        let result = authenticate(&store, secret, &credential, at).await;
+        let result = authenticate(&store, secret, &credential, at, None, &Default::default()).await;
         assert_eq!(code(&result), expected);
         assert_eq!(counter.count() - before, 1, "round trips for {expected}");
     }
