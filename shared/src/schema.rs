@@ -33,6 +33,8 @@
 //! | 25 | deliveries due (pending, by organization, then next attempt) | `GSI2PK=DUE#<shard 0..3>`, `GSI2SK=<org>#<next_at>#<delivery_id>`, only while pending (sparse) | Query GSI2: the next organization (Limit 1), then its entries `<= now`, organization by organization |
 //! | 26 | an endpoint's delivery attempts, newest first (30 days) | `PK=WHK#<endpoint_id>#ATTEMPTS`, `SK=<time>#<attempt_id>` | Put with the attempt's outcome; Query descending |
 //! | 27 | an endpoint's re-sends in one UTC hour (bounded) | `PK=WHK#<endpoint_id>#REQUEUES`, `SK=<yyyy-mm-ddThh>`, attribute `count`, TTL | conditional ADD in each re-send's transaction |
+//! | 28 | a key's usage per minute, hour and day, by outcome and permission (TTL: 7, 90, 400 days) | `PK=USAGE#<key_id>`, `SK=M\|H\|D#<bucket start>` | the usage aggregator's transaction (ADD); Query a span |
+//! | 29 | a key's aggregated use sequence and each permission's last use | `PK=USAGE#<key_id>`, `SK=ACCESS` | conditional Update in the same transaction; GetItem |
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -212,6 +214,17 @@ pub fn attempts_pk(endpoint_id: &str) -> String {
     format!("WHK#{endpoint_id}#ATTEMPTS")
 }
 
+/// A key's usage: its buckets and its access record, written by the usage aggregator alone.
+pub fn usage_pk(key_id: &str) -> String {
+    format!("USAGE#{key_id}")
+}
+/// A bucket of `granularity` (`M`, `H`, `D`) starting at `start` (RFC 3339 UTC, which sorts as
+/// it compares).
+pub fn usage_bucket_sk(granularity: &str, start: &str) -> String {
+    format!("{granularity}#{start}")
+}
+pub const USAGE_ACCESS_SK: &str = "ACCESS";
+
 pub const HEALTH_PK: &str = "HEALTH";
 pub const HEALTH_SK: &str = "HEALTH";
 
@@ -310,10 +323,14 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
         denies: &[],
         indexes: &[],
     },
-    // Keys, the organization's members and user-key claims (ORG#<org>), its key count.
+    // Keys, the organization's members and user-key claims (ORG#<org>), its key count; it reads
+    // the keys' usage.
     RoleAccess {
         role: "keys",
-        owns: &[ItemGrant { actions: ITEM_ACTIONS, partitions: &["KEY#*", "ORG#*", "QUOTA#KEY#*", "IDEM#*"] }],
+        owns: &[
+            ItemGrant { actions: ITEM_ACTIONS, partitions: &["KEY#*", "ORG#*", "QUOTA#KEY#*", "IDEM#*"] },
+            ItemGrant { actions: &[GET_ITEM, QUERY], partitions: &["USAGE#*"] },
+        ],
         appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
         denies: &[
             ItemGrant {
@@ -391,6 +408,15 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
             IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#WEBHOOKS"] },
             IndexGrant { index: GSI2, action: QUERY, partitions: &["EVENTS#*", "DUE#*"] },
         ],
+    },
+    // Counts the keys' requests from the table's stream into their usage partitions (the
+    // stream's records carry all it needs of the key items).
+    RoleAccess {
+        role: "usage-aggregator",
+        owns: &[ItemGrant { actions: &[GET_ITEM, UPDATE_ITEM], partitions: &["USAGE#*"] }],
+        appends: &[],
+        denies: &[],
+        indexes: &[],
     },
 ];
 

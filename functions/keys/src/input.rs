@@ -159,3 +159,55 @@ fn tier(fields: &mut JsonObject) -> Result<Option<Tier>, ApiError> {
         (Some(name), limit) => Tier::from_parts(&name, limit).map(Some),
     }
 }
+
+/// The span of a usage route: `from` and `to` (RFC 3339) and `granularity`
+/// (`minute|hour|day`), each optional; anything else in the query is a 400 naming it.
+pub fn usage_span(call: &Call<KeysOp>, now: OffsetDateTime) -> Result<crate::usage::report::Span, ApiError> {
+    let (mut from, mut to, mut granularity) = (None, None, None);
+    for (name, value) in call.query(&["from", "to", "granularity"])? {
+        match name.as_str() {
+            "from" => from = Some(time_param("from", &value)?),
+            "to" => to = Some(time_param("to", &value)?),
+            _ => {
+                granularity = Some(
+                    crate::usage::Granularity::parse(&value)
+                        .ok_or_else(|| ApiError::validation("granularity", "must be minute, hour or day"))?,
+                )
+            }
+        }
+    }
+    crate::usage::report::Span::new(from, to, granularity, now)
+}
+
+fn time_param(field: &str, value: &str) -> Result<OffsetDateTime, ApiError> {
+    parse_rfc3339(value).ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 time (2026-12-06T10:30:00Z)"))
+}
+
+const USAGE_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["from", "to"], numbered: false };
+
+/// A `GET /v1/usage`: the page asked for and its span (a cursor carries the span of the first
+/// page, so that the pages of one listing add up).
+#[derive(Debug)]
+pub struct UsageList {
+    pub list: ListRequest,
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    /// How many keys the previous pages held.
+    pub offset: usize,
+}
+
+pub async fn usage_list(api: &ApiState, call: &Call<KeysOp>, now: OffsetDateTime) -> Result<UsageList, ApiError> {
+    let list = ListRequest::read(api, call, USAGE_LIST).await?;
+    if let Some(position) = &list.start {
+        let read = |name: &str| position.get(name).and_then(|v| parse_rfc3339(v));
+        let offset = position.get("offset").and_then(|v| v.parse().ok());
+        return match (read("from"), read("to"), offset) {
+            (Some(from), Some(to), Some(offset)) => Ok(UsageList { list, from, to, offset }),
+            _ => Err(ApiError::validation("cursor", "is not a cursor this list returned")),
+        };
+    }
+    let from = list.filter("from").map(|v| time_param("from", v)).transpose()?;
+    let to = list.filter("to").map(|v| time_param("to", v)).transpose()?;
+    let span = crate::usage::report::Span::new(from, to, Some(crate::usage::Granularity::Day), now)?;
+    Ok(UsageList { list, from: span.from, to: span.to, offset: 0 })
+}

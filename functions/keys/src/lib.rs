@@ -6,6 +6,7 @@ pub mod input;
 pub mod model;
 pub mod rules;
 pub mod store;
+pub mod usage;
 
 use crate::input::KeyList;
 use crate::rules::Ctx;
@@ -28,7 +29,11 @@ async fn handler(api: &ApiState, call: Call<KeysOp>) -> Result<Reply, ApiError> 
         KeysOp::Create => create_key(api, call).await,
         KeysOp::List => list_keys(api, call).await,
         KeysOp::OwnKey => own_key(api, call).await,
+        KeysOp::OwnUsage => own_usage(api, call).await,
         KeysOp::Get => get_key(api, call).await,
+        KeysOp::Usage => key_usage(api, call).await,
+        KeysOp::Access => key_access(api, call).await,
+        KeysOp::OrgUsage => org_usage(api, call).await,
         KeysOp::Update => update_key(api, call).await,
         KeysOp::Revoke => revoke_key(api, call).await,
         KeysOp::Roll => roll_key(api, call).await,
@@ -82,6 +87,65 @@ async fn list_keys(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiErro
 async fn own_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
     Ok(Reply::ok(rules::visible_key(&api.store, actor, &actor.key_id).await?.to_json()))
+}
+
+/// `GET /v1/keys/self/usage`: the calling key's own usage.
+async fn own_usage(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    let span = input::usage_span(call, keyhive::model::now())?;
+    let key = rules::visible_key(&api.store, actor, &actor.key_id).await?;
+    Ok(Reply::ok(usage::report::key_usage(&api.store, &key, span).await?))
+}
+
+/// `GET /v1/keys/{id}/usage`.
+async fn key_usage(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    let span = input::usage_span(call, keyhive::model::now())?;
+    let key = rules::visible_key(&api.store, actor, &input::key_id(call)?).await?;
+    Ok(Reply::ok(usage::report::key_usage(&api.store, &key, span).await?))
+}
+
+/// `GET /v1/keys/{id}/access`: the key's least-privilege report.
+async fn key_access(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    call.query(&[])?;
+    let key = rules::visible_key(&api.store, actor, &input::key_id(call)?).await?;
+    Ok(Reply::ok(usage::report::access_report(&api.store, &key, keyhive::model::now()).await?))
+}
+
+/// `GET /v1/usage`: the keys of the caller's organization and environment by use, most used
+/// first, a page at a time.
+async fn org_usage(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
+    let actor = call.identity()?;
+    let request = input::usage_list(api, call, keyhive::model::now()).await?;
+    let keys = rules::keys_of_environment(&api.store, actor).await?;
+    let ranked = usage::report::keys_by_use(&api.store, keys, request.from, request.to).await?;
+    let end = (request.offset + request.list.limit as usize).min(ranked.len());
+    let items: Vec<serde_json::Value> = ranked
+        .get(request.offset..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|(key, totals)| {
+            json!({
+                "key_id": key.key_id.as_str(),
+                "name": key.name,
+                "environment": key.environment.as_str(),
+                "totals": totals.to_json(),
+                "last_used_at": key.last_used_at.map(keyhive::model::rfc3339),
+            })
+        })
+        .collect();
+    let next = (end < ranked.len()).then(|| {
+        keyhive::store::cursor::Position::from([
+            ("offset".to_string(), end.to_string()),
+            ("from".to_string(), keyhive::model::rfc3339(request.from)),
+            ("to".to_string(), keyhive::model::rfc3339(request.to)),
+        ])
+    });
+    let reply = request.list.reply(api, keyhive::store::Page { items, next }, serde_json::Value::clone).await?;
+    Ok(reply
+        .with_meta("from", json!(keyhive::model::rfc3339(request.from)))
+        .with_meta("to", json!(keyhive::model::rfc3339(request.to))))
 }
 
 async fn get_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {

@@ -201,6 +201,22 @@ pub async fn list_keys<S: KeyAdminStore>(
     Ok(store.list_keys(&actor.org_id, &filter, start, limit).await?)
 }
 
+/// Every key of the caller's organization in the caller's environment (at most the deployment's
+/// key ceiling), read a page at a time.
+pub async fn keys_of_environment<S: KeyAdminStore>(store: &S, actor: &Identity) -> Result<Vec<KeyRecord>, ApiError> {
+    let filter = KeyFilter { environment: Some(actor.environment), created_by: None };
+    let mut keys = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store.list_keys(&actor.org_id, &filter, start.as_ref(), 100).await?;
+        keys.extend(page.items);
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(keys),
+        }
+    }
+}
+
 /// The body's own rules for a new key (400), before anything that depends on the caller.
 pub fn check_new_key(new: &NewKey, now: OffsetDateTime) -> Result<(), ApiError> {
     check_expiry(new.expires_at, now)?;

@@ -69,7 +69,11 @@ pub enum KeysOp {
     Create,
     List,
     OwnKey,
+    OwnUsage,
     Get,
+    Usage,
+    Access,
+    OrgUsage,
     Update,
     Revoke,
     Roll,
@@ -222,7 +226,11 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/v1/keys" => Op::Keys(KeysOp::Create), Permission(ApiKeys, Create), idempotent: true),
     route!(GET "/v1/keys" => Op::Keys(KeysOp::List), Permission(ApiKeys, Read)),
     route!(GET "/v1/keys/self" => Op::Keys(KeysOp::OwnKey), AnyKey),
+    route!(GET "/v1/keys/self/usage" => Op::Keys(KeysOp::OwnUsage), AnyKey),
     route!(GET "/v1/keys/{id}" => Op::Keys(KeysOp::Get), Permission(ApiKeys, Read)),
+    route!(GET "/v1/keys/{id}/usage" => Op::Keys(KeysOp::Usage), Permission(ApiKeys, Read)),
+    route!(GET "/v1/keys/{id}/access" => Op::Keys(KeysOp::Access), Permission(ApiKeys, Read)),
+    route!(GET "/v1/usage" => Op::Keys(KeysOp::OrgUsage), Permission(ApiKeys, Read)),
     route!(PATCH "/v1/keys/{id}" => Op::Keys(KeysOp::Update), Permission(ApiKeys, Update)),
     route!(DELETE "/v1/keys/{id}" => Op::Keys(KeysOp::Revoke), Permission(ApiKeys, Delete)),
     route!(POST "/v1/keys/{id}/roll" => Op::Keys(KeysOp::Roll), Permission(ApiKeys, Update)),
@@ -289,6 +297,8 @@ pub enum Trigger {
     Schedule(&'static str),
     /// The table's stream, filtered to inserts of outbox items (`DynamoDB` event).
     OutboxStream,
+    /// The table's stream, filtered to modifications of key items (`DynamoDB` event).
+    KeyStream,
 }
 
 /// A non-HTTP binary (a sweep, a dispatcher): its template resource and what starts it. The drift
@@ -316,6 +326,8 @@ pub static WORKERS: &[Worker] = &[
         binary: "webhook-dispatcher",
         triggers: &[Trigger::OutboxStream, Trigger::Schedule("rate(1 minute)")],
     },
+    // Every counted request and refusal tally, from the key items' stream records.
+    Worker { resource: "UsageAggregatorFunction", binary: "usage-aggregator", triggers: &[Trigger::KeyStream] },
 ];
 
 /// A path's parameters, by the names its pattern gives them.

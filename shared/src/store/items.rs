@@ -20,6 +20,37 @@ pub fn binary_attr(v: &[u8]) -> AttributeValue {
     AttributeValue::B(Blob::new(v))
 }
 
+/// An item in the DynamoDB JSON of a Lambda event (`{"S": "..."}`, `{"N": "1"}`, base64 `B`,
+/// sets, lists, maps), as the table's stream delivers `Keys` and `NewImage`. `None` when a value
+/// is not one.
+pub fn item_from_event_json(value: &serde_json::Value) -> Option<Item> {
+    value.as_object()?.iter().map(|(name, v)| Some((name.clone(), attribute_from_event_json(v)?))).collect()
+}
+
+fn attribute_from_event_json(value: &serde_json::Value) -> Option<AttributeValue> {
+    use base64::Engine as _;
+    let blob = |v: &serde_json::Value| -> Option<Blob> {
+        base64::engine::general_purpose::STANDARD.decode(v.as_str()?).ok().map(Blob::new)
+    };
+    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
+        v.as_array()?.iter().map(|s| s.as_str().map(str::to_string)).collect()
+    };
+    let (kind, v) = value.as_object().filter(|o| o.len() == 1)?.iter().next()?;
+    Some(match kind.as_str() {
+        "S" => AttributeValue::S(v.as_str()?.to_string()),
+        "N" => AttributeValue::N(v.as_str()?.to_string()),
+        "B" => AttributeValue::B(blob(v)?),
+        "BOOL" => AttributeValue::Bool(v.as_bool()?),
+        "NULL" => AttributeValue::Null(true),
+        "SS" => AttributeValue::Ss(strings(v)?),
+        "NS" => AttributeValue::Ns(strings(v)?),
+        "BS" => AttributeValue::Bs(v.as_array()?.iter().map(blob).collect::<Option<_>>()?),
+        "L" => AttributeValue::L(v.as_array()?.iter().map(attribute_from_event_json).collect::<Option<_>>()?),
+        "M" => AttributeValue::M(item_from_event_json(v)?),
+        _ => return None,
+    })
+}
+
 /// The primary key of an item.
 pub fn key_of(pk: String, sk: impl Into<String>) -> Item {
     Item::from([(schema::PK.into(), string_attr(pk)), (schema::SK.into(), string_attr(sk))])
@@ -56,4 +87,30 @@ pub fn tenant_of(item: &Item) -> Result<Tenant, StoreError> {
         OrgId::parse(get_s(item, "org_id")?).ok_or_else(|| corrupt("org_id"))?,
         Environment::parse(get_s(item, "environment")?).ok_or_else(|| corrupt("environment"))?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_stream_image_reads_as_the_item_it_is() {
+        let image = json!({
+            "PK": {"S": "KEY#abc"}, "u_n": {"N": "7"}, "h": {"B": "AAEC"}, "ok": {"BOOL": true},
+            "gone": {"NULL": true}, "refs": {"SS": ["a", "b"]}, "l": {"L": [{"N": "1"}, {"M": {"x": {"S": "y"}}}]}
+        });
+        let item = item_from_event_json(&image).expect("an item");
+        assert_eq!(item["PK"], string_attr("KEY#abc"));
+        assert_eq!(opt_n(&item, "u_n"), Some(7));
+        assert_eq!(item["h"], binary_attr(&[0, 1, 2]));
+        assert_eq!(item["refs"], AttributeValue::Ss(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            item["l"],
+            AttributeValue::L(vec![number_attr(1), AttributeValue::M(Item::from([("x".into(), string_attr("y"))]))])
+        );
+        for bad in [json!({"PK": {"Q": "x"}}), json!({"PK": {"S": 1}}), json!({"PK": {"S": "a", "N": "1"}}), json!([])] {
+            assert_eq!(item_from_event_json(&bad), None, "{bad}");
+        }
+    }
 }

@@ -1,0 +1,200 @@
+//! Where key usage is kept: per key, one partition (`USAGE#<key_id>`) of buckets (`M|H|D#<start>`:
+//! counts by outcome, and `s:<permission>` / `f:<permission>` per permission, with a TTL) and one
+//! access item (`ACCESS`: the last use sequence counted, `seq`, and each permission's last use,
+//! `lu:<permission>`). Only the usage aggregator writes here; the keys function reads.
+
+use super::{BucketDelta, Counts, Delta, Granularity, PermissionCounts, PermissionName};
+use async_trait::async_trait;
+use keyhive::model::{parse_rfc3339, rfc3339, KeyId};
+use keyhive::schema;
+use keyhive::store::dynamo::{classify, DynamoStore};
+use keyhive::store::items::{key_of, number_attr, opt_n, string_attr, Item};
+use keyhive::store::{ChangeError, StoreError};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// The most buckets one transaction adds to (with the access item: within DynamoDB's 100).
+pub const MAX_BUCKETS_PER_WRITE: usize = 96;
+
+const SEQUENCE: &str = "seq";
+const LAST_USED_PREFIX: &str = "lu:";
+const SUCCESS_PREFIX: &str = "s:";
+const FORBIDDEN_PREFIX: &str = "f:";
+
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// The last use sequence number counted for the key (0: none yet).
+    async fn counted_sequence(&self, key_id: &KeyId) -> Result<u64, StoreError>;
+    /// Adds `delta` to the key's buckets and moves its counted sequence from `from` to
+    /// `delta.last_sequence`, all in one transaction. `Ok(false)`, and nothing written, when the
+    /// counted sequence is no longer `from` (another run counted meanwhile).
+    async fn add_usage(&self, key_id: &KeyId, from: u64, delta: &Delta) -> Result<bool, StoreError>;
+    /// The key's buckets of `granularity` starting in `from..=to`, ascending.
+    async fn buckets(
+        &self,
+        key_id: &KeyId,
+        granularity: Granularity,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(OffsetDateTime, BucketDelta)>, StoreError>;
+    /// When each permission of the key was last used (with success).
+    async fn last_uses(&self, key_id: &KeyId) -> Result<BTreeMap<PermissionName, OffsetDateTime>, StoreError>;
+}
+
+fn bucket_key(key_id: &KeyId, granularity: Granularity, start: OffsetDateTime) -> Item {
+    key_of(schema::usage_pk(key_id.as_str()), schema::usage_bucket_sk(granularity.tag(), &rfc3339(start)))
+}
+
+fn access_key(key_id: &KeyId) -> Item {
+    key_of(schema::usage_pk(key_id.as_str()), schema::USAGE_ACCESS_SK)
+}
+
+fn count(item: &Item, name: &str) -> u64 {
+    opt_n(item, name).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+}
+
+fn bucket_record(item: &Item) -> BucketDelta {
+    let mut by_permission: BTreeMap<PermissionName, PermissionCounts> = BTreeMap::new();
+    for name in item.keys() {
+        if let Some(permission) = name.strip_prefix(SUCCESS_PREFIX) {
+            by_permission.entry(permission.to_string()).or_default().success = count(item, name);
+        } else if let Some(permission) = name.strip_prefix(FORBIDDEN_PREFIX) {
+            by_permission.entry(permission.to_string()).or_default().forbidden = count(item, name);
+        }
+    }
+    BucketDelta {
+        counts: Counts {
+            success: count(item, "success"),
+            forbidden: count(item, "forbidden"),
+            rate_limited: count(item, "rate_limited"),
+            unauthorized: count(item, "unauthorized"),
+        },
+        by_permission,
+    }
+}
+
+/// `ADD` of every non-zero counter of a bucket, and its expiry.
+fn bucket_update(
+    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    granularity: Granularity,
+    start: OffsetDateTime,
+    bucket: &BucketDelta,
+) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    let mut adds: Vec<(String, u64)> = [
+        ("success", bucket.counts.success),
+        ("forbidden", bucket.counts.forbidden),
+        ("rate_limited", bucket.counts.rate_limited),
+        ("unauthorized", bucket.counts.unauthorized),
+    ]
+    .into_iter()
+    .map(|(name, n)| (name.to_string(), n))
+    .collect();
+    for (permission, counts) in &bucket.by_permission {
+        adds.push((format!("{SUCCESS_PREFIX}{permission}"), counts.success));
+        adds.push((format!("{FORBIDDEN_PREFIX}{permission}"), counts.forbidden));
+    }
+    adds.retain(|(_, n)| *n > 0);
+    let mut expression = "SET #ttl = :ttl".to_string();
+    let mut update = update
+        .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+        .expression_attribute_values(":ttl", number_attr((start + granularity.retention()).unix_timestamp()));
+    if !adds.is_empty() {
+        let terms: Vec<String> = (0..adds.len()).map(|i| format!("#a{i} :a{i}")).collect();
+        expression.push_str(&format!(" ADD {}", terms.join(", ")));
+    }
+    for (i, (name, n)) in adds.into_iter().enumerate() {
+        update = update
+            .expression_attribute_names(format!("#a{i}"), name)
+            .expression_attribute_values(format!(":a{i}"), number_attr(n));
+    }
+    update.update_expression(expression)
+}
+
+#[async_trait]
+impl UsageStore for DynamoStore {
+    async fn counted_sequence(&self, key_id: &KeyId) -> Result<u64, StoreError> {
+        Ok(self.get_consistent(access_key(key_id)).await?.map(|item| count(&item, SEQUENCE)).unwrap_or(0))
+    }
+
+    async fn add_usage(&self, key_id: &KeyId, from: u64, delta: &Delta) -> Result<bool, StoreError> {
+        let mut tx = self.transaction();
+        let access = tx.update(access_key(key_id), |update| {
+            let mut set = vec!["#seq = :to".to_string()];
+            let mut update = update
+                .condition_expression(if from == 0 { "attribute_not_exists(#seq)" } else { "#seq = :from" })
+                .expression_attribute_names("#seq", SEQUENCE)
+                .expression_attribute_values(":to", number_attr(delta.last_sequence));
+            if from != 0 {
+                update = update.expression_attribute_values(":from", number_attr(from));
+            }
+            for (i, (permission, at)) in delta.last_used.iter().enumerate() {
+                set.push(format!("#l{i} = :l{i}"));
+                update = update
+                    .expression_attribute_names(format!("#l{i}"), format!("{LAST_USED_PREFIX}{permission}"))
+                    .expression_attribute_values(format!(":l{i}"), string_attr(rfc3339(*at)));
+            }
+            update.update_expression(format!("SET {}", set.join(", ")))
+        })?;
+        tx.on_condition(access, ChangeError::Stale);
+        for ((granularity, start), bucket) in &delta.buckets {
+            tx.update(bucket_key(key_id, *granularity, *start), |update| {
+                bucket_update(update, *granularity, *start, bucket)
+            })?;
+        }
+        match tx.commit().await {
+            Ok(()) => Ok(true),
+            Err(ChangeError::Stale) => Ok(false),
+            Err(ChangeError::Store(err)) => Err(err),
+            Err(other) => Err(StoreError::Other(Box::new(other))),
+        }
+    }
+
+    async fn buckets(
+        &self,
+        key_id: &KeyId,
+        granularity: Granularity,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(OffsetDateTime, BucketDelta)>, StoreError> {
+        let mut found = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", string_attr(schema::usage_pk(key_id.as_str())))
+                .expression_attribute_values(
+                    ":from",
+                    string_attr(schema::usage_bucket_sk(granularity.tag(), &rfc3339(from))),
+                )
+                .expression_attribute_values(":to", string_attr(schema::usage_bucket_sk(granularity.tag(), &rfc3339(to))))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items() {
+                let sk = keyhive::store::items::opt_s(item, schema::SK).unwrap_or_default();
+                let Some(start) = sk.split_once('#').and_then(|(_, start)| parse_rfc3339(start)) else { continue };
+                found.push((start, bucket_record(item)));
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    async fn last_uses(&self, key_id: &KeyId) -> Result<BTreeMap<PermissionName, OffsetDateTime>, StoreError> {
+        let item = self.get_consistent(access_key(key_id)).await?.unwrap_or_default();
+        Ok(item
+            .iter()
+            .filter_map(|(name, value)| {
+                let permission = name.strip_prefix(LAST_USED_PREFIX)?;
+                Some((permission.to_string(), parse_rfc3339(value.as_s().ok()?)?))
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,185 @@
+//! Where the aggregator's records come from: a Lambda stream event (in AWS; its `FilterCriteria`
+//! passes key-item modifications only), or DynamoDB Local's stream read with the streams API (the
+//! local loop of `make dev` and the test stack). Both become `StreamRecord`s, and from there the
+//! same code counts them.
+
+use super::UseRecord;
+use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
+use keyhive::store::items::{item_from_event_json, Item};
+use keyhive::store::StoreError;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One stream record: its position in the stream, and the use it records (`None` for a record
+/// that records none, such as a key renamed).
+#[derive(Debug, Clone)]
+pub struct StreamRecord {
+    pub sequence_number: String,
+    pub use_record: Option<UseRecord>,
+}
+
+/// The records of a Lambda DynamoDB stream event, in order.
+pub fn records_of_event(payload: &serde_json::Value) -> Vec<StreamRecord> {
+    let records = payload["Records"].as_array().map(Vec::as_slice).unwrap_or_default();
+    records
+        .iter()
+        .map(|record| {
+            let change = &record["dynamodb"];
+            let use_record = match (item_from_event_json(&change["Keys"]), item_from_event_json(&change["NewImage"])) {
+                (Some(keys), Some(image)) => UseRecord::from_image(&keys, &image),
+                _ => None,
+            };
+            StreamRecord {
+                sequence_number: change["SequenceNumber"].as_str().unwrap_or_default().to_string(),
+                use_record,
+            }
+        })
+        .collect()
+}
+
+/// The streams API's attribute values as the table API's.
+fn table_value(value: StreamValue) -> Option<aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    Some(match value {
+        StreamValue::S(s) => V::S(s),
+        StreamValue::N(n) => V::N(n),
+        StreamValue::B(b) => V::B(Blob::new(b.into_inner())),
+        StreamValue::Bool(b) => V::Bool(b),
+        StreamValue::Null(n) => V::Null(n),
+        StreamValue::Ss(v) => V::Ss(v),
+        StreamValue::Ns(v) => V::Ns(v),
+        StreamValue::Bs(v) => V::Bs(v.into_iter().map(|b| Blob::new(b.into_inner())).collect()),
+        StreamValue::L(v) => V::L(v.into_iter().map(table_value).collect::<Option<_>>()?),
+        StreamValue::M(m) => V::M(table_item(m)?),
+        _ => return None,
+    })
+}
+
+fn table_item(item: std::collections::HashMap<String, StreamValue>) -> Option<Item> {
+    item.into_iter().map(|(name, value)| Some((name, table_value(value)?))).collect()
+}
+
+/// Reads a table's stream shard by shard from the oldest record (`TRIM_HORIZON`), as Lambda's
+/// event source mapping does: a shard's records in order, a shard once closed and read, never
+/// again. Local only: DynamoDB Local serves the streams API on the table's endpoint.
+pub struct StreamReader {
+    client: aws_sdk_dynamodbstreams::Client,
+    stream_arn: String,
+    /// Where each open shard's reading stands.
+    iterators: BTreeMap<String, String>,
+    finished: BTreeSet<String>,
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(err: E) -> StoreError {
+    StoreError::Unavailable(Box::new(err))
+}
+
+impl StreamReader {
+    pub fn new(client: aws_sdk_dynamodbstreams::Client, stream_arn: String) -> Self {
+        StreamReader { client, stream_arn, iterators: BTreeMap::new(), finished: BTreeSet::new() }
+    }
+
+    /// The table's current stream.
+    pub async fn stream_of(table: &aws_sdk_dynamodb::Client, name: &str) -> Result<String, StoreError> {
+        let described = table.describe_table().table_name(name).send().await.map_err(unavailable)?;
+        described
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| StoreError::Other(format!("table {name} has no stream").into()))
+    }
+
+    /// The records added since the last call, shard by shard (parents before their children).
+    pub async fn next_records(&mut self) -> Result<Vec<StreamRecord>, StoreError> {
+        let mut shards = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .describe_stream()
+                .stream_arn(&self.stream_arn)
+                .set_exclusive_start_shard_id(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let Some(description) = out.stream_description else { break };
+            for shard in description.shards.unwrap_or_default() {
+                if let Some(id) = shard.shard_id {
+                    shards.push((id, shard.parent_shard_id));
+                }
+            }
+            match description.last_evaluated_shard_id {
+                Some(last) => start = Some(last),
+                None => break,
+            }
+        }
+        // Parents first: a child's records come after its parent's.
+        let ids: BTreeSet<String> = shards.iter().map(|(id, _)| id.clone()).collect();
+        let mut ordered: Vec<String> = Vec::new();
+        let mut pending = shards;
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|(id, parent)| {
+                let ready = parent.as_ref().is_none_or(|p| !ids.contains(p) || ordered.contains(p));
+                if ready {
+                    ordered.push(id.clone());
+                }
+                !ready
+            });
+            if pending.len() == before {
+                ordered.extend(pending.drain(..).map(|(id, _)| id));
+            }
+        }
+        let mut records = Vec::new();
+        for shard in ordered {
+            if self.finished.contains(&shard) {
+                continue;
+            }
+            let mut iterator = match self.iterators.remove(&shard) {
+                Some(iterator) => iterator,
+                None => {
+                    let out = self
+                        .client
+                        .get_shard_iterator()
+                        .stream_arn(&self.stream_arn)
+                        .shard_id(&shard)
+                        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                        .send()
+                        .await
+                        .map_err(unavailable)?;
+                    match out.shard_iterator {
+                        Some(iterator) => iterator,
+                        None => {
+                            self.finished.insert(shard);
+                            continue;
+                        }
+                    }
+                }
+            };
+            // A shard's records up to where it stands now, page by page.
+            loop {
+                let out = self.client.get_records().shard_iterator(&iterator).limit(1000).send().await.map_err(unavailable)?;
+                let got = out.records.as_ref().map_or(0, Vec::len);
+                for record in out.records.unwrap_or_default() {
+                    let Some(change) = record.dynamodb else { continue };
+                    let use_record = match (change.keys.and_then(table_item), change.new_image.and_then(table_item)) {
+                        (Some(keys), Some(image)) => UseRecord::from_image(&keys, &image),
+                        _ => None,
+                    };
+                    records.push(StreamRecord { sequence_number: change.sequence_number.unwrap_or_default(), use_record });
+                }
+                match out.next_shard_iterator {
+                    Some(next) if got > 0 => iterator = next,
+                    Some(next) => {
+                        self.iterators.insert(shard.clone(), next);
+                        break;
+                    }
+                    None => {
+                        self.finished.insert(shard.clone());
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(records)
+    }
+}
