@@ -156,8 +156,9 @@ fn openapi_describes_exactly_the_routes_of_the_route_table() {
 
 /// Every non-API event of `template.yaml` (schedules, the table's stream) belongs to a worker of
 /// the route module's list, and every worker has exactly its triggers in the template. A stream
-/// trigger is filtered to outbox inserts: every authenticated request writes a key item, so an
-/// unfiltered trigger would run the dispatcher on each of them.
+/// trigger is filtered, to outbox inserts (the dispatcher) or key-item modifications (the usage
+/// aggregator): every authenticated request writes a key item, so an unfiltered trigger would
+/// run the dispatcher on each of them. The aggregator's failures are never lost silently.
 #[test]
 fn template_schedules_and_streams_match_the_workers() {
     let t = template();
@@ -173,11 +174,26 @@ fn template_schedules_and_streams_match_the_workers() {
                 }
                 "DynamoDB" => {
                     let filters = format!("{:?}", props["FilterCriteria"]);
-                    assert!(
-                        filters.contains("INSERT") && filters.contains("OUTBOX#"),
-                        "{}: unfiltered stream",
-                        s(name)
-                    );
+                    let stream = if filters.contains("INSERT") && filters.contains("OUTBOX#") {
+                        "outbox stream"
+                    } else if filters.contains("MODIFY") && filters.contains("KEY#") && !filters.contains("INSERT") {
+                        // Counts must never be lost silently: a failing batch is split to find
+                        // the record, retried a bounded number of times, then kept on a queue.
+                        assert_eq!(props["BisectBatchOnFunctionError"].as_bool(), Some(true), "{}: no bisect", s(name));
+                        assert!(
+                            props["MaximumRetryAttempts"].as_i64().is_some_and(|n| (1..=10).contains(&n)),
+                            "{}: unbounded or no retries",
+                            s(name)
+                        );
+                        assert!(
+                            !props["DestinationConfig"]["OnFailure"]["Destination"].is_badvalue(),
+                            "{}: no on-failure destination",
+                            s(name)
+                        );
+                        "key stream"
+                    } else {
+                        panic!("{}: unfiltered stream ({filters})", s(name))
+                    };
                     assert!(
                         props["FunctionResponseTypes"]
                             .as_vec()
@@ -185,7 +201,7 @@ fn template_schedules_and_streams_match_the_workers() {
                         "{}: stream without ReportBatchItemFailures",
                         s(name)
                     );
-                    declared.insert((s(name).to_string(), "outbox stream".to_string()));
+                    declared.insert((s(name).to_string(), stream.to_string()));
                 }
                 other => panic!("{}: event type {other} is not one keyhive uses", s(name)),
             }
@@ -198,6 +214,7 @@ fn template_schedules_and_streams_match_the_workers() {
                 let trigger = match t {
                     Trigger::Schedule(rate) => format!("schedule {rate}"),
                     Trigger::OutboxStream => "outbox stream".to_string(),
+                    Trigger::KeyStream => "key stream".to_string(),
                 };
                 (w.resource.to_string(), trigger)
             })
@@ -465,6 +482,7 @@ fn table_partitions() -> BTreeMap<&'static str, String> {
         ("delivery_pk", delivery_pk("dlv_1")),
         ("attempts_pk", attempts_pk("whk_1")),
         ("requeues_pk", requeues_pk("whk_1")),
+        ("usage_pk", usage_pk(id)),
     ]
     .into()
 }
@@ -754,6 +772,16 @@ fn the_keys_role_is_denied_changing_the_audit_trail() {
         assert_eq!(reaches, ["authorizer", "keys"].contains(&access.role), "{} and key items", access.role);
     }
     assert!(like(AUDIT_PARTITIONS, &audit) && !like(AUDIT_PARTITIONS, &org_pk("org_1")));
+    // Usage is counted by the aggregator alone; the keys function reads it; nobody else sees it.
+    for access in ROLE_PARTITIONS {
+        let on_usage = effective(access, &usage_pk("AbCdEf123456"));
+        let expected: &[&str] = match access.role {
+            "usage-aggregator" => &[GET_ITEM, UPDATE_ITEM],
+            "keys" => &[GET_ITEM, QUERY],
+            _ => &[],
+        };
+        assert_eq!(on_usage, expected.iter().copied().collect(), "{} on usage", access.role);
+    }
 }
 
 /// The per-organization ceilings: the template's parameters have the configuration's defaults

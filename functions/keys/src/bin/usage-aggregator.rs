@@ -14,12 +14,7 @@ use std::time::Duration;
 /// The local loop: what the stream added since the last round, counted; a round that could not
 /// count everything keeps the rest for the next (as Lambda delivers a failed batch again).
 async fn local_loop(api: &keyhive::ApiState, every: Duration) -> Result<(), Error> {
-    let sdk = keyhive::aws::sdk_config(&api.config).await;
-    let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk);
-    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
-        streams = streams.endpoint_url(endpoint);
-    }
-    let client = aws_sdk_dynamodbstreams::Client::from_conf(streams.build());
+    let client = keys::usage::stream::local_streams_client(&api.config).await;
     let mut reader = None;
     let mut carried: Vec<StreamRecord> = Vec::new();
     loop {

@@ -70,6 +70,17 @@ pub struct StreamReader {
     finished: BTreeSet<String>,
 }
 
+/// A streams client for the local stack: DynamoDB Local serves the streams API on the table's
+/// endpoint (`AWS_ENDPOINT_URL_DYNAMODB`).
+pub async fn local_streams_client(config: &keyhive::config::Config) -> aws_sdk_dynamodbstreams::Client {
+    let sdk = keyhive::aws::sdk_config(config).await;
+    let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk);
+    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        streams = streams.endpoint_url(endpoint);
+    }
+    aws_sdk_dynamodbstreams::Client::from_conf(streams.build())
+}
+
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(err: E) -> StoreError {
     StoreError::Unavailable(Box::new(err))
 }

@@ -523,3 +523,91 @@ async fn concurrent_retries_with_one_idempotency_key_create_once_and_all_answer_
     let members = assert_envelope(&send(&api, Event::load("members-list.json").authorized_as(&admin)).await, 200);
     assert_eq!(members["data"].as_array().unwrap().len(), 1);
 }
+
+/// The usage routes on REST events: a fresh key's usage is zero-filled, bucket by bucket; the
+/// access report lists what it holds, all unused; another organization's key is a 404; a bad span
+/// is a 400 naming its field.
+#[tokio::test]
+async fn the_usage_routes_answer_from_rest_events() {
+    let api = stack_api().await;
+    let (_, admin) = admin(&api).await;
+    let created = assert_envelope(&send(&api, Event::load("keys-create.json").authorized_as(&admin)).await, 201);
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+
+    let usage = assert_envelope(&send(&api, Event::load("keys-usage.json").authorized_as(&admin).param("id", &id)).await, 200);
+    assert_eq!(usage["data"]["key_id"], id.as_str());
+    assert_eq!(usage["data"]["granularity"], "hour");
+    let series = usage["data"]["series"].as_array().unwrap();
+    assert_eq!(series.len(), 25, "the hour holding `from` to the hour holding now");
+    assert!(series.iter().all(|b| b["success"] == 0 && b["forbidden"] == 0 && b["start"].is_string()));
+    assert_eq!(usage["data"]["totals"], json!({"success": 0, "forbidden": 0, "rate_limited": 0, "unauthorized": 0}));
+    assert_eq!(usage["data"]["by_permission"], json!([]));
+
+    let own = assert_envelope(&send(&api, Event::load("keys-self-usage.json").authorized_as(&admin)).await, 200);
+    assert_eq!(own["data"]["key_id"], admin.key_id.as_str());
+    assert_eq!(own["data"]["granularity"], "minute");
+
+    let access = assert_envelope(&send(&api, Event::load("keys-access.json").authorized_as(&admin).param("id", &id)).await, 200);
+    assert_eq!(access["data"]["unused"], json!(["sandboxes:create", "sandboxes:read"]));
+    assert_eq!(access["data"]["suggested_permissions"], json!({}));
+    assert_eq!(access["data"]["permissions"][0], json!({"permission": "sandboxes:create", "granted": true, "last_used_at": null, "denied_count": 0}));
+
+    let listed = assert_envelope(&send(&api, Event::load("usage-list.json").authorized_as(&admin)).await, 200);
+    let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().filter_map(|k| k["key_id"].as_str()).collect();
+    assert!(ids.contains(&id.as_str()) && ids.contains(&admin.key_id.as_str()), "{ids:?}");
+    assert!(listed["meta"]["from"].is_string() && listed["meta"]["to"].is_string());
+
+    let (_, stranger) = admin(&api).await;
+    for event in ["keys-usage.json", "keys-access.json"] {
+        let foreign = send(&api, Event::load(event).authorized_as(&stranger).param("id", &id)).await;
+        assert_eq!(assert_envelope(&foreign, 404)["error"]["code"], "NOT_FOUND", "{event}");
+    }
+    let stranger_list = assert_envelope(&send(&api, Event::load("usage-list.json").authorized_as(&stranger)).await, 200);
+    assert!(!stranger_list["data"].as_array().unwrap().iter().any(|k| k["key_id"] == id.as_str()));
+
+    for (name, value, field) in [
+        ("granularity", "week", "granularity"),
+        ("from", "yesterday", "from"),
+        ("to", "2026-13-01T00:00:00Z", "to"),
+        ("from", "2099-01-01T00:00:00Z", "from"),
+        ("nope", "1", "nope"),
+    ] {
+        let bad = send(&api, Event::load("keys-usage.json").authorized_as(&admin).param("id", &id).query(name, value)).await;
+        let body = assert_envelope(&bad, 400);
+        assert_eq!(body["error"]["details"]["field"], field, "{name}={value}");
+    }
+    let too_long = send(
+        &api,
+        Event::load("keys-self-usage.json").authorized_as(&admin).query("from", "2026-01-01T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(assert_envelope(&too_long, 400)["error"]["details"]["field"], "from", "two days and more by minute");
+}
+
+/// The aggregator's Lambda event: a key item's stream record, read as one numbered use, and
+/// counted into that key's buckets once however often it is delivered.
+#[tokio::test]
+async fn the_aggregator_counts_a_stream_event_once() {
+    use keys::usage::stream::records_of_event;
+    let api = stack_api().await;
+    let key_id = keyhive::model::KeyId::generate();
+    let mut event = keyhive::testkit::event_json("usage-stream.json");
+    let change = &mut event["Records"][0]["dynamodb"];
+    change["Keys"]["PK"]["S"] = json!(keyhive::schema::key_pk(key_id.as_str()));
+    change["NewImage"]["key_id"]["S"] = json!(key_id.as_str());
+    let records = records_of_event(&event);
+    let record = records[0].use_record.clone().expect("a use");
+    assert_eq!((record.key_id.clone(), record.sequence), (key_id.clone(), 57));
+    for _ in 0..3 {
+        assert_eq!(keys::usage::count_batch(&api.store, &records).await, None);
+    }
+    let at = record.at;
+    let minute = keys::usage::Granularity::Minute.floor(at);
+    let buckets =
+        keys::usage::store::UsageStore::buckets(&api.store, &key_id, keys::usage::Granularity::Minute, minute, minute)
+            .await
+            .expect("buckets");
+    assert_eq!(buckets.len(), 1);
+    assert_eq!(buckets[0].1.counts, keys::usage::Counts { forbidden: 1, ..Default::default() });
+    assert_eq!(buckets[0].1.by_permission["shortLinks:create"].forbidden, 1);
+}

@@ -5,3 +5,4 @@ mod faults;
 mod handler;
 mod hardening;
 mod store;
+mod usage;
