@@ -6,4 +6,5 @@ mod keys;
 mod links;
 mod outage;
 mod sandboxes;
+mod usage;
 mod webhooks;

@@ -36,6 +36,7 @@ const ITERATIONS: usize = 400;
 const SANDBOX_ITERATIONS: usize = 50;
 const REDIRECT_ITERATIONS: usize = 50;
 const DELIVERY_ITERATIONS: usize = 9;
+const USAGE_ITERATIONS: usize = 7;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -253,6 +254,47 @@ async fn main() {
         event_to_delivery.push(delivered - committed);
     }
 
+    // A request to its count being readable, through the stack's aggregator loop (the local
+    // shape of the stream-triggered aggregator): a fresh key, so that each count is its own.
+    let mut usage_lag = Vec::new();
+    {
+        use keys::usage::store::UsageStore;
+        let (_, usage_key, usage_credential) = keyhive::bootstrap::bootstrap_org(
+            &base.store,
+            &api.config.key_prefix,
+            secret,
+            "bench usage",
+            Environment::Live,
+            keyhive::auth::Tier::Enterprise(100_000),
+        )
+        .await
+        .expect("bootstrap");
+        let mut usage_headers = http::HeaderMap::new();
+        usage_headers.insert("x-api-key", http::HeaderValue::from_str(usage_credential.reveal()).expect("ASCII key"));
+        let purpose = Some((keyhive::auth::permissions::Resource::ApiKeys, keyhive::auth::permissions::Action::Read));
+        for n in 1..=USAGE_ITERATIONS as u64 {
+            base.authenticate(&usage_headers, purpose).await.expect("authenticates");
+            let sent = Instant::now();
+            let day = keys::usage::Granularity::Day.floor(keyhive::model::now());
+            tokio::time::timeout(Duration::from_secs(20), async {
+                loop {
+                    let buckets = base
+                        .store
+                        .buckets(&usage_key.key_id, keys::usage::Granularity::Day, day - time::Duration::DAY, day)
+                        .await
+                        .expect("buckets");
+                    if buckets.iter().map(|(_, b)| b.counts.success).sum::<u64>() >= n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await
+            .expect("counted within 20 s (is the stack's aggregator running?)");
+            usage_lag.push(sent.elapsed());
+        }
+    }
+
     let report = json!({
         "round_trips_per_authenticated_request": authorizer_trips as f64 / ITERATIONS as f64,
         "authorizer_median_us": authorizer_median.as_micros() as u64,
@@ -268,6 +310,7 @@ async fn main() {
         "round_trips_per_head_redirect": head_trips as f64 / REDIRECT_ITERATIONS as f64,
         "round_trips_per_redirect_past_referrer_cap": full_day_trips as f64 / REDIRECT_ITERATIONS as f64,
         "event_to_delivery_ms_median": median(event_to_delivery).as_millis() as u64,
+        "usage_lag_ms_median": median(usage_lag).as_millis() as u64,
     });
     println!("{report}");
 }
