@@ -2,7 +2,9 @@
 library sam deploy uses), then cfn-lint on the result (a dependency cycle among the generated
 resources included), then what the transform generates that the source cannot show: one stage
 (the named one), one permission for API Gateway to invoke the authorizer, every function's own
-log group. make test runs it.
+log group, and each event source mapping's on-failure destination writable by its function's role
+(SAM grants that only when the event's DestinationConfig names the destination's Type). make test
+runs it.
 
 usage: check_template.py template.yaml
 """
@@ -54,6 +56,8 @@ def main(path):
             if not group:
                 failures.append(f"{name} logs to the default log group (no retention)")
 
+    failures.extend(unwritable_destinations(resources))
+
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(out, f, default=str)
         transformed = f.name
@@ -70,7 +74,44 @@ def main(path):
     if failures:
         sys.exit("check_template: " + "\n".join(failures))
     print(f"check_template: {len(resources)} resources after the transform, one stage, "
-          f"one authorizer invoke permission, every function with its own log group, cfn-lint clean")
+          f"one authorizer invoke permission, every function with its own log group, "
+          f"every on-failure destination writable, cfn-lint clean")
+
+
+# What a function's role needs to send a failed batch's record to each kind of destination.
+DESTINATION_ACTIONS = {"AWS::SQS::Queue": "sqs:SendMessage", "AWS::SNS::Topic": "sns:Publish"}
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def unwritable_destinations(resources):
+    """Event source mappings whose on-failure destination their function's role may not write:
+    Lambda would fail to record a batch it gives up on."""
+    failures = []
+    for name, r in resources.items():
+        if r["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        destination = r["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination is None:
+            continue
+        target = (destination.get("Fn::GetAtt") or [None])[0] if isinstance(destination, dict) else None
+        action = DESTINATION_ACTIONS.get(resources.get(target, {}).get("Type"))
+        if action is None:
+            failures.append(f"{name}: on-failure destination {destination} is not a queue or topic of the template")
+            continue
+        function = resources[r["Properties"]["FunctionName"]["Ref"]]
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        statements = [
+            s for p in role["Properties"].get("Policies", []) for s in _as_list(p["PolicyDocument"]["Statement"])
+        ]
+        if not any(
+            s["Effect"] == "Allow" and action in _as_list(s["Action"]) and _as_list(s["Resource"]) == [destination]
+            for s in statements
+        ):
+            failures.append(f"{name}: its function's role lacks {action} on {target} alone (DestinationConfig Type?)")
+    return failures
 
 
 if __name__ == "__main__":

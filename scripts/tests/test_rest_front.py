@@ -237,6 +237,23 @@ def test_project_template_routes_every_declared_event(template=PROJECT_TEMPLATE)
     assert "authorizer" in binaries or not any(r.authorizer for r in api.routes)
 
 
+def test_project_template_tells_own_usage_from_a_keys_usage(template=PROJECT_TEMPLATE):
+    """/v1/keys/self/usage (literal) and /v1/keys/{id}/usage are siblings' children: each path
+    reaches its own resource, authorized for GET, and other methods reach the public ANY."""
+    api = rf.load_api(template)
+    by_path = {(r.path, r.method): r for r in api.routes}
+    if ("/v1/keys/self/usage", "GET") not in by_path:
+        return  # a template without the usage routes (an older one given on the command line)
+    assert routed(api, "GET", "/v1/keys/self/usage") == ("/v1/keys/self/usage", "GET", "keys", {})
+    assert routed(api, "GET", "/v1/keys/k1/usage") == ("/v1/keys/{id}/usage", "GET", "keys", {"id": "k1"})
+    assert routed(api, "GET", "/v1/keys/k1/access") == ("/v1/keys/{id}/access", "GET", "keys", {"id": "k1"})
+    assert routed(api, "GET", "/v1/usage") == ("/v1/usage", "GET", "keys", {})
+    for path in ("/v1/keys/self/usage", "/v1/keys/{id}/usage", "/v1/keys/{id}/access", "/v1/usage"):
+        assert by_path[(path, "GET")].authorizer is not None, path
+        assert by_path[(path, "ANY")].authorizer is None, path
+    assert routed(api, "POST", "/v1/keys/self/usage")[:2] == ("/v1/keys/self/usage", "ANY")
+
+
 # --- events
 
 

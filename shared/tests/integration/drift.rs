@@ -571,6 +571,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
                 ("idempotency_pk", ALL),
                 ("audit_pk", APPEND),
                 ("outbox_pk", APPEND),
+                ("usage_pk", &[GET_ITEM, QUERY][..]),
             ],
         ),
         (
@@ -627,6 +628,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
                 ("audit_pk", APPEND),
             ],
         ),
+        ("usage-aggregator", vec![("usage_pk", &[GET_ITEM, UPDATE_ITEM][..])]),
     ]
     .into();
     let roles: BTreeMap<&str, &RoleAccess> = ROLE_PARTITIONS.iter().map(|r| (r.role, r)).collect();
