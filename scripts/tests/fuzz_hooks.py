@@ -33,6 +33,11 @@ response before the checks see it; each adjustment keeps the fuzzer testing the 
   the 404 a generated slug almost always finds. A stats range must run forward
   and span at most 366 days, and a numbered page may reach 2000 links deep: positive cases get a
   week up to today and a page within that depth.
+- Key usage: a span (`from`, `to`) must run forward and fit its granularity (a `minute` span at
+  most 24 hours), which no schema can state: positive cases get the last hour, up to now (an
+  absent `from` or `to` keeps its default, which fits too). A generated key id is almost never a
+  key's: every other positive usage or access read names the run's own key, so the 200 with real
+  counts is checked as well as the 404.
 - Webhooks: a valid URL must be one keyhive may call. Positive cases point at a receiver these
   hooks run on loopback (the fuzz stack is in local-development mode, which allows loopback); `["*"]` stands alone in an event list; `recover` reaches back at most 7 days. Created
   endpoints are deleted right after (`after_call`), so the 50-endpoint limit never refuses a valid
@@ -103,7 +108,8 @@ def _prepare():
     cursors = {}
     for _ in (1, 2):
         _call("POST", "/v1/webhooks", {"url": RECEIVER_URL, "events": ["*"]})
-    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains", "/v1/webhooks", "/v1/audit-log"):
+    # /v1/usage lists the run's key and the decoy (the organization's live keys).
+    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains", "/v1/webhooks", "/v1/audit-log", "/v1/usage"):
         cursor = _call("GET", path + "?limit=1")["meta"].get("next_cursor")
         if not cursor:
             raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
@@ -129,10 +135,16 @@ threading.Thread(target=_RECEIVER.serve_forever, daemon=True).start()
 RECEIVER_URL = "https://127.0.0.1:%d/hook" % _RECEIVER.server_address[1]
 
 DECOY_KEY_ID, CURSORS, REAL_SLUG = _prepare()
-LIST_FILTERS = ("created_by", "status", "actor", "action", "resource", "since")
+LIST_FILTERS = ("created_by", "status", "actor", "action", "resource", "since", "from", "to")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 TODAY = datetime.now(timezone.utc).date()
 MAX_PAGE_OFFSET = 2000
+USAGE_SPANS = ("/v1/keys/self/usage", "/v1/keys/{id}/usage", "/v1/usage")
+KEY_READS = ("/v1/keys/{id}/usage", "/v1/keys/{id}/access")
+
+
+def _rfc3339(at):
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_positive(case, location):
@@ -200,6 +212,18 @@ def before_call(ctx, case, kwargs):
             case.query["from"] = (TODAY - timedelta(days=7)).isoformat()
         if "to" in case.query:
             case.query["to"] = TODAY.isoformat()
+    # A usage span runs forward and fits every granularity (a minute span is at most 24 hours).
+    if case.query and case.path in USAGE_SPANS and _is_positive(case, "query"):
+        now = datetime.now(timezone.utc)
+        if "to" in case.query:
+            case.query["to"] = _rfc3339(now)
+        if "from" in case.query:
+            case.query["from"] = _rfc3339(now - timedelta(hours=1))
+    # Reading a key's usage changes nothing: half the positive reads name the run's own key (used
+    # all along), so the 200 and its counts are checked, not only the 404 a generated id finds.
+    if case.path in KEY_READS and case.path_parameters and _is_positive(case, "path"):
+        if hash(case.path_parameters.get("id")) % 2 == 0:
+            case.path_parameters["id"] = SELF_KEY_ID
     if case.query and case.path == "/short-link/list" and _is_positive(case, "query"):
         page, limit = case.query.get("page"), case.query.get("limit", 10)
         if isinstance(page, int) and isinstance(limit, int) and limit > 0 and page * limit > MAX_PAGE_OFFSET:
