@@ -10,6 +10,8 @@ pub mod cursor;
 pub mod dynamo;
 pub mod items;
 pub mod query;
+#[cfg(feature = "streams")]
+pub mod stream;
 pub mod transact;
 
 use crate::error::ApiError;

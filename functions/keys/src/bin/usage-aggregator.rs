@@ -5,7 +5,7 @@
 //! (`KEYHIVE_AGGREGATE_EVERY_MS` set, as `make dev` and the test stack do) the same code in a loop
 //! over DynamoDB Local's stream.
 
-use keys::usage::stream::{records_of_event, StreamReader, StreamRecord};
+use keyhive::store::stream::{local_streams_client, records_of_event, StreamReader, StreamRecord};
 use keys::usage::count_batch;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -14,7 +14,7 @@ use std::time::Duration;
 /// The local loop: what the stream added since the last round, counted; a round that could not
 /// count everything keeps the rest for the next (as Lambda delivers a failed batch again).
 async fn local_loop(api: &keyhive::ApiState, every: Duration) -> Result<(), Error> {
-    let client = keys::usage::stream::local_streams_client(&api.config).await;
+    let client = local_streams_client(&api.config).await;
     let mut reader = None;
     let mut carried: Vec<StreamRecord> = Vec::new();
     loop {

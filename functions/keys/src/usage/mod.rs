@@ -12,11 +12,11 @@
 pub mod record;
 pub mod report;
 pub mod store;
-pub mod stream;
 
 use futures_util::StreamExt;
 use keyhive::auth::permissions::{permission_name, Action, Resource};
 use keyhive::model::KeyId;
+use keyhive::store::stream::StreamRecord;
 use keyhive::store::StoreError;
 use std::collections::BTreeMap;
 use store::{UsageStore, MAX_BUCKETS_PER_WRITE};
@@ -217,16 +217,16 @@ pub async fn count_uses<S: UsageStore + ?Sized>(store: &S, records: &[UseRecord]
 /// Counts a batch of stream records. `None` when every use in it is counted; otherwise the
 /// sequence number of the first record of a key that could not be counted, from which the batch
 /// must be delivered again (Lambda's `ReportBatchItemFailures`; what was counted stays counted).
-pub async fn count_batch<S: UsageStore + ?Sized>(store: &S, records: &[stream::StreamRecord]) -> Option<String> {
-    let uses: Vec<UseRecord> = records.iter().filter_map(|r| r.use_record.clone()).collect();
+pub async fn count_batch<S: UsageStore + ?Sized>(store: &S, records: &[StreamRecord]) -> Option<String> {
+    let read: Vec<(&StreamRecord, Option<UseRecord>)> = records.iter().map(|r| (r, UseRecord::from_stream(r))).collect();
+    let uses: Vec<UseRecord> = read.iter().filter_map(|(_, u)| u.clone()).collect();
     let failed = count_uses(store, &uses).await;
     for (key_id, err) in &failed {
         tracing::warn!(key_id = %key_id, error = %keyhive::error::source_chain(err), "usage not counted; delivered again");
     }
-    records
-        .iter()
-        .find(|r| r.use_record.as_ref().is_some_and(|u| failed.iter().any(|(key_id, _)| *key_id == u.key_id)))
-        .map(|r| r.sequence_number.clone())
+    read.iter()
+        .find(|(_, u)| u.as_ref().is_some_and(|u| failed.iter().any(|(key_id, _)| *key_id == u.key_id)))
+        .map(|(r, _)| r.sequence_number.clone())
 }
 
 /// Counts one key's records past its counted sequence, in transactions of at most

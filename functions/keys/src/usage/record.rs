@@ -32,6 +32,11 @@ pub struct UseRecord {
 }
 
 impl UseRecord {
+    /// Reads a stream record: a key item's modification, with its new image.
+    pub fn from_stream(record: &keyhive::store::stream::StreamRecord) -> Option<UseRecord> {
+        UseRecord::from_image(&record.keys, record.new_image.as_ref()?)
+    }
+
     /// Reads a key item's new image. `None` for any other item, and for a key item no use has
     /// written yet.
     pub fn from_image(keys: &Item, image: &Item) -> Option<UseRecord> {

@@ -557,7 +557,7 @@ async fn the_usage_routes_answer_from_rest_events() {
     assert!(ids.contains(&id.as_str()) && ids.contains(&admin.key_id.as_str()), "{ids:?}");
     assert!(listed["meta"]["from"].is_string() && listed["meta"]["to"].is_string());
 
-    let (_, stranger) = admin(&api).await;
+    let (_, stranger) = crate::handler::admin(&api).await;
     for event in ["keys-usage.json", "keys-access.json"] {
         let foreign = send(&api, Event::load(event).authorized_as(&stranger).param("id", &id)).await;
         assert_eq!(assert_envelope(&foreign, 404)["error"]["code"], "NOT_FOUND", "{event}");
@@ -588,7 +588,7 @@ async fn the_usage_routes_answer_from_rest_events() {
 /// counted into that key's buckets once however often it is delivered.
 #[tokio::test]
 async fn the_aggregator_counts_a_stream_event_once() {
-    use keys::usage::stream::records_of_event;
+    use keyhive::store::stream::records_of_event;
     let api = stack_api().await;
     let key_id = keyhive::model::KeyId::generate();
     let mut event = keyhive::testkit::event_json("usage-stream.json");
@@ -596,7 +596,7 @@ async fn the_aggregator_counts_a_stream_event_once() {
     change["Keys"]["PK"]["S"] = json!(keyhive::schema::key_pk(key_id.as_str()));
     change["NewImage"]["key_id"]["S"] = json!(key_id.as_str());
     let records = records_of_event(&event);
-    let record = records[0].use_record.clone().expect("a use");
+    let record = keys::usage::UseRecord::from_stream(&records[0]).expect("a use");
     assert_eq!((record.key_id.clone(), record.sequence), (key_id.clone(), 57));
     for _ in 0..3 {
         assert_eq!(keys::usage::count_batch(&api.store, &records).await, None);

@@ -14,7 +14,8 @@ use keyhive::testkit::{api_key_headers, stack_api};
 use keyhive::ApiState;
 use keys::usage::report::Span;
 use keys::usage::store::UsageStore;
-use keys::usage::stream::{local_streams_client, StreamReader, StreamRecord};
+use keyhive::store::stream::{local_streams_client, StreamReader, StreamRecord};
+use keys::usage::UseRecord;
 use keys::usage::{count_batch, Counts, Granularity};
 use time::{Duration, OffsetDateTime};
 
@@ -103,7 +104,7 @@ async fn a_thousand_concurrent_requests_count_exactly_once_whatever_is_delivered
     assert!(outcomes.iter().all(|o| *o == "OK"), "every request authenticates: {outcomes:?}");
 
     let records = whole_stream(&api).await;
-    let uses = records.iter().filter(|r| r.use_record.as_ref().is_some_and(|u| u.key_id == key.key_id)).count();
+    let uses = records.iter().filter_map(UseRecord::from_stream).filter(|u| u.key_id == key.key_id).count();
     assert_eq!(uses, 1000, "one stream record per counted request");
 
     // Lambda's batches of 100, the third delivered twice (a retried batch).

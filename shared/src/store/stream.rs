@@ -1,20 +1,21 @@
-//! Where the aggregator's records come from: a Lambda stream event (in AWS; its `FilterCriteria`
-//! passes key-item modifications only), or DynamoDB Local's stream read with the streams API (the
-//! local loop of `make dev` and the test stack). Both become `StreamRecord`s, and from there the
-//! same code counts them.
+//! The table's stream as the aggregators read it: a Lambda stream event (in AWS, filtered by the
+//! event source mapping), or DynamoDB Local's stream read with the streams API (the local loops of
+//! `make dev` and the test stack). Both become `StreamRecord`s, and from there the same code
+//! counts them.
 
-use super::UseRecord;
+use crate::store::items::{item_from_event_json, Item};
+use crate::store::StoreError;
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
-use keyhive::store::items::{item_from_event_json, Item};
-use keyhive::store::StoreError;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One stream record: its position in the stream, and the use it records (`None` for a record
-/// that records none, such as a key renamed).
-#[derive(Debug, Clone)]
+/// One stream record: its position in the stream, what happened (`INSERT`, `MODIFY`, `REMOVE`),
+/// the item's key and its new image (none for a removal).
+#[derive(Debug, Clone, Default)]
 pub struct StreamRecord {
     pub sequence_number: String,
-    pub use_record: Option<UseRecord>,
+    pub event_name: String,
+    pub keys: Item,
+    pub new_image: Option<Item>,
 }
 
 /// The records of a Lambda DynamoDB stream event, in order.
@@ -24,13 +25,11 @@ pub fn records_of_event(payload: &serde_json::Value) -> Vec<StreamRecord> {
         .iter()
         .map(|record| {
             let change = &record["dynamodb"];
-            let use_record = match (item_from_event_json(&change["Keys"]), item_from_event_json(&change["NewImage"])) {
-                (Some(keys), Some(image)) => UseRecord::from_image(&keys, &image),
-                _ => None,
-            };
             StreamRecord {
                 sequence_number: change["SequenceNumber"].as_str().unwrap_or_default().to_string(),
-                use_record,
+                event_name: record["eventName"].as_str().unwrap_or_default().to_string(),
+                keys: item_from_event_json(&change["Keys"]).unwrap_or_default(),
+                new_image: item_from_event_json(&change["NewImage"]),
             }
         })
         .collect()
@@ -72,8 +71,8 @@ pub struct StreamReader {
 
 /// A streams client for the local stack: DynamoDB Local serves the streams API on the table's
 /// endpoint (`AWS_ENDPOINT_URL_DYNAMODB`).
-pub async fn local_streams_client(config: &keyhive::config::Config) -> aws_sdk_dynamodbstreams::Client {
-    let sdk = keyhive::aws::sdk_config(config).await;
+pub async fn local_streams_client(config: &crate::config::Config) -> aws_sdk_dynamodbstreams::Client {
+    let sdk = crate::aws::sdk_config(config).await;
     let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk);
     if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
         streams = streams.endpoint_url(endpoint);
@@ -171,12 +170,14 @@ impl StreamReader {
                 let out = self.client.get_records().shard_iterator(&iterator).limit(1000).send().await.map_err(unavailable)?;
                 let got = out.records.as_ref().map_or(0, Vec::len);
                 for record in out.records.unwrap_or_default() {
+                    let event_name = record.event_name.as_ref().map(|e| e.as_str().to_string()).unwrap_or_default();
                     let Some(change) = record.dynamodb else { continue };
-                    let use_record = match (change.keys.and_then(table_item), change.new_image.and_then(table_item)) {
-                        (Some(keys), Some(image)) => UseRecord::from_image(&keys, &image),
-                        _ => None,
-                    };
-                    records.push(StreamRecord { sequence_number: change.sequence_number.unwrap_or_default(), use_record });
+                    records.push(StreamRecord {
+                        sequence_number: change.sequence_number.unwrap_or_default(),
+                        event_name,
+                        keys: change.keys.and_then(table_item).unwrap_or_default(),
+                        new_image: change.new_image.and_then(table_item),
+                    });
                 }
                 match out.next_shard_iterator {
                     Some(next) if got > 0 => iterator = next,
