@@ -63,11 +63,20 @@ async fn a_keys_requests_show_in_its_usage_by_permission_and_its_access_report_n
     let report = &access["data"];
     assert_eq!(report["unused"], json!(["shortLinks:delete", "apiKeys:read"]));
     assert_eq!(report["suggested_permissions"], json!({"shortLinks": ["read"]}));
-    let denied: Vec<&Value> = report["permissions"].as_array().unwrap().iter().filter(|p| p["granted"] == false).collect();
-    assert_eq!(denied, vec![&json!({"permission": "shortLinks:create", "granted": false, "last_used_at": null, "denied_count": 2})]);
+    let denied: Vec<&Value> =
+        report["permissions"].as_array().unwrap().iter().filter(|p| p["granted"] == false).collect();
+    assert_eq!(
+        denied,
+        vec![&json!({"permission": "shortLinks:create", "granted": false, "last_used_at": null, "denied_count": 2})]
+    );
     // Least privilege in one step: the suggestion goes straight back.
     let narrowed = stack
-        .call(&admin, "PATCH", &format!("/v1/keys/{id}"), Some(&json!({"permissions": report["suggested_permissions"]})))
+        .call(
+            &admin,
+            "PATCH",
+            &format!("/v1/keys/{id}"),
+            Some(&json!({"permissions": report["suggested_permissions"]})),
+        )
         .await
         .envelope(200);
     assert_eq!(narrowed["data"]["permissions"], json!({"shortLinks": ["read"]}));
@@ -81,9 +90,12 @@ async fn a_keys_requests_show_in_its_usage_by_permission_and_its_access_report_n
             None => "/v1/usage?limit=100".to_string(),
         };
         let page = stack.call(&admin, "GET", &path, None).await.envelope(200);
-        let totals: Vec<u64> = page["data"].as_array().unwrap().iter().map(|k| {
-            k["totals"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum()
-        }).collect();
+        let totals: Vec<u64> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["totals"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum())
+            .collect();
         assert!(totals.windows(2).all(|w| w[0] >= w[1]), "most used first: {totals:?}");
         if let Some(entry) = page["data"].as_array().unwrap().iter().find(|k| k["key_id"] == id) {
             found = Some(entry.clone());
@@ -102,12 +114,21 @@ async fn usage_is_the_callers_own_and_a_bad_span_names_its_field() {
     let stack = Stack::from_env();
     let admin = Stack::admin_key();
     let admin_id = admin.split('.').next().unwrap().rsplit('_').next().unwrap().to_string();
-    let body = json!({"name": "test reader", "type": "bot", "environment": "test", "permissions": {"apiKeys": ["read"]}});
+    let body =
+        json!({"name": "test reader", "type": "bot", "environment": "test", "permissions": {"apiKeys": ["read"]}});
     let created = stack.call(&admin, "POST", "/v1/keys", Some(&body)).await.envelope(201);
     let test_key = created["data"]["key"].as_str().unwrap();
     // A test key reads no live key's usage, and lists test keys only.
-    for path in [format!("/v1/keys/{admin_id}/usage"), format!("/v1/keys/{admin_id}/access"), "/v1/keys/AAAAAAAAAAAA/usage".into()] {
-        assert_eq!(stack.call(test_key, "GET", &path, None).await.envelope(404)["error"]["code"], "NOT_FOUND", "{path}");
+    for path in [
+        format!("/v1/keys/{admin_id}/usage"),
+        format!("/v1/keys/{admin_id}/access"),
+        "/v1/keys/AAAAAAAAAAAA/usage".into(),
+    ] {
+        assert_eq!(
+            stack.call(test_key, "GET", &path, None).await.envelope(404)["error"]["code"],
+            "NOT_FOUND",
+            "{path}"
+        );
     }
     let listed = stack.call(test_key, "GET", "/v1/usage", None).await.envelope(200);
     assert!(listed["data"].as_array().unwrap().iter().all(|k| k["environment"] == "test"));

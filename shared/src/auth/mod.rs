@@ -15,8 +15,8 @@ pub use record::{CreatedBy, KeyRecord, Organization};
 
 use crate::auth::credential::MAX_CREDENTIAL_LEN;
 use crate::auth::permissions::{Action, Permissions, Resource};
-use crate::auth::usage::{Refusal, RefusalTally, UseEvent};
 use crate::auth::secrets::HashingSecret;
+use crate::auth::usage::{Refusal, RefusalTally, UseEvent};
 use crate::error::ApiError;
 use crate::model::{OrgId, UserId};
 use http::HeaderMap;
@@ -159,7 +159,11 @@ async fn verify(
     };
     let secret_matches = |record: &KeyRecord| current_secret(record) || rolled_out_secret(record);
     let event = UseEvent::Request { permission: purpose };
-    match store.touch_key(&credential.key_id, &presented, now, &event).await.map_err(|e| Refused::from(ApiError::from(e)))? {
+    match store
+        .touch_key(&credential.key_id, &presented, now, &event)
+        .await
+        .map_err(|e| Refused::from(ApiError::from(e)))?
+    {
         KeyUse::Counted { record, used, .. } => {
             if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {
                 return Err(known(ApiError::Unauthorized));

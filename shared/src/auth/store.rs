@@ -165,7 +165,9 @@ impl DynamoStore {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
-            .update_expression("SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now, #ev = :ev ADD #n :one REMOVE #pw")
+            .update_expression(
+                "SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now, #ev = :ev ADD #n :one REMOVE #pw",
+            )
             .condition_expression(
                 "attribute_exists(PK) AND attribute_not_exists(revoked_at) \
                  AND (attribute_not_exists(expires_epoch) OR expires_epoch > :epoch) \

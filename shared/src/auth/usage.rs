@@ -142,7 +142,10 @@ mod tests {
         for event in events {
             assert_eq!(UseEvent::parse(&event.encode()), Some(event.clone()), "{}", event.encode());
         }
-        assert_eq!(UseEvent::Request { permission: Some((Resource::ApiKeys, Action::Read)) }.encode(), "r apiKeys:read");
+        assert_eq!(
+            UseEvent::Request { permission: Some((Resource::ApiKeys, Action::Read)) }.encode(),
+            "r apiKeys:read"
+        );
         for bad in ["", "r nope:read", "r apiKeys", "x 1 2", "x a 1 2", "x 1 2 3 4", "q"] {
             assert_eq!(UseEvent::parse(bad), None, "{bad}");
         }

@@ -109,7 +109,8 @@ mod tests {
             item["l"],
             AttributeValue::L(vec![number_attr(1), AttributeValue::M(Item::from([("x".into(), string_attr("y"))]))])
         );
-        for bad in [json!({"PK": {"Q": "x"}}), json!({"PK": {"S": 1}}), json!({"PK": {"S": "a", "N": "1"}}), json!([])] {
+        for bad in [json!({"PK": {"Q": "x"}}), json!({"PK": {"S": 1}}), json!({"PK": {"S": "a", "N": "1"}}), json!([])]
+        {
             assert_eq!(item_from_event_json(&bad), None, "{bad}");
         }
     }

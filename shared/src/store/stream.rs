@@ -167,7 +167,14 @@ impl StreamReader {
             };
             // A shard's records up to where it stands now, page by page.
             loop {
-                let out = self.client.get_records().shard_iterator(&iterator).limit(1000).send().await.map_err(unavailable)?;
+                let out = self
+                    .client
+                    .get_records()
+                    .shard_iterator(&iterator)
+                    .limit(1000)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
                 let got = out.records.as_ref().map_or(0, Vec::len);
                 for record in out.records.unwrap_or_default() {
                     let event_name = record.event_name.as_ref().map(|e| e.as_str().to_string()).unwrap_or_default();

@@ -146,7 +146,8 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
             .all(|c| c.capacity_units.unwrap_or(0.0) == 0.0));
         assert_eq!(consumed.read_capacity_units.unwrap_or(0.0), 0.0);
     }
-    match store.touch_key(&record.key_id, &credential.hash(secret), keyhive::model::now(), &event).await.expect("touch") {
+    match store.touch_key(&record.key_id, &credential.hash(secret), keyhive::model::now(), &event).await.expect("touch")
+    {
         KeyUse::Counted { write_units, .. } => assert_eq!(write_units, Some(1.0)),
         other => panic!("{other:?}"),
     }

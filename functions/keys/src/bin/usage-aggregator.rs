@@ -27,7 +27,9 @@ async fn local_loop(api: &keyhive::ApiState, every: Duration) -> Result<(), Erro
         if let Some(reader) = reader.as_mut() {
             match reader.next_records().await {
                 Ok(records) => carried.extend(records),
-                Err(err) => tracing::warn!(error = %keyhive::error::source_chain(&err), "stream read failed; trying again next round"),
+                Err(err) => {
+                    tracing::warn!(error = %keyhive::error::source_chain(&err), "stream read failed; trying again next round")
+                }
             }
         }
         if !carried.is_empty() {

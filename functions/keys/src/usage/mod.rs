@@ -192,7 +192,9 @@ impl Delta {
                 }
             }
         }
-        if let record::Counted::Request { permission: Some((resource, action)), outcome: Outcome::Success } = &record.event {
+        if let record::Counted::Request { permission: Some((resource, action)), outcome: Outcome::Success } =
+            &record.event
+        {
             self.last_used.insert(permission_name(*resource, *action), record.at);
         }
         self.last_sequence = self.last_sequence.max(record.sequence);
@@ -218,7 +220,8 @@ pub async fn count_uses<S: UsageStore + ?Sized>(store: &S, records: &[UseRecord]
 /// sequence number of the first record of a key that could not be counted, from which the batch
 /// must be delivered again (Lambda's `ReportBatchItemFailures`; what was counted stays counted).
 pub async fn count_batch<S: UsageStore + ?Sized>(store: &S, records: &[StreamRecord]) -> Option<String> {
-    let read: Vec<(&StreamRecord, Option<UseRecord>)> = records.iter().map(|r| (r, UseRecord::from_stream(r))).collect();
+    let read: Vec<(&StreamRecord, Option<UseRecord>)> =
+        records.iter().map(|r| (r, UseRecord::from_stream(r))).collect();
     let uses: Vec<UseRecord> = read.iter().filter_map(|(_, u)| u.clone()).collect();
     let failed = count_uses(store, &uses).await;
     for (key_id, err) in &failed {

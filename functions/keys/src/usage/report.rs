@@ -140,8 +140,12 @@ pub async fn keys_by_use<S: UsageStore + ?Sized>(
         let buckets = store.buckets(&key.key_id, granularity, first, last).await?;
         Ok::<_, ApiError>((key, sum(&buckets).0))
     });
-    let mut found: Vec<(KeyRecord, Counts)> =
-        futures_util::stream::iter(reads).buffer_unordered(8).collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
+    let mut found: Vec<(KeyRecord, Counts)> = futures_util::stream::iter(reads)
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     found.sort_by(|(a, ca), (b, cb)| cb.total().cmp(&ca.total()).then_with(|| a.key_id.cmp(&b.key_id)));
     Ok(found)
 }

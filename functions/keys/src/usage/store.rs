@@ -169,7 +169,10 @@ impl UsageStore for DynamoStore {
                     ":from",
                     string_attr(schema::usage_bucket_sk(granularity.tag(), &rfc3339(from))),
                 )
-                .expression_attribute_values(":to", string_attr(schema::usage_bucket_sk(granularity.tag(), &rfc3339(to))))
+                .expression_attribute_values(
+                    ":to",
+                    string_attr(schema::usage_bucket_sk(granularity.tag(), &rfc3339(to))),
+                )
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await

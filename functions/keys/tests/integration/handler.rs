@@ -534,7 +534,8 @@ async fn the_usage_routes_answer_from_rest_events() {
     let created = assert_envelope(&send(&api, Event::load("keys-create.json").authorized_as(&admin)).await, 201);
     let id = created["data"]["id"].as_str().unwrap().to_string();
 
-    let usage = assert_envelope(&send(&api, Event::load("keys-usage.json").authorized_as(&admin).param("id", &id)).await, 200);
+    let usage =
+        assert_envelope(&send(&api, Event::load("keys-usage.json").authorized_as(&admin).param("id", &id)).await, 200);
     assert_eq!(usage["data"]["key_id"], id.as_str());
     assert_eq!(usage["data"]["granularity"], "hour");
     let series = usage["data"]["series"].as_array().unwrap();
@@ -547,10 +548,14 @@ async fn the_usage_routes_answer_from_rest_events() {
     assert_eq!(own["data"]["key_id"], admin.key_id.as_str());
     assert_eq!(own["data"]["granularity"], "minute");
 
-    let access = assert_envelope(&send(&api, Event::load("keys-access.json").authorized_as(&admin).param("id", &id)).await, 200);
+    let access =
+        assert_envelope(&send(&api, Event::load("keys-access.json").authorized_as(&admin).param("id", &id)).await, 200);
     assert_eq!(access["data"]["unused"], json!(["sandboxes:create", "sandboxes:read"]));
     assert_eq!(access["data"]["suggested_permissions"], json!({}));
-    assert_eq!(access["data"]["permissions"][0], json!({"permission": "sandboxes:create", "granted": true, "last_used_at": null, "denied_count": 0}));
+    assert_eq!(
+        access["data"]["permissions"][0],
+        json!({"permission": "sandboxes:create", "granted": true, "last_used_at": null, "denied_count": 0})
+    );
 
     let listed = assert_envelope(&send(&api, Event::load("usage-list.json").authorized_as(&admin)).await, 200);
     let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().filter_map(|k| k["key_id"].as_str()).collect();
@@ -562,7 +567,8 @@ async fn the_usage_routes_answer_from_rest_events() {
         let foreign = send(&api, Event::load(event).authorized_as(&stranger).param("id", &id)).await;
         assert_eq!(assert_envelope(&foreign, 404)["error"]["code"], "NOT_FOUND", "{event}");
     }
-    let stranger_list = assert_envelope(&send(&api, Event::load("usage-list.json").authorized_as(&stranger)).await, 200);
+    let stranger_list =
+        assert_envelope(&send(&api, Event::load("usage-list.json").authorized_as(&stranger)).await, 200);
     assert!(!stranger_list["data"].as_array().unwrap().iter().any(|k| k["key_id"] == id.as_str()));
 
     for (name, value, field) in [
@@ -572,15 +578,14 @@ async fn the_usage_routes_answer_from_rest_events() {
         ("from", "2099-01-01T00:00:00Z", "from"),
         ("nope", "1", "nope"),
     ] {
-        let bad = send(&api, Event::load("keys-usage.json").authorized_as(&admin).param("id", &id).query(name, value)).await;
+        let bad =
+            send(&api, Event::load("keys-usage.json").authorized_as(&admin).param("id", &id).query(name, value)).await;
         let body = assert_envelope(&bad, 400);
         assert_eq!(body["error"]["details"]["field"], field, "{name}={value}");
     }
-    let too_long = send(
-        &api,
-        Event::load("keys-self-usage.json").authorized_as(&admin).query("from", "2026-01-01T00:00:00Z"),
-    )
-    .await;
+    let too_long =
+        send(&api, Event::load("keys-self-usage.json").authorized_as(&admin).query("from", "2026-01-01T00:00:00Z"))
+            .await;
     assert_eq!(assert_envelope(&too_long, 400)["error"]["details"]["field"], "from", "two days and more by minute");
 }
 

@@ -10,11 +10,11 @@ use keyhive::auth::{authenticate, read_credential, Credential, KeyRecord, Tier};
 use keyhive::model::now;
 use keyhive::schema::{self, table_definition};
 use keyhive::store::dynamo::{ensure_table, DynamoStore};
+use keyhive::store::stream::{local_streams_client, StreamReader, StreamRecord};
 use keyhive::testkit::{api_key_headers, stack_api};
 use keyhive::ApiState;
 use keys::usage::report::Span;
 use keys::usage::store::UsageStore;
-use keyhive::store::stream::{local_streams_client, StreamReader, StreamRecord};
 use keys::usage::UseRecord;
 use keys::usage::{count_batch, Counts, Granularity};
 use time::{Duration, OffsetDateTime};
@@ -57,7 +57,12 @@ async fn own_table() -> (ApiState, String, Credential, KeyRecord) {
     (api, name, credential, record)
 }
 
-async fn request(api: &ApiState, credential: &Credential, at: OffsetDateTime, purpose: (Resource, Action)) -> &'static str {
+async fn request(
+    api: &ApiState,
+    credential: &Credential,
+    at: OffsetDateTime,
+    purpose: (Resource, Action),
+) -> &'static str {
     let secret = api.hashing_secret().await.expect("secret");
     let parsed = read_credential(&api_key_headers(credential.reveal()), &api.config.key_prefix).expect("well-formed");
     match authenticate(&api.store, secret, &parsed, at, Some(purpose), &api.refusals).await {
@@ -94,7 +99,8 @@ async fn a_thousand_concurrent_requests_count_exactly_once_whatever_is_delivered
     // 600 permitted (shortLinks:read), 400 refused for the want of shortLinks:create.
     let outcomes: Vec<&str> = futures_util::stream::iter(0..1000)
         .map(|n| {
-            let purpose = if n % 5 < 3 { (Resource::ShortLinks, Action::Read) } else { (Resource::ShortLinks, Action::Create) };
+            let purpose =
+                if n % 5 < 3 { (Resource::ShortLinks, Action::Read) } else { (Resource::ShortLinks, Action::Create) };
             let (api, credential) = (&api, &credential);
             async move { request(api, credential, at, purpose).await }
         })
@@ -128,9 +134,15 @@ async fn a_thousand_concurrent_requests_count_exactly_once_whatever_is_delivered
     let span = Span::new(Some(at - Duration::HOUR), None, Some(Granularity::Hour), now()).unwrap();
     let usage = keys::usage::report::key_usage(&api.store, &key, span).await.expect("usage");
     assert_eq!(usage["by_permission"][0]["permission"], "shortLinks:create");
-    assert_eq!((usage["by_permission"][0]["success"].as_u64(), usage["by_permission"][0]["forbidden"].as_u64()), (Some(0), Some(400)));
+    assert_eq!(
+        (usage["by_permission"][0]["success"].as_u64(), usage["by_permission"][0]["forbidden"].as_u64()),
+        (Some(0), Some(400))
+    );
     assert_eq!(usage["by_permission"][1]["permission"], "shortLinks:read");
-    assert_eq!((usage["by_permission"][1]["success"].as_u64(), usage["by_permission"][1]["forbidden"].as_u64()), (Some(600), Some(0)));
+    assert_eq!(
+        (usage["by_permission"][1]["success"].as_u64(), usage["by_permission"][1]["forbidden"].as_u64()),
+        (Some(600), Some(0))
+    );
     drop_table(&api, &table).await;
 }
 
@@ -147,8 +159,11 @@ async fn refusals_are_tallied_per_instance_and_written_once_a_minute() {
     );
     let minute = OffsetDateTime::from_unix_timestamp(now().unix_timestamp().div_euclid(60) * 60).unwrap();
     let text = credential.reveal();
-    let wrong = Credential::parse(&format!("{}{}", &text[..text.len() - 4], if text.ends_with("AAAA") { "EEEE" } else { "AAAA" }), &api.config.key_prefix)
-        .expect("well-formed");
+    let wrong = Credential::parse(
+        &format!("{}{}", &text[..text.len() - 4], if text.ends_with("AAAA") { "EEEE" } else { "AAAA" }),
+        &api.config.key_prefix,
+    )
+    .expect("well-formed");
     let secret = counted.hashing_secret().await.expect("secret");
     for _ in 0..30 {
         let refused = authenticate(&counted.store, secret, &wrong, minute, None, &counted.refusals).await;
