@@ -46,7 +46,7 @@ bash "$ROOT/scripts/docs.sh" || log "the API reference was not rendered (/docs a
 
 start_sweep "$DEV/sweep.log"
 start_dispatcher "$DEV/dispatcher.log"
-start_aggregator "$DEV/aggregator.log"
+start_aggregators "$DEV"
 
 WATCH_PORT="${WATCH_PORT:-$(free_port)}"
 cargo lambda watch --quiet --disable-cors --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --env-file "$DEV/watch.env" &

@@ -2,8 +2,9 @@
 library sam deploy uses), then cfn-lint on the result (a dependency cycle among the generated
 resources included), then what the transform generates that the source cannot show: one stage
 (the named one), one permission for API Gateway to invoke the authorizer, every function's own
-log group, and each event source mapping's on-failure destination writable by its function's role
-(SAM grants that only when the event's DestinationConfig names the destination's Type). make test
+log group, each event source mapping's on-failure destination writable by its function's role
+(SAM grants that only when the event's DestinationConfig names the destination's Type), and a web
+ACL association (the optional PublicRateLimit one) made only after the stage it names. make test
 runs it.
 
 usage: check_template.py template.yaml
@@ -57,6 +58,7 @@ def main(path):
                 failures.append(f"{name} logs to the default log group (no retention)")
 
     failures.extend(unwritable_destinations(resources))
+    failures.extend(associations_before_their_stage(resources))
 
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(out, f, default=str)
@@ -75,7 +77,7 @@ def main(path):
         sys.exit("check_template: " + "\n".join(failures))
     print(f"check_template: {len(resources)} resources after the transform, one stage, "
           f"one authorizer invoke permission, every function with its own log group, "
-          f"every on-failure destination writable, cfn-lint clean")
+          f"every on-failure destination writable, web ACLs associated after the stage, cfn-lint clean")
 
 
 # What a function's role needs to send a failed batch's record to each kind of destination.
@@ -111,6 +113,20 @@ def unwritable_destinations(resources):
             for s in statements
         ):
             failures.append(f"{name}: its function's role lacks {action} on {target} alone (DestinationConfig Type?)")
+    return failures
+
+
+def associations_before_their_stage(resources):
+    """A web ACL association names the stage by its ARN, which is no reference: without a
+    DependsOn on the stage SAM generates, CloudFormation may associate before the stage exists."""
+    failures = []
+    for name, r in resources.items():
+        if r["Type"] != "AWS::WAFv2::WebACLAssociation":
+            continue
+        after = _as_list(r.get("DependsOn", []))
+        if not any(resources.get(d, {}).get("Type") == "AWS::ApiGateway::Stage" for d in after):
+            stages = [n for n, s in resources.items() if s["Type"] == "AWS::ApiGateway::Stage"]
+            failures.append(f"{name}: DependsOn {after} names no stage (the generated one: {stages})")
     return failures
 
 

@@ -146,12 +146,15 @@ start_dispatcher() {
   log "webhook dispatcher running (pid $!)"
 }
 
-# start_aggregator LOGFILE: the usage aggregator, the same code as the Lambda on the table's
-# stream, in a loop (every 300 ms) over DynamoDB Local's stream.
-start_aggregator() {
-  KEYHIVE_AGGREGATE_EVERY_MS=300 "$ROOT/target/debug/usage-aggregator" >"$1" 2>&1 &
-  STARTED_PIDS+=("$!")
-  log "usage aggregator running (pid $!)"
+# start_aggregators DIR: the usage and click aggregators, the same code as the Lambdas on the
+# table's stream, each in a loop (every 300 ms) over DynamoDB Local's stream; logs in DIR.
+start_aggregators() {
+  local name
+  for name in usage-aggregator click-aggregator; do
+    KEYHIVE_AGGREGATE_EVERY_MS=300 "$ROOT/target/debug/$name" >"$1/$name.log" 2>&1 &
+    STARTED_PIDS+=("$!")
+    log "$name running (pid $!)"
+  done
 }
 
 # start_dns PORT RECORDS_FILE LOGFILE: the loopback DNS server that custom-domain verification
@@ -206,7 +209,7 @@ start_private_stack() {
 
   start_sweep "$run/sweep.log"
   start_dispatcher "$run/dispatcher.log"
-  start_aggregator "$run/aggregator.log"
+  start_aggregators "$run"
 
   # watch's own permissive CORS off: the functions apply keyhive's rule, as in AWS.
   cargo lambda watch --ignore-changes --disable-cors --invoke-address 127.0.0.1 --invoke-port "$api_port" \

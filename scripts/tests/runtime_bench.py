@@ -163,6 +163,11 @@ def main():
     init, rss = measure(os.path.join(bindir, "usage-aggregator"), stream, 7, 20, env)
     report["init_ms_median"]["usage-aggregator"] = init
     report["peak_rss_mb"]["usage-aggregator"] = rss
+    # The click aggregator, on a slug item's stream record (a click), the same way.
+    clicks = json.load(open("events/clicks-stream.json"))
+    init, rss = measure(os.path.join(bindir, "click-aggregator"), clicks, 7, 20, env)
+    report["init_ms_median"]["click-aggregator"] = init
+    report["peak_rss_mb"]["click-aggregator"] = rss
     init, rss = measure(os.path.join(bindir, "hello-lambda"), events, 7, 1000, env)
     report["hello_init_ms_median"] = init
     report["hello_peak_rss_mb"] = rss

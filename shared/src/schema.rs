@@ -20,8 +20,8 @@
 //! | 12 | an org+env's sandboxes, newest first      | `GSI1PK=ORG#<org>#<env>#SANDBOXES`, `GSI1SK=<created_at>#<id>` | Query GSI1, descending, status as a filter |
 //! | 13 | running sandboxes by deadline (sweep)     | `GSI2PK=RUNNING#<org>#<env>`, `GSI2SK=<expires_at>#<id>`, only while running (sparse) | Query GSI2 `<= now` per tenant; Scan GSI2 for the sweep |
 //! | 14 | an org+env's running-sandbox count (quota) | `PK=QUOTA#SBX#<org>#<env>`, `SK=COUNT`, attribute `running` | conditional ADD in the change's transaction |
-//! | 15 | a short link by id, and its clicks per UTC day | `PK=LINK#<link_id>`, `SK=LINK` / `SK=DAY#<yyyy-mm-dd>` | Get/TransactWrite; Query (link and days); one `UpdateItem ADD` per click |
-//! | 16 | a slug on a domain (claim, the redirect's one read, and a deleted link's 90-day reservation for its organization and environment) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Update in the link's transaction (free, reservation expired, or the caller's own); GetItem |
+//! | 15 | a short link by id | `PK=LINK#<link_id>`, `SK=LINK` | Get/TransactWrite |
+//! | 16 | a slug on a domain (claim, the redirect's one write: its click totals and click sequence, and a deleted link's 90-day reservation for its organization and environment) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Update in the link's transaction (free, reservation expired, or the caller's own); one conditional `UpdateItem` per counted redirect (`ALL_NEW`); GetItem for a `HEAD` and a link's totals |
 //! | 17 | an org+env's links, newest first          | `GSI1PK=ORG#<org>#<env>#LINKS`, `GSI1SK=<created_at>#<id>`   | Query GSI1, descending |
 //! | 18 | an org+env's key, link, domain, webhook endpoint count (ceilings) | `PK=QUOTA#KEY\|LINK\|DOM\|WHK#<org>#<env>`, `SK=COUNT`, attribute `count` | conditional ADD in the creating transaction, ADD -1 in the deleting one |
 //! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |
@@ -33,6 +33,7 @@
 //! | 25 | deliveries due (pending, by organization, then next attempt) | `GSI2PK=DUE#<shard 0..3>`, `GSI2SK=<org>#<next_at>#<delivery_id>`, only while pending (sparse) | Query GSI2: the next organization (Limit 1), then its entries `<= now`, organization by organization |
 //! | 26 | an endpoint's delivery attempts, newest first (30 days) | `PK=WHK#<endpoint_id>#ATTEMPTS`, `SK=<time>#<attempt_id>` | Put with the attempt's outcome; Query descending |
 //! | 27 | an endpoint's re-sends in one UTC hour (bounded) | `PK=WHK#<endpoint_id>#REQUEUES`, `SK=<yyyy-mm-ddThh>`, attribute `count`, TTL | conditional ADD in each re-send's transaction |
+//! | 30 | a link's clicks per UTC day (referrers, countries; TTL 400 days), and the last click sequence counted | `PK=STATS#<link_id>`, `SK=DAY#<yyyy-mm-dd>` / `SK=SEQ` | the click aggregator's transaction (ADD); Query a range; deleted with the link |
 //! | 28 | a key's usage per minute, hour and day, by outcome and permission (TTL: 7, 90, 400 days) | `PK=USAGE#<key_id>`, `SK=M\|H\|D#<bucket start>` | the usage aggregator's transaction (ADD); Query a span |
 //! | 29 | a key's aggregated use sequence and each permission's last use | `PK=USAGE#<key_id>`, `SK=ACCESS` | conditional Update in the same transaction; GetItem |
 
@@ -144,11 +145,17 @@ pub fn link_pk(link_id: &str) -> String {
     format!("LINK#{link_id}")
 }
 pub const LINK_SK: &str = "LINK";
+/// A link's click statistics: one item per UTC day, and the click sequence counted (`SEQ`),
+/// written by the click aggregator alone.
+pub fn stats_pk(link_id: &str) -> String {
+    format!("STATS#{link_id}")
+}
 pub const LINK_DAY_SK_PREFIX: &str = "DAY#";
 /// One UTC day's click counters of a link (`date` is `yyyy-mm-dd`, which sorts as it compares).
 pub fn link_day_sk(date: &str) -> String {
     format!("{LINK_DAY_SK_PREFIX}{date}")
 }
+pub const STATS_SEQUENCE_SK: &str = "SEQ";
 /// The deployment's own link domain in slug keys: custom domains are host names, which never
 /// contain `@`, so changing the link domain setting never orphans a link.
 pub const OWN_LINK_DOMAIN: &str = "@";
@@ -364,19 +371,23 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
     },
     RoleAccess {
         role: "links",
-        owns: &[ItemGrant {
-            actions: ITEM_ACTIONS,
-            partitions: &[
-                "LINK#*",
-                "SLUG#*",
-                "DOM#*",
-                "HOST#*",
-                "ORG#*#HOST#*",
-                "QUOTA#LINK#*",
-                "QUOTA#DOM#*",
-                "IDEM#*",
-            ],
-        }],
+        owns: &[
+            ItemGrant {
+                actions: ITEM_ACTIONS,
+                partitions: &[
+                    "LINK#*",
+                    "SLUG#*",
+                    "DOM#*",
+                    "HOST#*",
+                    "ORG#*#HOST#*",
+                    "QUOTA#LINK#*",
+                    "QUOTA#DOM#*",
+                    "IDEM#*",
+                ],
+            },
+            // Its links' click statistics, read only (the click aggregator writes them).
+            ItemGrant { actions: &[GET_ITEM, QUERY], partitions: &["STATS#*"] },
+        ],
         appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
         denies: &[],
         indexes: &[IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#LINKS", "ORG#*#DOMAINS"] }],
@@ -414,6 +425,15 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
     RoleAccess {
         role: "usage-aggregator",
         owns: &[ItemGrant { actions: &[GET_ITEM, UPDATE_ITEM], partitions: &["USAGE#*"] }],
+        appends: &[],
+        denies: &[],
+        indexes: &[],
+    },
+    // Counts clicks from the table's stream into the links' statistics, and deletes a deleted
+    // link's statistics.
+    RoleAccess {
+        role: "click-aggregator",
+        owns: &[ItemGrant { actions: &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, QUERY], partitions: &["STATS#*"] }],
         appends: &[],
         denies: &[],
         indexes: &[],

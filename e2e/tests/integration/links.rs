@@ -74,7 +74,17 @@ async fn a_new_user_shortens_follows_counts_and_retires_links() {
 
     let got = stack.call(&key, "GET", &format!("/short-link/{id}"), None).await.envelope(200);
     assert_eq!((got["data"]["clicks"].as_i64(), got["data"]["bot_clicks"].as_i64()), (Some(1), Some(1)));
-    let stats = stack.call(&key, "GET", &format!("/short-link/{id}/stats"), None).await.envelope(200);
+    // Statistics come from the table's stream (the stack's click aggregator loop): within seconds.
+    let mut stats = serde_json::Value::Null;
+    for _ in 0..150 {
+        stats = stack.call(&key, "GET", &format!("/short-link/{id}/stats"), None).await.envelope(200);
+        if stats["data"]["clicks"] == 1 && stats["data"]["bot_clicks"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!((stats["data"]["clicks"].as_i64(), stats["data"]["bot_clicks"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(stats["data"]["by_day"].as_array().map(Vec::len), Some(1));
     assert_eq!(stats["data"]["top_referrers"], json!([{"host": "news.example.org", "clicks": 1}]));
     assert_eq!(stats["data"]["top_countries"], json!([{"country": "unknown", "clicks": 1}]));
 

@@ -4,6 +4,7 @@
 //! read by `input`, the change made by `rules`, the answer built here (link listings in `pages`).
 //! The store is in `store`, the records and value rules in `model`, TXT lookups in `dns`.
 
+pub mod clicks;
 pub mod dns;
 pub mod input;
 pub mod model;
@@ -112,7 +113,7 @@ async fn update_link(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiE
 async fn delete_link(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let change = call.change()?;
     let link = rules::visible_link(&api.store, &change, &input::link_id(call)?).await?;
-    let clicks = api.store.clicks(&link.id).await?;
+    let clicks = api.store.clicks(&link).await?;
     rules::delete_link(&api.store, &change, &link).await?;
     Ok(Reply::ok(link.to_json(&input::link_base(api, &call.request), clicks)))
 }
@@ -175,6 +176,6 @@ async fn delete_domain(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, Ap
 }
 
 async fn link_reply(api: &ApiState, call: &Call<LinksOp>, link: &Link) -> Result<Reply, ApiError> {
-    let clicks = api.store.clicks(&link.id).await?;
+    let clicks = api.store.clicks(link).await?;
     Ok(Reply::ok(link.to_json(&input::link_base(api, &call.request), clicks)))
 }

@@ -294,35 +294,25 @@ pub struct Clicks {
     pub bot_clicks: i64,
 }
 
-/// What a redirect reads: the slug's item, kept in step with its link.
+/// What a `HEAD` reads: the slug's item, kept in step with its link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlugTarget {
-    /// Where the slug lives: its domain (`None`: the deployment's own) and the slug as asked.
-    pub domain: Option<Hostname>,
-    pub slug: Slug,
     pub link_id: LinkId,
     pub destination: Destination,
     pub expires_at: Option<OffsetDateTime>,
-    /// The last UTC day the link's referrer hosts reached `MAX_REFERRERS_PER_DAY`, and those
-    /// hosts: a click that day learns from this read, not from a refused write, whether its host
-    /// has a counter or counts under `OTHER_REFERRER`.
-    pub full_referrers: Option<FullReferrerDay>,
 }
 
-/// A UTC day (`yyyy-mm-dd`) whose referrer hosts are full, and the `referrer_tag`s of the hosts it
-/// counts by name.
+/// What a counted redirect found: its one write counted the click, or counted nothing.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FullReferrerDay {
-    pub date: String,
-    pub host_tags: Vec<String>,
-}
-
-/// A referrer host as the slug's item remembers it: 16 hex digits of its SHA-256. The slug's item
-/// is read by every redirect and billed by its whole size, so it keeps under 1 KB of tags rather
-/// than up to 3 KB of names.
-pub fn referrer_tag(host: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(host.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+pub enum Visit {
+    /// Counted; `write_units` is what the write consumed (when the store says).
+    Followed {
+        destination: Destination,
+        write_units: Option<f64>,
+    },
+    /// No link has the slug (never had, or deleted: a reservation).
+    Missing,
+    Expired,
 }
 
 /// A custom link domain of an organization and environment.
@@ -370,8 +360,8 @@ pub enum Visitor {
     Bot,
 }
 
-/// Referrer hosts recorded per link and UTC day; later new hosts count under `OTHER_REFERRER`,
-/// so a day's counters stay one small item whatever visitors send.
+/// Referrer hosts recorded by name per link and UTC day; later new hosts count under
+/// `OTHER_REFERRER`, so a day's counters stay one small item whatever visitors send.
 pub const MAX_REFERRERS_PER_DAY: usize = 50;
 /// Longer referrer hosts count as `(direct)`: a day's item stays a few KB.
 pub const MAX_REFERRER_HOST_LENGTH: usize = 64;
@@ -533,15 +523,6 @@ mod tests {
             assert!(Hostname::parse(bad).is_none(), "{bad}");
         }
         assert_eq!(Hostname::from_host_header("Go.Example.com:8443").unwrap().as_str(), "go.example.com");
-    }
-
-    #[test]
-    fn referrer_tags_are_short_stable_and_distinct() {
-        assert_eq!(referrer_tag("news.example"), referrer_tag("news.example"));
-        assert_ne!(referrer_tag("news.example"), referrer_tag("news.example.org"));
-        assert_eq!(referrer_tag(&"x".repeat(64)).len(), 16);
-        // SHA-256("abc") begins ba7816bf8f01cfea.
-        assert_eq!(referrer_tag("abc"), "ba7816bf8f01cfea");
     }
 
     #[test]

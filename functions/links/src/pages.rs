@@ -35,8 +35,7 @@ pub async fn link_page(api: &ApiState, tenant: &Tenant, list: &ListRequest, base
         PageStart::PastTheEnd => return Ok(past_the_end(list, store.link_count(tenant).await?)),
     };
     let page = store.list_links(tenant, start.as_ref(), list.limit).await?;
-    let ids: Vec<_> = page.items.iter().map(|l| l.id.clone()).collect();
-    let clicks = store.clicks_of(&ids).await?;
+    let clicks = store.clicks_of(&page.items).await?;
     let total = store.link_count(tenant).await?;
     let data: Vec<Value> =
         page.items.iter().map(|l| l.to_json(base, clicks.get(&l.id).copied().unwrap_or_default())).collect();

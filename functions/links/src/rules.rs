@@ -5,7 +5,7 @@
 
 use crate::dns::TxtLookup;
 use crate::model::{
-    DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, Title, Visitor, SLUG_RESERVATION,
+    DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, Title, Visit, Visitor, SLUG_RESERVATION,
 };
 use crate::store::{LinkStore, SlugClaim};
 use keyhive::change::{AuditAction, Change, EventType};
@@ -165,7 +165,8 @@ pub async fn delete_link<S: LinkStore + ?Sized>(store: &S, change: &Change, link
 }
 
 /// Where a slug sends its visitor: 404 when unknown, 410 when expired. A counted visit
-/// (`visitor` given: a `GET`) writes one click; a `HEAD` reads only.
+/// (`visitor` given: a `GET`) is one write that counts the click and answers the destination;
+/// a `HEAD` reads only.
 pub async fn redirect<S: LinkStore + ?Sized>(
     store: &S,
     domain: Option<&Hostname>,
@@ -173,14 +174,21 @@ pub async fn redirect<S: LinkStore + ?Sized>(
     visitor: Option<&Visitor>,
     now: OffsetDateTime,
 ) -> Result<Destination, ApiError> {
-    let target = store.resolve_slug(domain, slug).await?.ok_or(ApiError::NotFound("short link"))?;
-    if target.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::Gone("this short link has expired".into()));
+    let gone = || ApiError::Gone("this short link has expired".into());
+    match visitor {
+        Some(visitor) => match store.visit(domain, slug, visitor, now).await? {
+            Visit::Followed { destination, .. } => Ok(destination),
+            Visit::Missing => Err(ApiError::NotFound("short link")),
+            Visit::Expired => Err(gone()),
+        },
+        None => {
+            let target = store.resolve_slug(domain, slug).await?.ok_or(ApiError::NotFound("short link"))?;
+            if target.expires_at.is_some_and(|at| at <= now) {
+                return Err(gone());
+            }
+            Ok(target.destination)
+        }
     }
-    if let Some(visitor) = visitor {
-        store.count_click(&target, now, visitor).await?;
-    }
-    Ok(target.destination)
 }
 
 /// The longest stats range a request may ask for.

@@ -299,6 +299,9 @@ pub enum Trigger {
     OutboxStream,
     /// The table's stream, filtered to modifications of key items (`DynamoDB` event).
     KeyStream,
+    /// The table's stream, filtered to modifications of slug items (redirects) and removals of
+    /// link items (`DynamoDB` event).
+    ClickStream,
 }
 
 /// A non-HTTP binary (a sweep, a dispatcher): its template resource and what starts it. The drift
@@ -328,6 +331,8 @@ pub static WORKERS: &[Worker] = &[
     },
     // Every counted request and refusal tally, from the key items' stream records.
     Worker { resource: "UsageAggregatorFunction", binary: "usage-aggregator", triggers: &[Trigger::KeyStream] },
+    // Every counted redirect, from the slug items' stream records, into the link's statistics.
+    Worker { resource: "ClickAggregatorFunction", binary: "click-aggregator", triggers: &[Trigger::ClickStream] },
 ];
 
 /// A path's parameters, by the names its pattern gives them.

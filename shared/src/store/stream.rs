@@ -202,3 +202,43 @@ impl StreamReader {
         Ok(records)
     }
 }
+
+/// The aggregators' local loop: what the table's stream added since the last round, handed to
+/// `count`, which answers the sequence number to deliver again from (as Lambda delivers a failed
+/// batch again, from its first failed record), or `None`. Runs until the process ends.
+pub async fn follow_locally<F, Fut>(
+    config: &crate::config::Config,
+    table: &crate::store::dynamo::DynamoStore,
+    every: std::time::Duration,
+    count: F,
+) where
+    F: Fn(Vec<StreamRecord>) -> Fut,
+    Fut: std::future::Future<Output = (Vec<StreamRecord>, Option<String>)>,
+{
+    let client = local_streams_client(config).await;
+    let mut reader = None;
+    let mut carried: Vec<StreamRecord> = Vec::new();
+    loop {
+        if reader.is_none() {
+            match StreamReader::stream_of(table.client(), table.table()).await {
+                Ok(arn) => reader = Some(StreamReader::new(client.clone(), arn)),
+                Err(err) => tracing::warn!(error = %crate::error::source_chain(&err), "no stream yet"),
+            }
+        }
+        if let Some(reader) = reader.as_mut() {
+            match reader.next_records().await {
+                Ok(records) => carried.extend(records),
+                Err(err) => {
+                    tracing::warn!(error = %crate::error::source_chain(&err), "stream read failed; trying again next round")
+                }
+            }
+        }
+        if !carried.is_empty() {
+            let (records, resume) = count(std::mem::take(&mut carried)).await;
+            if let Some(sequence) = resume {
+                carried = records.into_iter().skip_while(|r| r.sequence_number != sequence).collect();
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}

@@ -176,7 +176,8 @@ fn template_schedules_and_streams_match_the_workers() {
                     let filters = format!("{:?}", props["FilterCriteria"]);
                     let stream = if filters.contains("INSERT") && filters.contains("OUTBOX#") {
                         "outbox stream"
-                    } else if filters.contains("MODIFY") && filters.contains("KEY#") && !filters.contains("INSERT") {
+                    } else if filters.contains("SLUG#") || filters.contains("KEY#") {
+                        assert!(!filters.contains("INSERT"), "{}: an aggregator counts modifications", s(name));
                         // Counts must never be lost silently: a failing batch is split to find
                         // the record, retried a bounded number of times, then kept on a queue.
                         assert_eq!(props["BisectBatchOnFunctionError"].as_bool(), Some(true), "{}: no bisect", s(name));
@@ -190,7 +191,11 @@ fn template_schedules_and_streams_match_the_workers() {
                             "{}: no on-failure destination",
                             s(name)
                         );
-                        "key stream"
+                        if filters.contains("SLUG#") {
+                            "click stream"
+                        } else {
+                            "key stream"
+                        }
                     } else {
                         panic!("{}: unfiltered stream ({filters})", s(name))
                     };
@@ -215,6 +220,7 @@ fn template_schedules_and_streams_match_the_workers() {
                     Trigger::Schedule(rate) => format!("schedule {rate}"),
                     Trigger::OutboxStream => "outbox stream".to_string(),
                     Trigger::KeyStream => "key stream".to_string(),
+                    Trigger::ClickStream => "click stream".to_string(),
                 };
                 (w.resource.to_string(), trigger)
             })
@@ -483,6 +489,7 @@ fn table_partitions() -> BTreeMap<&'static str, String> {
         ("attempts_pk", attempts_pk("whk_1")),
         ("requeues_pk", requeues_pk("whk_1")),
         ("usage_pk", usage_pk(id)),
+        ("stats_pk", stats_pk("lnk_1")),
     ]
     .into()
 }
@@ -601,6 +608,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
                 ("idempotency_pk", ALL),
                 ("audit_pk", APPEND),
                 ("outbox_pk", APPEND),
+                ("stats_pk", &[GET_ITEM, QUERY][..]),
             ],
         ),
         (
@@ -629,6 +637,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
             ],
         ),
         ("usage-aggregator", vec![("usage_pk", &[GET_ITEM, UPDATE_ITEM][..])]),
+        ("click-aggregator", vec![("stats_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, QUERY][..])]),
     ]
     .into();
     let roles: BTreeMap<&str, &RoleAccess> = ROLE_PARTITIONS.iter().map(|r| (r.role, r)).collect();

@@ -1,27 +1,27 @@
 //! The DynamoDB implementation of `LinkStore`: each change is one transaction with its change
-//! log; a click is counted outside any transaction, on its day's item (`count_click`).
+//! log; a counted redirect is one conditional write on the slug's item (`visit`).
 
 use super::items::{
-    country_attr, day_record, domain_count_key, domain_item, domain_key, domain_record, domains_gsi1pk, hostname_key,
-    link_count_key, link_item, link_key, link_record, links_gsi1pk, referrer_attr, slug_item, slug_key,
-    tenant_hostname_key, utc_date, RESERVATION_ATTRIBUTES,
+    day_record, domain_count_key, domain_item, domain_key, domain_record, domains_gsi1pk, hostname_key, link_count_key,
+    link_item, link_key, link_record, links_gsi1pk, slug_item, slug_key, tenant_hostname_key, CLICK_ATTRIBUTES,
+    RESERVATION_ATTRIBUTES, SLUG_EXPIRES_EPOCH,
 };
 use super::{domain_conflict, LinkStore, SlugClaim};
+use crate::clicks::{ClickEvent, CLICK_EVENT, CLICK_SEQUENCE};
 use crate::model::{
-    referrer_tag, Clicks, DayStats, Destination, Domain, DomainId, FullReferrerDay, Hostname, Link, LinkId, Slug,
-    SlugTarget, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER,
+    Clicks, DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, SlugTarget, Visit, Visitor,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 use keyhive::change::ChangeLog;
 use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
-use keyhive::store::items::{
-    corrupt, get_s, key_of, number_attr, opt_n, opt_s, string_attr, tenant_attributes, time_of, Item,
-};
+use keyhive::store::items::{corrupt, get_s, number_attr, opt_n, opt_s, string_attr, tenant_attributes, time_of, Item};
 use keyhive::store::query::{Filter, Listing};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
@@ -43,7 +43,12 @@ fn claim_slug(
         slug_item(link).into_iter().filter(|(name, _)| name != schema::PK && name != schema::SK).collect();
     let sets: Vec<String> = (0..attrs.len()).map(|i| format!("#a{i} = :a{i}")).collect();
     let removes: Vec<String> = (0..RESERVATION_ATTRIBUTES.len()).map(|i| format!("#r{i}")).collect();
-    let expression = format!("SET {} REMOVE {}, refs_full_on, refs_known", sets.join(", "), removes.join(", "));
+    let expression = format!(
+        "SET {} REMOVE {}, {}, refs_full_on, refs_known",
+        sets.join(", "),
+        removes.join(", "),
+        CLICK_ATTRIBUTES.join(", ")
+    );
     let reserved_for_us = match claim {
         SlugClaim::Named => " OR (org_id = :org AND environment = :env)",
         SlugClaim::Generated => "",
@@ -85,27 +90,25 @@ async fn links_of(store: &DynamoStore, domain: &Domain) -> Result<i64, StoreErro
         .unwrap_or(0))
 }
 
-/// The link's items: the link and its days.
-async fn link_partition(store: &DynamoStore, id: &LinkId, days: Option<(&str, &str)>) -> Result<Vec<Item>, StoreError> {
+/// A link's statistics days from `from` to `to` (`yyyy-mm-dd`), ascending.
+async fn stats_days(store: &DynamoStore, id: &LinkId, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let mut query = store
+        let out = store
             .client()
             .query()
             .table_name(store.table())
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
             .expression_attribute_names("#pk", schema::PK)
-            .expression_attribute_values(":pk", string_attr(schema::link_pk(id.as_str())))
-            .set_exclusive_start_key(start.take());
-        query = match days {
-            Some((from, to)) => query
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#sk", schema::SK)
-                .expression_attribute_values(":from", string_attr(schema::link_day_sk(from)))
-                .expression_attribute_values(":to", string_attr(schema::link_day_sk(to))),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
-        let out = query.send().await.map_err(classify)?;
+            .expression_attribute_names("#sk", schema::SK)
+            .expression_attribute_values(":pk", string_attr(schema::stats_pk(id.as_str())))
+            .expression_attribute_values(":from", string_attr(schema::link_day_sk(from)))
+            .expression_attribute_values(":to", string_attr(schema::link_day_sk(to)))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(classify)?;
         items.extend(out.items.unwrap_or_default());
         match out.last_evaluated_key {
             Some(last) => start = Some(last),
@@ -114,81 +117,67 @@ async fn link_partition(store: &DynamoStore, id: &LinkId, days: Option<(&str, &s
     }
 }
 
-/// One `UpdateItem` on the day's counters. With `cap`, a new referrer host is recorded only
-/// while the day has fewer hosts: otherwise nothing is written and the answer is the day's hosts
-/// (`Some`, from the refused write itself: no extra read).
-async fn add_click(
-    store: &DynamoStore,
-    id: &LinkId,
-    date: &str,
-    visitor: &Visitor,
-    referrer: &str,
-    cap: Option<usize>,
-) -> Result<Option<Vec<String>>, StoreError> {
-    let update = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(key_of(schema::link_pk(id.as_str()), schema::link_day_sk(date))));
-    let update = match visitor {
-        Visitor::Bot => update.update_expression("ADD bot_clicks :one"),
-        Visitor::Human { country, .. } => {
-            let update = update
-                .update_expression("ADD clicks :one, refs :hosts, #ref :one, #country :one")
-                .expression_attribute_names("#ref", referrer_attr(referrer))
-                .expression_attribute_names("#country", country_attr(country))
-                .expression_attribute_values(":hosts", AttributeValue::Ss(vec![referrer.to_string()]));
-            match cap {
-                Some(cap) => update
-                    .condition_expression("attribute_not_exists(refs) OR contains(refs, :host) OR size(refs) < :cap")
-                    .expression_attribute_values(":host", string_attr(referrer))
-                    .expression_attribute_values(":cap", number_attr(cap))
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
-                None => update,
-            }
-        }
-    };
-    match update.expression_attribute_values(":one", number_attr(1)).send().await {
-        Ok(_) => Ok(None),
-        Err(err) => match err.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
-                let hosts = refused.item().and_then(|day| day.get("refs")).and_then(|refs| refs.as_ss().ok());
-                Ok(Some(hosts.cloned().unwrap_or_default()))
-            }
-            _ => Err(classify(err)),
-        },
+/// A link's running totals from its slug's item (nothing while the slug is another link's).
+fn totals_of(slug: &Item, link: &LinkId) -> Clicks {
+    if opt_s(slug, "link_id") != Some(link.as_str()) {
+        return Clicks::default();
     }
+    Clicks { clicks: opt_n(slug, "clicks").unwrap_or(0), bot_clicks: opt_n(slug, "bot_clicks").unwrap_or(0) }
 }
 
-/// Notes on the slug's item that `date`'s referrer hosts are full, and which they are (as
-/// `referrer_tag`s), so the day's later redirects count with one unconditional write. Only while
-/// the slug is still this link's (a freed and re-taken slug is another link's).
-async fn mark_referrers_full(
+/// The one write of a counted redirect: the click added to the link's running totals and
+/// recorded as the next step of its click sequence, on the condition that the slug has a link
+/// that has not expired; the new item on success (its destination), the stored one otherwise.
+/// `legacy` is the expiry seen on a slug item written before `expires_epoch` existed: the write
+/// then conditions on it and adds the number.
+async fn count_visit(
     store: &DynamoStore,
-    target: &SlugTarget,
-    date: &str,
-    hosts: &[String],
-) -> Result<(), StoreError> {
-    let tags: Vec<String> = hosts.iter().map(|host| referrer_tag(host)).collect();
+    key: Item,
+    event: &ClickEvent,
+    legacy: Option<(&str, &str, i64)>,
+) -> Result<Result<(Item, Option<f64>), Option<Item>>, StoreError> {
+    let counter = match event.visitor {
+        Visitor::Bot => "bot_clicks",
+        Visitor::Human { .. } => "clicks",
+    };
+    // Attributes of earlier versions that no redirect needs any longer go on the first click.
+    let mut set = "#ev = :ev".to_string();
     let update = store
         .client()
         .update_item()
         .table_name(store.table())
-        .set_key(Some(slug_key(target.domain.as_ref(), target.slug.as_str())))
-        .update_expression("SET refs_full_on = :date, refs_known = :hosts")
-        .condition_expression("link_id = :link")
-        .expression_attribute_values(":date", string_attr(date))
-        .expression_attribute_values(":link", string_attr(target.link_id.as_str()));
-    // A string set cannot be empty: no host by name is an empty list.
-    let update = match tags.is_empty() {
-        true => update.expression_attribute_values(":hosts", AttributeValue::L(Vec::new())),
-        false => update.expression_attribute_values(":hosts", AttributeValue::Ss(tags)),
+        .set_key(Some(key))
+        .expression_attribute_names("#n", CLICK_SEQUENCE)
+        .expression_attribute_names("#ev", CLICK_EVENT)
+        .expression_attribute_names("#count", counter)
+        .expression_attribute_values(":one", number_attr(1))
+        .expression_attribute_values(":ev", string_attr(event.encode()))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .return_consumed_capacity(ReturnConsumedCapacity::Total);
+    let update = match legacy {
+        None => update
+            .condition_expression("attribute_exists(link_id) AND (attribute_not_exists(expires_at) OR #exp > :now)")
+            .expression_attribute_names("#exp", SLUG_EXPIRES_EPOCH)
+            .expression_attribute_values(":now", number_attr(event.at.unix_timestamp())),
+        Some((link_id, expires_at, epoch)) => {
+            set.push_str(", #exp = :epoch");
+            update
+                .condition_expression("link_id = :link AND expires_at = :seen")
+                .expression_attribute_names("#exp", SLUG_EXPIRES_EPOCH)
+                .expression_attribute_values(":link", string_attr(link_id))
+                .expression_attribute_values(":seen", string_attr(expires_at))
+                .expression_attribute_values(":epoch", number_attr(epoch))
+        }
     };
+    let update =
+        update.update_expression(format!("SET {set} ADD #n :one, #count :one REMOVE refs_full_on, refs_known"));
     match update.send().await {
-        Ok(_) => Ok(()),
-        // The slug went or changed hands meanwhile: nothing to note.
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-        Err(err) => Err(classify(err)),
+        Ok(out) => Ok(Ok((out.attributes.unwrap_or_default(), out.consumed_capacity.and_then(|c| c.capacity_units)))),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(refused)) => Ok(Err(refused.item().cloned())),
+            _ => Err(classify(err)),
+        },
     }
 }
 
@@ -198,24 +187,33 @@ impl LinkStore for DynamoStore {
         self.get_consistent(link_key(id)).await?.as_ref().map(link_record).transpose()
     }
 
-    async fn clicks(&self, id: &LinkId) -> Result<Clicks, StoreError> {
-        let days = link_partition(self, id, Some(("0000-00-00", "9999-99-99"))).await?;
-        Ok(days.iter().fold(Clicks::default(), |total, day| Clicks {
-            clicks: total.clicks + opt_n(day, "clicks").unwrap_or(0),
-            bot_clicks: total.bot_clicks + opt_n(day, "bot_clicks").unwrap_or(0),
-        }))
+    async fn clicks(&self, link: &Link) -> Result<Clicks, StoreError> {
+        let slug = self.get_consistent(slug_key(link.domain.as_ref(), link.slug.as_str())).await?;
+        Ok(slug.map(|slug| totals_of(&slug, &link.id)).unwrap_or_default())
     }
 
-    async fn clicks_of(&self, ids: &[LinkId]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError> {
-        let mut reads = tokio::task::JoinSet::new();
-        for id in ids {
-            let (store, id) = (self.clone(), id.clone());
-            reads.spawn(async move { store.clicks(&id).await.map(|clicks| (id, clicks)) });
-        }
+    async fn clicks_of(&self, links: &[Link]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError> {
         let mut found = std::collections::HashMap::new();
-        while let Some(read) = reads.join_next().await {
-            let (id, clicks) = read.map_err(|e| StoreError::Other(Box::new(e)))??;
-            found.insert(id, clicks);
+        // BatchGetItem takes 100 keys; a page holds at most 100 links.
+        for chunk in links.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|l| slug_key(l.domain.as_ref(), l.slug.as_str())).collect();
+            let mut request = Some(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Other(Box::new(e)))?,
+            );
+            while let Some(keys) = request.take() {
+                let out =
+                    self.client().batch_get_item().request_items(self.table(), keys).send().await.map_err(classify)?;
+                for slug in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
+                    if let Some(link) = chunk.iter().find(|l| opt_s(&slug, "link_id") == Some(l.id.as_str())) {
+                        found.insert(link.id.clone(), totals_of(&slug, &link.id));
+                    }
+                }
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(self.table()));
+            }
         }
         Ok(found)
     }
@@ -313,15 +311,21 @@ impl LinkStore for DynamoStore {
             }
             u
         })?;
-        let slug_expression = format!("{set}{remove}");
+        let slug_expression = match link.expires_at {
+            Some(_) => "SET destination = :dest, expires_at = :exp, #epoch = :epoch",
+            None => "SET destination = :dest REMOVE expires_at, #epoch",
+        };
         let followed = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
             let mut u = u
                 .update_expression(slug_expression)
                 .condition_expression("link_id = :id")
+                .expression_attribute_names("#epoch", SLUG_EXPIRES_EPOCH)
                 .expression_attribute_values(":dest", string_attr(link.destination.as_str()))
                 .expression_attribute_values(":id", string_attr(link.id.as_str()));
-            if let Some(expires) = &expires {
-                u = u.expression_attribute_values(":exp", string_attr(expires));
+            if let (Some(expires), Some(at)) = (&expires, link.expires_at) {
+                u = u
+                    .expression_attribute_values(":exp", string_attr(expires))
+                    .expression_attribute_values(":epoch", number_attr(at.unix_timestamp()));
             }
             u
         })?;
@@ -341,10 +345,11 @@ impl LinkStore for DynamoStore {
         // The slug's item stays, as the tenant's reservation: nothing a redirect follows (no
         // link, no destination), and the tenant's `org_id` and `environment` kept.
         let reserved = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
-            u.update_expression(
+            u.update_expression(format!(
                 "SET reserved_until = :until, #ttl = :epoch, deleted_link_id = :id \
-                 REMOVE link_id, destination, expires_at, refs_full_on, refs_known",
-            )
+                 REMOVE link_id, destination, expires_at, {SLUG_EXPIRES_EPOCH}, {}, refs_full_on, refs_known",
+                CLICK_ATTRIBUTES.join(", ")
+            ))
             .condition_expression("link_id = :id")
             .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
             .expression_attribute_values(":until", string_attr(rfc3339(reserved_until)))
@@ -365,68 +370,62 @@ impl LinkStore for DynamoStore {
     }
 
     async fn resolve_slug(&self, domain: Option<&Hostname>, slug: &Slug) -> Result<Option<SlugTarget>, StoreError> {
-        // Eventually consistent: a redirect may miss a link created a moment ago, never a click.
+        // Eventually consistent: a `HEAD` may miss a link created a moment ago.
         let out = self
             .client()
             .get_item()
             .table_name(self.table())
             .set_key(Some(slug_key(domain, slug.as_str())))
-            .projection_expression("link_id, destination, expires_at, refs_full_on, refs_known")
+            .projection_expression("link_id, destination, expires_at")
             .send()
             .await
             .map_err(classify)?;
         let Some(item) = out.item else { return Ok(None) };
         // A deleted link's reservation, expired or not: no link.
         let Some(link_id) = opt_s(&item, "link_id") else { return Ok(None) };
-        let full_referrers = opt_s(&item, "refs_full_on").map(|date| FullReferrerDay {
-            date: date.to_string(),
-            host_tags: item.get("refs_known").and_then(|tags| tags.as_ss().ok()).cloned().unwrap_or_default(),
-        });
         Ok(Some(SlugTarget {
-            domain: domain.cloned(),
-            slug: slug.clone(),
             link_id: LinkId::parse(link_id).ok_or_else(|| corrupt("link_id"))?,
             destination: Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?,
             expires_at: time_of(&item, "expires_at")?,
-            full_referrers,
         }))
     }
 
-    async fn count_click(&self, target: &SlugTarget, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError> {
-        let date = utc_date(at);
-        let id = &target.link_id;
-        let referrer = match visitor {
-            Visitor::Human { referrer, .. } => referrer.as_str(),
-            Visitor::Bot => {
-                add_click(self, id, &date, visitor, OTHER_REFERRER, None).await?;
-                return Ok(1);
-            }
+    async fn visit(
+        &self,
+        domain: Option<&Hostname>,
+        slug: &Slug,
+        visitor: &Visitor,
+        at: OffsetDateTime,
+    ) -> Result<Visit, StoreError> {
+        let key = slug_key(domain, slug.as_str());
+        let event = ClickEvent { at, visitor: visitor.clone() };
+        let followed = |(item, write_units): (Item, Option<f64>)| -> Result<Visit, StoreError> {
+            let destination = Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?;
+            Ok(Visit::Followed { destination, write_units })
         };
-        // The day's hosts are full and this redirect's read named them: one unconditional write,
-        // under the host's own counter or "(other)".
-        if let Some(full) = target.full_referrers.as_ref().filter(|full| full.date == date) {
-            let known = full.host_tags.contains(&referrer_tag(referrer));
-            let counted_as = if known { referrer } else { OTHER_REFERRER };
-            add_click(self, id, &date, visitor, counted_as, None).await?;
-            return Ok(1);
-        }
-        let Some(hosts) = add_click(self, id, &date, visitor, referrer, Some(MAX_REFERRERS_PER_DAY)).await? else {
-            return Ok(1);
+        let stored = match count_visit(self, key.clone(), &event, None).await? {
+            Ok(counted) => return followed(counted),
+            Err(stored) => stored,
         };
-        // The first new host past the cap today (or one of a few concurrent ones): counted under
-        // "(other)", which is never refused, and the day's hosts noted on the slug for the rest
-        // of the day.
-        add_click(self, id, &date, visitor, OTHER_REFERRER, None).await?;
-        // The click is counted: the note only spares later redirects a refused write, so its
-        // failure (a throttle, a race with the link's own change) is no visitor's error.
-        if let Err(error) = mark_referrers_full(self, target, &date, &hosts).await {
-            tracing::warn!(link_id = id.as_str(), error = %error, "the day's full referrers were not noted");
+        // Refused: no link (a missing slug, a reservation), or an expired one.
+        let Some(stored) = stored else { return Ok(Visit::Missing) };
+        let Some(link_id) = opt_s(&stored, "link_id") else { return Ok(Visit::Missing) };
+        let Some(expires_at) = time_of(&stored, "expires_at")? else { return Ok(Visit::Missing) };
+        if expires_at <= at {
+            return Ok(Visit::Expired);
         }
-        Ok(3)
+        // A live expiry without its number: a slug item of an earlier version. Counted against the
+        // expiry it has, which gets its number (once per such link).
+        let seen = get_s(&stored, "expires_at")?;
+        match count_visit(self, key, &event, Some((link_id, seen, expires_at.unix_timestamp()))).await? {
+            Ok(counted) => followed(counted),
+            // Changed meanwhile (updated, deleted): as if it had been missed.
+            Err(_) => Ok(Visit::Missing),
+        }
     }
 
     async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError> {
-        link_partition(self, id, Some((from, to))).await?.iter().map(day_record).collect()
+        stats_days(self, id, from, to).await?.iter().map(day_record).collect()
     }
 
     async fn get_domain(&self, id: &DomainId) -> Result<Option<Domain>, StoreError> {

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
 use keyhive::store::items::{
-    corrupt, get_s, key_of, opt_n, opt_s, string_attr, tenant_attributes, tenant_of, time_of, Item,
+    corrupt, get_s, key_of, number_attr, opt_n, opt_s, string_attr, tenant_attributes, tenant_of, time_of, Item,
 };
 use keyhive::store::StoreError;
 use time::OffsetDateTime;
@@ -55,14 +55,23 @@ pub(super) fn domains_gsi1pk(tenant: &Tenant) -> String {
     schema::org_domains_gsi1pk(tenant.org_id.as_str(), tenant.environment.as_str())
 }
 
-/// The slug item's own attributes: what a redirect reads.
+/// The slug item's own attributes: what a redirect reads, and the expiry its write's condition
+/// compares as a number (`expires_epoch`).
 fn slug_target_attrs(link: &Link) -> Vec<(String, AttributeValue)> {
     let mut attrs = vec![("destination".to_string(), string_attr(link.destination.as_str()))];
     if let Some(expires) = link.expires_at {
         attrs.push(("expires_at".into(), string_attr(rfc3339(expires))));
+        attrs.push((SLUG_EXPIRES_EPOCH.into(), number_attr(expires.unix_timestamp())));
     }
     attrs
 }
+
+/// The slug item's expiry in unix seconds (beside `expires_at`).
+pub(super) const SLUG_EXPIRES_EPOCH: &str = "expires_epoch";
+/// What a redirect writes on a slug's item: the link's running totals and its click sequence. A
+/// claim or a deletion resets them (a slug taken again is another link's).
+pub(super) const CLICK_ATTRIBUTES: [&str; 4] =
+    ["clicks", "bot_clicks", crate::clicks::CLICK_SEQUENCE, crate::clicks::CLICK_EVENT];
 
 pub(super) fn link_item(x: &Link) -> Item {
     let mut item = link_key(&x.id);
@@ -170,7 +179,7 @@ pub(super) fn day_record(item: &Item) -> Result<DayStats, StoreError> {
     Ok(day)
 }
 
-pub(super) fn utc_date(at: OffsetDateTime) -> String {
+pub(crate) fn utc_date(at: OffsetDateTime) -> String {
     let date = at.to_offset(time::UtcOffset::UTC).date();
     format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }

@@ -3,10 +3,11 @@
 //! in `dynamo`.
 //!
 //! A link is one item (`LINK#<id>`), its slug another (`SLUG#<domain>#<slug>`: the claim that
-//! keeps a slug unique per domain, and all a redirect reads), written together in one
-//! transaction with the tenant's link counter and the change log. Clicks go to one small item
-//! per link and UTC day in the link's partition, one `UpdateItem ADD` each, never a transaction;
-//! once a day's referrer hosts are full, the slug item names them for the rest of that day.
+//! keeps a slug unique per domain, and all a redirect touches), written together in one
+//! transaction with the tenant's link counter and the change log. A counted redirect is one
+//! conditional `UpdateItem` on the slug's item: it counts the click in the link's running totals
+//! and records it for the click aggregator (`crate::clicks`), which keeps the link's day
+//! statistics in their own partition (`stats`).
 //!
 //! Deleting a link does not free its slug: the slug's item becomes a reservation of the link's
 //! organization and environment (no `link_id`, no destination; `reserved_until` and the table's
@@ -16,9 +17,10 @@
 //! take one over when it is its own tenant's or has expired.
 
 mod dynamo;
-mod items;
+pub(crate) mod items;
+pub mod stats;
 
-use crate::model::{Clicks, DayStats, Domain, DomainId, Hostname, Link, LinkId, Slug, SlugTarget, Visitor};
+use crate::model::{Clicks, DayStats, Domain, DomainId, Hostname, Link, LinkId, Slug, SlugTarget, Visit, Visitor};
 use async_trait::async_trait;
 use keyhive::change::ChangeLog;
 use keyhive::model::Tenant;
@@ -29,10 +31,10 @@ use time::OffsetDateTime;
 #[async_trait]
 pub trait LinkStore: Send + Sync {
     async fn get_link(&self, id: &LinkId) -> Result<Option<Link>, StoreError>;
-    /// A link's all-time click totals (the sum of its days).
-    async fn clicks(&self, id: &LinkId) -> Result<Clicks, StoreError>;
+    /// A link's all-time click totals (the running totals on its slug's item).
+    async fn clicks(&self, link: &Link) -> Result<Clicks, StoreError>;
     /// The click totals of several links, read at once.
-    async fn clicks_of(&self, ids: &[LinkId]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError>;
+    async fn clicks_of(&self, links: &[Link]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError>;
     /// A tenant's links, newest first.
     async fn list_links(
         &self,
@@ -64,12 +66,19 @@ pub trait LinkStore: Send + Sync {
         reserved_until: OffsetDateTime,
         log: &ChangeLog,
     ) -> Result<(), ChangeError>;
-    /// What a redirect needs of a slug on a domain (`None` for the deployment's own); `None`
-    /// too for a reserved (deleted) slug.
+    /// What a `HEAD` needs of a slug on a domain (`None` for the deployment's own); `None` too
+    /// for a reserved (deleted) slug. Reads only.
     async fn resolve_slug(&self, domain: Option<&Hostname>, slug: &Slug) -> Result<Option<SlugTarget>, StoreError>;
-    /// Counts one visit of a resolved slug on its UTC day. Returns the number of writes it took:
-    /// one, and three once per link and day, when its referrer hosts fill up.
-    async fn count_click(&self, target: &SlugTarget, at: OffsetDateTime, visitor: &Visitor) -> Result<u32, StoreError>;
+    /// A counted visit of a slug at `at`: one conditional write that counts the click when the
+    /// slug has a live link and answers its destination, or tells a missing link from an
+    /// expired one (and then counts nothing).
+    async fn visit(
+        &self,
+        domain: Option<&Hostname>,
+        slug: &Slug,
+        visitor: &Visitor,
+        at: OffsetDateTime,
+    ) -> Result<Visit, StoreError>;
     /// A link's days from `from` to `to` (`yyyy-mm-dd`, both included), ascending.
     async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError>;
 

@@ -1,5 +1,6 @@
 //! Short links against DynamoDB Local through the real SDK: clicks exact under 1000 concurrent
-//! redirects, a day's referrers bounded, slugs unique per domain across tenants (and reserved
+//! redirects (one write each, under 1 KB whatever visitors send), day statistics counted from the
+//! table's stream once, a day's referrers bounded, statistics gone with their link, slugs unique per domain across tenants (and reserved
 //! for their tenant for 90 days after a delete), the link counter and its ceiling, domains
 //! claimed once, used only when verified, within their ceiling and refused with one message
 //! whatever the reason, and each change's audit entry and event in its own transaction.
@@ -12,7 +13,7 @@ use keyhive::schema;
 use keyhive::testkit::{identity_of, new_org, stack_api};
 use keyhive::{ApiError, ApiState};
 use links::model::{
-    Destination, Hostname, Slug, Title, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER, SLUG_RESERVATION,
+    Destination, Hostname, Slug, Title, Visit, Visitor, MAX_REFERRERS_PER_DAY, OTHER_REFERRER, SLUG_RESERVATION,
 };
 use links::rules::{self, LinkPatch, NewLink};
 use links::store::LinkStore;
@@ -71,6 +72,8 @@ fn human(referrer: &str) -> Visitor {
     Visitor::Human { referrer: referrer.into(), country: "DE".into() }
 }
 
+use crate::count_clicks_of;
+
 #[tokio::test]
 async fn a_thousand_concurrent_redirects_count_a_thousand_clicks() {
     let api = Arc::new(stack_api().await);
@@ -80,8 +83,7 @@ async fn a_thousand_concurrent_redirects_count_a_thousand_clicks() {
         rules::create_link(&api.store, &change(&owner), new_link("https://example.com/a", Some(&slug)), "https://k")
             .await
             .unwrap();
-    // All 1000 at once, each a read of the slug and one click write on the same day item,
-    // through a gate of 100 in flight: DynamoDB Local on a shared 2-core machine serialises writes
+    // All 1000 at once, each one write on the slug's item, through a gate of 100 in flight: DynamoDB Local on a shared 2-core machine serialises writes
     // to one item, and more would only test its queue (a cold one timed out with 1000).
     let gate = Arc::new(tokio::sync::Semaphore::new(100));
     let redirects = |count: usize, visitor: Visitor| {
@@ -98,24 +100,32 @@ async fn a_thousand_concurrent_redirects_count_a_thousand_clicks() {
     for task in redirects(1000, human("news.example")) {
         assert_eq!(task.await.unwrap().unwrap().as_str(), "https://example.com/a");
     }
-    let clicks = api.store.clicks(&link.id).await.unwrap();
+    let clicks = api.store.clicks(&link).await.unwrap();
     assert_eq!((clicks.clicks, clicks.bot_clicks), (1000, 0));
     // Link-preview fetchers, concurrently too: bot clicks only.
     for task in redirects(100, Visitor::Bot) {
         task.await.unwrap().unwrap();
     }
-    let clicks = api.store.clicks(&link.id).await.unwrap();
+    let clicks = api.store.clicks(&link).await.unwrap();
     assert_eq!((clicks.clicks, clicks.bot_clicks), (1000, 100));
+    // The day statistics, from the stream: the same totals, however often a batch comes again.
+    let records = count_clicks_of(&api, &link.id).await;
+    assert_eq!(records.len(), 1100, "one stream record per counted redirect");
+    for batch in records.chunks(100).take(3) {
+        assert_eq!(links::clicks::count_batch(&api.store, batch).await, None);
+    }
     let today = rules::date_text(now().date());
     let stats = rules::stats(&api.store, &link, now().date(), now().date()).await.unwrap();
     assert_eq!(stats["clicks"], 1000);
+    assert_eq!(stats["bot_clicks"], 100);
     assert_eq!(stats["by_day"][0]["date"], today.as_str());
+    assert_eq!(stats["by_day"][0]["clicks"], 1000);
     assert_eq!(stats["top_referrers"][0], serde_json::json!({"host": "news.example", "clicks": 1000}));
     assert_eq!(stats["top_countries"][0], serde_json::json!({"country": "DE", "clicks": 1000}));
 }
 
 #[tokio::test]
-async fn five_thousand_distinct_referrers_in_a_day_keep_redirects_at_one_write_and_the_item_small() {
+async fn five_thousand_distinct_referrers_in_a_day_keep_redirects_at_one_write_and_the_day_bounded() {
     let api = Arc::new(stack_api().await);
     let owner = tenant(&api, Environment::Live).await;
     let slug = unique_slug("refs");
@@ -124,56 +134,103 @@ async fn five_thousand_distinct_referrers_in_a_day_keep_redirects_at_one_write_a
             .await
             .unwrap();
     let at = now();
-    // A redirect as the handler makes it: the slug read, then the click.
+    // A counted redirect as the handler makes it: one write, whose units the store reports.
     let click = |host: String| {
         let (api, slug) = (api.clone(), slug.clone());
-        tokio::spawn(async move {
-            let target = api.store.resolve_slug(None, &as_slug(&slug)).await.unwrap().unwrap();
-            api.store.count_click(&target, at, &human(&host)).await.unwrap()
-        })
+        tokio::spawn(async move { api.store.visit(None, &as_slug(&slug), &human(&host), at).await.unwrap() })
     };
-    let host = |batch: usize, i: usize| format!("referrer-{batch}-{i}-{}.example", "x".repeat(60));
-    let mut writes_by_batch = Vec::new();
+    let host = |batch: usize, i: usize| format!("referrer-{batch}-{i}-{}.example", "x".repeat(40));
     for batch in 0..100 {
         let tasks: Vec<_> = (0..50).map(|i| click(host(batch, i))).collect();
-        let mut writes = 0;
         for task in tasks {
-            writes += task.await.unwrap();
+            match task.await.unwrap() {
+                Visit::Followed { write_units, .. } => {
+                    assert_eq!(write_units, Some(1.0), "one write unit a click, whatever visitors send")
+                }
+                other => panic!("{other:?}"),
+            }
         }
-        writes_by_batch.push(writes);
     }
-    let clicks = api.store.clicks(&link.id).await.unwrap();
-    assert_eq!(clicks.clicks, 5000, "no click lost");
-    // The batch that first finds the day full pays three writes a click (the refused one, the
-    // "(other)" count, the note on the slug); every later redirect that day writes once.
-    let overflowing = writes_by_batch.iter().filter(|&&w| w > 50).count();
-    assert_eq!(overflowing, 1, "{writes_by_batch:?}");
-    assert!(writes_by_batch.iter().all(|&w| w <= 150), "{writes_by_batch:?}");
-    assert!(writes_by_batch[10..].iter().all(|&w| w == 50), "one write per click once full: {writes_by_batch:?}");
-    // The day's item holds at most the cap of hosts plus "(other)" (concurrent first writers
-    // may each pass the size check once).
+    assert_eq!(api.store.clicks(&link).await.unwrap().clicks, 5000, "no click lost");
+    count_clicks_of(&api, &link.id).await;
     let days = api.store.day_stats(&link.id, "0000-00-00", "9999-99-99").await.unwrap();
     assert_eq!(days.len(), 1);
-    let hosts = days[0].referrers.len();
-    assert!(hosts <= MAX_REFERRERS_PER_DAY + 50 + 1, "{hosts} referrer counters on one item");
-    let count_of = |day: &links::model::DayStats, host: &str| {
-        day.referrers.iter().find(|(h, _)| h == host).map(|(_, c)| *c).unwrap_or(0)
-    };
-    let other = count_of(&days[0], OTHER_REFERRER);
-    let named: i64 = days[0].referrers.iter().filter(|(h, _)| h != OTHER_REFERRER).map(|(_, c)| *c).sum();
-    assert_eq!(named + other, 5000);
-    assert!(other >= 5000 - (MAX_REFERRERS_PER_DAY as i64 + 50));
-    // Once full, a host with a counter still counts by name, a new one as "(other)": one write each.
-    let known = days[0].referrers.iter().find(|(h, _)| h != OTHER_REFERRER).map(|(h, _)| h.clone()).unwrap();
-    assert_eq!(click(known.clone()).await.unwrap(), 1);
-    assert_eq!(click("late.example".into()).await.unwrap(), 1);
+    let named: Vec<&(String, i64)> = days[0].referrers.iter().filter(|(h, _)| h != OTHER_REFERRER).collect();
+    assert_eq!(named.len(), MAX_REFERRERS_PER_DAY, "a day names at most the cap of hosts");
+    let other = days[0].referrers.iter().find(|(h, _)| h == OTHER_REFERRER).map(|(_, c)| *c).unwrap_or(0);
+    assert_eq!(named.iter().map(|(_, c)| c).sum::<i64>() + other, 5000);
+    // A host with a name still counts by name; a new one as "(other)".
+    let known = named[0].0.clone();
+    click(known.clone()).await.unwrap();
+    click("late.example".into()).await.unwrap();
+    count_clicks_of(&api, &link.id).await;
     let day = &api.store.day_stats(&link.id, "0000-00-00", "9999-99-99").await.unwrap()[0];
-    assert_eq!(count_of(day, &known), count_of(&days[0], &known) + 1);
-    assert_eq!(count_of(day, OTHER_REFERRER), other + 1);
-    assert_eq!(count_of(day, "late.example"), 0);
-    // And a redirect still works.
-    let again = rules::redirect(&api.store, None, &as_slug(&slug), Some(&human("later.example")), at).await.unwrap();
-    assert_eq!(again.as_str(), "https://example.com/r");
+    let count_of = |host: &str| day.referrers.iter().find(|(h, _)| h == host).map(|(_, c)| *c).unwrap_or(0);
+    assert_eq!((count_of(&known), count_of(OTHER_REFERRER), count_of("late.example")), (named[0].1 + 1, other + 1, 0));
+}
+
+/// A link's statistics carry an expiry, and go with the link: its removal from the stream
+/// deletes them. An expired link counts nothing; a slug item from before `expires_epoch` counts
+/// against its expiry, and gets the number.
+#[tokio::test]
+async fn statistics_expire_and_go_with_their_link_and_expiry_holds_on_the_redirects_write() {
+    let api = Arc::new(stack_api().await);
+    let owner = tenant(&api, Environment::Live).await;
+    let slug = unique_slug("gone");
+    let mut new = new_link("https://example.com/g", Some(&slug));
+    new.expires_at = Some(now() + Duration::hours(1));
+    let link = rules::create_link(&api.store, &change(&owner), new, "https://k").await.unwrap();
+    let slug_key = |name: &str| {
+        aws_sdk_dynamodb::types::AttributeValue::S(match name {
+            "PK" => schema::slug_pk(schema::OWN_LINK_DOMAIN, &slug),
+            _ => schema::SLUG_SK.to_string(),
+        })
+    };
+    // An earlier version's slug item: an expiry without its number.
+    api.store
+        .client()
+        .update_item()
+        .table_name(api.store.table())
+        .key(schema::PK, slug_key("PK"))
+        .key(schema::SK, slug_key("SK"))
+        .update_expression("REMOVE expires_epoch")
+        .send()
+        .await
+        .unwrap();
+    let visit = api.store.visit(None, &as_slug(&slug), &human("a.example"), now()).await.unwrap();
+    assert!(matches!(visit, Visit::Followed { .. }), "{visit:?}");
+    let later = now() + Duration::hours(2);
+    assert_eq!(api.store.visit(None, &as_slug(&slug), &human("a.example"), later).await.unwrap(), Visit::Expired);
+    assert_eq!(api.store.clicks(&link).await.unwrap().clicks, 1, "an expired link counts nothing");
+    let missing = api.store.visit(None, &as_slug(&unique_slug("none")), &Visitor::Bot, now()).await.unwrap();
+    assert_eq!(missing, Visit::Missing);
+
+    count_clicks_of(&api, &link.id).await;
+    let stats_items = || async {
+        api.store
+            .client()
+            .query()
+            .table_name(api.store.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(schema::stats_pk(link.id.as_str())),
+            )
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    };
+    let items = stats_items().await;
+    let day = items.iter().find(|i| i[schema::SK].as_s().unwrap().starts_with("DAY#")).expect("a day item");
+    let expires: i64 = day[schema::TTL_ATTRIBUTE].as_n().unwrap().parse().unwrap();
+    assert!(expires > (now() + Duration::days(399)).unix_timestamp(), "kept 400 days, then expired");
+
+    rules::delete_link(&api.store, &change(&owner), &link).await.unwrap();
+    let records = count_clicks_of(&api, &link.id).await;
+    assert!(records.iter().any(|r| r.event_name == "REMOVE"), "the link's removal is on the stream");
+    assert!(stats_items().await.is_empty(), "its statistics went with it");
 }
 
 #[tokio::test]
@@ -346,7 +403,7 @@ async fn expiry_and_patches_follow_the_slug_the_redirect_reads() {
     let refused = rules::update_link(&api.store, &change(&owner), &link.id, past).await;
     assert!(matches!(refused, Err(ApiError::Validation { ref field, .. }) if field == "expires_at"), "{refused:?}");
     // A HEAD-like resolution counts nothing.
-    assert_eq!(api.store.clicks(&link.id).await.unwrap().clicks, 0);
+    assert_eq!(api.store.clicks(&link).await.unwrap().clicks, 0);
 }
 
 struct Txt(Vec<String>);

@@ -1,0 +1,153 @@
+//! A link's click statistics (`STATS#<link_id>`): one item per UTC day (`DAY#<date>`: clicks,
+//! bot clicks, `r:<host>` and `c:<country>` counters, a TTL) and the last click sequence number
+//! counted (`SEQ`). The click aggregator alone writes here; the links function reads the days.
+
+use super::items::{country_attr, referrer_attr};
+use crate::clicks::{DayDelta, STATS_RETENTION};
+use crate::model::LinkId;
+use async_trait::async_trait;
+use keyhive::schema;
+use keyhive::store::dynamo::{classify, DynamoStore};
+use keyhive::store::items::{key_of, number_attr, opt_n, string_attr, Item};
+use keyhive::store::{ChangeError, StoreError};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[async_trait]
+pub trait StatsStore: Send + Sync {
+    /// The last click sequence number counted for the link (0: none yet).
+    async fn counted_clicks(&self, link_id: &LinkId) -> Result<u64, StoreError>;
+    /// The referrer hosts a day of the link counts by name.
+    async fn named_referrers(&self, link_id: &LinkId, date: &str) -> Result<BTreeSet<String>, StoreError>;
+    /// Adds `days` to the link's day items and moves its counted sequence from `from` to `to`, in
+    /// one transaction. `Ok(false)`, and nothing written, when the counted sequence is no longer
+    /// `from`.
+    async fn add_clicks(
+        &self,
+        link_id: &LinkId,
+        from: u64,
+        to: u64,
+        days: &BTreeMap<String, DayDelta>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes every statistics item of a (deleted) link.
+    async fn delete_stats(&self, link_id: &LinkId) -> Result<(), StoreError>;
+}
+
+const SEQUENCE: &str = "seq";
+
+fn sequence_key(link_id: &LinkId) -> Item {
+    key_of(schema::stats_pk(link_id.as_str()), schema::STATS_SEQUENCE_SK)
+}
+
+pub(super) fn day_key(link_id: &LinkId, date: &str) -> Item {
+    key_of(schema::stats_pk(link_id.as_str()), schema::link_day_sk(date))
+}
+
+/// The unix time a day's item expires: `STATS_RETENTION` after the day.
+fn day_expiry(date: &str) -> i64 {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(date, &format)
+        .map(|d| (d.midnight().assume_utc() + STATS_RETENTION).unix_timestamp())
+        .unwrap_or_else(|_| (keyhive::model::now() + STATS_RETENTION).unix_timestamp())
+}
+
+#[async_trait]
+impl StatsStore for DynamoStore {
+    async fn counted_clicks(&self, link_id: &LinkId) -> Result<u64, StoreError> {
+        let item = self.get_consistent(sequence_key(link_id)).await?;
+        Ok(item.and_then(|i| opt_n(&i, SEQUENCE)).and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    async fn named_referrers(&self, link_id: &LinkId, date: &str) -> Result<BTreeSet<String>, StoreError> {
+        let item = self.get_consistent(day_key(link_id, date)).await?.unwrap_or_default();
+        Ok(item
+            .keys()
+            .filter_map(|name| name.strip_prefix("r:"))
+            .filter(|host| *host != crate::model::OTHER_REFERRER)
+            .map(str::to_string)
+            .collect())
+    }
+
+    async fn add_clicks(
+        &self,
+        link_id: &LinkId,
+        from: u64,
+        to: u64,
+        days: &BTreeMap<String, DayDelta>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.transaction();
+        let sequence = tx.update(sequence_key(link_id), |u| {
+            let u = u
+                .update_expression("SET #seq = :to")
+                .condition_expression(if from == 0 { "attribute_not_exists(#seq)" } else { "#seq = :from" })
+                .expression_attribute_names("#seq", SEQUENCE)
+                .expression_attribute_values(":to", number_attr(to));
+            if from == 0 {
+                u
+            } else {
+                u.expression_attribute_values(":from", number_attr(from))
+            }
+        })?;
+        tx.on_condition(sequence, ChangeError::Stale);
+        for (date, day) in days {
+            let mut adds: Vec<(String, i64)> =
+                vec![("clicks".into(), day.clicks), ("bot_clicks".into(), day.bot_clicks)];
+            adds.extend(day.referrers.iter().map(|(host, n)| (referrer_attr(host), *n)));
+            adds.extend(day.countries.iter().map(|(country, n)| (country_attr(country), *n)));
+            adds.retain(|(_, n)| *n > 0);
+            tx.update(day_key(link_id, date), |u| {
+                let terms: Vec<String> = (0..adds.len()).map(|i| format!("#a{i} :a{i}")).collect();
+                let expression = match terms.is_empty() {
+                    true => "SET #ttl = :ttl".to_string(),
+                    false => format!("SET #ttl = :ttl ADD {}", terms.join(", ")),
+                };
+                let mut u = u
+                    .update_expression(expression)
+                    .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+                    .expression_attribute_values(":ttl", number_attr(day_expiry(date)));
+                for (i, (name, n)) in adds.iter().enumerate() {
+                    u = u
+                        .expression_attribute_names(format!("#a{i}"), name)
+                        .expression_attribute_values(format!(":a{i}"), number_attr(*n));
+                }
+                u
+            })?;
+        }
+        match tx.commit().await {
+            Ok(()) => Ok(true),
+            Err(ChangeError::Stale) => Ok(false),
+            Err(ChangeError::Store(err)) => Err(err),
+            Err(other) => Err(StoreError::Other(Box::new(other))),
+        }
+    }
+
+    async fn delete_stats(&self, link_id: &LinkId) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", string_attr(schema::stats_pk(link_id.as_str())))
+                .projection_expression("PK, SK")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items() {
+                let key: Item = item.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                self.client()
+                    .delete_item()
+                    .table_name(self.table())
+                    .set_key(Some(key))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
