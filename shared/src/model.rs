@@ -20,7 +20,8 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.to_offset(time::UtcOffset::UTC))
+    // Checked: a time at the edge of year 9999 in a negative offset has no UTC form.
+    OffsetDateTime::parse(s, &Rfc3339).ok().and_then(|t| t.checked_to_offset(time::UtcOffset::UTC))
 }
 
 /// `<prefix>_` and `n` random alphanumerics: the opaque ids of the API (`org_…`, `usr_…`).

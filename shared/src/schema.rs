@@ -35,6 +35,7 @@
 //! | 27 | an endpoint's re-sends in one UTC hour (bounded) | `PK=WHK#<endpoint_id>#REQUEUES`, `SK=<yyyy-mm-ddThh>`, attribute `count`, TTL | conditional ADD in each re-send's transaction |
 //! | 28 | a key's usage per minute, hour and day, by outcome and permission (TTL: 7, 90, 400 days) | `PK=USAGE#<key_id>`, `SK=M\|H\|D#<bucket start>` | the usage aggregator's transaction (ADD); Query a span |
 //! | 29 | a key's aggregated use sequence and each permission's last use | `PK=USAGE#<key_id>`, `SK=ACCESS` | conditional Update in the same transaction; GetItem |
+//! | 31 | an org+env's keys' totals on one UTC day (TTL 400 days) | `PK=USAGE#ORG#<org>#<env>#<yyyy-mm-dd>`, `SK=<key_id>` | ADD in the same transaction; Query a day |
 //! | 30 | a link's clicks per UTC day (referrers, countries; TTL 400 days), and the last click sequence counted | `PK=STATS#<link_id>`, `SK=DAY#<yyyy-mm-dd>` / `SK=SEQ` | the click aggregator's transaction (ADD); Query a range; deleted with the link |
 
 /// Partition key attribute.
@@ -231,6 +232,11 @@ pub fn usage_bucket_sk(granularity: &str, start: &str) -> String {
     format!("{granularity}#{start}")
 }
 pub const USAGE_ACCESS_SK: &str = "ACCESS";
+/// An organization and environment's usage on one UTC day, one item per key (`SK` = key id):
+/// what `GET /v1/usage` ranks, without reading each key's buckets.
+pub fn usage_org_day_pk(org_id: &str, environment: &str, date: &str) -> String {
+    format!("USAGE#ORG#{org_id}#{environment}#{date}")
+}
 
 pub const HEALTH_PK: &str = "HEALTH";
 pub const HEALTH_SK: &str = "HEALTH";

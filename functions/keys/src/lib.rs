@@ -119,7 +119,8 @@ async fn org_usage(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiErro
     let actor = call.identity()?;
     let request = input::usage_list(api, call, keyhive::model::now()).await?;
     let keys = rules::keys_of_environment(&api.store, actor).await?;
-    let ranked = usage::report::keys_by_use(&api.store, keys, request.from, request.to).await?;
+    let tenant = keyhive::model::Tenant::new(actor.org_id.clone(), actor.environment);
+    let ranked = usage::report::keys_by_use(&api.store, &tenant, keys, request.from, request.to).await?;
     let end = (request.offset + request.list.limit as usize).min(ranked.len());
     let items: Vec<serde_json::Value> = ranked
         .get(request.offset..end)

@@ -107,37 +107,37 @@ pub async fn authenticate(
 ) -> Result<Identity, ApiError> {
     let minute = now.unix_timestamp().div_euclid(60);
     let due = refusals.take_due(minute);
-    let flush = async {
-        for (key_id, tally) in due {
-            // Best effort: a tally lost here undercounts refusals, which the contract allows.
-            if let Err(err) = store.record_use(&key_id, &UseEvent::Refused(tally)).await {
-                tracing::warn!(key_id = %key_id, error = %crate::error::source_chain(&err), "refusal tally not written");
-            }
+    // At once, beside this request's own write (a handful at most: `MAX_FLUSHES_PER_REQUEST`).
+    let flush = futures_util::future::join_all(due.into_iter().map(|(key_id, tally)| async move {
+        // Best effort: a tally lost here undercounts refusals, which the contract allows.
+        if let Err(err) = store.record_use(&key_id, &UseEvent::Refused(tally)).await {
+            tracing::warn!(key_id = %key_id, error = %crate::error::source_chain(&err), "refusal tally not written");
         }
-    };
-    let (outcome, ()) = tokio::join!(verify(store, secret, credential, now, purpose), flush);
+    }));
+    let (outcome, _) = tokio::join!(verify(store, secret, credential, now, purpose), flush);
     if let Err(refused) = &outcome {
         let refusal = match refused.error {
             ApiError::RateLimited { .. } => Some(Refusal::RateLimited),
             ApiError::Unauthorized => Some(Refusal::Unauthorized),
             _ => None,
         };
-        if let (Some(refusal), true) = (refusal, refused.known_key) {
-            refusals.count(&credential.key_id, refusal, minute);
+        if let (Some(refusal), Some(org_id)) = (refusal, &refused.key_org) {
+            refusals.count(&credential.key_id, org_id, refusal, minute);
         }
     }
     outcome.map_err(|refused| refused.error)
 }
 
-/// A refusal, and whether the credential named a stored key (whose usage then counts it).
+/// A refusal, and the organization of the stored key the credential named, when its usage
+/// counts the refusal (a live key's: a revoked key's usage is over).
 struct Refused {
     error: ApiError,
-    known_key: bool,
+    key_org: Option<OrgId>,
 }
 
 impl From<ApiError> for Refused {
     fn from(error: ApiError) -> Self {
-        Refused { error, known_key: false }
+        Refused { error, key_org: None }
     }
 }
 
@@ -148,7 +148,10 @@ async fn verify(
     now: OffsetDateTime,
     purpose: Purpose,
 ) -> Result<Identity, Refused> {
-    let known = |error: ApiError| Refused { error, known_key: true };
+    let known = |record: &KeyRecord, error: ApiError| Refused {
+        error,
+        key_org: record.revoked_at.is_none().then(|| record.org_id.clone()),
+    };
     let presented = credential.hash(secret);
     let reset = window_reset(now);
     let epoch = now.unix_timestamp();
@@ -160,13 +163,13 @@ async fn verify(
     let secret_matches = |record: &KeyRecord| current_secret(record) || rolled_out_secret(record);
     let event = UseEvent::Request { permission: purpose };
     match store
-        .touch_key(&credential.key_id, &presented, now, &event)
+        .touch_key(&credential.key_id, &presented, credential.environment, now, &event)
         .await
         .map_err(|e| Refused::from(ApiError::from(e)))?
     {
         KeyUse::Counted { record, used, .. } => {
             if !secret_matches(&record) || record.environment != credential.environment || record.revoked_at.is_some() {
-                return Err(known(ApiError::Unauthorized));
+                return Err(known(&record, ApiError::Unauthorized));
             }
             let limit = record.tier.limit_per_minute();
             let rolled_out_secret = !current_secret(&record);
@@ -190,16 +193,22 @@ async fn verify(
             })
         }
         KeyUse::Refused { record: Some(record), .. }
-            if record.revoked_at.is_none() && !record.is_expired(now) && secret_matches(&record) =>
+            if record.revoked_at.is_none()
+                && !record.is_expired(now)
+                && record.environment == credential.environment
+                && secret_matches(&record) =>
         {
             // Authentic, live, and refused all the same: only the rate window is left.
-            Err(known(ApiError::RateLimited {
-                retry_after: (reset - epoch).max(1) as u64,
-                limit: record.tier.limit_per_minute(),
-                reset,
-            }))
+            Err(known(
+                &record,
+                ApiError::RateLimited {
+                    retry_after: (reset - epoch).max(1) as u64,
+                    limit: record.tier.limit_per_minute(),
+                    reset,
+                },
+            ))
         }
-        KeyUse::Refused { record: Some(_), .. } => Err(known(ApiError::Unauthorized)),
+        KeyUse::Refused { record: Some(record), .. } => Err(known(&record, ApiError::Unauthorized)),
         KeyUse::Refused { record: None, .. } => Err(ApiError::Unauthorized.into()),
     }
 }

@@ -28,13 +28,15 @@ pub enum KeyUse {
 /// API keys as authentication reads them (their management is the keys function's).
 #[async_trait::async_trait]
 pub trait KeyStore: Send + Sync {
-    /// Checks the presented hash, revocation, expiry and the rate window of `key_id`, and on
+    /// Checks the presented hash and environment, revocation, expiry and the rate window of
+    /// `key_id`, and on
     /// success counts the request, sets `last_used_at` and records `event` as the next step of the
     /// key's use sequence: all in one conditional write.
     async fn touch_key(
         &self,
         key_id: &KeyId,
         presented: &SecretHash,
+        environment: Environment,
         now: OffsetDateTime,
         event: &UseEvent,
     ) -> Result<KeyUse, StoreError>;
@@ -156,6 +158,7 @@ impl DynamoStore {
         &self,
         key_id: &KeyId,
         presented: &SecretHash,
+        environment: Environment,
         now: OffsetDateTime,
         event: &UseEvent,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
@@ -169,7 +172,7 @@ impl DynamoStore {
                 "SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now, #ev = :ev ADD #n :one REMOVE #pw",
             )
             .condition_expression(
-                "attribute_exists(PK) AND attribute_not_exists(revoked_at) \
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND environment = :env \
                  AND (attribute_not_exists(expires_epoch) OR expires_epoch > :epoch) \
                  AND (secret_hash = :h OR (prev_hash = :h AND prev_valid_until > :epoch)) \
                  AND (attribute_not_exists(#w) OR #w < rate_limit)",
@@ -184,6 +187,7 @@ impl DynamoStore {
             .expression_attribute_values(":now", string_attr(rfc3339(now)))
             .expression_attribute_values(":epoch", number_attr(epoch))
             .expression_attribute_values(":h", binary_attr(presented.as_bytes()))
+            .expression_attribute_values(":env", string_attr(environment.as_str()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes)
@@ -196,11 +200,12 @@ impl KeyStore for DynamoStore {
         &self,
         key_id: &KeyId,
         presented: &SecretHash,
+        environment: Environment,
         now: OffsetDateTime,
         event: &UseEvent,
     ) -> Result<KeyUse, StoreError> {
         let minute = now.unix_timestamp().div_euclid(60);
-        let result = self.touch_request(key_id, presented, now, event).send().await;
+        let result = self.touch_request(key_id, presented, environment, now, event).send().await;
         match result {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();

@@ -5,7 +5,7 @@
 //! instance tallies them and writes each key's tally at most once a minute, on a later request.
 
 use crate::auth::permissions::{permission_name, Action, Resource};
-use crate::model::KeyId;
+use crate::model::{KeyId, OrgId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -68,33 +68,41 @@ pub enum Refusal {
     Unauthorized,
 }
 
-/// The refusals this instance has seen and not yet written, by key. Bounded: past
-/// `MAX_TALLIED_KEYS` keys a new key's refusals are not counted (best effort, as the contract
-/// says), so that spraying key ids grows neither memory nor writes.
+/// The refusals this instance has seen and not yet written, by key (and the key's organization).
+/// Bounded: past `MAX_TALLIED_KEYS` keys in all, or `MAX_TALLIED_KEYS_PER_ORG` of one
+/// organization, a new key's refusals are not counted (best effort, as the contract says), so
+/// that spraying key ids grows neither memory nor writes, and one organization's keys cannot
+/// crowd out another's.
 #[derive(Debug, Default)]
 pub struct RefusalTally {
-    pending: Mutex<HashMap<KeyId, Refusals>>,
+    pending: Mutex<HashMap<KeyId, (OrgId, Refusals)>>,
 }
 
 /// Keys one instance tallies at once.
 pub const MAX_TALLIED_KEYS: usize = 1000;
+/// Keys of one organization one instance tallies at once.
+pub const MAX_TALLIED_KEYS_PER_ORG: usize = 50;
 /// Tallies written by one request, at most (the rest wait for the next ones).
 pub const MAX_FLUSHES_PER_REQUEST: usize = 8;
 
 impl RefusalTally {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<KeyId, Refusals>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<KeyId, (OrgId, Refusals)>> {
         // A panic while holding the lock left plain counters behind: still usable.
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Counts one refusal of `key_id` in `minute` (under the tally's own minute when one is
     /// pending: a tally is written whole, once).
-    pub fn count(&self, key_id: &KeyId, refusal: Refusal, minute: i64) {
+    pub fn count(&self, key_id: &KeyId, org_id: &OrgId, refusal: Refusal, minute: i64) {
         let mut pending = self.pending();
-        if !pending.contains_key(key_id) && pending.len() >= MAX_TALLIED_KEYS {
+        if !pending.contains_key(key_id)
+            && (pending.len() >= MAX_TALLIED_KEYS
+                || pending.values().filter(|(org, _)| org == org_id).count() >= MAX_TALLIED_KEYS_PER_ORG)
+        {
             return;
         }
-        let tally = pending.entry(key_id.clone()).or_insert(Refusals { minute, ..Refusals::default() });
+        let (_, tally) =
+            pending.entry(key_id.clone()).or_insert((org_id.clone(), Refusals { minute, ..Refusals::default() }));
         match refusal {
             Refusal::RateLimited => tally.rate_limited = tally.rate_limited.saturating_add(1),
             Refusal::Unauthorized => tally.unauthorized = tally.unauthorized.saturating_add(1),
@@ -107,11 +115,11 @@ impl RefusalTally {
         let mut pending = self.pending();
         let due: Vec<KeyId> = pending
             .iter()
-            .filter(|(_, tally)| tally.minute < minute)
+            .filter(|(_, (_, tally))| tally.minute < minute)
             .map(|(key_id, _)| key_id.clone())
             .take(MAX_FLUSHES_PER_REQUEST)
             .collect();
-        due.into_iter().filter_map(|key_id| pending.remove(&key_id).map(|tally| (key_id, tally))).collect()
+        due.into_iter().filter_map(|key_id| pending.remove(&key_id).map(|(_, tally)| (key_id, tally))).collect()
     }
 
     /// Keys with a tally not yet written.
@@ -130,6 +138,10 @@ mod tests {
 
     fn key(n: usize) -> KeyId {
         KeyId::parse(&format!("{n:0>12}")).unwrap()
+    }
+
+    fn org(n: usize) -> OrgId {
+        OrgId::parse(&format!("org_{n:0>20}")).unwrap()
     }
 
     #[test]
@@ -155,7 +167,7 @@ mod tests {
     fn a_minute_of_refusals_is_one_tally_written_once_the_minute_is_over() {
         let tally = RefusalTally::default();
         for n in 0..1000 {
-            tally.count(&key(1), if n % 4 == 0 { Refusal::RateLimited } else { Refusal::Unauthorized }, 100);
+            tally.count(&key(1), &org(1), if n % 4 == 0 { Refusal::RateLimited } else { Refusal::Unauthorized }, 100);
         }
         assert!(tally.take_due(100).is_empty(), "not while its minute runs");
         assert_eq!(tally.take_due(101), vec![(key(1), Refusals { minute: 100, rate_limited: 250, unauthorized: 750 })]);
@@ -163,10 +175,17 @@ mod tests {
     }
 
     #[test]
-    fn the_tally_is_bounded_in_keys_and_in_writes_per_request() {
+    fn the_tally_is_bounded_in_keys_per_organization_in_all_and_in_writes_per_request() {
         let tally = RefusalTally::default();
+        // One organization's keys fill its share only: another's refusals still count.
+        for n in 0..MAX_TALLIED_KEYS {
+            tally.count(&key(n), &org(0), Refusal::Unauthorized, 7);
+        }
+        assert_eq!(tally.len(), MAX_TALLIED_KEYS_PER_ORG);
+        tally.count(&key(5000), &org(1), Refusal::Unauthorized, 7);
+        assert_eq!(tally.len(), MAX_TALLIED_KEYS_PER_ORG + 1);
         for n in 0..MAX_TALLIED_KEYS + 50 {
-            tally.count(&key(n), Refusal::Unauthorized, 7);
+            tally.count(&key(10_000 + n), &org(2 + n / MAX_TALLIED_KEYS_PER_ORG), Refusal::Unauthorized, 7);
         }
         assert_eq!(tally.len(), MAX_TALLIED_KEYS);
         assert_eq!(tally.take_due(8).len(), MAX_FLUSHES_PER_REQUEST);

@@ -489,6 +489,7 @@ fn table_partitions() -> BTreeMap<&'static str, String> {
         ("attempts_pk", attempts_pk("whk_1")),
         ("requeues_pk", requeues_pk("whk_1")),
         ("usage_pk", usage_pk(id)),
+        ("usage_org_day_pk", usage_org_day_pk(org, env, "2026-12-06")),
         ("stats_pk", stats_pk("lnk_1")),
     ]
     .into()
@@ -579,6 +580,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
                 ("audit_pk", APPEND),
                 ("outbox_pk", APPEND),
                 ("usage_pk", &[GET_ITEM, QUERY][..]),
+                ("usage_org_day_pk", &[GET_ITEM, QUERY][..]),
             ],
         ),
         (
@@ -636,7 +638,10 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
                 ("audit_pk", APPEND),
             ],
         ),
-        ("usage-aggregator", vec![("usage_pk", &[GET_ITEM, UPDATE_ITEM][..])]),
+        (
+            "usage-aggregator",
+            vec![("usage_pk", &[GET_ITEM, UPDATE_ITEM][..]), ("usage_org_day_pk", &[GET_ITEM, UPDATE_ITEM][..])],
+        ),
         ("click-aggregator", vec![("stats_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, QUERY][..])]),
     ]
     .into();

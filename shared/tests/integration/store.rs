@@ -135,8 +135,10 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
         .max_by_key(|(r, a)| keyhive::auth::permissions::permission_name(*r, *a).len());
     let event = keyhive::auth::usage::UseEvent::Request { permission: longest };
     for _ in 0..3 {
-        let out =
-            store.touch_request(&record.key_id, &credential.hash(secret), keyhive::model::now(), &event).send().await;
+        let out = store
+            .touch_request(&record.key_id, &credential.hash(secret), record.environment, keyhive::model::now(), &event)
+            .send()
+            .await;
         let consumed = out.expect("touch").consumed_capacity.expect("consumed capacity");
         assert_eq!(consumed.capacity_units, Some(1.0), "{consumed:?}");
         assert!(consumed
@@ -146,7 +148,10 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
             .all(|c| c.capacity_units.unwrap_or(0.0) == 0.0));
         assert_eq!(consumed.read_capacity_units.unwrap_or(0.0), 0.0);
     }
-    match store.touch_key(&record.key_id, &credential.hash(secret), keyhive::model::now(), &event).await.expect("touch")
+    match store
+        .touch_key(&record.key_id, &credential.hash(secret), record.environment, keyhive::model::now(), &event)
+        .await
+        .expect("touch")
     {
         KeyUse::Counted { write_units, .. } => assert_eq!(write_units, Some(1.0)),
         other => panic!("{other:?}"),

@@ -94,7 +94,11 @@ async fn main() {
     let use_event = keyhive::auth::usage::UseEvent::Request {
         permission: Some((keyhive::auth::permissions::Resource::ApiKeys, keyhive::auth::permissions::Action::Read)),
     };
-    let touch = || api.store.touch_request(&record.key_id, &presented, keyhive::model::now(), &use_event).send();
+    let touch = || {
+        api.store
+            .touch_request(&record.key_id, &presented, record.environment, keyhive::model::now(), &use_event)
+            .send()
+    };
     for _ in 0..50 {
         touch().await.expect("touch");
     }

@@ -15,7 +15,7 @@ pub mod store;
 
 use futures_util::StreamExt;
 use keyhive::auth::permissions::{permission_name, Action, Resource};
-use keyhive::model::KeyId;
+use keyhive::model::{KeyId, Tenant};
 use keyhive::store::stream::StreamRecord;
 use keyhive::store::StoreError;
 use std::collections::BTreeMap;
@@ -153,6 +153,8 @@ pub struct Delta {
     pub buckets: BTreeMap<BucketKey, BucketDelta>,
     pub last_used: BTreeMap<PermissionName, OffsetDateTime>,
     pub last_sequence: u64,
+    /// The key's organization and environment, whose day totals the day buckets also add to.
+    pub tenant: Option<Tenant>,
 }
 
 /// How a counted request ended, from the key's permissions as its own write left them.
@@ -168,8 +170,18 @@ impl Delta {
         Granularity::ALL.map(|g| (g, g.floor(record.at)))
     }
 
+    /// The items a transaction of this delta writes besides the access item: its buckets, and
+    /// for each day bucket the tenant's day total.
+    pub fn writes(&self) -> usize {
+        let days = self.buckets.keys().filter(|(g, _)| *g == Granularity::Day).count();
+        self.buckets.len() + if self.tenant.is_some() { days } else { 0 }
+    }
+
     /// Folds one record in (records come in sequence order).
     pub fn add(&mut self, record: &UseRecord) {
+        if self.tenant.is_none() {
+            self.tenant = record.tenant.clone();
+        }
         for key in Self::bucket_keys(record) {
             let bucket = self.buckets.entry(key).or_default();
             match &record.event {
@@ -257,11 +269,12 @@ async fn count_key<S: UsageStore + ?Sized>(store: &S, key_id: &KeyId, run: &[&Us
 fn chunks(records: &[&UseRecord]) -> Vec<Delta> {
     let mut deltas = vec![Delta::default()];
     for record in records {
-        let current = deltas.last_mut().map(|d| (d.buckets.len(), d)).map(|(len, d)| {
-            let new = Delta::bucket_keys(record).iter().filter(|k| !d.buckets.contains_key(k)).count();
-            len + new > MAX_BUCKETS_PER_WRITE
+        let full = deltas.last().is_some_and(|d| {
+            let mut grown = d.clone();
+            grown.add(record);
+            grown.writes() > MAX_BUCKETS_PER_WRITE
         });
-        if current == Some(true) {
+        if full {
             deltas.push(Delta::default());
         }
         if let Some(delta) = deltas.last_mut() {
@@ -288,6 +301,7 @@ mod tests {
             sequence,
             at,
             event: record::Counted::Request { permission: Some((Resource::ShortLinks, Action::Create)), outcome },
+            tenant: None,
         }
     }
 
@@ -309,6 +323,7 @@ mod tests {
             sequence: 3,
             at: datetime!(2026-12-06 05:40:00 UTC),
             event: record::Counted::Refused { rate_limited: 2, unauthorized: 5 },
+            tenant: None,
         });
         assert_eq!(delta.last_sequence, 3);
         assert_eq!(delta.buckets.len(), 3 + 2, "three minutes, one hour, one day");

@@ -6,7 +6,7 @@
 use super::Outcome;
 use keyhive::auth::permissions::{Action, Permissions, Resource};
 use keyhive::auth::usage::{UseEvent, USE_EVENT, USE_SEQUENCE};
-use keyhive::model::{parse_rfc3339, KeyId};
+use keyhive::model::{parse_rfc3339, Environment, KeyId, OrgId, Tenant};
 use keyhive::schema;
 use keyhive::store::items::{opt_n, opt_s, Item};
 use time::OffsetDateTime;
@@ -29,6 +29,8 @@ pub struct UseRecord {
     /// When: the request's `last_used_at`, or the start of the refusals' minute.
     pub at: OffsetDateTime,
     pub event: Counted,
+    /// The key's organization and environment (its totals are also kept per tenant and day).
+    pub tenant: Option<Tenant>,
 }
 
 impl UseRecord {
@@ -62,7 +64,14 @@ impl UseRecord {
                 Counted::Refused { rate_limited: tally.rate_limited, unauthorized: tally.unauthorized },
             ),
         };
-        Some(UseRecord { key_id, sequence, at, event })
+        let tenant = match (
+            opt_s(image, "org_id").and_then(OrgId::parse),
+            opt_s(image, "environment").and_then(Environment::parse),
+        ) {
+            (Some(org_id), Some(environment)) => Some(Tenant::new(org_id, environment)),
+            _ => None,
+        };
+        Some(UseRecord { key_id, sequence, at, event, tenant })
     }
 }
 

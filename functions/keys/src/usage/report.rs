@@ -6,7 +6,7 @@ use super::{every_permission, BucketDelta, Counts, Granularity, PermissionCounts
 use futures_util::StreamExt;
 use keyhive::auth::permissions::{permission_name, Permissions};
 use keyhive::auth::KeyRecord;
-use keyhive::model::rfc3339;
+use keyhive::model::{rfc3339, KeyId, Tenant};
 use keyhive::ApiError;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -35,8 +35,17 @@ impl Span {
         now: OffsetDateTime,
     ) -> Result<Span, ApiError> {
         let granularity = granularity.unwrap_or(Granularity::Hour);
-        let to = to.unwrap_or(now);
-        let from = from.unwrap_or(to - Duration::DAY);
+        // Usage is kept 400 days at most; a year far away is a mistake, and keeps the span's
+        // arithmetic clear of the calendar's end.
+        let in_range = |field: &str, at: OffsetDateTime| {
+            if (2000..=9000).contains(&at.year()) {
+                Ok(at)
+            } else {
+                Err(ApiError::validation(field, "must be a time of the years 2000 to 9000"))
+            }
+        };
+        let to = in_range("to", to.unwrap_or(now))?;
+        let from = in_range("from", from.unwrap_or(to - Duration::DAY))?;
         if from > to {
             return Err(ApiError::validation("from", "must not be after to"));
         }
@@ -118,34 +127,35 @@ pub async fn key_usage<S: UsageStore + ?Sized>(store: &S, key: &KeyRecord, span:
     }))
 }
 
-/// The granularity an organization's totals are summed in: hours up to 31 days, then days.
-pub fn totals_granularity(from: OffsetDateTime, to: OffsetDateTime) -> Granularity {
-    if to - from <= Granularity::Hour.max_span() {
-        Granularity::Hour
-    } else {
-        Granularity::Day
-    }
-}
-
-/// `GET /v1/usage`: each key's totals from `from` to `to`, most used first (then by key id).
+/// `GET /v1/usage`: each key's totals over the UTC days holding `from` to `to` (whole days),
+/// most used first (then by key id). Read from the tenant's day totals: one query a day, whatever
+/// the number of keys.
 pub async fn keys_by_use<S: UsageStore + ?Sized>(
     store: &S,
+    tenant: &Tenant,
     keys: Vec<KeyRecord>,
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<Vec<(KeyRecord, Counts)>, ApiError> {
-    let granularity = totals_granularity(from, to);
-    let (first, last) = (granularity.floor(from), granularity.floor(to));
-    let reads = keys.into_iter().map(|key| async move {
-        let buckets = store.buckets(&key.key_id, granularity, first, last).await?;
-        Ok::<_, ApiError>((key, sum(&buckets).0))
-    });
-    let mut found: Vec<(KeyRecord, Counts)> = futures_util::stream::iter(reads)
+    let span = Span { from, to, granularity: Granularity::Day };
+    let reads = span.starts().into_iter().map(|day| store.tenant_day(tenant, day));
+    let days: Vec<Vec<(KeyId, Counts)>> = futures_util::stream::iter(reads)
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
+    let mut totals: BTreeMap<KeyId, Counts> = BTreeMap::new();
+    for (key_id, counts) in days.into_iter().flatten() {
+        totals.entry(key_id).or_default().add(&counts);
+    }
+    let mut found: Vec<(KeyRecord, Counts)> = keys
+        .into_iter()
+        .map(|key| {
+            let counts = totals.get(&key.key_id).copied().unwrap_or_default();
+            (key, counts)
+        })
+        .collect();
     found.sort_by(|(a, ca), (b, cb)| cb.total().cmp(&ca.total()).then_with(|| a.key_id.cmp(&b.key_id)));
     Ok(found)
 }
@@ -221,5 +231,11 @@ mod tests {
         assert_eq!(err(Span::new(Some(now - Duration::DAY * 32), None, Some(Granularity::Hour), now)), "from");
         assert_eq!(err(Span::new(Some(now - Duration::DAY * 401), None, Some(Granularity::Day), now)), "from");
         assert!(Span::new(Some(now - Duration::DAY * 400), None, Some(Granularity::Day), now).is_ok());
+        let far = time::macros::datetime!(9999-12-31 23:59:00 UTC);
+        assert_eq!(err(Span::new(None, Some(far), Some(Granularity::Day), now)), "to");
+        assert_eq!(
+            err(Span::new(Some(time::macros::datetime!(1999-12-31 00:00:00 UTC)), None, Some(Granularity::Day), now)),
+            "from"
+        );
     }
 }

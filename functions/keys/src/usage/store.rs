@@ -5,7 +5,7 @@
 
 use super::{BucketDelta, Counts, Delta, Granularity, PermissionCounts, PermissionName};
 use async_trait::async_trait;
-use keyhive::model::{parse_rfc3339, rfc3339, KeyId};
+use keyhive::model::{parse_rfc3339, rfc3339, KeyId, Tenant};
 use keyhive::schema;
 use keyhive::store::dynamo::{classify, DynamoStore};
 use keyhive::store::items::{key_of, number_attr, opt_n, string_attr, Item};
@@ -39,6 +39,25 @@ pub trait UsageStore: Send + Sync {
     ) -> Result<Vec<(OffsetDateTime, BucketDelta)>, StoreError>;
     /// When each permission of the key was last used (with success).
     async fn last_uses(&self, key_id: &KeyId) -> Result<BTreeMap<PermissionName, OffsetDateTime>, StoreError>;
+    /// Each key's totals of a tenant on one UTC day (the keys with any use that day).
+    async fn tenant_day(&self, tenant: &Tenant, day: OffsetDateTime) -> Result<Vec<(KeyId, Counts)>, StoreError>;
+}
+
+fn tenant_day_key(tenant: &Tenant, day: OffsetDateTime, key_id: &KeyId) -> Item {
+    key_of(tenant_day_pk(tenant, day), key_id.as_str())
+}
+
+fn tenant_day_pk(tenant: &Tenant, day: OffsetDateTime) -> String {
+    schema::usage_org_day_pk(tenant.org_id.as_str(), tenant.environment.as_str(), &rfc3339(day)[..10])
+}
+
+fn counts_of(item: &Item) -> Counts {
+    Counts {
+        success: count(item, "success"),
+        forbidden: count(item, "forbidden"),
+        rate_limited: count(item, "rate_limited"),
+        unauthorized: count(item, "unauthorized"),
+    }
 }
 
 fn bucket_key(key_id: &KeyId, granularity: Granularity, start: OffsetDateTime) -> Item {
@@ -62,15 +81,7 @@ fn bucket_record(item: &Item) -> BucketDelta {
             by_permission.entry(permission.to_string()).or_default().forbidden = count(item, name);
         }
     }
-    BucketDelta {
-        counts: Counts {
-            success: count(item, "success"),
-            forbidden: count(item, "forbidden"),
-            rate_limited: count(item, "rate_limited"),
-            unauthorized: count(item, "unauthorized"),
-        },
-        by_permission,
-    }
+    BucketDelta { counts: counts_of(item), by_permission }
 }
 
 /// `ADD` of every non-zero counter of a bucket, and its expiry.
@@ -119,11 +130,17 @@ impl UsageStore for DynamoStore {
     async fn add_usage(&self, key_id: &KeyId, from: u64, delta: &Delta) -> Result<bool, StoreError> {
         let mut tx = self.transaction();
         let access = tx.update(access_key(key_id), |update| {
-            let mut set = vec!["#seq = :to".to_string()];
+            // Kept while the key is used, and 400 days after its last use (a deleted key's too).
+            let mut set = vec!["#seq = :to".to_string(), "#ttl = :ttl".to_string()];
             let mut update = update
                 .condition_expression(if from == 0 { "attribute_not_exists(#seq)" } else { "#seq = :from" })
                 .expression_attribute_names("#seq", SEQUENCE)
-                .expression_attribute_values(":to", number_attr(delta.last_sequence));
+                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":to", number_attr(delta.last_sequence))
+                .expression_attribute_values(
+                    ":ttl",
+                    number_attr((keyhive::model::now() + Granularity::Day.retention()).unix_timestamp()),
+                );
             if from != 0 {
                 update = update.expression_attribute_values(":from", number_attr(from));
             }
@@ -140,6 +157,12 @@ impl UsageStore for DynamoStore {
             tx.update(bucket_key(key_id, *granularity, *start), |update| {
                 bucket_update(update, *granularity, *start, bucket)
             })?;
+            if let (Granularity::Day, Some(tenant)) = (granularity, &delta.tenant) {
+                let totals = BucketDelta { counts: bucket.counts, by_permission: BTreeMap::new() };
+                tx.update(tenant_day_key(tenant, *start, key_id), |update| {
+                    bucket_update(update, Granularity::Day, *start, &totals)
+                })?;
+            }
         }
         match tx.commit().await {
             Ok(()) => Ok(true),
@@ -199,5 +222,32 @@ impl UsageStore for DynamoStore {
                 Some((permission.to_string(), parse_rfc3339(value.as_s().ok()?)?))
             })
             .collect())
+    }
+
+    async fn tenant_day(&self, tenant: &Tenant, day: OffsetDateTime) -> Result<Vec<(KeyId, Counts)>, StoreError> {
+        let mut found = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", string_attr(tenant_day_pk(tenant, day)))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items() {
+                let key_id = keyhive::store::items::opt_s(item, schema::SK).and_then(KeyId::parse);
+                if let Some(key_id) = key_id {
+                    found.push((key_id, counts_of(item)));
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => return Ok(found),
+            }
+        }
     }
 }

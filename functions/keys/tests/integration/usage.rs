@@ -143,6 +143,12 @@ async fn a_thousand_concurrent_requests_count_exactly_once_whatever_is_delivered
         (usage["by_permission"][1]["success"].as_u64(), usage["by_permission"][1]["forbidden"].as_u64()),
         (Some(600), Some(0))
     );
+    // The organization's ranking reads the tenant's day totals: the same counts.
+    let tenant = keyhive::model::Tenant::new(key.org_id.clone(), key.environment);
+    let ranked = keys::usage::report::keys_by_use(&api.store, &tenant, vec![key.clone()], at - Duration::HOUR, now())
+        .await
+        .expect("ranking");
+    assert_eq!(ranked[0].1, expected);
     drop_table(&api, &table).await;
 }
 
@@ -188,6 +194,32 @@ async fn refusals_are_tallied_per_instance_and_written_once_a_minute() {
             (minute, Counts { unauthorized: 30, ..Counts::default() }),
             (next, Counts { success: 2, ..Counts::default() }),
         ]
+    );
+    drop_table(&api, &table).await;
+}
+
+/// A key's secret under the other environment's label is no credential: refused by the one
+/// write's condition (nothing counted as a use), and tallied as an unauthorized attempt.
+#[tokio::test]
+async fn the_right_secret_under_the_wrong_environment_label_is_refused_and_counted_as_such() {
+    let (api, table, credential, key) = own_table().await;
+    let text = credential.reveal().replacen("_live_", "_test_", 1);
+    let relabeled = Credential::parse(&text, &api.config.key_prefix).expect("well-formed");
+    let secret = api.hashing_secret().await.expect("secret");
+    let minute = OffsetDateTime::from_unix_timestamp(now().unix_timestamp().div_euclid(60) * 60).unwrap();
+    for _ in 0..3 {
+        let refused = authenticate(&api.store, secret, &relabeled, minute, None, &api.refusals).await;
+        assert_eq!(refused.map(|_| ()).map_err(|e| e.status_and_code().1), Err("UNAUTHORIZED"));
+    }
+    // The next minute's request writes the tally; nothing was counted as a use.
+    let next = minute + Duration::MINUTE;
+    assert_eq!(request(&api, &credential, next, (Resource::ShortLinks, Action::Read)).await, "OK");
+    assert_eq!(count_batch(&api.store, &whole_stream(&api).await).await, None);
+    let buckets = api.store.buckets(&key.key_id, Granularity::Minute, minute, next).await.expect("buckets");
+    let by_minute: Vec<Counts> = buckets.iter().map(|(_, b)| b.counts).collect();
+    assert_eq!(
+        by_minute,
+        vec![Counts { unauthorized: 3, ..Counts::default() }, Counts { success: 1, ..Counts::default() }]
     );
     drop_table(&api, &table).await;
 }

@@ -193,27 +193,18 @@ impl LinkStore for DynamoStore {
     }
 
     async fn clicks_of(&self, links: &[Link]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError> {
+        // Strongly consistent reads of a page's slug items, all at once (GetItem, which the role
+        // is granted and every function links already; no BatchGetItem).
+        let mut reads = tokio::task::JoinSet::new();
+        for link in links {
+            let (store, key, id) = (self.clone(), slug_key(link.domain.as_ref(), link.slug.as_str()), link.id.clone());
+            reads.spawn(async move { store.get_consistent(key).await.map(|slug| (id, slug)) });
+        }
         let mut found = std::collections::HashMap::new();
-        // BatchGetItem takes 100 keys; a page holds at most 100 links.
-        for chunk in links.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(|l| slug_key(l.domain.as_ref(), l.slug.as_str())).collect();
-            let mut request = Some(
-                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Other(Box::new(e)))?,
-            );
-            while let Some(keys) = request.take() {
-                let out =
-                    self.client().batch_get_item().request_items(self.table(), keys).send().await.map_err(classify)?;
-                for slug in out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
-                    if let Some(link) = chunk.iter().find(|l| opt_s(&slug, "link_id") == Some(l.id.as_str())) {
-                        found.insert(link.id.clone(), totals_of(&slug, &link.id));
-                    }
-                }
-                request = out.unprocessed_keys.and_then(|mut u| u.remove(self.table()));
-            }
+        while let Some(read) = reads.join_next().await {
+            let (id, slug) = read.map_err(|e| StoreError::Other(Box::new(e)))??;
+            let totals = slug.map(|slug| totals_of(&slug, &id)).unwrap_or_default();
+            found.insert(id, totals);
         }
         Ok(found)
     }

@@ -76,11 +76,18 @@ impl StatsStore for DynamoStore {
     ) -> Result<bool, StoreError> {
         let mut tx = self.transaction();
         let sequence = tx.update(sequence_key(link_id), |u| {
+            // Kept while the link is clicked, and as long as its days after (a deleted link whose
+            // last clicks arrived after its removal leaves nothing for good).
             let u = u
-                .update_expression("SET #seq = :to")
+                .update_expression("SET #seq = :to, #ttl = :ttl")
                 .condition_expression(if from == 0 { "attribute_not_exists(#seq)" } else { "#seq = :from" })
                 .expression_attribute_names("#seq", SEQUENCE)
-                .expression_attribute_values(":to", number_attr(to));
+                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":to", number_attr(to))
+                .expression_attribute_values(
+                    ":ttl",
+                    number_attr((keyhive::model::now() + STATS_RETENTION).unix_timestamp()),
+                );
             if from == 0 {
                 u
             } else {
