@@ -158,12 +158,14 @@ impl KeyAdminStore for DynamoStore {
             };
             let update = update
                 .condition_expression(format!(
-                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND org_id = :org AND #perm = :seen \
+                    "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND org_id = :org AND (#perm = :seen OR #perm = :seen_long) \
                      AND tier = :tier_seen AND rate_limit = :limit_seen AND {expiry_seen}"
                 ))
                 .expression_attribute_names("#perm", "permissions")
                 .expression_attribute_values(":org", string_attr(current.org_id.as_str()))
                 .expression_attribute_values(":seen", string_attr(current.permissions.to_compact()))
+                // A key stored before the compact letters: its permissions in the long form.
+                .expression_attribute_values(":seen_long", string_attr(current.permissions.to_long_compact()))
                 .expression_attribute_values(":tier_seen", string_attr(current.tier.name()))
                 .expression_attribute_values(":limit_seen", number_attr(current.tier.limit_per_minute()));
             let update = match current.expires_at {

@@ -75,6 +75,16 @@ impl Action {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
+
+    /// The action's letter in the compact form (`c`, `r`, `u`, `d`).
+    fn letter(self) -> char {
+        match self {
+            Action::Create => 'c',
+            Action::Read => 'r',
+            Action::Update => 'u',
+            Action::Delete => 'd',
+        }
+    }
 }
 
 /// `resource:action`, as named in `details.required`.
@@ -152,9 +162,20 @@ impl Permissions {
         Value::Object(map)
     }
 
-    /// Compact scalar form for the authorizer context and the stored item:
-    /// `apiKeys:create,apiKeys:read,...`.
+    /// Compact scalar form for the authorizer context and the stored key item, a resource's
+    /// actions as letters: `shortLinks:cr,apiKeys:crud` (every permission in about 120 bytes:
+    /// the key item that every request writes stays one write unit).
     pub fn to_compact(&self) -> String {
+        self.0
+            .iter()
+            .map(|(r, actions)| format!("{}:{}", r.as_str(), actions.iter().map(|a| a.letter()).collect::<String>()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The form items were stored in before the letters: `apiKeys:create,apiKeys:read,...`. A
+    /// condition on a stored key's permissions accepts either.
+    pub fn to_long_compact(&self) -> String {
         self.0
             .iter()
             .flat_map(|(r, actions)| actions.iter().map(move |a| permission_name(*r, *a)))
@@ -162,11 +183,23 @@ impl Permissions {
             .join(",")
     }
 
+    /// Reads either compact form (and a mix: each `resource:` takes an action's name or letters).
     pub fn from_compact(s: &str) -> Option<Self> {
         let mut out: BTreeMap<Resource, BTreeSet<Action>> = BTreeMap::new();
         for item in s.split(',').filter(|i| !i.is_empty()) {
             let (r, a) = item.split_once(':')?;
-            out.entry(Resource::parse(r)?).or_default().insert(Action::parse(a)?);
+            let actions = out.entry(Resource::parse(r)?).or_default();
+            match Action::parse(a) {
+                Some(action) => {
+                    actions.insert(action);
+                }
+                None if !a.is_empty() => {
+                    for letter in a.chars() {
+                        actions.insert(Action::ALL.into_iter().find(|x| x.letter() == letter)?);
+                    }
+                }
+                None => return None,
+            }
         }
         Some(Permissions(out))
     }
@@ -191,7 +224,10 @@ mod tests {
         assert!(!p.allows(Resource::ShortLinks, Action::Delete));
         assert_eq!(Permissions::from_compact(&p.to_compact()), Some(p.clone()));
         assert_eq!(Permissions::from_json("p", &p.to_json()).unwrap(), p);
-        assert_eq!(p.to_compact(), "shortLinks:create,shortLinks:read,apiKeys:read");
+        assert_eq!(p.to_compact(), "shortLinks:cr,apiKeys:r");
+        assert_eq!(p.to_long_compact(), "shortLinks:create,shortLinks:read,apiKeys:read");
+        assert_eq!(Permissions::from_compact(&p.to_long_compact()), Some(p.clone()), "items stored before");
+        assert_eq!(Permissions::all().to_compact().len(), 116, "every permission, compact");
     }
 
     #[test]
@@ -202,6 +238,8 @@ mod tests {
         assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "permissions.sandboxes"));
         assert!(Permissions::from_json("permissions", &json!(["sandboxes"])).is_err());
         assert!(Permissions::from_compact("sandboxes:fly").is_none());
+        assert!(Permissions::from_compact("sandboxes:").is_none());
+        assert!(Permissions::from_compact("sandboxes:crx").is_none());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The DynamoDB store against DynamoDB Local, through the real SDK.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
-use keyhive::schema::table_definition;
+use keyhive::schema::{self, table_definition};
 use keyhive::store::dynamo::{ensure_table, DynamoStore};
 use keyhive::store::HealthProbe;
 use keyhive::testkit::{stack_api, unreachable_api};
@@ -126,9 +127,32 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
     )
     .await
     .expect("bootstrap");
-    // Every permission granted (a bootstrap key), and the longest permission name recorded for
-    // the usage stream: the item stays under 1 KB, one write unit.
+    // Every permission granted (a bootstrap key), the longest permission name recorded for the
+    // usage stream, and the heaviest shape of the rest: a user key's 100-character name and
+    // owner's name, an expiry, a roll's previous secret in its grace. The item stays under 1 KB:
+    // one write unit.
     assert_eq!(record.permissions, keyhive::auth::permissions::Permissions::all());
+    let long = "n".repeat(100);
+    let later = keyhive::model::now() + time::Duration::days(30);
+    client
+        .update_item()
+        .table_name(&name)
+        .key(schema::PK, AttributeValue::S(schema::key_pk(record.key_id.as_str())))
+        .key(schema::SK, AttributeValue::S(schema::KEY_SK.into()))
+        .update_expression(
+            "SET #n = :long, owner_name = :long, user_id = :user, created_by_user = :user, key_type = :user_type, \
+             expires_at = :exp, expires_epoch = :epoch, prev_hash = :hash, prev_valid_until = :epoch",
+        )
+        .expression_attribute_names("#n", "name")
+        .expression_attribute_values(":long", AttributeValue::S(long))
+        .expression_attribute_values(":user", AttributeValue::S(format!("usr_{}", "u".repeat(60))))
+        .expression_attribute_values(":user_type", AttributeValue::S("user".into()))
+        .expression_attribute_values(":exp", AttributeValue::S(keyhive::model::rfc3339(later)))
+        .expression_attribute_values(":epoch", AttributeValue::N(later.unix_timestamp().to_string()))
+        .expression_attribute_values(":hash", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new([7u8; 32])))
+        .send()
+        .await
+        .expect("the heaviest key");
     let longest = keyhive::auth::permissions::Resource::ALL
         .into_iter()
         .flat_map(|r| keyhive::auth::permissions::Action::ALL.into_iter().map(move |a| (r, a)))
