@@ -364,6 +364,23 @@ async fn settings_changes_apply_to_the_next_authentication() {
         idempotency: None,
         max_keys: api.config.limits.keys,
     };
+    // A key stored before permissions were kept as letters: its long form is still read, and
+    // still matched by the change's condition.
+    api.store
+        .client()
+        .update_item()
+        .table_name(api.store.table())
+        .key(schema::PK, aws_sdk_dynamodb::types::AttributeValue::S(schema::key_pk(record.key_id.as_str())))
+        .key(schema::SK, aws_sdk_dynamodb::types::AttributeValue::S(schema::KEY_SK.into()))
+        .update_expression("SET #p = :long")
+        .expression_attribute_names("#p", "permissions")
+        .expression_attribute_values(
+            ":long",
+            aws_sdk_dynamodb::types::AttributeValue::S(record.permissions.to_long_compact()),
+        )
+        .send()
+        .await
+        .unwrap();
     let patch = KeyPatch {
         permissions: Some(Permissions::from_json("p", &json!({"apiKeys": ["read"]})).unwrap()),
         tier: Some("professional".into()),
