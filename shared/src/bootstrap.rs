@@ -43,6 +43,7 @@ pub async fn bootstrap_org<S: OrgStore>(
         last_used_at: None,
         expires_at: None,
         revoked_at: None,
+        disabled_at: None,
         created_by: CreatedBy::Bootstrap,
     };
     let log = ChangeLog {

@@ -294,3 +294,25 @@ async fn every_authentication_case_answers_alike_through_both_fronts() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_key_switched_off_is_refused_on_its_next_request_and_back_when_switched_on() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let (id, key) =
+        create_key(&stack, &admin, json!({"name": "switch", "type": "bot", "permissions": {"apiKeys": ["read"]}}))
+            .await;
+    assert_eq!(stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(200)["data"]["enabled"], true);
+    let off =
+        stack.call(&admin, "PATCH", &format!("/v1/keys/{id}"), Some(&json!({"enabled": false}))).await.envelope(200);
+    assert_eq!(off["data"]["enabled"], false);
+    assert_eq!(stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(401)["error"]["code"], "UNAUTHORIZED");
+    let listed = stack.call(&admin, "GET", "/v1/keys?limit=100", None).await.envelope(200);
+    let shown = listed["data"].as_array().unwrap().iter().find(|k| k["id"] == id.as_str()).cloned();
+    assert_eq!(shown.map(|k| k["enabled"].clone()), Some(json!(false)));
+    let bad =
+        stack.call(&admin, "PATCH", &format!("/v1/keys/{id}"), Some(&json!({"enabled": "no"}))).await.envelope(400);
+    assert_eq!(bad["error"]["details"]["field"], "enabled");
+    stack.call(&admin, "PATCH", &format!("/v1/keys/{id}"), Some(&json!({"enabled": true}))).await.envelope(200);
+    assert_eq!(stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(200)["data"]["id"], id.as_str());
+}

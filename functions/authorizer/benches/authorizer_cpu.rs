@@ -89,6 +89,7 @@ fn authorizer_cpu(c: &mut Criterion) {
         last_used_at: Some(now),
         expires_at: None,
         revoked_at: None,
+        disabled_at: None,
         created_by: CreatedBy::Bootstrap,
     };
     let mut item = keyhive::auth::store::key_item(&record);

@@ -88,6 +88,7 @@ pub fn key_patch(call: &Call<KeysOp>) -> Result<KeyPatch, ApiError> {
                 _ => Err(ApiError::validation(f, "must be standard, professional or enterprise")),
             }
         })?,
+        enabled: fields.optional("enabled", read::boolean)?,
         rate_limit_per_minute: fields.optional("rate_limit_per_minute", |f, v| {
             let limit = read::integer(f, v)?;
             match (1..=i64::from(keyhive::model::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {

@@ -41,6 +41,8 @@ pub struct KeyPatch {
     /// `tier` and `rate_limit_per_minute` as sent; either alone is read against the stored tier.
     pub tier: Option<String>,
     pub rate_limit_per_minute: Option<i64>,
+    /// `false` switches the key off until `true` switches it on again.
+    pub enabled: Option<bool>,
 }
 
 /// Everything the operations need besides their own input.
@@ -289,6 +291,7 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
         last_used_at: None,
         expires_at: new.expires_at,
         revoked_at: None,
+        disabled_at: None,
         created_by: CreatedBy::Key { key_id: ctx.actor.key_id.clone(), user_id: ctx.actor.user_id.clone() },
     };
     let by = ctx.change();
@@ -346,6 +349,11 @@ pub async fn update_key<S: KeyAdminStore>(
     if let Some(expires_at) = patch.expires_at {
         next.expires_at = expires_at;
     }
+    match patch.enabled {
+        Some(false) if next.disabled_at.is_none() => next.disabled_at = Some(ctx.now),
+        Some(true) => next.disabled_at = None,
+        _ => {}
+    }
     // The key as it will be must stay within the caller's power, too.
     check_within(ctx.actor, &Power::of_key(&next))?;
     let change = KeyChange::Settings {
@@ -353,6 +361,7 @@ pub async fn update_key<S: KeyAdminStore>(
         permissions: next.permissions.clone(),
         tier: next.tier,
         expires_at: next.expires_at,
+        disabled_at: next.disabled_at,
     };
     let by = ctx.change();
     let event = by.event(next.environment, EventType::KeyUpdated, next.to_json());

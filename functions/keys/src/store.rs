@@ -32,9 +32,22 @@ pub struct KeyFilter {
 /// if the key was revoked or its permissions changed since it was read.
 #[derive(Debug)]
 pub enum KeyChange {
-    Settings { name: String, permissions: Permissions, tier: Tier, expires_at: Option<OffsetDateTime> },
-    Roll { secret_hash: SecretHash, last4: String, previous: Option<(SecretHash, i64)> },
-    Revoke { at: OffsetDateTime },
+    Settings {
+        name: String,
+        permissions: Permissions,
+        tier: Tier,
+        expires_at: Option<OffsetDateTime>,
+        /// `Some`: switched off since then; `None`: on.
+        disabled_at: Option<OffsetDateTime>,
+    },
+    Roll {
+        secret_hash: SecretHash,
+        last4: String,
+        previous: Option<(SecretHash, i64)>,
+    },
+    Revoke {
+        at: OffsetDateTime,
+    },
 }
 
 /// Managing API keys (authentication reads them through the kernel's `KeyStore`).
@@ -113,10 +126,13 @@ impl KeyAdminStore for DynamoStore {
         };
         let (found, next) = self.list_page(&listing, start, limit).await?;
         let mut items = found.iter().map(key_record).collect::<Result<Vec<_>, _>>()?;
-        // GSI1 does not carry `last_used_at` (every request writes it): read it from the items.
-        let last_used = last_used_of(self, &items).await?;
+        // GSI1 does not carry `last_used_at` (every request writes it), nor `disabled_at` (its
+        // projection is fixed once created): read them from the items.
+        let live = live_state_of(self, &items).await?;
         for record in &mut items {
-            record.last_used_at = last_used.get(record.key_id.as_str()).copied();
+            let (last_used_at, disabled_at) = live.get(record.key_id.as_str()).copied().unwrap_or_default();
+            record.last_used_at = last_used_at;
+            record.disabled_at = disabled_at;
         }
         Ok(Page { items, next })
     }
@@ -173,8 +189,9 @@ impl KeyAdminStore for DynamoStore {
                 None => update,
             };
             match change {
-                KeyChange::Settings { name, permissions, tier, expires_at } => {
+                KeyChange::Settings { name, permissions, tier, expires_at, disabled_at } => {
                     let mut set = "SET #name = :name, #perm = :perm, tier = :tier, rate_limit = :limit".to_string();
+                    let mut remove: Vec<&str> = Vec::new();
                     let mut u = update
                         .expression_attribute_names("#name", "name")
                         .expression_attribute_values(":name", string_attr(name))
@@ -188,7 +205,17 @@ impl KeyAdminStore for DynamoStore {
                                 .expression_attribute_values(":exp", string_attr(rfc3339(*at)))
                                 .expression_attribute_values(":exp_epoch", number_attr(at.unix_timestamp()));
                         }
-                        None => set.push_str(" REMOVE expires_at, expires_epoch"),
+                        None => remove.extend(["expires_at", "expires_epoch"]),
+                    }
+                    match disabled_at {
+                        Some(at) => {
+                            set.push_str(", disabled_at = :disabled");
+                            u = u.expression_attribute_values(":disabled", string_attr(rfc3339(*at)));
+                        }
+                        None => remove.push("disabled_at"),
+                    }
+                    if !remove.is_empty() {
+                        set.push_str(&format!(" REMOVE {}", remove.join(", ")));
                     }
                     u.update_expression(set)
                 }
@@ -232,12 +259,14 @@ impl KeyAdminStore for DynamoStore {
     }
 }
 
-/// `last_used_at` of each key, by key id: strongly consistent reads of a page's items, all at
-/// once (GetItem, which every function links already; BatchGetItem would add 20 KB to the zip).
-async fn last_used_of(
+/// `last_used_at` and `disabled_at` of each key, by key id: strongly consistent reads of a page's
+/// items, all at once (GetItem, which every function links already; BatchGetItem would add 20 KB
+/// to the zip).
+#[allow(clippy::type_complexity)]
+async fn live_state_of(
     store: &DynamoStore,
     records: &[KeyRecord],
-) -> Result<std::collections::HashMap<String, OffsetDateTime>, StoreError> {
+) -> Result<std::collections::HashMap<String, (Option<OffsetDateTime>, Option<OffsetDateTime>)>, StoreError> {
     let mut reads = tokio::task::JoinSet::new();
     for record in records {
         let (store, key) = (store.clone(), key_item_key(&record.key_id));
@@ -247,8 +276,8 @@ async fn last_used_of(
     while let Some(read) = reads.join_next().await {
         let item = read.map_err(|e| StoreError::Other(Box::new(e)))??;
         if let Some(item) = item {
-            if let (Ok(id), Some(at)) = (get_s(&item, "key_id"), time_of(&item, "last_used_at")?) {
-                found.insert(id.to_string(), at);
+            if let Ok(id) = get_s(&item, "key_id") {
+                found.insert(id.to_string(), (time_of(&item, "last_used_at")?, time_of(&item, "disabled_at")?));
             }
         }
     }

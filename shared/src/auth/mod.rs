@@ -194,6 +194,7 @@ async fn verify(
         }
         KeyUse::Refused { record: Some(record), .. }
             if record.revoked_at.is_none()
+                && record.disabled_at.is_none()
                 && !record.is_expired(now)
                 && record.environment == credential.environment
                 && secret_matches(&record) =>

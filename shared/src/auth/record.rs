@@ -28,6 +28,8 @@ pub struct KeyRecord {
     pub last_used_at: Option<OffsetDateTime>,
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// Switched off (`PATCH {enabled: false}`) since: refused until switched on again.
+    pub disabled_at: Option<OffsetDateTime>,
     /// The key that created this one (`None`: the operator's bootstrap, or a record written
     /// before keys recorded it).
     pub created_by: CreatedBy,
@@ -91,6 +93,7 @@ impl KeyRecord {
             "created_at": rfc3339(self.created_at),
             "last_used_at": self.last_used_at.map(rfc3339),
             "expires_at": self.expires_at.map(rfc3339),
+            "enabled": self.disabled_at.is_none(),
             "last4": self.last4,
             "created_by": self.created_by.to_json(),
         })

@@ -85,6 +85,9 @@ pub fn key_item(r: &KeyRecord) -> Item {
     if let Some(owner) = &r.owner_name {
         item.insert("owner_name".into(), string_attr(owner));
     }
+    if let Some(disabled) = r.disabled_at {
+        item.insert("disabled_at".into(), string_attr(rfc3339(disabled)));
+    }
     if let Some(expires) = r.expires_at {
         item.insert("expires_at".into(), string_attr(rfc3339(expires)));
         item.insert("expires_epoch".into(), number_attr(expires.unix_timestamp()));
@@ -121,6 +124,7 @@ pub fn key_record(item: &Item) -> Result<KeyRecord, StoreError> {
         last_used_at: time_of(item, "last_used_at")?,
         expires_at: time_of(item, "expires_at")?,
         revoked_at: time_of(item, "revoked_at")?,
+        disabled_at: time_of(item, "disabled_at")?,
         created_by: match opt_s(item, "created_by") {
             None | Some(CreatedBy::BOOTSTRAP) => CreatedBy::Bootstrap,
             Some(key_id) => CreatedBy::Key {
@@ -149,8 +153,8 @@ pub fn stale_windows(item: &Item, minute: i64) -> Vec<String> {
 }
 
 impl DynamoStore {
-    /// The one write an authenticated request makes: checks the presented hash, revocation,
-    /// expiry and the current rate window, counts the request and sets `last_used_at`, and returns
+    /// The one write an authenticated request makes: checks the presented hash and environment,
+    /// revocation, disabling, expiry and the current rate window, counts the request and sets `last_used_at`, and returns
     /// the item (the stored one on a failed condition). `make bench` sends this very request bare
     /// to measure the authorizer's own overhead. It reports the write units it consumed (table
     /// and indexes): counting a request must not rewrite an index entry.
@@ -172,7 +176,8 @@ impl DynamoStore {
                 "SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now, #ev = :ev ADD #n :one REMOVE #pw",
             )
             .condition_expression(
-                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND environment = :env \
+                "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(disabled_at) \
+                 AND environment = :env \
                  AND (attribute_not_exists(expires_epoch) OR expires_epoch > :epoch) \
                  AND (secret_hash = :h OR (prev_hash = :h AND prev_valid_until > :epoch)) \
                  AND (attribute_not_exists(#w) OR #w < rate_limit)",

@@ -4,7 +4,7 @@
 use keyhive::auth::permissions::Permissions;
 use keyhive::auth::KeyStore;
 use keyhive::auth::{authenticate, read_credential};
-use keyhive::auth::{Credential, Environment, KeyType, Tier};
+use keyhive::auth::{Credential, Environment, Identity, KeyType, Tier};
 use keyhive::model::{now, UserId};
 use keyhive::schema;
 use keyhive::testkit::{api_key_headers, identity_of, new_org, stack_api};
@@ -829,4 +829,45 @@ async fn the_key_ceiling_holds_under_concurrent_creations_and_a_revocation_frees
     rules::create_key(&ctx, &api.config.key_prefix, secret, new()).await.expect("the revoked key's slot");
     let over = rules::create_key(&ctx, &api.config.key_prefix, secret, new()).await;
     assert!(matches!(over, Err(ApiError::QuotaExceeded(_))), "{:?}", over.map(|r| r.0.key_id));
+}
+
+/// `enabled: false` refuses a key on its very next request, `true` lets it in again; switching a
+/// key off is managing it: a weaker key cannot, and the change is audited as `key.updated`.
+#[tokio::test]
+async fn a_disabled_key_is_refused_on_its_next_request_until_enabled_again() {
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let (key, record) = bot_key(&api, &admin, Tier::Standard, None).await;
+    let actor = identity_of(&admin);
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_disable",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
+    assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "OK");
+    let off = KeyPatch { enabled: Some(false), ..KeyPatch::default() };
+    let disabled = rules::update_key(&ctx, &record.key_id, off).await.unwrap();
+    assert_eq!(disabled.to_json()["enabled"], false);
+    assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED", "the very next request");
+    let stored = rules::visible_key(&api.store, &actor, &record.key_id).await.unwrap();
+    assert!(stored.disabled_at.is_some());
+    let listed = rules::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
+    let shown = listed.items.iter().find(|k| k.key_id == record.key_id).expect("listed");
+    assert_eq!(shown.to_json()["enabled"], false, "lists show it off");
+    // A key weaker than the one it would switch off cannot.
+    let weak = Identity {
+        permissions: Permissions::from_json("p", &json!({"apiKeys": ["update"]})).unwrap(),
+        ..actor.clone()
+    };
+    let weak_ctx = Ctx { actor: &weak, ..ctx };
+    let refused =
+        rules::update_key(&weak_ctx, &record.key_id, KeyPatch { enabled: Some(true), ..KeyPatch::default() }).await;
+    assert!(matches!(refused, Err(ApiError::Forbidden { .. }) | Err(ApiError::Escalation { .. })), "{refused:?}");
+    assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
+    let on = KeyPatch { enabled: Some(true), ..KeyPatch::default() };
+    assert_eq!(rules::update_key(&ctx, &record.key_id, on).await.unwrap().to_json()["enabled"], true);
+    assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "OK", "switched on again");
 }
