@@ -3,6 +3,7 @@
 //! `make dev` and the test stack). Both become `StreamRecord`s, and from there the same code
 //! counts them.
 
+use crate::store::dynamo::DynamoStore;
 use crate::store::items::{item_from_event_json, Item};
 use crate::store::StoreError;
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
@@ -203,18 +204,53 @@ impl StreamReader {
     }
 }
 
-/// The aggregators' local loop: what the table's stream added since the last round, handed to
-/// `count`, which answers the sequence number to deliver again from (as Lambda delivers a failed
-/// batch again, from its first failed record), or `None`. Runs until the process ends.
-pub async fn follow_locally<F, Fut>(
+/// How an aggregator counts a batch of stream records: the sequence number of the record to
+/// deliver again from (as Lambda does with a failed batch, from its first failed record), or
+/// `None` when everything is counted.
+pub type CountBatch =
+    for<'a> fn(&'a DynamoStore, &'a [StreamRecord]) -> futures_util::future::LocalBoxFuture<'a, Option<String>>;
+
+/// An aggregator's whole run, for its `main`: in AWS a `lambda_runtime` function on the table's
+/// stream (a batch not all counted is reported with `ReportBatchItemFailures` and delivered
+/// again); locally (`KEYHIVE_AGGREGATE_EVERY_MS` set, as `make dev` and the test stack do) the
+/// same `count` in a loop over DynamoDB Local's stream.
+pub async fn serve_aggregator(count: CountBatch) -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{run, service_fn, LambdaEvent};
+    crate::telemetry::init();
+    let config = crate::config::Config::from_env();
+    let sdk = crate::aws::sdk_config(&config).await;
+    let store = DynamoStore::new(crate::aws::dynamodb(&sdk), config.table_name.clone());
+    let every = std::env::var("KEYHIVE_AGGREGATE_EVERY_MS").ok().and_then(|v| v.parse::<u64>().ok());
+    match every {
+        Some(millis) => {
+            follow_locally(&config, &store, std::time::Duration::from_millis(millis.max(50)), count).await;
+            Ok(())
+        }
+        None => {
+            let store = &store;
+            run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+                let records = records_of_event(&event.payload);
+                let failures: Vec<serde_json::Value> = count(store, &records)
+                    .await
+                    .map(|sequence| serde_json::json!({ "itemIdentifier": sequence }))
+                    .into_iter()
+                    .collect();
+                Ok::<_, lambda_http::Error>(serde_json::json!({ "batchItemFailures": failures }))
+            }))
+            .await
+        }
+    }
+}
+
+/// The aggregators' local loop: what the table's stream added since the last round, counted; a
+/// round that could not count everything keeps the rest, from the record `count` names, for the
+/// next. Runs until the process ends.
+async fn follow_locally(
     config: &crate::config::Config,
-    table: &crate::store::dynamo::DynamoStore,
+    table: &DynamoStore,
     every: std::time::Duration,
-    count: F,
-) where
-    F: Fn(Vec<StreamRecord>) -> Fut,
-    Fut: std::future::Future<Output = (Vec<StreamRecord>, Option<String>)>,
-{
+    count: CountBatch,
+) {
     let client = local_streams_client(config).await;
     let mut reader = None;
     let mut carried: Vec<StreamRecord> = Vec::new();
@@ -234,9 +270,10 @@ pub async fn follow_locally<F, Fut>(
             }
         }
         if !carried.is_empty() {
-            let (records, resume) = count(std::mem::take(&mut carried)).await;
-            if let Some(sequence) = resume {
-                carried = records.into_iter().skip_while(|r| r.sequence_number != sequence).collect();
+            let resume = count(table, &carried).await;
+            match resume.and_then(|sequence| carried.iter().position(|r| r.sequence_number == sequence)) {
+                Some(first) => drop(carried.drain(..first)),
+                None => carried.clear(),
             }
         }
         tokio::time::sleep(every).await;
