@@ -90,7 +90,53 @@ impl Listing<'static> {
     }
 }
 
+type QueryBuilder = aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
+/// A query's key condition: the partition (`#p = :p`, named and valued by the caller) and
+/// `range` on the sort key `sort_attr`.
+fn key_condition(query: QueryBuilder, sort_attr: &str, range: &SortRange) -> QueryBuilder {
+    let sort = |q: QueryBuilder| q.expression_attribute_names("#s", sort_attr);
+    match range {
+        SortRange::All => query.key_condition_expression("#p = :p"),
+        SortRange::Prefix(prefix) => sort(query)
+            .key_condition_expression("#p = :p AND begins_with(#s, :s)")
+            .expression_attribute_values(":s", string_attr(prefix)),
+        SortRange::Between { from, to } => sort(query)
+            .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
+            .expression_attribute_values(":from", string_attr(from))
+            .expression_attribute_values(":to", string_attr(to)),
+        SortRange::From(from) => sort(query)
+            .key_condition_expression("#p = :p AND #s >= :from")
+            .expression_attribute_values(":from", string_attr(from)),
+        SortRange::UpTo(to) => sort(query)
+            .key_condition_expression("#p = :p AND #s <= :to")
+            .expression_attribute_values(":to", string_attr(to)),
+    }
+}
+
 impl DynamoStore {
+    /// Every item of a table partition whose sort key is in `range`, ascending, page after page
+    /// (for partitions a caller bounds itself: a key's usage buckets of a span, a link's days).
+    pub async fn query_partition(&self, partition: String, range: SortRange) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let query = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .expression_attribute_names("#p", schema::PK)
+                .expression_attribute_values(":p", string_attr(&partition))
+                .set_exclusive_start_key(start.take());
+            let out = key_condition(query, schema::SK, &range).send().await.map_err(classify)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// `list_page`, each item read into its record.
     pub async fn list_records<T>(
         &self,
@@ -154,25 +200,7 @@ impl DynamoStore {
                 .expression_attribute_names("#p", listing.partition_attr)
                 .expression_attribute_values(":p", string_attr(&listing.partition))
                 .set_exclusive_start_key(exclusive_start.take());
-            let sort = |q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder| {
-                q.expression_attribute_names("#s", listing.sort_attr)
-            };
-            query = match &listing.range {
-                SortRange::All => query.key_condition_expression("#p = :p"),
-                SortRange::Prefix(prefix) => sort(query)
-                    .key_condition_expression("#p = :p AND begins_with(#s, :s)")
-                    .expression_attribute_values(":s", string_attr(prefix)),
-                SortRange::Between { from, to } => sort(query)
-                    .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
-                    .expression_attribute_values(":from", string_attr(from))
-                    .expression_attribute_values(":to", string_attr(to)),
-                SortRange::From(from) => sort(query)
-                    .key_condition_expression("#p = :p AND #s >= :from")
-                    .expression_attribute_values(":from", string_attr(from)),
-                SortRange::UpTo(to) => sort(query)
-                    .key_condition_expression("#p = :p AND #s <= :to")
-                    .expression_attribute_values(":to", string_attr(to)),
-            };
+            query = key_condition(query, listing.sort_attr, &listing.range);
             if !listing.filter.is_empty() {
                 query = query.filter_expression(&listing.filter.expression);
                 for (name, attr) in &listing.filter.names {

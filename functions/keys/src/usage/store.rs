@@ -7,8 +7,9 @@ use super::{BucketDelta, Counts, Delta, Granularity, PermissionCounts, Permissio
 use async_trait::async_trait;
 use keyhive::model::{parse_rfc3339, rfc3339, KeyId, Tenant};
 use keyhive::schema;
-use keyhive::store::dynamo::{classify, DynamoStore};
+use keyhive::store::dynamo::DynamoStore;
 use keyhive::store::items::{key_of, number_attr, opt_n, string_attr, Item};
+use keyhive::store::query::SortRange;
 use keyhive::store::{ChangeError, StoreError};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -179,38 +180,19 @@ impl UsageStore for DynamoStore {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<(OffsetDateTime, BucketDelta)>, StoreError> {
-        let mut found = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", string_attr(schema::usage_pk(key_id.as_str())))
-                .expression_attribute_values(
-                    ":from",
-                    string_attr(schema::usage_bucket_sk(granularity.tag(), &rfc3339(from))),
-                )
-                .expression_attribute_values(
-                    ":to",
-                    string_attr(schema::usage_bucket_sk(granularity.tag(), &rfc3339(to))),
-                )
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items() {
-                let sk = keyhive::store::items::opt_s(item, schema::SK).unwrap_or_default();
-                let Some(start) = sk.split_once('#').and_then(|(_, start)| parse_rfc3339(start)) else { continue };
-                found.push((start, bucket_record(item)));
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start_key = Some(key),
-                _ => break,
-            }
-        }
-        Ok(found)
+        let range = SortRange::Between {
+            from: schema::usage_bucket_sk(granularity.tag(), &rfc3339(from)),
+            to: schema::usage_bucket_sk(granularity.tag(), &rfc3339(to)),
+        };
+        let items = self.query_partition(schema::usage_pk(key_id.as_str()), range).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let sk = keyhive::store::items::opt_s(item, schema::SK)?;
+                let start = sk.split_once('#').and_then(|(_, start)| parse_rfc3339(start))?;
+                Some((start, bucket_record(item)))
+            })
+            .collect())
     }
 
     async fn last_uses(&self, key_id: &KeyId) -> Result<BTreeMap<PermissionName, OffsetDateTime>, StoreError> {
@@ -225,29 +207,13 @@ impl UsageStore for DynamoStore {
     }
 
     async fn tenant_day(&self, tenant: &Tenant, day: OffsetDateTime) -> Result<Vec<(KeyId, Counts)>, StoreError> {
-        let mut found = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", string_attr(tenant_day_pk(tenant, day)))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items() {
-                let key_id = keyhive::store::items::opt_s(item, schema::SK).and_then(KeyId::parse);
-                if let Some(key_id) = key_id {
-                    found.push((key_id, counts_of(item)));
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start_key = Some(key),
-                _ => return Ok(found),
-            }
-        }
+        let items = self.query_partition(tenant_day_pk(tenant, day), SortRange::All).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let key_id = keyhive::store::items::opt_s(item, schema::SK).and_then(KeyId::parse)?;
+                Some((key_id, counts_of(item)))
+            })
+            .collect())
     }
 }

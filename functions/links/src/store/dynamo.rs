@@ -22,7 +22,7 @@ use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
 use keyhive::store::items::{corrupt, get_s, number_attr, opt_n, opt_s, string_attr, tenant_attributes, time_of, Item};
-use keyhive::store::query::{Filter, Listing};
+use keyhive::store::query::{Filter, Listing, SortRange};
 use keyhive::store::{ChangeError, Page, StoreError};
 use time::OffsetDateTime;
 
@@ -88,33 +88,6 @@ async fn links_of(store: &DynamoStore, domain: &Domain) -> Result<i64, StoreErro
         .filter(|c| opt_s(c, "domain_id") == Some(domain.id.as_str()))
         .and_then(|c| opt_n(&c, "links"))
         .unwrap_or(0))
-}
-
-/// A link's statistics days from `from` to `to` (`yyyy-mm-dd`), ascending.
-async fn stats_days(store: &DynamoStore, id: &LinkId, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-            .expression_attribute_names("#pk", schema::PK)
-            .expression_attribute_names("#sk", schema::SK)
-            .expression_attribute_values(":pk", string_attr(schema::stats_pk(id.as_str())))
-            .expression_attribute_values(":from", string_attr(schema::link_day_sk(from)))
-            .expression_attribute_values(":to", string_attr(schema::link_day_sk(to)))
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(classify)?;
-        items.extend(out.items.unwrap_or_default());
-        match out.last_evaluated_key {
-            Some(last) => start = Some(last),
-            None => return Ok(items),
-        }
-    }
 }
 
 /// A link's running totals from its slug's item (nothing while the slug is another link's).
@@ -416,7 +389,8 @@ impl LinkStore for DynamoStore {
     }
 
     async fn day_stats(&self, id: &LinkId, from: &str, to: &str) -> Result<Vec<DayStats>, StoreError> {
-        stats_days(self, id, from, to).await?.iter().map(day_record).collect()
+        let range = SortRange::Between { from: schema::link_day_sk(from), to: schema::link_day_sk(to) };
+        self.query_partition(schema::stats_pk(id.as_str()), range).await?.iter().map(day_record).collect()
     }
 
     async fn get_domain(&self, id: &DomainId) -> Result<Option<Domain>, StoreError> {

@@ -8,7 +8,8 @@ use crate::model::LinkId;
 use async_trait::async_trait;
 use keyhive::schema;
 use keyhive::store::dynamo::{classify, DynamoStore};
-use keyhive::store::items::{key_of, number_attr, opt_n, string_attr, Item};
+use keyhive::store::items::{key_of, number_attr, opt_n, Item};
+use keyhive::store::query::SortRange;
 use keyhive::store::{ChangeError, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -128,33 +129,14 @@ impl StatsStore for DynamoStore {
     }
 
     async fn delete_stats(&self, link_id: &LinkId) -> Result<(), StoreError> {
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", string_attr(schema::stats_pk(link_id.as_str())))
-                .projection_expression("PK, SK")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items() {
-                let key: Item = item.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                self.client()
-                    .delete_item()
-                    .table_name(self.table())
-                    .set_key(Some(key))
-                    .send()
-                    .await
-                    .map_err(classify)?;
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(()),
-            }
+        let items = self.query_partition(schema::stats_pk(link_id.as_str()), SortRange::All).await?;
+        for item in items {
+            let key: Item = [schema::PK, schema::SK]
+                .into_iter()
+                .filter_map(|name| Some((name.to_string(), item.get(name)?.clone())))
+                .collect();
+            self.client().delete_item().table_name(self.table()).set_key(Some(key)).send().await.map_err(classify)?;
         }
+        Ok(())
     }
 }
