@@ -8,7 +8,7 @@ use super::{ChangeError, StoreError};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::builders::{DeleteBuilder, PutBuilder, UpdateBuilder};
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 /// A transaction being built: the writes in order, and what a failed condition at a position
 /// means. A failed condition nobody named is a collision with a concurrent change (409).
@@ -113,6 +113,69 @@ impl Transaction<'_> {
         })
     }
 
+    /// Adds each non-zero counter (`ADD`) to the item at `key`, creating it if need be, and sets
+    /// its expiry (the table's TTL attribute, unix seconds): an aggregator's bucket.
+    pub fn add_counters(
+        &mut self,
+        key: Item,
+        counters: &[(String, i64)],
+        expires_at: i64,
+    ) -> Result<usize, StoreError> {
+        let adds: Vec<&(String, i64)> = counters.iter().filter(|(_, n)| *n != 0).collect();
+        self.update(key, |u| {
+            let terms: Vec<String> = (0..adds.len()).map(|i| format!("#a{i} :a{i}")).collect();
+            let expression = match terms.is_empty() {
+                true => "SET #ttl = :ttl".to_string(),
+                false => format!("SET #ttl = :ttl ADD {}", terms.join(", ")),
+            };
+            let mut u = u
+                .update_expression(expression)
+                .expression_attribute_names("#ttl", crate::schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":ttl", number_attr(expires_at));
+            for (i, (name, n)) in adds.iter().enumerate() {
+                u = u
+                    .expression_attribute_names(format!("#a{i}"), name.as_str())
+                    .expression_attribute_values(format!(":a{i}"), number_attr(n));
+            }
+            u
+        })
+    }
+
+    /// Moves a counted sequence (`attribute` on the item at `key`) from `from` (0: none counted
+    /// yet) to `to`, with the item's expiry and the attributes `also` beside it. When the sequence
+    /// is no longer `from` (another run counted meanwhile) the transaction fails as
+    /// `ChangeError::Stale`: `commit_unless_stale` answers `false`, and nothing is written.
+    pub fn advance_sequence(
+        &mut self,
+        key: Item,
+        attribute: &str,
+        (from, to): (u64, u64),
+        expires_at: i64,
+        also: Vec<(String, AttributeValue)>,
+    ) -> Result<usize, StoreError> {
+        let position = self.update(key, |u| {
+            let mut set = vec!["#seq = :to".to_string(), "#ttl = :ttl".to_string()];
+            let mut u = u
+                .condition_expression(if from == 0 { "attribute_not_exists(#seq)" } else { "#seq = :from" })
+                .expression_attribute_names("#seq", attribute)
+                .expression_attribute_names("#ttl", crate::schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":to", number_attr(to))
+                .expression_attribute_values(":ttl", number_attr(expires_at));
+            if from != 0 {
+                u = u.expression_attribute_values(":from", number_attr(from));
+            }
+            for (i, (name, value)) in also.into_iter().enumerate() {
+                set.push(format!("#v{i} = :v{i}"));
+                u = u
+                    .expression_attribute_names(format!("#v{i}"), name)
+                    .expression_attribute_values(format!(":v{i}"), value);
+            }
+            u.update_expression(format!("SET {}", set.join(", ")))
+        })?;
+        self.on_condition(position, ChangeError::Stale);
+        Ok(position)
+    }
+
     /// A condition on an item the transaction does not write.
     pub fn check(&mut self, key: Item, condition: &str) -> Result<usize, StoreError> {
         let check =
@@ -130,6 +193,17 @@ impl Transaction<'_> {
     pub fn put_where(&mut self, item: Item, build: impl FnOnce(PutBuilder) -> PutBuilder) -> Result<usize, StoreError> {
         let put = build(Put::builder().table_name(self.store.table()).set_item(Some(item)));
         Ok(self.push(TransactWriteItem::builder().put(built(put.build())?).build()))
+    }
+
+    /// Runs a transaction guarded by `advance_sequence`: `Ok(false)` when the sequence had moved
+    /// (nothing written), `Ok(true)` when committed.
+    pub async fn commit_unless_stale(self) -> Result<bool, StoreError> {
+        match self.commit().await {
+            Ok(()) => Ok(true),
+            Err(ChangeError::Stale) => Ok(false),
+            Err(ChangeError::Store(err)) => Err(err),
+            Err(other) => Err(StoreError::Other(Box::new(other))),
+        }
     }
 
     /// Runs the transaction. A transaction cancelled only by a concurrent one touching the same

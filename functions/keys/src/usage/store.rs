@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use keyhive::model::{parse_rfc3339, rfc3339, KeyId, Tenant};
 use keyhive::schema;
 use keyhive::store::dynamo::DynamoStore;
-use keyhive::store::items::{key_of, number_attr, opt_n, string_attr, Item};
+use keyhive::store::items::{key_of, opt_n, string_attr, Item};
 use keyhive::store::query::SortRange;
-use keyhive::store::{ChangeError, StoreError};
+use keyhive::store::StoreError;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -85,41 +85,23 @@ fn bucket_record(item: &Item) -> BucketDelta {
     BucketDelta { counts: counts_of(item), by_permission }
 }
 
-/// `ADD` of every non-zero counter of a bucket, and its expiry.
-fn bucket_update(
-    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
-    granularity: Granularity,
-    start: OffsetDateTime,
-    bucket: &BucketDelta,
-) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-    let mut adds: Vec<(String, u64)> = [
+/// A bucket's counters by attribute name: by outcome, and per permission.
+fn counters(bucket: &BucketDelta) -> Vec<(String, i64)> {
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut counters: Vec<(String, i64)> = [
         ("success", bucket.counts.success),
         ("forbidden", bucket.counts.forbidden),
         ("rate_limited", bucket.counts.rate_limited),
         ("unauthorized", bucket.counts.unauthorized),
     ]
     .into_iter()
-    .map(|(name, n)| (name.to_string(), n))
+    .map(|(name, n)| (name.to_string(), as_i64(n)))
     .collect();
     for (permission, counts) in &bucket.by_permission {
-        adds.push((format!("{SUCCESS_PREFIX}{permission}"), counts.success));
-        adds.push((format!("{FORBIDDEN_PREFIX}{permission}"), counts.forbidden));
+        counters.push((format!("{SUCCESS_PREFIX}{permission}"), as_i64(counts.success)));
+        counters.push((format!("{FORBIDDEN_PREFIX}{permission}"), as_i64(counts.forbidden)));
     }
-    adds.retain(|(_, n)| *n > 0);
-    let mut expression = "SET #ttl = :ttl".to_string();
-    let mut update = update
-        .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
-        .expression_attribute_values(":ttl", number_attr((start + granularity.retention()).unix_timestamp()));
-    if !adds.is_empty() {
-        let terms: Vec<String> = (0..adds.len()).map(|i| format!("#a{i} :a{i}")).collect();
-        expression.push_str(&format!(" ADD {}", terms.join(", ")));
-    }
-    for (i, (name, n)) in adds.into_iter().enumerate() {
-        update = update
-            .expression_attribute_names(format!("#a{i}"), name)
-            .expression_attribute_values(format!(":a{i}"), number_attr(n));
-    }
-    update.update_expression(expression)
+    counters
 }
 
 #[async_trait]
@@ -130,47 +112,24 @@ impl UsageStore for DynamoStore {
 
     async fn add_usage(&self, key_id: &KeyId, from: u64, delta: &Delta) -> Result<bool, StoreError> {
         let mut tx = self.transaction();
-        let access = tx.update(access_key(key_id), |update| {
-            // Kept while the key is used, and 400 days after its last use (a deleted key's too).
-            let mut set = vec!["#seq = :to".to_string(), "#ttl = :ttl".to_string()];
-            let mut update = update
-                .condition_expression(if from == 0 { "attribute_not_exists(#seq)" } else { "#seq = :from" })
-                .expression_attribute_names("#seq", SEQUENCE)
-                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
-                .expression_attribute_values(":to", number_attr(delta.last_sequence))
-                .expression_attribute_values(
-                    ":ttl",
-                    number_attr((keyhive::model::now() + Granularity::Day.retention()).unix_timestamp()),
-                );
-            if from != 0 {
-                update = update.expression_attribute_values(":from", number_attr(from));
-            }
-            for (i, (permission, at)) in delta.last_used.iter().enumerate() {
-                set.push(format!("#l{i} = :l{i}"));
-                update = update
-                    .expression_attribute_names(format!("#l{i}"), format!("{LAST_USED_PREFIX}{permission}"))
-                    .expression_attribute_values(format!(":l{i}"), string_attr(rfc3339(*at)));
-            }
-            update.update_expression(format!("SET {}", set.join(", ")))
-        })?;
-        tx.on_condition(access, ChangeError::Stale);
+        // Each permission's last use beside the sequence; the item kept while the key is used, and
+        // 400 days after its last use (a deleted key's too).
+        let last_uses = delta
+            .last_used
+            .iter()
+            .map(|(permission, at)| (format!("{LAST_USED_PREFIX}{permission}"), string_attr(rfc3339(*at))))
+            .collect();
+        let kept_until = (keyhive::model::now() + Granularity::Day.retention()).unix_timestamp();
+        tx.advance_sequence(access_key(key_id), SEQUENCE, (from, delta.last_sequence), kept_until, last_uses)?;
         for ((granularity, start), bucket) in &delta.buckets {
-            tx.update(bucket_key(key_id, *granularity, *start), |update| {
-                bucket_update(update, *granularity, *start, bucket)
-            })?;
+            let expires_at = (*start + granularity.retention()).unix_timestamp();
+            tx.add_counters(bucket_key(key_id, *granularity, *start), &counters(bucket), expires_at)?;
             if let (Granularity::Day, Some(tenant)) = (granularity, &delta.tenant) {
                 let totals = BucketDelta { counts: bucket.counts, by_permission: BTreeMap::new() };
-                tx.update(tenant_day_key(tenant, *start, key_id), |update| {
-                    bucket_update(update, Granularity::Day, *start, &totals)
-                })?;
+                tx.add_counters(tenant_day_key(tenant, *start, key_id), &counters(&totals), expires_at)?;
             }
         }
-        match tx.commit().await {
-            Ok(()) => Ok(true),
-            Err(ChangeError::Stale) => Ok(false),
-            Err(ChangeError::Store(err)) => Err(err),
-            Err(other) => Err(StoreError::Other(Box::new(other))),
-        }
+        tx.commit_unless_stale().await
     }
 
     async fn buckets(

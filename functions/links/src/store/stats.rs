@@ -8,9 +8,9 @@ use crate::model::LinkId;
 use async_trait::async_trait;
 use keyhive::schema;
 use keyhive::store::dynamo::{classify, DynamoStore};
-use keyhive::store::items::{key_of, number_attr, opt_n, Item};
+use keyhive::store::items::{key_of, opt_n, Item};
 use keyhive::store::query::SortRange;
-use keyhive::store::{ChangeError, StoreError};
+use keyhive::store::StoreError;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[async_trait]
@@ -76,56 +76,18 @@ impl StatsStore for DynamoStore {
         days: &BTreeMap<String, DayDelta>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.transaction();
-        let sequence = tx.update(sequence_key(link_id), |u| {
-            // Kept while the link is clicked, and as long as its days after (a deleted link whose
-            // last clicks arrived after its removal leaves nothing for good).
-            let u = u
-                .update_expression("SET #seq = :to, #ttl = :ttl")
-                .condition_expression(if from == 0 { "attribute_not_exists(#seq)" } else { "#seq = :from" })
-                .expression_attribute_names("#seq", SEQUENCE)
-                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
-                .expression_attribute_values(":to", number_attr(to))
-                .expression_attribute_values(
-                    ":ttl",
-                    number_attr((keyhive::model::now() + STATS_RETENTION).unix_timestamp()),
-                );
-            if from == 0 {
-                u
-            } else {
-                u.expression_attribute_values(":from", number_attr(from))
-            }
-        })?;
-        tx.on_condition(sequence, ChangeError::Stale);
+        // Kept while the link is clicked, and as long as its days after (a deleted link whose last
+        // clicks arrived after its removal leaves nothing for good).
+        let kept_until = (keyhive::model::now() + STATS_RETENTION).unix_timestamp();
+        tx.advance_sequence(sequence_key(link_id), SEQUENCE, (from, to), kept_until, Vec::new())?;
         for (date, day) in days {
-            let mut adds: Vec<(String, i64)> =
+            let mut counters: Vec<(String, i64)> =
                 vec![("clicks".into(), day.clicks), ("bot_clicks".into(), day.bot_clicks)];
-            adds.extend(day.referrers.iter().map(|(host, n)| (referrer_attr(host), *n)));
-            adds.extend(day.countries.iter().map(|(country, n)| (country_attr(country), *n)));
-            adds.retain(|(_, n)| *n > 0);
-            tx.update(day_key(link_id, date), |u| {
-                let terms: Vec<String> = (0..adds.len()).map(|i| format!("#a{i} :a{i}")).collect();
-                let expression = match terms.is_empty() {
-                    true => "SET #ttl = :ttl".to_string(),
-                    false => format!("SET #ttl = :ttl ADD {}", terms.join(", ")),
-                };
-                let mut u = u
-                    .update_expression(expression)
-                    .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
-                    .expression_attribute_values(":ttl", number_attr(day_expiry(date)));
-                for (i, (name, n)) in adds.iter().enumerate() {
-                    u = u
-                        .expression_attribute_names(format!("#a{i}"), name)
-                        .expression_attribute_values(format!(":a{i}"), number_attr(*n));
-                }
-                u
-            })?;
+            counters.extend(day.referrers.iter().map(|(host, n)| (referrer_attr(host), *n)));
+            counters.extend(day.countries.iter().map(|(country, n)| (country_attr(country), *n)));
+            tx.add_counters(day_key(link_id, date), &counters, day_expiry(date))?;
         }
-        match tx.commit().await {
-            Ok(()) => Ok(true),
-            Err(ChangeError::Stale) => Ok(false),
-            Err(ChangeError::Store(err)) => Err(err),
-            Err(other) => Err(StoreError::Other(Box::new(other))),
-        }
+        tx.commit_unless_stale().await
     }
 
     async fn delete_stats(&self, link_id: &LinkId) -> Result<(), StoreError> {
