@@ -321,3 +321,12 @@ pub async fn partition(api: &ApiState, pk: String) -> Vec<crate::store::items::I
         .expect("query a partition");
     out.items.unwrap_or_default()
 }
+
+/// Everything the stack table's stream holds, from its oldest record, as a new reader sees it
+/// (the aggregators' tests count it themselves, and count it again).
+#[cfg(feature = "streams")]
+pub async fn whole_stream(api: &ApiState) -> Vec<crate::store::stream::StreamRecord> {
+    use crate::store::stream::{local_streams_client, StreamReader};
+    let arn = StreamReader::stream_of(api.store.client(), api.store.table()).await.expect("the table's stream");
+    StreamReader::new(local_streams_client(&api.config).await, arn).next_records().await.expect("stream records")
+}

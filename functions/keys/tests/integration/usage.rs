@@ -10,8 +10,8 @@ use keyhive::auth::{authenticate, read_credential, Credential, KeyRecord, Tier};
 use keyhive::model::now;
 use keyhive::schema::{self, table_definition};
 use keyhive::store::dynamo::{ensure_table, DynamoStore};
-use keyhive::store::stream::{local_streams_client, StreamReader, StreamRecord};
-use keyhive::testkit::{api_key_headers, stack_api};
+use keyhive::store::stream::StreamRecord;
+use keyhive::testkit::{api_key_headers, stack_api, whole_stream};
 use keyhive::ApiState;
 use keys::usage::report::Span;
 use keys::usage::store::UsageStore;
@@ -69,13 +69,6 @@ async fn request(
         Ok(_) => "OK",
         Err(err) => err.status_and_code().1,
     }
-}
-
-/// Everything the table's stream holds now, from its oldest record.
-async fn whole_stream(api: &ApiState) -> Vec<StreamRecord> {
-    let arn = StreamReader::stream_of(api.store.client(), api.store.table()).await.expect("stream");
-    let mut reader = StreamReader::new(local_streams_client(&api.config).await, arn);
-    reader.next_records().await.expect("records")
 }
 
 async fn totals(api: &ApiState, key: &KeyRecord, granularity: Granularity) -> Counts {
