@@ -63,7 +63,7 @@ est = json.load(open("target/criterion/verify_key/new/estimates.json"))
 authorizer_cpu = json.load(open("target/criterion/authorizer_cpu/new/estimates.json"))
 zips = {}
 # Every function crate's binary, and the non-HTTP workers beside them.
-binaries = set(os.listdir("functions")) | {"sandbox-sweep", "webhook-dispatcher", "usage-aggregator", "click-aggregator"}
+binaries = set(os.listdir("functions")) | {"sandbox-sweep", "webhook-dispatcher", "usage-aggregator", "click-aggregator", "key-notices"}
 for fn in sorted(os.listdir("target/lambda")):
     z = os.path.join("target/lambda", fn, "bootstrap.zip")
     if os.path.exists(z) and fn in binaries:

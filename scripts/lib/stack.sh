@@ -136,6 +136,10 @@ start_sweep() {
   KEYHIVE_SWEEP_EVERY_SECONDS=2 "$ROOT/target/debug/sandbox-sweep" >"$1" 2>&1 &
   STARTED_PIDS+=("$!")
   log "sandbox expiry sweep running (pid $!)"
+  # Key expiry notices, the same code as the five-minute schedule, every 2 s; log beside the sweep's.
+  KEYHIVE_NOTICES_EVERY_SECONDS=2 "$ROOT/target/debug/key-notices" >"$(dirname "$1")/key-notices.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  log "key expiry notices running (pid $!)"
 }
 
 # start_dispatcher LOGFILE: the webhook dispatcher, the same code as the Lambda on the table's

@@ -254,6 +254,24 @@ def test_project_template_tells_own_usage_from_a_keys_usage(template=PROJECT_TEM
     assert routed(api, "POST", "/v1/keys/self/usage")[:2] == ("/v1/keys/self/usage", "ANY")
 
 
+def test_project_template_tells_verify_from_a_key_id_and_leaves_github_public(template=PROJECT_TEMPLATE):
+    """/v1/keys/verify is a literal sibling of /v1/keys/{id}: POST reaches it, authorized, not
+    {id}. GitHub's secret-scanning callback carries no keyhive key: no authorizer on it."""
+    api = rf.load_api(template)
+    by_path = {(r.path, r.method): r for r in api.routes}
+    if ("/v1/keys/verify", "POST") not in by_path:
+        return  # a template without these routes (an older one given on the command line)
+    assert routed(api, "POST", "/v1/keys/verify") == ("/v1/keys/verify", "POST", "keys", {})
+    assert by_path[("/v1/keys/verify", "POST")].authorizer is not None
+    # Other methods reach the public ANY of the literal (a 405), never GET /v1/keys/{id}.
+    assert routed(api, "GET", "/v1/keys/verify")[:2] == ("/v1/keys/verify", "ANY")
+    assert routed(api, "GET", "/v1/keys/k1") == ("/v1/keys/{id}", "GET", "keys", {"id": "k1"})
+    github = "/v1/secret-scanning/github"
+    assert routed(api, "POST", github) == (github, "POST", "keys", {})
+    assert by_path[(github, "POST")].authorizer is None
+    assert routed(api, "GET", github)[:2] == (github, "ANY")
+
+
 # --- events
 
 

@@ -54,6 +54,7 @@ pub async fn bootstrap_org<S: OrgStore>(
             request_id: crate::model::random_id("boot", 20),
             actor_key_id: None,
             actor_user_id: None,
+            actor_system: None,
             action: AuditAction::OrgBootstrapped,
             target_id: record.key_id.to_string(),
         }],

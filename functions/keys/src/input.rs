@@ -4,6 +4,7 @@
 //! not read is a 400 naming its field; an id that cannot be one is the 404 of a key or member
 //! that does not exist.
 
+use crate::model::{KeyMeta, MAX_EXTERNAL_ID_CHARS, MAX_META_BYTES, MAX_META_PROPERTIES};
 use crate::rules::{self, KeyPatch, NewKey};
 use keyhive::auth::permissions::Permissions;
 use keyhive::auth::{Environment, KeyId, KeyType, Tier};
@@ -15,7 +16,7 @@ use keyhive::{ApiError, ApiState, Call};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-const KEY_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["created_by"], numbered: false };
+const KEY_LIST: ListSpec = ListSpec { default_limit: 20, filters: &["created_by", "external_id"], numbered: false };
 const MEMBER_LIST: ListSpec = ListSpec { default_limit: 20, filters: &[], numbered: false };
 
 /// The key a path names (`{id}`): an id no key can have is a missing key.
@@ -34,13 +35,17 @@ pub struct KeyList {
     pub list: ListRequest,
     /// `?created_by=`: a key id, a user id, or `bootstrap` (checked, as sent).
     pub created_by: Option<String>,
+    /// `?external_id=`.
+    pub external_id: Option<String>,
 }
 
-/// `GET /v1/keys`: `limit`, `cursor` and `created_by`.
+/// `GET /v1/keys`: `limit`, `cursor`, `created_by` and `external_id`.
 pub async fn key_list(api: &ApiState, call: &Call<KeysOp>) -> Result<KeyList, ApiError> {
     let list = ListRequest::read(api, call, KEY_LIST).await?;
     let created_by = list.filter("created_by").map(creator).transpose()?;
-    Ok(KeyList { list, created_by })
+    let external_id =
+        list.filter("external_id").map(|v| external_id("external_id", Value::String(v.to_string()))).transpose()?;
+    Ok(KeyList { list, created_by, external_id })
 }
 
 /// `GET /v1/members`: `limit` and `cursor`.
@@ -63,15 +68,21 @@ pub fn new_key(call: &Call<KeysOp>) -> Result<NewKey, ApiError> {
     })?;
     let expires_at = fields.optional("expires_at", timestamp)?;
     let tier = tier(&mut fields)?.unwrap_or(Tier::Standard);
+    let meta = KeyMeta {
+        meta: fields.optional("meta", meta)?.unwrap_or_default(),
+        external_id: fields.optional("external_id", external_id)?,
+    };
     fields.finish()?;
-    Ok(NewKey { name, key_type, user_id, permissions, environment, expires_at, tier })
+    Ok(NewKey { name, key_type, user_id, permissions, environment, expires_at, tier, meta })
 }
 
 /// The body of `PATCH /v1/keys/{id}`: the settings it replaces.
 pub fn key_patch(call: &Call<KeysOp>) -> Result<KeyPatch, ApiError> {
     let mut fields = parse_object(call.request.body().as_ref(), false)?;
-    // `expires_at: null` clears the expiry; an absent field leaves it.
+    // `expires_at: null` clears the expiry; an absent field leaves it (so for the others).
     let clears_expiry = fields.has("expires_at");
+    let clears_meta = fields.has("meta");
+    let clears_external_id = fields.has("external_id");
     let patch = KeyPatch {
         name: fields.optional("name", read::name)?,
         permissions: fields.optional("permissions", permissions)?,
@@ -89,6 +100,16 @@ pub fn key_patch(call: &Call<KeysOp>) -> Result<KeyPatch, ApiError> {
             }
         })?,
         enabled: fields.optional("enabled", read::boolean)?,
+        meta: match fields.optional("meta", meta)? {
+            Some(meta) => Some(meta),
+            None if clears_meta => Some(serde_json::Map::new()),
+            None => None,
+        },
+        external_id: match fields.optional("external_id", external_id)? {
+            Some(id) => Some(Some(id)),
+            None if clears_external_id => Some(None),
+            None => None,
+        },
         rate_limit_per_minute: fields.optional("rate_limit_per_minute", |f, v| {
             let limit = read::integer(f, v)?;
             match (1..=i64::from(keyhive::model::ENTERPRISE_MAX_PER_MINUTE)).contains(&limit) {
@@ -127,6 +148,57 @@ pub fn new_member(call: &Call<KeysOp>) -> Result<NewMember, ApiError> {
     let email = fields.required("email", read::email)?;
     fields.finish()?;
     Ok(NewMember { user_id, name, email })
+}
+
+/// A key's `meta`: a JSON object of at most 20 properties and 2 KiB serialized.
+fn meta(field: &str, v: Value) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let object = read::object(field, v)?;
+    if object.len() > MAX_META_PROPERTIES {
+        return Err(ApiError::validation(field, format!("must have at most {MAX_META_PROPERTIES} properties")));
+    }
+    if Value::Object(object.clone()).to_string().len() > MAX_META_BYTES {
+        return Err(ApiError::validation(field, format!("must be at most {MAX_META_BYTES} bytes as JSON")));
+    }
+    Ok(object)
+}
+
+/// A key's `external_id`: 1..255 characters, no control characters.
+fn external_id(field: &str, v: Value) -> Result<String, ApiError> {
+    let s = read::string(field, v)?;
+    let count = s.chars().count();
+    if count == 0 || count > MAX_EXTERNAL_ID_CHARS || s.chars().any(|c| c.is_control() || read::is_deceptive(c)) {
+        return Err(ApiError::validation(
+            field,
+            "must be 1..255 characters, without control, bidirectional-control or zero-width characters",
+        ));
+    }
+    Ok(s)
+}
+
+/// The body of `POST /v1/keys/verify`: the key to verify, as sent (anything that is not one of
+/// the caller's keys is `NOT_FOUND`, not a 400), and the permission query it must satisfy.
+#[derive(Debug)]
+pub struct VerifyBody {
+    pub key: String,
+    pub permissions: Option<crate::query::Query>,
+}
+
+/// The longest `key` a verification reads: far above any key's length, so that the refusal
+/// of a long text is still a `NOT_FOUND` (and a body never hashes more than this).
+pub const MAX_VERIFIED_KEY_CHARS: usize = 512;
+
+pub fn verify_body(call: &Call<KeysOp>) -> Result<VerifyBody, ApiError> {
+    let mut fields = parse_object(call.request.body().as_ref(), false)?;
+    let key = fields.required("key", |f, v| {
+        let key = read::string(f, v)?;
+        match key.chars().count() {
+            1..=MAX_VERIFIED_KEY_CHARS => Ok(key),
+            _ => Err(ApiError::validation(f, "must be 1..512 characters")),
+        }
+    })?;
+    let permissions = fields.optional("permissions", |f, v| crate::query::read(f, &read::string(f, v)?))?;
+    fields.finish()?;
+    Ok(VerifyBody { key, permissions })
 }
 
 /// `?created_by=`: a key id, a user id, or `bootstrap`.

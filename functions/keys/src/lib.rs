@@ -2,16 +2,22 @@
 //! `handler` hands each operation to a short function that reads the request (`input`), applies
 //! `rules` and answers; the store is in `store`, the member record in `model`.
 
+pub mod github;
 pub mod input;
+pub mod leaks;
 pub mod model;
+pub mod notices;
+pub mod query;
 pub mod rules;
 pub mod store;
 pub mod usage;
+pub mod verify;
 
 use crate::input::KeyList;
+use crate::leaks::GitHubKeySource;
+use crate::model::key_json;
 use crate::rules::Ctx;
 use crate::store::MemberStore;
-use keyhive::auth::KeyRecord;
 use keyhive::http::idempotent;
 use keyhive::http::routes::KeysOp;
 use keyhive::store::dynamo::DynamoStore;
@@ -19,13 +25,17 @@ use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-pub async fn handle(api: &ApiState, request: Request) -> Response<Body> {
-    keyhive::http::serve(api, request, |call| handler(api, call)).await
+/// Serves one request; `github` is where GitHub's secret-scanning keys come from (fetched on
+/// first need and kept for the instance).
+pub async fn handle(api: &ApiState, github: &GitHubKeySource, request: Request) -> Response<Body> {
+    keyhive::http::serve(api, request, |call| handler(api, github, call)).await
 }
 
-async fn handler(api: &ApiState, call: Call<KeysOp>) -> Result<Reply, ApiError> {
+async fn handler(api: &ApiState, github: &GitHubKeySource, call: Call<KeysOp>) -> Result<Reply, ApiError> {
     let call = &call;
     match call.op {
+        KeysOp::Verify => verify::verify(api, call).await,
+        KeysOp::SecretScanning => leaks::report(api, github, call).await,
         KeysOp::Create => create_key(api, call).await,
         KeysOp::List => list_keys(api, call).await,
         KeysOp::OwnKey => own_key(api, call).await,
@@ -67,8 +77,8 @@ async fn create_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiErr
     let prefix = api.config.key_prefix.as_str();
     idempotent(api, call, |claim| async move {
         let ctx = Ctx { idempotency: claim.as_ref(), ..ctx };
-        let (record, credential) = rules::create_key(&ctx, prefix, secret, new).await?;
-        let mut data = record.to_json();
+        let (record, meta, credential) = rules::create_key(&ctx, prefix, secret, new).await?;
+        let mut data = key_json(&record, &meta);
         data["key"] = json!(credential.reveal());
         Ok(Reply::created_at(data, &format!("/v1/keys/{}", record.key_id.as_str())))
     })
@@ -78,15 +88,16 @@ async fn create_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiErr
 /// `GET /v1/keys`: the keys of the caller's organization it may see.
 async fn list_keys(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
-    let KeyList { list, created_by } = input::key_list(api, call).await?;
-    let page = rules::list_keys(&api.store, actor, created_by, list.start.as_ref(), list.limit).await?;
-    list.reply(api, page, KeyRecord::to_json).await
+    let KeyList { list, created_by, external_id } = input::key_list(api, call).await?;
+    let page = rules::list_keys(&api.store, actor, created_by, external_id, list.start.as_ref(), list.limit).await?;
+    list.reply(api, page, |(record, meta)| key_json(record, meta)).await
 }
 
 /// `GET /v1/keys/self`: the calling key.
 async fn own_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
-    Ok(Reply::ok(rules::visible_key(&api.store, actor, &actor.key_id).await?.to_json()))
+    let (key, meta) = rules::visible_key_with_meta(&api.store, actor, &actor.key_id).await?;
+    Ok(Reply::ok(key_json(&key, &meta)))
 }
 
 /// `GET /v1/keys/self/usage`: the calling key's own usage.
@@ -151,7 +162,8 @@ async fn org_usage(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiErro
 
 async fn get_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
     let actor = call.identity()?;
-    Ok(Reply::ok(rules::visible_key(&api.store, actor, &input::key_id(call)?).await?.to_json()))
+    let (key, meta) = rules::visible_key_with_meta(&api.store, actor, &input::key_id(call)?).await?;
+    Ok(Reply::ok(key_json(&key, &meta)))
 }
 
 async fn update_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {
@@ -159,7 +171,8 @@ async fn update_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiErr
     // The body's shape (400) is checked before stored state (404), as the contract orders.
     let patch = input::key_patch(call)?;
     let id = input::key_id(call)?;
-    Ok(Reply::ok(rules::update_key(&ctx, &id, patch).await?.to_json()))
+    let (key, meta) = rules::update_key(&ctx, &id, patch).await?;
+    Ok(Reply::ok(key_json(&key, &meta)))
 }
 
 async fn revoke_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError> {

@@ -5,5 +5,6 @@ use lambda_http::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     keyhive::telemetry::init();
     let api = keyhive::ApiState::from_env().await;
-    run(service_fn(|request| async { Ok::<_, Error>(keys::handle(&api, request).await) })).await
+    let github = keys::leaks::GitHubKeySource::from_env(api.config.dev_mode);
+    run(service_fn(|request| async { Ok::<_, Error>(keys::handle(&api, &github, request).await) })).await
 }

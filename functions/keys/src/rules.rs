@@ -2,7 +2,7 @@
 //! operations, each one transaction with its audit entries and outbox events, over the typed
 //! values `input` reads from a request.
 
-use crate::model::Member;
+use crate::model::{key_json, KeyMeta, Member};
 use crate::store::{KeyAdminStore, KeyChange, KeyFilter, MemberStore};
 use keyhive::auth::permissions::{permission_name, Action, Permissions, Resource};
 use keyhive::auth::secrets::HashingSecret;
@@ -29,6 +29,7 @@ pub struct NewKey {
     pub environment: Option<Environment>,
     pub expires_at: Option<OffsetDateTime>,
     pub tier: Tier,
+    pub meta: KeyMeta,
 }
 
 /// Settings a PATCH may replace; `None` leaves a field as it is.
@@ -43,6 +44,10 @@ pub struct KeyPatch {
     pub rate_limit_per_minute: Option<i64>,
     /// `false` switches the key off until `true` switches it on again.
     pub enabled: Option<bool>,
+    /// Replaces the key's `meta` (`{}` or `null` clears it).
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `Some(None)` clears the external id.
+    pub external_id: Option<Option<String>>,
 }
 
 /// Everything the operations need besides their own input.
@@ -189,29 +194,44 @@ pub async fn visible_key<S: keyhive::auth::KeyStore + ?Sized>(
     }
 }
 
+/// `visible_key`, with the key's metadata (both read at once).
+pub async fn visible_key_with_meta<S: KeyAdminStore>(
+    store: &S,
+    actor: &Identity,
+    key_id: &KeyId,
+) -> Result<(KeyRecord, KeyMeta), ApiError> {
+    let (key, meta) = tokio::join!(visible_key(store, actor, key_id), store.get_key_meta(key_id));
+    Ok((key?, meta?))
+}
+
 /// The caller's view of its organization's keys: a test key lists test keys only (filtered in the
-/// query, so pages stay full), optionally only those `created_by` a key or user id.
+/// query, so pages stay full), optionally only those `created_by` a key or user id, or with an
+/// external id.
 pub async fn list_keys<S: KeyAdminStore>(
     store: &S,
     actor: &Identity,
     created_by: Option<String>,
+    external_id: Option<String>,
     start: Option<&keyhive::store::cursor::Position>,
     limit: u32,
-) -> Result<Page<KeyRecord>, ApiError> {
-    let filter =
-        KeyFilter { environment: (actor.environment == Environment::Test).then_some(Environment::Test), created_by };
+) -> Result<Page<(KeyRecord, KeyMeta)>, ApiError> {
+    let filter = KeyFilter {
+        environment: (actor.environment == Environment::Test).then_some(Environment::Test),
+        created_by,
+        external_id,
+    };
     Ok(store.list_keys(&actor.org_id, &filter, start, limit).await?)
 }
 
 /// Every key of the caller's organization in the caller's environment (at most the deployment's
 /// key ceiling), read a page at a time.
 pub async fn keys_of_environment<S: KeyAdminStore>(store: &S, actor: &Identity) -> Result<Vec<KeyRecord>, ApiError> {
-    let filter = KeyFilter { environment: Some(actor.environment), created_by: None };
+    let filter = KeyFilter { environment: Some(actor.environment), created_by: None, external_id: None };
     let mut keys = Vec::new();
     let mut start = None;
     loop {
         let page = store.list_keys(&actor.org_id, &filter, start.as_ref(), 100).await?;
-        keys.extend(page.items);
+        keys.extend(page.items.into_iter().map(|(record, _)| record));
         match page.next {
             Some(next) => start = Some(next),
             None => return Ok(keys),
@@ -263,7 +283,7 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
     prefix: &str,
     secret: &HashingSecret,
     new: NewKey,
-) -> Result<(KeyRecord, Credential), ApiError> {
+) -> Result<(KeyRecord, KeyMeta, Credential), ApiError> {
     // The body's own rules (400) before those that depend on the caller and stored state (403, ...).
     check_new_key(&new, ctx.now)?;
     check_may_create(ctx.actor, &new)?;
@@ -281,8 +301,8 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
         key_type: new.key_type,
         user_id: new.user_id,
         owner_name,
-        name: new.name,
-        permissions: new.permissions,
+        name: new.name.clone(),
+        permissions: new.permissions.clone(),
         tier: new.tier,
         secret_hash: credential.hash(secret),
         previous: None,
@@ -295,11 +315,11 @@ pub async fn create_key<S: KeyAdminStore + MemberStore>(
         created_by: CreatedBy::Key { key_id: ctx.actor.key_id.clone(), user_id: ctx.actor.user_id.clone() },
     };
     let by = ctx.change();
-    let event = by.event(environment, EventType::KeyCreated, record.to_json());
+    let event = by.event(environment, EventType::KeyCreated, key_json(&record, &new.meta));
     // A replay of this creation could not show the key again: nothing to keep but the id.
     let log = by.creation_log(environment, AuditAction::KeyCreated, record.key_id.as_str(), Some(event), None);
-    match (ctx.store.create_key(&record, ctx.max_keys, &log).await, &member) {
-        (Ok(()), _) => Ok((record, credential)),
+    match (ctx.store.create_key(&record, &new.meta, ctx.max_keys, &log).await, &member) {
+        (Ok(()), _) => Ok((record, new.meta, credential)),
         // The member's one user key exists: name it, so the caller can roll or revoke it, but
         // only to a caller that could read and manage that key anyway.
         (Err(ChangeError::Claimed(message)), Some(member)) => {
@@ -322,12 +342,21 @@ pub async fn update_key<S: KeyAdminStore>(
     ctx: &Ctx<'_, S>,
     key_id: &KeyId,
     patch: KeyPatch,
-) -> Result<KeyRecord, ApiError> {
+) -> Result<(KeyRecord, KeyMeta), ApiError> {
     if let Some(expires_at) = patch.expires_at {
         check_expiry(expires_at, ctx.now)?;
     }
-    let current = managed_key(ctx, key_id).await?;
+    let (current, current_meta) = visible_key_with_meta(ctx.store, ctx.actor, key_id).await?;
+    check_may_manage(ctx.actor, &current)?;
     check_may_act_for(ctx.actor, &current)?;
+    let meta_changes = patch.meta.is_some() || patch.external_id.is_some();
+    let mut next_meta = current_meta;
+    if let Some(meta) = patch.meta {
+        next_meta.meta = meta;
+    }
+    if let Some(external_id) = patch.external_id {
+        next_meta.external_id = external_id;
+    }
     let mut next = current.clone();
     if let Some(name) = patch.name {
         next.name = name;
@@ -362,12 +391,13 @@ pub async fn update_key<S: KeyAdminStore>(
         tier: next.tier,
         expires_at: next.expires_at,
         disabled_at: next.disabled_at,
+        meta: meta_changes.then(|| next_meta.clone()),
     };
     let by = ctx.change();
-    let event = by.event(next.environment, EventType::KeyUpdated, next.to_json());
+    let event = by.event(next.environment, EventType::KeyUpdated, key_json(&next, &next_meta));
     let log = by.log(next.environment, AuditAction::KeyUpdated, key_id.as_str(), Some(event));
     ctx.store.change_key(&current, &change, &log).await?;
-    Ok(next)
+    Ok((next, next_meta))
 }
 
 pub async fn revoke_key<S: KeyAdminStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> Result<serde_json::Value, ApiError> {
@@ -376,7 +406,7 @@ pub async fn revoke_key<S: KeyAdminStore>(ctx: &Ctx<'_, S>, key_id: &KeyId) -> R
     let by = ctx.change();
     let event = by.event(current.environment, EventType::KeyRevoked, data.clone());
     let log = by.log(current.environment, AuditAction::KeyRevoked, key_id.as_str(), Some(event));
-    ctx.store.change_key(&current, &KeyChange::Revoke { at: ctx.now }, &log).await?;
+    ctx.store.change_key(&current, &KeyChange::Revoke { at: ctx.now, leaked: None }, &log).await?;
     Ok(data)
 }
 
@@ -562,6 +592,7 @@ mod tests {
             environment: Some(Environment::Test),
             expires_at: None,
             tier: Tier::Standard,
+            meta: KeyMeta::default(),
         };
         let members = json!({"members": ["create"]});
         assert_eq!(axis(check_may_create(&actor(Environment::Test, members.clone(), 100), &new)), Some("environment"));

@@ -1,7 +1,7 @@
 //! The keys function's store: key management and members, behind two small traits, with their
 //! DynamoDB implementation beside them. Every change is one transaction carrying its change log.
 
-use crate::model::Member;
+use crate::model::{KeyMeta, Member};
 use async_trait::async_trait;
 use keyhive::auth::permissions::Permissions;
 use keyhive::auth::store::{key_item, key_record};
@@ -26,6 +26,8 @@ pub struct KeyFilter {
     pub environment: Option<Environment>,
     /// Only keys created by this key id, or by keys of this user id.
     pub created_by: Option<String>,
+    /// Only keys with this external id (read from its own index partition).
+    pub external_id: Option<String>,
 }
 
 /// A change to an existing key. Each is one transaction with its change log, and each is refused
@@ -39,6 +41,8 @@ pub enum KeyChange {
         expires_at: Option<OffsetDateTime>,
         /// `Some`: switched off since then; `None`: on.
         disabled_at: Option<OffsetDateTime>,
+        /// `Some`: the metadata as it will be (replacing what is stored); `None`: unchanged.
+        meta: Option<KeyMeta>,
     },
     Roll {
         secret_hash: SecretHash,
@@ -47,23 +51,37 @@ pub enum KeyChange {
     },
     Revoke {
         at: OffsetDateTime,
+        /// The hash of a leaked secret it is revoked for, kept so that a repeated report of the
+        /// same secret is still recognised (the key's own hashes are removed).
+        leaked: Option<SecretHash>,
     },
 }
 
 /// Managing API keys (authentication reads them through the kernel's `KeyStore`).
 #[async_trait]
 pub trait KeyAdminStore: KeyStore {
-    /// The organization's unrevoked keys that pass `filter`, newest first, from `start` on.
+    /// The organization's unrevoked keys that pass `filter`, newest first, from `start` on,
+    /// each with its metadata.
     async fn list_keys(
         &self,
         org: &OrgId,
         filter: &KeyFilter,
         start: Option<&Position>,
         limit: u32,
-    ) -> Result<Page<KeyRecord>, ChangeError>;
-    /// Creates a key, taking one of its organization and environment's `max_keys` slots (`ChangeError::Quota`
+    ) -> Result<Page<(KeyRecord, KeyMeta)>, ChangeError>;
+    /// Creates a key with its metadata, taking one of its organization and environment's `max_keys` slots (`ChangeError::Quota`
     /// when none is left); a user key also claims its member's one-key slot (409 if taken).
-    async fn create_key(&self, record: &KeyRecord, max_keys: u32, log: &ChangeLog) -> Result<(), ChangeError>;
+    async fn create_key(
+        &self,
+        record: &KeyRecord,
+        meta: &KeyMeta,
+        max_keys: u32,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError>;
+    /// A key's metadata (empty when it has none), strongly consistent.
+    async fn get_key_meta(&self, key_id: &KeyId) -> Result<KeyMeta, StoreError>;
+    /// The hash of the leaked secret a key was revoked for, if it was.
+    async fn leaked_hash(&self, key_id: &KeyId) -> Result<Option<SecretHash>, StoreError>;
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
 }
 
@@ -95,6 +113,67 @@ fn key_item_key(key_id: &KeyId) -> Item {
     key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)
 }
 
+fn key_meta_key(key_id: &KeyId) -> Item {
+    key_of(schema::key_pk(key_id.as_str()), schema::KEY_META_SK)
+}
+
+fn key_expiry_key(key_id: &KeyId) -> Item {
+    key_of(schema::key_pk(key_id.as_str()), schema::KEY_EXPIRY_SK)
+}
+
+/// The metadata item of `record`: in the external-id index when it has one.
+fn key_meta_item(record: &KeyRecord, meta: &KeyMeta) -> Item {
+    let mut item = key_meta_key(&record.key_id);
+    item.extend([
+        ("key_id".into(), string_attr(record.key_id.as_str())),
+        ("org_id".into(), string_attr(record.org_id.as_str())),
+        ("environment".into(), string_attr(record.environment.as_str())),
+        ("created_at".into(), string_attr(rfc3339(record.created_at))),
+        ("created_by".into(), string_attr(record.created_by.key_id_str())),
+        ("meta".into(), string_attr(serde_json::Value::Object(meta.meta.clone()).to_string())),
+    ]);
+    if let Some(creator_user) = record.created_by.user_id() {
+        item.insert("created_by_user".into(), string_attr(creator_user.as_str()));
+    }
+    if let Some(external_id) = &meta.external_id {
+        item.insert("external_id".into(), string_attr(external_id));
+        item.insert(
+            schema::GSI1PK.into(),
+            string_attr(schema::key_external_gsi1pk(record.org_id.as_str(), external_id)),
+        );
+        item.insert(
+            schema::GSI1SK.into(),
+            string_attr(schema::org_keys_gsi1sk(&rfc3339(record.created_at), record.key_id.as_str())),
+        );
+    }
+    item
+}
+
+fn key_meta_of(item: &Item) -> Result<KeyMeta, StoreError> {
+    let meta = match keyhive::store::items::opt_s(item, "meta") {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(corrupt("meta")),
+        },
+    };
+    Ok(KeyMeta { meta, external_id: keyhive::store::items::opt_s(item, "external_id").map(str::to_string) })
+}
+
+/// The expiry-notice item of a key that expires at `expires_at`: in the notices job's index
+/// (`KEYEXP#<day>`) until its `key.expired` is sent; no notice sent yet.
+pub fn key_expiry_item(key_id: &KeyId, expires_at: OffsetDateTime) -> Item {
+    let mut item = key_expiry_key(key_id);
+    let day = rfc3339(expires_at).get(..10).unwrap_or_default().to_string();
+    item.extend([
+        ("key_id".into(), string_attr(key_id.as_str())),
+        ("expires_epoch".into(), number_attr(expires_at.unix_timestamp())),
+        (schema::GSI2PK.into(), string_attr(schema::key_expiry_gsi2pk(&day))),
+        (schema::GSI2SK.into(), string_attr(schema::key_expiry_gsi2sk(&rfc3339(expires_at), key_id.as_str()))),
+    ]);
+    item
+}
+
 fn user_key_claim(org: &OrgId, user: &UserId) -> Item {
     key_of(schema::org_pk(org.as_str()), schema::user_key_sk(user.as_str()))
 }
@@ -107,7 +186,7 @@ impl KeyAdminStore for DynamoStore {
         filter: &KeyFilter,
         start: Option<&Position>,
         limit: u32,
-    ) -> Result<Page<KeyRecord>, ChangeError> {
+    ) -> Result<Page<(KeyRecord, KeyMeta)>, ChangeError> {
         let mut query_filter = Filter::default();
         if let Some(environment) = filter.environment {
             query_filter.and("#env = :env", &[("#env", "environment")], &[(":env", environment.as_str())]);
@@ -115,32 +194,48 @@ impl KeyAdminStore for DynamoStore {
         if let Some(creator) = &filter.created_by {
             query_filter.and("(created_by = :creator OR created_by_user = :creator)", &[], &[(":creator", creator)]);
         }
+        // The metadata items of one external id have an index partition of their own, with the
+        // key's environment and creator copied onto them for the same filters.
+        let partition = match &filter.external_id {
+            Some(external_id) => schema::key_external_gsi1pk(org.as_str(), external_id),
+            None => schema::org_keys_gsi1pk(org.as_str()),
+        };
         let listing = Listing {
             index: Some(schema::GSI1),
             partition_attr: schema::GSI1PK,
-            partition: schema::org_keys_gsi1pk(org.as_str()),
+            partition,
             sort_attr: schema::GSI1SK,
             range: SortRange::All,
             filter: query_filter,
             key_attrs: &[schema::PK, schema::SK, schema::GSI1PK, schema::GSI1SK],
         };
         let (found, next) = self.list_page(&listing, start, limit).await?;
-        let mut items = found.iter().map(key_record).collect::<Result<Vec<_>, _>>()?;
-        // GSI1 does not carry `last_used_at` (every request writes it), nor `disabled_at` (its
-        // projection is fixed once created): read them from the items.
-        let live = live_state_of(self, &items).await?;
-        for record in &mut items {
-            let (last_used_at, disabled_at) = live.get(record.key_id.as_str()).copied().unwrap_or_default();
-            record.last_used_at = last_used_at;
-            record.disabled_at = disabled_at;
-        }
+        let ids = found
+            .iter()
+            .map(|item| KeyId::parse(get_s(item, "key_id")?).ok_or_else(|| corrupt("key_id")))
+            .collect::<Result<Vec<_>, _>>()?;
+        // GSI1 carries neither what every request writes (`last_used_at`) nor what changes after
+        // creation (`disabled_at`, metadata): each key is read whole, with its metadata.
+        let items = keys_with_meta(self, &ids).await?;
         Ok(Page { items, next })
     }
 
-    async fn create_key(&self, record: &KeyRecord, max_keys: u32, log: &ChangeLog) -> Result<(), ChangeError> {
+    async fn create_key(
+        &self,
+        record: &KeyRecord,
+        meta: &KeyMeta,
+        max_keys: u32,
+        log: &ChangeLog,
+    ) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         let key = tx.create(key_item(record))?;
         tx.on_condition(key, ChangeError::Conflict("key id collision; retry".into()));
+        if !meta.is_empty() {
+            tx.put(key_meta_item(record, meta), None)?;
+        }
+        if let Some(expires_at) = record.expires_at {
+            tx.put(key_expiry_item(&record.key_id, expires_at), None)?;
+        }
         tx.take_slot(
             key_count_key(&record.org_id, record.environment),
             "count",
@@ -162,6 +257,20 @@ impl KeyAdminStore for DynamoStore {
         }
         tx.log(log)?;
         tx.commit().await
+    }
+
+    async fn get_key_meta(&self, key_id: &KeyId) -> Result<KeyMeta, StoreError> {
+        let item = self.get_consistent(key_meta_key(key_id)).await?;
+        Ok(item.as_ref().map(key_meta_of).transpose()?.unwrap_or_default())
+    }
+
+    async fn leaked_hash(&self, key_id: &KeyId) -> Result<Option<SecretHash>, StoreError> {
+        let item = self.get_consistent(key_item_key(key_id)).await?;
+        Ok(item
+            .as_ref()
+            .and_then(|item| item.get("leaked_hash"))
+            .and_then(|v| v.as_b().ok())
+            .and_then(|b| SecretHash::from_bytes(b.as_ref())))
     }
 
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError> {
@@ -189,7 +298,7 @@ impl KeyAdminStore for DynamoStore {
                 None => update,
             };
             match change {
-                KeyChange::Settings { name, permissions, tier, expires_at, disabled_at } => {
+                KeyChange::Settings { name, permissions, tier, expires_at, disabled_at, .. } => {
                     let mut set = "SET #name = :name, #perm = :perm, tier = :tier, rate_limit = :limit".to_string();
                     let mut remove: Vec<&str> = Vec::new();
                     let mut u = update
@@ -231,16 +340,42 @@ impl KeyAdminStore for DynamoStore {
                         .expression_attribute_values(":h", binary_attr(secret_hash.as_bytes()))
                         .expression_attribute_values(":l4", string_attr(last4)),
                 },
-                KeyChange::Revoke { at } => update
+                KeyChange::Revoke { at, leaked: None } => update
                     .update_expression(
                         "SET revoked_at = :at REMOVE secret_hash, prev_hash, prev_valid_until, GSI1PK, GSI1SK",
                     )
                     .expression_attribute_values(":at", string_attr(rfc3339(*at))),
+                KeyChange::Revoke { at, leaked: Some(hash) } => update
+                    .update_expression(
+                        "SET revoked_at = :at, leaked_hash = :leaked \
+                         REMOVE secret_hash, prev_hash, prev_valid_until, GSI1PK, GSI1SK",
+                    )
+                    .expression_attribute_values(":at", string_attr(rfc3339(*at)))
+                    .expression_attribute_values(":leaked", binary_attr(hash.as_bytes())),
             }
         })?;
         tx.on_condition(key, ChangeError::Stale);
-        if let KeyChange::Revoke { .. } = change {
-            tx.give_back_slot(key_count_key(&current.org_id, current.environment), "count")?;
+        match change {
+            KeyChange::Settings { meta, expires_at, .. } => {
+                match meta {
+                    Some(meta) if meta.is_empty() => _ = tx.delete_where(key_meta_key(&current.key_id), |d| d)?,
+                    Some(meta) => _ = tx.put(key_meta_item(current, meta), None)?,
+                    None => {}
+                }
+                // A new expiry gets its notices afresh; the same one keeps what was sent.
+                if *expires_at != current.expires_at {
+                    match expires_at {
+                        Some(at) => _ = tx.put(key_expiry_item(&current.key_id, *at), None)?,
+                        None => _ = tx.delete_where(key_expiry_key(&current.key_id), |d| d)?,
+                    }
+                }
+            }
+            KeyChange::Revoke { .. } => {
+                tx.give_back_slot(key_count_key(&current.org_id, current.environment), "count")?;
+                tx.delete_where(key_meta_key(&current.key_id), |d| d)?;
+                tx.delete_where(key_expiry_key(&current.key_id), |d| d)?;
+            }
+            KeyChange::Roll { .. } => {}
         }
         if let (KeyChange::Revoke { .. }, KeyType::User, Some(user)) = (change, current.key_type, &current.user_id) {
             // Free the member's one-key slot, but only if it is still this key's.
@@ -259,29 +394,32 @@ impl KeyAdminStore for DynamoStore {
     }
 }
 
-/// `last_used_at` and `disabled_at` of each key, by key id: strongly consistent reads of a page's
-/// items, all at once (GetItem, which every function links already; BatchGetItem would add 20 KB
-/// to the zip).
-#[allow(clippy::type_complexity)]
-async fn live_state_of(
-    store: &DynamoStore,
-    records: &[KeyRecord],
-) -> Result<std::collections::HashMap<String, (Option<OffsetDateTime>, Option<OffsetDateTime>)>, StoreError> {
+/// Each key of `ids` that is still unrevoked, whole, with its metadata, in the order given:
+/// strongly consistent reads of a page's items, all at once (GetItem, which every function links
+/// already; BatchGetItem would add 20 KB to the zip).
+async fn keys_with_meta(store: &DynamoStore, ids: &[KeyId]) -> Result<Vec<(KeyRecord, KeyMeta)>, StoreError> {
     let mut reads = tokio::task::JoinSet::new();
-    for record in records {
-        let (store, key) = (store.clone(), key_item_key(&record.key_id));
-        reads.spawn(async move { store.get_consistent(key).await });
+    for (position, id) in ids.iter().enumerate() {
+        let store = store.clone();
+        let (key, meta) = (key_item_key(id), key_meta_key(id));
+        reads.spawn(async move {
+            let (key, meta) = tokio::join!(store.get_consistent(key), store.get_consistent(meta));
+            (position, key, meta)
+        });
     }
-    let mut found = std::collections::HashMap::new();
+    let mut found = Vec::with_capacity(ids.len());
     while let Some(read) = reads.join_next().await {
-        let item = read.map_err(|e| StoreError::Other(Box::new(e)))??;
-        if let Some(item) = item {
-            if let Ok(id) = get_s(&item, "key_id") {
-                found.insert(id.to_string(), (time_of(&item, "last_used_at")?, time_of(&item, "disabled_at")?));
-            }
+        let (position, key, meta) = read.map_err(|e| StoreError::Other(Box::new(e)))?;
+        let Some(key) = key? else { continue };
+        let record = key_record(&key)?;
+        if record.revoked_at.is_some() {
+            continue;
         }
+        let meta = meta?.as_ref().map(key_meta_of).transpose()?.unwrap_or_default();
+        found.push((position, record, meta));
     }
-    Ok(found)
+    found.sort_by_key(|(position, ..)| *position);
+    Ok(found.into_iter().map(|(_, record, meta)| (record, meta)).collect())
 }
 
 /// The count of an organization's unrevoked keys of one environment (its ceiling is
@@ -371,6 +509,8 @@ impl MemberStore for DynamoStore {
                 // The claim must still name this key, and the key goes with it.
                 tx.delete(claim, "key_id = :v", Some(key_id.as_str()))?;
                 tx.delete(key_item_key(key_id), "org_id = :v", Some(member.org_id.as_str()))?;
+                tx.delete_where(key_meta_key(key_id), |d| d)?;
+                tx.delete_where(key_expiry_key(key_id), |d| d)?;
                 tx.give_back_slot(key_count_key(&member.org_id, environment), "count")?;
             }
             // No key now, and none may appear while the member is removed.

@@ -27,7 +27,11 @@ fn entry_json(item: &Item) -> Result<Value, StoreError> {
         "environment": get_s(item, "environment")?,
         "action": get_s(item, "action")?,
         "target_id": get_s(item, "target_id")?,
-        "actor": { "key_id": opt_s(item, "actor_key_id"), "user_id": opt_s(item, "actor_user_id") },
+        "actor": {
+            "key_id": opt_s(item, "actor_key_id"),
+            "user_id": opt_s(item, "actor_user_id"),
+            "system": opt_s(item, "actor_system"),
+        },
         "request_id": get_s(item, "request_id")?,
     }))
 }
@@ -52,7 +56,8 @@ pub async fn list(api: &ApiState, call: &Call<WebhooksOp>) -> Result<Reply, ApiE
         }
     }
     if let Some(actor) = list.filter("actor") {
-        filter.and("actor_key_id = :actor", &[], &[(":actor", actor)]);
+        // A key id, or a system job's name (`secret-scanning`).
+        filter.and("(actor_key_id = :actor OR actor_system = :actor)", &[], &[(":actor", actor)]);
     }
     if let Some(action) = list.filter("action") {
         let action =

@@ -94,6 +94,13 @@ impl SecretHash {
         SecretHash(mac.finalize().into_bytes().into())
     }
 
+    /// The hash of presented text that is not a key (a verification's malformed input): the
+    /// same work as a key's, so that refusing it takes as long (at most a key's length hashed).
+    pub fn of_text(text: &str, secret: &HashingSecret) -> Self {
+        let bytes = text.as_bytes();
+        Self::of(&bytes[..bytes.len().min(MAX_CREDENTIAL_LEN)], secret)
+    }
+
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         <[u8; 32]>::try_from(bytes).ok().map(SecretHash)
     }

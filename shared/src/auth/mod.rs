@@ -163,7 +163,7 @@ async fn verify(
     let secret_matches = |record: &KeyRecord| current_secret(record) || rolled_out_secret(record);
     let event = UseEvent::Request { permission: purpose };
     match store
-        .touch_key(&credential.key_id, &presented, credential.environment, now, &event)
+        .touch_key(&credential.key_id, &presented, credential.environment, None, now, &event)
         .await
         .map_err(|e| Refused::from(ApiError::from(e)))?
     {
@@ -212,6 +212,95 @@ async fn verify(
         KeyUse::Refused { record: Some(record), .. } => Err(known(&record, ApiError::Unauthorized)),
         KeyUse::Refused { record: None, .. } => Err(ApiError::Unauthorized.into()),
     }
+}
+
+/// What verifying a key on behalf of another service found (`POST /v1/keys/verify`).
+#[derive(Debug)]
+pub enum Verdict {
+    /// Unknown, malformed, wrong secret, revoked, or another organization's or environment's:
+    /// indistinguishable by design.
+    NotFound,
+    Expired(Box<KeyRecord>),
+    Disabled(Box<KeyRecord>),
+    /// Authentic and live, over its limit: not counted.
+    RateLimited(Box<KeyRecord>, RateStatus),
+    /// Authentic, live, and counted as one of its requests.
+    Valid(Box<KeyRecord>, RateStatus),
+}
+
+/// A verification asked on behalf of another service: the presented text, this deployment's
+/// key prefix, the caller's organization and environment, the time, and the purpose recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Verification<'a> {
+    pub text: &'a str,
+    pub prefix: &'a str,
+    pub tenant: &'a crate::model::Tenant,
+    pub now: OffsetDateTime,
+    pub purpose: Purpose,
+}
+
+/// Verifies `asked.text` as a key of `asked.tenant` (the caller's organization and environment)
+/// and, when it is one, counts the verification as the key's own request, recording the purpose:
+/// the same one conditional write as an authentication, bound to the organization as well. Every
+/// key that is not the tenant's live key with this secret is `NotFound`, after the same hashing
+/// work.
+pub async fn verify_for(
+    store: &dyn KeyStore,
+    secret: &HashingSecret,
+    asked: Verification<'_>,
+    refusals: &RefusalTally,
+) -> Result<Verdict, ApiError> {
+    let Verification { text, prefix, tenant, now, purpose } = asked;
+    let credential = Credential::parse(text, prefix).filter(|c| c.environment == tenant.environment);
+    let Some(credential) = credential else {
+        // Malformed or of the other environment (both visible in the text the caller sent): no
+        // store call to make, the same hash computed all the same.
+        std::hint::black_box(SecretHash::of_text(text, secret));
+        return Ok(Verdict::NotFound);
+    };
+    let presented = credential.hash(secret);
+    let epoch = now.unix_timestamp();
+    let minute = epoch.div_euclid(60);
+    let reset = window_reset(now);
+    let authentic = |record: &KeyRecord| {
+        let rolled_out =
+            record.previous.as_ref().is_some_and(|(hash, until)| *until > epoch && hash.matches(&presented));
+        record.org_id == tenant.org_id
+            && record.environment == tenant.environment
+            && record.revoked_at.is_none()
+            && (record.secret_hash.matches(&presented) || rolled_out)
+    };
+    let event = UseEvent::Request { permission: purpose };
+    let touched = store
+        .touch_key(&credential.key_id, &presented, credential.environment, Some(&tenant.org_id), now, &event)
+        .await?;
+    let (verdict, refusal) = match touched {
+        KeyUse::Counted { record, used, .. } if authentic(&record) => {
+            let limit = record.tier.limit_per_minute();
+            (Verdict::Valid(record, RateStatus { limit, remaining: limit.saturating_sub(used), reset }), None)
+        }
+        KeyUse::Refused { record: Some(record), .. } if authentic(&record) => {
+            let limit = record.tier.limit_per_minute();
+            if record.is_expired(now) {
+                (Verdict::Expired(record), Some(Refusal::Unauthorized))
+            } else if record.disabled_at.is_some() {
+                (Verdict::Disabled(record), Some(Refusal::Unauthorized))
+            } else {
+                (Verdict::RateLimited(record, RateStatus { limit, remaining: 0, reset }), Some(Refusal::RateLimited))
+            }
+        }
+        // A wrong secret for one of the tenant's own keys is a refused use of that key.
+        KeyUse::Refused { record: Some(record), .. }
+            if record.org_id == tenant.org_id && record.revoked_at.is_none() =>
+        {
+            (Verdict::NotFound, Some(Refusal::Unauthorized))
+        }
+        _ => (Verdict::NotFound, None),
+    };
+    if let Some(refusal) = refusal {
+        refusals.count(&credential.key_id, &tenant.org_id, refusal, minute);
+    }
+    Ok(verdict)
 }
 
 impl Identity {

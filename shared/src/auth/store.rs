@@ -32,11 +32,14 @@ pub trait KeyStore: Send + Sync {
     /// `key_id`, and on
     /// success counts the request, sets `last_used_at` and records `event` as the next step of the
     /// key's use sequence: all in one conditional write.
+    /// `within`: the organization the key must belong to (a verification on another's behalf),
+    /// checked by the same condition.
     async fn touch_key(
         &self,
         key_id: &KeyId,
         presented: &SecretHash,
         environment: Environment,
+        within: Option<&OrgId>,
         now: OffsetDateTime,
         event: &UseEvent,
     ) -> Result<KeyUse, StoreError>;
@@ -163,25 +166,28 @@ impl DynamoStore {
         key_id: &KeyId,
         presented: &SecretHash,
         environment: Environment,
+        within: Option<&OrgId>,
         now: OffsetDateTime,
         event: &UseEvent,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let epoch = now.unix_timestamp();
         let minute = epoch.div_euclid(60);
-        self.client()
+        let org_condition = if within.is_some() { " AND org_id = :org" } else { "" };
+        let request = self
+            .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK)))
             .update_expression(
                 "SET #w = if_not_exists(#w, :zero) + :one, last_used_at = :now, #ev = :ev ADD #n :one REMOVE #pw",
             )
-            .condition_expression(
+            .condition_expression(format!(
                 "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND attribute_not_exists(disabled_at) \
-                 AND environment = :env \
+                 AND environment = :env{org_condition} \
                  AND (attribute_not_exists(expires_epoch) OR expires_epoch > :epoch) \
                  AND (secret_hash = :h OR (prev_hash = :h AND prev_valid_until > :epoch)) \
                  AND (attribute_not_exists(#w) OR #w < rate_limit)",
-            )
+            ))
             .expression_attribute_names("#w", window_attribute(minute))
             .expression_attribute_names("#pw", window_attribute(minute - 1))
             .expression_attribute_names("#n", USE_SEQUENCE)
@@ -195,7 +201,11 @@ impl DynamoStore {
             .expression_attribute_values(":env", string_attr(environment.as_str()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes);
+        match within {
+            Some(org) => request.expression_attribute_values(":org", string_attr(org.as_str())),
+            None => request,
+        }
     }
 }
 
@@ -206,11 +216,12 @@ impl KeyStore for DynamoStore {
         key_id: &KeyId,
         presented: &SecretHash,
         environment: Environment,
+        within: Option<&OrgId>,
         now: OffsetDateTime,
         event: &UseEvent,
     ) -> Result<KeyUse, StoreError> {
         let minute = now.unix_timestamp().div_euclid(60);
-        let result = self.touch_request(key_id, presented, environment, now, event).send().await;
+        let result = self.touch_request(key_id, presented, environment, within, now, event).send().await;
         match result {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();

@@ -60,6 +60,9 @@ spelled_enum!(
         DomainVerified = "domain.verified",
         WebhookTest = "webhook.test",
         WebhookDisabled = "webhook.disabled",
+        KeyExpiring = "key.expiring",
+        KeyExpired = "key.expired",
+        KeyLeaked = "key.leaked",
     }
 );
 
@@ -89,6 +92,9 @@ spelled_enum!(
         WebhookSecretRotated = "webhook.secret_rotated",
         WebhookEnabled = "webhook.enabled",
         WebhookDisabled = "webhook.disabled",
+        KeyExpiring = "key.expiring",
+        KeyExpired = "key.expired",
+        KeyLeaked = "key.leaked",
     }
 );
 
@@ -103,6 +109,8 @@ pub struct AuditEntry {
     /// The acting key, or `None` for the operator's bootstrap and for system changes.
     pub actor_key_id: Option<KeyId>,
     pub actor_user_id: Option<UserId>,
+    /// The system job that acted, when no key did (`secret-scanning`, `key-notices`).
+    pub actor_system: Option<&'static str>,
     pub action: AuditAction,
     pub target_id: String,
 }
@@ -163,6 +171,8 @@ pub struct Change {
     /// `None` for system changes (a sweep) and the operator's bootstrap.
     pub actor_key_id: Option<KeyId>,
     pub actor_user_id: Option<UserId>,
+    /// The system job making a system change, when it names itself in the audit trail.
+    pub actor_system: Option<&'static str>,
     pub request_id: String,
     pub at: OffsetDateTime,
     pub idempotency: Option<Claim>,
@@ -175,6 +185,7 @@ impl Change {
             tenant: Tenant::new(identity.org_id.clone(), identity.environment),
             actor_key_id: Some(identity.key_id.clone()),
             actor_user_id: identity.user_id.clone(),
+            actor_system: None,
             request_id: request_id.to_string(),
             at,
             idempotency: None,
@@ -187,10 +198,17 @@ impl Change {
             tenant: Tenant::new(org_id, environment),
             actor_key_id: None,
             actor_user_id: None,
+            actor_system: None,
             request_id: request_id.to_string(),
             at,
             idempotency: None,
         }
+    }
+
+    /// The same system change, naming the job that makes it in its audit entries.
+    pub fn acting_as(mut self, system: &'static str) -> Self {
+        self.actor_system = Some(system);
+        self
     }
 
     /// The same change, claiming the request's `Idempotency-Key`.
@@ -207,6 +225,7 @@ impl Change {
             request_id: self.request_id.clone(),
             actor_key_id: self.actor_key_id.clone(),
             actor_user_id: self.actor_user_id.clone(),
+            actor_system: self.actor_system,
             action,
             target_id: target_id.to_string(),
         }
@@ -308,6 +327,9 @@ pub fn audit_item(a: &AuditEntry) -> Item {
     }
     if let Some(user) = &a.actor_user_id {
         item.insert("actor_user_id".into(), string_attr(user.as_str()));
+    }
+    if let Some(system) = a.actor_system {
+        item.insert("actor_system".into(), string_attr(system));
     }
     // Retention: DynamoDB deletes entries past it (late; reads skip them themselves).
     item.insert(schema::TTL_ATTRIBUTE.into(), number_attr((a.at + AUDIT_RETENTION).unix_timestamp()));

@@ -73,6 +73,8 @@ pub enum Payload {
     Redirect { location: String },
     /// A web page (`text/html`): the local stack's rendered API reference, not an API answer.
     Html(String),
+    /// JSON in another party's format, not the envelope (GitHub's secret-scanning answer).
+    Foreign(Value),
 }
 
 impl Reply {
@@ -104,6 +106,12 @@ impl Reply {
 
     pub fn html(page: String) -> Self {
         Reply { status: StatusCode::OK, payload: Payload::Html(page), headers: Vec::new() }
+    }
+
+    /// 200 with `body` as it is, outside the envelope: only for a caller that expects its own
+    /// format (GitHub's secret scanning).
+    pub fn foreign_json(body: Value) -> Self {
+        Reply { status: StatusCode::OK, payload: Payload::Foreign(body), headers: Vec::new() }
     }
 
     pub fn redirect(location: impl Into<String>) -> Self {
@@ -181,6 +189,7 @@ pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> 
             }
             response
         }
+        Payload::Foreign(body) => json_response(reply.status, &body, request_id),
         Payload::Html(page) => {
             let mut response =
                 response_with(reply.status, Body::from(page), Some("text/html; charset=utf-8"), request_id);

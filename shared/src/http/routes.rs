@@ -77,6 +77,10 @@ pub enum KeysOp {
     Update,
     Revoke,
     Roll,
+    /// A key checked on behalf of another service (`POST /v1/keys/verify`).
+    Verify,
+    /// GitHub's secret-scanning report of leaked keys (public, signed by GitHub).
+    SecretScanning,
     CreateMember,
     ListMembers,
     RemoveMember,
@@ -234,6 +238,8 @@ pub static ROUTES: &[Route] = &[
     route!(PATCH "/v1/keys/{id}" => Op::Keys(KeysOp::Update), Permission(ApiKeys, Update)),
     route!(DELETE "/v1/keys/{id}" => Op::Keys(KeysOp::Revoke), Permission(ApiKeys, Delete)),
     route!(POST "/v1/keys/{id}/roll" => Op::Keys(KeysOp::Roll), Permission(ApiKeys, Update)),
+    route!(POST "/v1/keys/verify" => Op::Keys(KeysOp::Verify), Permission(ApiKeys, Read)),
+    route!(POST "/v1/secret-scanning/github" => Op::Keys(KeysOp::SecretScanning), Public),
     route!(POST "/v1/members" => Op::Keys(KeysOp::CreateMember), Permission(Members, Create), idempotent: true),
     route!(GET "/v1/members" => Op::Keys(KeysOp::ListMembers), Permission(Members, Read)),
     route!(DELETE "/v1/members/{user_id}" => Op::Keys(KeysOp::RemoveMember), Permission(Members, Delete)),
@@ -331,6 +337,8 @@ pub static WORKERS: &[Worker] = &[
     },
     // Every counted request and refusal tally, from the key items' stream records.
     Worker { resource: "UsageAggregatorFunction", binary: "usage-aggregator", triggers: &[Trigger::KeyStream] },
+    // Key expiry notices: key.expiring 7 days and 1 day before, key.expired.
+    Worker { resource: "KeyNoticesFunction", binary: "key-notices", triggers: &[Trigger::Schedule("rate(5 minutes)")] },
     // Every counted redirect, from the slug items' stream records, into the link's statistics.
     Worker { resource: "ClickAggregatorFunction", binary: "click-aggregator", triggers: &[Trigger::ClickStream] },
 ];

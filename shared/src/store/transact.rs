@@ -7,7 +7,7 @@ use super::items::{number_attr, string_attr, Item};
 use super::{ChangeError, StoreError};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::builders::{DeleteBuilder, PutBuilder, UpdateBuilder};
+use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, PutBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 /// A transaction being built: the writes in order, and what a failed condition at a position
@@ -180,6 +180,16 @@ impl Transaction<'_> {
     pub fn check(&mut self, key: Item, condition: &str) -> Result<usize, StoreError> {
         let check =
             ConditionCheck::builder().table_name(self.store.table()).set_key(Some(key)).condition_expression(condition);
+        Ok(self.push(TransactWriteItem::builder().condition_check(built(check.build())?).build()))
+    }
+
+    /// A condition with its own placeholders on an item the transaction does not write.
+    pub fn check_where(
+        &mut self,
+        key: Item,
+        build: impl FnOnce(ConditionCheckBuilder) -> ConditionCheckBuilder,
+    ) -> Result<usize, StoreError> {
+        let check = build(ConditionCheck::builder().table_name(self.store.table()).set_key(Some(key)));
         Ok(self.push(TransactWriteItem::builder().condition_check(built(check.build())?).build()))
     }
 

@@ -501,6 +501,8 @@ fn index_partitions() -> BTreeMap<&'static str, (&'static str, String)> {
     let (org, env) = ("org_AbCdEf0123456789abcd", "test");
     [
         ("org_keys_gsi1pk", (GSI1, org_keys_gsi1pk(org))),
+        ("key_external_gsi1pk", (GSI1, key_external_gsi1pk(org, "crm-42"))),
+        ("key_expiry_gsi2pk", (GSI2, key_expiry_gsi2pk("2026-12-13"))),
         ("org_sandboxes_gsi1pk", (GSI1, org_sandboxes_gsi1pk(org, env))),
         ("org_links_gsi1pk", (GSI1, org_links_gsi1pk(org, env))),
         ("org_domains_gsi1pk", (GSI1, org_domains_gsi1pk(org, env))),
@@ -643,6 +645,14 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
             vec![("usage_pk", &[GET_ITEM, UPDATE_ITEM][..]), ("usage_org_day_pk", &[GET_ITEM, UPDATE_ITEM][..])],
         ),
         ("click-aggregator", vec![("stats_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, QUERY][..])]),
+        (
+            "key-notices",
+            vec![
+                ("key_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM][..]),
+                ("audit_pk", APPEND),
+                ("outbox_pk", APPEND),
+            ],
+        ),
     ]
     .into();
     let roles: BTreeMap<&str, &RoleAccess> = ROLE_PARTITIONS.iter().map(|r| (r.role, r)).collect();
@@ -676,6 +686,8 @@ fn each_role_queries_only_the_index_partitions_it_reads() {
     use keyhive::schema::*;
     let expected: BTreeSet<(&str, &str)> = [
         ("keys", "org_keys_gsi1pk"),
+        ("keys", "key_external_gsi1pk"),
+        ("key-notices", "key_expiry_gsi2pk"),
         ("sandboxes", "org_sandboxes_gsi1pk"),
         ("sandboxes", "running_gsi2pk"),
         ("links", "org_links_gsi1pk"),
@@ -782,10 +794,15 @@ fn the_keys_role_is_denied_changing_the_audit_trail() {
             assert!(!on_outbox.contains(DELETE_ITEM), "the dispatcher deletes no outbox event");
         }
     }
-    // Only the authorizer and the keys function reach key items.
+    // Only the authorizer, the keys function and its expiry notices reach key items.
     for access in ROLE_PARTITIONS {
         let reaches = !effective(access, &key_pk("AbCdEf123456")).is_empty();
-        assert_eq!(reaches, ["authorizer", "keys"].contains(&access.role), "{} and key items", access.role);
+        assert_eq!(
+            reaches,
+            ["authorizer", "keys", "key-notices"].contains(&access.role),
+            "{} and key items",
+            access.role
+        );
     }
     assert!(like(AUDIT_PARTITIONS, &audit) && !like(AUDIT_PARTITIONS, &org_pk("org_1")));
     // Usage is counted by the aggregator alone; the keys function reads it; nobody else sees it.

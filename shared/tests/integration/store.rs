@@ -160,7 +160,14 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
     let event = keyhive::auth::usage::UseEvent::Request { permission: longest };
     for _ in 0..3 {
         let out = store
-            .touch_request(&record.key_id, &credential.hash(secret), record.environment, keyhive::model::now(), &event)
+            .touch_request(
+                &record.key_id,
+                &credential.hash(secret),
+                record.environment,
+                None,
+                keyhive::model::now(),
+                &event,
+            )
             .send()
             .await;
         let consumed = out.expect("touch").consumed_capacity.expect("consumed capacity");
@@ -173,7 +180,7 @@ async fn an_authenticated_request_costs_one_write_unit_and_no_read_unit() {
         assert_eq!(consumed.read_capacity_units.unwrap_or(0.0), 0.0);
     }
     match store
-        .touch_key(&record.key_id, &credential.hash(secret), record.environment, keyhive::model::now(), &event)
+        .touch_key(&record.key_id, &credential.hash(secret), record.environment, None, keyhive::model::now(), &event)
         .await
         .expect("touch")
     {

@@ -96,7 +96,7 @@ async fn main() {
     };
     let touch = || {
         api.store
-            .touch_request(&record.key_id, &presented, record.environment, keyhive::model::now(), &use_event)
+            .touch_request(&record.key_id, &presented, record.environment, None, keyhive::model::now(), &use_event)
             .send()
     };
     for _ in 0..50 {

@@ -52,6 +52,7 @@ impl Spec {
             environment: Some(self.environment),
             expires_at: self.expires_at,
             tier: self.tier,
+            meta: Default::default(),
         }
     }
 }
@@ -69,7 +70,7 @@ fn ctx<'a>(api: &'a ApiState, actor: &'a Identity) -> Ctx<'a, keyhive::store::dy
 
 async fn make(api: &ApiState, creator: &Identity, spec: &Spec, name: &str) -> (Credential, KeyRecord) {
     let secret = api.hashing_secret().await.unwrap();
-    let (record, credential) =
+    let (record, _, credential) =
         rules::create_key(&ctx(api, creator), &api.config.key_prefix, secret, spec.new_key(name)).await.expect(name);
     (credential, record)
 }
@@ -231,7 +232,7 @@ async fn a_rolled_out_secret_authenticates_but_cannot_manage_its_key_or_mint_a_l
     // The new owner still holds the key: the new secret manages it.
     let owner = identify(&api, &new_key).await;
     let rename = KeyPatch { name: Some("mine".into()), ..KeyPatch::default() };
-    assert_eq!(rules::update_key(&ctx(&api, &owner), &target.key_id, rename).await.unwrap().name, "mine");
+    assert_eq!(rules::update_key(&ctx(&api, &owner), &target.key_id, rename).await.unwrap().0.name, "mine");
 }
 
 #[tokio::test]
@@ -242,11 +243,11 @@ async fn a_patch_with_only_the_rate_limit_reads_the_stored_enterprise_tier() {
     let (_, target) = make(&api, &admin, &Spec { tier: Tier::Enterprise(2000), ..Spec::base() }, "target").await;
     let c = ctx(&api, &admin);
     let limit_only = KeyPatch { rate_limit_per_minute: Some(3000), ..KeyPatch::default() };
-    assert_eq!(rules::update_key(&c, &target.key_id, limit_only).await.unwrap().tier, Tier::Enterprise(3000));
+    assert_eq!(rules::update_key(&c, &target.key_id, limit_only).await.unwrap().0.tier, Tier::Enterprise(3000));
     let tier_only = KeyPatch { tier: Some("enterprise".into()), ..KeyPatch::default() };
-    assert_eq!(rules::update_key(&c, &target.key_id, tier_only).await.unwrap().tier, Tier::Enterprise(3000));
+    assert_eq!(rules::update_key(&c, &target.key_id, tier_only).await.unwrap().0.tier, Tier::Enterprise(3000));
     let down = KeyPatch { tier: Some("standard".into()), ..KeyPatch::default() };
-    assert_eq!(rules::update_key(&c, &target.key_id, down).await.unwrap().tier, Tier::Standard);
+    assert_eq!(rules::update_key(&c, &target.key_id, down).await.unwrap().0.tier, Tier::Standard);
     let limit_on_standard = KeyPatch { rate_limit_per_minute: Some(50), ..KeyPatch::default() };
     let err = rules::update_key(&c, &target.key_id, limit_on_standard).await.unwrap_err();
     assert!(matches!(err, ApiError::Validation { ref field, .. } if field == "rate_limit_per_minute"), "{err:?}");
@@ -271,9 +272,10 @@ async fn removing_a_member_needs_the_power_to_revoke_their_key() {
         environment: None,
         expires_at: None,
         tier: Tier::Enterprise(5000),
+        meta: Default::default(),
     };
     let secret = api.hashing_secret().await.unwrap();
-    let (boss_record, boss_key) =
+    let (boss_record, _, boss_key) =
         rules::create_key(&ctx(&api, &admin), &api.config.key_prefix, secret, strong).await.unwrap();
     let remover_spec = Spec { permissions: json!({"members": ["read", "delete"]}), ..Spec::base() };
     let (_, remover_record) = make(&api, &admin, &remover_spec, "remover").await;
@@ -307,6 +309,7 @@ async fn a_user_key_for_another_member_needs_members_create() {
         environment: None,
         expires_at: None,
         tier: Tier::Standard,
+        meta: Default::default(),
     };
     let secret = api.hashing_secret().await.unwrap();
     let refused = rules::create_key(&ctx(&api, &keymaker), &api.config.key_prefix, secret, for_ann.clone()).await;
@@ -342,7 +345,7 @@ async fn a_key_strengthened_between_the_check_and_the_write_is_not_changed() {
     let log = keyhive::change::ChangeLog::default();
     let outcome = api.store.change_key(&read, &stale_roll, &log).await;
     assert!(matches!(outcome, Err(keyhive::store::ChangeError::Stale)), "{outcome:?}");
-    let revoke = api.store.change_key(&read, &KeyChange::Revoke { at: now() }, &log).await;
+    let revoke = api.store.change_key(&read, &KeyChange::Revoke { at: now(), leaked: None }, &log).await;
     assert!(matches!(revoke, Err(keyhive::store::ChangeError::Stale)), "{revoke:?}");
     identify(&api, &key).await;
 }

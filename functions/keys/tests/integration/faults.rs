@@ -14,6 +14,7 @@ async fn secrets_manager_unreachable_at_start_is_a_503_per_request_not_a_crash()
         let started = Instant::now();
         let response = keys::handle(
             &api,
+            &Default::default(),
             Event::load("keys-self.json").without_authorizer().header("X-API-Key", well_formed).request(),
         )
         .await;
@@ -22,15 +23,19 @@ async fn secrets_manager_unreachable_at_start_is_a_503_per_request_not_a_crash()
         assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     }
     // A malformed credential is still a plain 401: nothing needed fetching to refuse it.
-    let response =
-        keys::handle(&api, Event::load("keys-self.json").without_authorizer().header("X-API-Key", "nope").request())
-            .await;
+    let response = keys::handle(
+        &api,
+        &Default::default(),
+        Event::load("keys-self.json").without_authorizer().header("X-API-Key", "nope").request(),
+    )
+    .await;
     assert_envelope(&response, 401);
     // Routes that need no secret are unaffected, and so are requests the authorizer already
     // checked (they carry its context and need no secret here).
     let (_, record) = new_org(&stack_api().await, Environment::Live).await;
     let response = keys::handle(
         &api,
+        &Default::default(),
         Event::load("keys-self.json").authorized_as(&keyhive::testkit::identity_of(&record)).request(),
     )
     .await;
@@ -44,6 +49,7 @@ async fn dynamodb_unreachable_is_a_503_envelope_within_the_call_bound() {
     let started = Instant::now();
     let response = keys::handle(
         &api,
+        &Default::default(),
         Event::load("keys-self.json").without_authorizer().header("X-API-Key", minted.reveal()).request(),
     )
     .await;

@@ -8,7 +8,7 @@ use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
 async fn send(api: &ApiState, event: Event) -> Response<Body> {
-    keys::handle(api, event.request()).await
+    keys::handle(api, &Default::default(), event.request()).await
 }
 
 /// The admin of a fresh organization, as the authorizer would describe it.

@@ -11,7 +11,7 @@ use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
 async fn send(api: &ApiState, event: Event) -> Response<Body> {
-    keys::handle(api, event.request()).await
+    keys::handle(api, &Default::default(), event.request()).await
 }
 
 /// Creates a key as `creator` and returns its id, its full key and the identity the authorizer

@@ -62,8 +62,9 @@ async fn bot_key(
         environment: None,
         expires_at,
         tier,
+        meta: Default::default(),
     };
-    let (record, credential) =
+    let (record, _, credential) =
         rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new)
             .await
             .expect("create key");
@@ -192,8 +193,8 @@ async fn expiry_and_revocation_apply_on_the_very_next_request() {
     rules::revoke_key(&ctx, &record.key_id).await.expect("revoke");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
     assert!(matches!(rules::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound(_))), "revocation is final");
-    let page = rules::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
-    assert!(page.items.iter().all(|k| k.key_id != record.key_id), "revoked keys leave the list");
+    let page = rules::list_keys(&api.store, &actor, None, None, None, 100).await.unwrap();
+    assert!(page.items.iter().all(|(k, _)| k.key_id != record.key_id), "revoked keys leave the list");
     assert_eq!(code(&auth_at(&api, admin_key.reveal(), now()).await), "OK");
 }
 
@@ -266,6 +267,7 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
                     environment: None,
                     expires_at: None,
                     tier: Tier::Standard,
+                    meta: Default::default(),
                 };
                 match rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await {
                     Ok(_) => "CREATED",
@@ -280,10 +282,10 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
     }
     assert_eq!(counts.get("CREATED"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("CONFLICT"), Some(&49), "{counts:?}");
-    let page = rules::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
-    let user_keys: Vec<_> = page.items.iter().filter(|k| k.key_type == KeyType::User).collect();
+    let page = rules::list_keys(&api.store, &actor, None, None, None, 100).await.unwrap();
+    let user_keys: Vec<_> = page.items.iter().filter(|(k, _)| k.key_type == KeyType::User).collect();
     assert_eq!(user_keys.len(), 1);
-    assert_eq!(user_keys[0].owner(), "Race");
+    assert_eq!(user_keys[0].0.owner(), "Race");
 }
 
 #[tokio::test]
@@ -308,8 +310,9 @@ async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transac
         environment: None,
         expires_at: None,
         tier: Tier::Standard,
+        meta: Default::default(),
     };
-    let (record, credential) =
+    let (record, _, credential) =
         rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
     assert_eq!(code(&auth_at(&api, credential.reveal(), now()).await), "OK");
 
@@ -405,21 +408,21 @@ async fn list_cursors_page_through_and_cannot_cross_organizations() {
         bot_key(&api, &admin, Tier::Standard, None).await;
     }
     let actor = identity_of(&admin);
-    let first = rules::list_keys(&api.store, &actor, None, None, 2).await.unwrap();
+    let first = rules::list_keys(&api.store, &actor, None, None, None, 2).await.unwrap();
     assert_eq!(first.items.len(), 2);
     let cursor = first.next.expect("more pages");
-    let second = rules::list_keys(&api.store, &actor, None, Some(&cursor), 2).await.unwrap();
-    let mut ids: Vec<_> = first.items.iter().chain(&second.items).map(|k| k.key_id.clone()).collect();
+    let second = rules::list_keys(&api.store, &actor, None, None, Some(&cursor), 2).await.unwrap();
+    let mut ids: Vec<_> = first.items.iter().chain(&second.items).map(|(k, _)| k.key_id.clone()).collect();
     ids.dedup();
     assert_eq!(ids.len(), 4, "three bots and the admin, no repeats");
-    assert!(first.items[0].created_at >= first.items[1].created_at, "newest first");
+    assert!(first.items[0].0.created_at >= first.items[1].0.created_at, "newest first");
 
     let (_, other_admin) = new_org(&api, Environment::Live).await;
     let other = identity_of(&other_admin);
-    let err = rules::list_keys(&api.store, &other, None, Some(&cursor), 2).await.unwrap_err();
+    let err = rules::list_keys(&api.store, &other, None, None, Some(&cursor), 2).await.unwrap_err();
     assert_eq!(err.status_and_code().1, "VALIDATION_FAILED");
     let bogus = keyhive::store::cursor::Position::from([("PK".to_string(), "not-a-cursor".to_string())]);
-    assert!(rules::list_keys(&api.store, &actor, None, Some(&bogus), 2).await.is_err());
+    assert!(rules::list_keys(&api.store, &actor, None, None, Some(&bogus), 2).await.is_err());
 }
 
 #[tokio::test]
@@ -510,6 +513,7 @@ fn user_key(user: &UserId, environment: Option<Environment>) -> NewKey {
         environment,
         expires_at: None,
         tier: Tier::Standard,
+        meta: Default::default(),
     }
 }
 
@@ -555,8 +559,9 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
         environment: None,
         expires_at: None,
         tier: Tier::Standard,
+        meta: Default::default(),
     };
-    let (user_key, _) =
+    let (user_key, _, _) =
         rules::create_key(&ctx, &api.config.key_prefix, secret, new(KeyType::User, Some(member.user_id.clone())))
             .await
             .unwrap();
@@ -572,7 +577,7 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
             max_keys: api.config.limits.keys,
         }
     };
-    let (minted, _) =
+    let (minted, _, _) =
         rules::create_key(&cleo_ctx, &api.config.key_prefix, secret, new(KeyType::Bot, None)).await.unwrap();
     assert_eq!(
         minted.created_by,
@@ -585,14 +590,14 @@ async fn every_key_records_who_created_it_and_the_list_filters_on_it() {
     );
 
     for filter in [user_key.key_id.as_str(), member.user_id.as_str()] {
-        let page = rules::list_keys(&api.store, &admin, Some(filter.to_string()), None, 100).await.unwrap();
-        let ids: Vec<_> = page.items.iter().map(|k| k.key_id.clone()).collect();
+        let page = rules::list_keys(&api.store, &admin, Some(filter.to_string()), None, None, 100).await.unwrap();
+        let ids: Vec<_> = page.items.iter().map(|(k, _)| k.key_id.clone()).collect();
         assert_eq!(ids, vec![minted.key_id.clone()], "created_by={filter}");
     }
-    let by_admin = rules::list_keys(&api.store, &admin, Some(admin.key_id.to_string()), None, 100).await.unwrap();
-    assert!(by_admin.items.iter().any(|k| k.key_id == user_key.key_id));
-    assert!(by_admin.items.iter().all(|k| k.key_id != minted.key_id));
-    let bootstrap = rules::list_keys(&api.store, &admin, Some("bootstrap".into()), None, 100).await.unwrap();
+    let by_admin = rules::list_keys(&api.store, &admin, Some(admin.key_id.to_string()), None, None, 100).await.unwrap();
+    assert!(by_admin.items.iter().any(|(k, _)| k.key_id == user_key.key_id));
+    assert!(by_admin.items.iter().all(|(k, _)| k.key_id != minted.key_id));
+    let bootstrap = rules::list_keys(&api.store, &admin, Some("bootstrap".into()), None, None, 100).await.unwrap();
     assert_eq!(bootstrap.items.len(), 1);
 }
 
@@ -623,8 +628,9 @@ async fn a_test_keys_pages_are_full_and_never_empty_while_more_remain() {
             environment: Some(environment),
             expires_at: None,
             tier: Tier::Standard,
+            meta: Default::default(),
         };
-        let (record, _) = rules::create_key(&ctx, &api.config.key_prefix, secret, new).await.unwrap();
+        let (record, _, _) = rules::create_key(&ctx, &api.config.key_prefix, secret, new).await.unwrap();
         if environment == Environment::Test {
             test_ids.push(record.key_id);
         }
@@ -634,10 +640,10 @@ async fn a_test_keys_pages_are_full_and_never_empty_while_more_remain() {
     let mut seen = Vec::new();
     let mut start = None;
     loop {
-        let page = rules::list_keys(&api.store, &tester, None, start.as_ref(), 1).await.unwrap();
+        let page = rules::list_keys(&api.store, &tester, None, None, start.as_ref(), 1).await.unwrap();
         assert_eq!(page.items.len(), 1, "a page is never empty while there are more");
-        assert!(page.items.iter().all(|k| k.environment == Environment::Test));
-        seen.extend(page.items.iter().map(|k| k.key_id.clone()));
+        assert!(page.items.iter().all(|(k, _)| k.environment == Environment::Test));
+        seen.extend(page.items.iter().map(|(k, _)| k.key_id.clone()));
         match page.next {
             Some(next) => start = Some(next),
             None => break,
@@ -743,7 +749,7 @@ async fn test_keys_cannot_add_or_remove_members_or_make_user_keys() {
     forbidden_env(rules::remove_member(&tctx, &member.user_id).await);
     let user_key = user_key(&member.user_id, Some(Environment::Test));
     let made = rules::create_key(&tctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), user_key).await;
-    forbidden_env(made.map(|(r, _)| r.to_json()));
+    forbidden_env(made.map(|(r, _, _)| r.to_json()));
     assert!(api.store.get_member(&admin.org_id, &member.user_id).await.unwrap().is_some(), "still a member");
     assert_eq!(api.store.user_key_of(&member).await.unwrap(), None, "the slot is untouched");
 }
@@ -765,7 +771,7 @@ async fn member_removal_records_the_revoked_key_in_its_own_environment() {
     };
     let member = rules::create_member(&ctx, None, "Eve".into(), "eve@example.com".into()).await.unwrap();
     let new = user_key(&member.user_id, Some(Environment::Test));
-    let (key, _) =
+    let (key, _, _) =
         rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
     rules::remove_member(&ctx, &member.user_id).await.unwrap();
     let events = |items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]| -> Vec<String> {
@@ -794,8 +800,9 @@ async fn the_key_list_shows_when_each_key_was_last_used() {
     let (_, unused_record) = bot_key(&api, &admin, Tier::Standard, None).await;
     let at = window_start_plus(7);
     auth_at(&api, used.reveal(), at).await.expect("valid key");
-    let page = rules::list_keys(&api.store, &identity_of(&admin), None, None, 100).await.unwrap();
-    let last_used = |id: &keyhive::auth::KeyId| page.items.iter().find(|k| &k.key_id == id).map(|k| k.last_used_at);
+    let page = rules::list_keys(&api.store, &identity_of(&admin), None, None, None, 100).await.unwrap();
+    let last_used =
+        |id: &keyhive::auth::KeyId| page.items.iter().find(|(k, _)| &k.key_id == id).map(|(k, _)| k.last_used_at);
     assert_eq!(last_used(&used_record.key_id), Some(Some(at)));
     assert_eq!(last_used(&unused_record.key_id), Some(None));
 }
@@ -818,6 +825,7 @@ async fn the_key_ceiling_holds_under_concurrent_creations_and_a_revocation_frees
         environment: None,
         expires_at: None,
         tier: Tier::Standard,
+        meta: Default::default(),
     };
     let creations = (0..12).map(|_| rules::create_key(&ctx, &api.config.key_prefix, secret, new()));
     let results = futures_util::future::join_all(creations).await;
@@ -850,13 +858,13 @@ async fn a_disabled_key_is_refused_on_its_next_request_until_enabled_again() {
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "OK");
     let off = KeyPatch { enabled: Some(false), ..KeyPatch::default() };
     let disabled = rules::update_key(&ctx, &record.key_id, off).await.unwrap();
-    assert_eq!(disabled.to_json()["enabled"], false);
+    assert_eq!(disabled.0.to_json()["enabled"], false);
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED", "the very next request");
     let stored = rules::visible_key(&api.store, &actor, &record.key_id).await.unwrap();
     assert!(stored.disabled_at.is_some());
-    let listed = rules::list_keys(&api.store, &actor, None, None, 100).await.unwrap();
-    let shown = listed.items.iter().find(|k| k.key_id == record.key_id).expect("listed");
-    assert_eq!(shown.to_json()["enabled"], false, "lists show it off");
+    let listed = rules::list_keys(&api.store, &actor, None, None, None, 100).await.unwrap();
+    let shown = listed.items.iter().find(|(k, _)| k.key_id == record.key_id).expect("listed");
+    assert_eq!(shown.0.to_json()["enabled"], false, "lists show it off");
     // A key weaker than the one it would switch off cannot.
     let weak = Identity {
         permissions: Permissions::from_json("p", &json!({"apiKeys": ["update"]})).unwrap(),
@@ -868,6 +876,6 @@ async fn a_disabled_key_is_refused_on_its_next_request_until_enabled_again() {
     assert!(matches!(refused, Err(ApiError::Forbidden { .. }) | Err(ApiError::Escalation { .. })), "{refused:?}");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
     let on = KeyPatch { enabled: Some(true), ..KeyPatch::default() };
-    assert_eq!(rules::update_key(&ctx, &record.key_id, on).await.unwrap().to_json()["enabled"], true);
+    assert_eq!(rules::update_key(&ctx, &record.key_id, on).await.unwrap().0.to_json()["enabled"], true);
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "OK", "switched on again");
 }
