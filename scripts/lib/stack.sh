@@ -191,8 +191,11 @@ ENV
 # ports, the table, the secret and an admin key (DIR/admin-key), as make dev has them. Exports the
 # stack's environment and KEYHIVE_E2E_URL; logs go to DIR/*.log.
 start_private_stack() {
-  local run=$1 ddb_port moto_port api_port dns_port
+  local run=$1 ddb_port moto_port api_port dns_port github_port
   ddb_port=$(free_port); moto_port=$(free_port); api_port=$(free_port); dns_port=$(free_port)
+  # GitHub's secret-scanning keys: the end-to-end test serves its test key there.
+  github_port=$(free_port)
+  export KEYHIVE_E2E_GITHUB_KEYS_PORT=$github_port
   start_dynamodb "$ddb_port" "$run/dynamodb.log"
   start_moto "$moto_port" "$run/moto.log"
   start_dns "$dns_port" "$run/dns-records.json" "$run/dns.log"
@@ -201,6 +204,7 @@ start_private_stack() {
   # One allowed browser origin, so the end-to-end tests can prove the CORS rule.
   { stack_env "$ddb_port" "$moto_port"; links_env "$api_port" "$dns_port"; echo "KEYHIVE_DEV_MODE=1"
     echo "KEYHIVE_CORS_ORIGINS=https://app.example.test"; echo "KEYHIVE_DOCS_FILE=$ROOT/target/docs/index.html"
+    echo "KEYHIVE_GITHUB_KEYS_URL=http://127.0.0.1:$github_port/meta/public_keys/secret_scanning"
   } > "$run/stack.env"
   export_env_file "$run/stack.env"
   DDB_PORT=$ddb_port

@@ -316,3 +316,102 @@ async fn a_key_switched_off_is_refused_on_its_next_request_and_back_when_switche
     stack.call(&admin, "PATCH", &format!("/v1/keys/{id}"), Some(&json!({"enabled": true}))).await.envelope(200);
     assert_eq!(stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(200)["data"]["id"], id.as_str());
 }
+
+#[tokio::test]
+async fn another_service_verifies_a_key_with_and_without_a_permission_query() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let body = json!({
+        "name": "verified e2e", "type": "bot", "permissions": {"shortLinks": ["read"]},
+        "meta": {"plan": "pro"}, "external_id": "e2e-customer",
+    });
+    let (id, key) = create_key(&stack, &admin, body).await;
+    let plain = stack.call(&admin, "POST", "/v1/keys/verify", Some(&json!({"key": key}))).await.envelope(200);
+    assert_eq!((plain["data"]["code"].clone(), plain["data"]["key_id"].clone()), (json!("VALID"), json!(id)));
+    assert_eq!(plain["data"]["meta"], json!({"plan": "pro"}));
+    let asked = json!({"key": key, "permissions": "shortLinks:read AND (stats:read OR shortLinks:read)"});
+    let allowed = stack.call(&admin, "POST", "/v1/keys/verify", Some(&asked)).await.envelope(200);
+    assert_eq!(allowed["data"]["valid"], true);
+    let asked = json!({"key": key, "permissions": "shortLinks:delete OR stats:read"});
+    let refused = stack.call(&admin, "POST", "/v1/keys/verify", Some(&asked)).await.envelope(200);
+    assert_eq!(refused["data"]["code"], "INSUFFICIENT_PERMISSIONS");
+    let unknown = stack.call(&admin, "POST", "/v1/keys/verify", Some(&json!({"key": "kh_live_nope"}))).await;
+    assert_eq!(unknown.envelope(200)["data"], json!({"valid": false, "code": "NOT_FOUND"}));
+    // Disabled: DISABLED to a verification, 401 to the key itself; enabled again, both work.
+    stack.call(&admin, "PATCH", &format!("/v1/keys/{id}"), Some(&json!({"enabled": false}))).await.envelope(200);
+    let disabled = stack.call(&admin, "POST", "/v1/keys/verify", Some(&json!({"key": key}))).await.envelope(200);
+    assert_eq!(disabled["data"]["code"], "DISABLED");
+    stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(401);
+    stack.call(&admin, "PATCH", &format!("/v1/keys/{id}"), Some(&json!({"enabled": true}))).await.envelope(200);
+    stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(200);
+    let listed = stack.call(&admin, "GET", "/v1/keys?external_id=e2e-customer", None).await.envelope(200);
+    assert!(listed["data"].as_array().unwrap().iter().any(|k| k["id"] == id.as_str()));
+}
+
+/// A fixed P-256 key pair for this test alone (never GitHub's): fixed, so that a keys function
+/// instance that cached the served document on an earlier run still verifies this run's reports.
+const TEST_GITHUB_PKCS8: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgao1o6e40bhE76ogoimI+BVpqrtt8lNROPFao6VVL0u6hRANCAAQ/jukzFX88CMPZ1ySJb3xzYC+hnn4pVPeZbXoR4ZKkd+ZmC/+TFqxfLYdM/4fu0HU2ZeYkrnHW1W0U4NjLw7Qj";
+const TEST_GITHUB_KEY_ID: &str = "e2e-test-key-not-githubs";
+
+/// Serves `document` as GitHub's key list on the port the stack configured for it.
+async fn serve_github_keys(document: String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = std::env::var("KEYHIVE_E2E_GITHUB_KEYS_PORT").expect("the test stack sets KEYHIVE_E2E_GITHUB_KEYS_PORT");
+    let Ok(listener) = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await else {
+        // An earlier module of this run serves it already: the same fixed document.
+        return;
+    };
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let document = document.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{document}",
+                    document.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_key_reported_by_githubs_secret_scanning_is_revoked_and_a_forgery_changes_nothing() {
+    use base64::Engine;
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let pkcs8 = base64::engine::general_purpose::STANDARD.decode(TEST_GITHUB_PKCS8).unwrap();
+    let github = keys::github::testing::SigningKey::from_pkcs8(&pkcs8).unwrap();
+    serve_github_keys(github.key_document(TEST_GITHUB_KEY_ID)).await;
+    let (id, key) = create_key(&stack, &admin, json!({"name": "leaky", "type": "bot", "permissions": {}})).await;
+    let report = json!([{"token": key, "type": "keyhive_api_key", "url": "https://github.com/o/r/blob/main/a.js", "source": "content"}])
+        .to_string();
+    let post = |signature: String| {
+        let (stack, report) = (&stack, report.clone());
+        async move {
+            let headers = [
+                ("Github-Public-Key-Identifier", TEST_GITHUB_KEY_ID),
+                ("Github-Public-Key-Signature", signature.as_str()),
+                ("Content-Type", "application/json"),
+            ];
+            stack.send("POST", "/v1/secret-scanning/github", &headers, Some(&report)).await
+        }
+    };
+    // Signed by someone else: 401, and the key still works.
+    let forger = keys::github::testing::SigningKey::generate().unwrap();
+    post(forger.sign(report.as_bytes()).unwrap()).await.envelope(401);
+    stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(200);
+    // Signed by "GitHub": GitHub's format back, the key revoked at once.
+    let answer = post(github.sign(report.as_bytes()).unwrap()).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()[0]["label"], "true_positive");
+    stack.call(&key, "GET", "/v1/keys/self", None).await.envelope(401);
+    let audit = stack.call(&admin, "GET", "/v1/audit-log?actor=secret-scanning", None).await.envelope(200);
+    assert!(audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["target_id"] == id.as_str() && e["action"] == "key.leaked"));
+}

@@ -230,3 +230,38 @@ async fn a_weak_key_cannot_redirect_rotate_resend_or_recover_an_endpoint_it_coul
     }
     stack.call(&admin, "DELETE", &format!("/v1/webhooks/{hook}"), None).await.envelope(200);
 }
+
+#[tokio::test]
+async fn a_receiver_hears_key_expiring_for_a_key_expiring_within_a_day() {
+    let stack = Stack::from_env();
+    let admin = Stack::admin_key();
+    let (url, received) = receiver().await;
+    let hook = stack
+        .call(&admin, "POST", "/v1/webhooks", Some(&json!({"url": url, "events": ["key.expiring", "key.expired"]})))
+        .await
+        .envelope(201);
+    let secret = hook["data"]["secret"].as_str().unwrap().to_string();
+    let expires_at = time::OffsetDateTime::now_utc() + time::Duration::hours(12);
+    let expires_at = expires_at.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let expires_at = format!("{}Z", &expires_at[..19]);
+    let started = Instant::now();
+    let key = stack
+        .call(
+            &admin,
+            "POST",
+            "/v1/keys",
+            Some(&json!({"name": "expiring e2e", "type": "bot", "permissions": {}, "expires_at": expires_at})),
+        )
+        .await
+        .envelope(201);
+    let key_id = key["data"]["id"].as_str().unwrap().to_string();
+    // The stack runs the notices job every 2 s and the dispatcher loop: the last-day notice comes.
+    let (delivery, _) = wait_for(&received, "key.expiring", &key_id, started).await;
+    assert!(verifies(&secret, &delivery));
+    let body: Value = serde_json::from_str(&delivery.3).unwrap();
+    assert_eq!((body["data"]["days_left"].clone(), body["data"]["expires_at"].clone()), (json!(1), json!(expires_at)));
+    // Once: a few more rounds of the job send nothing more for it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let count = received.lock().unwrap().iter().filter(|r| r.3.contains(&key_id)).count();
+    assert_eq!(count, 1, "key.expiring sent once");
+}

@@ -224,6 +224,15 @@ pub mod testing {
             Ok(SigningKey { pair, rng })
         }
 
+        /// A key pair from its PKCS#8 document (a test's fixed key, so that an instance that
+        /// cached the published keys still verifies a later run's reports).
+        pub fn from_pkcs8(pkcs8: &[u8]) -> Result<SigningKey, Unspecified> {
+            let rng = SystemRandom::new();
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng).map_err(|_| Unspecified)?;
+            Ok(SigningKey { pair, rng })
+        }
+
         /// The SubjectPublicKeyInfo DER, as GitHub publishes it (in PEM).
         pub fn spki(&self) -> Vec<u8> {
             [&SPKI_P256_PREFIX[..], self.pair.public_key().as_ref()].concat()

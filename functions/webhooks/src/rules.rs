@@ -48,9 +48,13 @@ pub async fn check_url(outbound: &Outbound, field: &str, url: &str) -> Result<St
 /// The resource whose `read` permission an event type's payload needs.
 fn resource_of(event_type: EventType) -> Resource {
     match event_type {
-        EventType::KeyCreated | EventType::KeyUpdated | EventType::KeyRevoked | EventType::KeyRolled => {
-            Resource::ApiKeys
-        }
+        EventType::KeyCreated
+        | EventType::KeyUpdated
+        | EventType::KeyRevoked
+        | EventType::KeyRolled
+        | EventType::KeyExpiring
+        | EventType::KeyExpired
+        | EventType::KeyLeaked => Resource::ApiKeys,
         EventType::MemberRemoved => Resource::Members,
         EventType::SandboxCreated | EventType::SandboxKilled | EventType::SandboxExpired => Resource::Sandboxes,
         EventType::LinkCreated | EventType::LinkUpdated | EventType::LinkDeleted => Resource::ShortLinks,
