@@ -42,6 +42,13 @@ response before the checks see it; each adjustment keeps the fuzzer testing the 
   hooks run on loopback (the fuzz stack is in local-development mode, which allows loopback); `["*"]` stands alone in an event list; `recover` reaches back at most 7 days. Created
   endpoints are deleted right after (`after_call`), so the 50-endpoint limit never refuses a valid
   creation; SSRF refusals are tested in tests/ and e2e/.
+- Key verification and metadata: a permission query must also parse (`AND`/`OR`/parentheses over
+  known permissions), and `meta` must fit 2 KiB as JSON, which no schema can state: positive cases
+  get a valid query and a small `meta`, and an `external_id` without control characters.
+- GitHub's secret-scanning callback: no generated signature is GitHub's, so every case is a 401.
+  The stack's GitHub key URL (KEYHIVE_E2E_GITHUB_KEYS_PORT) is served here with the end-to-end
+  tests' fixed test key, so that the function reaches the signature check (not a 503 for keys it
+  cannot fetch); true positives are tested in tests/ and e2e/.
 - The run's key travels as `X-API-Key`; a generated `Authorization` header beside it would be a
   second credential, always 401 by contract (tested in tests/ and e2e/), so it is dropped and the
   operation is reached.
@@ -134,8 +141,38 @@ threading.Thread(target=_RECEIVER.serve_forever, daemon=True).start()
 # retried: creating and changing endpoints is what the fuzzer tests, delivery is tested in tests/.
 RECEIVER_URL = "https://127.0.0.1:%d/hook" % _RECEIVER.server_address[1]
 
+# The end-to-end tests' fixed test key (never GitHub's), as GitHub publishes its keys.
+_GITHUB_KEYS = json.dumps({"public_keys": [{
+    "key_identifier": "e2e-test-key-not-githubs",
+    "key": "-----BEGIN PUBLIC KEY-----\n"
+           "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEP47pMxV/PAjD2dckiW98c2AvoZ5+\n"
+           "KVT3mW16EeGSpHfmZgv/kxasXy2HTP+H7tB1NmXmJK5x1tVtFODYy8O0Iw==\n"
+           "-----END PUBLIC KEY-----\n",
+    "is_current": True,
+}]}).encode("utf-8")
+
+
+class _GitHubKeys(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(_GITHUB_KEYS)))
+        self.end_headers()
+        self.wfile.write(_GITHUB_KEYS)
+
+    def log_message(self, *args):
+        pass
+
+
+if os.environ.get("KEYHIVE_E2E_GITHUB_KEYS_PORT"):
+    try:
+        _GITHUB = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["KEYHIVE_E2E_GITHUB_KEYS_PORT"])), _GitHubKeys)
+        threading.Thread(target=_GITHUB.serve_forever, daemon=True).start()
+    except OSError:
+        pass  # served already (the function may also hold the keys from an earlier fetch)
+
 DECOY_KEY_ID, CURSORS, REAL_SLUG = _prepare()
-LIST_FILTERS = ("created_by", "status", "actor", "action", "resource", "since", "from", "to")
+LIST_FILTERS = ("external_id", "created_by", "status", "actor", "action", "resource", "since", "from", "to")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 TODAY = datetime.now(timezone.utc).date()
 MAX_PAGE_OFFSET = 2000
@@ -251,6 +288,15 @@ def before_call(ctx, case, kwargs):
 
     if isinstance(case.body, dict) and isinstance(case.body.get("expires_at"), str) and _is_positive(case, "body"):
         case.body["expires_at"] = FUTURE
+
+    if case.path == "/v1/keys/verify" and isinstance(case.body, dict) and _is_positive(case, "body"):
+        if "permissions" in case.body:
+            case.body["permissions"] = "shortLinks:read AND (stats:read OR domains:read)"
+    if case.path in ("/v1/keys", "/v1/keys/{id}") and isinstance(case.body, dict) and _is_positive(case, "body"):
+        if isinstance(case.body.get("meta"), dict) and len(json.dumps(case.body["meta"], separators=(",", ":"))) > 2048:
+            case.body["meta"] = {"fuzz": True}
+        if isinstance(case.body.get("external_id"), str):
+            case.body["external_id"] = "ext-" + uuid.uuid4().hex
 
 
 def _is_emulator_fault(response):

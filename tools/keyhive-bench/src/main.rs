@@ -24,6 +24,13 @@
 //!   receiver's answer, through the stack's running dispatcher loop (the local shape of the
 //!   stream-triggered dispatcher), median of a few.
 //!
+//! - `verify_median_us`, `round_trips_per_verification`: the keys function's handler answering one
+//!   `POST /v1/keys/verify` of a valid key (authorizer context given, so only the verification's
+//!   own calls: the verified key's one write, its metadata read beside it).
+//! - `verify_wrong_secret_median_us` / `verify_unknown_id_median_us`: the same for a known key id
+//!   with a wrong secret and for an id no key has, interleaved: both are `NOT_FOUND`, and their
+//!   times should not tell them apart (`verify_not_found_ratio`, near 1).
+//!
 //! Bounded: a fixed number of iterations, loopback only.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -37,6 +44,7 @@ const SANDBOX_ITERATIONS: usize = 50;
 const REDIRECT_ITERATIONS: usize = 50;
 const DELIVERY_ITERATIONS: usize = 9;
 const USAGE_ITERATIONS: usize = 7;
+const VERIFY_ITERATIONS: usize = 300;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -300,7 +308,54 @@ async fn main() {
         }
     }
 
+    // Verifications through the keys handler: a valid key, then a wrong secret and an unknown id
+    // interleaved (both NOT_FOUND).
+    let caller = keyhive::testkit::identity_of(&record);
+    let verify = |key: String| {
+        let event =
+            keyhive::testkit::Event::load("keys-verify.json").authorized_as(&caller).body(&json!({ "key": key }));
+        let api = &api;
+        async move {
+            let response = keys::handle(api, &Default::default(), event.request()).await;
+            keyhive::testkit::body_json(&response)["data"]["code"].as_str().unwrap_or("?").to_string()
+        }
+    };
+    let (public, secret_part) = credential.reveal().split_once('.').expect("a key");
+    let wrong_secret = format!("{public}.{}", "A".repeat(secret_part.len()));
+    let unknown_id = format!("{}_live_ZZZZZZZZZZZZ.{secret_part}", api.config.key_prefix);
+    for _ in 0..30 {
+        assert_eq!(verify(credential.reveal().to_string()).await, "VALID");
+        assert_eq!(verify(wrong_secret.clone()).await, "NOT_FOUND");
+        assert_eq!(verify(unknown_id.clone()).await, "NOT_FOUND");
+    }
+    let (mut valid_times, mut wrong_times, mut unknown_times) = (Vec::new(), Vec::new(), Vec::new());
+    let mut verify_trips = 0;
+    for i in 0..VERIFY_ITERATIONS {
+        let start = counter.count();
+        let t = Instant::now();
+        verify(credential.reveal().to_string()).await;
+        valid_times.push(t.elapsed());
+        verify_trips += counter.count() - start;
+        // Alternate which goes first, so neither always follows the other.
+        let order = if i % 2 == 0 { [&wrong_secret, &unknown_id] } else { [&unknown_id, &wrong_secret] };
+        for key in order {
+            let t = Instant::now();
+            verify(key.clone()).await;
+            if key == &wrong_secret {
+                wrong_times.push(t.elapsed())
+            } else {
+                unknown_times.push(t.elapsed())
+            }
+        }
+    }
+    let (wrong_median, unknown_median) = (median(wrong_times), median(unknown_times));
+
     let report = json!({
+        "verify_median_us": median(valid_times).as_micros() as u64,
+        "round_trips_per_verification": verify_trips as f64 / VERIFY_ITERATIONS as f64,
+        "verify_wrong_secret_median_us": wrong_median.as_micros() as u64,
+        "verify_unknown_id_median_us": unknown_median.as_micros() as u64,
+        "verify_not_found_ratio": (wrong_median.as_secs_f64() / unknown_median.as_secs_f64() * 1000.0).round() / 1000.0,
         "round_trips_per_authenticated_request": authorizer_trips as f64 / ITERATIONS as f64,
         "authorizer_median_us": authorizer_median.as_micros() as u64,
         "getitem_median_us": get_item_median.as_micros() as u64,
