@@ -37,7 +37,7 @@
 //! | 29 | a key's aggregated use sequence and each permission's last use | `PK=USAGE#<key_id>`, `SK=ACCESS` | conditional Update in the same transaction; GetItem |
 //! | 31 | an org+env's keys' totals on one UTC day (TTL 400 days) | `PK=USAGE#ORG#<org>#<env>#<yyyy-mm-dd>`, `SK=<key_id>` | ADD in the same transaction; Query a day |
 //! | 32 | a key's `meta` and `external_id` (off the key item, which every request rewrites) | `PK=KEY#<key_id>`, `SK=META`; `GSI1PK=ORG#<org>#KEYEXT#<external_id>`, `GSI1SK=<created_at>#<key_id>` (only with an external id) | Put/Delete in the key's transaction; GetItem; Query GSI1 for `?external_id=` |
-//! | 33 | a key's expiry notices sent (`key.expiring` 7 and 1 day before, `key.expired`) | `PK=KEY#<key_id>`, `SK=EXPIRY`; `GSI2PK=KEYEXP#<yyyy-mm-dd of the expiry>`, `GSI2SK=<expires_at>#<key_id>` (sparse: until `key.expired` is sent) | Put/Delete in the key's transaction; the notices job's Query per day and conditional Update or Delete |
+//! | 33 | a key's expiry notices sent (`key.expiring` 7 and 1 day before, `key.expired`) | `PK=KEY#<key_id>`, `SK=EXPIRY`; `GSI2PK=KEYEXP#<yyyy-mm-dd of the next notice>`, `GSI2SK=<next notice time>#<key_id>` (sparse: until `key.expired` is sent) | Put/Delete in the key's transaction; the notices job's Query of the days up to now (`<= now`) and a conditional Update (the next notice's time) or Delete |
 //! | 30 | a link's clicks per UTC day (referrers, countries; TTL 400 days), and the last click sequence counted | `PK=STATS#<link_id>`, `SK=DAY#<yyyy-mm-dd>` / `SK=SEQ` | the click aggregator's transaction (ADD); Query a range; deleted with the link |
 
 /// Partition key attribute.
@@ -81,7 +81,8 @@ pub fn key_external_gsi1pk(org_id: &str, external_id: &str) -> String {
 }
 /// A key's expiry-notice item, beside the key item.
 pub const KEY_EXPIRY_SK: &str = "EXPIRY";
-/// Keys expiring on one UTC day (`yyyy-mm-dd`), by expiry: what the notices job reads.
+/// Keys whose next expiry notice falls due on one UTC day (`yyyy-mm-dd`), by that time: what the
+/// notices job reads.
 pub fn key_expiry_gsi2pk(date: &str) -> String {
     format!("KEYEXP#{date}")
 }
@@ -372,14 +373,11 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
         ],
         indexes: &[IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#KEYS", "ORG#*#KEYEXT#*"] }],
     },
-    // Sends a key's expiry notices: reads the key and its notice item, checks the key's expiry
-    // in the transaction, marks the notice sent (or removes the item after `key.expired`).
+    // Sends a key's expiry notices: reads the key and its notice item, marks the notice sent and
+    // moves the item to its next notice's time (or removes it after `key.expired`).
     RoleAccess {
         role: "key-notices",
-        owns: &[ItemGrant {
-            actions: &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM],
-            partitions: &["KEY#*"],
-        }],
+        owns: &[ItemGrant { actions: &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM], partitions: &["KEY#*"] }],
         appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
         denies: &[],
         indexes: &[IndexGrant { index: GSI2, action: QUERY, partitions: &["KEYEXP#*"] }],

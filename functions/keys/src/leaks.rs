@@ -7,10 +7,12 @@
 use crate::github::{self, GitHubKeys, Label, Report};
 use crate::model::key_json;
 use crate::store::{KeyAdminStore, KeyChange};
+use base64::Engine;
 use http_body_util::{BodyExt, Limited};
 use keyhive::auth::secrets::HashingSecret;
 use keyhive::auth::{Credential, KeyRecord, KeyStore};
 use keyhive::change::{AuditAction, Change, EventType};
+use keyhive::http::body::MAX_JSON_BODY_BYTES;
 use keyhive::http::routes::KeysOp;
 use keyhive::model::rfc3339;
 use keyhive::store::ChangeError;
@@ -39,7 +41,15 @@ pub struct GitHubKeySource {
     url: String,
     /// `http://` allowed (the local stack and tests serve the document themselves).
     dev_mode: bool,
-    cached: Mutex<Option<Fetched>>,
+    cached: Mutex<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    fetched: Option<Fetched>,
+    /// The last fetch tried, failed ones included: no fetch follows another within
+    /// `REFETCH_AT_MOST_EVERY`, however many reports (forged ones too) arrive.
+    tried: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -57,7 +67,7 @@ impl Default for GitHubKeySource {
 
 impl GitHubKeySource {
     pub fn new(url: impl Into<String>, dev_mode: bool) -> Self {
-        GitHubKeySource { url: url.into(), dev_mode, cached: Mutex::new(None) }
+        GitHubKeySource { url: url.into(), dev_mode, cached: Mutex::new(Cache::default()) }
     }
 
     /// `KEYHIVE_GITHUB_KEYS_URL`, or GitHub's own.
@@ -69,24 +79,28 @@ impl GitHubKeySource {
     /// The keys that may have signed with `key_identifier`: the cached ones, fetched again when
     /// stale, or when they lack that id and were not fetched within the last minute.
     async fn keys_for(&self, key_identifier: &str) -> Result<Arc<GitHubKeys>, ApiError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(fetched) = cached.as_ref() {
+        let mut cache = self.cached.lock().await;
+        let may_fetch = cache.tried.is_none_or(|tried| tried.elapsed() >= REFETCH_AT_MOST_EVERY);
+        if let Some(fetched) = &cache.fetched {
             let fresh = fetched.at.elapsed() < KEYS_TTL;
-            let may_refetch = fetched.at.elapsed() >= REFETCH_AT_MOST_EVERY;
-            if fresh && (fetched.keys.contains(key_identifier) || !may_refetch) {
+            if (fresh && fetched.keys.contains(key_identifier)) || !may_fetch {
                 return Ok(fetched.keys.clone());
             }
         }
+        if !may_fetch {
+            return Err(ApiError::Unavailable("GitHub's secret-scanning keys are unreachable".into()));
+        }
+        cache.tried = Some(Instant::now());
         match self.fetch().await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
-                *cached = Some(Fetched { keys: keys.clone(), at: Instant::now() });
+                cache.fetched = Some(Fetched { keys: keys.clone(), at: Instant::now() });
                 Ok(keys)
             }
             Err(err) => {
                 tracing::error!(url = %self.url, error = %err, "cannot fetch GitHub's secret-scanning keys");
                 // Stale keys still verify what they signed; none at all is a dependency down.
-                match cached.as_ref() {
+                match &cache.fetched {
                     Some(fetched) => Ok(fetched.keys.clone()),
                     None => Err(ApiError::Unavailable("GitHub's secret-scanning keys are unreachable".into())),
                 }
@@ -135,10 +149,19 @@ pub async fn report(api: &ApiState, github: &GitHubKeySource, call: &Call<KeysOp
     else {
         return Err(ApiError::Unauthorized);
     };
-    if key_identifier.len() > 256 {
+    // What could not be GitHub's is refused before anything is fetched: a key id is a short
+    // token, a P-256 signature at most 72 bytes of DER.
+    let plausible_id = key_identifier.len() <= 128
+        && key_identifier.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let plausible_signature = signature.len() <= 128
+        && base64::engine::general_purpose::STANDARD.decode(signature).is_ok_and(|der| (8..=72).contains(&der.len()));
+    if !plausible_id || !plausible_signature {
         return Err(ApiError::Unauthorized);
     }
     let body = call.request.body().as_ref();
+    if body.len() > MAX_JSON_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge { limit: MAX_JSON_BODY_BYTES });
+    }
     let keys = github.keys_for(key_identifier).await?;
     keys.verify(key_identifier, signature, body).map_err(|_| ApiError::Unauthorized)?;
     let reports = github::parse_reports(body).map_err(|err| ApiError::validation("body", err.to_string()))?;

@@ -17,7 +17,7 @@ use crate::input::KeyList;
 use crate::leaks::GitHubKeySource;
 use crate::model::key_json;
 use crate::rules::Ctx;
-use crate::store::MemberStore;
+use crate::store::{KeyAdminStore, MemberStore};
 use keyhive::http::idempotent;
 use keyhive::http::routes::KeysOp;
 use keyhive::store::dynamo::DynamoStore;
@@ -189,7 +189,8 @@ async fn roll_key(api: &ApiState, call: &Call<KeysOp>) -> Result<Reply, ApiError
     let secret = api.hashing_secret().await?;
     let (record, credential, old_valid_until) =
         rules::roll_key(&ctx, api.config.key_prefix.as_str(), secret, &id, grace).await?;
-    let mut data = record.to_json();
+    let meta = api.store.get_key_meta(&record.key_id).await?;
+    let mut data = key_json(&record, &meta);
     data["key"] = json!(credential.reveal());
     data["old_secret_valid_until"] = json!(old_valid_until.map(keyhive::model::rfc3339));
     Ok(Reply::ok(data))

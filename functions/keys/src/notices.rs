@@ -1,16 +1,19 @@
 //! Key expiry notices: `key.expiring` 7 days and again 1 day before a key's `expires_at` (each
-//! once per key and expiry), and `key.expired` when it lapses. A scheduled job reads the keys by
-//! expiry day from a sparse index (each key's `EXPIRY` item, written with its expiry, removed once
-//! `key.expired` is sent), and writes each notice in one transaction with its audit entry, on the
-//! condition that it was not sent yet and the key's expiry is still the one it was sent for.
+//! once per key and expiry), and `key.expired` when it lapses. A scheduled job reads the notices
+//! due from a sparse index (each key's `EXPIRY` item, written with its expiry under the time its
+//! next notice falls due, moved on by each notice, removed once `key.expired` is sent), and
+//! writes each notice in one transaction with its audit entry, on the condition that it was not
+//! sent yet and the item is still for the expiry it was read with (a new expiry, or the key's
+//! revocation, rewrites or removes the item in its own transaction).
 
+use crate::store::expiry_index_keys;
 use keyhive::auth::store::key_record;
 use keyhive::auth::{KeyId, KeyRecord};
 use keyhive::change::{AuditAction, Change, EventType};
 use keyhive::model::{random_id, rfc3339};
 use keyhive::schema;
 use keyhive::store::dynamo::DynamoStore;
-use keyhive::store::items::{key_of, number_attr, opt_n, Item};
+use keyhive::store::items::{corrupt, key_of, number_attr, opt_n, Item};
 use keyhive::store::query::{Filter, Listing, SortRange};
 use keyhive::store::{ChangeError, StoreError};
 use serde_json::json;
@@ -21,9 +24,12 @@ pub const ACTOR: &str = "key-notices";
 const DAY: i64 = 86_400;
 /// The first notice, this many days before the expiry.
 pub const FIRST_NOTICE_DAYS: i64 = 7;
-/// How many days back the job still finds keys whose `key.expired` was not sent (a job that was
-/// down that long sends it late; longer, never).
+/// How many days back the job still finds notices not sent (a job that was down that long sends
+/// them late; longer, never).
 const LOOKBACK_DAYS: i64 = 7;
+/// Notices one run sends at most (each two reads and a transaction, within the schedule's 60 s);
+/// the rest are due still and go in the next run.
+const MAX_NOTICES_PER_RUN: u32 = 500;
 
 /// A notice due for one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,20 +73,20 @@ fn sent_of(item: &Item) -> Option<Sent> {
     })
 }
 
-/// Sends every notice due at `now`; returns how many were sent.
+/// Sends the notices due at `now` (at most `MAX_NOTICES_PER_RUN`); returns how many were sent.
+/// One key's failure is logged and left for the next run, never the others' stop.
 pub async fn send_due(store: &DynamoStore, now: OffsetDateTime) -> Result<u32, StoreError> {
     let mut sent = 0;
-    // The keys expiring within 7 days are in these days' partitions, up to the sort key of the
-    // last second of the 7 days; the past days hold those whose `key.expired` is still due.
-    let horizon = format!("{}#~", rfc3339(now + Duration::days(FIRST_NOTICE_DAYS)));
-    for offset in -LOOKBACK_DAYS..=FIRST_NOTICE_DAYS {
+    let mut failures = 0;
+    let up_to_now = format!("{}#~", rfc3339(now));
+    for offset in -LOOKBACK_DAYS..=0 {
         let date = rfc3339(now + Duration::days(offset)).get(..10).unwrap_or_default().to_string();
         let listing = Listing {
             index: Some(schema::GSI2),
             partition_attr: schema::GSI2PK,
             partition: schema::key_expiry_gsi2pk(&date),
             sort_attr: schema::GSI2SK,
-            range: SortRange::UpTo(horizon.clone()),
+            range: SortRange::UpTo(up_to_now.clone()),
             filter: Filter::default(),
             key_attrs: &[schema::PK, schema::SK, schema::GSI2PK, schema::GSI2SK],
         };
@@ -89,12 +95,22 @@ pub async fn send_due(store: &DynamoStore, now: OffsetDateTime) -> Result<u32, S
             let (found, next) =
                 store.list_page_oldest_first(&listing, start.as_ref(), 100).await.map_err(into_store)?;
             for item in &found {
-                let key_id = keyhive::store::items::get_s(item, schema::PK)?
-                    .strip_prefix("KEY#")
+                if sent >= MAX_NOTICES_PER_RUN {
+                    return Ok(sent);
+                }
+                let Some(key_id) = keyhive::store::items::opt_s(item, schema::PK)
+                    .and_then(|pk| pk.strip_prefix("KEY#"))
                     .and_then(KeyId::parse)
-                    .ok_or_else(|| keyhive::store::items::corrupt(schema::PK))?;
-                if notify(store, &key_id, now).await? {
-                    sent += 1;
+                else {
+                    continue;
+                };
+                match notify(store, &key_id, now).await {
+                    Ok(true) => sent += 1,
+                    Ok(false) => {}
+                    Err(err) => {
+                        failures += 1;
+                        tracing::warn!(key_id = %key_id, error = %keyhive::error::source_chain(&err), "key notice not sent; next run tries again");
+                    }
                 }
             }
             match next {
@@ -102,6 +118,9 @@ pub async fn send_due(store: &DynamoStore, now: OffsetDateTime) -> Result<u32, S
                 None => break,
             }
         }
+    }
+    if failures > 0 {
+        tracing::warn!(failures, sent, "some key notices were not sent");
     }
     Ok(sent)
 }
@@ -117,8 +136,7 @@ fn into_store(err: ChangeError) -> StoreError {
 pub async fn notify(store: &DynamoStore, key_id: &KeyId, now: OffsetDateTime) -> Result<bool, StoreError> {
     let key_item = key_of(schema::key_pk(key_id.as_str()), schema::KEY_SK);
     let notice_item = key_of(schema::key_pk(key_id.as_str()), schema::KEY_EXPIRY_SK);
-    let (key, notices) =
-        tokio::join!(store.get_consistent(key_item.clone()), store.get_consistent(notice_item.clone()));
+    let (key, notices) = tokio::join!(store.get_consistent(key_item), store.get_consistent(notice_item.clone()));
     let (Some(key), Some(sent)) = (key?, notices?.as_ref().and_then(sent_of)) else { return Ok(false) };
     let key = key_record(&key)?;
     // Revoked, or its expiry changed since the notice item was written (its own transaction
@@ -129,32 +147,31 @@ pub async fn notify(store: &DynamoStore, key_id: &KeyId, now: OffsetDateTime) ->
     let Some(notice) = due(sent, now.unix_timestamp()) else { return Ok(false) };
     let seen = sent.expires_epoch;
     let mut tx = store.transaction();
-    let key_check = tx.check_where(key_item, |c| {
-        c.condition_expression("attribute_not_exists(revoked_at) AND expires_epoch = :seen")
-            .expression_attribute_values(":seen", number_attr(seen))
-    })?;
     let notice_write = match notice {
         Notice::Expired => tx.delete_where(notice_item, |d| {
             d.condition_expression("expires_epoch = :seen").expression_attribute_values(":seen", number_attr(seen))
         })?,
         Notice::Day | Notice::Week { .. } => {
-            let flags = match notice {
-                Notice::Day => "SET day_sent = :t, week_sent = :t",
-                _ => "SET week_sent = :t",
+            // The next notice's time: the last day's, or the expiry's.
+            let (flags, unsent, next_due) = match notice {
+                Notice::Day => ("day_sent = :t, week_sent = :t", "attribute_not_exists(day_sent)", seen),
+                _ => ("week_sent = :t", "attribute_not_exists(week_sent)", seen - DAY),
             };
-            let unsent = match notice {
-                Notice::Day => "attribute_not_exists(day_sent)",
-                _ => "attribute_not_exists(week_sent)",
-            };
+            let next_due = OffsetDateTime::from_unix_timestamp(next_due).map_err(|_| corrupt("expires_epoch"))?;
+            let [(pk_name, pk), (sk_name, sk)] = expiry_index_keys(key_id, next_due);
             tx.update(notice_item, |u| {
-                u.update_expression(flags)
+                u.update_expression(format!("SET {flags}, #pk = :pk, #sk = :sk"))
                     .condition_expression(format!("expires_epoch = :seen AND {unsent}"))
+                    .expression_attribute_names("#pk", pk_name)
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":pk", pk)
+                    .expression_attribute_values(":sk", sk)
                     .expression_attribute_values(":seen", number_attr(seen))
                     .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
             })?
         }
     };
-    tx.on_condition(key_check, ChangeError::Stale).on_condition(notice_write, ChangeError::Stale);
+    tx.on_condition(notice_write, ChangeError::Stale);
     tx.log(&notice_log(&key, notice, now))?;
     match tx.commit().await {
         Ok(()) => Ok(true),

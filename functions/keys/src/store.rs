@@ -160,18 +160,31 @@ fn key_meta_of(item: &Item) -> Result<KeyMeta, StoreError> {
     Ok(KeyMeta { meta, external_id: keyhive::store::items::opt_s(item, "external_id").map(str::to_string) })
 }
 
-/// The expiry-notice item of a key that expires at `expires_at`: in the notices job's index
-/// (`KEYEXP#<day>`) until its `key.expired` is sent; no notice sent yet.
+/// The expiry-notice item of a key that expires at `expires_at`, no notice sent yet: in the
+/// notices job's index under the time its first notice falls due (7 days before the expiry, or
+/// now if that is past), until its `key.expired` is sent.
 pub fn key_expiry_item(key_id: &KeyId, expires_at: OffsetDateTime) -> Item {
+    let first_due = (expires_at - time::Duration::days(crate::notices::FIRST_NOTICE_DAYS)).max(keyhive::model::now());
     let mut item = key_expiry_key(key_id);
-    let day = rfc3339(expires_at).get(..10).unwrap_or_default().to_string();
     item.extend([
         ("key_id".into(), string_attr(key_id.as_str())),
         ("expires_epoch".into(), number_attr(expires_at.unix_timestamp())),
-        (schema::GSI2PK.into(), string_attr(schema::key_expiry_gsi2pk(&day))),
-        (schema::GSI2SK.into(), string_attr(schema::key_expiry_gsi2sk(&rfc3339(expires_at), key_id.as_str()))),
     ]);
+    item.extend(expiry_index_keys(key_id, first_due));
     item
+}
+
+/// The notices job's index keys of a key whose next notice falls due at `due`.
+pub fn expiry_index_keys(
+    key_id: &KeyId,
+    due: OffsetDateTime,
+) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
+    let due = rfc3339(due);
+    let day = due.get(..10).unwrap_or_default().to_string();
+    [
+        (schema::GSI2PK.into(), string_attr(schema::key_expiry_gsi2pk(&day))),
+        (schema::GSI2SK.into(), string_attr(schema::key_expiry_gsi2sk(&due, key_id.as_str()))),
+    ]
 }
 
 fn user_key_claim(org: &OrgId, user: &UserId) -> Item {

@@ -106,15 +106,8 @@ pub async fn authenticate(
     refusals: &RefusalTally,
 ) -> Result<Identity, ApiError> {
     let minute = now.unix_timestamp().div_euclid(60);
-    let due = refusals.take_due(minute);
-    // At once, beside this request's own write (a handful at most: `MAX_FLUSHES_PER_REQUEST`).
-    let flush = futures_util::future::join_all(due.into_iter().map(|(key_id, tally)| async move {
-        // Best effort: a tally lost here undercounts refusals, which the contract allows.
-        if let Err(err) = store.record_use(&key_id, &UseEvent::Refused(tally)).await {
-            tracing::warn!(key_id = %key_id, error = %crate::error::source_chain(&err), "refusal tally not written");
-        }
-    }));
-    let (outcome, _) = tokio::join!(verify(store, secret, credential, now, purpose), flush);
+    let (outcome, _) =
+        tokio::join!(verify(store, secret, credential, now, purpose), flush_refusals(store, refusals, minute));
     if let Err(refused) = &outcome {
         let refusal = match refused.error {
             ApiError::RateLimited { .. } => Some(Refusal::RateLimited),
@@ -126,6 +119,19 @@ pub async fn authenticate(
         }
     }
     outcome.map_err(|refused| refused.error)
+}
+
+/// Writes the refusal tallies due at `minute` (other minutes', other keys'), all at once, beside
+/// a request's own write (a handful at most: `MAX_FLUSHES_PER_REQUEST`).
+async fn flush_refusals(store: &dyn KeyStore, refusals: &RefusalTally, minute: i64) {
+    let due = refusals.take_due(minute);
+    futures_util::future::join_all(due.into_iter().map(|(key_id, tally)| async move {
+        // Best effort: a tally lost here undercounts refusals, which the contract allows.
+        if let Err(err) = store.record_use(&key_id, &UseEvent::Refused(tally)).await {
+            tracing::warn!(key_id = %key_id, error = %crate::error::source_chain(&err), "refusal tally not written");
+        }
+    }))
+    .await;
 }
 
 /// A refusal, and the organization of the stored key the credential named, when its usage
@@ -271,9 +277,13 @@ pub async fn verify_for(
             && (record.secret_hash.matches(&presented) || rolled_out)
     };
     let event = UseEvent::Request { permission: purpose };
-    let touched = store
-        .touch_key(&credential.key_id, &presented, credential.environment, Some(&tenant.org_id), now, &event)
-        .await?;
+    // Behind the authorizer the function authenticates nothing itself: its verifications write
+    // the instance's due refusal tallies.
+    let (touched, _) = tokio::join!(
+        store.touch_key(&credential.key_id, &presented, credential.environment, Some(&tenant.org_id), now, &event),
+        flush_refusals(store, refusals, minute)
+    );
+    let touched = touched?;
     let (verdict, refusal) = match touched {
         KeyUse::Counted { record, used, .. } if authentic(&record) => {
             let limit = record.tier.limit_per_minute();

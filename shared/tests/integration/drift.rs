@@ -647,11 +647,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
         ("click-aggregator", vec![("stats_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, QUERY][..])]),
         (
             "key-notices",
-            vec![
-                ("key_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM][..]),
-                ("audit_pk", APPEND),
-                ("outbox_pk", APPEND),
-            ],
+            vec![("key_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM][..]), ("audit_pk", APPEND), ("outbox_pk", APPEND)],
         ),
     ]
     .into();

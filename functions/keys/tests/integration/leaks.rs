@@ -150,3 +150,24 @@ async fn forged_unsigned_and_foreign_reports_change_nothing() {
         api.store.get_key(&KeyId::parse(record.key_id.as_str()).expect("id")).await.expect("read").expect("key");
     assert!(stored.revoked_at.is_none(), "nothing was revoked");
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_413_and_unusable_keys_are_fetched_at_most_once_a_minute() {
+    let api = stack_api().await;
+    let github = SigningKey::generate().expect("key pair");
+    let (url, fetches) = serve("not GitHub's key document".into()).await;
+    let source = GitHubKeySource::new(url, true);
+    let huge = format!("[{}]", vec![r#"{"token":"x","type":"t"}"#; 4000].join(","));
+    assert!(huge.len() > keyhive::http::body::MAX_JSON_BODY_BYTES);
+    let response = post(&api, &source, &huge, KEY_ID, &github.sign(huge.as_bytes()).expect("sign")).await;
+    assert_eq!(assert_envelope(&response, 413)["error"]["code"], "PAYLOAD_TOO_LARGE");
+    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing fetched for an oversized body");
+    // The keys cannot be had: 503 (GitHub retries), and the next reports within the minute fetch
+    // nothing more, whatever key id they name.
+    let body = report("kh_live_AbCdEf123456.x");
+    for key_id in [KEY_ID, "another-id", "yet-another-id"] {
+        let response = post(&api, &source, &body, key_id, &github.sign(body.as_bytes()).expect("sign")).await;
+        assert_eq!(assert_envelope(&response, 503)["error"]["code"], "SERVICE_UNAVAILABLE");
+    }
+    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
