@@ -3,9 +3,10 @@ library sam deploy uses), then cfn-lint on the result (a dependency cycle among 
 resources included), then what the transform generates that the source cannot show: one stage
 (the named one), one permission for API Gateway to invoke the authorizer, every function's own
 log group, each event source mapping's on-failure destination writable by its function's role
-(SAM grants that only when the event's DestinationConfig names the destination's Type), and a web
-ACL association (the optional PublicRateLimit one) made only after the stage it names. make test
-runs it.
+(SAM grants that only when the event's DestinationConfig names the destination's Type), a web
+ACL association (the optional PublicRateLimit one) made only after the stage it names, and every
+bucket private (all four public access blocks, no ACLs) behind a policy refusing plain HTTP. make
+test runs it.
 
 usage: check_template.py template.yaml
 """
@@ -59,6 +60,7 @@ def main(path):
 
     failures.extend(unwritable_destinations(resources))
     failures.extend(associations_before_their_stage(resources))
+    failures.extend(public_or_plain_http_buckets(resources))
 
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(out, f, default=str)
@@ -77,7 +79,8 @@ def main(path):
         sys.exit("check_template: " + "\n".join(failures))
     print(f"check_template: {len(resources)} resources after the transform, one stage, "
           f"one authorizer invoke permission, every function with its own log group, "
-          f"every on-failure destination writable, web ACLs associated after the stage, cfn-lint clean")
+          f"every on-failure destination writable, web ACLs associated after the stage, "
+          f"every bucket private and HTTPS-only, cfn-lint clean")
 
 
 # What a function's role needs to send a failed batch's record to each kind of destination.
@@ -128,6 +131,47 @@ def associations_before_their_stage(resources):
             stages = [n for n, s in resources.items() if s["Type"] == "AWS::ApiGateway::Stage"]
             failures.append(f"{name}: DependsOn {after} names no stage (the generated one: {stages})")
     return failures
+
+
+PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+
+
+def public_or_plain_http_buckets(resources):
+    """Every bucket blocks public access all four ways, ignores ACLs (BucketOwnerEnforced), and
+    has a bucket policy denying any request not made over TLS."""
+    failures = []
+    for name, r in resources.items():
+        if r["Type"] != "AWS::S3::Bucket":
+            continue
+        props = r.get("Properties", {})
+        blocks = props.get("PublicAccessBlockConfiguration", {})
+        open_ways = [b for b in PUBLIC_ACCESS_BLOCKS if blocks.get(b) is not True]
+        if open_ways:
+            failures.append(f"{name}: public access not blocked ({', '.join(open_ways)})")
+        ownership = [rule.get("ObjectOwnership") for rule in props.get("OwnershipControls", {}).get("Rules", [])]
+        if ownership != ["BucketOwnerEnforced"]:
+            failures.append(f"{name}: ObjectOwnership {ownership}, not BucketOwnerEnforced (ACLs still apply)")
+        if not any(_denies_plain_http(p, name) for p in resources.values() if p["Type"] == "AWS::S3::BucketPolicy"):
+            failures.append(f"{name}: no bucket policy denies requests without TLS (aws:SecureTransport false)")
+    return failures
+
+
+def _denies_plain_http(policy, bucket):
+    props = policy.get("Properties", {})
+    if props.get("Bucket") != {"Ref": bucket}:
+        return False
+    for s in _as_list(props.get("PolicyDocument", {}).get("Statement", [])):
+        secure = s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+        if (
+            s.get("Effect") == "Deny"
+            and s.get("Principal") in ("*", {"AWS": "*"})
+            and "s3:*" in _as_list(s.get("Action"))
+            and str(secure).lower() == "false"
+            and {"Fn::GetAtt": [bucket, "Arn"]} in _as_list(s.get("Resource"))
+            and {"Fn::Sub": f"${{{bucket}.Arn}}/*"} in _as_list(s.get("Resource"))
+        ):
+            return True
+    return False
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ What it models, per request:
   ACCESS_DENIED; allow: its principalId and context, stringified, reach the function);
 - the REST v1 proxy event and the function's answer (a malformed answer or a function error is
   API Gateway's 502; a Lambda invoke refusal, such as an event over 6 MB, INTEGRATION_FAILURE;
-  no answer within 29 s, INTEGRATION_TIMEOUT), binaryMediaTypes, the response headers API
-  Gateway remaps, and `x-amzn-RequestId` on every answer;
+  no answer within 29 s, INTEGRATION_TIMEOUT), binaryMediaTypes (a request body whose
+  Content-Type matches goes base64; a base64 answer is decoded when the request's first Accept
+  media type matches), the response headers API Gateway remaps, and `x-amzn-RequestId` on every
+  answer;
 - GatewayResponses: StatusCode (or the type's default, or DEFAULT_4XX/5XX's), header mappings
   (static 'text', context.*, method.request.*) and the application/json template with its
   $context variables.
@@ -787,23 +789,32 @@ def answer_headers(answer):
     return merged
 
 
+def accepts_binary(accept, binary_media_types):
+    """Whether API Gateway decodes a base64 Lambda proxy answer for this request: only the FIRST
+    media type of its Accept header counts (AWS documents it: "image/webp,image/*,*/*" is read as
+    image/webp), matched against binaryMediaTypes, its wildcards only (an Accept of */* does not
+    match image/png); the answer's own Content-Type plays no part. Without an Accept header, a
+    "*/*" entry still decodes (reported, not documented); nothing narrower does."""
+    first = media_type((accept or "").split(",", 1)[0])
+    if not first:
+        return "*/*" in binary_media_types
+    return matches_binary(first, binary_media_types)
+
+
 def answer_body(answer, accept, binary_media_types):
-    """The answer's body bytes. A base64 body is decoded only when binary support applies (the
-    request's Accept or the answer's Content-Type is a binaryMediaTypes type); otherwise API
-    Gateway sends the base64 text as it is."""
+    """The answer's body bytes. A base64 body (isBase64Encoded) is decoded only when binary
+    support applies (see accepts_binary); otherwise API Gateway sends the base64 text as it is.
+    A text body goes out as it is, whatever binaryMediaTypes holds."""
     body = answer.get("body")
     if body is None:
         return b""
     if not isinstance(body, str):
         raise MalformedProxyAnswer("body is not a string")
-    if answer.get("isBase64Encoded") is True:
-        content_type = next((v for k, v in answer_headers(answer) if k.lower() == "content-type"), None)
-        accepted = any(matches_binary(part, binary_media_types) for part in (accept or "").split(","))
-        if accepted or matches_binary(content_type, binary_media_types):
-            try:
-                return base64.b64decode(body, validate=True)
-            except ValueError as e:
-                raise BinaryDecodingFailed(str(e)) from e
+    if answer.get("isBase64Encoded") is True and accepts_binary(accept, binary_media_types):
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError as e:
+            raise BinaryDecodingFailed(str(e)) from e
     return body.encode("utf-8")
 
 

@@ -43,6 +43,7 @@ Resources:
     Type: AWS::Serverless::Api
     Properties:
       StageName: !Ref StageName
+      BinaryMediaTypes: ["image~1png"]
       Auth:
         DefaultAuthorizer: KeyAuthorizer
         Authorizers:
@@ -138,7 +139,25 @@ Resources:
         Get:
           Type: Api
           Properties: {RestApiId: !Ref Api, Path: /huge, Method: GET, Auth: {Authorizer: NONE}}
+  QrFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Get:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: /qr, Method: GET, Auth: {Authorizer: NONE}}
 """
+
+# The first bytes of a PNG and a tiny SVG, as a function would send them (base64).
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\x00"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>'
+# What clients send first: curl, a browser's <img>, a browser's navigation, nothing at all.
+ACCEPTS = (
+    "*/*",
+    "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    None,
+)
 
 
 def load_test_api():
@@ -270,6 +289,70 @@ def test_project_template_tells_verify_from_a_key_id_and_leaves_github_public(te
     assert routed(api, "POST", github) == (github, "POST", "keys", {})
     assert by_path[(github, "POST")].authorizer is None
     assert routed(api, "GET", github)[:2] == (github, "ANY")
+
+
+def test_project_template_serves_files_and_qr_codes(template=PROJECT_TEMPLATE):
+    """The files function serves /v1/files (authorized), the public /files/{id} (no authorizer:
+    link-preview fetchers hold no key) and /short-link/{id}/qr, a child of the links function's
+    /short-link/{id}: each path reaches its own function, and other methods the public ANY."""
+    api = rf.load_api(template)
+    by_path = {(r.path, r.method): r for r in api.routes}
+    if ("/short-link/{id}/qr", "GET") not in by_path:
+        return  # a template without the files routes (an older one given on the command line)
+    qr = "/short-link/{id}/qr"
+    assert routed(api, "GET", "/short-link/lnk_1/qr") == (qr, "GET", "files", {"id": "lnk_1"})
+    assert by_path[(qr, "GET")].authorizer is not None and by_path[(qr, "GET")].authorizer.function == "authorizer"
+    assert routed(api, "POST", "/short-link/lnk_1/qr")[:3] == (qr, "ANY", "files")
+    assert by_path[(qr, "ANY")].authorizer is None
+    # The parent and its other child stay the links function's.
+    assert routed(api, "GET", "/short-link/lnk_1") == ("/short-link/{id}", "GET", "links", {"id": "lnk_1"})
+    assert routed(api, "GET", "/short-link/lnk_1/stats")[:3] == ("/short-link/{id}/stats", "GET", "links")
+    # The public bytes: no authorizer on GET, nor on the ANY that answers other methods.
+    assert routed(api, "GET", "/files/fil_1") == ("/files/{id}", "GET", "files", {"id": "fil_1"})
+    assert by_path[("/files/{id}", "GET")].authorizer is None
+    assert routed(api, "PUT", "/files/fil_1")[:3] == ("/files/{id}", "ANY", "files")
+    assert by_path[("/files/{id}", "ANY")].authorizer is None
+    # /files is a resource without methods: no route, and not the links function's /{slug}.
+    assert routed(api, "GET", "/files") is None
+    assert routed(api, "GET", "/promo") == ("/{slug}", "GET", "links", {"slug": "promo"})
+    for path, method in (
+        ("/v1/files", "POST"),
+        ("/v1/files", "GET"),
+        ("/v1/files/{id}", "GET"),
+        ("/v1/files/{id}", "DELETE"),
+        ("/v1/files/{id}/complete", "POST"),
+    ):
+        route = by_path[(path, method)]
+        assert route.function == "files" and route.authorizer is not None, (path, method)
+        assert by_path[(path, "ANY")].function == "files" and by_path[(path, "ANY")].authorizer is None, path
+    assert routed(api, "POST", "/v1/files/fil_1/complete") == (
+        "/v1/files/{id}/complete", "POST", "files", {"id": "fil_1"}
+    )
+
+
+def test_project_template_decodes_images_for_every_client(template=PROJECT_TEMPLATE):
+    """A QR code goes out as bytes whatever the client's Accept (API Gateway reads only its first
+    media type, so only */* covers curl, <img> and navigations); text answers are untouched."""
+    api = rf.load_api(template)
+    if not any(r.path == "/short-link/{id}/qr" for r in api.routes):
+        return  # an older template, without binary answers
+    assert "*/*" in api.binary_media_types, api.binary_media_types
+    for content_type, raw in (("image/png", PNG), ("image/svg+xml", SVG)):
+        answer = {
+            "statusCode": 200,
+            "headers": {"content-type": content_type},
+            "body": base64.b64encode(raw).decode(),
+            "isBase64Encoded": True,
+        }
+        for accept in ACCEPTS:
+            assert rf.proxy_answer(answer, accept, api.binary_media_types)[2] == raw, (content_type, accept)
+    envelope = '{"success":true,"data":{"é":1}}'
+    text = {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": envelope}
+    assert rf.proxy_answer(text, "*/*", api.binary_media_types)[2] == envelope.encode()
+    # The cost: request bodies reach the functions base64-encoded.
+    request = incoming("POST", "/v1/files", headers=[("Content-Type", "application/json")], body=b'{"a":1}')
+    event = rf.proxy_event(info_for(request, "/v1/files"), request.headers, None, api.binary_media_types)
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b'{"a":1}'
 
 
 # --- events
@@ -436,6 +519,15 @@ def test_base64_answers_need_binary_support():
     answer = {"statusCode": 200, "headers": {"content-type": "image/png"}, "body": "iVBO", "isBase64Encoded": True}
     assert rf.proxy_answer(answer, "image/png", [])[2] == b"iVBO"  # no binaryMediaTypes: sent as text
     assert rf.proxy_answer(answer, "image/png", ["image/png"])[2] == base64.b64decode("iVBO")
+    assert rf.proxy_answer(answer, "image/png;q=0.9, text/html", ["image/*"])[2] == base64.b64decode("iVBO")
+    # Only the first Accept media type counts, and the answer's Content-Type not at all.
+    for accept in ("*/*", "image/avif,image/png", "text/html,image/png;q=0.9", None, ""):
+        assert rf.proxy_answer(answer, accept, ["image/png"])[2] == b"iVBO", accept
+    # */* covers any first type, and a request without Accept.
+    for accept in ("*/*", "image/avif,image/png", "text/html,image/png;q=0.9", None):
+        assert rf.proxy_answer(answer, accept, ["*/*"])[2] == base64.b64decode("iVBO"), accept
+    # A text answer is never decoded, binary support or not.
+    assert rf.proxy_answer({**answer, "isBase64Encoded": False}, "image/png", ["*/*"])[2] == b"iVBO"
     try:
         rf.proxy_answer({**answer, "body": "not base64!"}, "*/*", ["*/*"])
     except rf.BinaryDecodingFailed:
@@ -626,6 +718,14 @@ class FakeLambda(BaseHTTPRequestHandler):
     def fn_huge(self, event):
         return 200, {"statusCode": 200, "body": "x" * (rf.LAMBDA_PAYLOAD_LIMIT + 10)}
 
+    def fn_qr(self, event):
+        return 200, {
+            "statusCode": 200,
+            "headers": {"content-type": "image/png"},
+            "body": base64.b64encode(PNG).decode(),
+            "isBase64Encoded": True,
+        }
+
 
 class Stack:
     """The fake Lambda API and a front before it, both on loopback ports, in this process."""
@@ -736,6 +836,20 @@ def test_http_gateway_errors():
         response, data = stack.request("POST", "/files/x", {"Content-Type": "text/plain"}, big)
         assert response.status == 500  # Lambda refuses an event over 6 MB: INTEGRATION_FAILURE
         assert "echo" not in FakeLambda.events
+
+
+@_quiet
+def test_http_binary_answers_reach_the_client_decoded():
+    """The test template lists image/png: a client whose first Accept type is image/png gets the
+    PNG's bytes; any other gets the function's base64 text, as from API Gateway."""
+    with Stack() as stack:
+        response, data = stack.request("GET", "/qr", {"Accept": "image/png"})
+        assert response.status == 200 and data == PNG, data
+        assert response.getheader("Content-Type") == "image/png"
+        assert int(response.getheader("Content-Length")) == len(PNG)
+        for headers in ({"Accept": "*/*"}, {"Accept": "text/html,image/png"}, {}):
+            response, data = stack.request("GET", "/qr", headers)
+            assert response.status == 200 and data == base64.b64encode(PNG), (headers, data)
 
 
 @_quiet

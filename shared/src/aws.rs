@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Services' Root CA 1-4 and the Starfield Services root that cross-signs them. Compiled in, so
 /// a cold start reads no trust-store file; the trade-off is that a change of AWS's roots needs a
 /// new build (these are valid until 2037-2040).
-const AWS_ROOTS_PEM: &[u8] = include_bytes!("aws-roots.pem");
+pub const AWS_ROOTS_PEM: &[u8] = include_bytes!("aws-roots.pem");
 
 /// The functions' SDK configuration: credentials and region from the environment alone (Lambda
 /// sets them: no profile, web-identity, IMDS or ECS provider is built), endpoints from the usual

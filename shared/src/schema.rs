@@ -38,6 +38,7 @@
 //! | 31 | an org+env's keys' totals on one UTC day (TTL 400 days) | `PK=USAGE#ORG#<org>#<env>#<yyyy-mm-dd>`, `SK=<key_id>` | ADD in the same transaction; Query a day |
 //! | 32 | a key's `meta` and `external_id` (off the key item, which every request rewrites) | `PK=KEY#<key_id>`, `SK=META`; `GSI1PK=ORG#<org>#KEYEXT#<external_id>`, `GSI1SK=<created_at>#<key_id>` (only with an external id) | Put/Delete in the key's transaction; GetItem; Query GSI1 for `?external_id=` |
 //! | 33 | a key's expiry notices sent (`key.expiring` 7 and 1 day before, `key.expired`) | `PK=KEY#<key_id>`, `SK=EXPIRY`; `GSI2PK=KEYEXP#<yyyy-mm-dd of the next notice>`, `GSI2SK=<next notice time>#<key_id>` (sparse: until `key.expired` is sent) | Put/Delete in the key's transaction; the notices job's Query of the days up to now (`<= now`) and a conditional Update (the next notice's time) or Delete |
+//! | 34 | a file (a QR logo, a link's social image; its bytes in the files bucket) | `PK=FILE#<file_id>`, `SK=FILE`; `GSI1PK=ORG#<org>#<env>#FILES`, `GSI1SK=<created_at>#<id>` | Get/TransactWrite; Query GSI1 (keys), then each file read |
 //! | 30 | a link's clicks per UTC day (referrers, countries; TTL 400 days), and the last click sequence counted | `PK=STATS#<link_id>`, `SK=DAY#<yyyy-mm-dd>` / `SK=SEQ` | the click aggregator's transaction (ADD); Query a range; deleted with the link |
 
 /// Partition key attribute.
@@ -71,6 +72,15 @@ pub fn org_keys_gsi1pk(org_id: &str) -> String {
 }
 pub fn org_keys_gsi1sk(created_at: &str, key_id: &str) -> String {
     format!("{created_at}#{key_id}")
+}
+
+/// A file's record (its bytes are in the files bucket).
+pub fn file_pk(file_id: &str) -> String {
+    format!("FILE#{file_id}")
+}
+pub const FILE_SK: &str = "FILE";
+pub fn org_files_gsi1pk(org_id: &str, environment: &str) -> String {
+    format!("ORG#{org_id}#{environment}#FILES")
 }
 
 /// A key's metadata item (`meta`, `external_id`), beside the key item.
@@ -372,6 +382,17 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
             ItemGrant { actions: ITEM_ACTIONS, partitions: &["ORG#*#HOST#*"] },
         ],
         indexes: &[IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#KEYS", "ORG#*#KEYEXT#*"] }],
+    },
+    // Files: their records and the idempotency of their creation; it reads a link for its QR code.
+    RoleAccess {
+        role: "files",
+        owns: &[
+            ItemGrant { actions: &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM], partitions: &["FILE#*", "IDEM#*"] },
+            ItemGrant { actions: &[GET_ITEM], partitions: &["LINK#*"] },
+        ],
+        appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
+        denies: &[],
+        indexes: &[IndexGrant { index: GSI1, action: QUERY, partitions: &["ORG#*#FILES"] }],
     },
     // Sends a key's expiry notices: reads the key and its notice item, marks the notice sent and
     // moves the item to its next notice's time (or removes it after `key.expired`).

@@ -170,6 +170,13 @@ impl Event {
         self
     }
 
+    /// Drops the sample event's own query parameters.
+    pub fn clear_query(mut self) -> Self {
+        self.0["queryStringParameters"] = Value::Null;
+        self.0["multiValueQueryStringParameters"] = Value::Null;
+        self
+    }
+
     pub fn query(mut self, name: &str, value: &str) -> Self {
         if !self.0["queryStringParameters"].is_object() {
             self.0["queryStringParameters"] = serde_json::json!({});

@@ -10,7 +10,7 @@ use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::LinksOp;
 use keyhive::model::parse_rfc3339;
 use keyhive::{ApiError, ApiState, Call};
-use lambda_http::{Request, RequestExt};
+use lambda_http::Request;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
@@ -183,17 +183,7 @@ pub fn force(call: &Call<LinksOp>) -> Result<bool, ApiError> {
 /// The URL base of short links on the deployment's own domain: the configured one, or the
 /// API's own host and stage as this request reached them.
 pub fn link_base(api: &ApiState, request: &Request) -> String {
-    if let Some(base) = &api.config.link_base_url {
-        return base.clone();
-    }
-    let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let stage = match request.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) if host.ends_with(".amazonaws.com") => {
-            ctx.stage.clone().map(|s| format!("/{s}")).unwrap_or_default()
-        }
-        _ => String::new(),
-    };
-    format!("https://{host}{stage}")
+    keyhive::http::public_base(api, request)
 }
 
 /// The deployment's own host names, which no custom domain may be.

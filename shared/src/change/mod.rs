@@ -95,6 +95,9 @@ spelled_enum!(
         KeyExpiring = "key.expiring",
         KeyExpired = "key.expired",
         KeyLeaked = "key.leaked",
+        FileCreated = "file.created",
+        FileCompleted = "file.completed",
+        FileDeleted = "file.deleted",
     }
 );
 

@@ -75,6 +75,8 @@ pub enum Payload {
     Html(String),
     /// JSON in another party's format, not the envelope (GitHub's secret-scanning answer).
     Foreign(Value),
+    /// Bytes of their own type (a QR code image); errors are envelopes still.
+    Bytes { content_type: &'static str, body: Vec<u8> },
 }
 
 impl Reply {
@@ -112,6 +114,11 @@ impl Reply {
     /// format (GitHub's secret scanning).
     pub fn foreign_json(body: Value) -> Self {
         Reply { status: StatusCode::OK, payload: Payload::Foreign(body), headers: Vec::new() }
+    }
+
+    /// 200 with bytes of `content_type` (an image).
+    pub fn bytes(content_type: &'static str, body: Vec<u8>) -> Self {
+        Reply { status: StatusCode::OK, payload: Payload::Bytes { content_type, body }, headers: Vec::new() }
     }
 
     pub fn redirect(location: impl Into<String>) -> Self {
@@ -190,6 +197,11 @@ pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> 
             response
         }
         Payload::Foreign(body) => json_response(reply.status, &body, request_id),
+        Payload::Bytes { content_type, body } => {
+            let mut response = response_with(reply.status, Body::Binary(body), Some(content_type), request_id);
+            response.headers_mut().insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            response
+        }
         Payload::Html(page) => {
             let mut response =
                 response_with(reply.status, Body::from(page), Some("text/html; charset=utf-8"), request_id);

@@ -397,3 +397,19 @@ where
     );
     response
 }
+
+/// The URL base of this deployment's public links (short URLs, file URLs): the configured link
+/// base, or the request's own host (with API Gateway's stage on its default domain).
+pub fn public_base(api: &ApiState, request: &Request) -> String {
+    if let Some(base) = &api.config.link_base_url {
+        return base.clone();
+    }
+    let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let stage = match lambda_http::RequestExt::request_context_ref(request) {
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) if host.ends_with(".amazonaws.com") => {
+            ctx.stage.clone().map(|s| format!("/{s}")).unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    format!("https://{host}{stage}")
+}

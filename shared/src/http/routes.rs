@@ -13,6 +13,7 @@ pub enum Function {
     Sandboxes,
     Links,
     Webhooks,
+    Files,
 }
 
 impl Function {
@@ -24,6 +25,7 @@ impl Function {
             Function::Sandboxes => "sandboxes",
             Function::Links => "links",
             Function::Webhooks => "webhooks",
+            Function::Files => "files",
         }
     }
 }
@@ -86,6 +88,20 @@ pub enum KeysOp {
     RemoveMember,
 }
 
+/// The operations of the files function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilesOp {
+    Create,
+    List,
+    Get,
+    Complete,
+    Delete,
+    /// A ready file's bytes, for anyone (link-preview fetchers load `og:image`).
+    Content,
+    /// A link's QR code (served here, not by the links function, whose redirect stays lean).
+    Qr,
+}
+
 /// The operations of the sandboxes function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SandboxesOp {
@@ -142,6 +158,7 @@ pub enum Op {
     Sandboxes(SandboxesOp),
     Links(LinksOp),
     Webhooks(WebhooksOp),
+    Files(FilesOp),
 }
 
 impl Op {
@@ -152,6 +169,7 @@ impl Op {
             Op::Sandboxes(_) => Function::Sandboxes,
             Op::Links(_) => Function::Links,
             Op::Webhooks(_) => Function::Webhooks,
+            Op::Files(_) => Function::Files,
         }
     }
 }
@@ -177,7 +195,14 @@ macro_rules! ops {
     )+};
 }
 
-ops!(HealthOp => Health, KeysOp => Keys, SandboxesOp => Sandboxes, LinksOp => Links, WebhooksOp => Webhooks);
+ops!(
+    HealthOp => Health,
+    KeysOp => Keys,
+    SandboxesOp => Sandboxes,
+    LinksOp => Links,
+    WebhooksOp => Webhooks,
+    FilesOp => Files,
+);
 
 #[derive(Debug)]
 pub struct Route {
@@ -222,7 +247,7 @@ macro_rules! route {
 
 use Access::{AnyKey, Permission, Public};
 use Action::{Create, Delete, Read, Update};
-use Resource::{ApiKeys, Audit, Domains, Members, Sandboxes, ShortLinks, Stats, Webhooks};
+use Resource::{ApiKeys, Audit, Domains, Files, Members, Sandboxes, ShortLinks, Stats, Webhooks};
 
 pub static ROUTES: &[Route] = &[
     route!(GET "/health" => Op::Health(HealthOp::Check), Public),
@@ -240,6 +265,14 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/v1/keys/{id}/roll" => Op::Keys(KeysOp::Roll), Permission(ApiKeys, Update)),
     route!(POST "/v1/keys/verify" => Op::Keys(KeysOp::Verify), Permission(ApiKeys, Read)),
     route!(POST "/v1/secret-scanning/github" => Op::Keys(KeysOp::SecretScanning), Public),
+    route!(POST "/v1/files" => Op::Files(FilesOp::Create), Permission(Files, Create), idempotent: true),
+    route!(GET "/v1/files" => Op::Files(FilesOp::List), Permission(Files, Read)),
+    route!(GET "/v1/files/{id}" => Op::Files(FilesOp::Get), Permission(Files, Read)),
+    route!(POST "/v1/files/{id}/complete" => Op::Files(FilesOp::Complete), Permission(Files, Create)),
+    route!(DELETE "/v1/files/{id}" => Op::Files(FilesOp::Delete), Permission(Files, Delete)),
+    // On every host that serves short links too: a preview's `og:image` is on the link base.
+    route!(GET "/files/{id}" => Op::Files(FilesOp::Content), Public, hosts: Hosts::Any),
+    route!(GET "/short-link/{id}/qr" => Op::Files(FilesOp::Qr), Permission(ShortLinks, Read)),
     route!(POST "/v1/members" => Op::Keys(KeysOp::CreateMember), Permission(Members, Create), idempotent: true),
     route!(GET "/v1/members" => Op::Keys(KeysOp::ListMembers), Permission(Members, Read)),
     route!(DELETE "/v1/members/{user_id}" => Op::Keys(KeysOp::RemoveMember), Permission(Members, Delete)),
@@ -569,6 +602,7 @@ mod tests {
                 Function::Sandboxes => SandboxesOp::of(op).is_some(),
                 Function::Links => LinksOp::of(op).is_some(),
                 Function::Webhooks => WebhooksOp::of(op).is_some(),
+                Function::Files => FilesOp::of(op).is_some(),
             };
             assert!(served, "{} {}", route.method, route.pattern);
             assert!(KeysOp::of(op).is_none() || route.function() == Function::Keys);

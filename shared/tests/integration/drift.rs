@@ -491,6 +491,7 @@ fn table_partitions() -> BTreeMap<&'static str, String> {
         ("usage_pk", usage_pk(id)),
         ("usage_org_day_pk", usage_org_day_pk(org, env, "2026-12-06")),
         ("stats_pk", stats_pk("lnk_1")),
+        ("file_pk", file_pk("fil_1")),
     ]
     .into()
 }
@@ -502,6 +503,7 @@ fn index_partitions() -> BTreeMap<&'static str, (&'static str, String)> {
     [
         ("org_keys_gsi1pk", (GSI1, org_keys_gsi1pk(org))),
         ("key_external_gsi1pk", (GSI1, key_external_gsi1pk(org, "crm-42"))),
+        ("org_files_gsi1pk", (GSI1, org_files_gsi1pk(org, env))),
         ("key_expiry_gsi2pk", (GSI2, key_expiry_gsi2pk("2026-12-13"))),
         ("org_sandboxes_gsi1pk", (GSI1, org_sandboxes_gsi1pk(org, env))),
         ("org_links_gsi1pk", (GSI1, org_links_gsi1pk(org, env))),
@@ -646,6 +648,16 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
         ),
         ("click-aggregator", vec![("stats_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM, QUERY][..])]),
         (
+            "files",
+            vec![
+                ("file_pk", &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM][..]),
+                ("idempotency_pk", &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM][..]),
+                ("link_pk", &[GET_ITEM][..]),
+                ("audit_pk", APPEND),
+                ("outbox_pk", APPEND),
+            ],
+        ),
+        (
             "key-notices",
             vec![("key_pk", &[GET_ITEM, UPDATE_ITEM, DELETE_ITEM][..]), ("audit_pk", APPEND), ("outbox_pk", APPEND)],
         ),
@@ -684,6 +696,7 @@ fn each_role_queries_only_the_index_partitions_it_reads() {
         ("keys", "org_keys_gsi1pk"),
         ("keys", "key_external_gsi1pk"),
         ("key-notices", "key_expiry_gsi2pk"),
+        ("files", "org_files_gsi1pk"),
         ("sandboxes", "org_sandboxes_gsi1pk"),
         ("sandboxes", "running_gsi2pk"),
         ("links", "org_links_gsi1pk"),
@@ -870,7 +883,7 @@ fn only_the_functions_that_need_a_secret_may_read_it() {
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(readers.get("HashingSecret"), Some(&set(&["authorizer", "keys"])));
     assert_eq!(readers.get("WebhookSealingSecret"), Some(&set(&["webhook-dispatcher", "webhooks"])));
-    assert_eq!(readers.get("CursorSecret"), Some(&set(&["keys", "links", "sandboxes", "webhooks"])));
+    assert_eq!(readers.get("CursorSecret"), Some(&set(&["files", "keys", "links", "sandboxes", "webhooks"])));
     assert_eq!(readers.len(), 3, "{readers:?}");
 }
 

@@ -199,6 +199,12 @@ async fn init_local(sdk: &aws_config::SdkConfig, config: &Config, secret_file: &
     let sealing_value = local_secret_value(&secret_file.with_file_name("webhook-sealing-key"))?;
     let created = keyhive::secrets::ensure_secret(&secrets, &config.webhook_secret_id, &sealing_value).await?;
     println!("secret {}: {}", config.webhook_secret_id, if created { "created" } else { "exists" });
+    // The files bucket, in moto's S3 (template.yaml makes the real one).
+    if std::env::var("KEYHIVE_FILES_BUCKET").is_ok() {
+        let s3 = files::s3::S3::from_env().map_err(|e| format!("files bucket: {e:?}"))?;
+        s3.ensure_bucket().await.map_err(|e| format!("files bucket: {e:?}"))?;
+        println!("bucket {}: ready", std::env::var("KEYHIVE_FILES_BUCKET").unwrap_or_default());
+    }
     Ok(())
 }
 

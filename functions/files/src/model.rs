@@ -1,0 +1,163 @@
+//! The files function's records: an uploaded file (a QR logo or a link's social image), its
+//! purpose and bounds, and its life (`pending` until its upload is checked, then `ready` or
+//! `rejected`).
+
+use crate::sniff::ContentType;
+use keyhive::model::{rfc3339, Tenant};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// A file's id: `fil_` and 24 letters or digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileId(String);
+
+impl FileId {
+    pub fn generate() -> Self {
+        FileId(keyhive::model::random_id("fil", 24))
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("fil_")?;
+        (rest.len() == 24 && rest.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| FileId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Where its bytes are in the bucket.
+    pub fn object_key(&self) -> String {
+        format!("files/{}", self.0)
+    }
+}
+
+/// What a file is for, which bounds its size and dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Drawn in the centre of a QR code.
+    Logo,
+    /// A link preview's `og:image`.
+    SocialImage,
+}
+
+impl Purpose {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "logo" => Some(Purpose::Logo),
+            "social_image" => Some(Purpose::SocialImage),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Logo => "logo",
+            Purpose::SocialImage => "social_image",
+        }
+    }
+
+    /// The largest upload: 2 MiB for logos, 5 MiB for social images.
+    pub fn max_bytes(self) -> u64 {
+        match self {
+            Purpose::Logo => 2 * 1024 * 1024,
+            Purpose::SocialImage => 5 * 1024 * 1024,
+        }
+    }
+
+    /// The smallest width and height (preview cards need room; a logo may be tiny).
+    pub fn min_side(self) -> u32 {
+        match self {
+            Purpose::Logo => 1,
+            Purpose::SocialImage => 200,
+        }
+    }
+}
+
+/// The largest width and height of any file.
+pub const MAX_SIDE: u32 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Created; its upload not yet checked.
+    Pending,
+    Ready,
+    /// Its upload failed the checks and was deleted.
+    Rejected,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Status::Pending),
+            "ready" => Some(Status::Ready),
+            "rejected" => Some(Status::Rejected),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Ready => "ready",
+            Status::Rejected => "rejected",
+        }
+    }
+}
+
+/// A file's record; its bytes are in the bucket under `id.object_key()`.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub tenant: Tenant,
+    pub purpose: Purpose,
+    pub content_type: ContentType,
+    pub size_bytes: u64,
+    pub status: Status,
+    /// Known once ready.
+    pub dimensions: Option<(u32, u32)>,
+    /// Why its upload was rejected.
+    pub rejected_reason: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+impl FileRecord {
+    /// The public URL of a ready file's bytes (`base` is the API's URL base).
+    pub fn public_url(&self, base: &str) -> Option<String> {
+        (self.status == Status::Ready).then(|| format!("{base}/files/{}", self.id.as_str()))
+    }
+
+    pub fn to_json(&self, base: &str) -> Value {
+        json!({
+            "id": self.id.as_str(),
+            "purpose": self.purpose.as_str(),
+            "content_type": self.content_type.as_str(),
+            "size_bytes": self.size_bytes,
+            "status": self.status.as_str(),
+            "width": self.dimensions.map(|(w, _)| w),
+            "height": self.dimensions.map(|(_, h)| h),
+            "url": self.public_url(base),
+            "rejected_reason": self.rejected_reason,
+            "environment": self.tenant.environment.as_str(),
+            "created_at": rfc3339(self.created_at),
+            "completed_at": self.completed_at.map(rfc3339),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_ids_are_generated_and_parsed_strictly() {
+        let id = FileId::generate();
+        assert_eq!(FileId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.object_key(), format!("files/{}", id.as_str()));
+        for bad in
+            ["fil_", "fil_short", "lnk_abcdefghijklmnopqrstuvwx", "fil_abcdefghijklmnopqrstuvw!", "../etc/passwd"]
+        {
+            assert_eq!(FileId::parse(bad), None, "{bad}");
+        }
+    }
+}
