@@ -45,6 +45,12 @@ response before the checks see it; each adjustment keeps the fuzzer testing the 
 - Key verification and metadata: a permission query must also parse (`AND`/`OR`/parentheses over
   known permissions), and `meta` must fit 2 KiB as JSON, which no schema can state: positive cases
   get a valid query and a small `meta`, and an `external_id` without control characters.
+- Files and QR codes: a completed upload needs its bytes in the bucket, which no generated case
+  sends, and a logo must be a ready logo file of the run's organization: set-up uploads one real
+  logo (a small PNG, PUT to its presigned URL) and makes a link. Positive `complete` calls name
+  that ready file (a second completion answers 200), positive QR codes name the real link and logo
+  (a logo needs level `H`), a logo's declared size stays within its 2 MiB, and a generated
+  `DELETE` of the real logo goes to a pending file made at set-up instead.
 - GitHub's secret-scanning callback: no generated signature is GitHub's, so every case is a 401.
   The stack's GitHub key URL (KEYHIVE_E2E_GITHUB_KEYS_PORT) is served here with the end-to-end
   tests' fixed test key, so that the function reaches the signature check (not a 503 for keys it
@@ -65,9 +71,11 @@ response before the checks see it; each adjustment keeps the fuzzer testing the 
 import http.server
 import json
 import os
+import struct
 import threading
 import urllib.request
 import uuid
+import zlib
 from datetime import datetime, timedelta, timezone
 
 import schemathesis
@@ -93,6 +101,27 @@ def _call(method, path, body=None):
     return envelope
 
 
+def _png(width, height):
+    """A valid RGB PNG, by the standard library alone."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + bytes([200, 30, 30]) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def _upload_logo():
+    png = _png(48, 48)
+    made = _call("POST", "/v1/files", {"purpose": "logo", "content_type": "image/png", "size_bytes": len(png)})["data"]
+    request = urllib.request.Request(made["upload"]["url"], data=png, method="PUT")
+    for name, value in made["upload"]["headers"].items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+    _call("POST", f"/v1/files/{made['id']}/complete")
+    return made["id"]
+
+
 def _prepare():
     decoy = _call(
         "POST",
@@ -107,21 +136,25 @@ def _prepare():
         sandbox = _call("POST", "/v1/sandboxes", {"template_id": "52", "timeout_seconds": 600})["data"]["id"]
         _call("DELETE", f"/v1/sandboxes/{sandbox}")
     # Two links and two domains, for real list cursors; a link's slug for real redirects.
-    slugs = []
+    slugs, link_ids = [], []
     for _ in (1, 2):
         link = _call("POST", "/short-link", {"destination": {"type": "link", "value": "https://example.com/fuzz"}})
         slugs.append(link["data"]["slug"])
+        link_ids.append(link["data"]["id"])
         _call("POST", "/domains", {"hostname": f"fz{uuid.uuid4().hex[:12]}.example.com"})
     cursors = {}
     for _ in (1, 2):
         _call("POST", "/v1/webhooks", {"url": RECEIVER_URL, "events": ["*"]})
+    # A real logo (uploaded with its presigned PUT and completed), and a pending file as a decoy.
+    logo = _upload_logo()
+    pending = _call("POST", "/v1/files", {"purpose": "logo", "content_type": "image/png", "size_bytes": 100})["data"]["id"]
     # /v1/usage lists the run's key and the decoy (the organization's live keys).
-    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains", "/v1/webhooks", "/v1/audit-log", "/v1/usage"):
+    for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains", "/v1/webhooks", "/v1/audit-log", "/v1/usage", "/v1/files"):
         cursor = _call("GET", path + "?limit=1")["meta"].get("next_cursor")
         if not cursor:
             raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
         cursors[path] = cursor
-    return decoy, cursors, slugs[0]
+    return decoy, cursors, slugs[0], link_ids[0], logo, pending
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
@@ -171,7 +204,7 @@ if os.environ.get("KEYHIVE_E2E_GITHUB_KEYS_PORT"):
     except OSError:
         pass  # served already (the function may also hold the keys from an earlier fetch)
 
-DECOY_KEY_ID, CURSORS, REAL_SLUG = _prepare()
+DECOY_KEY_ID, CURSORS, REAL_SLUG, REAL_LINK_ID, REAL_LOGO, PENDING_FILE = _prepare()
 LIST_FILTERS = ("external_id", "created_by", "status", "actor", "action", "resource", "since", "from", "to")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 TODAY = datetime.now(timezone.utc).date()
@@ -288,6 +321,25 @@ def before_call(ctx, case, kwargs):
 
     if isinstance(case.body, dict) and isinstance(case.body.get("expires_at"), str) and _is_positive(case, "body"):
         case.body["expires_at"] = FUTURE
+
+    # Files: the real logo is never deleted; completions and QR codes name real things.
+    if case.path == "/v1/files/{id}" and case.method == "DELETE" and case.path_parameters:
+        if case.path_parameters.get("id") == REAL_LOGO or _is_positive(case, "path"):
+            case.path_parameters["id"] = PENDING_FILE
+    if case.path == "/v1/files/{id}/complete" and case.path_parameters and _is_positive(case, "path"):
+        case.path_parameters["id"] = REAL_LOGO
+    if case.path == "/v1/files" and case.method == "POST" and isinstance(case.body, dict) and _is_positive(case, "body"):
+        if case.body.get("purpose") == "logo" and isinstance(case.body.get("size_bytes"), int):
+            case.body["size_bytes"] = max(1, min(case.body["size_bytes"], 2 * 1024 * 1024))
+    if case.path == "/short-link/{id}/qr" and case.path_parameters and _is_positive(case, "path"):
+        case.path_parameters["id"] = REAL_LINK_ID
+    if case.path == "/short-link/{id}/qr" and case.query and _is_positive(case, "query"):
+        if "logo" in case.query:
+            case.query["logo"] = REAL_LOGO
+            case.query.pop("level", None)
+    if case.path == "/files/{id}" and case.path_parameters and _is_positive(case, "path"):
+        if hash(case.path_parameters.get("id")) % 2 == 0:
+            case.path_parameters["id"] = REAL_LOGO
 
     if case.path == "/v1/keys/verify" and isinstance(case.body, dict) and _is_positive(case, "body"):
         if "permissions" in case.body:

@@ -5,6 +5,7 @@
 //! and readers follow a presigned `GET`.
 
 pub mod input;
+pub mod logo;
 pub mod model;
 pub mod qr;
 pub mod rules;

@@ -3,19 +3,15 @@
 //! query and fetches the link and the logo. The SVG is built from numbers and parsed colours only:
 //! nothing the caller typed, and no byte of the uploaded logo, reaches it unparsed.
 
-use ::image::imageops::{self, FilterType};
-use ::image::{ImageFormat, ImageReader, Limits, RgbaImage};
+use crate::logo::Pixels;
 use base64::Engine as _;
 use qrcode::{Color, EcLevel, QrCode};
 use std::fmt::Write as _;
-use std::io::Cursor;
 
 /// Bounds of `Options`, enforced again here so a caller's slip cannot allocate more than 2048².
 const MIN_SIZE: u32 = 64;
 const MAX_SIZE: u32 = 2048;
 const MAX_MARGIN: u32 = 20;
-/// Logos are checked to be at most 4096x4096 on upload; the decoder is held to the same.
-const MAX_LOGO_SIDE: u32 = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -135,29 +131,15 @@ struct Layout {
 
 /// A logo scaled for one code, and the modules it clears (`[start, end)` per axis).
 struct Placed {
-    /// Premultiplied alpha: resizing then never bleeds the colour of transparent pixels.
-    img: RgbaImage,
+    /// Scaled to its place, straight alpha.
+    img: Pixels,
     cols: (usize, usize),
     rows: (usize, usize),
 }
 
 fn place_logo(logo: &Logo<'_>, n: usize, ms: u32) -> Result<Placed, QrError> {
-    let format = match logo.content_type {
-        "image/png" => ImageFormat::Png,
-        "image/jpeg" => ImageFormat::Jpeg,
-        "image/webp" => ImageFormat::WebP,
-        _ => return Err(QrError::BadLogo),
-    };
-    let mut reader = ImageReader::with_format(Cursor::new(logo.bytes), format);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_LOGO_SIDE);
-    limits.max_image_height = Some(MAX_LOGO_SIDE);
-    reader.limits(limits);
-    let mut img = reader.decode().map_err(|_| QrError::BadLogo)?.into_rgba8();
-    let (w, h) = img.dimensions();
-    if w == 0 || h == 0 {
-        return Err(QrError::BadLogo);
-    }
+    let img = crate::logo::decode(logo.bytes, logo.content_type).map_err(|_| QrError::BadLogo)?;
+    let (w, h) = (img.width, img.height);
     // The cleared square's largest side: odd, so it centres exactly on the odd-sized code; at most
     // 30% of the code across (under 10% of its modules, well within H's reach, even for the small
     // versions short URLs get); and 9 modules from each edge, clear of finders, timing and format.
@@ -166,13 +148,7 @@ fn place_logo(logo: &Logo<'_>, n: usize, ms: u32) -> Result<Placed, QrError> {
     let scale = (fit / f64::from(w)).min(fit / f64::from(h));
     let pw = ((f64::from(w) * scale) as u32).clamp(1, MAX_SIZE);
     let ph = ((f64::from(h) * scale) as u32).clamp(1, MAX_SIZE);
-    for p in img.pixels_mut() {
-        let a = u16::from(p.0[3]);
-        for c in &mut p.0[..3] {
-            *c = ((u16::from(*c) * a + 127) / 255) as u8;
-        }
-    }
-    let img = imageops::resize(&img, pw, ph, FilterType::Triangle);
+    let img = img.resized(pw, ph);
     // The logo's extent in whole modules plus one on each side, rounded up to an odd count.
     let span = |px: u32| {
         let s = (px.div_ceil(ms) as usize + 2) | 1;
@@ -198,14 +174,15 @@ fn to_png(l: &Layout, dark: &[bool], o: &Options, logo: Option<&Placed>) -> Resu
         }
     }
     if let Some(p) = logo {
-        let (w, h) = p.img.dimensions();
-        let (lx, ly) = (origin + (n * ms - w as usize) / 2, origin + (n * ms - h as usize) / 2);
-        for (x, y, s) in p.img.enumerate_pixels() {
-            let i = ((ly + y as usize) * c + lx + x as usize) * 3;
-            let keep = 255 - u32::from(s.0[3]);
-            // Premultiplied "over": source + destination x (1 - alpha).
-            for (d, &v) in px[i..i + 3].iter_mut().zip(&s.0[..3]) {
-                *d = (u32::from(v) + (u32::from(*d) * keep + 127) / 255).min(255) as u8;
+        let (w, h) = (p.img.width as usize, p.img.height as usize);
+        let (lx, ly) = (origin + (n * ms - w) / 2, origin + (n * ms - h) / 2);
+        for (i, s) in p.img.rgba.chunks_exact(4).enumerate() {
+            let (x, y) = (i % w, i / w);
+            let at = ((ly + y) * c + lx + x) * 3;
+            let (a, keep) = (u32::from(s[3]), 255 - u32::from(s[3]));
+            // "Over": source x alpha + destination x (1 - alpha).
+            for (d, &v) in px[at..at + 3].iter_mut().zip(&s[..3]) {
+                *d = ((u32::from(v) * a + u32::from(*d) * keep + 127) / 255).min(255) as u8;
             }
         }
     }
@@ -238,7 +215,7 @@ fn to_svg(l: &Layout, dark: &[bool], size: u32, o: &Options, logo: Option<&Place
         let (cw, ch) = (p.cols.1 - p.cols.0, p.rows.1 - p.rows.0);
         let (cx, cy) = (p.cols.0 + m, p.rows.0 + m);
         let _ = write!(s, r##"<rect x="{cx}" y="{cy}" width="{cw}" height="{ch}" fill="#{bg}"/>"##);
-        let (iw, ih) = p.img.dimensions();
+        let (iw, ih) = (p.img.width, p.img.height);
         let (mw, mh) = (f64::from(iw) / f64::from(l.ms), f64::from(ih) / f64::from(l.ms));
         let (ix, iy) = (m as f64 + (n as f64 - mw) / 2.0, m as f64 + (n as f64 - mh) / 2.0);
         // Re-encoded from decoded pixels: no foreign bytes, no SVG logo, no external reference.
@@ -252,17 +229,9 @@ fn to_svg(l: &Layout, dark: &[bool], size: u32, o: &Options, logo: Option<&Place
     Ok(s.into_bytes())
 }
 
-/// The premultiplied logo back to straight alpha, as PNG expects.
-fn straight_png(img: &RgbaImage) -> Result<Vec<u8>, QrError> {
-    let mut raw = img.as_raw().clone();
-    for p in raw.chunks_exact_mut(4) {
-        let a = u32::from(p[3]);
-        for c in &mut p[..3] {
-            *c = (u32::from(*c) * 255 + a / 2).checked_div(a).map_or(0, |v| v.min(255) as u8);
-        }
-    }
-    let (w, h) = img.dimensions();
-    encode_png(w, h, png::ColorType::Rgba, &raw)
+/// The scaled logo as PNG, for the SVG's data URI.
+fn straight_png(img: &Pixels) -> Result<Vec<u8>, QrError> {
+    encode_png(img.width, img.height, png::ColorType::Rgba, &img.rgba)
 }
 
 fn encode_png(width: u32, height: u32, color: png::ColorType, data: &[u8]) -> Result<Vec<u8>, QrError> {
@@ -282,7 +251,8 @@ fn encode_png(width: u32, height: u32, color: png::ColorType, data: &[u8]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ::image::{GrayImage, Rgba};
+    use ::image::{GrayImage, ImageFormat, Rgba, RgbaImage};
+    use std::io::Cursor;
 
     const URL: &str = "https://go.example.com/launch-2026";
 
