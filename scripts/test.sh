@@ -92,8 +92,11 @@ log "a client generated from openapi.yaml (openapi-python-client) against the st
 API=$KEYHIVE_E2E_URL KEY=$(cat "$RUN/admin-key") "$VENV/bin/python" scripts/tests/test_client.py "$RUN/client"
 
 log "make invoke: a sample event through the authorizer and its function"
-INVOKE_PORT=${KEYHIVE_E2E_URL##*:} KEY_FILE="$RUN/admin-key" "$VENV/bin/python" scripts/invoke.py keys-self.json |
-  grep -q '"statusCode": 200' || die "make invoke EVENT=keys-self.json did not answer 200"
+# The whole answer first: `grep -q` stops reading at its match, and a writer still writing then
+# fails on the closed pipe.
+INVOKED=$(INVOKE_PORT=${KEYHIVE_E2E_URL##*:} KEY_FILE="$RUN/admin-key" "$VENV/bin/python" scripts/invoke.py keys-self.json) ||
+  die "make invoke EVENT=keys-self.json failed"
+grep -q '"statusCode": 200' <<<"$INVOKED" || die "make invoke EVENT=keys-self.json did not answer 200"
 
 # The same suite again as AWS would carry it: scripts/local-aws/rest_front.py plays API Gateway REST as
 # template.yaml configures it (the REQUEST authorizer invoked through watch's invoke API, REST v1
