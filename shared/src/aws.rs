@@ -23,11 +23,26 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     if let Some(extra) = &config.extra_ca_pem {
         trust = trust.with_pem_certificate(extra.clone());
     }
-    bounded(config, trust)
-        .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
-        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .load()
-        .await
+    // Built by hand rather than by `aws_config::defaults().load()`: that loader links every
+    // credential provider it might choose (STS, SSO, IMDS, profiles), hundreds of KB of every
+    // function's zip that a Lambda function, whose credentials are in its environment, never runs.
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .map(aws_config::Region::new);
+    let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+    );
+    let mut sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(credentials)
+        .http_client(https_client(trust))
+        .timeout_config(timeouts(config))
+        .retry_config(retries())
+        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(aws_smithy_async::rt::sleep::TokioSleep::new()))
+        .time_source(aws_smithy_async::time::SharedTimeSource::default());
+    sdk.set_region(region);
+    sdk.build()
 }
 
 /// An operator's SDK configuration (`keyhive-admin`): the default credential chain (profiles,
@@ -38,32 +53,58 @@ pub async fn operator_sdk_config(config: &Config) -> aws_config::SdkConfig {
 
 /// The SDK's defaults with keyhive's HTTPS client (trusting `trust`), time bounds and retries.
 fn bounded(config: &Config, trust: tls::TrustStore) -> aws_config::ConfigLoader {
-    let attempt = (config.dynamodb_timeout / 2).max(Duration::from_millis(50));
-    // rustls on ring: the SDK's default client, minus aws-lc (a smaller zip).
-    // shared/tests/integration/tls.rs runs it through a real TLS handshake.
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client(trust))
+        .timeout_config(timeouts(config))
+        .retry_config(retries())
+}
+
+/// rustls on ring: the SDK's default client, minus aws-lc (a smaller zip).
+/// shared/tests/integration/tls.rs runs it through a real TLS handshake.
+fn https_client(trust: tls::TrustStore) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     let context = tls::TlsContext::builder().with_trust_store(trust).build().unwrap_or_default();
-    let https = aws_smithy_http_client::Builder::new()
+    aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .tls_context(context)
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500).min(attempt))
-                .operation_attempt_timeout(attempt)
-                .operation_timeout(config.dynamodb_timeout)
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(3).with_max_backoff(Duration::from_millis(200)))
+        .build_https()
+}
+
+/// Every call bounded in time, so that an unreachable dependency becomes a quick 503.
+fn timeouts(config: &Config) -> TimeoutConfig {
+    let attempt = (config.dynamodb_timeout / 2).max(Duration::from_millis(50));
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500).min(attempt))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(config.dynamodb_timeout)
+        .build()
+}
+
+fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3).with_max_backoff(Duration::from_millis(200))
+}
+
+/// A service's endpoint from the environment, as the SDK's own loader reads it
+/// (`AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`): the local stack's emulators.
+fn endpoint_from_env(service: &str) -> Option<String> {
+    [format!("AWS_ENDPOINT_URL_{service}"), "AWS_ENDPOINT_URL".to_string()]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
 pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(sdk)
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if sdk.endpoint_url().is_none() {
+        config.set_endpoint_url(endpoint_from_env("DYNAMODB"));
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
 pub fn secretsmanager(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(sdk)
+    let mut config = aws_sdk_secretsmanager::config::Builder::from(sdk);
+    if sdk.endpoint_url().is_none() {
+        config.set_endpoint_url(endpoint_from_env("SECRETS_MANAGER"));
+    }
+    aws_sdk_secretsmanager::Client::from_conf(config.build())
 }
 
 /// Counts every HTTP request an SDK client transmits (retries included): how the tests and
