@@ -46,7 +46,9 @@ async fn bootstrap_reads_the_table_secret_and_key_prefix_from_the_stacks_outputs
             "KeyPrefix": {"Value": "acme"},
         }
     });
-    let sdk = keyhive::aws::sdk_config(&api.config).await;
+    // The operator's configuration, as the tool itself has it (moto's CloudFormation from
+    // AWS_ENDPOINT_URL_CLOUDFORMATION).
+    let sdk = keyhive::aws::operator_sdk_config(&api.config).await;
     aws_sdk_cloudformation::Client::new(&sdk)
         .create_stack()
         .stack_name(&stack)
