@@ -21,6 +21,7 @@ pub mod config;
 pub mod dns;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod model;
 pub mod schema;
 pub mod secrets;
