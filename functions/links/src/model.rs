@@ -120,8 +120,9 @@ impl Destination {
         if s.is_empty() || s.len() > MAX_DESTINATION_LENGTH || http::HeaderValue::from_str(s).is_err() {
             return None;
         }
-        // Only visible ASCII: what a browser sends is what we redirect to, byte for byte.
-        if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        // Only what RFC 3986 allows in a URI (openapi's `format: uri`), `%` only as a percent
+        // escape: what a browser sends is what we redirect to, byte for byte.
+        if !is_rfc3986(s) {
             return None;
         }
         let url = url::Url::parse(s).ok()?;
@@ -158,6 +159,31 @@ impl Destination {
     pub fn to_json(&self) -> Value {
         json!({ "type": "link", "value": self.0 })
     }
+}
+
+/// Whether every character of `s` is one RFC 3986 allows in a URI (unreserved, reserved, or a
+/// `%` followed by two hex digits): backticks, spaces, quotes, braces, `<`, `>`, `\\`, `^` and `|`
+/// are not.
+fn is_rfc3986(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |at: usize| bytes.get(at).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let allowed = b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b);
+        if !allowed {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -449,7 +475,7 @@ mod tests {
             "https://Example.COM:8443/x",
             "https://example.com:65535/",
             "http://example.com:0",
-            "https://example.com/a\\b",
+            "https://example.com/a%2Fb?q=%E2%9C%93&r=[1]",
         ] {
             assert!(Destination::parse(good).is_some(), "{good}");
         }
@@ -472,6 +498,13 @@ mod tests {
             "https://q04b0oz1.x5ddspig.org*",
             "https://exa_mple.com/",
             "HTTPS://example.com/",
+            // Characters RFC 3986 does not allow (openapi's `format: uri` refuses them too).
+            "https://example.com/a\\b",
+            "https://H.io:65512?,`E51",
+            "https://example.com/{x}",
+            "https://example.com/a|b^c",
+            "https://example.com/%zz",
+            "https://example.com/%4",
             "https://93.184.215.14/",
             "https://[2606:4700::1]/",
             "https://example.com:65536/",
