@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("aws", 2),
     ("store", 3),
     ("auth", 4),
+    ("jobs", 4),
     ("change", 5),
     ("bootstrap", 6),
     ("http", 7),
