@@ -120,9 +120,9 @@ impl Destination {
         if s.is_empty() || s.len() > MAX_DESTINATION_LENGTH || http::HeaderValue::from_str(s).is_err() {
             return None;
         }
-        // Only what RFC 3986 allows in a URI (openapi's `format: uri`), `%` only as a percent
-        // escape: what a browser sends is what we redirect to, byte for byte.
-        if !is_rfc3986(s) {
+        // Only visible ASCII, and after the authority only what RFC 3986 allows (openapi's
+        // `format: uri`): what a browser sends is what we redirect to, byte for byte.
+        if !s.bytes().all(|b| b.is_ascii_graphic()) || !is_rfc3986(s) {
             return None;
         }
         let url = url::Url::parse(s).ok()?;
@@ -161,29 +161,43 @@ impl Destination {
     }
 }
 
-/// Whether every character of `s` is one RFC 3986 allows in a URI (unreserved, reserved, or a
-/// `%` followed by two hex digits): backticks, spaces, quotes, braces, `<`, `>`, `\\`, `^` and `|`
-/// are not.
+/// Whether what follows the authority of `s` is an RFC 3986 path, query and fragment (openapi's
+/// `format: uri`): `pchar`s (unreserved, sub-delims, `:`, `@`, or `%` and two hex digits), `/`
+/// between path segments, `/` and `?` in the query and the fragment, one `?` and one `#` as
+/// separators. Backticks, spaces, quotes, braces, brackets, `<`, `>`, `\\`, `^`, `|` and a second
+/// `#` are not.
 fn is_rfc3986(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let hex = |at: usize| bytes.get(at).is_some_and(u8::is_ascii_hexdigit);
-            if !(hex(i + 1) && hex(i + 2)) {
+    let Some(after_scheme) = s.find("://").map(|i| &s[i + 3..]) else { return false };
+    let tail = after_scheme.find(['/', '?', '#']).map_or("", |i| &after_scheme[i..]);
+    let (before_fragment, fragment) = match tail.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (tail, None),
+    };
+    let (path, query) = match before_fragment.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (before_fragment, None),
+    };
+    let pchars = |text: &str, extra: &[u8]| {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == b'%' {
+                let hex = |at: usize| bytes.get(at).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) || extra.contains(&b)) {
                 return false;
             }
-            i += 3;
-            continue;
+            i += 1;
         }
-        let allowed = b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b);
-        if !allowed {
-            return false;
-        }
-        i += 1;
-    }
-    true
+        true
+    };
+    pchars(path, b"/") && query.is_none_or(|q| pchars(q, b"/?")) && fragment.is_none_or(|f| pchars(f, b"/?"))
 }
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -475,7 +489,7 @@ mod tests {
             "https://Example.COM:8443/x",
             "https://example.com:65535/",
             "http://example.com:0",
-            "https://example.com/a%2Fb?q=%E2%9C%93&r=[1]",
+            "https://example.com/a%2Fb?q=%E2%9C%93&r=1/2?#top/?x",
         ] {
             assert!(Destination::parse(good).is_some(), "{good}");
         }
@@ -505,6 +519,9 @@ mod tests {
             "https://example.com/a|b^c",
             "https://example.com/%zz",
             "https://example.com/%4",
+            "https://example.com/a#b#c",
+            "https://example.com/a?r=[1]",
+            "http://2.J.0WE4T8of.8q.p:46652#O%fe%Cd#%2e",
             "https://93.184.215.14/",
             "https://[2606:4700::1]/",
             "https://example.com:65536/",
