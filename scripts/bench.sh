@@ -13,6 +13,7 @@ log "verify_key (criterion)"
 cargo bench -p keyhive --bench verify_key --quiet -- --warm-up-time 2 --measurement-time 5 verify_key
 log "authorizer handler CPU over canned SDK answers (criterion)"
 cargo bench -p authorizer --bench authorizer_cpu --quiet -- --warm-up-time 2 --measurement-time 5 authorizer_cpu
+cargo bench -p files --bench qr_render --quiet -- --warm-up-time 2 --measurement-time 5 qr_render
 
 log "release arm64 zips"
 make --no-print-directory zip >"$RUN/zip.log" 2>&1 || { tail -20 "$RUN/zip.log"; die "make zip failed"; }
@@ -61,6 +62,7 @@ rps = re.search(r"Requests/sec:\s+([0-9.]+)", wrk)
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
 est = json.load(open("target/criterion/verify_key/new/estimates.json"))
 authorizer_cpu = json.load(open("target/criterion/authorizer_cpu/new/estimates.json"))
+qr_render = json.load(open("target/criterion/qr_render/new/estimates.json"))
 zips = {}
 # Every function crate's binary, and the non-HTTP workers beside them.
 binaries = set(os.listdir("functions")) | {"sandbox-sweep", "webhook-dispatcher", "usage-aggregator", "click-aggregator", "key-notices"}
@@ -72,6 +74,7 @@ report = {
     "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
     "verify_key_ns_median": round(est["median"]["point_estimate"], 1),
     "authorizer_cpu_us_median": round(authorizer_cpu["median"]["point_estimate"] / 1000, 1),
+    "qr_render_us_median": round(qr_render["median"]["point_estimate"] / 1000, 1),
     "round_trips_per_authenticated_request": stack["round_trips_per_authenticated_request"],
     "authorizer_over_getitem_ratio": stack["authorizer_over_getitem_ratio"],
     "round_trips_per_sandbox_create": stack["round_trips_per_sandbox_create"],
@@ -113,6 +116,7 @@ report = {
         "event_to_delivery_ms_median": "about 2000 (local loop)",
         "usage_lag_ms_median": "about 300 (local loop polling the stream every 300 ms)",
         "authorizer_over_updateitem_ratio": "<= 1.10",
+        "qr_render_us_median": "information (a 600 px PNG with a 200 px logo, CPU only)",
         "round_trips_per_verification": "2 (the verified key's one write, its metadata read at once beside it)",
         "verify_not_found_ratio": "about 1 (a wrong secret and an unknown id take as long)",
         "write_units_per_authenticated_request": "1.0",
