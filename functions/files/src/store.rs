@@ -76,6 +76,13 @@ fn file_item(f: &FileRecord) -> Item {
     item
 }
 
+/// Whether a stored file still is one: a pending record past its lifetime that DynamoDB has not
+/// removed yet is gone.
+fn is_live(item: &Item) -> bool {
+    get_s(item, "status").map(|s| s != Status::Pending.as_str()).unwrap_or(false)
+        || opt_n(item, schema::TTL_ATTRIBUTE).is_none_or(|ttl| ttl > keyhive::model::now().unix_timestamp())
+}
+
 fn file_record(item: &Item) -> Result<FileRecord, StoreError> {
     let dimension = |name: &str| opt_n(item, name).and_then(|v| u32::try_from(v).ok());
     Ok(FileRecord {
@@ -98,12 +105,7 @@ fn file_record(item: &Item) -> Result<FileRecord, StoreError> {
 impl FileStore for DynamoStore {
     async fn get_file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
         let item = self.get_consistent(file_key(id)).await?;
-        // A pending record past its lifetime that DynamoDB has not removed yet is gone.
-        let live = item.filter(|item| {
-            get_s(item, "status").map(|s| s != Status::Pending.as_str()).unwrap_or(false)
-                || opt_n(item, schema::TTL_ATTRIBUTE).is_none_or(|ttl| ttl > keyhive::model::now().unix_timestamp())
-        });
-        live.as_ref().map(file_record).transpose()
+        item.filter(is_live).as_ref().map(file_record).transpose()
     }
 
     async fn list_files(
@@ -116,21 +118,13 @@ impl FileStore for DynamoStore {
         let (found, next) = self.list_page(&listing, start, limit).await?;
         // GSI1 carries what every listing shares, not a file's own fields: each is read whole,
         // all at once (in the listing's order; one deleted meanwhile is left out).
-        let mut reads = tokio::task::JoinSet::new();
-        for (position, entry) in found.iter().enumerate() {
-            let id = FileId::parse(get_s(entry, "id")?).ok_or_else(|| corrupt("id"))?;
-            let store = self.clone();
-            reads.spawn(async move { (position, store.get_file(&id).await) });
-        }
-        let mut items = Vec::with_capacity(found.len());
-        while let Some(read) = reads.join_next().await {
-            let (position, file) = read.map_err(|e| StoreError::Other(Box::new(e)))?;
-            if let Some(file) = file? {
-                items.push((position, file));
-            }
-        }
-        items.sort_by_key(|(position, _)| *position);
-        Ok(Page { items: items.into_iter().map(|(_, file)| file).collect(), next })
+        let keys = found
+            .iter()
+            .map(|entry| Ok(file_key(&FileId::parse(get_s(entry, "id")?).ok_or_else(|| corrupt("id"))?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let items = self.get_all_consistent(keys).await?;
+        let files = items.iter().flatten().filter(|item| is_live(item)).map(file_record).collect::<Result<_, _>>()?;
+        Ok(Page { items: files, next })
     }
 
     async fn create_file(&self, file: &FileRecord, log: &ChangeLog) -> Result<(), ChangeError> {

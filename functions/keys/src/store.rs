@@ -407,32 +407,20 @@ impl KeyAdminStore for DynamoStore {
     }
 }
 
-/// Each key of `ids` that is still unrevoked, whole, with its metadata, in the order given:
-/// strongly consistent reads of a page's items, all at once (GetItem, which every function links
-/// already; BatchGetItem would add 20 KB to the zip).
+/// Each key of `ids` that is still unrevoked, whole, with its metadata, in the order given (the
+/// key and metadata items all read at once).
 async fn keys_with_meta(store: &DynamoStore, ids: &[KeyId]) -> Result<Vec<(KeyRecord, KeyMeta)>, StoreError> {
-    let mut reads = tokio::task::JoinSet::new();
-    for (position, id) in ids.iter().enumerate() {
-        let store = store.clone();
-        let (key, meta) = (key_item_key(id), key_meta_key(id));
-        reads.spawn(async move {
-            let (key, meta) = tokio::join!(store.get_consistent(key), store.get_consistent(meta));
-            (position, key, meta)
-        });
-    }
+    let keys = ids.iter().flat_map(|id| [key_item_key(id), key_meta_key(id)]).collect();
+    let items = store.get_all_consistent(keys).await?;
     let mut found = Vec::with_capacity(ids.len());
-    while let Some(read) = reads.join_next().await {
-        let (position, key, meta) = read.map_err(|e| StoreError::Other(Box::new(e)))?;
-        let Some(key) = key? else { continue };
-        let record = key_record(&key)?;
-        if record.revoked_at.is_some() {
-            continue;
+    for pair in items.chunks(2) {
+        let (Some(Some(key)), Some(meta)) = (pair.first(), pair.get(1)) else { continue };
+        let record = key_record(key)?;
+        if record.revoked_at.is_none() {
+            found.push((record, meta.as_ref().map(key_meta_of).transpose()?.unwrap_or_default()));
         }
-        let meta = meta?.as_ref().map(key_meta_of).transpose()?.unwrap_or_default();
-        found.push((position, record, meta));
     }
-    found.sort_by_key(|(position, ..)| *position);
-    Ok(found.into_iter().map(|(_, record, meta)| (record, meta)).collect())
+    Ok(found)
 }
 
 /// The count of an organization's unrevoked keys of one environment (its ceiling is

@@ -166,20 +166,13 @@ impl LinkStore for DynamoStore {
     }
 
     async fn clicks_of(&self, links: &[Link]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError> {
-        // Strongly consistent reads of a page's slug items, all at once (GetItem, which the role
-        // is granted and every function links already; no BatchGetItem).
-        let mut reads = tokio::task::JoinSet::new();
-        for link in links {
-            let (store, key, id) = (self.clone(), slug_key(link.domain.as_ref(), link.slug.as_str()), link.id.clone());
-            reads.spawn(async move { store.get_consistent(key).await.map(|slug| (id, slug)) });
-        }
-        let mut found = std::collections::HashMap::new();
-        while let Some(read) = reads.join_next().await {
-            let (id, slug) = read.map_err(|e| StoreError::Other(Box::new(e)))??;
-            let totals = slug.map(|slug| totals_of(&slug, &id)).unwrap_or_default();
-            found.insert(id, totals);
-        }
-        Ok(found)
+        let keys = links.iter().map(|link| slug_key(link.domain.as_ref(), link.slug.as_str())).collect();
+        let slugs = self.get_all_consistent(keys).await?;
+        Ok(links
+            .iter()
+            .zip(slugs)
+            .map(|(link, slug)| (link.id.clone(), slug.map(|slug| totals_of(&slug, &link.id)).unwrap_or_default()))
+            .collect())
     }
 
     async fn list_links(
