@@ -235,11 +235,8 @@ async fn short_url_of(api: &ApiState, call: &Call<FilesOp>, tenant: &Tenant) -> 
     if !tenant.owns(&owner.org_id, owner.environment) {
         return Err(missing());
     }
-    let slug = get_s(&item, "slug")?;
-    Ok(match opt_s(&item, "domain") {
-        Some(host) => format!("https://{host}/{slug}"),
-        None => format!("{}/{slug}", keyhive::http::public_base(api, &call.request)),
-    })
+    let base = keyhive::http::public_base(api, &call.request);
+    Ok(keyhive::http::short_url(&base, opt_s(&item, "domain"), get_s(&item, "slug")?))
 }
 
 /// A QR code's `ETag`: what it is drawn from (the URL, the options, the logo file).

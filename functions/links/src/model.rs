@@ -295,10 +295,7 @@ impl Link {
 
     /// The public form, with its short URL (`base` is the own link domain's URL base) and clicks.
     pub fn to_json(&self, base: &str, clicks: Clicks) -> Value {
-        let short_url = match &self.domain {
-            Some(host) => format!("https://{}/{}", host.as_str(), self.slug.as_str()),
-            None => format!("{base}/{}", self.slug.as_str()),
-        };
+        let short_url = keyhive::http::short_url(base, self.domain.as_ref().map(Hostname::as_str), self.slug.as_str());
         json!({
             "id": self.id.as_str(),
             "slug": self.slug.as_str(),

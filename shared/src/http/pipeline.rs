@@ -413,3 +413,12 @@ pub fn public_base(api: &ApiState, request: &Request) -> String {
     };
     format!("https://{host}{stage}")
 }
+
+/// A short link's URL: on its custom domain, or under this deployment's link base (`base`, from
+/// `public_base`).
+pub fn short_url(base: &str, domain: Option<&str>, slug: &str) -> String {
+    match domain {
+        Some(host) => format!("https://{host}/{slug}"),
+        None => format!("{base}/{slug}"),
+    }
+}
