@@ -10,7 +10,7 @@ use crate::store::{KeyAdminStore, KeyChange};
 use base64::Engine;
 use http_body_util::{BodyExt, Limited};
 use keyhive::auth::secrets::HashingSecret;
-use keyhive::auth::{Credential, KeyRecord, KeyStore};
+use keyhive::auth::{Credential, KeyRecord};
 use keyhive::change::{AuditAction, Change, EventType};
 use keyhive::http::body::MAX_JSON_BODY_BYTES;
 use keyhive::http::routes::KeysOp;
@@ -186,10 +186,11 @@ async fn label(api: &ApiState, secret: &HashingSecret, report: &Report, request_
     // A revocation that meets a concurrent change reads the key again (a few times at most).
     for _ in 0..3 {
         let now = keyhive::model::now();
-        let Some(key) = api.store.get_key(&credential.key_id).await? else { return Ok(Label::FalsePositive) };
+        let Some((key, leaked)) = api.store.key_with_leak(&credential.key_id).await? else {
+            return Ok(Label::FalsePositive);
+        };
         if key.revoked_at.is_some() {
             // Reported again after its revocation: still GitHub's true positive, nothing to do.
-            let leaked = api.store.leaked_hash(&key.key_id).await?;
             return Ok(match leaked.is_some_and(|hash| hash.matches(&presented)) {
                 true => Label::TruePositive,
                 false => Label::FalsePositive,

@@ -80,8 +80,9 @@ pub trait KeyAdminStore: KeyStore {
     ) -> Result<(), ChangeError>;
     /// A key's metadata (empty when it has none), strongly consistent.
     async fn get_key_meta(&self, key_id: &KeyId) -> Result<KeyMeta, StoreError>;
-    /// The hash of the leaked secret a key was revoked for, if it was.
-    async fn leaked_hash(&self, key_id: &KeyId) -> Result<Option<SecretHash>, StoreError>;
+    /// A key as stored, with the hash of the leaked secret it was revoked for, if it was (one
+    /// read).
+    async fn key_with_leak(&self, key_id: &KeyId) -> Result<Option<(KeyRecord, Option<SecretHash>)>, StoreError>;
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError>;
 }
 
@@ -277,13 +278,11 @@ impl KeyAdminStore for DynamoStore {
         Ok(item.as_ref().map(key_meta_of).transpose()?.unwrap_or_default())
     }
 
-    async fn leaked_hash(&self, key_id: &KeyId) -> Result<Option<SecretHash>, StoreError> {
-        let item = self.get_consistent(key_item_key(key_id)).await?;
-        Ok(item
-            .as_ref()
-            .and_then(|item| item.get("leaked_hash"))
-            .and_then(|v| v.as_b().ok())
-            .and_then(|b| SecretHash::from_bytes(b.as_ref())))
+    async fn key_with_leak(&self, key_id: &KeyId) -> Result<Option<(KeyRecord, Option<SecretHash>)>, StoreError> {
+        let Some(item) = self.get_consistent(key_item_key(key_id)).await? else { return Ok(None) };
+        let leaked =
+            item.get("leaked_hash").and_then(|v| v.as_b().ok()).and_then(|b| SecretHash::from_bytes(b.as_ref()));
+        Ok(Some((key_record(&item)?, leaked)))
     }
 
     async fn change_key(&self, current: &KeyRecord, change: &KeyChange, log: &ChangeLog) -> Result<(), ChangeError> {
