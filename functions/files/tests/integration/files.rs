@@ -70,6 +70,17 @@ pub async fn complete(api: &ApiState, s3: &S3, caller: &Identity, id: &str) -> R
     send(api, s3, Event::load("files-complete.json").authorized_as(caller).param("id", id)).await
 }
 
+/// The admin of a fresh organization, the admin of another, and the first admin as a test key of
+/// its own organization (the attacker's standpoints).
+pub async fn callers(api: &ApiState) -> (Identity, Identity, Identity) {
+    let (_, admin) = new_org(api, Environment::Live).await;
+    let (_, other) = new_org(api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let mut tester = admin.clone();
+    tester.environment = Environment::Test;
+    (admin, identity_of(&other), tester)
+}
+
 /// A ready file: uploaded and completed.
 pub async fn ready(api: &ApiState, s3: &S3, caller: &Identity, purpose: &str, bytes: &[u8]) -> Value {
     let id = upload(api, s3, caller, purpose, "image/png", bytes).await;
@@ -155,12 +166,7 @@ async fn uploads_that_are_not_what_they_declare_are_rejected_and_deleted() {
 #[tokio::test]
 async fn another_tenants_files_are_missing_and_a_deleted_file_is_gone() {
     let (api, s3) = (stack_api().await, s3().await);
-    let (_, admin) = new_org(&api, Environment::Live).await;
-    let admin = identity_of(&admin);
-    let (_, other) = new_org(&api, Environment::Live).await;
-    let other = identity_of(&other);
-    let mut tester = admin.clone();
-    tester.environment = Environment::Test;
+    let (admin, other, tester) = callers(&api).await;
     let file = ready(&api, &s3, &admin, "logo", &image_bytes(32, 32, image::ImageFormat::Png)).await;
     let id = file["id"].as_str().unwrap();
     for stranger in [&other, &tester] {

@@ -1,19 +1,17 @@
 //! QR codes of links, decoded back to their exact short URL, with and without a logo; and whose
 //! logo may be drawn (the caller's ready logo files only, whatever a public URL gives away).
 
-use crate::files::{image_bytes, ready, s3, send};
+use crate::files::{callers, image_bytes, ready, s3, send};
 use keyhive::auth::{Environment, Identity};
 use keyhive::testkit::{assert_envelope, identity_of, new_org, stack_api, Event};
-use keyhive::ApiState;
 use serde_json::{json, Value};
 
 /// A link made by the links function's own handler: its id and short URL.
-async fn link(api: &ApiState, caller: &Identity) -> (String, String) {
+async fn link(caller: &Identity) -> (String, String) {
     let links = links::Links { api: stack_api().await, dns: None };
     let body = json!({ "destination": { "type": "link", "value": "https://example.com/launch" } });
     let event = Event::load("links-create.json").authorized_as(caller).body(&body);
     let created = assert_envelope(&links::handle(&links, event.request()).await, 201)["data"].clone();
-    let _ = api;
     (created["id"].as_str().unwrap().to_string(), created["short_url"].as_str().unwrap().to_string())
 }
 
@@ -40,7 +38,7 @@ async fn a_qr_code_reads_back_as_the_links_short_url_with_and_without_a_logo() {
     let (api, s3) = (stack_api().await, s3().await);
     let (_, admin) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin);
-    let (id, short_url) = link(&api, &admin).await;
+    let (id, short_url) = link(&admin).await;
     let plain = send(&api, &s3, qr(&id, &admin, &[])).await;
     assert_eq!(plain.status(), 200);
     assert_eq!(plain.headers()["content-type"], "image/png");
@@ -72,7 +70,7 @@ async fn bad_parameters_are_400s_naming_them() {
     let (api, s3) = (stack_api().await, s3().await);
     let (_, admin) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin);
-    let (id, _) = link(&api, &admin).await;
+    let (id, _) = link(&admin).await;
     for (name, value) in [
         ("format", "gif"),
         ("size", "63"),
@@ -95,13 +93,8 @@ async fn bad_parameters_are_400s_naming_them() {
 #[tokio::test]
 async fn only_the_callers_ready_logo_files_are_drawn_and_only_its_links_coded() {
     let (api, s3) = (stack_api().await, s3().await);
-    let (_, admin) = new_org(&api, Environment::Live).await;
-    let admin = identity_of(&admin);
-    let (_, other) = new_org(&api, Environment::Live).await;
-    let other = identity_of(&other);
-    let mut tester = admin.clone();
-    tester.environment = Environment::Test;
-    let (id, _) = link(&api, &admin).await;
+    let (admin, other, tester) = callers(&api).await;
+    let (id, _) = link(&admin).await;
     let png = image_bytes(64, 64, image::ImageFormat::Png);
     // Another organization's logo, its id read off its public URL: not the caller's.
     let theirs = ready(&api, &s3, &other, "logo", &png).await;
