@@ -97,6 +97,26 @@ impl Tenant {
     }
 }
 
+/// A file's id: `fil_` and 24 letters or digits. In the kernel because two functions name files:
+/// the files function keeps them, a link's preview shows one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileId(String);
+
+impl FileId {
+    pub fn generate() -> Self {
+        FileId(random_id("fil", 24))
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("fil_")?;
+        (rest.len() == 24 && rest.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| FileId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A member's id: given by the caller (`[A-Za-z0-9_-]{1,64}`) or generated as `usr_…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserId(String);

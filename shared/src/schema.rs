@@ -442,6 +442,8 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
             },
             // Its links' click statistics, read only (the click aggregator writes them).
             ItemGrant { actions: &[GET_ITEM, QUERY], partitions: &["STATS#*"] },
+            // A preview image's `uses`, counted in the link's transactions.
+            ItemGrant { actions: &[UPDATE_ITEM], partitions: &["FILE#*"] },
         ],
         appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],
         denies: &[],

@@ -13,7 +13,7 @@ pub mod s3;
 pub mod sniff;
 pub mod store;
 
-use crate::model::{FileId, FileRecord, Purpose, Status};
+use crate::model::{object_key, FileId, FileRecord, Purpose, Status};
 use crate::s3::{S3Error, S3};
 use crate::store::{FileStore, Outcome};
 use http::HeaderValue;
@@ -79,7 +79,7 @@ async fn create(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, 
         };
         let now = SystemTime::from(change.at);
         let upload = s3
-            .presign_put(&file.id.object_key(), file.content_type.as_str(), file.size_bytes, UPLOAD_VALIDITY, now)
+            .presign_put(&object_key(&file.id), file.content_type.as_str(), file.size_bytes, UPLOAD_VALIDITY, now)
             .map_err(unavailable)?;
         let mut data = file.to_json(&base);
         data["upload"] = json!({
@@ -126,7 +126,7 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
         }
         Status::Pending => {}
     }
-    let key = file.id.object_key();
+    let key = object_key(&file.id);
     let (start, total) = match s3.get_start(&key, rules::CHECKED_BYTES).await {
         Ok(found) => found,
         // Nothing uploaded yet: still pending, the client may upload and complete again.
@@ -174,7 +174,7 @@ async fn delete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, 
     api.store.delete_file(&file, &log).await?;
     // Best effort after the record: bytes no record names are never served (the public route
     // reads the record first).
-    if let Err(err) = s3.delete(&file.id.object_key()).await {
+    if let Err(err) = s3.delete(&object_key(&file.id)).await {
         tracing::warn!(file_id = file.id.as_str(), error = ?err, "a deleted file's bytes were not removed");
     }
     Ok(Reply::ok(json!({ "id": file.id.as_str(), "deleted": true })))
@@ -186,7 +186,7 @@ async fn content(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply,
     let id = input::file_id(call)?;
     let file =
         api.store.get_file(&id).await?.filter(|f| f.status == Status::Ready).ok_or(ApiError::NotFound("file"))?;
-    let url = s3.presign_get(&file.id.object_key(), DOWNLOAD_VALIDITY, SystemTime::now()).map_err(unavailable)?;
+    let url = s3.presign_get(&object_key(&file.id), DOWNLOAD_VALIDITY, SystemTime::now()).map_err(unavailable)?;
     let cache = HeaderValue::from_str(&format!("public, max-age={PUBLIC_CACHE_SECONDS}"))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Reply::redirect(url).with_header(http::header::CACHE_CONTROL, cache))
@@ -201,7 +201,7 @@ async fn qr_code(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply,
     let logo = match &request.logo {
         Some(id) => {
             let file = rules::usable(&api.store, &change.tenant, id, Purpose::Logo, "logo").await?;
-            let bytes = s3.get(&file.id.object_key(), Purpose::Logo.max_bytes()).await.map_err(unavailable)?;
+            let bytes = s3.get(&object_key(&file.id), Purpose::Logo.max_bytes()).await.map_err(unavailable)?;
             Some((file, bytes))
         }
         None => None,

@@ -7,28 +7,11 @@ use keyhive::model::{rfc3339, Tenant};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-/// A file's id: `fil_` and 24 letters or digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FileId(String);
+pub use keyhive::model::FileId;
 
-impl FileId {
-    pub fn generate() -> Self {
-        FileId(keyhive::model::random_id("fil", 24))
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("fil_")?;
-        (rest.len() == 24 && rest.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| FileId(s.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Where its bytes are in the bucket.
-    pub fn object_key(&self) -> String {
-        format!("files/{}", self.0)
-    }
+/// Where a file's bytes are in the bucket.
+pub fn object_key(id: &FileId) -> String {
+    format!("files/{}", id.as_str())
 }
 
 /// What a file is for, which bounds its size and dimensions.
@@ -104,7 +87,7 @@ impl Status {
     }
 }
 
-/// A file's record; its bytes are in the bucket under `id.object_key()`.
+/// A file's record; its bytes are in the bucket under `object_key(&id)`.
 #[derive(Debug, Clone)]
 pub struct FileRecord {
     pub id: FileId,
@@ -124,7 +107,7 @@ pub struct FileRecord {
 impl FileRecord {
     /// The public URL of a ready file's bytes (`base` is the API's URL base).
     pub fn public_url(&self, base: &str) -> Option<String> {
-        (self.status == Status::Ready).then(|| format!("{base}/files/{}", self.id.as_str()))
+        (self.status == Status::Ready).then(|| keyhive::http::file_url(base, &self.id))
     }
 
     pub fn to_json(&self, base: &str) -> Value {
@@ -153,7 +136,7 @@ mod tests {
     fn file_ids_are_generated_and_parsed_strictly() {
         let id = FileId::generate();
         assert_eq!(FileId::parse(id.as_str()), Some(id.clone()));
-        assert_eq!(id.object_key(), format!("files/{}", id.as_str()));
+        assert_eq!(object_key(&id), format!("files/{}", id.as_str()));
         for bad in
             ["fil_", "fil_short", "lnk_abcdefghijklmnopqrstuvwx", "fil_abcdefghijklmnopqrstuvw!", "../etc/passwd"]
         {

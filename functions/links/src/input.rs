@@ -3,12 +3,16 @@
 //! rules see only valid ids, slugs, destinations and titles. An id that cannot be one is answered
 //! as the record it does not name: 404, like a missing one.
 
-use crate::model::{Destination, DomainId, Hostname, LinkId, Slug, SlugError, Title, Visitor};
+use crate::model::{
+    Destination, DomainId, Hostname, LinkId, Preview, Slug, SlugError, Title, Visitor, MAX_PREVIEW_DESCRIPTION_CHARS,
+    MAX_PREVIEW_TITLE_CHARS,
+};
 use crate::rules::{self, LinkPatch, NewLink};
 use keyhive::http::body::{parse_object, read, JsonObject};
 use keyhive::http::paging::{ListRequest, ListSpec};
 use keyhive::http::routes::LinksOp;
 use keyhive::model::parse_rfc3339;
+use keyhive::model::FileId;
 use keyhive::{ApiError, ApiState, Call};
 use lambda_http::Request;
 use serde_json::Value;
@@ -45,6 +49,9 @@ pub struct Visit {
     pub slug: Slug,
     /// `None` for a `HEAD`: it reads only.
     pub visitor: Option<Visitor>,
+    /// Whether the User-Agent is a link-preview fetcher or crawler (for a `HEAD` too): it gets a
+    /// link's preview card rather than the redirect.
+    pub fetcher: bool,
 }
 
 pub fn visit(api: &ApiState, call: &Call<LinksOp>) -> Result<Visit, ApiError> {
@@ -62,13 +69,13 @@ pub fn visit(api: &ApiState, call: &Call<LinksOp>) -> Result<Visit, ApiError> {
         Some(name) => Some(name),
         None => return Err(ApiError::NoRoute),
     };
-    let visitor = (call.request.method() == http::Method::GET).then(|| {
-        let country = header("cloudfront-viewer-country").filter(|_| api.config.trust_viewer_country);
-        Visitor::of(header("user-agent"), header("referer"), country)
-    });
+    let country = header("cloudfront-viewer-country").filter(|_| api.config.trust_viewer_country);
+    let visitor = Visitor::of(header("user-agent"), header("referer"), country);
+    let fetcher = visitor == Visitor::Bot;
+    let visitor = (call.request.method() == http::Method::GET).then_some(visitor);
     // A path that cannot be a slug is no link (and costs no read).
     let slug = Slug::parse(call.param("slug")?).map_err(|_| ApiError::NotFound("short link"))?;
-    Ok(Visit { domain, slug, visitor })
+    Ok(Visit { domain, slug, visitor, fetcher })
 }
 
 /// The body of `POST /short-link`.
@@ -85,13 +92,14 @@ pub fn new_link(api: &ApiState, call: &Call<LinksOp>) -> Result<NewLink, ApiErro
         Hostname::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be a DNS host name"))
     })?;
     let title = fields.optional("title", title)?;
+    let preview = fields.optional("preview", preview)?;
     let expires_at = fields.optional("expires_at", expiry)?;
     fields.finish()?;
-    Ok(NewLink { destination, slug, domain, title, expires_at })
+    Ok(NewLink { destination, slug, domain, title, preview, expires_at })
 }
 
-/// The body of `PATCH /short-link/{id}`: at least one of destination, title or expiry; never the
-/// slug or the domain.
+/// The body of `PATCH /short-link/{id}`: at least one of destination, title, preview or expiry
+/// (a preview is replaced whole; `null` removes it); never the slug or the domain.
 pub fn link_patch(api: &ApiState, call: &Call<LinksOp>) -> Result<LinkPatch, ApiError> {
     let mut fields = parse_object(call.request.body().as_ref(), false)?;
     for fixed in ["slug", "domain"] {
@@ -106,12 +114,15 @@ pub fn link_patch(api: &ApiState, call: &Call<LinksOp>) -> Result<LinkPatch, Api
     if fields.has("title") {
         patch.title = Some(fields.optional("title", title)?);
     }
+    if fields.has("preview") {
+        patch.preview = Some(fields.optional("preview", preview)?);
+    }
     if fields.has("expires_at") {
         patch.expires_at = Some(fields.optional("expires_at", expiry)?);
     }
     fields.finish()?;
-    if patch.destination.is_none() && patch.title.is_none() && patch.expires_at.is_none() {
-        return Err(ApiError::validation("body", "must change destination, title or expires_at"));
+    if patch.destination.is_none() && patch.title.is_none() && patch.preview.is_none() && patch.expires_at.is_none() {
+        return Err(ApiError::validation("body", "must change destination, title, preview or expires_at"));
     }
     Ok(patch)
 }
@@ -233,6 +244,27 @@ fn title(field: &str, v: Value) -> Result<Title, ApiError> {
             "must be 1..200 characters, without control, bidirectional-control or zero-width characters",
         )
     })
+}
+
+/// `preview: {title, description?, image?}`: the image a file id (`fil_…`); whether it is a ready
+/// social image of the caller's tenant is the store write's condition.
+fn preview(field: &str, v: Value) -> Result<Preview, ApiError> {
+    let mut inner = read::nested(field, v)?;
+    let plain = |limit: usize| {
+        format!("must be 1..{limit} characters, without control, bidirectional-control or zero-width characters")
+    };
+    let title = inner.required("title", |f, v| {
+        Preview::title(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, plain(MAX_PREVIEW_TITLE_CHARS)))
+    })?;
+    let description = inner.optional("description", |f, v| {
+        Preview::description(&read::string(f, v)?)
+            .ok_or_else(|| ApiError::validation(f, plain(MAX_PREVIEW_DESCRIPTION_CHARS)))
+    })?;
+    let image = inner.optional("image", |f, v| {
+        FileId::parse(&read::string(f, v)?).ok_or_else(|| ApiError::validation(f, "must be a file id (fil_…)"))
+    })?;
+    inner.finish()?;
+    Ok(Preview { title, description, image })
 }
 
 fn expiry(field: &str, v: Value) -> Result<OffsetDateTime, ApiError> {

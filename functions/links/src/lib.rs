@@ -9,11 +9,12 @@ pub mod dns;
 pub mod input;
 pub mod model;
 pub mod pages;
+pub mod preview;
 pub mod rules;
 pub mod store;
 
 use crate::dns::TxtLookup;
-use crate::model::{Clicks, Link};
+use crate::model::{Clicks, Hostname, Link};
 use crate::store::LinkStore;
 use keyhive::auth::permissions::{permission_name, Action, Resource};
 use keyhive::http::idempotent;
@@ -65,13 +66,27 @@ async fn handler(links: &Links, call: Call<LinksOp>) -> Result<Reply, ApiError> 
     }
 }
 
-/// `GET`/`HEAD /{slug}`: 302 to the destination; a `GET` counts one click.
+/// `GET`/`HEAD /{slug}`: 302 to the destination; a `GET` counts one click. A link-preview fetcher
+/// gets the link's preview card instead, when it has one.
 async fn redirect(api: &ApiState, call: &Call<LinksOp>) -> Result<Reply, ApiError> {
     let visit = input::visit(api, call)?;
-    let destination =
+    let target =
         rules::redirect(&api.store, visit.domain.as_ref(), &visit.slug, visit.visitor.as_ref(), keyhive::model::now())
             .await?;
-    Ok(Reply::redirect(destination.as_str()))
+    match target.preview {
+        Some(preview) if visit.fetcher => {
+            let base = input::link_base(api, &call.request);
+            let short_url =
+                keyhive::http::short_url(&base, visit.domain.as_ref().map(Hostname::as_str), visit.slug.as_str());
+            let image = preview.image.as_ref().map(|id| keyhive::http::file_url(&base, id));
+            let page = preview::card(&preview, &target.destination, &short_url, image.as_deref());
+            Ok(Reply::html(page).with_header(
+                http::header::CONTENT_SECURITY_POLICY,
+                http::HeaderValue::from_static(preview::CONTENT_SECURITY_POLICY),
+            ))
+        }
+        _ => Ok(Reply::redirect(target.destination.as_str())),
+    }
 }
 
 /// `POST /short-link`.

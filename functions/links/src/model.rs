@@ -2,7 +2,7 @@
 //! destinations, titles, custom-domain host names, and how a click is classified.
 
 use keyhive::http::body::read::is_deceptive;
-use keyhive::model::{rfc3339, Tenant};
+use keyhive::model::{rfc3339, FileId, Tenant};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -202,6 +202,14 @@ fn is_rfc3986(s: &str) -> bool {
 
 pub const MAX_TITLE_CHARS: usize = 200;
 
+/// A line of text shown to people: 1..`max` characters, without control, bidirectional-control or
+/// zero-width characters, not only whitespace; trimmed.
+fn plain_text(s: &str, max: usize) -> Option<String> {
+    let refused =
+        s.chars().count() > max || s.chars().any(|c| c.is_control() || is_deceptive(c)) || s.trim().is_empty();
+    (!refused).then(|| s.trim().to_string())
+}
+
 /// A link's title: 1..200 characters, without control, bidirectional-control or zero-width
 /// characters, not only whitespace. Kept trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,10 +217,7 @@ pub struct Title(String);
 
 impl Title {
     pub fn parse(s: &str) -> Option<Self> {
-        let refused = s.chars().count() > MAX_TITLE_CHARS
-            || s.chars().any(|c| c.is_control() || is_deceptive(c))
-            || s.trim().is_empty();
-        (!refused).then(|| Title(s.trim().to_string()))
+        plain_text(s, MAX_TITLE_CHARS).map(Title)
     }
 
     pub fn as_str(&self) -> &str {
@@ -221,6 +226,50 @@ impl Title {
 
     pub fn into_string(self) -> String {
         self.0
+    }
+}
+
+pub const MAX_PREVIEW_TITLE_CHARS: usize = 120;
+pub const MAX_PREVIEW_DESCRIPTION_CHARS: usize = 300;
+
+/// A link's preview card: what link-preview fetchers (chat apps, social networks) are shown
+/// instead of the redirect. The title is required; the image is a ready `social_image` file of the
+/// link's organization and environment (its store write checks that).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub title: String,
+    pub description: Option<String>,
+    pub image: Option<FileId>,
+}
+
+impl Preview {
+    /// A title of 1..120 characters (the rules of a link's title).
+    pub fn title(s: &str) -> Option<String> {
+        plain_text(s, MAX_PREVIEW_TITLE_CHARS)
+    }
+
+    /// A description of 1..300 characters (the rules of a link's title).
+    pub fn description(s: &str) -> Option<String> {
+        plain_text(s, MAX_PREVIEW_DESCRIPTION_CHARS)
+    }
+
+    /// The public form (`base`: the deployment's public URL base, where files are served).
+    pub fn to_json(&self, base: &str) -> Value {
+        json!({
+            "title": self.title,
+            "description": self.description,
+            "image": self.image.as_ref().map(FileId::as_str),
+            "image_url": self.image.as_ref().map(|id| keyhive::http::file_url(base, id)),
+        })
+    }
+
+    /// What an event carries: no URL (it depends on the host a request came through).
+    fn event_data(&self) -> Value {
+        json!({
+            "title": self.title,
+            "description": self.description,
+            "image": self.image.as_ref().map(FileId::as_str),
+        })
     }
 }
 
@@ -283,6 +332,8 @@ pub struct Link {
     pub domain: Option<Hostname>,
     pub destination: Destination,
     pub title: Option<String>,
+    /// Shown to link-preview fetchers; kept on the slug's item too, which the redirect reads.
+    pub preview: Option<Preview>,
     pub expires_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -303,6 +354,7 @@ impl Link {
             "short_url": short_url,
             "destination": self.destination.to_json(),
             "title": self.title,
+            "preview": self.preview.as_ref().map(|p| p.to_json(base)),
             "clicks": clicks.clicks,
             "bot_clicks": clicks.bot_clicks,
             "expires_at": self.expires_at.map(rfc3339),
@@ -319,6 +371,7 @@ impl Link {
             "domain": self.domain.as_ref().map(Hostname::as_str),
             "destination": self.destination.to_json(),
             "title": self.title,
+            "preview": self.preview.as_ref().map(Preview::event_data),
             "expires_at": self.expires_at.map(rfc3339),
         })
     }
@@ -336,6 +389,7 @@ pub struct Clicks {
 pub struct SlugTarget {
     pub link_id: LinkId,
     pub destination: Destination,
+    pub preview: Option<Preview>,
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -345,6 +399,7 @@ pub enum Visit {
     /// Counted; `write_units` is what the write consumed (when the store says).
     Followed {
         destination: Destination,
+        preview: Option<Preview>,
         write_units: Option<f64>,
     },
     /// No link has the slug (never had, or deleted: a reservation).

@@ -5,7 +5,8 @@
 
 use crate::dns::TxtLookup;
 use crate::model::{
-    DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug, Title, Visit, Visitor, SLUG_RESERVATION,
+    DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Preview, Slug, Title, Visit, Visitor,
+    SLUG_RESERVATION,
 };
 use crate::store::{LinkStore, SlugClaim};
 use keyhive::change::{AuditAction, Change, EventType};
@@ -28,6 +29,7 @@ pub struct NewLink {
     pub slug: Option<Slug>,
     pub domain: Option<Hostname>,
     pub title: Option<Title>,
+    pub preview: Option<Preview>,
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -36,6 +38,7 @@ pub struct NewLink {
 pub struct LinkPatch {
     pub destination: Option<Destination>,
     pub title: Option<Option<Title>>,
+    pub preview: Option<Option<Preview>>,
     pub expires_at: Option<Option<OffsetDateTime>>,
 }
 
@@ -106,6 +109,7 @@ pub async fn create_link_with_slugs<S: LinkStore + ?Sized>(
             domain: new.domain.clone(),
             destination: new.destination.clone(),
             title: new.title.clone().map(Title::into_string),
+            preview: new.preview.clone(),
             expires_at: new.expires_at,
             created_at: change.at,
             updated_at: change.at,
@@ -135,12 +139,16 @@ pub async fn update_link<S: LinkStore + ?Sized>(
     id: &LinkId,
     patch: LinkPatch,
 ) -> Result<Link, ApiError> {
-    let mut link = visible_link(store, change, id).await?;
+    let before = visible_link(store, change, id).await?;
+    let mut link = before.clone();
     if let Some(destination) = patch.destination {
         link.destination = destination;
     }
     if let Some(title) = patch.title {
         link.title = title.map(Title::into_string);
+    }
+    if let Some(preview) = patch.preview {
+        link.preview = preview;
     }
     if let Some(expires_at) = patch.expires_at {
         if let Some(at) = expires_at {
@@ -151,7 +159,7 @@ pub async fn update_link<S: LinkStore + ?Sized>(
     link.updated_at = change.at;
     let event = change.event(link.tenant.environment, EventType::LinkUpdated, link.event_data());
     let log = change.log(link.tenant.environment, AuditAction::LinkUpdated, link.id.as_str(), Some(event));
-    store.update_link(&link, &log).await?;
+    store.update_link(&before, &link, &log).await?;
     Ok(link)
 }
 
@@ -164,20 +172,28 @@ pub async fn delete_link<S: LinkStore + ?Sized>(store: &S, change: &Change, link
     store.delete_link(link, change.at + SLUG_RESERVATION, &log).await.map_err(ApiError::from)
 }
 
+/// Where a visit goes: the destination, and the preview card link-preview fetchers are shown
+/// instead when the link has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub destination: Destination,
+    pub preview: Option<Preview>,
+}
+
 /// Where a slug sends its visitor: 404 when unknown, 410 when expired. A counted visit
-/// (`visitor` given: a `GET`) is one write that counts the click and answers the destination;
-/// a `HEAD` reads only.
+/// (`visitor` given: a `GET`) is one write that counts the click and answers the destination
+/// and preview; a `HEAD` reads only.
 pub async fn redirect<S: LinkStore + ?Sized>(
     store: &S,
     domain: Option<&Hostname>,
     slug: &Slug,
     visitor: Option<&Visitor>,
     now: OffsetDateTime,
-) -> Result<Destination, ApiError> {
+) -> Result<Target, ApiError> {
     let gone = || ApiError::Gone("this short link has expired".into());
     match visitor {
         Some(visitor) => match store.visit(domain, slug, visitor, now).await? {
-            Visit::Followed { destination, .. } => Ok(destination),
+            Visit::Followed { destination, preview, .. } => Ok(Target { destination, preview }),
             Visit::Missing => Err(ApiError::NotFound("short link")),
             Visit::Expired => Err(gone()),
         },
@@ -186,7 +202,7 @@ pub async fn redirect<S: LinkStore + ?Sized>(
             if target.expires_at.is_some_and(|at| at <= now) {
                 return Err(gone());
             }
-            Ok(target.destination)
+            Ok(Target { destination: target.destination, preview: target.preview })
         }
     }
 }

@@ -414,6 +414,12 @@ pub fn public_base(api: &ApiState, request: &Request) -> String {
     format!("https://{host}{stage}")
 }
 
+/// A ready file's public URL (`base`, from `public_base`): its bytes for anyone who has it, such
+/// as a link preview's `og:image`.
+pub fn file_url(base: &str, id: &crate::model::FileId) -> String {
+    format!("{base}/files/{}", id.as_str())
+}
+
 /// A short link's URL: on its custom domain, or under this deployment's link base (`base`, from
 /// `public_base`).
 pub fn short_url(base: &str, domain: Option<&str>, slug: &str) -> String {

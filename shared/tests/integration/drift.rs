@@ -615,6 +615,8 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
                 ("audit_pk", APPEND),
                 ("outbox_pk", APPEND),
                 ("stats_pk", &[GET_ITEM, QUERY][..]),
+                // A preview image's use, counted on its file.
+                ("file_pk", &[UPDATE_ITEM][..]),
             ],
         ),
         (

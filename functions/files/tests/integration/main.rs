@@ -3,4 +3,5 @@
 //! DynamoDB Local and moto.
 
 mod files;
+mod preview;
 mod qr;

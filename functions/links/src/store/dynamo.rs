@@ -2,9 +2,10 @@
 //! log; a counted redirect is one conditional write on the slug's item (`visit`).
 
 use super::items::{
-    day_record, domain_count_key, domain_item, domain_key, domain_record, domains_gsi1pk, hostname_key, link_count_key,
-    link_item, link_key, link_record, links_gsi1pk, slug_item, slug_key, tenant_hostname_key, CLICK_ATTRIBUTES,
-    RESERVATION_ATTRIBUTES, SLUG_EXPIRES_EPOCH,
+    day_record, domain_count_key, domain_item, domain_key, domain_record, domains_gsi1pk, file_key, hostname_key,
+    link_count_key, link_item, link_key, link_record, links_gsi1pk, preview_of, slug_item, slug_key, target_attrs,
+    tenant_hostname_key, CLICK_ATTRIBUTES, PREVIEW_DESCRIPTION, PREVIEW_IMAGE, PREVIEW_TITLE, RESERVATION_ATTRIBUTES,
+    SLUG_EXPIRES_EPOCH,
 };
 use super::{domain_conflict, LinkStore, SlugClaim};
 use crate::clicks::{ClickEvent, CLICK_EVENT, CLICK_SEQUENCE};
@@ -13,11 +14,12 @@ use crate::model::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
 };
 use keyhive::change::ChangeLog;
-use keyhive::model::{rfc3339, Tenant};
+use keyhive::model::{rfc3339, FileId, Tenant};
 use keyhive::schema;
 use keyhive::store::cursor::Position;
 use keyhive::store::dynamo::{classify, DynamoStore};
@@ -75,6 +77,78 @@ fn claim_slug(
         }
         u
     })
+}
+
+/// An update that sets each attribute with a value and removes each without one.
+fn set_or_remove(mut u: UpdateBuilder, attrs: &[(&str, Option<AttributeValue>)]) -> UpdateBuilder {
+    let (mut sets, mut removes) = (Vec::new(), Vec::new());
+    for (i, (name, value)) in attrs.iter().enumerate() {
+        u = u.expression_attribute_names(format!("#t{i}"), *name);
+        match value {
+            Some(value) => {
+                sets.push(format!("#t{i} = :t{i}"));
+                u = u.expression_attribute_values(format!(":t{i}"), value.clone());
+            }
+            None => removes.push(format!("#t{i}")),
+        }
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    u.update_expression(expression)
+}
+
+/// The condition that a link's item still shows the preview image `link` was read with: the
+/// image's `uses` are counted from it, so a change made meanwhile must not be overwritten.
+fn same_image(u: UpdateBuilder, link: &Link) -> (UpdateBuilder, &'static str) {
+    let u = u.expression_attribute_names("#img", PREVIEW_IMAGE);
+    match link.preview.as_ref().and_then(|p| p.image.as_ref()) {
+        Some(image) => (u.expression_attribute_values(":img", string_attr(image.as_str())), "#img = :img"),
+        None => (u, "attribute_not_exists(#img)"),
+    }
+}
+
+/// Counts a use of a preview image: on the condition that it is a ready social image of the
+/// link's organization and environment (whatever else it is, the answer is the same).
+fn use_image(
+    tx: &mut keyhive::store::transact::Transaction<'_>,
+    image: &FileId,
+    tenant: &Tenant,
+) -> Result<(), StoreError> {
+    let used = tx.update(file_key(image), |u| {
+        u.update_expression("ADD uses :one")
+            .condition_expression("org_id = :org AND environment = :env AND #status = :ready AND purpose = :purpose")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":one", number_attr(1))
+            .expression_attribute_values(":org", string_attr(tenant.org_id.as_str()))
+            .expression_attribute_values(":env", string_attr(tenant.environment.as_str()))
+            .expression_attribute_values(":ready", string_attr("ready"))
+            .expression_attribute_values(":purpose", string_attr("social_image"))
+    })?;
+    tx.on_condition(
+        used,
+        ChangeError::Missing {
+            field: "preview.image",
+            reason: format!("{} is not a ready social_image file of this organization and environment", image.as_str()),
+        },
+    );
+    Ok(())
+}
+
+/// Gives back a use of a preview image (the file cannot have gone: its deletion waits for its
+/// uses to reach zero).
+fn release_image(tx: &mut keyhive::store::transact::Transaction<'_>, image: &FileId) -> Result<(), StoreError> {
+    tx.update(file_key(image), |u| {
+        u.update_expression("ADD uses :minus")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":minus", number_attr(-1))
+    })?;
+    Ok(())
+}
+
+fn image_of(link: &Link) -> Option<&FileId> {
+    link.preview.as_ref().and_then(|p| p.image.as_ref())
 }
 
 /// How many links use a domain: the count on its host name's claim, which each link's transaction
@@ -229,64 +303,37 @@ impl LinkStore for DynamoStore {
                 },
             );
         }
+        if let Some(image) = image_of(link) {
+            use_image(&mut tx, image, &link.tenant)?;
+        }
         tx.log(log)?;
         tx.commit().await
     }
 
-    async fn update_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
+    async fn update_link(&self, before: &Link, link: &Link, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
-        let expires = link.expires_at.map(rfc3339);
-        let (set, remove) = match &expires {
-            Some(_) => ("SET destination = :dest, expires_at = :exp", ""),
-            None => ("SET destination = :dest", " REMOVE expires_at"),
-        };
-        let title_clause = match &link.title {
-            Some(_) => ", title = :title",
-            None => "",
-        };
-        let remove_title = if link.title.is_none() {
-            if remove.is_empty() {
-                " REMOVE title"
-            } else {
-                ", title"
-            }
-        } else {
-            ""
-        };
-        let link_expression = format!("{set}{title_clause}, updated_at = :now{remove}{remove_title}");
+        let targets = target_attrs(link);
+        let mut own = targets.to_vec();
+        own.push(("title", link.title.as_deref().map(string_attr)));
+        own.push(("updated_at", Some(string_attr(rfc3339(link.updated_at)))));
         let changed = tx.update(link_key(&link.id), |u| {
-            let mut u = u
-                .update_expression(link_expression)
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":dest", string_attr(link.destination.as_str()))
-                .expression_attribute_values(":now", string_attr(rfc3339(link.updated_at)));
-            if let Some(expires) = &expires {
-                u = u.expression_attribute_values(":exp", string_attr(expires));
-            }
-            if let Some(title) = &link.title {
-                u = u.expression_attribute_values(":title", string_attr(title));
-            }
-            u
+            let (u, image) = same_image(set_or_remove(u, &own), before);
+            u.condition_expression(format!("attribute_exists(PK) AND {image}"))
         })?;
-        let slug_expression = match link.expires_at {
-            Some(_) => "SET destination = :dest, expires_at = :exp, #epoch = :epoch",
-            None => "SET destination = :dest REMOVE expires_at, #epoch",
-        };
         let followed = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
-            let mut u = u
-                .update_expression(slug_expression)
+            set_or_remove(u, &targets)
                 .condition_expression("link_id = :id")
-                .expression_attribute_names("#epoch", SLUG_EXPIRES_EPOCH)
-                .expression_attribute_values(":dest", string_attr(link.destination.as_str()))
-                .expression_attribute_values(":id", string_attr(link.id.as_str()));
-            if let (Some(expires), Some(at)) = (&expires, link.expires_at) {
-                u = u
-                    .expression_attribute_values(":exp", string_attr(expires))
-                    .expression_attribute_values(":epoch", number_attr(at.unix_timestamp()));
-            }
-            u
+                .expression_attribute_values(":id", string_attr(link.id.as_str()))
         })?;
-        tx.on_condition(changed, ChangeError::NotFound).on_condition(followed, ChangeError::NotFound);
+        if image_of(before) != image_of(link) {
+            if let Some(image) = image_of(link) {
+                use_image(&mut tx, image, &link.tenant)?;
+            }
+            if let Some(image) = image_of(before) {
+                release_image(&mut tx, image)?;
+            }
+        }
+        tx.on_condition(changed, ChangeError::Stale).on_condition(followed, ChangeError::NotFound);
         tx.log(log)?;
         tx.commit().await
     }
@@ -298,13 +345,25 @@ impl LinkStore for DynamoStore {
         log: &ChangeLog,
     ) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
-        let deleted = tx.delete(link_key(&link.id), "attribute_exists(PK)", None)?;
+        let deleted = tx.delete_where(link_key(&link.id), |d| {
+            let d = d.expression_attribute_names("#img", PREVIEW_IMAGE);
+            match image_of(link) {
+                Some(image) => d
+                    .condition_expression("attribute_exists(PK) AND #img = :img")
+                    .expression_attribute_values(":img", string_attr(image.as_str())),
+                None => d.condition_expression("attribute_exists(PK) AND attribute_not_exists(#img)"),
+            }
+        })?;
+        if let Some(image) = image_of(link) {
+            release_image(&mut tx, image)?;
+        }
         // The slug's item stays, as the tenant's reservation: nothing a redirect follows (no
         // link, no destination), and the tenant's `org_id` and `environment` kept.
         let reserved = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
             u.update_expression(format!(
                 "SET reserved_until = :until, #ttl = :epoch, deleted_link_id = :id \
-                 REMOVE link_id, destination, expires_at, {SLUG_EXPIRES_EPOCH}, {}, refs_full_on, refs_known",
+                 REMOVE link_id, destination, expires_at, {SLUG_EXPIRES_EPOCH}, {}, refs_full_on, refs_known, \
+                 {PREVIEW_TITLE}, {PREVIEW_DESCRIPTION}, {PREVIEW_IMAGE}",
                 CLICK_ATTRIBUTES.join(", ")
             ))
             .condition_expression("link_id = :id")
@@ -333,7 +392,9 @@ impl LinkStore for DynamoStore {
             .get_item()
             .table_name(self.table())
             .set_key(Some(slug_key(domain, slug.as_str())))
-            .projection_expression("link_id, destination, expires_at")
+            .projection_expression(format!(
+                "link_id, destination, expires_at, {PREVIEW_TITLE}, {PREVIEW_DESCRIPTION}, {PREVIEW_IMAGE}"
+            ))
             .send()
             .await
             .map_err(classify)?;
@@ -343,6 +404,7 @@ impl LinkStore for DynamoStore {
         Ok(Some(SlugTarget {
             link_id: LinkId::parse(link_id).ok_or_else(|| corrupt("link_id"))?,
             destination: Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?,
+            preview: preview_of(&item)?,
             expires_at: time_of(&item, "expires_at")?,
         }))
     }
@@ -358,7 +420,7 @@ impl LinkStore for DynamoStore {
         let event = ClickEvent { at, visitor: visitor.clone() };
         let followed = |(item, write_units): (Item, Option<f64>)| -> Result<Visit, StoreError> {
             let destination = Destination::parse(get_s(&item, "destination")?).ok_or_else(|| corrupt("destination"))?;
-            Ok(Visit::Followed { destination, write_units })
+            Ok(Visit::Followed { destination, preview: preview_of(&item)?, write_units })
         };
         let stored = match count_visit(self, key.clone(), &event, None).await? {
             Ok(counted) => return followed(counted),

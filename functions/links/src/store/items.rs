@@ -2,9 +2,9 @@
 //! decoding. The tenant's `org_id` and `environment` go through the kernel's
 //! `tenant_attributes`/`tenant_of`, like every tenant-owned item's.
 
-use crate::model::{DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Slug};
+use crate::model::{DayStats, Destination, Domain, DomainId, Hostname, Link, LinkId, Preview, Slug};
 use aws_sdk_dynamodb::types::AttributeValue;
-use keyhive::model::{rfc3339, Tenant};
+use keyhive::model::{rfc3339, FileId, Tenant};
 use keyhive::schema;
 use keyhive::store::items::{
     corrupt, get_s, key_of, number_attr, opt_n, opt_s, string_attr, tenant_attributes, tenant_of, time_of, Item,
@@ -28,6 +28,11 @@ pub(super) fn link_count_key(tenant: &Tenant) -> Item {
 /// A tenant's domain counter.
 pub(super) fn domain_count_key(tenant: &Tenant) -> Item {
     key_of(schema::domain_quota_pk(tenant.org_id.as_str(), tenant.environment.as_str()), schema::QUOTA_SK)
+}
+
+/// A file's record (the files function's item): a link's preview image is counted in its `uses`.
+pub(super) fn file_key(id: &FileId) -> Item {
+    key_of(schema::file_pk(id.as_str()), schema::FILE_SK)
 }
 
 pub(super) fn domain_key(id: &DomainId) -> Item {
@@ -55,15 +60,41 @@ pub(super) fn domains_gsi1pk(tenant: &Tenant) -> String {
     schema::org_domains_gsi1pk(tenant.org_id.as_str(), tenant.environment.as_str())
 }
 
-/// The slug item's own attributes: what a redirect reads, and the expiry its write's condition
-/// compares as a number (`expires_epoch`).
+/// What a redirect reads of a link, on its slug's item and on the link's: each attribute with its
+/// value, or `None` where the link has none (an update removes it). The expiry is there twice:
+/// as text, and as the number a redirect's condition compares (`expires_epoch`).
+pub(super) fn target_attrs(link: &Link) -> [(&'static str, Option<AttributeValue>); 6] {
+    let preview = link.preview.as_ref();
+    [
+        ("destination", Some(string_attr(link.destination.as_str()))),
+        ("expires_at", link.expires_at.map(|at| string_attr(rfc3339(at)))),
+        (SLUG_EXPIRES_EPOCH, link.expires_at.map(|at| number_attr(at.unix_timestamp()))),
+        (PREVIEW_TITLE, preview.map(|p| string_attr(&p.title))),
+        (PREVIEW_DESCRIPTION, preview.and_then(|p| p.description.as_deref()).map(string_attr)),
+        (PREVIEW_IMAGE, preview.and_then(|p| p.image.as_ref()).map(|id| string_attr(id.as_str()))),
+    ]
+}
+
 fn slug_target_attrs(link: &Link) -> Vec<(String, AttributeValue)> {
-    let mut attrs = vec![("destination".to_string(), string_attr(link.destination.as_str()))];
-    if let Some(expires) = link.expires_at {
-        attrs.push(("expires_at".into(), string_attr(rfc3339(expires))));
-        attrs.push((SLUG_EXPIRES_EPOCH.into(), number_attr(expires.unix_timestamp())));
-    }
-    attrs
+    target_attrs(link).into_iter().filter_map(|(name, value)| Some((name.to_string(), value?))).collect()
+}
+
+/// A link's preview card, on its item and its slug's.
+pub(super) const PREVIEW_TITLE: &str = "preview_title";
+pub(super) const PREVIEW_DESCRIPTION: &str = "preview_description";
+/// The file id of the preview's image: the link's transactions count its `uses` on the file.
+pub(super) const PREVIEW_IMAGE: &str = "preview_image";
+
+/// The preview card of a link's item or its slug's.
+pub(super) fn preview_of(item: &Item) -> Result<Option<Preview>, StoreError> {
+    let Some(title) = opt_s(item, PREVIEW_TITLE) else { return Ok(None) };
+    let image =
+        opt_s(item, PREVIEW_IMAGE).map(|id| FileId::parse(id).ok_or_else(|| corrupt(PREVIEW_IMAGE))).transpose()?;
+    Ok(Some(Preview {
+        title: title.to_string(),
+        description: opt_s(item, PREVIEW_DESCRIPTION).map(str::to_string),
+        image,
+    }))
 }
 
 /// The slug item's expiry in unix seconds (beside `expires_at`).
@@ -114,6 +145,7 @@ pub(super) fn link_record(item: &Item) -> Result<Link, StoreError> {
         domain: opt_s(item, "domain").map(|d| Hostname::parse(d).ok_or_else(|| corrupt("domain"))).transpose()?,
         destination: Destination::parse(get_s(item, "destination")?).ok_or_else(|| corrupt("destination"))?,
         title: opt_s(item, "title").map(str::to_string),
+        preview: preview_of(item)?,
         expires_at: time_of(item, "expires_at")?,
         created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
         updated_at: time_of(item, "updated_at")?.ok_or_else(|| corrupt("updated_at"))?,

@@ -48,7 +48,8 @@ pub trait LinkStore: Send + Sync {
     /// full) and claims its slug on its domain (`ChangeError::Conflict` when taken, or reserved
     /// for another tenant). A slug reserved for the link's own tenant is taken over when `claim`
     /// is `SlugClaim::Named`; an expired reservation (as of the link's `created_at`) by anyone.
-    /// A custom domain must be the tenant's and verified (`ChangeError::Missing`).
+    /// A custom domain must be the tenant's and verified, and a preview image a ready
+    /// `social_image` file of the tenant, counted in its `uses` (`ChangeError::Missing`).
     async fn create_link(
         &self,
         link: &Link,
@@ -56,10 +57,15 @@ pub trait LinkStore: Send + Sync {
         max_links: u32,
         log: &ChangeLog,
     ) -> Result<(), ChangeError>;
-    /// Writes a link's changeable fields (destination, title, expiry), on the link and its slug.
-    async fn update_link(&self, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// Deletes a link, gives its slot back, and keeps its slug reserved for its tenant until
-    /// `reserved_until` (`ChangeError::NotFound` if it went meanwhile).
+    /// Writes a link's changeable fields (destination, title, preview, expiry), on the link and
+    /// its slug, as `before` (how it was read) became `link`. A new preview image must be a ready
+    /// `social_image` file of the link's tenant (`ChangeError::Missing` on `preview.image`); its
+    /// `uses` count moves from the old image to the new one in the same transaction. `Stale` when
+    /// the link's preview image changed since `before` was read.
+    async fn update_link(&self, before: &Link, link: &Link, log: &ChangeLog) -> Result<(), ChangeError>;
+    /// Deletes a link, gives its slot back (and its preview image's use), and keeps its slug
+    /// reserved for its tenant until `reserved_until` (`ChangeError::NotFound` if it went, or its
+    /// preview image changed, meanwhile).
     async fn delete_link(
         &self,
         link: &Link,

@@ -60,6 +60,7 @@ fn new_link(destination: &str, slug: Option<&str>) -> NewLink {
         slug: slug.map(|s| Slug::parse(s).unwrap()),
         domain: None,
         title: None,
+        preview: None,
         expires_at: None,
     }
 }
@@ -98,7 +99,7 @@ async fn a_thousand_concurrent_redirects_count_a_thousand_clicks() {
             .collect::<Vec<_>>()
     };
     for task in redirects(1000, human("news.example")) {
-        assert_eq!(task.await.unwrap().unwrap().as_str(), "https://example.com/a");
+        assert_eq!(task.await.unwrap().unwrap().destination.as_str(), "https://example.com/a");
     }
     let clicks = api.store.clicks(&link).await.unwrap();
     assert_eq!((clicks.clicks, clicks.bot_clicks), (1000, 0));
@@ -250,7 +251,7 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_reserved_after_
     assert_eq!(api.store.link_count(&tenant_of(&b)).await.unwrap(), 0, "the refused creations wrote nothing");
     // The redirect matches without case too.
     let found = rules::redirect(&api.store, None, &as_slug(&slug.to_uppercase()), None, now()).await.unwrap();
-    assert_eq!(found.as_str(), "https://a.example");
+    assert_eq!(found.destination.as_str(), "https://a.example");
 
     // Another tenant cannot see, change or delete it.
     assert!(matches!(rules::visible_link(&api.store, &change(&b), &first.id).await, Err(ApiError::NotFound(_))));
@@ -276,7 +277,7 @@ async fn slugs_are_unique_per_domain_across_tenants_and_case_and_reserved_after_
         .await
         .expect("the owner takes its slug back");
     assert_eq!(
-        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await.unwrap().as_str(),
+        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await.unwrap().destination.as_str(),
         "https://a2.example"
     );
 
@@ -319,7 +320,7 @@ async fn a_generated_slug_that_is_taken_is_drawn_again() {
     assert_eq!(link.slug.as_str(), fresh, "the third draw, after two collisions");
     assert_eq!(api.store.link_count(&tenant_of(&b)).await.unwrap(), 1, "one link, not three");
     assert_eq!(
-        rules::redirect(&api.store, None, &as_slug(&taken), None, now()).await.unwrap().as_str(),
+        rules::redirect(&api.store, None, &as_slug(&taken), None, now()).await.unwrap().destination.as_str(),
         "https://a.example"
     );
 
@@ -389,12 +390,13 @@ async fn expiry_and_patches_follow_the_slug_the_redirect_reads() {
     let patch = LinkPatch {
         destination: Destination::parse("https://example.com/new"),
         title: Some(Some(Title::parse("New").unwrap())),
+        preview: None,
         expires_at: Some(None),
     };
     let patched = rules::update_link(&api.store, &change(&owner), &link.id, patch).await.unwrap();
     assert_eq!((patched.title.as_deref(), patched.expires_at), (Some("New"), None));
     assert_eq!(
-        rules::redirect(&api.store, None, &as_slug(&slug), None, later).await.unwrap().as_str(),
+        rules::redirect(&api.store, None, &as_slug(&slug), None, later).await.unwrap().destination.as_str(),
         "https://example.com/new"
     );
     let stored = api.store.get_link(&link.id).await.unwrap().unwrap();
@@ -475,7 +477,7 @@ async fn domains_are_claimed_once_used_only_when_verified_and_deleted_only_when_
 
     let link = rules::create_link(&api.store, &change(&a), on_domain, "https://k").await.unwrap();
     assert_eq!(
-        rules::redirect(&api.store, Some(&host), &as_slug(&slug), None, now()).await.unwrap().as_str(),
+        rules::redirect(&api.store, Some(&host), &as_slug(&slug), None, now()).await.unwrap().destination.as_str(),
         "https://example.com/d"
     );
     assert!(
@@ -599,7 +601,7 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
     .await
     .expect("the owner takes its slug back");
     assert_eq!(
-        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await.unwrap().as_str(),
+        rules::redirect(&api.store, None, &as_slug(&slug), None, now()).await.unwrap().destination.as_str(),
         "https://new.example"
     );
     let key = keyhive::store::items::key_of(schema::slug_pk(schema::OWN_LINK_DOMAIN, &slug), schema::SLUG_SK);
@@ -630,7 +632,7 @@ async fn a_deleted_slug_stays_reserved_for_its_tenant_until_the_period_ends() {
     .await
     .expect("an expired reservation is free");
     assert_eq!(
-        rules::redirect(&api.store, None, &as_slug(&slug), None, over).await.unwrap().as_str(),
+        rules::redirect(&api.store, None, &as_slug(&slug), None, over).await.unwrap().destination.as_str(),
         "https://successor.example"
     );
     // And now the slug is the successor's: its former owner is refused.
