@@ -19,6 +19,9 @@
 //!   write) and one `HEAD /{slug}` (the read only), through its handler on a REST event.
 //!   `round_trips_per_redirect_past_referrer_cap`: the same from new referrer hosts once the
 //!   link's day has its fill of them (still one read and one write).
+//! - `round_trips_per_preview_card` / `write_units_per_preview_card_longest`: a link-preview
+//!   fetcher's `GET /{slug}` of a link with the longest preview (the card from the same one
+//!   write), and what that write costs with the preview's text on the slug's item.
 //!
 //! - `event_to_delivery_ms_median`: a change committed (its outbox event written) to a local
 //!   receiver's answer, through the stack's running dispatcher loop (the local shape of the
@@ -164,21 +167,28 @@ async fn main() {
         slug: None,
         domain: None,
         title: None,
+        preview: None,
         expires_at: None,
     };
-    let link = links::rules::create_link(&links.api.store, &change, new, "https://bench").await.expect("link");
-    let redirect_event_from = |method: &str, referrer: &str| {
-        let text = std::fs::read_to_string("events/links-redirect.json").expect("run from the workspace root");
+    let link = links::rules::create_link(&links.api.store, &change, new.clone(), "https://bench").await.expect("link");
+    // A link with the longest preview a request may give (no image: an image adds its 28-byte id).
+    let preview = links::model::Preview { title: "T".repeat(120), description: Some("D".repeat(300)), image: None };
+    let carded = links::rules::NewLink { preview: Some(preview), ..new };
+    let carded = links::rules::create_link(&links.api.store, &change, carded, "https://bench").await.expect("link");
+    let event_of = |name: &str, slug: &links::model::Slug, method: &str, referrer: &str| {
+        let text = std::fs::read_to_string(format!("events/{name}")).expect("run from the workspace root");
         let mut event: serde_json::Value = serde_json::from_str(&text).expect("event JSON");
         event["headers"]["Referer"] = json!(referrer);
         event["multiValueHeaders"]["Referer"] = json!([referrer]);
-        let path = format!("/{}", link.slug.as_str());
+        let path = format!("/{}", slug.as_str());
         event["httpMethod"] = json!(method);
         event["path"] = json!(path);
-        event["pathParameters"] = json!({ "slug": link.slug.as_str() });
+        event["pathParameters"] = json!({ "slug": slug.as_str() });
         event["requestContext"]["path"] = json!(format!("/prod{path}"));
         lambda_http::request::from_str(&event.to_string()).expect("REST event")
     };
+    let redirect_event_from =
+        |method: &str, referrer: &str| event_of("links-redirect.json", &link.slug, method, referrer);
     let redirect_event = |method: &str| redirect_event_from(method, "https://news.example/story");
     let (mut get_trips, mut head_trips) = (0, 0);
     for _ in 0..REDIRECT_ITERATIONS {
@@ -202,6 +212,29 @@ async fn main() {
         {
             links::model::Visit::Followed { write_units, .. } => {
                 redirect_write_units += write_units.unwrap_or(f64::NAN)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A link-preview fetcher of the link with the longest preview: the card, from the same one write.
+    let (mut card_trips, mut card_write_units) = (0, 0.0);
+    for _ in 0..REDIRECT_ITERATIONS {
+        let start = counter.count();
+        let answer = links::handle(&links, event_of("links-redirect-bot.json", &carded.slug, "GET", "")).await;
+        assert_eq!(answer.status(), 200, "the preview card");
+        card_trips += counter.count() - start;
+        match links::store::LinkStore::visit(
+            &links.api.store,
+            None,
+            &carded.slug,
+            &links::model::Visitor::Bot,
+            keyhive::model::now(),
+        )
+        .await
+        .expect("visit")
+        {
+            links::model::Visit::Followed { write_units, preview: Some(_), .. } => {
+                card_write_units += write_units.unwrap_or(f64::NAN)
             }
             other => panic!("{other:?}"),
         }
@@ -369,6 +402,8 @@ async fn main() {
         "round_trips_per_redirect": get_trips as f64 / REDIRECT_ITERATIONS as f64,
         "round_trips_per_head_redirect": head_trips as f64 / REDIRECT_ITERATIONS as f64,
         "write_units_per_redirect": redirect_write_units / REDIRECT_ITERATIONS as f64,
+        "round_trips_per_preview_card": card_trips as f64 / REDIRECT_ITERATIONS as f64,
+        "write_units_per_preview_card_longest": card_write_units / REDIRECT_ITERATIONS as f64,
         "event_to_delivery_ms_median": median(event_to_delivery).as_millis() as u64,
         "usage_lag_ms_median": median(usage_lag).as_millis() as u64,
     });
