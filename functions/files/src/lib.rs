@@ -13,7 +13,7 @@ pub mod s3;
 pub mod sniff;
 pub mod store;
 
-use crate::model::{object_key, FileId, FileRecord, Purpose, Status};
+use crate::model::{object_key, upload_key, FileId, FileRecord, Purpose, Status};
 use crate::s3::{S3Error, S3};
 use crate::store::{FileStore, Outcome};
 use http::HeaderValue;
@@ -79,7 +79,7 @@ async fn create(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, 
         };
         let now = SystemTime::from(change.at);
         let upload = s3
-            .presign_put(&object_key(&file.id), file.content_type.as_str(), file.size_bytes, UPLOAD_VALIDITY, now)
+            .presign_put(&upload_key(&file.id), file.content_type.as_str(), file.size_bytes, UPLOAD_VALIDITY, now)
             .map_err(unavailable)?;
         let mut data = file.to_json(&base);
         data["upload"] = json!({
@@ -126,18 +126,25 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
         }
         Status::Pending => {}
     }
-    let key = object_key(&file.id);
-    let (start, total) = match s3.get_start(&key, rules::CHECKED_BYTES).await {
-        Ok(found) => found,
+    // The upload is copied where only this function writes, and the copy checked and served: the
+    // presigned PUT stays valid a while, and bytes put again after the check must change nothing.
+    let (upload, key) = (upload_key(&file.id), object_key(&file.id));
+    match s3.copy(&upload, &key).await {
+        Ok(()) => {}
         // Nothing uploaded yet: still pending, the client may upload and complete again.
         Err(S3Error::NotFound) => {
             return Err(ApiError::validation("file", "nothing has been uploaded for this file yet"))
         }
         Err(err) => return Err(unavailable(err)),
-    };
+    }
+    let (start, total) = s3.get_start(&key, rules::CHECKED_BYTES).await.map_err(unavailable)?;
     let outcome = rules::judge(&file, total, &start);
     if let Outcome::Rejected { .. } = outcome {
         s3.delete(&key).await.map_err(unavailable)?;
+    }
+    // The upload is not needed any more (the bucket's lifecycle removes what this misses).
+    if let Err(err) = s3.delete(&upload).await {
+        tracing::warn!(file_id = file.id.as_str(), error = ?err, "a checked upload was not removed");
     }
     let log = change.log(change.tenant.environment, AuditAction::FileCompleted, file.id.as_str(), None);
     match api.store.finish_file(&file, &outcome, change.at, &log).await {
@@ -174,8 +181,10 @@ async fn delete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, 
     api.store.delete_file(&file, &log).await?;
     // Best effort after the record: bytes no record names are never served (the public route
     // reads the record first).
-    if let Err(err) = s3.delete(&object_key(&file.id)).await {
-        tracing::warn!(file_id = file.id.as_str(), error = ?err, "a deleted file's bytes were not removed");
+    for key in [object_key(&file.id), upload_key(&file.id)] {
+        if let Err(err) = s3.delete(&key).await {
+            tracing::warn!(file_id = file.id.as_str(), error = ?err, "a deleted file's bytes were not removed");
+        }
     }
     Ok(Reply::ok(json!({ "id": file.id.as_str(), "deleted": true })))
 }

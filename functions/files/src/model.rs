@@ -9,9 +9,16 @@ use time::OffsetDateTime;
 
 pub use keyhive::model::FileId;
 
-/// Where a file's bytes are in the bucket.
+/// Where a file's checked bytes are in the bucket: written only by the files function, from the
+/// upload it checked.
 pub fn object_key(id: &FileId) -> String {
     format!("files/{}", id.as_str())
+}
+
+/// Where a file's upload lands: the presigned PUT's key. Its URL stays valid for a while after
+/// the upload is checked, so what is served is a copy made before the check, never this key.
+pub fn upload_key(id: &FileId) -> String {
+    format!("uploads/{}", id.as_str())
 }
 
 /// What a file is for, which bounds its size and dimensions.
@@ -137,6 +144,7 @@ mod tests {
         let id = FileId::generate();
         assert_eq!(FileId::parse(id.as_str()), Some(id.clone()));
         assert_eq!(object_key(&id), format!("files/{}", id.as_str()));
+        assert_eq!(upload_key(&id), format!("uploads/{}", id.as_str()));
         for bad in
             ["fil_", "fil_short", "lnk_abcdefghijklmnopqrstuvwx", "fil_abcdefghijklmnopqrstuvw!", "../etc/passwd"]
         {

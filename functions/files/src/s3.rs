@@ -176,6 +176,21 @@ impl S3 {
         read(response.into_body(), max_bytes, false).await
     }
 
+    /// Copies the object at `from` to `to` inside the bucket (`NotFound` when there is none).
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), S3Error> {
+        let source = format!("/{}/{from}", self.bucket);
+        let response = self.send(&Method::PUT, &self.object_url(to)?, &[("x-amz-copy-source", source)], b"").await?;
+        if !response.status().is_success() {
+            return Err(rejection(response).await);
+        }
+        // S3 may answer 200 and put an error in the body of a copy that failed on the way.
+        let body = read(response.into_body(), 64 * 1024, true).await?;
+        match String::from_utf8_lossy(&body).contains("<CopyObjectResult") {
+            true => Ok(()),
+            false => Err(S3Error::Unavailable("S3 answered a copy without its result".into())),
+        }
+    }
+
     /// Deletes the object; a missing one is no error (S3 answers 204 for it too).
     pub async fn delete(&self, key: &str) -> Result<(), S3Error> {
         let response = self.send(&Method::DELETE, &self.object_url(key)?, &[], b"").await?;

@@ -51,6 +51,18 @@ pub async fn upload(
     content_type: &str,
     bytes: &[u8],
 ) -> String {
+    upload_keeping_url(api, s3, caller, purpose, content_type, bytes).await.0
+}
+
+/// `upload`, answering the presigned PUT's URL and headers too.
+async fn upload_keeping_url(
+    api: &ApiState,
+    s3: &S3,
+    caller: &Identity,
+    purpose: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> (String, String, Vec<(String, String)>) {
     let body = json!({ "purpose": purpose, "content_type": content_type, "size_bytes": bytes.len() });
     let created = send(api, s3, Event::load("files-create.json").authorized_as(caller).body(&body)).await;
     let data = assert_envelope(&created, 201)["data"].clone();
@@ -61,9 +73,10 @@ pub async fn upload(
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
         .collect();
-    let (status, _) = http("PUT", data["upload"]["url"].as_str().expect("url"), &headers, bytes.to_vec()).await;
+    let url = data["upload"]["url"].as_str().expect("url").to_string();
+    let (status, _) = http("PUT", &url, &headers, bytes.to_vec()).await;
     assert_eq!(status, 200, "the presigned PUT is accepted");
-    data["id"].as_str().expect("id").to_string()
+    (data["id"].as_str().expect("id").to_string(), url, headers)
 }
 
 pub async fn complete(api: &ApiState, s3: &S3, caller: &Identity, id: &str) -> Response<Body> {
@@ -118,6 +131,25 @@ async fn png_jpeg_and_webp_uploads_become_ready_with_their_dimensions_and_public
     }
     let listed = send(&api, &s3, Event::load("files-list.json").authorized_as(&admin)).await;
     assert_eq!(assert_envelope(&listed, 200)["data"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn bytes_put_again_after_the_check_are_never_served() {
+    let (api, s3) = (stack_api().await, s3().await);
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let bytes = image_bytes(300, 300, image::ImageFormat::Png);
+    let (id, url, headers) = upload_keeping_url(&api, &s3, &admin, "social_image", "image/png", &bytes).await;
+    assert_envelope(&complete(&api, &s3, &admin, &id).await, 200);
+    // The presigned PUT is still valid: the same type and length, other bytes (an HTML page).
+    let mut swapped = b"<html><script>alert(1)</script>".to_vec();
+    swapped.resize(bytes.len(), b' ');
+    let (status, _) = http("PUT", &url, &headers, swapped).await;
+    assert_eq!(status, 200, "S3 takes it: the URL has not expired");
+    let public = send(&api, &s3, Event::load("files-content.json").param("id", &id)).await;
+    let location = public.headers()["location"].to_str().unwrap().to_string();
+    let (status, fetched) = http("GET", &location, &[], Vec::new()).await;
+    assert_eq!((status, fetched == bytes), (200, true), "the checked bytes, not the ones put later");
 }
 
 #[tokio::test]
