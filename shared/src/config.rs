@@ -114,11 +114,14 @@ pub struct Limits {
     /// Webhook endpoints of an organization and environment (`KEYHIVE_MAX_WEBHOOKS`, at most
     /// `MAX_WEBHOOKS_CEILING`: an event's fan-out is one transaction of one write per endpoint).
     pub webhooks: u32,
+    /// Ready files of an organization and environment (`KEYHIVE_MAX_FILES`): taken when an
+    /// upload passes its check, given back when the file is deleted.
+    pub files: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { keys: 1_000, links: 100_000, domains: 20, webhooks: 50 }
+        Limits { keys: 1_000, links: 100_000, domains: 20, webhooks: 50, files: 1_000 }
     }
 }
 
@@ -143,6 +146,7 @@ impl Limits {
             links: read("KEYHIVE_MAX_LINKS", defaults.links, 100_000_000),
             domains: read("KEYHIVE_MAX_DOMAINS", defaults.domains, 10_000),
             webhooks: read("KEYHIVE_MAX_WEBHOOKS", defaults.webhooks, MAX_WEBHOOKS_CEILING),
+            files: read("KEYHIVE_MAX_FILES", defaults.files, 1_000_000),
         }
     }
 }

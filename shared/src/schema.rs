@@ -23,7 +23,7 @@
 //! | 15 | a short link by id | `PK=LINK#<link_id>`, `SK=LINK` | Get/TransactWrite |
 //! | 16 | a slug on a domain (claim, the redirect's one write: its click totals and click sequence, and a deleted link's 90-day reservation for its organization and environment) | `PK=SLUG#<domain or @>#<lowercase slug>`, `SK=SLUG` | conditional Update in the link's transaction (free, reservation expired, or the caller's own); one conditional `UpdateItem` per counted redirect (`ALL_NEW`); GetItem for a `HEAD` and a link's totals |
 //! | 17 | an org+env's links, newest first          | `GSI1PK=ORG#<org>#<env>#LINKS`, `GSI1SK=<created_at>#<id>`   | Query GSI1, descending |
-//! | 18 | an org+env's key, link, domain, webhook endpoint count (ceilings) | `PK=QUOTA#KEY\|LINK\|DOM\|WHK#<org>#<env>`, `SK=COUNT`, attribute `count` | conditional ADD in the creating transaction, ADD -1 in the deleting one |
+//! | 18 | an org+env's key, link, domain, webhook endpoint count (ceilings) | `PK=QUOTA#KEY\|LINK\|DOM\|WHK\|FILE#<org>#<env>`, `SK=COUNT`, attribute `count` | conditional ADD in the creating transaction, ADD -1 in the deleting one |
 //! | 19 | a custom domain by id; an org+env's domains | `PK=DOM#<domain_id>`, `SK=DOMAIN`; `GSI1PK=ORG#<org>#<env>#DOMAINS` | Get/TransactWrite; Query GSI1 |
 //! | 20 | a verified hostname's claim (one organization per hostname) | `PK=HOST#<hostname>`, `SK=HOST`, attribute `links` | conditional Put in the verification's transaction; ADD in each link's |
 //! | 21 | a tenant's registration of a hostname     | `PK=ORG#<org>#<env>#HOST#<hostname>`, `SK=HOST`             | conditional Put in the domain's transaction |
@@ -167,6 +167,10 @@ pub fn webhook_quota_pk(org_id: &str, environment: &str) -> String {
     format!("QUOTA#WHK#{org_id}#{environment}")
 }
 /// Unrevoked keys of an org+env (attribute `count`).
+pub fn file_quota_pk(org_id: &str, environment: &str) -> String {
+    format!("QUOTA#FILE#{org_id}#{environment}")
+}
+
 pub fn key_quota_pk(org_id: &str, environment: &str) -> String {
     format!("QUOTA#KEY#{org_id}#{environment}")
 }
@@ -387,7 +391,10 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
     RoleAccess {
         role: "files",
         owns: &[
-            ItemGrant { actions: &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM], partitions: &["FILE#*", "IDEM#*"] },
+            ItemGrant {
+                actions: &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM],
+                partitions: &["FILE#*", "QUOTA#FILE#*", "IDEM#*"],
+            },
             ItemGrant { actions: &[GET_ITEM], partitions: &["LINK#*"] },
         ],
         appends: &[ItemGrant { actions: &[PUT_ITEM], partitions: &[AUDIT_PARTITIONS, OUTBOX_PARTITIONS] }],

@@ -142,13 +142,15 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
     if let Outcome::Rejected { .. } = outcome {
         s3.delete(&key).await.map_err(unavailable)?;
     }
-    // The upload is not needed any more (the bucket's lifecycle removes what this misses).
-    if let Err(err) = s3.delete(&upload).await {
-        tracing::warn!(file_id = file.id.as_str(), error = ?err, "a checked upload was not removed");
-    }
     let log = change.log(change.tenant.environment, AuditAction::FileCompleted, file.id.as_str(), None);
-    match api.store.finish_file(&file, &outcome, change.at, &log).await {
+    match api.store.finish_file(&file, &outcome, change.at, api.config.limits.files, &log).await {
         Ok(()) => {}
+        // No room for another ready file: it stays pending (its upload kept for a later try),
+        // and nothing unchecked-for is served.
+        Err(err @ keyhive::store::ChangeError::Quota(_)) => {
+            s3.delete(&key).await.map_err(unavailable)?;
+            return Err(err.into());
+        }
         // Completed meanwhile by another request: answer what it found.
         Err(keyhive::store::ChangeError::Stale) => {
             let now = rules::visible(&api.store, &change.tenant, &file.id).await?;
@@ -158,6 +160,10 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
             };
         }
         Err(err) => return Err(err.into()),
+    }
+    // The upload is not needed any more (the bucket's lifecycle removes what this misses).
+    if let Err(err) = s3.delete(&upload).await {
+        tracing::warn!(file_id = file.id.as_str(), error = ?err, "a checked upload was not removed");
     }
     match outcome {
         Outcome::Ready { width, height } => {

@@ -38,20 +38,28 @@ pub trait FileStore: Send + Sync {
     ) -> Result<Page<FileRecord>, ChangeError>;
     /// Records a pending file, in one transaction with `log` (its `Idempotency-Key` included).
     async fn create_file(&self, file: &FileRecord, log: &ChangeLog) -> Result<(), ChangeError>;
-    /// Ends a pending file (`ChangeError::Stale` if it is pending no more).
+    /// Ends a pending file (`ChangeError::Stale` if it is pending no more). A ready file takes one
+    /// of the tenant's `max_files` slots (`ChangeError::Quota` when full: it stays pending).
     async fn finish_file(
         &self,
         file: &FileRecord,
         outcome: &Outcome,
         at: OffsetDateTime,
+        max_files: u32,
         log: &ChangeLog,
     ) -> Result<(), ChangeError>;
-    /// Deletes a file's record; `ChangeError::Conflict` while a link's preview uses it.
+    /// Deletes a file's record (giving a ready file's slot back); `ChangeError::Conflict` while a
+    /// link's preview uses it.
     async fn delete_file(&self, file: &FileRecord, log: &ChangeLog) -> Result<(), ChangeError>;
 }
 
 fn file_key(id: &FileId) -> Item {
     key_of(schema::file_pk(id.as_str()), schema::FILE_SK)
+}
+
+/// A tenant's count of ready files.
+fn file_count_key(tenant: &Tenant) -> Item {
+    key_of(schema::file_quota_pk(tenant.org_id.as_str(), tenant.environment.as_str()), schema::QUOTA_SK)
 }
 
 fn file_item(f: &FileRecord) -> Item {
@@ -140,9 +148,21 @@ impl FileStore for DynamoStore {
         file: &FileRecord,
         outcome: &Outcome,
         at: OffsetDateTime,
+        max_files: u32,
         log: &ChangeLog,
     ) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
+        if let Outcome::Ready { .. } = outcome {
+            tx.take_slot(
+                file_count_key(&file.tenant),
+                "count",
+                max_files,
+                ChangeError::Quota(format!(
+                    "this organization has reached its limit of {max_files} files in this environment: \
+                     delete some to make room"
+                )),
+            )?;
+        }
         let finished = tx.update(file_key(&file.id), |u| {
             let u = u
                 .condition_expression("#status = :pending")
@@ -180,6 +200,9 @@ impl FileStore for DynamoStore {
             deleted,
             ChangeError::Conflict("a link's preview uses this file; change the link first".into()),
         );
+        if file.status == Status::Ready {
+            tx.give_back_slot(file_count_key(&file.tenant), "count")?;
+        }
         tx.log(log)?;
         tx.commit().await
     }

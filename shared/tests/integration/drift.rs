@@ -479,6 +479,7 @@ fn table_partitions() -> BTreeMap<&'static str, String> {
         ("domain_quota_pk", domain_quota_pk(org, env)),
         ("webhook_quota_pk", webhook_quota_pk(org, env)),
         ("key_quota_pk", key_quota_pk(org, env)),
+        ("file_quota_pk", file_quota_pk(org, env)),
         ("link_pk", link_pk("lnk_1")),
         ("slug_pk", slug_pk(OWN_LINK_DOMAIN, "promo")),
         ("domain_pk", domain_pk("dom_1")),
@@ -653,6 +654,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
             "files",
             vec![
                 ("file_pk", &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM][..]),
+                ("file_quota_pk", &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM][..]),
                 ("idempotency_pk", &[GET_ITEM, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM][..]),
                 ("link_pk", &[GET_ITEM][..]),
                 ("audit_pk", APPEND),
@@ -751,6 +753,7 @@ fn each_quota_prefix_belongs_to_exactly_one_resource() {
         ("domain_quota_pk", "links"),
         ("webhook_quota_pk", "webhooks"),
         ("key_quota_pk", "keys"),
+        ("file_quota_pk", "files"),
     ]
     .into();
     let partitions = table_partitions();
@@ -842,6 +845,7 @@ fn the_ceiling_parameters_match_the_configuration_and_reach_their_functions() {
         ("MaxLinks", limits.links, Some(100_000_000), "KEYHIVE_MAX_LINKS", &["links"][..]),
         ("MaxDomains", limits.domains, Some(10_000), "KEYHIVE_MAX_DOMAINS", &["links"][..]),
         ("MaxWebhooks", limits.webhooks, Some(MAX_WEBHOOKS_CEILING), "KEYHIVE_MAX_WEBHOOKS", &["webhooks"][..]),
+        ("MaxFiles", limits.files, Some(1_000_000), "KEYHIVE_MAX_FILES", &["files"][..]),
     ] {
         let p = &t["Parameters"][parameter];
         assert_eq!(s(&p["Type"]), "Number", "{parameter}");

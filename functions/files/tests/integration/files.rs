@@ -213,3 +213,27 @@ async fn another_tenants_files_are_missing_and_a_deleted_file_is_gone() {
     assert_envelope(&send(&api, &s3, Event::load("files-content.json").param("id", id)).await, 404);
     assert!(matches!(s3.get_start(&format!("files/{id}"), 16).await, Err(files::s3::S3Error::NotFound)));
 }
+
+#[tokio::test]
+async fn ready_files_are_held_to_the_tenants_ceiling_and_a_deletion_makes_room() {
+    let (mut api, s3) = (stack_api().await, s3().await);
+    api.config.limits.files = 2;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let png = image_bytes(32, 32, image::ImageFormat::Png);
+    let first = ready(&api, &s3, &admin, "logo", &png).await;
+    ready(&api, &s3, &admin, "logo", &png).await;
+    // A rejected upload takes no room; the third good one finds none and stays pending.
+    let bad = upload(&api, &s3, &admin, "logo", "image/png", &image_bytes(32, 32, image::ImageFormat::Jpeg)).await;
+    assert_envelope(&complete(&api, &s3, &admin, &bad).await, 400);
+    let third = upload(&api, &s3, &admin, "logo", "image/png", &png).await;
+    let full = complete(&api, &s3, &admin, &third).await;
+    assert_eq!(assert_envelope(&full, 409)["error"]["code"], "QUOTA_EXCEEDED");
+    let pending = send(&api, &s3, Event::load("files-get.json").authorized_as(&admin).param("id", &third)).await;
+    assert_eq!(assert_envelope(&pending, 200)["data"]["status"], "pending");
+    assert_envelope(&send(&api, &s3, Event::load("files-content.json").param("id", &third)).await, 404);
+    // Deleting a ready file gives its room back: the pending one completes from its upload.
+    let gone = Event::load("files-delete.json").authorized_as(&admin).param("id", first["id"].as_str().unwrap());
+    assert_envelope(&send(&api, &s3, gone).await, 200);
+    assert_eq!(assert_envelope(&complete(&api, &s3, &admin, &third).await, 200)["data"]["status"], "ready");
+}
