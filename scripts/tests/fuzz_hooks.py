@@ -50,7 +50,9 @@ response before the checks see it; each adjustment keeps the fuzzer testing the 
   logo (a small PNG, PUT to its presigned URL) and makes a link. Positive `complete` calls name
   that ready file (a second completion answers 200), positive QR codes name the real link and logo
   (a logo needs level `H`), a logo's declared size stays within its 2 MiB, and a generated
-  `DELETE` of the real logo goes to a pending file made at set-up instead.
+  `DELETE` of the real logo goes to a pending file made at set-up instead. A link preview's image
+  must be a ready social image of the organization: positive link bodies name the one set-up
+  uploads.
 - GitHub's secret-scanning callback: no generated signature is GitHub's, so every case is a 401.
   The stack's GitHub key URL (KEYHIVE_E2E_GITHUB_KEYS_PORT) is served here with the end-to-end
   tests' fixed test key, so that the function reaches the signature check (not a 503 for keys it
@@ -110,9 +112,9 @@ def _png(width, height):
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def _upload_logo():
-    png = _png(48, 48)
-    made = _call("POST", "/v1/files", {"purpose": "logo", "content_type": "image/png", "size_bytes": len(png)})["data"]
+def _upload(purpose, side):
+    png = _png(side, side)
+    made = _call("POST", "/v1/files", {"purpose": purpose, "content_type": "image/png", "size_bytes": len(png)})["data"]
     request = urllib.request.Request(made["upload"]["url"], data=png, method="PUT")
     for name, value in made["upload"]["headers"].items():
         request.add_header(name, value)
@@ -146,7 +148,9 @@ def _prepare():
     for _ in (1, 2):
         _call("POST", "/v1/webhooks", {"url": RECEIVER_URL, "events": ["*"]})
     # A real logo (uploaded with its presigned PUT and completed), and a pending file as a decoy.
-    logo = _upload_logo()
+    logo = _upload("logo", 48)
+    # A real social image, for the previews of positive link creations and changes.
+    social = _upload("social_image", 240)
     pending = _call("POST", "/v1/files", {"purpose": "logo", "content_type": "image/png", "size_bytes": 100})["data"]["id"]
     # /v1/usage lists the run's key and the decoy (the organization's live keys).
     for path in ("/v1/keys", "/v1/members", "/v1/sandboxes", "/short-link/list", "/domains", "/v1/webhooks", "/v1/audit-log", "/v1/usage", "/v1/files"):
@@ -154,7 +158,7 @@ def _prepare():
         if not cursor:
             raise RuntimeError(f"fuzz set-up: {path}?limit=1 returned no next_cursor")
         cursors[path] = cursor
-    return decoy, cursors, slugs[0], link_ids[0], logo, pending
+    return decoy, cursors, slugs[0], link_ids[0], logo, pending, social
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
@@ -204,7 +208,7 @@ if os.environ.get("KEYHIVE_E2E_GITHUB_KEYS_PORT"):
     except OSError:
         pass  # served already (the function may also hold the keys from an earlier fetch)
 
-DECOY_KEY_ID, CURSORS, REAL_SLUG, REAL_LINK_ID, REAL_LOGO, PENDING_FILE = _prepare()
+DECOY_KEY_ID, CURSORS, REAL_SLUG, REAL_LINK_ID, REAL_LOGO, PENDING_FILE, REAL_SOCIAL_IMAGE = _prepare()
 LIST_FILTERS = ("external_id", "created_by", "status", "actor", "action", "resource", "since", "from", "to")
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 TODAY = datetime.now(timezone.utc).date()
@@ -337,6 +341,10 @@ def before_call(ctx, case, kwargs):
         if "logo" in case.query:
             case.query["logo"] = REAL_LOGO
             case.query.pop("level", None)
+    if case.path in ("/short-link", "/short-link/{id}") and isinstance(case.body, dict) and _is_positive(case, "body"):
+        preview = case.body.get("preview")
+        if isinstance(preview, dict) and preview.get("image") is not None:
+            preview["image"] = REAL_SOCIAL_IMAGE
     if case.path == "/files/{id}" and case.path_parameters and _is_positive(case, "path"):
         if hash(case.path_parameters.get("id")) % 2 == 0:
             case.path_parameters["id"] = REAL_LOGO
