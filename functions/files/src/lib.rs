@@ -13,7 +13,7 @@ pub mod s3;
 pub mod sniff;
 pub mod store;
 
-use crate::model::{object_key, upload_key, FileId, FileRecord, Purpose, Status};
+use crate::model::{attempt_key, upload_key, FileId, FileRecord, Purpose, Status};
 use crate::s3::{S3Error, S3};
 use crate::store::{FileStore, Outcome};
 use http::HeaderValue;
@@ -76,6 +76,8 @@ async fn create(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, 
             rejected_reason: None,
             created_at: change.at,
             completed_at: None,
+            stored_at: None,
+            counted: false,
         };
         let now = SystemTime::from(change.at);
         let upload = s3
@@ -128,7 +130,8 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
     }
     // The upload is copied where only this function writes, and the copy checked and served: the
     // presigned PUT stays valid a while, and bytes put again after the check must change nothing.
-    let (upload, key) = (upload_key(&file.id), object_key(&file.id));
+    // Each completion has its own copy: one racing another never touches the other's.
+    let (upload, key) = (upload_key(&file.id), attempt_key(&file.id));
     match s3.copy(&upload, &key).await {
         Ok(()) => {}
         // Nothing uploaded yet: still pending, the client may upload and complete again.
@@ -143,16 +146,18 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
         s3.delete(&key).await.map_err(unavailable)?;
     }
     let log = change.log(change.tenant.environment, AuditAction::FileCompleted, file.id.as_str(), None);
-    match api.store.finish_file(&file, &outcome, change.at, api.config.limits.files, &log).await {
+    match api.store.finish_file(&file, &outcome, change.at, api.config.limits.files, &key, &log).await {
         Ok(()) => {}
-        // No room for another ready file: it stays pending (its upload kept for a later try),
-        // and nothing unchecked-for is served.
+        // No room for another ready file: it stays pending (its upload kept for a later try).
         Err(err @ keyhive::store::ChangeError::Quota(_)) => {
             s3.delete(&key).await.map_err(unavailable)?;
             return Err(err.into());
         }
-        // Completed meanwhile by another request: answer what it found.
+        // Completed meanwhile by another request: its copy is the file's; answer what it found.
         Err(keyhive::store::ChangeError::Stale) => {
+            if let Err(err) = s3.delete(&key).await {
+                tracing::warn!(file_id = file.id.as_str(), error = ?err, "a losing completion's copy was not removed");
+            }
             let now = rules::visible(&api.store, &change.tenant, &file.id).await?;
             return match now.status {
                 Status::Ready => Ok(Reply::ok(now.to_json(&base))),
@@ -171,6 +176,8 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
                 status: Status::Ready,
                 dimensions: Some((width, height)),
                 completed_at: Some(change.at),
+                stored_at: Some(key),
+                counted: true,
                 ..file
             };
             Ok(Reply::ok(done.to_json(&base)))
@@ -182,12 +189,22 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
 /// `DELETE /v1/files/{id}`: the record (409 while a link preview shows it), then its bytes.
 async fn delete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, ApiError> {
     let change = call.change()?;
-    let file = rules::visible(&api.store, &change.tenant, &input::file_id(call)?).await?;
+    let id = input::file_id(call)?;
+    let mut file = rules::visible(&api.store, &change.tenant, &id).await?;
     let log = change.log(change.tenant.environment, AuditAction::FileDeleted, file.id.as_str(), None);
-    api.store.delete_file(&file, &log).await?;
+    if let Err(err) = api.store.delete_file(&file, &log).await {
+        // Completed since it was read (a Conflict for that reason, not a preview's use): once more
+        // with what it is now.
+        let now = rules::visible(&api.store, &change.tenant, &id).await?;
+        if now.status == file.status {
+            return Err(err.into());
+        }
+        file = now;
+        api.store.delete_file(&file, &log).await?;
+    }
     // Best effort after the record: bytes no record names are never served (the public route
     // reads the record first).
-    for key in [object_key(&file.id), upload_key(&file.id)] {
+    for key in [file.served_key(), upload_key(&file.id)] {
         if let Err(err) = s3.delete(&key).await {
             tracing::warn!(file_id = file.id.as_str(), error = ?err, "a deleted file's bytes were not removed");
         }
@@ -201,7 +218,7 @@ async fn content(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply,
     let id = input::file_id(call)?;
     let file =
         api.store.get_file(&id).await?.filter(|f| f.status == Status::Ready).ok_or(ApiError::NotFound("file"))?;
-    let url = s3.presign_get(&object_key(&file.id), DOWNLOAD_VALIDITY, SystemTime::now()).map_err(unavailable)?;
+    let url = s3.presign_get(&file.served_key(), DOWNLOAD_VALIDITY, SystemTime::now()).map_err(unavailable)?;
     let cache = HeaderValue::from_str(&format!("public, max-age={PUBLIC_CACHE_SECONDS}"))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Reply::redirect(url).with_header(http::header::CACHE_CONTROL, cache))
@@ -216,7 +233,7 @@ async fn qr_code(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply,
     let logo = match &request.logo {
         Some(id) => {
             let file = rules::usable(&api.store, &change.tenant, id, Purpose::Logo, "logo").await?;
-            let bytes = s3.get(&object_key(&file.id), Purpose::Logo.max_bytes()).await.map_err(unavailable)?;
+            let bytes = s3.get(&file.served_key(), Purpose::Logo.max_bytes()).await.map_err(unavailable)?;
             Some((file, bytes))
         }
         None => None,

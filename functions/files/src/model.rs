@@ -15,6 +15,13 @@ pub fn object_key(id: &FileId) -> String {
     format!("files/{}", id.as_str())
 }
 
+/// Where one completion copies an upload to check it: its own key, so that a completion racing
+/// another (the upload put again between them) never overwrites or deletes the bytes the other
+/// checked. The one whose outcome is recorded has its key recorded as the file's `stored_at`.
+pub fn attempt_key(id: &FileId) -> String {
+    format!("files/{}/{}", id.as_str(), keyhive::model::random_id("c", 16))
+}
+
 /// Where a file's upload lands: the presigned PUT's key. Its URL stays valid for a while after
 /// the upload is checked, so what is served is a copy made before the check, never this key.
 pub fn upload_key(id: &FileId) -> String {
@@ -109,9 +116,20 @@ pub struct FileRecord {
     pub rejected_reason: Option<String>,
     pub created_at: OffsetDateTime,
     pub completed_at: Option<OffsetDateTime>,
+    /// Where a ready file's checked bytes are (`None`: `object_key`, where files made before
+    /// per-completion keys keep theirs).
+    pub stored_at: Option<String>,
+    /// Whether it holds one of its tenant's ready-file slots (files made ready before the
+    /// ceiling hold none).
+    pub counted: bool,
 }
 
 impl FileRecord {
+    /// The bucket key of its checked bytes.
+    pub fn served_key(&self) -> String {
+        self.stored_at.clone().unwrap_or_else(|| object_key(&self.id))
+    }
+
     /// The public URL of a ready file's bytes (`base` is the API's URL base).
     pub fn public_url(&self, base: &str) -> Option<String> {
         (self.status == Status::Ready).then(|| keyhive::http::file_url(base, &self.id))

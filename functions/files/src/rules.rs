@@ -78,6 +78,8 @@ mod tests {
             rejected_reason: None,
             created_at: keyhive::model::now(),
             completed_at: None,
+            stored_at: None,
+            counted: false,
         }
     }
 

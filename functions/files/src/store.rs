@@ -4,6 +4,7 @@
 use crate::model::{FileId, FileRecord, Purpose, Status};
 use crate::sniff::ContentType;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 use keyhive::change::ChangeLog;
 use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
@@ -39,17 +40,20 @@ pub trait FileStore: Send + Sync {
     /// Records a pending file, in one transaction with `log` (its `Idempotency-Key` included).
     async fn create_file(&self, file: &FileRecord, log: &ChangeLog) -> Result<(), ChangeError>;
     /// Ends a pending file (`ChangeError::Stale` if it is pending no more). A ready file takes one
-    /// of the tenant's `max_files` slots (`ChangeError::Quota` when full: it stays pending).
+    /// of the tenant's `max_files` slots (`ChangeError::Quota` when full: it stays pending) and
+    /// records `stored_at`, where its checked bytes are.
     async fn finish_file(
         &self,
         file: &FileRecord,
         outcome: &Outcome,
         at: OffsetDateTime,
         max_files: u32,
+        stored_at: &str,
         log: &ChangeLog,
     ) -> Result<(), ChangeError>;
-    /// Deletes a file's record (giving a ready file's slot back); `ChangeError::Conflict` while a
-    /// link's preview uses it.
+    /// Deletes a file's record (giving its slot back when it holds one), on the condition that its
+    /// status is still `file`'s; `ChangeError::Conflict` while a link's preview uses it, or when
+    /// it changed since it was read (read it again).
     async fn delete_file(&self, file: &FileRecord, log: &ChangeLog) -> Result<(), ChangeError>;
 }
 
@@ -106,6 +110,8 @@ fn file_record(item: &Item) -> Result<FileRecord, StoreError> {
         rejected_reason: opt_s(item, "rejected_reason").map(str::to_string),
         created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
         completed_at: time_of(item, "completed_at")?,
+        stored_at: opt_s(item, "stored_at").map(str::to_string),
+        counted: item.get("counted").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
     })
 }
 
@@ -149,6 +155,7 @@ impl FileStore for DynamoStore {
         outcome: &Outcome,
         at: OffsetDateTime,
         max_files: u32,
+        stored_at: &str,
         log: &ChangeLog,
     ) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
@@ -172,7 +179,12 @@ impl FileStore for DynamoStore {
             match outcome {
                 // Ready: kept (no TTL any more).
                 Outcome::Ready { width, height } => u
-                    .update_expression("SET #status = :ready, width = :w, height = :h, completed_at = :at REMOVE #ttl")
+                    .update_expression(
+                        "SET #status = :ready, width = :w, height = :h, completed_at = :at, stored_at = :key, \
+                         counted = :yes REMOVE #ttl",
+                    )
+                    .expression_attribute_values(":key", string_attr(stored_at))
+                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
                     .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
                     .expression_attribute_values(":ready", string_attr(Status::Ready.as_str()))
                     .expression_attribute_values(":w", number_attr(i64::from(*width)))
@@ -192,15 +204,18 @@ impl FileStore for DynamoStore {
     async fn delete_file(&self, file: &FileRecord, log: &ChangeLog) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
         // `uses`: the link previews that show it (their transactions add and take away).
+        // The status as read: a completion since would hold a slot this deletion did not know of.
         let deleted = tx.delete_where(file_key(&file.id), |d| {
-            d.condition_expression("attribute_exists(PK) AND (attribute_not_exists(uses) OR uses <= :zero)")
+            d.condition_expression("#status = :status AND (attribute_not_exists(uses) OR uses <= :zero)")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", string_attr(file.status.as_str()))
                 .expression_attribute_values(":zero", number_attr(0))
         })?;
         tx.on_condition(
             deleted,
             ChangeError::Conflict("a link's preview uses this file; change the link first".into()),
         );
-        if file.status == Status::Ready {
+        if file.counted {
             tx.give_back_slot(file_count_key(&file.tenant), "count")?;
         }
         tx.log(log)?;

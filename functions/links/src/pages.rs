@@ -63,9 +63,9 @@ pub async fn page_start<S: LinkStore + ?Sized>(
     // then the page is past the last, and empty).
     let mut skipped = 0;
     while skipped < offset {
-        let page = store.list_links(tenant, start.as_ref(), (offset - skipped).min(WALK_STEP)).await?;
-        skipped += page.items.len() as u32;
-        start = page.next;
+        let (stepped, next) = store.skip_links(tenant, start.as_ref(), (offset - skipped).min(WALK_STEP)).await?;
+        skipped += stepped;
+        start = next;
         if start.is_none() {
             return Ok(PageStart::PastTheEnd);
         }

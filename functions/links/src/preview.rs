@@ -78,7 +78,7 @@ mod tests {
         );
         assert!(!page.contains("<script"), "{page}");
         assert!(!page.contains("\"><"), "{page}");
-        assert_eq!(page.matches("property=\"og:title\"").count(), 1, "{page}");
+        assert_eq!(page.matches("<meta property=\"og:title\"").count(), 1, "{page}");
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(page.contains("&amp;amp;"));
         assert!(page.contains("href=\"https://example.com/a?b=1&amp;c='2'\""));

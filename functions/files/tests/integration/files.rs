@@ -237,3 +237,24 @@ async fn ready_files_are_held_to_the_tenants_ceiling_and_a_deletion_makes_room()
     assert_envelope(&send(&api, &s3, gone).await, 200);
     assert_eq!(assert_envelope(&complete(&api, &s3, &admin, &third).await, 200)["data"]["status"], "ready");
 }
+
+#[tokio::test]
+async fn a_deletion_that_read_a_pending_file_completed_since_neither_leaks_its_slot_nor_deletes_blind() {
+    use files::store::FileStore;
+    let (mut api, s3) = (stack_api().await, s3().await);
+    api.config.limits.files = 1;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let admin = identity_of(&admin);
+    let png = image_bytes(32, 32, image::ImageFormat::Png);
+    let id = upload(&api, &s3, &admin, "logo", "image/png", &png).await;
+    let stale = api.store.get_file(&files::model::FileId::parse(&id).unwrap()).await.unwrap().unwrap();
+    assert_envelope(&complete(&api, &s3, &admin, &id).await, 200);
+    // A deletion holding the pending record it read before the completion: refused.
+    let change = keyhive::change::Change::by(&admin, "test", keyhive::model::now());
+    let log = change.log(change.tenant.environment, keyhive::change::AuditAction::FileDeleted, &id, None);
+    assert!(matches!(api.store.delete_file(&stale, &log).await, Err(keyhive::store::ChangeError::Conflict(_))));
+    // Through the API it reads again and deletes the ready file, slot and all: another fits.
+    let deleted = send(&api, &s3, Event::load("files-delete.json").authorized_as(&admin).param("id", &id)).await;
+    assert_envelope(&deleted, 200);
+    ready(&api, &s3, &admin, "logo", &png).await;
+}

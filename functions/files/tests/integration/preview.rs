@@ -166,3 +166,51 @@ async fn preview_fields_are_bounded_and_named_when_refused() {
     let created = assert_envelope(&create(&admin, &unique_slug(), longest).await, 201)["data"].clone();
     assert_eq!(created["preview"]["description"].as_str().unwrap().len(), 300);
 }
+
+/// The TXT values the test has published (shared with the links function's lookup).
+#[derive(Clone, Default)]
+struct Published(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[async_trait::async_trait]
+impl links::dns::TxtLookup for Published {
+    async fn txt(&self, _name: &str) -> Result<Vec<String>, keyhive::ApiError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+}
+
+#[tokio::test]
+async fn listings_show_previews_and_a_forced_domain_deletion_frees_the_images() {
+    let (api, s3) = (stack_api().await, s3().await);
+    let (admin, _, _) = callers(&api).await;
+    let image = ready(&api, &s3, &admin, "social_image", &image_bytes(300, 300, image::ImageFormat::Png)).await;
+    let image_id = image["id"].as_str().unwrap().to_string();
+    let published = Published::default();
+    let links = links::Links { api: stack_api().await, dns: Some(Box::new(published.clone())) };
+    let send_links = |event: Event| links::handle(&links, event.request());
+    let hostname = format!("go{}.example.com", keyhive::model::random_id("d", 10).split_off(2).to_lowercase());
+    let created =
+        send_links(Event::load("domains-create.json").authorized_as(&admin).body(&json!({ "hostname": hostname })));
+    let domain = assert_envelope(&created.await, 201)["data"].clone();
+    published.0.lock().unwrap().push(domain["verification"]["value"].as_str().unwrap().to_string());
+    let domain_id = domain["id"].as_str().unwrap().to_string();
+    let verified = send_links(Event::load("domains-verify.json").authorized_as(&admin).param("id", &domain_id)).await;
+    assert_eq!(assert_envelope(&verified, 200)["data"]["verified"], true);
+    let body = json!({
+        "destination": { "type": "link", "value": "https://example.com/on-domain" },
+        "domain": hostname,
+        "preview": { "title": "On a domain", "image": image_id },
+    });
+    let link = send_links(Event::load("links-create.json").authorized_as(&admin).body(&body)).await;
+    let link = assert_envelope(&link, 201)["data"].clone();
+    // The listing shows the preview (the index alone does not carry it).
+    let listed = send_links(Event::load("links-list.json").authorized_as(&admin)).await;
+    let listed = assert_envelope(&listed, 200)["data"].clone();
+    let found = listed.as_array().unwrap().iter().find(|l| l["id"] == link["id"]).expect("listed").clone();
+    assert_eq!(found["preview"]["image"], image_id.as_str());
+    // Forcing the domain's deletion deletes the link and gives the image's use back.
+    let forced =
+        Event::load("domains-delete.json").authorized_as(&admin).param("id", &domain_id).query("force", "true");
+    assert_envelope(&send_links(forced).await, 200);
+    let deleted = Event::load("files-delete.json").authorized_as(&admin).param("id", &image_id);
+    assert_envelope(&send(&api, &s3, deleted).await, 200);
+}

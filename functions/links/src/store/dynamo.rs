@@ -147,6 +147,17 @@ fn release_image(tx: &mut keyhive::store::transact::Transaction<'_>, image: &Fil
     Ok(())
 }
 
+/// The links a listing of GSI1 found, each read whole (all at once, in the listing's order; one
+/// deleted meanwhile is left out): the index carries what every listing shares, not a link's
+/// preview.
+async fn whole_links(store: &DynamoStore, entries: &[Item]) -> Result<Vec<Link>, StoreError> {
+    let keys = entries
+        .iter()
+        .map(|entry| Ok(link_key(&LinkId::parse(get_s(entry, "id")?).ok_or_else(|| corrupt("id"))?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    store.get_all_consistent(keys).await?.iter().flatten().map(link_record).collect()
+}
+
 fn image_of(link: &Link) -> Option<&FileId> {
     link.preview.as_ref().and_then(|p| p.image.as_ref())
 }
@@ -255,7 +266,18 @@ impl LinkStore for DynamoStore {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<Link>, ChangeError> {
-        self.list_records(&Listing::gsi1(links_gsi1pk(tenant)), start, limit, link_record).await
+        let (found, next) = self.list_page(&Listing::gsi1(links_gsi1pk(tenant)), start, limit).await?;
+        Ok(Page { items: whole_links(self, &found).await?, next })
+    }
+
+    async fn skip_links(
+        &self,
+        tenant: &Tenant,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<(u32, Option<Position>), ChangeError> {
+        let (found, next) = self.list_page(&Listing::gsi1(links_gsi1pk(tenant)), start, limit).await?;
+        Ok((found.len() as u32, next))
     }
 
     async fn link_count(&self, tenant: &Tenant) -> Result<i64, StoreError> {
@@ -556,9 +578,9 @@ impl LinkStore for DynamoStore {
         let started = std::time::Instant::now();
         let (mut found, mut start) = (Vec::new(), None);
         loop {
-            let page = self.list_records(&listing, start.as_ref(), limit, link_record).await?;
-            found.extend(page.items);
-            match page.next {
+            let (entries, next) = self.list_page(&listing, start.as_ref(), limit).await?;
+            found.extend(whole_links(self, &entries).await?);
+            match next {
                 Some(next) if found.len() < limit as usize && started.elapsed() < LINKS_ON_TIME => start = Some(next),
                 _ => break,
             }

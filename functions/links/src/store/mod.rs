@@ -35,13 +35,21 @@ pub trait LinkStore: Send + Sync {
     async fn clicks(&self, link: &Link) -> Result<Clicks, StoreError>;
     /// The click totals of several links, read at once.
     async fn clicks_of(&self, links: &[Link]) -> Result<std::collections::HashMap<LinkId, Clicks>, StoreError>;
-    /// A tenant's links, newest first.
+    /// A tenant's links, newest first, each read whole.
     async fn list_links(
         &self,
         tenant: &Tenant,
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<Link>, ChangeError>;
+    /// Steps over up to `limit` of a tenant's links from `start` (reading the index only): how
+    /// many there were, and where the next step starts.
+    async fn skip_links(
+        &self,
+        tenant: &Tenant,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<(u32, Option<Position>), ChangeError>;
     /// How many links a tenant has (a counter, not a count).
     async fn link_count(&self, tenant: &Tenant) -> Result<i64, StoreError>;
     /// Records a link, takes one of the tenant's `max_links` slots (`ChangeError::Quota` when
