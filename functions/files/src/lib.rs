@@ -13,7 +13,7 @@ pub mod s3;
 pub mod sniff;
 pub mod store;
 
-use crate::model::{attempt_key, upload_key, FileId, FileRecord, Purpose, Status};
+use crate::model::{attempt_key, copies_prefix, object_key, upload_key, FileId, FileRecord, Purpose, Status};
 use crate::s3::{S3Error, S3};
 use crate::store::{FileStore, Outcome};
 use http::HeaderValue;
@@ -77,7 +77,6 @@ async fn create(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, 
             created_at: change.at,
             completed_at: None,
             stored_at: None,
-            counted: false,
         };
         let now = SystemTime::from(change.at);
         let upload = s3
@@ -177,7 +176,6 @@ async fn complete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply
                 dimensions: Some((width, height)),
                 completed_at: Some(change.at),
                 stored_at: Some(key),
-                counted: true,
                 ..file
             };
             Ok(Reply::ok(done.to_json(&base)))
@@ -204,7 +202,14 @@ async fn delete(api: &ApiState, s3: &S3, call: &Call<FilesOp>) -> Result<Reply, 
     }
     // Best effort after the record: bytes no record names are never served (the public route
     // reads the record first).
-    for key in [file.served_key(), upload_key(&file.id)] {
+    // Every copy a completion made (the served one, and any a losing completion failed to
+    // remove), the upload, and where files kept their bytes before per-completion copies.
+    let mut keys = s3.keys_under(&copies_prefix(&file.id)).await.unwrap_or_else(|err| {
+        tracing::warn!(file_id = file.id.as_str(), error = ?err, "a deleted file's copies could not be listed");
+        vec![file.served_key()]
+    });
+    keys.extend([object_key(&file.id), upload_key(&file.id)]);
+    for key in keys {
         if let Err(err) = s3.delete(&key).await {
             tracing::warn!(file_id = file.id.as_str(), error = ?err, "a deleted file's bytes were not removed");
         }

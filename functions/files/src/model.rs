@@ -19,7 +19,12 @@ pub fn object_key(id: &FileId) -> String {
 /// another (the upload put again between them) never overwrites or deletes the bytes the other
 /// checked. The one whose outcome is recorded has its key recorded as the file's `stored_at`.
 pub fn attempt_key(id: &FileId) -> String {
-    format!("files/{}/{}", id.as_str(), keyhive::model::random_id("c", 16))
+    format!("{}{}", copies_prefix(id), keyhive::model::random_id("c", 16))
+}
+
+/// What every completion's copy of a file's upload begins with.
+pub fn copies_prefix(id: &FileId) -> String {
+    format!("files/{}/", id.as_str())
 }
 
 /// Where a file's upload lands: the presigned PUT's key. Its URL stays valid for a while after
@@ -119,12 +124,15 @@ pub struct FileRecord {
     /// Where a ready file's checked bytes are (`None`: `object_key`, where files made before
     /// per-completion keys keep theirs).
     pub stored_at: Option<String>,
-    /// Whether it holds one of its tenant's ready-file slots (files made ready before the
-    /// ceiling hold none).
-    pub counted: bool,
 }
 
 impl FileRecord {
+    /// Whether it holds one of its tenant's ready-file slots: the completion that takes the slot
+    /// records `stored_at` in the same write (files made ready before the ceiling hold none).
+    pub fn holds_slot(&self) -> bool {
+        self.stored_at.is_some()
+    }
+
     /// The bucket key of its checked bytes.
     pub fn served_key(&self) -> String {
         self.stored_at.clone().unwrap_or_else(|| object_key(&self.id))

@@ -79,7 +79,6 @@ mod tests {
             created_at: keyhive::model::now(),
             completed_at: None,
             stored_at: None,
-            counted: false,
         }
     }
 

@@ -212,10 +212,7 @@ impl S3 {
                  <LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
             ),
         };
-        let url = match &self.endpoint {
-            None => format!("https://{}.s3.{}.amazonaws.com/", self.bucket, self.region),
-            Some(base) => format!("{base}/{}", self.bucket),
-        };
+        let url = self.bucket_url();
         let length = [("content-length", body.len().to_string())];
         let response = self.send(&Method::PUT, &url, &length, body.as_bytes()).await?;
         if response.status().is_success() {
@@ -226,6 +223,33 @@ impl S3 {
         match status == StatusCode::CONFLICT && ours {
             true => Ok(()),
             false => Err(classify(status, code)),
+        }
+    }
+
+    /// The keys that begin with `prefix` (ListObjectsV2, its first 1000: a file has a copy or
+    /// two). Keys are this function's own (letters, digits, `_`, `/`), so none needs unescaping.
+    pub async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, S3Error> {
+        let url = format!("{}?list-type=2&prefix={}", self.bucket_url(), uri_encode(prefix, false));
+        let response = self.send(&Method::GET, &url, &[], b"").await?;
+        if !response.status().is_success() {
+            return Err(rejection(response).await);
+        }
+        let body = read(response.into_body(), 1024 * 1024, true).await?;
+        let listing = String::from_utf8_lossy(&body);
+        Ok(listing
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key))
+            .filter(|key| key.starts_with(prefix))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The bucket's URL: virtual-hosted on AWS, path style on a custom endpoint.
+    fn bucket_url(&self) -> String {
+        match &self.endpoint {
+            None => format!("https://{}.s3.{}.amazonaws.com/", self.bucket, self.region),
+            Some(base) => format!("{base}/{}", self.bucket),
         }
     }
 

@@ -4,7 +4,6 @@
 use crate::model::{FileId, FileRecord, Purpose, Status};
 use crate::sniff::ContentType;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use keyhive::change::ChangeLog;
 use keyhive::model::{rfc3339, Tenant};
 use keyhive::schema;
@@ -111,7 +110,6 @@ fn file_record(item: &Item) -> Result<FileRecord, StoreError> {
         created_at: time_of(item, "created_at")?.ok_or_else(|| corrupt("created_at"))?,
         completed_at: time_of(item, "completed_at")?,
         stored_at: opt_s(item, "stored_at").map(str::to_string),
-        counted: item.get("counted").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
     })
 }
 
@@ -129,15 +127,9 @@ impl FileStore for DynamoStore {
         limit: u32,
     ) -> Result<Page<FileRecord>, ChangeError> {
         let listing = Listing::gsi1(schema::org_files_gsi1pk(tenant.org_id.as_str(), tenant.environment.as_str()));
-        let (found, next) = self.list_page(&listing, start, limit).await?;
-        // GSI1 carries what every listing shares, not a file's own fields: each is read whole,
-        // all at once (in the listing's order; one deleted meanwhile is left out).
-        let keys = found
-            .iter()
-            .map(|entry| Ok(file_key(&FileId::parse(get_s(entry, "id")?).ok_or_else(|| corrupt("id"))?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let items = self.get_all_consistent(keys).await?;
-        let files = items.iter().flatten().filter(|item| is_live(item)).map(file_record).collect::<Result<_, _>>()?;
+        // GSI1 carries what every listing shares, not a file's own fields: each is read whole.
+        let (items, next) = self.list_page_whole(&listing, start, limit).await?;
+        let files = items.iter().filter(|item| is_live(item)).map(file_record).collect::<Result<_, _>>()?;
         Ok(Page { items: files, next })
     }
 
@@ -180,11 +172,10 @@ impl FileStore for DynamoStore {
                 // Ready: kept (no TTL any more).
                 Outcome::Ready { width, height } => u
                     .update_expression(
-                        "SET #status = :ready, width = :w, height = :h, completed_at = :at, stored_at = :key, \
-                         counted = :yes REMOVE #ttl",
+                        "SET #status = :ready, width = :w, height = :h, completed_at = :at, stored_at = :key \
+                         REMOVE #ttl",
                     )
                     .expression_attribute_values(":key", string_attr(stored_at))
-                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
                     .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
                     .expression_attribute_values(":ready", string_attr(Status::Ready.as_str()))
                     .expression_attribute_values(":w", number_attr(i64::from(*width)))
@@ -215,7 +206,7 @@ impl FileStore for DynamoStore {
             deleted,
             ChangeError::Conflict("a link's preview uses this file; change the link first".into()),
         );
-        if file.counted {
+        if file.holds_slot() {
             tx.give_back_slot(file_count_key(&file.tenant), "count")?;
         }
         tx.log(log)?;

@@ -4,7 +4,7 @@
 
 use super::cursor::Position;
 use super::dynamo::{classify, DynamoStore};
-use super::items::{string_attr, Item};
+use super::items::{get_s, key_of, string_attr, Item};
 use super::{ChangeError, Page, StoreError};
 use crate::schema;
 
@@ -160,6 +160,25 @@ impl DynamoStore {
         limit: u32,
     ) -> Result<(Vec<Item>, Option<Position>), ChangeError> {
         self.read_page(listing, start, limit, false).await
+    }
+
+    /// `list_page` of an index whose entries carry less than the records (a link's preview, a
+    /// file's fields): each entry's item read whole by its table key, all at once, in the
+    /// listing's order; one deleted meanwhile is left out.
+    pub async fn list_page_whole(
+        &self,
+        listing: &Listing<'_>,
+        start: Option<&Position>,
+        limit: u32,
+    ) -> Result<(Vec<Item>, Option<Position>), ChangeError> {
+        let (entries, next) = self.list_page(listing, start, limit).await?;
+        // An index entry always carries its item's table key.
+        let keys = entries
+            .iter()
+            .map(|entry| Ok(key_of(get_s(entry, schema::PK)?.to_string(), get_s(entry, schema::SK)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let items = self.get_all_consistent(keys).await?.into_iter().flatten().collect();
+        Ok((items, next))
     }
 
     /// Like `list_page`, oldest first: for work queues, where the oldest item goes first.

@@ -150,6 +150,7 @@ async fn bytes_put_again_after_the_check_are_never_served() {
     let location = public.headers()["location"].to_str().unwrap().to_string();
     let (status, fetched) = http("GET", &location, &[], Vec::new()).await;
     assert_eq!((status, fetched == bytes), (200, true), "the checked bytes, not the ones put later");
+    assert_eq!(s3.keys_under(&format!("files/{id}/")).await.unwrap().len(), 1, "one checked copy");
 }
 
 #[tokio::test]
@@ -177,7 +178,12 @@ async fn uploads_that_are_not_what_they_declare_are_rejected_and_deleted() {
         assert!(reason.contains(said), "{reason}");
         let read = send(&api, &s3, Event::load("files-get.json").authorized_as(&admin).param("id", &id)).await;
         assert_eq!(assert_envelope(&read, 200)["data"]["status"], "rejected");
-        assert!(matches!(s3.get_start(&format!("files/{id}"), 16).await, Err(files::s3::S3Error::NotFound)), "deleted");
+        // Its checked copy and its upload are deleted.
+        assert_eq!(s3.keys_under(&format!("files/{id}/")).await.unwrap(), Vec::<String>::new(), "copy deleted");
+        assert!(
+            matches!(s3.get_start(&format!("uploads/{id}"), 16).await, Err(files::s3::S3Error::NotFound)),
+            "upload deleted"
+        );
         let public = send(&api, &s3, Event::load("files-content.json").param("id", &id)).await;
         assert_envelope(&public, 404);
     }
@@ -207,11 +213,13 @@ async fn another_tenants_files_are_missing_and_a_deleted_file_is_gone() {
             assert_envelope(&response, 404);
         }
     }
+    let copies = format!("files/{id}/");
+    assert_eq!(s3.keys_under(&copies).await.unwrap().len(), 1, "the checked copy");
     let deleted = send(&api, &s3, Event::load("files-delete.json").authorized_as(&admin).param("id", id)).await;
     assert_envelope(&deleted, 200);
     assert_envelope(&send(&api, &s3, Event::load("files-get.json").authorized_as(&admin).param("id", id)).await, 404);
     assert_envelope(&send(&api, &s3, Event::load("files-content.json").param("id", id)).await, 404);
-    assert!(matches!(s3.get_start(&format!("files/{id}"), 16).await, Err(files::s3::S3Error::NotFound)));
+    assert_eq!(s3.keys_under(&copies).await.unwrap(), Vec::<String>::new(), "its bytes are gone");
 }
 
 #[tokio::test]

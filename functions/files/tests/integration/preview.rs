@@ -12,8 +12,8 @@ async fn links() -> links::Links {
     links::Links { api: stack_api().await, dns: None }
 }
 
-async fn to_links(event: Event) -> Response<Body> {
-    links::handle(&links().await, event.request()).await
+async fn to_links(links: &links::Links, event: Event) -> Response<Body> {
+    links::handle(links, event.request()).await
 }
 
 fn unique_slug() -> String {
@@ -21,17 +21,17 @@ fn unique_slug() -> String {
 }
 
 /// Creates a link as `caller` with `preview`: the response.
-async fn create(caller: &Identity, slug: &str, preview: Value) -> Response<Body> {
+async fn create(links: &links::Links, caller: &Identity, slug: &str, preview: Value) -> Response<Body> {
     let body = json!({
         "destination": { "type": "link", "value": "https://example.com/launch?a=1&b='2'" },
         "slug": slug,
         "preview": preview,
     });
-    to_links(Event::load("links-create.json").authorized_as(caller).body(&body)).await
+    to_links(links, Event::load("links-create.json").authorized_as(caller).body(&body)).await
 }
 
-async fn patch(caller: &Identity, id: &str, body: Value) -> Response<Body> {
-    to_links(Event::load("links-update.json").authorized_as(caller).param("id", id).body(&body)).await
+async fn patch(links: &links::Links, caller: &Identity, id: &str, body: Value) -> Response<Body> {
+    to_links(links, Event::load("links-update.json").authorized_as(caller).param("id", id).body(&body)).await
 }
 
 fn text(response: &Response<Body>) -> String {
@@ -40,13 +40,15 @@ fn text(response: &Response<Body>) -> String {
 
 #[tokio::test]
 async fn fetchers_get_the_escaped_card_people_the_redirect_and_the_image_stays_while_shown() {
+    let links = links().await;
     let (api, s3) = (stack_api().await, s3().await);
     let (admin, _, _) = callers(&api).await;
     let image = ready(&api, &s3, &admin, "social_image", &image_bytes(400, 300, image::ImageFormat::Png)).await;
     let image_id = image["id"].as_str().unwrap().to_string();
     let attack = "\"><script>alert(1)</script><meta property=\"og:image\" content=\"https://evil.example/x.png\">";
     let slug = unique_slug();
-    let created = create(&admin, &slug, json!({ "title": attack, "description": attack, "image": image_id })).await;
+    let created =
+        create(&links, &admin, &slug, json!({ "title": attack, "description": attack, "image": image_id })).await;
     let data = assert_envelope(&created, 201)["data"].clone();
     let id = data["id"].as_str().unwrap().to_string();
     assert_eq!(data["preview"]["title"], attack);
@@ -54,7 +56,7 @@ async fn fetchers_get_the_escaped_card_people_the_redirect_and_the_image_stays_w
     assert_eq!(data["preview"]["image_url"], image["url"]);
 
     // A fetcher: the card, every value escaped, nothing it can be made to load or run.
-    let card = to_links(Event::load("links-redirect-bot.json").param("slug", &slug)).await;
+    let card = to_links(&links, Event::load("links-redirect-bot.json").param("slug", &slug)).await;
     assert_eq!(card.status(), 200);
     assert_eq!(card.headers()["content-type"], "text/html; charset=utf-8");
     assert!(card.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
@@ -68,15 +70,17 @@ async fn fetchers_get_the_escaped_card_people_the_redirect_and_the_image_stays_w
     assert!(page.contains("<link rel=\"canonical\" href=\"https://example.com/launch?a=1&amp;b='2'\">"), "{page}");
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
     // A HEAD from a fetcher: the card's headers, no body.
-    let head =
-        to_links(Event::load("links-redirect-head.json").param("slug", &slug).header("User-Agent", "Twitterbot/1.0"))
-            .await;
+    let head = to_links(
+        &links,
+        Event::load("links-redirect-head.json").param("slug", &slug).header("User-Agent", "Twitterbot/1.0"),
+    )
+    .await;
     assert_eq!((head.status().as_u16(), head.body().is_empty()), (200, true));
     // A person: the redirect.
-    let person = to_links(Event::load("links-redirect.json").param("slug", &slug)).await;
+    let person = to_links(&links, Event::load("links-redirect.json").param("slug", &slug)).await;
     assert_eq!(person.status(), 302);
     assert_eq!(person.headers()["location"], "https://example.com/launch?a=1&b='2'");
-    let got = to_links(Event::load("links-get.json").authorized_as(&admin).param("id", &id)).await;
+    let got = to_links(&links, Event::load("links-get.json").authorized_as(&admin).param("id", &id)).await;
     let got = assert_envelope(&got, 200)["data"].clone();
     assert_eq!((got["clicks"].as_i64(), got["bot_clicks"].as_i64()), (Some(1), Some(1)));
 
@@ -89,21 +93,28 @@ async fn fetchers_get_the_escaped_card_people_the_redirect_and_the_image_stays_w
     // Another image replaces it: the first is free, the second in use.
     let second = ready(&api, &s3, &admin, "social_image", &image_bytes(300, 300, image::ImageFormat::Png)).await;
     let second_id = second["id"].as_str().unwrap().to_string();
-    let changed = patch(&admin, &id, json!({ "preview": { "title": "Launch", "image": second_id } })).await;
+    let changed = patch(&links, &admin, &id, json!({ "preview": { "title": "Launch", "image": second_id } })).await;
     assert_eq!(assert_envelope(&changed, 200)["data"]["preview"]["description"], Value::Null);
     assert_envelope(&delete(second_id.clone()).await, 409);
     assert_envelope(&delete(image_id).await, 200);
     // Without a preview, a fetcher is redirected like anyone; the image is free once the link goes.
-    assert_envelope(&patch(&admin, &id, json!({ "preview": null })).await, 200);
-    let plain = to_links(Event::load("links-redirect-bot.json").param("slug", &slug)).await;
+    assert_envelope(&patch(&links, &admin, &id, json!({ "preview": null })).await, 200);
+    let plain = to_links(&links, Event::load("links-redirect-bot.json").param("slug", &slug)).await;
     assert_eq!(plain.status(), 302);
-    assert_envelope(&patch(&admin, &id, json!({ "preview": { "title": "Back", "image": second_id } })).await, 200);
-    assert_envelope(&to_links(Event::load("links-delete.json").authorized_as(&admin).param("id", &id)).await, 200);
+    assert_envelope(
+        &patch(&links, &admin, &id, json!({ "preview": { "title": "Back", "image": second_id } })).await,
+        200,
+    );
+    assert_envelope(
+        &to_links(&links, Event::load("links-delete.json").authorized_as(&admin).param("id", &id)).await,
+        200,
+    );
     assert_envelope(&delete(second_id).await, 200);
 }
 
 #[tokio::test]
 async fn only_a_ready_social_image_of_the_links_own_tenant_can_be_its_preview() {
+    let links = links().await;
     let (api, s3) = (stack_api().await, s3().await);
     let (admin, other, tester) = callers(&api).await;
     let png = image_bytes(300, 300, image::ImageFormat::Png);
@@ -120,7 +131,7 @@ async fn only_a_ready_social_image_of_the_links_own_tenant_can_be_its_preview() 
     for image in
         [guessed.as_str(), test_image["id"].as_str().unwrap(), logo["id"].as_str().unwrap(), &pending, unknown.as_str()]
     {
-        let refused = create(&admin, &unique_slug(), json!({ "title": "Card", "image": image })).await;
+        let refused = create(&links, &admin, &unique_slug(), json!({ "title": "Card", "image": image })).await;
         let error = assert_envelope(&refused, 404)["error"].clone();
         assert_eq!(error["details"]["field"], "preview.image", "{image}");
         messages.push(error["message"].as_str().unwrap().replace(image, "<id>"));
@@ -130,11 +141,12 @@ async fn only_a_ready_social_image_of_the_links_own_tenant_can_be_its_preview() 
     assert_eq!(messages.len(), 1, "{messages:?}");
     // The same on a change, and the refused change leaves the link as it was.
     let slug = unique_slug();
-    let created = assert_envelope(&create(&admin, &slug, json!({ "title": "Mine" })).await, 201)["data"].clone();
+    let created =
+        assert_envelope(&create(&links, &admin, &slug, json!({ "title": "Mine" })).await, 201)["data"].clone();
     let id = created["id"].as_str().unwrap();
-    let refused = patch(&admin, id, json!({ "preview": { "title": "Theirs", "image": guessed } })).await;
+    let refused = patch(&links, &admin, id, json!({ "preview": { "title": "Theirs", "image": guessed } })).await;
     assert_eq!(assert_envelope(&refused, 404)["error"]["details"]["field"], "preview.image");
-    let got = to_links(Event::load("links-get.json").authorized_as(&admin).param("id", id)).await;
+    let got = to_links(&links, Event::load("links-get.json").authorized_as(&admin).param("id", id)).await;
     assert_eq!(
         assert_envelope(&got, 200)["data"]["preview"],
         json!({ "title": "Mine", "description": null, "image": null, "image_url": null })
@@ -147,6 +159,7 @@ async fn only_a_ready_social_image_of_the_links_own_tenant_can_be_its_preview() 
 
 #[tokio::test]
 async fn preview_fields_are_bounded_and_named_when_refused() {
+    let links = links().await;
     let (api, _) = (stack_api().await, s3().await);
     let (admin, _, _) = callers(&api).await;
     for (preview, field) in [
@@ -159,11 +172,11 @@ async fn preview_fields_are_bounded_and_named_when_refused() {
         (json!({ "title": "ok", "colour": "red" }), "preview.colour"),
         (json!("a card"), "preview"),
     ] {
-        let refused = create(&admin, &unique_slug(), preview.clone()).await;
+        let refused = create(&links, &admin, &unique_slug(), preview.clone()).await;
         assert_eq!(assert_envelope(&refused, 400)["error"]["details"]["field"], field, "{preview}");
     }
     let longest = json!({ "title": "t".repeat(120), "description": "d".repeat(300) });
-    let created = assert_envelope(&create(&admin, &unique_slug(), longest).await, 201)["data"].clone();
+    let created = assert_envelope(&create(&links, &admin, &unique_slug(), longest).await, 201)["data"].clone();
     assert_eq!(created["preview"]["description"].as_str().unwrap().len(), 300);
 }
 

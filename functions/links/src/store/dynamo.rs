@@ -147,17 +147,6 @@ fn release_image(tx: &mut keyhive::store::transact::Transaction<'_>, image: &Fil
     Ok(())
 }
 
-/// The links a listing of GSI1 found, each read whole (all at once, in the listing's order; one
-/// deleted meanwhile is left out): the index carries what every listing shares, not a link's
-/// preview.
-async fn whole_links(store: &DynamoStore, entries: &[Item]) -> Result<Vec<Link>, StoreError> {
-    let keys = entries
-        .iter()
-        .map(|entry| Ok(link_key(&LinkId::parse(get_s(entry, "id")?).ok_or_else(|| corrupt("id"))?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    store.get_all_consistent(keys).await?.iter().flatten().map(link_record).collect()
-}
-
 fn image_of(link: &Link) -> Option<&FileId> {
     link.preview.as_ref().and_then(|p| p.image.as_ref())
 }
@@ -266,8 +255,9 @@ impl LinkStore for DynamoStore {
         start: Option<&Position>,
         limit: u32,
     ) -> Result<Page<Link>, ChangeError> {
-        let (found, next) = self.list_page(&Listing::gsi1(links_gsi1pk(tenant)), start, limit).await?;
-        Ok(Page { items: whole_links(self, &found).await?, next })
+        // Read whole: the index does not carry a link's preview.
+        let (found, next) = self.list_page_whole(&Listing::gsi1(links_gsi1pk(tenant)), start, limit).await?;
+        Ok(Page { items: found.iter().map(link_record).collect::<Result<_, _>>()?, next })
     }
 
     async fn skip_links(
@@ -578,8 +568,8 @@ impl LinkStore for DynamoStore {
         let started = std::time::Instant::now();
         let (mut found, mut start) = (Vec::new(), None);
         loop {
-            let (entries, next) = self.list_page(&listing, start.as_ref(), limit).await?;
-            found.extend(whole_links(self, &entries).await?);
+            let (links, next) = self.list_page_whole(&listing, start.as_ref(), limit).await?;
+            found.extend(links.iter().map(link_record).collect::<Result<Vec<_>, _>>()?);
             match next {
                 Some(next) if found.len() < limit as usize && started.elapsed() < LINKS_ON_TIME => start = Some(next),
                 _ => break,
