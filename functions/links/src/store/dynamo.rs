@@ -4,8 +4,8 @@
 use super::items::{
     day_record, domain_count_key, domain_item, domain_key, domain_record, domains_gsi1pk, file_key, hostname_key,
     link_count_key, link_item, link_key, link_record, links_gsi1pk, preview_of, slug_item, slug_key, target_attrs,
-    tenant_hostname_key, CLICK_ATTRIBUTES, PREVIEW_DESCRIPTION, PREVIEW_IMAGE, PREVIEW_TITLE, RESERVATION_ATTRIBUTES,
-    SLUG_EXPIRES_EPOCH,
+    tenant_hostname_key, CLICK_ATTRIBUTES, PREVIEW_IMAGE, RESERVATION_ATTRIBUTES, SLUG_EXPIRES_EPOCH,
+    TARGET_ATTRIBUTES,
 };
 use super::{domain_conflict, LinkStore, SlugClaim};
 use crate::clicks::{ClickEvent, CLICK_EVENT, CLICK_SEQUENCE};
@@ -99,13 +99,13 @@ fn set_or_remove(mut u: UpdateBuilder, attrs: &[(&str, Option<AttributeValue>)])
     u.update_expression(expression)
 }
 
-/// The condition that a link's item still shows the preview image `link` was read with: the
-/// image's `uses` are counted from it, so a change made meanwhile must not be overwritten.
-fn same_image(u: UpdateBuilder, link: &Link) -> (UpdateBuilder, &'static str) {
-    let u = u.expression_attribute_names("#img", PREVIEW_IMAGE);
-    match link.preview.as_ref().and_then(|p| p.image.as_ref()) {
-        Some(image) => (u.expression_attribute_values(":img", string_attr(image.as_str())), "#img = :img"),
-        None => (u, "attribute_not_exists(#img)"),
+/// The condition that a link's item still shows the preview image `link` was read with (`#img`
+/// names the attribute, `:img` is the value when there is one): the image's `uses` are counted
+/// from it, so a change or deletion must not act on a link changed meanwhile.
+fn same_image(link: &Link) -> (&'static str, Option<AttributeValue>) {
+    match image_of(link) {
+        Some(image) => ("attribute_exists(PK) AND #img = :img", Some(string_attr(image.as_str()))),
+        None => ("attribute_exists(PK) AND attribute_not_exists(#img)", None),
     }
 }
 
@@ -328,9 +328,15 @@ impl LinkStore for DynamoStore {
         let mut own = targets.to_vec();
         own.push(("title", link.title.as_deref().map(string_attr)));
         own.push(("updated_at", Some(string_attr(rfc3339(link.updated_at)))));
+        let (unchanged, image) = same_image(before);
         let changed = tx.update(link_key(&link.id), |u| {
-            let (u, image) = same_image(set_or_remove(u, &own), before);
-            u.condition_expression(format!("attribute_exists(PK) AND {image}"))
+            let u = set_or_remove(u, &own)
+                .condition_expression(unchanged)
+                .expression_attribute_names("#img", PREVIEW_IMAGE);
+            match image {
+                Some(image) => u.expression_attribute_values(":img", image),
+                None => u,
+            }
         })?;
         let followed = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
             set_or_remove(u, &targets)
@@ -357,13 +363,12 @@ impl LinkStore for DynamoStore {
         log: &ChangeLog,
     ) -> Result<(), ChangeError> {
         let mut tx = self.transaction();
+        let (unchanged, image) = same_image(link);
         let deleted = tx.delete_where(link_key(&link.id), |d| {
-            let d = d.expression_attribute_names("#img", PREVIEW_IMAGE);
-            match image_of(link) {
-                Some(image) => d
-                    .condition_expression("attribute_exists(PK) AND #img = :img")
-                    .expression_attribute_values(":img", string_attr(image.as_str())),
-                None => d.condition_expression("attribute_exists(PK) AND attribute_not_exists(#img)"),
+            let d = d.condition_expression(unchanged).expression_attribute_names("#img", PREVIEW_IMAGE);
+            match image {
+                Some(image) => d.expression_attribute_values(":img", image),
+                None => d,
             }
         })?;
         if let Some(image) = image_of(link) {
@@ -374,8 +379,8 @@ impl LinkStore for DynamoStore {
         let reserved = tx.update(slug_key(link.domain.as_ref(), link.slug.as_str()), |u| {
             u.update_expression(format!(
                 "SET reserved_until = :until, #ttl = :epoch, deleted_link_id = :id \
-                 REMOVE link_id, destination, expires_at, {SLUG_EXPIRES_EPOCH}, {}, refs_full_on, refs_known, \
-                 {PREVIEW_TITLE}, {PREVIEW_DESCRIPTION}, {PREVIEW_IMAGE}",
+                 REMOVE link_id, {}, {}, refs_full_on, refs_known",
+                TARGET_ATTRIBUTES.join(", "),
                 CLICK_ATTRIBUTES.join(", ")
             ))
             .condition_expression("link_id = :id")
@@ -404,9 +409,7 @@ impl LinkStore for DynamoStore {
             .get_item()
             .table_name(self.table())
             .set_key(Some(slug_key(domain, slug.as_str())))
-            .projection_expression(format!(
-                "link_id, destination, expires_at, {PREVIEW_TITLE}, {PREVIEW_DESCRIPTION}, {PREVIEW_IMAGE}"
-            ))
+            .projection_expression(format!("link_id, {}", TARGET_ATTRIBUTES.join(", ")))
             .send()
             .await
             .map_err(classify)?;

@@ -65,15 +65,22 @@ pub(super) fn domains_gsi1pk(tenant: &Tenant) -> String {
 /// as text, and as the number a redirect's condition compares (`expires_epoch`).
 pub(super) fn target_attrs(link: &Link) -> [(&'static str, Option<AttributeValue>); 6] {
     let preview = link.preview.as_ref();
-    [
-        ("destination", Some(string_attr(link.destination.as_str()))),
-        ("expires_at", link.expires_at.map(|at| string_attr(rfc3339(at)))),
-        (SLUG_EXPIRES_EPOCH, link.expires_at.map(|at| number_attr(at.unix_timestamp()))),
-        (PREVIEW_TITLE, preview.map(|p| string_attr(&p.title))),
-        (PREVIEW_DESCRIPTION, preview.and_then(|p| p.description.as_deref()).map(string_attr)),
-        (PREVIEW_IMAGE, preview.and_then(|p| p.image.as_ref()).map(|id| string_attr(id.as_str()))),
-    ]
+    let values = [
+        Some(string_attr(link.destination.as_str())),
+        link.expires_at.map(|at| string_attr(rfc3339(at))),
+        link.expires_at.map(|at| number_attr(at.unix_timestamp())),
+        preview.map(|p| string_attr(&p.title)),
+        preview.and_then(|p| p.description.as_deref()).map(string_attr),
+        preview.and_then(|p| p.image.as_ref()).map(|id| string_attr(id.as_str())),
+    ];
+    let mut values = values.into_iter();
+    TARGET_ATTRIBUTES.map(|name| (name, values.next().flatten()))
 }
+
+/// The names of `target_attrs`, in its order: what a `HEAD` reads, and what a deleted link's
+/// reservation drops.
+pub(super) const TARGET_ATTRIBUTES: [&str; 6] =
+    ["destination", "expires_at", SLUG_EXPIRES_EPOCH, PREVIEW_TITLE, PREVIEW_DESCRIPTION, PREVIEW_IMAGE];
 
 fn slug_target_attrs(link: &Link) -> Vec<(String, AttributeValue)> {
     target_attrs(link).into_iter().filter_map(|(name, value)| Some((name.to_string(), value?))).collect()
