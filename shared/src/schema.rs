@@ -361,6 +361,8 @@ pub const ROLE_PARTITIONS: &[RoleAccess] = &[
         denies: &[],
         indexes: &[],
     },
+    // The operator console's page and assets: built into the binary, nothing on the table.
+    RoleAccess { role: "console", owns: &[], appends: &[], denies: &[], indexes: &[] },
     // Authentication: one UpdateItem on the key's own item (check, count, touch).
     RoleAccess {
         role: "authorizer",

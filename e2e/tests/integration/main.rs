@@ -1,5 +1,6 @@
 //! The one end-to-end test binary, over HTTP; `make test` runs `outage::` apart, in phases.
 
+mod console;
 mod files;
 mod foundation;
 mod hardening;

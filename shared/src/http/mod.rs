@@ -9,4 +9,4 @@ pub mod paging;
 mod pipeline;
 pub mod routes;
 
-pub use pipeline::{file_url, idempotent, public_base, serve, short_url, ApiState, Call};
+pub use pipeline::{file_url, idempotent, public_base, serve, short_url, stage_path, ApiState, Call};

@@ -404,14 +404,26 @@ pub fn public_base(api: &ApiState, request: &Request) -> String {
     if let Some(base) = &api.config.link_base_url {
         return base.clone();
     }
-    let host = request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let stage = match lambda_http::RequestExt::request_context_ref(request) {
-        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) if host.ends_with(".amazonaws.com") => {
-            ctx.stage.clone().map(|s| format!("/{s}")).unwrap_or_default()
+    let host = request_host(request);
+    format!("https://{host}{}", stage_path(request))
+}
+
+fn request_host(request: &Request) -> &str {
+    request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost")
+}
+
+/// The path prefix a browser sees before the API's routes: `/<stage>` on API Gateway's default
+/// domain (`https://<id>.execute-api.<region>.amazonaws.com/prod/...`), empty on a custom domain
+/// or the local stack.
+pub fn stage_path(request: &Request) -> String {
+    match lambda_http::RequestExt::request_context_ref(request) {
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx))
+            if request_host(request).ends_with(".amazonaws.com") =>
+        {
+            ctx.stage.as_deref().map(|s| format!("/{s}")).unwrap_or_default()
         }
         _ => String::new(),
-    };
-    format!("https://{host}{stage}")
+    }
 }
 
 /// A ready file's public URL (`base`, from `public_base`): its bytes for anyone who has it, such

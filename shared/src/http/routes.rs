@@ -14,6 +14,7 @@ pub enum Function {
     Links,
     Webhooks,
     Files,
+    Console,
 }
 
 impl Function {
@@ -26,6 +27,7 @@ impl Function {
             Function::Links => "links",
             Function::Webhooks => "webhooks",
             Function::Files => "files",
+            Function::Console => "console",
         }
     }
 }
@@ -102,6 +104,13 @@ pub enum FilesOp {
     Qr,
 }
 
+/// The operations of the console function: the operator console's page and its built assets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleOp {
+    Page,
+    Asset,
+}
+
 /// The operations of the sandboxes function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SandboxesOp {
@@ -159,6 +168,7 @@ pub enum Op {
     Links(LinksOp),
     Webhooks(WebhooksOp),
     Files(FilesOp),
+    Console(ConsoleOp),
 }
 
 impl Op {
@@ -170,6 +180,7 @@ impl Op {
             Op::Links(_) => Function::Links,
             Op::Webhooks(_) => Function::Webhooks,
             Op::Files(_) => Function::Files,
+            Op::Console(_) => Function::Console,
         }
     }
 }
@@ -202,6 +213,7 @@ ops!(
     LinksOp => Links,
     WebhooksOp => Webhooks,
     FilesOp => Files,
+    ConsoleOp => Console,
 );
 
 #[derive(Debug)]
@@ -252,6 +264,10 @@ use Resource::{ApiKeys, Audit, Domains, Files, Members, Sandboxes, ShortLinks, S
 pub static ROUTES: &[Route] = &[
     route!(GET "/health" => Op::Health(HealthOp::Check), Public),
     route!(GET "/docs" => Op::Health(HealthOp::Docs), Public, local_only),
+    // The operator console: a page and its assets, public (the page asks for a key and calls
+    // the API with it like any client).
+    route!(GET "/console" => Op::Console(ConsoleOp::Page), Public),
+    route!(GET "/console/assets/{file}" => Op::Console(ConsoleOp::Asset), Public),
     route!(POST "/v1/keys" => Op::Keys(KeysOp::Create), Permission(ApiKeys, Create), idempotent: true),
     route!(GET "/v1/keys" => Op::Keys(KeysOp::List), Permission(ApiKeys, Read)),
     route!(GET "/v1/keys/self" => Op::Keys(KeysOp::OwnKey), AnyKey),
@@ -603,6 +619,7 @@ mod tests {
                 Function::Links => LinksOp::of(op).is_some(),
                 Function::Webhooks => WebhooksOp::of(op).is_some(),
                 Function::Files => FilesOp::of(op).is_some(),
+                Function::Console => ConsoleOp::of(op).is_some(),
             };
             assert!(served, "{} {}", route.method, route.pattern);
             assert!(KeysOp::of(op).is_none() || route.function() == Function::Keys);

@@ -574,6 +574,7 @@ fn each_role_may_do_exactly_what_its_code_does_on_each_partition() {
     const APPEND: &[&str] = &[PUT_ITEM];
     let expected: BTreeMap<&str, Vec<(&str, &[&str])>> = [
         ("health", vec![("HEALTH_PK", &[GET_ITEM][..])]),
+        ("console", vec![]),
         ("authorizer", vec![("key_pk", &[UPDATE_ITEM][..])]),
         (
             "keys",
