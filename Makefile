@@ -25,7 +25,7 @@ build: ## debug build of the whole workspace
 	cargo build --workspace
 
 zip: ## release zips for Lambda (arm64), under target/lambda/<function>/bootstrap.zip
-	@bash -c '. scripts/lib/stack.sh && ensure_venv && export PATH="$$VENV/bin:$$PATH" && \
+	@bash -c '. scripts/lib/stack.sh && ensure_venv && ensure_console && export PATH="$$VENV/bin:$$PATH" && \
 	  cargo lambda build --release --arm64 --output-format zip $$(for f in functions/*/; do printf -- "-p %s " "$$(basename $$f)"; done)'
 
 docs: ## openapi.yaml rendered to one HTML page, target/docs/index.html (make dev serves it at /docs)
@@ -45,4 +45,4 @@ clippy: ## clippy with warnings as errors, as make test runs it
 
 clean: ## remove build output, the .venv and node_modules (not .dev)
 	cargo clean
-	rm -rf .venv node_modules
+	rm -rf .venv node_modules console/node_modules console/dist

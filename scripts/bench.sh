@@ -8,6 +8,8 @@ ensure_tools
 trap 'stop_started' EXIT
 trap 'exit 130' INT TERM
 RUN="$ROOT/target/bench-stack"; rm -rf "$RUN"; mkdir -p "$RUN"
+# The console function compiles the console's build in: build it first.
+ensure_console
 
 log "verify_key (criterion)"
 cargo bench -p keyhive --bench verify_key --quiet -- --warm-up-time 2 --measurement-time 5 verify_key
@@ -30,6 +32,15 @@ log "stack figures against DynamoDB Local and moto"
 start_private_stack "$RUN"
 cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 
+log "the console: first-load size, and Lighthouse accessibility and best practices per page (Chromium)"
+ensure_chromium
+if [ ! -f tools/console-bench/node_modules/.package-lock.json ] ||
+  [ tools/console-bench/package-lock.json -nt tools/console-bench/node_modules/.package-lock.json ]; then
+  (cd tools/console-bench && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tools/console-bench failed"
+fi
+CONSOLE_URL="$KEYHIVE_E2E_URL/console" API_URL="$KEYHIVE_E2E_URL" ADMIN_KEY="$(cat "$RUN/admin-key")" CHROMIUM="$CHROMIUM" \
+  OUT="$RUN/lighthouse.json" node tools/console-bench/lighthouse.mjs
+
 log "cold first request: process start to the first authenticated answer, DynamoDB through a TLS front"
 start_tls_front "$RUN"
 AWS_ENDPOINT_URL_DYNAMODB="https://localhost:$TLS_PORT" KEYHIVE_EXTRA_CA_FILE="$RUN/tls-ca.pem" \
@@ -47,8 +58,8 @@ for _ in $(seq 20); do curl -s -o /dev/null -H "X-API-Key: $(cat "$RUN/admin-key
 wrk -t2 -c16 -d10s --latency -H "X-API-Key: $(cat "$RUN/admin-key")" "$URL" > "$RUN/wrk.txt"
 cat "$RUN/wrk.txt"
 
-"$VENV/bin/python" - "$RUN/stack.json" "$RUN/runtime.json" "$RUN/wrk.txt" "$RUN/cold.json" <<'PY'
-import json, os, re, sys, platform
+"$VENV/bin/python" - "$RUN/stack.json" "$RUN/runtime.json" "$RUN/wrk.txt" "$RUN/cold.json" "$RUN/lighthouse.json" <<'PY'
+import gzip, json, os, re, sys, platform
 stack = json.load(open(sys.argv[1]))
 runtime = json.load(open(sys.argv[2]))
 wrk = open(sys.argv[3]).read()
@@ -63,6 +74,12 @@ non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
 est = json.load(open("target/criterion/verify_key/new/estimates.json"))
 authorizer_cpu = json.load(open("target/criterion/authorizer_cpu/new/estimates.json"))
 qr_render = json.load(open("target/criterion/qr_render/new/estimates.json"))
+# The console's first load: the page's own scripts, style sheets and module preloads, raw and
+# gzipped (what a browser downloads before the first page shows).
+page = open("console/dist/index.html").read()
+first_load = sorted(set(re.findall(r'(?:src|href)="/console/assets/([^"]+\.(?:js|css))"', page)))
+first_load_bytes = [open(os.path.join("console/dist/assets", name), "rb").read() for name in first_load]
+lighthouse = json.load(open(sys.argv[5]))
 zips = {}
 # Every function crate's binary, and the non-HTTP workers beside them.
 binaries = set(os.listdir("functions")) | {"sandbox-sweep", "webhook-dispatcher", "usage-aggregator", "click-aggregator", "key-notices"}
@@ -103,6 +120,11 @@ report = {
     "hello_cold_first_request_ms": cold["hello_cold_first_request_ms"],
     "peak_rss_mb": runtime["peak_rss_mb"],
     "hello_peak_rss_mb": runtime["hello_peak_rss_mb"],
+    "console_first_load_files": first_load,
+    "console_first_load_kb": round(sum(len(b) for b in first_load_bytes) / 1024, 1),
+    "console_first_load_gzip_kb": round(sum(len(gzip.compress(b, 9)) for b in first_load_bytes) / 1024, 1),
+    "console_lighthouse": lighthouse["console_lighthouse"],
+    "console_lighthouse_failed_audits": lighthouse["console_lighthouse_failed_audits"],
     "local_stack_rps": float(rps.group(1)) if rps else None,
     "local_stack_p50_ms": wrk_ms("50%"),
     "local_stack_p99_ms": wrk_ms("99%"),
@@ -126,6 +148,8 @@ report = {
         "write_units_per_authenticated_request": "1.0",
         "read_units_per_authenticated_request": "0",
         "zip_bytes": "<= 2500000 each",
+        "console_first_load_gzip_kb": "<= 100",
+        "console_lighthouse": ">= 95 for accessibility and best practices, every page",
         "init_ms_median": "each <= 1.5 x hello_init_ms_median",
         "peak_rss_mb": "<= 32 each, after 1000 requests",
     },

@@ -41,6 +41,8 @@ PY
 
 log "sam validate --lint"
 sam validate --lint --template-file template.yaml
+# The console's assets, compiled into the console function by its build.
+ensure_console
 log "sam build (cargo lambda, release, arm64; the first build takes several minutes)"
 sam build --template-file template.yaml
 
@@ -66,4 +68,5 @@ API_URL=$(sam list stack-outputs --stack-name "$STACK" --config-env "$CONFIG_ENV
   "$VENV/bin/python" -c 'import json, sys; print(next(o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == "ApiUrl"))')
 log "deployed: $API_URL (region ${REGION:-of your AWS configuration})"
 log "smoke test: curl $API_URL/health"
+log "the console: $API_URL/console (sign in with a key)"
 log "first organization: AWS_REGION=$REGION cargo run --release -p keyhive-admin -- --stack $STACK bootstrap --org-name \"Acme\" --key-file ./acme-admin-key"

@@ -34,6 +34,8 @@ start_dns "$DNS_PORT" "$DEV/dns-records.json" "$DEV/dns.log"
 } > "$DEV/watch.env"
 export_env_file "$DEV/watch.env"
 
+# The console at http://127.0.0.1:$API_PORT/console (built into its function; rebuilt when changed).
+ensure_console
 log "building the workspace"
 cargo build --workspace --quiet
 # moto keeps nothing across restarts: the secret's value lives in .dev/ so existing keys keep working.

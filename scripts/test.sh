@@ -16,6 +16,12 @@ log "disk: $(disk_free_gb) GB free where target/ lives"
 trap 'stop_started' EXIT
 trap 'exit 130' INT TERM
 
+# The console first: the console function compiles its build in.
+log "the console: the TypeScript client regenerated from openapi.yaml (no drift), tsc strict, prettier, vitest, build"
+ensure_console_packages
+(cd console && npm run --silent check:client && npm run --silent typecheck && npm run --silent format:check && npm test --silent)
+ensure_console
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
@@ -114,6 +120,14 @@ for module in "${E2E_MODULES[@]}"; do
   log "running $module through the REST front"
   KEYHIVE_E2E_URL=$FRONT_URL KEYHIVE_E2E_FRONT=rest "$E2E_BIN" "$module::"
 done
+
+# The console in headless Chromium, through the REST front as a browser meets it in AWS: sign in,
+# keys (create, copy once, permissions obeyed on the next call, roll, revoke), members, the audit
+# log, axe-core on every page in light and dark, screenshots under target/console-screenshots.
+ensure_chromium
+log "the console in headless Chromium ($CHROMIUM) through the REST front"
+(cd console && CONSOLE_URL="$FRONT_URL/console" API_URL="$FRONT_URL" ADMIN_KEY="$(cat "$RUN/admin-key")" \
+  CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$ROOT/target/console-screenshots" npm run --silent e2e)
 
 # A bounded conformance pass (make fuzz runs a long one): a fixed seed keeps CI reproducible.
 log "schemathesis against openapi.yaml through cargo lambda watch (bounded)"

@@ -55,6 +55,47 @@ ensure_tools() {
   export PATH="$VENV/bin:$PATH"
 }
 
+# The console (console/, TypeScript): its npm packages in console/node_modules, and its build in
+# console/dist whenever a source is newer than the last build. The console function compiles that
+# build in (functions/console/build.rs); without npm it serves a page that says how to build it.
+CONSOLE_DIR="$ROOT/console"
+ensure_console_packages() {
+  command -v npm >/dev/null || die "npm is needed for the console (console/package.json)"
+  if [ ! -f "$CONSOLE_DIR/node_modules/.package-lock.json" ] ||
+    [ "$CONSOLE_DIR/package-lock.json" -nt "$CONSOLE_DIR/node_modules/.package-lock.json" ]; then
+    log "installing the console's npm packages into console/node_modules"
+    (cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in console/ failed"
+  fi
+}
+ensure_console() {
+  if ! command -v npm >/dev/null; then
+    log "npm not found: /console serves a placeholder page until the console is built"
+    return 0
+  fi
+  ensure_console_packages
+  local built="$CONSOLE_DIR/dist/index.html"
+  if [ ! -f "$built" ] || [ -n "$(find "$CONSOLE_DIR/src" "$CONSOLE_DIR/index.html" "$CONSOLE_DIR"/*.ts \
+    "$CONSOLE_DIR/package-lock.json" "$ROOT/clients/typescript/src" -newer "$built" -print -quit 2>/dev/null)" ]; then
+    log "building the console into console/dist"
+    (cd "$CONSOLE_DIR" && npm run --silent build >/dev/null) || die "the console's build failed (npm run build in console/)"
+  fi
+}
+
+# Debian's Chromium for the console's browser tests (Playwright's own browser download cannot
+# work here): CHROMIUM is its path.
+ensure_chromium() {
+  CHROMIUM=$(command -v chromium || true)
+  [ -n "$CHROMIUM" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Chromium (Debian's chromium) for the console's browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || die "could not install chromium; install it and retry"
+    CHROMIUM=$(command -v chromium) || die "chromium was installed but is not on PATH"
+    return 0
+  fi
+  die "the console's browser tests need Chromium (Debian package chromium); install it and retry"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }

@@ -113,10 +113,10 @@ def cold(bindir, out):
     context = dict(answers[0]["context"], principalId=answers[0]["principalId"])
     # One event per function that authenticates and reads the store.
     events = {"health": "health.json", "keys": "keys-self.json", "sandboxes": "sandboxes-list.json",
-              "links": "links-list.json", "webhooks": "webhooks-list.json"}
+              "links": "links-list.json", "webhooks": "webhooks-list.json", "console": "console-page.json"}
     for fn, name in events.items():
         event = json.load(open(os.path.join("events", name)))
-        if fn != "health":
+        if fn not in ("health", "console"):
             event["requestContext"]["authorizer"] = context
         report["cold_first_request_ms"][fn], _ = measure(os.path.join(bindir, fn), event, 5, 1, env, answered_ok)
     hello = json.load(open("events/unknown-path.json"))
@@ -144,8 +144,9 @@ def main():
     report = {"init_ms_median": {}, "peak_rss_mb": {}}
     # The files function needs its bucket's name at start (it presigns for it; no call is made).
     env["KEYHIVE_FILES_BUCKET"] = "bench-files"
-    for fn in ["health", "authorizer", "keys", "sandboxes", "links", "webhooks", "files"]:
-        event = authz if fn == "authorizer" else events
+    console_page = json.load(open("events/console-page.json"))
+    for fn in ["health", "authorizer", "keys", "sandboxes", "links", "webhooks", "files", "console"]:
+        event = authz if fn == "authorizer" else console_page if fn == "console" else events
         init, rss = measure(os.path.join(bindir, fn), event, 7, 1000, env)
         report["init_ms_median"][fn] = init
         report["peak_rss_mb"][fn] = rss

@@ -1,0 +1,83 @@
+/**
+ * Shows a new key once. The parent owns the secret and drops it in `onClose`: once the dialog
+ * closes, the secret is in no state and no DOM.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+
+interface Props {
+  title: string;
+  secret: string;
+  /** E.g. until when a rolled key's old secret still works. */
+  note?: string | undefined;
+  onClose: () => void;
+}
+
+export function SecretDialog({ title, secret, note, onClose }: Props) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const copyButton = useRef<HTMLButtonElement>(null);
+  const [copyState, setCopyState] = useState<"idle" | "copied" | "failed">("idle");
+
+  useEffect(() => {
+    const el = dialog.current;
+    if (el && !el.open) el.showModal();
+    copyButton.current?.focus();
+  }, []);
+
+  const copy = () => {
+    navigator.clipboard.writeText(secret).then(
+      () => setCopyState("copied"),
+      () => setCopyState("failed"),
+    );
+  };
+
+  return (
+    <dialog
+      ref={dialog}
+      class="dialog"
+      aria-labelledby="secret-title"
+      data-testid="secret-dialog"
+      onClose={onClose}
+    >
+      <h2 id="secret-title">{title}</h2>
+      <p>
+        <strong>Copy this key now: you won't see it again.</strong> keyhive keeps only a hash of it.
+      </p>
+      <label for="secret-value">Key</label>
+      <input
+        id="secret-value"
+        class="secret"
+        type="text"
+        readOnly
+        value={secret}
+        spellcheck={false}
+        autoComplete="off"
+        data-testid="secret-value"
+        onFocus={(e) => e.currentTarget.select()}
+      />
+      {note ? <p>{note}</p> : null}
+      <p role="status" class="muted">
+        {copyState === "copied"
+          ? "Copied to the clipboard."
+          : copyState === "failed"
+            ? "The clipboard refused: select the key and copy it by hand."
+            : ""}
+      </p>
+      <div class="actions">
+        <button type="button" ref={copyButton} class="primary" onClick={copy} data-testid="secret-copy">
+          Copy key
+        </button>
+        <button
+          type="button"
+          onClick={() => {
+            // close() fires the dialog's close event, which calls onClose.
+            if (dialog.current?.open) dialog.current.close();
+            else onClose();
+          }}
+          data-testid="secret-close"
+        >
+          I have stored it, close
+        </button>
+      </div>
+    </dialog>
+  );
+}

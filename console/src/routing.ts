@@ -1,0 +1,47 @@
+/**
+ * Hash routes (`#/keys?type=bot`): the server serves only `/console`, and a hash keeps the
+ * filters in the address so they survive a reload and can be shared.
+ */
+import { useEffect, useState } from "preact/hooks";
+
+export interface Route {
+  /** Path segments: `#/keys/AbCdEf123456` -> `["keys", "AbCdEf123456"]`. */
+  segments: string[];
+  query: URLSearchParams;
+}
+
+export function parseHash(hash: string): Route {
+  const raw = hash.replace(/^#/, "");
+  const q = raw.indexOf("?");
+  const path = q === -1 ? raw : raw.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? "" : raw.slice(q + 1));
+  const segments = path
+    .split("/")
+    .filter((s) => s !== "")
+    .map((s) => decodeURIComponent(s));
+  return { segments, query };
+}
+
+/** `href("/keys", { type: "bot", environment: "" })` -> `#/keys?type=bot` (empty values dropped). */
+export function href(path: string, query: Record<string, string | undefined> = {}): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value) params.set(name, value);
+  const qs = params.toString();
+  return `#${path}${qs ? `?${qs}` : ""}`;
+}
+
+export function navigate(target: string): void {
+  if (location.hash !== target) location.hash = target;
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseHash(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseHash(location.hash));
+    window.addEventListener("hashchange", onChange);
+    // The hash may have changed between the first render and now.
+    onChange();
+    return () => window.removeEventListener("hashchange", onChange);
+  }, []);
+  return route;
+}
