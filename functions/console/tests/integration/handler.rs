@@ -39,8 +39,9 @@ fn asset_event(name: &str) -> lambda_http::Request {
 
 #[tokio::test]
 async fn the_page_is_html_revalidated_on_every_load_under_a_strict_policy() {
-    let api = unreachable_api().await;
-    // A custom domain: no stage in the browser's paths.
+    let mut api = unreachable_api().await;
+    // The API's custom domain: no stage in the browser's paths.
+    api.config.api_hosts = vec!["api.example.com".to_string()];
     let request = Event::load("console-page.json").without_authorizer().header("Host", "api.example.com").request();
     let response = console::handle(&api, &BUILT, request).await;
     assert_eq!(response.status(), 200);
@@ -52,6 +53,19 @@ async fn the_page_is_html_revalidated_on_every_load_under_a_strict_policy() {
         assert!(CONTENT_SECURITY_POLICY_VALUE.contains(directive), "the policy lacks {directive}");
     }
     assert!(!CONTENT_SECURITY_POLICY_VALUE.contains("unsafe"), "the policy allows inline code");
+}
+
+/// A customer's verified link domain serves short links, never the console.
+#[tokio::test]
+async fn the_console_is_not_served_on_a_custom_link_domain() {
+    let mut api = unreachable_api().await;
+    api.config.api_hosts = vec!["api.example.com".to_string()];
+    for (event, host) in [("console-page.json", "go.customer.example"), ("console-asset.json", "go.customer.example")] {
+        let request = Event::load(event).without_authorizer().header("Host", host).request();
+        let response = console::handle(&api, &BUILT, request).await;
+        assert_eq!(assert_envelope(&response, 404)["error"]["code"], "NOT_FOUND", "{event}");
+        assert_security_headers(&response);
+    }
 }
 
 /// On API Gateway's default domain the browser's paths start with the stage (`/prod/console`):
