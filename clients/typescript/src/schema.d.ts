@@ -2076,8 +2076,8 @@ export interface components {
     };
     requestBodies: never;
     headers: {
-        /** @description The console's policy (every console answer, errors included). */
-        ConsolePolicy: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+        /** @description The console's policy (every console answer, errors included): `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self' <the files bucket's origin>; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`. The bucket's origin is where the browser puts an upload's bytes (a presigned URL). */
+        ConsolePolicy: string;
         /** @description `true` when this is the replayed first response to the request's `Idempotency-Key`. */
         IdempotentReplayed: "true";
         /** @description The same request id as `meta.request_id`. */

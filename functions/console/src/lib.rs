@@ -16,11 +16,59 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-/// The console's policy: its own scripts, styles and API calls only; no inline script or style,
-/// no plugins, no `<base>`, no form posts elsewhere, never in a frame.
-pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
-     form-action 'none'; frame-ancestors 'none'";
+/// The console's policy: its own scripts, styles and API calls only (and the files bucket, where
+/// an upload's bytes go straight from the browser); images of its own, or fetched with the key
+/// and shown from memory (`blob:`, a QR code); no inline script or style, no plugins, no
+/// `<base>`, no form posts, never in a frame.
+pub fn content_security_policy(upload_origin: Option<&UploadOrigin>) -> String {
+    let connect = match upload_origin {
+        Some(origin) => format!("'self' {}", origin.as_str()),
+        None => "'self'".to_string(),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// The origin of the files bucket's presigned upload URLs (`https://<bucket>.s3.<region>.amazonaws.com`,
+/// or a local S3's `http://127.0.0.1:<port>`): scheme, host and port only, so nothing else can
+/// reach the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadOrigin(String);
+
+impl UploadOrigin {
+    /// `url`'s origin, when it is an http(s) URL of a plain host name or address.
+    pub fn of(url: &str) -> Option<Self> {
+        let uri = url.parse::<http::Uri>().ok()?;
+        let scheme = uri.scheme_str().filter(|s| matches!(*s, "https" | "http"))?;
+        let host = uri.host().filter(|h| {
+            !h.is_empty()
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'))
+        })?;
+        Some(match uri.port_u16() {
+            Some(port) => UploadOrigin(format!("{scheme}://{host}:{port}")),
+            None => UploadOrigin(format!("{scheme}://{host}")),
+        })
+    }
+
+    /// As the files function presigns: a custom S3 endpoint (`AWS_ENDPOINT_URL_S3`, else
+    /// `AWS_ENDPOINT_URL`), or the bucket's virtual-hosted AWS URL. `None` without a bucket.
+    pub fn from_env() -> Option<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let bucket = var("KEYHIVE_FILES_BUCKET")?;
+        if let Some(endpoint) = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
+            return UploadOrigin::of(endpoint.trim());
+        }
+        let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
+        UploadOrigin::of(&format!("https://{bucket}.s3.{region}.amazonaws.com"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// Fingerprinted: a changed file has a new name, so a year and `immutable` are safe.
 pub const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
@@ -47,17 +95,31 @@ pub struct Asset {
     pub body: &'static [u8],
 }
 
-/// What the console serves: the page (`None`: not built) and its assets.
-#[derive(Debug, Clone, Copy)]
+/// What the console serves: the page (`None`: not built), its assets, and the policy they are
+/// served under.
+#[derive(Debug, Clone)]
 pub struct Console {
     pub page: Option<&'static str>,
     pub assets: &'static [Asset],
+    policy: HeaderValue,
 }
 
 impl Console {
-    /// The build compiled into this binary.
-    pub fn embedded() -> Self {
-        Console { page: embedded::PAGE, assets: embedded::ASSETS }
+    pub fn new(page: Option<&'static str>, assets: &'static [Asset], upload_origin: Option<&UploadOrigin>) -> Self {
+        // An origin is letters, digits and `:/.-[]` only (UploadOrigin::of): always a header value.
+        let policy = HeaderValue::from_str(&content_security_policy(upload_origin))
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+        Console { page, assets, policy }
+    }
+
+    /// The build compiled into this binary, and the files bucket of this deployment.
+    pub fn embedded(upload_origin: Option<&UploadOrigin>) -> Self {
+        Console::new(embedded::PAGE, embedded::ASSETS, upload_origin)
+    }
+
+    /// The `Content-Security-Policy` of every answer.
+    pub fn policy(&self) -> &HeaderValue {
+        &self.policy
     }
 
     fn asset(&self, name: &str) -> Option<&'static Asset> {
@@ -68,7 +130,7 @@ impl Console {
 pub async fn handle(api: &ApiState, console: &Console, request: Request) -> Response<Body> {
     let mut response = keyhive::http::serve(api, request, |call| async move { handler(console, call) }).await;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE));
+    headers.insert(CONTENT_SECURITY_POLICY, console.policy.clone());
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // For browsers that predate `frame-ancestors`.
