@@ -135,6 +135,11 @@ pub async fn handle(api: &ApiState, console: &Console, request: Request) -> Resp
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // For browsers that predate `frame-ancestors`.
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page on another origin that opened the console keeps no handle on its tab.
+    headers.insert(
+        http::header::HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 

@@ -290,7 +290,10 @@ fn qr_etag(short_url: &str, request: &input::QrRequest, logo: Option<&FileRecord
 }
 
 fn with_cache(reply: Reply, etag: &str) -> Reply {
-    let mut reply = reply.with_header(http::header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    // Kept per credential: another key signed in on the same browser (the console) refetches.
+    let mut reply = reply
+        .with_header(http::header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"))
+        .with_header(http::header::VARY, HeaderValue::from_static("X-API-Key, Authorization"));
     if let Ok(value) = HeaderValue::from_str(etag) {
         reply = reply.with_header(http::header::ETAG, value);
     }

@@ -508,6 +508,10 @@ impl Visitor {
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_ascii_lowercase()))
             .filter(|h| !h.is_empty() && h.len() <= MAX_REFERRER_HOST_LENGTH)
+            // A host name or IPv4 address only (IDNs arrive as punycode): WHATWG hosts may hold
+            // `"`, `(`, `;` or `=`, and a counted host is shown to operators and exported (a
+            // spreadsheet would read `=hyperlink(...)` as a formula).
+            .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
             .unwrap_or_else(|| DIRECT_REFERRER.to_string());
         let country = country
             .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
@@ -663,6 +667,23 @@ mod tests {
         assert_eq!(
             Visitor::of(None, Some("not a url"), Some("XYZ")),
             Visitor::Human { referrer: DIRECT_REFERRER.into(), country: UNKNOWN_COUNTRY.into() }
+        );
+        // Anyone sends any Referer: only a plain host name counts, never a formula or markup.
+        for planted in [
+            "https://=hyperlink(\"evil.example\";\"open\")/",
+            "https://a(b).example/",
+            "https://[::1]/",
+            "https://a;b.example/",
+        ] {
+            assert_eq!(
+                Visitor::of(None, Some(planted), None),
+                Visitor::Human { referrer: DIRECT_REFERRER.into(), country: UNKNOWN_COUNTRY.into() },
+                "{planted}"
+            );
+        }
+        assert_eq!(
+            Visitor::of(None, Some("https://bücher.example/"), None),
+            Visitor::Human { referrer: "xn--bcher-kva.example".into(), country: UNKNOWN_COUNTRY.into() }
         );
     }
 }

@@ -151,7 +151,7 @@ impl Reply {
     }
 }
 
-/// An answer with what every keyhive answer carries (`Cache-Control: no-store`, the request id),
+/// An answer with what every keyhive answer carries (`Cache-Control: no-store`, `nosniff`, the request id),
 /// and its body's type when it has a body.
 fn response_with(
     status: StatusCode,
@@ -166,6 +166,8 @@ fn response_with(
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
     headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The console shares the API's origin: no answer may be sniffed into a page or script.
+    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
@@ -198,15 +200,10 @@ pub fn success_response(reply: Reply, request_id: &RequestId) -> Response<Body> 
         }
         Payload::Foreign(body) => json_response(reply.status, &body, request_id),
         Payload::Bytes { content_type, body } => {
-            let mut response = response_with(reply.status, Body::Binary(body), Some(content_type), request_id);
-            response.headers_mut().insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            response
+            response_with(reply.status, Body::Binary(body), Some(content_type), request_id)
         }
         Payload::Html(page) => {
-            let mut response =
-                response_with(reply.status, Body::from(page), Some("text/html; charset=utf-8"), request_id);
-            response.headers_mut().insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            response
+            response_with(reply.status, Body::from(page), Some("text/html; charset=utf-8"), request_id)
         }
     };
     for (name, value) in reply.headers {
@@ -300,6 +297,9 @@ mod tests {
         assert_eq!(r.headers()["x-ratelimit-limit"], "100");
         assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
         assert_eq!(r.headers()["x-request-id"], rid.as_str());
+        // Every answer, errors and data alike: never sniffed into a page on the console's origin.
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(success_response(Reply::ok(json!({})), &rid).headers()["x-content-type-options"], "nosniff");
         let r =
             error_response(&ApiError::MethodNotAllowed { method: "PUT".into(), allowed: vec!["GET", "POST"] }, &rid);
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);

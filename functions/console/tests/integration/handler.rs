@@ -32,6 +32,7 @@ fn assert_security_headers(response: &Response<Body>) {
     assert_eq!(header(response, "x-content-type-options"), "nosniff");
     assert_eq!(header(response, "referrer-policy"), "no-referrer");
     assert_eq!(header(response, "x-frame-options"), "DENY");
+    assert_eq!(header(response, "cross-origin-opener-policy"), "same-origin");
     assert!(keyhive::testkit::is_request_id(header(response, "x-request-id")));
 }
 
