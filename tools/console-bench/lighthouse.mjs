@@ -27,9 +27,9 @@ if (!keyId) throw new Error(`GET /v1/keys/self answered ${JSON.stringify(self)}`
 const PAGES = [
   ["keys", "#/keys", '[data-testid="keys-table"]'],
   ["create", "#/keys/new", '[data-testid="create-form"]'],
-  ["key", `#/keys/${keyId}`, '[data-testid="key-name"]'],
-  ["members", "#/members", "main h1"],
-  ["audit", "#/audit", "main h1"],
+  ["key", `#/keys/${keyId}`, '[data-testid="key-id"]'],
+  ["members", "#/members", '[data-testid="members-table"]'],
+  ["audit", "#/audit", '[data-testid="audit-table"]'],
 ];
 
 const browser = await puppeteer.launch({
