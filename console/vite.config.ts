@@ -5,16 +5,35 @@ import { defineConfig, type ProxyOptions } from "vite";
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 // Only for local iteration: `KEYHIVE_API_PROXY=http://127.0.0.1:9311 npm run dev` (or preview)
-// forwards the API's paths to a running keyhive, so the console and the API share an origin.
+// forwards the API's paths (`/v1`, `/short-link`, `/domains`, `/files`, `/health`) to a running keyhive,
+// so the console and the API share an origin.
 const apiTarget = process.env["KEYHIVE_API_PROXY"];
 const proxy: Record<string, ProxyOptions> | undefined = apiTarget
-  ? Object.fromEntries(["/v1", "/health"].map((path) => [path, { target: apiTarget, changeOrigin: true }]))
+  ? Object.fromEntries(
+      ["/v1", "/health", "/short-link", "/domains", "/files"].map((path) => [
+        path,
+        { target: apiTarget, changeOrigin: true },
+      ]),
+    )
   : undefined;
 
-/** The Content-Security-Policy keyhive's console function sends with the page. */
-export const CONSOLE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/**
+ * The Content-Security-Policy keyhive's console function sends with the page (openapi.yaml,
+ * `ConsolePolicy`): `blob:` images for the QR codes fetched with the key, and `connect-src` the
+ * files bucket's origin, where the browser PUTs an upload's bytes (a presigned URL).
+ */
+export function consoleCsp(uploadOrigin = ""): string {
+  return (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+    `connect-src 'self'${uploadOrigin ? ` ${uploadOrigin}` : ""}; ` +
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+  );
+}
+
+// The bucket's origin for `vite preview`: KEYHIVE_UPLOAD_ORIGIN (e.g. the local stack's
+// AWS_ENDPOINT_URL_S3, moto), else with the proxy any loopback port, where moto listens locally.
+const uploadOrigin = process.env["KEYHIVE_UPLOAD_ORIGIN"] ?? (apiTarget ? "http://127.0.0.1:*" : "");
+export const CONSOLE_CSP = consoleCsp(uploadOrigin);
 
 export default defineConfig({
   base: "/console/",

@@ -49,6 +49,41 @@ describe("sign-in", () => {
     render(<App />);
     signIn(testKey);
     expect((await screen.findByTestId("identity-environment")).textContent).toBe("Test mode");
+    expect(screen.getByTestId("test-mode-banner").textContent).toBe("Test mode: you are seeing test data");
+    expect(screen.getByTestId("test-mode-banner").getAttribute("role")).toBe("status");
+  });
+
+  it("shows no test-mode banner for a live key", async () => {
+    sessionStorage.setItem(SESSION_KEY_NAME, ADMIN_KEY);
+    const { fetch } = routedFetch({ "GET /Prod/v1/keys/self": () => ok(keyRecord()) });
+    vi.stubGlobal("fetch", fetch);
+    render(<App />);
+    await screen.findByTestId("identity");
+    expect(screen.queryByTestId("test-mode-banner")).toBeNull();
+  });
+
+  it("offers a page for each resource the key may read, and loads it on first use", async () => {
+    sessionStorage.setItem(SESSION_KEY_NAME, ADMIN_KEY);
+    const empty = () => ok([], 200, { limit: 50, has_more: false, next_cursor: null });
+    const { fetch } = routedFetch({
+      "GET /Prod/v1/keys/self": () =>
+        ok(keyRecord({ permissions: { domains: ["read"], files: ["read"], stats: ["read"] } })),
+      "GET /Prod/domains": empty,
+      "GET /Prod/v1/files": empty,
+    });
+    vi.stubGlobal("fetch", fetch);
+    render(<App />);
+    await screen.findByTestId("nav-domains");
+    expect(screen.getByTestId("nav-files")).toBeTruthy();
+    for (const hidden of ["nav-sandboxes", "nav-links", "nav-webhooks", "nav-keys"])
+      expect(screen.queryByTestId(hidden)).toBeNull();
+    // The first readable page opens, from its lazily loaded chunk.
+    expect(await screen.findByTestId("domains-table")).toBeTruthy();
+    location.hash = "#/files";
+    expect(await screen.findByTestId("files-table")).toBeTruthy();
+    // A resource the key may not read is not found, even by its address.
+    location.hash = "#/sandboxes";
+    expect(await screen.findByText("Not found")).toBeTruthy();
   });
 
   it("drops the kept key and returns to the prompt on any 401", async () => {

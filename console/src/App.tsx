@@ -9,6 +9,8 @@ import {
   type Session,
 } from "./api/client";
 import { ErrorBanner } from "./components/ErrorBanner";
+import { lazyModule } from "./components/Lazy";
+import { TestModeBanner } from "./components/TestModeBanner";
 import { AuditPage } from "./pages/AuditPage";
 import { CreateKeyPage } from "./pages/CreateKeyPage";
 import { KeyPage } from "./pages/KeyPage";
@@ -16,7 +18,7 @@ import { KeysPage } from "./pages/KeysPage";
 import { MembersPage } from "./pages/MembersPage";
 import { SignIn } from "./pages/SignIn";
 import { asPermissions, holds, type Permissions } from "./permissions";
-import { href, navigate, useRoute, type Route } from "./routing";
+import { href, navigate, parseHash, useRoute, type Route } from "./routing";
 import { clearStoredKey, deploymentPrefix, readStoredKey, storeKey } from "./session";
 
 const REFUSED =
@@ -28,11 +30,19 @@ interface Page {
   readable: (p: Permissions) => boolean;
 }
 
-const PAGES: Page[] = [
+export const PAGES: Page[] = [
   { path: "keys", label: "API keys", readable: (p) => holds(p, "apiKeys", "read") },
+  { path: "sandboxes", label: "Sandboxes", readable: (p) => holds(p, "sandboxes", "read") },
+  { path: "links", label: "Short links", readable: (p) => holds(p, "shortLinks", "read") },
+  { path: "domains", label: "Domains", readable: (p) => holds(p, "domains", "read") },
+  { path: "webhooks", label: "Webhooks", readable: (p) => holds(p, "webhooks", "read") },
+  { path: "files", label: "Files", readable: (p) => holds(p, "files", "read") },
   { path: "members", label: "Members", readable: (p) => holds(p, "members", "read") },
   { path: "audit", label: "Audit log", readable: (p) => holds(p, "audit", "read") },
 ];
+
+/** The part-two pages, loaded on first use. */
+const Resources = lazyModule(() => import("./pages/resources"));
 
 export function App() {
   const [key, setKey] = useState<string | null>(() => readStoredKey());
@@ -137,7 +147,9 @@ function Shell({ session }: { session: Session }) {
   const routeKey = route.segments.join("/");
 
   useEffect(() => {
-    if (section === "" && readable[0]) navigate(href(`/${readable[0].path}`));
+    // Only while the address is still empty: a navigation since the render wins.
+    if (section === "" && readable[0] && parseHash(location.hash).segments.length === 0)
+      navigate(href(`/${readable[0].path}`));
   }, [section, readable]);
 
   // On navigation, focus moves to the new page's heading, as a page load would.
@@ -152,6 +164,7 @@ function Shell({ session }: { session: Session }) {
   const { self } = session;
   return (
     <>
+      <TestModeBanner environment={self.environment} />
       <a
         class="skip"
         href="#main"
@@ -205,21 +218,34 @@ function Shell({ session }: { session: Session }) {
         </ul>
       </nav>
       <main id="main" ref={mainRef} tabIndex={-1}>
-        <Routes route={route} readable={readable.map((p) => p.path)} />
+        <Routes route={route} readable={readable.map((p) => p.path)} permissions={session.permissions} />
       </main>
     </>
   );
 }
 
-function Routes({ route, readable }: { route: Route; readable: string[] }) {
-  const [section, id] = route.segments;
+function Routes({
+  route,
+  readable,
+  permissions,
+}: {
+  route: Route;
+  readable: string[];
+  permissions: Permissions;
+}) {
+  const [section, id, sub] = route.segments;
   if (!section) {
     return readable.length === 0 ? (
       <>
         <h1 tabIndex={-1}>Nothing to show</h1>
-        <p>This key may read none of the console's pages (API keys, members, audit log).</p>
+        <p>This key may read none of the console's pages ({PAGES.map((p) => p.label).join(", ")}).</p>
       </>
     ) : null;
+  }
+  // A link's stats need stats:read, not shortLinks:read.
+  if (section === "links" && id && sub === "stats") {
+    if (!holds(permissions, "stats", "read") || route.segments.length > 3) return <NotFound />;
+    return <Resources render={(m) => <m.LinkStatsPage id={id} query={route.query} />} />;
   }
   if (!readable.includes(section)) return <NotFound />;
   switch (section) {
@@ -231,6 +257,25 @@ function Routes({ route, readable }: { route: Route; readable: string[] }) {
       return <MembersPage />;
     case "audit":
       return <AuditPage query={route.query} />;
+    case "sandboxes":
+      return id ? <NotFound /> : <Resources render={(m) => <m.SandboxesPage query={route.query} />} />;
+    case "links":
+      if (!id) return <Resources render={(m) => <m.LinksPage query={route.query} />} />;
+      if (sub === "qr" && route.segments.length === 3)
+        return <Resources render={(m) => <m.LinkPage id={id} only="qr" />} />;
+      if (sub) return <NotFound />;
+      return <Resources render={(m) => <m.LinkPage id={id} />} />;
+    case "domains":
+      return id ? <NotFound /> : <Resources render={(m) => <m.DomainsPage />} />;
+    case "webhooks":
+      if (sub) return <NotFound />;
+      return id ? (
+        <Resources render={(m) => <m.WebhookPage id={id} />} />
+      ) : (
+        <Resources render={(m) => <m.WebhooksPage />} />
+      );
+    case "files":
+      return id ? <NotFound /> : <Resources render={(m) => <m.FilesPage />} />;
     default:
       return <NotFound />;
   }

@@ -21,3 +21,42 @@ export function isoToLocalInput(iso: string | null | undefined): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
+
+/**
+ * Time left as numbers a person reads aloud well: `1 d 02 h 03 min 04 s`, `3 min 04 s`, `9 s`;
+ * `expired` at or past zero.
+ */
+export function formatRemaining(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return "expired";
+  const total = Math.floor(ms / 1000);
+  const days = Math.floor(total / 86_400);
+  const hours = Math.floor((total % 86_400) / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (days > 0) return `${days} d ${pad(hours)} h ${pad(minutes)} min ${pad(seconds)} s`;
+  if (hours > 0) return `${hours} h ${pad(minutes)} min ${pad(seconds)} s`;
+  if (minutes > 0) return `${minutes} min ${pad(seconds)} s`;
+  return `${seconds} s`;
+}
+
+/** A duration in seconds as `1 h 30 min`, `2 d`, `45 s`: for limits, not for ticking. */
+export function formatDuration(seconds: number): string {
+  const parts: string[] = [];
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (d) parts.push(`${d} d`);
+  if (h) parts.push(`${h} h`);
+  if (m) parts.push(`${m} min`);
+  if (s || parts.length === 0) parts.push(`${s} s`);
+  return parts.join(" ");
+}
+
+/** `48213` -> `47.1 KiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}

@@ -25,6 +25,42 @@ export type UsageBucket = Schemas["UsageBucket"];
 export type ListMeta = Schemas["ListMeta"];
 export type Meta = Schemas["Meta"];
 export type ErrorCode = Schemas["ErrorEnvelope"]["error"]["code"];
+export type Template = Schemas["Template"];
+export type Sandbox = Schemas["Sandbox"];
+export type SandboxStatus = Schemas["SandboxStatus"];
+export type Link = Schemas["Link"];
+export type NewLink = Schemas["NewLink"];
+export type LinkPatch = Schemas["LinkPatch"];
+export type LinkPreview = Schemas["LinkPreview"];
+export type NewLinkPreview = Schemas["NewLinkPreview"];
+export type LinkStats = Schemas["LinkStats"];
+export type LinkListMeta = Schemas["LinkListMeta"];
+export type Domain = Schemas["Domain"];
+/** A domain as `POST /domains/{id}/verify` answers it, with the TXT values it saw. */
+export type VerifiedDomain = Domain & { seen: string[] };
+export type EventType = Schemas["EventType"];
+export type Webhook = Schemas["Webhook"];
+export type CreatedWebhook = Schemas["CreatedWebhook"];
+export type RotatedWebhook = Schemas["RotatedWebhook"];
+export type WebhookEvents = Schemas["WebhookEvents"];
+/**
+ * The body of `PATCH /v1/webhooks/{id}`, written out: the spec's `anyOf` of `required`-only
+ * alternatives makes the generated `WebhookPatch` `unknown`.
+ */
+export interface WebhookPatch {
+  url?: Schemas["WebhookUrl"] | null;
+  events?: Schemas["WebhookEvents"] | null;
+  description?: Schemas["WebhookDescription"] | null;
+}
+export type DeliveryAttempt = Schemas["DeliveryAttempt"];
+export type KeyhiveFile = Schemas["File"];
+export type CreatedFile = Schemas["CreatedFile"];
+export type FilePurpose = Schemas["FilePurpose"];
+export type FileContentType = Schemas["FileContentType"];
+/** The query of `GET /short-link/{id}/qr`. */
+export type QrOptions = NonNullable<
+  paths["/short-link/{id}/qr"]["get"]["parameters"]["query"]
+>;
 
 /** The permission resources and actions, in the order the API lists them. */
 export const RESOURCES = [
@@ -265,6 +301,31 @@ export async function unwrap<E>(
     meta: data["meta"] as EnvelopeMeta<E>,
     response,
   };
+}
+
+/**
+ * Awaits an openapi-fetch call made with `parseAs: "blob"` (an image route such as
+ * `GET /short-link/{id}/qr`) and returns the body as a `Blob` with its response, or throws the
+ * error envelope as a `KeyhiveError`, as `unwrap` does.
+ */
+export async function unwrapBlob(
+  call: Promise<{ data?: unknown; error?: unknown; response: Response }>,
+): Promise<{ blob: Blob; response: Response }> {
+  const { data, error, response } = await call;
+  if (!response.ok || error !== undefined || !isBlob(data))
+    throw KeyhiveError.from(response, error ?? data);
+  return { blob: data, response };
+}
+
+/** A Blob, also one from another realm's constructor (a test DOM beside Node's fetch). */
+function isBlob(value: unknown): value is Blob {
+  return (
+    value instanceof Blob ||
+    (typeof value === "object" &&
+      value !== null &&
+      typeof (value as Blob).arrayBuffer === "function" &&
+      typeof (value as Blob).size === "number")
+  );
 }
 
 /** One page of a list route, as `unwrap` returns it. */

@@ -6,6 +6,7 @@ import {
   paginate,
   retryDelayMs,
   unwrap,
+  unwrapBlob,
 } from "../src/index";
 
 const KEY = "kh_live_AbCdEf123456.R58ibdQkwbMpEzlVQNKrB04srHT_Vu-hiM0wwk9v-Fg";
@@ -335,5 +336,53 @@ describe("paging", () => {
       break;
     }
     expect(seen).toHaveLength(1);
+  });
+});
+
+describe("unwrapBlob", () => {
+  it("returns an image route's body as a Blob, the key sent", async () => {
+    const { fetch, seen } = scriptedFetch(
+      new Response(new Uint8Array([137, 80, 78, 71]), {
+        status: 200,
+        headers: { "content-type": "image/png" },
+      }),
+    );
+    const client = createKeyhiveClient({
+      baseUrl: "https://api.test",
+      apiKey: KEY,
+      fetch,
+    });
+    const { blob } = await unwrapBlob(
+      client.GET("/short-link/{id}/qr", {
+        params: {
+          path: { id: "lnk_7Hq2Vb9KxR4mN1pT6wZs" },
+          query: { format: "png", size: 256 },
+        },
+        parseAs: "blob",
+      }),
+    );
+    expect(blob.size).toBe(4);
+    expect(seen[0]?.request.url).toBe(
+      "https://api.test/short-link/lnk_7Hq2Vb9KxR4mN1pT6wZs/qr?format=png&size=256",
+    );
+    expect(seen[0]?.request.headers.get("x-api-key")).toBe(KEY);
+  });
+
+  it("throws the error envelope as a KeyhiveError", async () => {
+    const { fetch } = scriptedFetch(refused(404, "NOT_FOUND"));
+    const client = createKeyhiveClient({
+      baseUrl: "https://api.test",
+      apiKey: KEY,
+      fetch,
+    });
+    const failure = await unwrapBlob(
+      client.GET("/short-link/{id}/qr", {
+        params: { path: { id: "lnk_x" } },
+        parseAs: "blob",
+      }),
+    ).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(KeyhiveError);
+    expect((failure as KeyhiveError).status).toBe(404);
+    expect((failure as KeyhiveError).requestId).toBe("req-404");
   });
 });

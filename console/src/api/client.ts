@@ -10,7 +10,7 @@ import {
 import type { Permissions } from "../permissions";
 import { apiBaseUrl } from "./base";
 
-export { KeyhiveError, unwrap, listAll } from "../../../clients/typescript/src/index";
+export { KeyhiveError, unwrap, unwrapBlob, listAll } from "../../../clients/typescript/src/index";
 export type * from "../../../clients/typescript/src/index";
 
 /**

@@ -9,10 +9,21 @@ interface Props {
   secret: string;
   /** E.g. until when a rolled key's old secret still works. */
   note?: string | undefined;
+  /** What the secret is: "key" (the default), "signing secret". */
+  noun?: string;
+  /** How keyhive keeps it, said after "you won't see it again". */
+  kept?: string;
   onClose: () => void;
 }
 
-export function SecretDialog({ title, secret, note, onClose }: Props) {
+export function SecretDialog({
+  title,
+  secret,
+  note,
+  noun = "key",
+  kept = "keyhive keeps only a hash of it.",
+  onClose,
+}: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
   const copyButton = useRef<HTMLButtonElement>(null);
   const [copyState, setCopyState] = useState<"idle" | "copied" | "failed">("idle");
@@ -40,9 +51,9 @@ export function SecretDialog({ title, secret, note, onClose }: Props) {
     >
       <h2 id="secret-title">{title}</h2>
       <p>
-        <strong>Copy this key now: you won't see it again.</strong> keyhive keeps only a hash of it.
+        <strong>Copy this {noun} now: you won't see it again.</strong> {kept}
       </p>
-      <label for="secret-value">Key</label>
+      <label for="secret-value">{noun.charAt(0).toUpperCase() + noun.slice(1)}</label>
       <input
         id="secret-value"
         class="secret"
@@ -54,17 +65,17 @@ export function SecretDialog({ title, secret, note, onClose }: Props) {
         data-testid="secret-value"
         onFocus={(e) => e.currentTarget.select()}
       />
-      {note ? <p>{note}</p> : null}
+      {note ? <p data-testid="secret-note">{note}</p> : null}
       <p role="status" class="muted">
         {copyState === "copied"
           ? "Copied to the clipboard."
           : copyState === "failed"
-            ? "The clipboard refused: select the key and copy it by hand."
+            ? `The clipboard refused: select the ${noun} and copy it by hand.`
             : ""}
       </p>
       <div class="actions">
         <button type="button" ref={copyButton} class="primary" onClick={copy} data-testid="secret-copy">
-          Copy key
+          Copy {noun}
         </button>
         <button
           type="button"
