@@ -15,7 +15,15 @@ describe("sign-in", () => {
     vi.stubGlobal("fetch", fetch);
     const log = vi.spyOn(console, "log");
     render(<App />);
-    expect((screen.getByLabelText("API key") as HTMLInputElement).type).toBe("password");
+    const input = screen.getByLabelText("API key") as HTMLInputElement;
+    expect(input.type).toBe("password");
+    // Masked, but no password: password managers are asked to leave it alone.
+    expect(input.getAttribute("autocomplete")).toBe("off");
+    expect(input.hasAttribute("data-1p-ignore")).toBe(true);
+    expect(input.getAttribute("data-lpignore")).toBe("true");
+    expect(input.name).not.toMatch(/pass/i);
+    expect(input.getAttribute("aria-describedby")).toContain("signin-key-kept");
+    expect(screen.getByTestId("signin-key-kept").textContent).toContain("this tab only");
     signIn(ADMIN_KEY);
     await screen.findByTestId("identity");
     expect(sessionStorage.getItem(SESSION_KEY_NAME)).toBe(ADMIN_KEY);
@@ -123,5 +131,110 @@ describe("sign-in", () => {
     await screen.findByTestId("nav-audit");
     expect(screen.queryByTestId("nav-keys")).toBeNull();
     expect(screen.queryByTestId("nav-members")).toBeNull();
+  });
+});
+
+const SELF_ID = "Zx9Yw8Vu7Ts6";
+const ROLLED_SELF = `kh_live_${SELF_ID}.1qveTxb7pHdEcauVumlFkpuIa1CXyDTZEOTcWPnuSyU`;
+
+/** The API around a roll of the signed-in key with no grace: the old secret is refused after it. */
+function selfRollApi({ refuseNewToo = false } = {}) {
+  let rolled = false;
+  const accessKeys: (string | null)[] = [];
+  const { fetch: routed } = routedFetch({
+    "GET /Prod/v1/keys/self": () => ok(keyRecord()),
+    [`GET /Prod/v1/keys/${SELF_ID}`]: () => ok(keyRecord()),
+    [`GET /Prod/v1/keys/${SELF_ID}/access`]: (request) => {
+      accessKeys.push(request.headers.get("x-api-key"));
+      return ok({
+        key_id: SELF_ID,
+        since: "2026-11-23T10:30:00Z",
+        permissions: [],
+        unused: [],
+        suggested_permissions: keyRecord().permissions,
+      });
+    },
+    [`POST /Prod/v1/keys/${SELF_ID}/roll`]: () => {
+      rolled = true;
+      return ok({ ...keyRecord(), key: ROLLED_SELF, old_secret_valid_until: null });
+    },
+  });
+  const fetch = async (request: Request) => {
+    const key = request.headers.get("x-api-key");
+    if (rolled && (key === ADMIN_KEY || refuseNewToo))
+      return apiError(401, "UNAUTHORIZED", "invalid API key", "req-401");
+    return routed(request);
+  };
+  return { fetch, accessKeys };
+}
+
+describe("rolling the signed-in key", () => {
+  it("moves the session to the new secret, so the page's next reads keep the dialog up", async () => {
+    sessionStorage.setItem(SESSION_KEY_NAME, ADMIN_KEY);
+    location.hash = `#/keys/${SELF_ID}`;
+    const { fetch, accessKeys } = selfRollApi();
+    vi.stubGlobal("fetch", fetch);
+    render(<App />);
+    fireEvent.change(await screen.findByTestId("roll-grace"), { target: { value: "0" } });
+    fireEvent.click(screen.getByTestId("roll-key"));
+    expect(((await screen.findByTestId("secret-value")) as HTMLInputElement).value).toBe(ROLLED_SELF);
+    expect(sessionStorage.getItem(SESSION_KEY_NAME)).toBe(ROLLED_SELF);
+    // The rolled record makes the page read its access again: with the new secret.
+    await waitFor(() => expect(accessKeys).toHaveLength(2));
+    expect(accessKeys[1]).toBe(ROLLED_SELF);
+    expect(screen.getByTestId("secret-dialog")).toBeTruthy();
+    fireEvent.click(screen.getByTestId("secret-close"));
+    await waitFor(() => expect(screen.queryByTestId("secret-dialog")).toBeNull());
+    expect(screen.getByTestId("identity")).toBeTruthy();
+    expect(screen.queryByTestId("signin-key")).toBeNull();
+  });
+
+  it("keeps a shown secret up through a 401, and signs out once it is closed", async () => {
+    sessionStorage.setItem(SESSION_KEY_NAME, ADMIN_KEY);
+    location.hash = `#/keys/${SELF_ID}`;
+    // The new secret is refused too (say, another operator revoked the key meanwhile).
+    const { fetch } = selfRollApi({ refuseNewToo: true });
+    vi.stubGlobal("fetch", fetch);
+    render(<App />);
+    fireEvent.click(await screen.findByTestId("roll-key"));
+    await screen.findByTestId("secret-value");
+    // The refetch was refused (401): the banner says so, the secret stays.
+    await screen.findByTestId("error-request-id");
+    expect((screen.getByTestId("secret-value") as HTMLInputElement).value).toBe(ROLLED_SELF);
+    fireEvent.click(screen.getByTestId("secret-close"));
+    await waitFor(() => expect(screen.queryByTestId("secret-dialog")).toBeNull());
+    await waitFor(() => expect(screen.getByTestId("signin-notice").textContent).toContain("401"));
+    expect(sessionStorage.getItem(SESSION_KEY_NAME)).toBeNull();
+  });
+});
+
+describe("ids in the address", () => {
+  it.each([
+    "#/links/../stats",
+    "#/links/%2E%2E/stats",
+    "#/links/stats",
+    "#/links/lnk_short/qr",
+    "#/keys/%E0",
+    "#/keys/..%2Fstats",
+    "#/keys/AbCdEf12345",
+    "#/webhooks/stats",
+    "#/webhooks/whk_x",
+  ])("%s is not found, without a request", async (hash) => {
+    sessionStorage.setItem(SESSION_KEY_NAME, ADMIN_KEY);
+    location.hash = hash;
+    const { fetch, seen } = routedFetch({
+      "GET /Prod/v1/keys/self": () =>
+        ok(
+          keyRecord({
+            permissions: { apiKeys: ["read"], shortLinks: ["read"], stats: ["read"], webhooks: ["read"] },
+          }),
+        ),
+    });
+    vi.stubGlobal("fetch", fetch);
+    render(<App />);
+    await screen.findByTestId("identity");
+    expect(await screen.findByText("Not found")).toBeTruthy();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen.map((r) => new URL(r.url).pathname)).toEqual(["/Prod/v1/keys/self"]);
   });
 });

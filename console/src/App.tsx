@@ -19,6 +19,7 @@ import { MembersPage } from "./pages/MembersPage";
 import { SignIn } from "./pages/SignIn";
 import { asPermissions, holds, type Permissions } from "./permissions";
 import { href, navigate, parseHash, useRoute, type Route } from "./routing";
+import { isId } from "./ids";
 import { clearStoredKey, deploymentPrefix, readStoredKey, storeKey } from "./session";
 
 const REFUSED =
@@ -51,8 +52,12 @@ export function App() {
   const [bootError, setBootError] = useState<unknown>(undefined);
   const keyRef = useRef(key);
   keyRef.current = key;
+  /** Secrets on screen: while any is, a 401 waits (in `refusedMeanwhile`) for them to close. */
+  const secretsShown = useRef(0);
+  const refusedMeanwhile = useRef(false);
 
   const endSession = useCallback((message: string | undefined) => {
+    refusedMeanwhile.current = false;
     clearStoredKey();
     keyRef.current = null;
     setKey(null);
@@ -61,14 +66,36 @@ export function App() {
     setNotice(message);
   }, []);
 
-  const client = useMemo(
-    () =>
-      createConsoleClient(
-        () => keyRef.current,
-        () => endSession(REFUSED),
-      ),
+  const onUnauthorized = useCallback(
+    (usedKey: string | null) => {
+      // A refusal of a key this tab has already left (rolled and replaced) says nothing of the current one.
+      if (usedKey !== keyRef.current) return;
+      // Signing out now would unmount a secret that can never be shown again.
+      if (secretsShown.current > 0) refusedMeanwhile.current = true;
+      else endSession(REFUSED);
+    },
     [endSession],
   );
+
+  const holdSession = useCallback(() => {
+    secretsShown.current += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      secretsShown.current -= 1;
+      if (secretsShown.current === 0 && refusedMeanwhile.current) endSession(REFUSED);
+    };
+  }, [endSession]);
+
+  const adoptKey = useCallback((next: string) => {
+    storeKey(next);
+    keyRef.current = next;
+    refusedMeanwhile.current = false;
+    setKey(next);
+  }, []);
+
+  const client = useMemo(() => createConsoleClient(() => keyRef.current, onUnauthorized), [onUnauthorized]);
 
   const refreshSelf = useCallback(async () => {
     const { data } = await unwrap(client.GET("/v1/keys/self"));
@@ -130,6 +157,8 @@ export function App() {
     prefix: deploymentPrefix(key),
     refreshSelf,
     signOut: () => endSession("Signed out."),
+    adoptKey,
+    holdSession,
   };
   return (
     <SessionContext.Provider value={session}>
@@ -234,6 +263,7 @@ function Routes({
   permissions: Permissions;
 }) {
   const [section, id, sub] = route.segments;
+  // An id from the address is checked against its shape before any page asks the API for it.
   if (!section) {
     return readable.length === 0 ? (
       <>
@@ -244,14 +274,15 @@ function Routes({
   }
   // A link's stats need stats:read, not shortLinks:read.
   if (section === "links" && id && sub === "stats") {
-    if (!holds(permissions, "stats", "read") || route.segments.length > 3) return <NotFound />;
+    if (!holds(permissions, "stats", "read") || route.segments.length > 3 || !isId("link", id))
+      return <NotFound />;
     return <Resources render={(m) => <m.LinkStatsPage id={id} query={route.query} />} />;
   }
   if (!readable.includes(section)) return <NotFound />;
   switch (section) {
     case "keys":
-      if (id === "new") return <CreateKeyPage />;
-      if (id) return <KeyPage id={id} />;
+      if (id === "new" && !sub) return <CreateKeyPage />;
+      if (id) return isId("key", id) && !sub ? <KeyPage id={id} /> : <NotFound />;
       return <KeysPage query={route.query} />;
     case "members":
       return <MembersPage />;
@@ -261,6 +292,7 @@ function Routes({
       return id ? <NotFound /> : <Resources render={(m) => <m.SandboxesPage query={route.query} />} />;
     case "links":
       if (!id) return <Resources render={(m) => <m.LinksPage query={route.query} />} />;
+      if (!isId("link", id)) return <NotFound />;
       if (sub === "qr" && route.segments.length === 3)
         return <Resources render={(m) => <m.LinkPage id={id} only="qr" />} />;
       if (sub) return <NotFound />;
@@ -268,7 +300,7 @@ function Routes({
     case "domains":
       return id ? <NotFound /> : <Resources render={(m) => <m.DomainsPage />} />;
     case "webhooks":
-      if (sub) return <NotFound />;
+      if (sub || (id && !isId("webhook", id))) return <NotFound />;
       return id ? (
         <Resources render={(m) => <m.WebhookPage id={id} />} />
       ) : (

@@ -10,6 +10,10 @@ export interface Route {
   query: URLSearchParams;
 }
 
+/**
+ * Never throws: a segment with a malformed escape (`%E0`) is kept as written (no id has a `%`,
+ * so it names nothing), and `.` and `..` (also escaped) are dropped, as they name no page.
+ */
 export function parseHash(hash: string): Route {
   const raw = hash.replace(/^#/, "");
   const q = raw.indexOf("?");
@@ -17,9 +21,17 @@ export function parseHash(hash: string): Route {
   const query = new URLSearchParams(q === -1 ? "" : raw.slice(q + 1));
   const segments = path
     .split("/")
-    .filter((s) => s !== "")
-    .map((s) => decodeURIComponent(s));
+    .map(decodeSegment)
+    .filter((s) => s !== "" && s !== "." && s !== "..");
   return { segments, query };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** `href("/keys", { type: "bot", environment: "" })` -> `#/keys?type=bot` (empty values dropped). */

@@ -76,6 +76,24 @@ describe("the stats CSV export", () => {
     expect(csvField(" padded")).toBe('" padded"');
   });
 
+  it("defuses formulas: a field starting with = + - @ tab or CR gets a leading quote", () => {
+    expect(csvField('=HYPERLINK("http://evil.example","x")')).toBe(
+      '"\'=HYPERLINK(""http://evil.example"",""x"")"',
+    );
+    expect(csvField("+1+1")).toBe("'+1+1");
+    expect(csvField("-2+3")).toBe("'-2+3");
+    expect(csvField("@SUM(A1)")).toBe("'@SUM(A1)");
+    expect(csvField("\t=1")).toBe("'\t=1");
+    expect(csvField("\r=1")).toBe('"\'\r=1"');
+    expect(csvField("=1,2")).toBe('"\'=1,2"');
+    // Only at the start, and numbers are numbers.
+    expect(csvField("a=b")).toBe("a=b");
+    expect(csvField("news.example")).toBe("news.example");
+    expect(csvField(-3)).toBe("-3");
+    const hostile = { ...stats, top_referrers: [{ host: "=cmd|' /C calc'!A0", clicks: 3 }] };
+    expect(statsCsv(hostile)).toContain("\r\nreferrer,'=cmd|' /C calc'!A0,3,\r\n");
+  });
+
   it("is exactly the shown data", () => {
     expect(statsCsv(stats)).toBe(
       [

@@ -24,12 +24,29 @@ const self = await fetch(`${apiUrl}/v1/keys/self`, { headers: { "X-API-Key": adm
 const keyId = self?.data?.id;
 if (!keyId) throw new Error(`GET /v1/keys/self answered ${JSON.stringify(self)}`);
 
+// A link to show the stats and QR pages of (deleted at the end).
+const headers = { "X-API-Key": adminKey, "content-type": "application/json" };
+const created = await fetch(`${apiUrl}/short-link`, {
+  method: "POST",
+  headers,
+  body: JSON.stringify({ destination: { type: "link", value: "https://example.com/bench" }, title: "Bench" }),
+}).then((r) => r.json());
+const linkId = created?.data?.id;
+if (!linkId) throw new Error(`POST /short-link answered ${JSON.stringify(created)}`);
+
 const PAGES = [
   ["keys", "#/keys", '[data-testid="keys-table"]'],
   ["create", "#/keys/new", '[data-testid="create-form"]'],
   ["key", `#/keys/${keyId}`, '[data-testid="key-id"]'],
   ["members", "#/members", '[data-testid="members-table"]'],
   ["audit", "#/audit", '[data-testid="audit-table"]'],
+  ["sandboxes", "#/sandboxes", "main h1"],
+  ["links", "#/links", '[data-testid="links-table"]'],
+  ["link", `#/links/${linkId}`, '[data-testid="link-facts"]'],
+  ["link-stats", `#/links/${linkId}/stats`, '[data-testid="clicks-figure"]'],
+  ["domains", "#/domains", "main h1"],
+  ["webhooks", "#/webhooks", "main h1"],
+  ["files", "#/files", "main h1"],
 ];
 
 const browser = await puppeteer.launch({
@@ -76,6 +93,7 @@ try {
   }
 } finally {
   await browser.close();
+  await fetch(`${apiUrl}/short-link/${linkId}`, { method: "DELETE", headers });
 }
 writeFileSync(out, JSON.stringify({ console_lighthouse: scores, console_lighthouse_failed_audits: failed }, null, 2));
 console.log(JSON.stringify(scores));

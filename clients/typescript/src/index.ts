@@ -237,8 +237,14 @@ export function createKeyhiveClient(
 
   const retryingFetch = async (request: Request): Promise<Response> => {
     for (let attempt = 0; ; attempt++) {
-      // A clone per attempt: a body can be read only once.
-      const response = await send(request.clone());
+      // A clone per attempt: a body can be read only once. No API route redirects, so a redirect
+      // is refused rather than followed: following one would carry `X-API-Key` wherever it points.
+      const copy = request.clone();
+      const response = await send(
+        copy.redirect === "error"
+          ? copy
+          : new Request(copy, { redirect: "error" }),
+      );
       if (attempt >= maxRetries || !shouldRetry(request, response.status))
         return response;
       await response.body?.cancel();
@@ -249,10 +255,21 @@ export function createKeyhiveClient(
   const client = createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
     fetch: retryingFetch,
+    redirect: "error",
   });
 
   const credentials: Middleware = {
-    onRequest({ request, schemaPath }) {
+    onRequest({ request, schemaPath, params }) {
+      // openapi-fetch leaves `.` and `..` as they are in a path, where the URL would resolve them
+      // away (`/short-link/../stats` is `/stats`): such an id names no resource, so no request.
+      const path: Record<string, unknown> = params.path ?? {};
+      for (const [name, value] of Object.entries(path)) {
+        const text = String(value);
+        if (text === "" || text === "." || text === "..")
+          throw new TypeError(
+            `invalid path parameter ${name}: ${JSON.stringify(text)}`,
+          );
+      }
       const key =
         typeof options.apiKey === "function"
           ? options.apiKey()

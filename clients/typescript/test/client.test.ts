@@ -190,6 +190,50 @@ describe("createKeyhiveClient", () => {
     expect(seen).toHaveLength(1);
   });
 
+  it("refuses redirects on every call and every retry, whatever the call asks", async () => {
+    const { fetch, seen } = scriptedFetch(
+      refused(503, "SERVICE_UNAVAILABLE"),
+      ok({}),
+      envelope(201, { success: true, data: {}, meta: { request_id: "1" } }),
+      ok({}),
+      new Response(new Blob(["png"]), { status: 200 }),
+    );
+    const client = createKeyhiveClient({
+      baseUrl: "https://api.test",
+      apiKey: KEY,
+      fetch,
+      sleep: instantSleep,
+    });
+    await client.GET("/v1/keys/self");
+    await client.POST("/v1/members", {
+      body: { name: "Alice", email: "alice@example.com" },
+    });
+    // A caller's own `redirect` cannot turn following back on.
+    await client.GET("/v1/keys/self", { redirect: "follow" });
+    await client.GET("/short-link/{id}/qr", {
+      params: { path: { id: "lnk_Abc123Def456Ghi789Jk" } },
+      parseAs: "blob",
+    });
+    expect(seen).toHaveLength(5);
+    for (const { request } of seen) expect(request.redirect).toBe("error");
+  });
+
+  it.each([".", "..", ""])(
+    "sends nothing for the path parameter %j, which the URL would resolve away",
+    async (id) => {
+      const { fetch, seen } = scriptedFetch(ok({}));
+      const client = createKeyhiveClient({
+        baseUrl: "https://api.test",
+        apiKey: KEY,
+        fetch,
+      });
+      await expect(
+        client.GET("/short-link/{id}", { params: { path: { id } } }),
+      ).rejects.toThrow(/invalid path parameter id/);
+      expect(seen).toHaveLength(0);
+    },
+  );
+
   it("does not retry other errors", async () => {
     const { fetch, seen } = scriptedFetch(refused(500, "INTERNAL_ERROR"));
     const client = createKeyhiveClient({

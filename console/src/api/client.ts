@@ -14,12 +14,13 @@ export { KeyhiveError, unwrap, unwrapBlob, listAll } from "../../../clients/type
 export type * from "../../../clients/typescript/src/index";
 
 /**
- * A client for the page's own origin. `onUnauthorized` runs on any 401: the key was revoked,
- * disabled, expired or rolled away, and the console must stop using it at once.
+ * A client for the page's own origin. `onUnauthorized` runs on any 401, with the key the refused
+ * request carried: the key was revoked, disabled, expired or rolled away, and the console must
+ * stop using it (unless it has moved on to another key since).
  */
 export function createConsoleClient(
   apiKey: () => string | null,
-  onUnauthorized: () => void,
+  onUnauthorized: (usedKey: string | null) => void,
   fetch?: (request: Request) => Promise<Response>,
 ): KeyhiveClient {
   const client = createKeyhiveClient({
@@ -30,8 +31,8 @@ export function createConsoleClient(
     ...(fetch ? { fetch } : {}),
   });
   client.use({
-    onResponse({ response }) {
-      if (response.status === 401) onUnauthorized();
+    onResponse({ request, response }) {
+      if (response.status === 401) onUnauthorized(request.headers.get("X-API-Key"));
     },
   });
   return client;
@@ -46,6 +47,16 @@ export interface Session {
   prefix: string;
   refreshSelf: () => Promise<void>;
   signOut: () => void;
+  /**
+   * Makes `key` the session's key at once (sessionStorage and every later request): after
+   * rolling the signed-in key, before anything is read again with the old secret.
+   */
+  adoptKey: (key: string) => void;
+  /**
+   * Keeps the session up while a secret is on screen: a 401 meanwhile signs out only once every
+   * hold is released. Returns the release.
+   */
+  holdSession: () => () => void;
 }
 
 export const SessionContext = createContext<Session | null>(null);

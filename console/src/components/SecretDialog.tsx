@@ -1,8 +1,10 @@
 /**
  * Shows a new key once. The parent owns the secret and drops it in `onClose`: once the dialog
- * closes, the secret is in no state and no DOM.
+ * closes, the secret is in no state and no DOM. Only its close button closes it (not Esc), and
+ * while it is open a 401 does not sign out (the session waits for it to close).
  */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useContext, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { SessionContext } from "../api/client";
 
 interface Props {
   title: string;
@@ -27,6 +29,11 @@ export function SecretDialog({
   const dialog = useRef<HTMLDialogElement>(null);
   const copyButton = useRef<HTMLButtonElement>(null);
   const [copyState, setCopyState] = useState<"idle" | "copied" | "failed">("idle");
+  const holdSession = useContext(SessionContext)?.holdSession;
+
+  // Held from the commit that shows the secret (a layout effect runs in that very task, before
+  // any answer can land) until the unmount: a 401 meanwhile must not unmount the secret.
+  useLayoutEffect(() => holdSession?.(), []);
 
   useEffect(() => {
     const el = dialog.current;
@@ -47,6 +54,10 @@ export function SecretDialog({
       class="dialog"
       aria-labelledby="secret-title"
       data-testid="secret-dialog"
+      onCancel={(e) => {
+        // Esc would drop a secret that cannot be shown again: only the close button closes.
+        e.preventDefault();
+      }}
       onClose={onClose}
     >
       <h2 id="secret-title">{title}</h2>

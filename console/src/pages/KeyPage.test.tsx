@@ -86,4 +86,61 @@ describe("KeyPage", () => {
     fireEvent.click(await screen.findByTestId("apply-suggestion"));
     await waitFor(() => expect(patched).toEqual({ permissions: { sandboxes: ["read"] } }));
   });
+
+  it("PATCHes only what the operator changed, and nothing when nothing changed", async () => {
+    const patched: unknown[] = [];
+    const { fetch, seen } = routedFetch({
+      "GET /Prod/v1/keys/AbCdEf123456": () => ok(TARGET),
+      "PATCH /Prod/v1/keys/AbCdEf123456": async (request) => {
+        const body = (await request.json()) as { name?: string };
+        patched.push(body);
+        return ok({ ...TARGET, ...body });
+      },
+    });
+    renderWithSession(<KeyPage id="AbCdEf123456" />, fetch);
+    const form = await screen.findByTestId("edit-form");
+    // Nothing changed: said so, nothing sent.
+    fireEvent.submit(form);
+    expect(screen.getByTestId("key-action-status").textContent).toBe("Nothing changed: nothing was sent.");
+    expect(seen.some((r) => r.method === "PATCH")).toBe(false);
+    // Only the name: the permissions as loaded are not sent back.
+    fireEvent.input(screen.getByTestId("edit-name"), { target: { value: "ci bot 2" } });
+    fireEvent.click(screen.getByTestId("save-key"));
+    await waitFor(() => expect(patched).toEqual([{ name: "ci bot 2" }]));
+    await waitFor(() => expect(screen.getByTestId("key-action-status").textContent).toBe("Saved."));
+    // Only the permissions.
+    fireEvent.click(screen.getByTestId("perm-sandboxes-create"));
+    fireEvent.click(screen.getByTestId("save-key"));
+    await waitFor(() => expect(patched[1]).toEqual({ permissions: { sandboxes: ["create", "read"] } }));
+  });
+
+  it("switches the session to the new secret before anything is read again, when rolling its own key", async () => {
+    const own = keyRecord({ id: "AbCdEf123456" });
+    let rolled = false;
+    const keys: (string | null)[] = [];
+    const { fetch } = routedFetch({
+      "GET /Prod/v1/keys/AbCdEf123456": () => ok(own),
+      "GET /Prod/v1/keys/AbCdEf123456/access": (request) => {
+        keys.push(request.headers.get("x-api-key"));
+        return ok({
+          key_id: own.id,
+          since: "2026-11-23T10:30:00Z",
+          permissions: [],
+          unused: [],
+          suggested_permissions: own.permissions,
+        });
+      },
+      "POST /Prod/v1/keys/AbCdEf123456/roll": () => {
+        rolled = true;
+        return ok({ ...own, key: ROLLED, old_secret_valid_until: null });
+      },
+    });
+    renderWithSession(<KeyPage id="AbCdEf123456" />, fetch, own);
+    fireEvent.click(await screen.findByTestId("roll-key"));
+    await screen.findByTestId("secret-value");
+    expect(rolled).toBe(true);
+    await waitFor(() => expect(keys).toHaveLength(2));
+    expect(keys[1]).toBe(ROLLED);
+    expect(screen.getByTestId("secret-note").textContent).toContain("new secret from now on");
+  });
 });

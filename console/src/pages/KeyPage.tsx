@@ -143,7 +143,18 @@ function KeyDetail({ record, onChange }: { record: Key; onChange: (key: Key) => 
           <dd>{Object.keys(record.meta).length > 0 ? <code>{JSON.stringify(record.meta)}</code> : "none"}</dd>
         </dl>
       </section>
-      {canUpdate ? <EditForm record={record} busy={busy} onSave={(body) => patch("Saved.", body)} /> : null}
+      {canUpdate ? (
+        <EditForm
+          record={record}
+          busy={busy}
+          onSave={(body) => {
+            if (Object.keys(body).length > 0) return patch("Saved.", body);
+            setError(undefined);
+            setStatus("Nothing changed: nothing was sent.");
+            return Promise.resolve();
+          }}
+        />
+      ) : null}
       {canUpdate ? (
         <section aria-labelledby="enable-title">
           <h2 id="enable-title">{record.enabled ? "Disable" : "Enable"}</h2>
@@ -184,7 +195,8 @@ function EditForm({
 }: {
   record: Key;
   busy: boolean;
-  onSave: (body: { name: string; permissions: Permissions }) => Promise<void>;
+  /** Only what the operator changed: a stale page must not send back what it did not touch. */
+  onSave: (body: { name?: string; permissions?: Permissions }) => Promise<void>;
 }) {
   const { permissions: offered } = useSession();
   const stored = asPermissions(record.permissions);
@@ -195,7 +207,8 @@ function EditForm({
     setName(record.name);
     setGrants(asPermissions(record.permissions));
   }, [record]);
-  const unchanged = name === record.name && samePermissions(grants, stored);
+  const nameChanged = name !== record.name;
+  const grantsChanged = !samePermissions(grants, stored);
   return (
     <section aria-labelledby="edit-title">
       <h2 id="edit-title">Edit</h2>
@@ -203,7 +216,10 @@ function EditForm({
         class="stack"
         onSubmit={(e) => {
           e.preventDefault();
-          void onSave({ name, permissions: grants });
+          void onSave({
+            ...(nameChanged ? { name } : {}),
+            ...(grantsChanged ? { permissions: grants } : {}),
+          });
         }}
         data-testid="edit-form"
       >
@@ -226,7 +242,7 @@ function EditForm({
           idPrefix="edit-perm"
         />
         <div class="actions">
-          <button type="submit" class="primary" disabled={busy || unchanged} data-testid="save-key">
+          <button type="submit" class="primary" disabled={busy} data-testid="save-key">
             Save changes
           </button>
         </div>
@@ -236,11 +252,15 @@ function EditForm({
 }
 
 function RollSection({ record, onRolled }: { record: Key; onRolled: (key: Key) => void }) {
-  const { client } = useSession();
+  const { client, self, adoptKey } = useSession();
   const [grace, setGrace] = useState(0);
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
-  const [rolled, setRolled] = useState<{ secret: string; oldValidUntil: string | null } | null>(null);
+  const [rolled, setRolled] = useState<{
+    secret: string;
+    oldValidUntil: string | null;
+    own: boolean;
+  } | null>(null);
 
   const roll = async () => {
     setBusy(true);
@@ -253,8 +273,11 @@ function RollSection({ record, onRolled }: { record: Key; onRolled: (key: Key) =
         }),
       );
       const { key: secret, old_secret_valid_until, ...rest } = data;
+      // The signed-in key: the session moves to the new secret before anything is read again,
+      // since the old one may already be refused (no grace) and a 401 would end the session.
+      if (record.id === self.id) adoptKey(secret);
       onRolled(rest);
-      setRolled({ secret, oldValidUntil: old_secret_valid_until ?? null });
+      setRolled({ secret, oldValidUntil: old_secret_valid_until ?? null, own: record.id === self.id });
     } catch (failure) {
       setError(failure);
     } finally {
@@ -290,9 +313,10 @@ function RollSection({ record, onRolled }: { record: Key; onRolled: (key: Key) =
           title="The rolled key"
           secret={rolled.secret}
           note={
-            rolled.oldValidUntil
+            (rolled.oldValidUntil
               ? `The old secret works until ${formatTime(rolled.oldValidUntil)}.`
-              : "The old secret no longer works."
+              : "The old secret no longer works.") +
+            (rolled.own ? " This console signs in with the new secret from now on." : "")
           }
           onClose={() => setRolled(null)}
         />

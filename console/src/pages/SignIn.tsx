@@ -54,19 +54,26 @@ export function SignIn({ notice, onSignedIn, fetch }: Props) {
       ) : null}
       <form onSubmit={submit} class="stack" noValidate>
         <label for="signin-key">API key</label>
+        {/* Masked, but not a password: password managers are asked not to offer to save it. */}
         <input
           id="signin-key"
+          name="keyhive-api-key"
           type="password"
           autoComplete="off"
+          data-1p-ignore=""
+          data-lpignore="true"
           spellcheck={false}
           required
           value={candidate}
           onInput={(e) => setCandidate(e.currentTarget.value)}
-          aria-describedby="signin-key-hint"
+          aria-describedby="signin-key-hint signin-key-kept"
           data-testid="signin-key"
         />
         <p id="signin-key-hint" class="muted">
           Like <code>kh_live_AbCdEf123456.</code> followed by 43 characters.
+        </p>
+        <p id="signin-key-kept" class="muted" data-testid="signin-key-kept">
+          The key stays in this tab only: do not let your browser or password manager save it.
         </p>
         <div>
           <button type="submit" class="primary" disabled={busy || trimmed === ""} data-testid="signin-submit">

@@ -62,9 +62,10 @@ export function renderWithSession(
   fetch: (r: Request) => Promise<Response>,
   self = keyRecord(),
 ) {
+  let current = ADMIN_KEY;
   const session: Session = {
     client: createConsoleClient(
-      () => ADMIN_KEY,
+      () => current,
       () => undefined,
       fetch,
     ),
@@ -73,6 +74,10 @@ export function renderWithSession(
     prefix: "kh",
     refreshSelf: async () => undefined,
     signOut: () => undefined,
+    adoptKey: (key) => {
+      current = key;
+    },
+    holdSession: () => () => undefined,
   };
   return render(<SessionContext.Provider value={session}>{ui}</SessionContext.Provider>);
 }
