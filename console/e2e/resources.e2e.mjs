@@ -463,6 +463,9 @@ try {
     await checkPage(page, "webhook-deliveries");
 
     await page.getByTestId("webhook-rotate").click();
+    // Rotation is asked first: nothing is rotated until the operator confirms.
+    await confirm(page, /old secret keeps verifying until/);
+    await page.getByTestId("confirm-dialog").waitFor({ state: "detached" });
     await page.getByTestId("secret-dialog").waitFor();
     const rotated = await page.getByTestId("secret-value").inputValue();
     assert.match(rotated, /^whsec_/);

@@ -238,3 +238,67 @@ describe("ids in the address", () => {
     expect(seen.map((r) => new URL(r.url).pathname)).toEqual(["/Prod/v1/keys/self"]);
   });
 });
+
+describe("moving from one id to another", () => {
+  const A = "whk_AAAAAAAAAAAAAAAAAAAA";
+  const B = "whk_BBBBBBBBBBBBBBBBBBBB";
+  const hook = (id: string, url: string) => ({
+    id,
+    url,
+    events: ["*"],
+    description: null,
+    enabled: true,
+    disabled_reason: null,
+    failing_since: null,
+    last_success_at: null,
+    created_at: "2026-11-23T10:30:00Z",
+    updated_at: "2026-11-23T10:30:00Z",
+  });
+
+  it("never shows the first's data, or its open dialog, with the second's actions", async () => {
+    sessionStorage.setItem(SESSION_KEY_NAME, ADMIN_KEY);
+    location.hash = `#/webhooks/${A}`;
+    let answerB: (() => void) | undefined;
+    const deletes: string[] = [];
+    const empty = () => ok([], 200, { limit: 50, has_more: false, next_cursor: null });
+    const { fetch } = routedFetch({
+      "GET /Prod/v1/keys/self": () =>
+        ok(keyRecord({ permissions: { webhooks: ["read", "update", "delete"] } })),
+      [`GET /Prod/v1/webhooks/${A}`]: () => ok(hook(A, "https://a.example.com/hooks")),
+      [`GET /Prod/v1/webhooks/${A}/deliveries`]: empty,
+      [`GET /Prod/v1/webhooks/${B}`]: () =>
+        new Promise<Response>((resolve) => {
+          answerB = () => resolve(ok(hook(B, "https://b.example.com/hooks")));
+        }),
+      [`GET /Prod/v1/webhooks/${B}/deliveries`]: empty,
+      [`DELETE /Prod/v1/webhooks/${A}`]: () => {
+        deletes.push(A);
+        return ok(hook(A, "https://a.example.com/hooks"));
+      },
+      [`DELETE /Prod/v1/webhooks/${B}`]: () => {
+        deletes.push(B);
+        return ok(hook(B, "https://b.example.com/hooks"));
+      },
+    });
+    vi.stubGlobal("fetch", fetch);
+    render(<App />);
+    await screen.findByText("https://a.example.com/hooks");
+    // A's delete dialog is open when the address moves to B.
+    fireEvent.click(screen.getByTestId("webhook-delete"));
+    expect(screen.getByTestId("confirm-dialog").textContent).toContain("a.example.com");
+    location.hash = `#/webhooks/${B}`;
+    await waitFor(() => expect(screen.queryByTestId("confirm-dialog")).toBeNull());
+    // While B loads, nothing of A is left to see or to act on.
+    expect(document.body.textContent).not.toContain("a.example.com");
+    expect(screen.queryByTestId("webhook-delete")).toBeNull();
+    await waitFor(() => expect(answerB).toBeDefined());
+    answerB?.();
+    await screen.findByText("https://b.example.com/hooks");
+    // A's open dialog did not carry over to B.
+    expect(screen.queryByTestId("confirm-dialog")).toBeNull();
+    fireEvent.click(screen.getByTestId("webhook-delete"));
+    expect(screen.getByTestId("confirm-dialog").textContent).toContain("b.example.com");
+    fireEvent.click(screen.getByTestId("confirm-ok"));
+    await waitFor(() => expect(deletes).toEqual([B]));
+  });
+});

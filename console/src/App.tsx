@@ -263,6 +263,8 @@ function Routes({
   permissions: Permissions;
 }) {
   const [section, id, sub] = route.segments;
+  // Each id page is keyed by its id: another id remounts it, so nothing of the first (its data,
+  // an open dialog, a secret) is ever shown beside, or acted on as, the second.
   // An id from the address is checked against its shape before any page asks the API for it.
   if (!section) {
     return readable.length === 0 ? (
@@ -276,13 +278,13 @@ function Routes({
   if (section === "links" && id && sub === "stats") {
     if (!holds(permissions, "stats", "read") || route.segments.length > 3 || !isId("link", id))
       return <NotFound />;
-    return <Resources render={(m) => <m.LinkStatsPage id={id} query={route.query} />} />;
+    return <Resources render={(m) => <m.LinkStatsPage key={id} id={id} query={route.query} />} />;
   }
   if (!readable.includes(section)) return <NotFound />;
   switch (section) {
     case "keys":
       if (id === "new" && !sub) return <CreateKeyPage />;
-      if (id) return isId("key", id) && !sub ? <KeyPage id={id} /> : <NotFound />;
+      if (id) return isId("key", id) && !sub ? <KeyPage key={id} id={id} /> : <NotFound />;
       return <KeysPage query={route.query} />;
     case "members":
       return <MembersPage />;
@@ -294,15 +296,15 @@ function Routes({
       if (!id) return <Resources render={(m) => <m.LinksPage query={route.query} />} />;
       if (!isId("link", id)) return <NotFound />;
       if (sub === "qr" && route.segments.length === 3)
-        return <Resources render={(m) => <m.LinkPage id={id} only="qr" />} />;
+        return <Resources render={(m) => <m.LinkPage key={`${id}/qr`} id={id} only="qr" />} />;
       if (sub) return <NotFound />;
-      return <Resources render={(m) => <m.LinkPage id={id} />} />;
+      return <Resources render={(m) => <m.LinkPage key={id} id={id} />} />;
     case "domains":
       return id ? <NotFound /> : <Resources render={(m) => <m.DomainsPage />} />;
     case "webhooks":
       if (sub || (id && !isId("webhook", id))) return <NotFound />;
       return id ? (
-        <Resources render={(m) => <m.WebhookPage id={id} />} />
+        <Resources render={(m) => <m.WebhookPage key={id} id={id} />} />
       ) : (
         <Resources render={(m) => <m.WebhooksPage />} />
       );

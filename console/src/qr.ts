@@ -1,5 +1,28 @@
 /** The QR code's options as the form holds them, and the query `GET /short-link/{id}/qr` takes. */
-import type { QrOptions } from "./api/client";
+import { KeyhiveError, type QrOptions } from "./api/client";
+
+/** The answers a QR code may be: anything else is never shown nor saved. */
+export const QR_TYPES = { png: "image/png", svg: "image/svg+xml" } as const;
+
+/**
+ * The QR answer as an image Blob of exactly one of `QR_TYPES` (re-wrapped with that type, so no
+ * parameter or sniffing of the answer's own type carries over), or a thrown error naming what
+ * came instead, with the request id if the answer had one. `format` asks for that one type.
+ */
+export function qrImage(blob: Blob, response: Response, format?: keyof typeof QR_TYPES): Blob {
+  const declared = response.headers.get("content-type") ?? blob.type;
+  const type = (declared.split(";")[0] ?? "").trim().toLowerCase();
+  const allowed: string[] = format ? [QR_TYPES[format]] : Object.values(QR_TYPES);
+  if (!allowed.includes(type))
+    throw new KeyhiveError(
+      response.status,
+      "UNKNOWN",
+      `The QR code answer is ${type ? `of type ${type}` : "of no type"}, not ${allowed.join(" or ")}: it is not shown.`,
+      undefined,
+      response.headers.get("x-request-id") ?? undefined,
+    );
+  return new Blob([blob], { type });
+}
 
 export interface QrForm {
   format: "png" | "svg";

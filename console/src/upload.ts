@@ -12,6 +12,7 @@ import {
   type KeyhiveFile,
 } from "./api/client";
 import { formatBytes } from "./format";
+import { isLoopbackHost } from "./urls";
 
 export const CONTENT_TYPES = [
   "image/png",
@@ -55,10 +56,53 @@ export interface XhrLike {
   onload: (() => void) | null;
   onerror: (() => void) | null;
   onabort: (() => void) | null;
+  /** Milliseconds before the browser gives up (0: never). */
+  timeout: number;
+  ontimeout: (() => void) | null;
 }
 
-/** Headers a page may not set (the browser sets `Content-Length` from the body itself). */
-const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection"]);
+/** How long one PUT of the bytes may take before it is given up. */
+export const UPLOAD_TIMEOUT_MS = 120_000;
+
+/**
+ * The only headers of the API's `upload.headers` sent to storage: what a presigned PUT signs.
+ * Anything else is dropped (`Content-Length` is the browser's to set from the body).
+ */
+export function uploadHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    const allowed =
+      lower === "content-type" ||
+      lower === "content-md5" ||
+      lower === "cache-control" ||
+      /^x-amz-[a-z0-9-]+$/.test(lower);
+    // A value with a line break could smuggle another header.
+    if (allowed && typeof value === "string" && !/[\r\n]/.test(value)) kept[name] = value;
+  }
+  return kept;
+}
+
+/**
+ * Why the API's presigned `url` is not one to send the bytes to, or null. It must be https (plain
+ * http only to a loopback host, a local stack), and never the page's own origin: there the PUT
+ * would carry the console's own cookies and reach the console's own routes.
+ */
+export function uploadUrlProblem(url: string, pageOrigin: string = location.origin): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "The API gave an upload address that is not a URL.";
+  }
+  const loopback = isLoopbackHost(parsed.hostname);
+  if (!(parsed.protocol === "https:" || (parsed.protocol === "http:" && loopback)))
+    return `The API gave an upload address over ${parsed.protocol.replace(":", "")}: only https (or http to this machine) is used.`;
+  if (parsed.username || parsed.password) return "The API gave an upload address with credentials in it.";
+  if (parsed.origin === pageOrigin)
+    return "The API gave an upload address on the console's own origin, not the file storage.";
+  return null;
+}
 
 /** Why the API would refuse to take this file for `purpose`, or null. */
 export function checkFile(purpose: FilePurpose, file: { type: string; size: number }): string | null {
@@ -71,6 +115,8 @@ export function checkFile(purpose: FilePurpose, file: { type: string; size: numb
   return null;
 }
 
+const cancelled = () => new Error("The upload was cancelled.");
+
 /** One PUT of `body` to `url` with `headers`, reporting progress in percent. */
 export function putBytes(
   xhr: XhrLike,
@@ -79,10 +125,12 @@ export function putBytes(
   body: Blob,
   onProgress: (percent: number) => void,
 ): Promise<void> {
+  const problem = uploadUrlProblem(url);
+  if (problem) return Promise.reject(new Error(problem));
   return new Promise((resolve, reject) => {
     xhr.open("PUT", url);
-    for (const [name, value] of Object.entries(headers))
-      if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
+    xhr.timeout = UPLOAD_TIMEOUT_MS;
+    for (const [name, value] of Object.entries(uploadHeaders(headers))) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable && event.total > 0)
         onProgress(Math.min(100, Math.round((event.loaded / event.total) * 100)));
@@ -98,6 +146,12 @@ export function putBytes(
         new Error("The upload could not reach storage (a network error, or its CORS refused this page)."),
       );
     xhr.onabort = () => reject(new Error("The upload was cancelled."));
+    xhr.ontimeout = () =>
+      reject(
+        new Error(
+          `The upload timed out: storage took over ${UPLOAD_TIMEOUT_MS / 1000} s. Try again, or a smaller file.`,
+        ),
+      );
     xhr.send(body);
   });
 }
@@ -105,6 +159,8 @@ export function putBytes(
 export interface UploadDeps {
   client: KeyhiveClient;
   makeXhr?: () => XhrLike;
+  /** Aborting it cancels the upload (the PUT in flight, and any step not yet started). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -137,13 +193,24 @@ export async function uploadFile(
     const { upload, ...record } = data;
     created = record;
     report({ phase: "uploading", percent: 0, file: created });
+    if (deps.signal?.aborted) throw cancelled();
+    // Checked before any request is made of storage (and again by `putBytes`).
+    const problem = uploadUrlProblem(upload.url);
+    if (problem) throw new Error(problem);
     const xhr = deps.makeXhr ? deps.makeXhr() : (new XMLHttpRequest() as unknown as XhrLike);
-    await putBytes(xhr, upload.url, upload.headers, file, (percent) =>
-      report({ phase: "uploading", percent, file: created }),
-    );
+    const abort = () => xhr.abort();
+    deps.signal?.addEventListener("abort", abort);
+    try {
+      await putBytes(xhr, upload.url, upload.headers, file, (percent) =>
+        report({ phase: "uploading", percent, file: created }),
+      );
+    } finally {
+      deps.signal?.removeEventListener("abort", abort);
+    }
   } catch (error) {
     return report({ ...state, phase: "failed", error });
   }
+  if (deps.signal?.aborted) return report({ ...state, phase: "failed", error: cancelled() });
 
   report({ phase: "completing", percent: 100, file: created });
   try {

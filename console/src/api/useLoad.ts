@@ -8,27 +8,54 @@ export interface Loaded<T> {
   setValue: (value: T) => void;
 }
 
-/** Runs `load` when `deps` change (and on `reload`), keeping only the latest answer. */
+interface Held<T> {
+  /** The inputs the value (or error) was loaded for. */
+  deps: readonly unknown[];
+  value: T | undefined;
+  error: unknown;
+}
+
+function sameDeps(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((item, i) => Object.is(item, b[i]));
+}
+
+/**
+ * Runs `load` when `deps` change (and on `reload`), keeping only the latest answer. A value is
+ * only ever answered for the inputs it was loaded for: once `deps` change it is gone at once (in
+ * that very render), so a page never shows one resource's data beside another's actions. A
+ * `reload` keeps the value on screen while the fresh one loads.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Loaded<T> {
-  const [value, setValue] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
+  const [held, setHeld] = useState<Held<T>>({ deps, value: undefined, error: undefined });
   const [loading, setLoading] = useState(true);
   const [generation, setGeneration] = useState(0);
   const latest = useRef(0);
+  const depsRef = useRef(deps);
+  depsRef.current = deps;
 
   useEffect(() => {
     const ticket = ++latest.current;
+    const asked = deps;
     setLoading(true);
-    setError(undefined);
+    // A reload of the same inputs keeps their value; new inputs start empty.
+    setHeld((current) =>
+      sameDeps(current.deps, asked)
+        ? { ...current, error: undefined }
+        : { deps: asked, value: undefined, error: undefined },
+    );
     load().then(
       (result) => {
         if (ticket !== latest.current) return;
-        setValue(result);
+        setHeld({ deps: asked, value: result, error: undefined });
         setLoading(false);
       },
       (failure: unknown) => {
         if (ticket !== latest.current) return;
-        setError(failure);
+        setHeld((current) => ({
+          deps: asked,
+          value: sameDeps(current.deps, asked) ? current.value : undefined,
+          error: failure,
+        }));
         setLoading(false);
       },
     );
@@ -36,5 +63,13 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
   }, [...deps, generation]);
 
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  return { value, error, loading, reload, setValue };
+  const setValue = useCallback((value: T) => setHeld({ deps: depsRef.current, value, error: undefined }), []);
+  const current = sameDeps(held.deps, deps);
+  return {
+    value: current ? held.value : undefined,
+    error: current ? held.error : undefined,
+    loading: current ? loading : true,
+    reload,
+    setValue,
+  };
 }

@@ -2,7 +2,7 @@
  * Picks an image and uploads it for one purpose: the file's record, the PUT of its bytes (with a
  * labelled progress bar) and its completion, ending `ready` or `rejected` with the reason.
  */
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useSession, type FilePurpose, type KeyhiveFile } from "../api/client";
 import { formatBytes } from "../format";
 import {
@@ -46,6 +46,15 @@ export function FileUpload({ id, label, purpose: fixedPurpose, onDone, makeXhr }
   const input = useRef<HTMLInputElement>(null);
   const busy = state.phase === "creating" || state.phase === "uploading" || state.phase === "completing";
   const effective = fixedPurpose ?? purpose;
+  /** The upload in flight: leaving the page (unmounting) aborts it. */
+  const inFlight = useRef<AbortController | null>(null);
+  useEffect(
+    () => () => {
+      inFlight.current?.abort();
+      inFlight.current = null;
+    },
+    [],
+  );
 
   const start = async (event: Event) => {
     event.preventDefault();
@@ -57,7 +66,20 @@ export function FileUpload({ id, label, purpose: fixedPurpose, onDone, makeXhr }
     const why = checkFile(effective, picked);
     setProblem(why);
     if (why) return;
-    const last = await uploadFile({ client, ...(makeXhr ? { makeXhr } : {}) }, effective, picked, setState);
+    inFlight.current?.abort();
+    const controller = new AbortController();
+    inFlight.current = controller;
+    const report = (next: UploadState) => {
+      if (!controller.signal.aborted) setState(next);
+    };
+    const last = await uploadFile(
+      { client, signal: controller.signal, ...(makeXhr ? { makeXhr } : {}) },
+      effective,
+      picked,
+      report,
+    );
+    if (controller.signal.aborted) return;
+    inFlight.current = null;
     if (last.phase === "ready" && last.file) onDone?.(last.file);
   };
 

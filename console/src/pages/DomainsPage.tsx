@@ -8,6 +8,7 @@ import { ErrorBanner } from "../components/ErrorBanner";
 import { LoadMore } from "../components/LoadMore";
 import { formatTime } from "../format";
 import { holds } from "../permissions";
+import { serverTrim, visibleValue } from "../visible";
 
 export function DomainsPage() {
   const { client, permissions } = useSession();
@@ -55,14 +56,15 @@ export function DomainsPage() {
     setBusy(true);
     setDeleteError(undefined);
     try {
-      await unwrap(
+      const { data } = await unwrap(
         client.DELETE("/domains/{id}", {
           params: { path: { id: domain.id }, query: force ? { force: true } : {} },
         }),
       );
       list.setItems((items) => items.filter((d) => d.id !== domain.id));
+      // The answer is the domain as it was when deleted: its count, not the list's older one.
       setNotice(
-        `Deleted ${domain.hostname}${force && domain.links > 0 ? ` and its ${domain.links} links` : ""}.`,
+        `Deleted ${data.hostname}${force && data.links > 0 ? ` and its ${linksText(data.links)}` : ""}.`,
       );
       setDeleting(null);
     } catch (failure) {
@@ -149,11 +151,9 @@ export function DomainsPage() {
                       </p>
                       {seen[domain.id]?.length ? (
                         <ul class="seen">
-                          {seen[domain.id]?.map((value) => (
-                            <li key={value}>
-                              <code>{value}</code>
-                              {value === domain.verification.value ? " (matches)" : ""}
-                            </li>
+                          {seen[domain.id]?.map((value, index) => (
+                            // Values may repeat: each answer is its own item.
+                            <SeenValue key={index} value={value} expected={domain.verification.value} />
                           ))}
                         </ul>
                       ) : null}
@@ -242,6 +242,20 @@ export function DomainsPage() {
         </ConfirmDialog>
       ) : null}
     </>
+  );
+}
+
+const linksText = (n: number) => `${n} link${n === 1 ? "" : "s"}`;
+
+/** One TXT value seen in DNS: anyone's text, shown escaped and cut, and whether it matches. */
+function SeenValue({ value, expected }: { value: string; expected: string }) {
+  const { text, cut } = visibleValue(value);
+  return (
+    <li data-testid="domain-seen-value">
+      <code class="wrap">{text}</code>
+      {cut !== null ? <span class="muted"> (cut: {cut} characters in all)</span> : null}
+      {serverTrim(value) === expected ? " (matches)" : ""}
+    </li>
   );
 }
 

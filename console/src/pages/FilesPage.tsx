@@ -4,6 +4,7 @@ import { unwrap, useSession, type KeyhiveFile } from "../api/client";
 import { useCursorList } from "../api/useCursorList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { ExternalLink } from "../components/ExternalLink";
 import { FileUpload } from "../components/FileUpload";
 import { LoadMore } from "../components/LoadMore";
 import { formatBytes, formatTime } from "../format";
@@ -89,9 +90,9 @@ export function FilesPage({ makeXhr }: { makeXhr?: () => XhrLike }) {
                   {file.url ? (
                     <>
                       {" "}
-                      <a href={file.url} target="_blank" rel="noopener noreferrer">
+                      <ExternalLink url={file.url} testId="file-open">
                         open<span class="visually-hidden"> {file.id}</span>
-                      </a>
+                      </ExternalLink>
                     </>
                   ) : null}
                 </th>

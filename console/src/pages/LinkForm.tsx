@@ -61,8 +61,12 @@ function previewOf(draft: LinkDraft): NewLinkPreview | null {
   return { title, description: description || null, image: image || null };
 }
 
-/** Why the API would refuse the draft, or null (the checks a form can make). */
-export function draftProblem(draft: LinkDraft): string | null {
+/**
+ * Why the API would refuse the draft, or null (the checks a form can make). Editing (with the
+ * link's `initial` draft), an unchanged expiry is not checked, as it is not sent: an expired
+ * link's title or destination can still be edited.
+ */
+export function draftProblem(draft: LinkDraft, initial?: LinkDraft): string | null {
   if (!/^https?:\/\/[^/\s]+/.test(draft.destination.trim()))
     return "The destination is an absolute http or https URL.";
   if (draft.slug.trim() && !/^[A-Za-z0-9_-]{3,64}$/.test(draft.slug.trim()))
@@ -72,7 +76,9 @@ export function draftProblem(draft: LinkDraft): string | null {
   if (preview?.image && !/^fil_[A-Za-z0-9]{24}$/.test(preview.image))
     return "The preview image is a file id: fil_ and 24 letters and digits.";
   if (draft.expires && localInputToIso(draft.expires) === null) return "The expiry is not a date and time.";
-  if (draft.expires && Date.parse(draft.expires) <= Date.now()) return "The expiry must be in the future.";
+  const expiryChanged = !initial || draft.expires !== initial.expires;
+  if (expiryChanged && draft.expires && Date.parse(draft.expires) <= Date.now())
+    return "The expiry must be in the future.";
   return null;
 }
 
@@ -137,7 +143,7 @@ export function LinkForm({ link, onSaved }: Props) {
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    const why = draftProblem(draft);
+    const why = draftProblem(draft, link ? initial : undefined);
     setProblem(why);
     if (why) return;
     setBusy(true);

@@ -5,6 +5,7 @@ import { useLoad } from "../api/useLoad";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { CopyButton } from "../components/CopyButton";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { ExternalLink } from "../components/ExternalLink";
 import { setFlash } from "../flash";
 import { formatTime } from "../format";
 import { holds } from "../permissions";
@@ -69,13 +70,13 @@ export function LinkPage({ id, only }: { id: string; only?: "qr" }) {
       <dl class="facts" data-testid="link-facts">
         <dt>Short URL</dt>
         <dd>
-          <a href={current.short_url} target="_blank" rel="noopener noreferrer" data-testid="link-short-url">
-            {current.short_url}
-          </a>{" "}
+          <ExternalLink url={current.short_url} testId="link-short-url" />{" "}
           <CopyButton value={current.short_url} label="short URL" testId="copy-short-url" />
         </dd>
         <dt>Destination</dt>
-        <dd class="wrap">{current.destination.value}</dd>
+        <dd class="wrap">
+          <ExternalLink url={current.destination.value} testId="link-destination" />
+        </dd>
         <dt>Clicks</dt>
         <dd data-testid="link-clicks">
           {current.clicks} ({current.bot_clicks} by bots, not counted)

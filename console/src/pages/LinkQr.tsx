@@ -16,7 +16,7 @@ import {
 import { useLoad } from "../api/useLoad";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { holds } from "../permissions";
-import { QR_DEFAULTS, qrFileName, qrQuery, type QrForm } from "../qr";
+import { QR_DEFAULTS, qrFileName, qrImage, qrQuery, type QrForm } from "../qr";
 import { saveBlob } from "../stats";
 
 export function LinkQr({ link, headingLevel = 2 }: { link: Link; headingLevel?: 1 | 2 }) {
@@ -55,9 +55,17 @@ export function LinkQr({ link, headingLevel = 2 }: { link: Link; headingLevel?: 
         parseAs: "blob",
       }),
     ).then(
-      ({ blob }) => {
+      ({ blob, response }) => {
         if (!live) return;
-        const url = URL.createObjectURL(blob);
+        let image: Blob;
+        try {
+          image = qrImage(blob, response);
+        } catch (failure) {
+          setError(failure);
+          setLoading(false);
+          return;
+        }
+        const url = URL.createObjectURL(image);
         if (current.current) URL.revokeObjectURL(current.current);
         current.current = url;
         setSrc(url);
@@ -88,13 +96,13 @@ export function LinkQr({ link, headingLevel = 2 }: { link: Link; headingLevel?: 
   const download = async (format: "png" | "svg") => {
     setDownloadError(undefined);
     try {
-      const { blob } = await unwrapBlob(
+      const { blob, response } = await unwrapBlob(
         client.GET("/short-link/{id}/qr", {
           params: { path: { id: link.id }, query: qrQuery(applied, format).query },
           parseAs: "blob",
         }),
       );
-      saveBlob(blob, qrFileName(link.slug, format));
+      saveBlob(qrImage(blob, response, format), qrFileName(link.slug, format));
     } catch (failure) {
       setDownloadError(failure);
     }

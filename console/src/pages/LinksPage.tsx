@@ -4,6 +4,7 @@ import { unwrap, useSession, type Link, type LinkListMeta } from "../api/client"
 import { useLoad } from "../api/useLoad";
 import { CopyButton } from "../components/CopyButton";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { ExternalLink } from "../components/ExternalLink";
 import { takeFlash } from "../flash";
 import { formatTime } from "../format";
 import { holds } from "../permissions";
@@ -86,15 +87,7 @@ export function LinksPage({ query }: { query: URLSearchParams }) {
                   {link.title ? <span class="muted"> {link.title}</span> : null}
                 </th>
                 <td data-label="Short URL">
-                  <a
-                    href={link.short_url}
-                    target="_blank"
-                    rel="noopener noreferrer"
-                    data-testid="link-short-url"
-                    class="wrap"
-                  >
-                    {link.short_url}
-                  </a>{" "}
+                  <ExternalLink url={link.short_url} testId="link-short-url" class="wrap" />{" "}
                   <CopyButton
                     value={link.short_url}
                     label={`short URL of ${link.slug}`}

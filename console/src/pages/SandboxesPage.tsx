@@ -100,7 +100,8 @@ export function SandboxesPage({ query }: { query: URLSearchParams }) {
           templatesError={templates.error}
           onCreated={(sandbox) => {
             if (!status || status === sandbox.status) list.setItems((items) => [sandbox, ...items]);
-            setNotice(`Sandbox ${sandbox.id} is running.`);
+            // What the answer says: a sandbox may be answered already ended.
+            setNotice(`Sandbox ${sandbox.id} is ${sandbox.status}.`);
           }}
         />
       ) : null}

@@ -17,6 +17,9 @@ import { holds } from "../permissions";
 import { href, navigate } from "../routing";
 import { eventsSummary } from "./WebhooksPage";
 
+/** How long the rotated-out secret keeps verifying (openapi: `previous_secret_valid_until`). */
+const ROTATION_GRACE_MS = 24 * 3_600_000;
+
 /** The fields that changed, as `PATCH /v1/webhooks/{id}` takes them. */
 export function webhookPatch(
   hook: Pick<Webhook, "url" | "events" | "description">,
@@ -53,6 +56,7 @@ export function WebhookPage({ id }: { id: string }) {
   const [busy, setBusy] = useState<string | null>(null);
   const [secret, setSecret] = useState<{ value: string; until: string } | null>(null);
   const [deleting, setDeleting] = useState(false);
+  const [rotating, setRotating] = useState(false);
   const [since, setSince] = useState(() => isoToLocalInput(new Date(Date.now() - 86_400_000).toISOString()));
 
   const act = async (name: string, run: () => Promise<string>) => {
@@ -99,6 +103,7 @@ export function WebhookPage({ id }: { id: string }) {
       const { data } = await unwrap(client.POST("/v1/webhooks/{id}/rotate-secret", path));
       const { secret: value, previous_secret_valid_until: until, ...rest } = data;
       hook.setValue(rest);
+      setRotating(false);
       setSecret({ value, until });
       return `Secret rotated; the old one still verifies until ${formatTime(until)}.`;
     });
@@ -170,7 +175,7 @@ export function WebhookPage({ id }: { id: string }) {
       <p role="status" class="status" data-testid="webhook-status">
         {notice}
       </p>
-      {actionError && !deleting ? <ErrorBanner error={actionError} /> : null}
+      {actionError && !deleting && !rotating ? <ErrorBanner error={actionError} /> : null}
       {canUpdate ? (
         <div class="actions">
           {!current.enabled ? (
@@ -195,7 +200,10 @@ export function WebhookPage({ id }: { id: string }) {
           <button
             type="button"
             disabled={busy !== null}
-            onClick={() => void rotate()}
+            onClick={() => {
+              setActionError(undefined);
+              setRotating(true);
+            }}
             data-testid="webhook-rotate"
           >
             Rotate the secret
@@ -345,6 +353,24 @@ export function WebhookPage({ id }: { id: string }) {
             <span class="wrap">{current.url}</span> receives nothing more, and its deliveries log goes with
             it.
           </p>
+          <ErrorBanner error={actionError} />
+        </ConfirmDialog>
+      ) : null}
+      {rotating ? (
+        <ConfirmDialog
+          title="Rotate the signing secret?"
+          confirmLabel="Rotate the secret"
+          busy={busy === "rotate"}
+          onCancel={() => setRotating(false)}
+          onConfirm={() => void rotate()}
+        >
+          <p>
+            Deliveries to <span class="wrap">{current.url}</span> are signed with a new secret from now on,
+            shown to you once. The old secret keeps verifying until about{" "}
+            {formatTime(new Date(Date.now() + ROTATION_GRACE_MS).toISOString())} (24 hours from now): until
+            then every delivery carries both signatures, so the receiver can switch at its pace.
+          </p>
+          <p>Rotating again within those 24 hours drops the oldest secret at once.</p>
           <ErrorBanner error={actionError} />
         </ConfirmDialog>
       ) : null}

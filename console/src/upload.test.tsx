@@ -1,7 +1,17 @@
-import { describe, expect, it } from "vitest";
+import { fireEvent, screen } from "@testing-library/preact";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createConsoleClient } from "./api/client";
-import { ADMIN_KEY, apiError, ok, routedFetch } from "./test/session";
-import { checkFile, uploadFile, type UploadState, type XhrLike } from "./upload";
+import { FileUpload } from "./components/FileUpload";
+import { ADMIN_KEY, apiError, ok, renderWithSession, routedFetch } from "./test/session";
+import {
+  checkFile,
+  UPLOAD_TIMEOUT_MS,
+  uploadFile,
+  uploadHeaders,
+  uploadUrlProblem,
+  type UploadState,
+  type XhrLike,
+} from "./upload";
 
 const FILE_ID = "fil_Abc123Def456Ghi789Jkl012";
 const UPLOAD_URL = "http://127.0.0.1:50071/keyhive-files-local/uploads/" + FILE_ID + "?X-Amz-Signature=abc";
@@ -36,7 +46,10 @@ class FakeXhr implements XhrLike {
   onload: (() => void) | null = null;
   onerror: (() => void) | null = null;
   onabort: (() => void) | null = null;
-  constructor(private readonly outcome: number | "network") {
+  timeout = 0;
+  ontimeout: (() => void) | null = null;
+  aborted = false;
+  constructor(private readonly outcome: number | "network" | "hang") {
     FakeXhr.last = this;
   }
   open(method: string, url: string) {
@@ -47,6 +60,7 @@ class FakeXhr implements XhrLike {
     this.headers[name] = value;
   }
   abort() {
+    this.aborted = true;
     this.onabort?.();
   }
   send(body: Blob) {
@@ -56,6 +70,7 @@ class FakeXhr implements XhrLike {
         this.upload.onprogress?.({ lengthComputable: true, loaded, total: body.size } as ProgressEvent);
       progress(body.size / 4);
       progress(body.size / 2);
+      if (this.outcome === "hang") return;
       if (this.outcome === "network") return this.onerror?.();
       this.status = this.outcome;
       this.onload?.();
@@ -63,7 +78,7 @@ class FakeXhr implements XhrLike {
   }
 }
 
-function setup(routes: Parameters<typeof routedFetch>[0], outcome: number | "network" = 200) {
+function setup(routes: Parameters<typeof routedFetch>[0], outcome: number | "network" | "hang" = 200) {
   const { fetch, seen } = routedFetch(routes);
   const client = createConsoleClient(
     () => ADMIN_KEY,
@@ -78,14 +93,14 @@ function setup(routes: Parameters<typeof routedFetch>[0], outcome: number | "net
 
 const png = (size = 1000) => new File([new Uint8Array(size)], "card.png", { type: "image/png" });
 
-const created = () =>
+const created = (url = UPLOAD_URL, headers: Record<string, string> = {}) =>
   ok(
     {
       ...record(),
       upload: {
         method: "PUT",
-        url: UPLOAD_URL,
-        headers: { "Content-Type": "image/png", "Content-Length": "1000" },
+        url,
+        headers: { "Content-Type": "image/png", "Content-Length": "1000", ...headers },
         expires_at: "2026-12-06T10:10:00Z",
       },
     },
@@ -179,5 +194,116 @@ describe("the upload flow", () => {
     const last = await run(new File([new Uint8Array(4)], "x.gif", { type: "image/gif" }));
     expect(last.phase).toBe("failed");
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe("what the upload trusts of the API's answer", () => {
+  beforeEach(() => {
+    FakeXhr.last = null;
+  });
+
+  it("PUTs only to https, or http on a loopback host, and never to the page's own origin", () => {
+    const page = "https://console.example.com";
+    expect(
+      uploadUrlProblem("https://bucket.s3.eu-west-1.amazonaws.com/u/1?X-Amz-Signature=a", page),
+    ).toBeNull();
+    for (const loopback of ["http://127.0.0.1:50071/u", "http://localhost:4566/u", "http://[::1]:9000/u"])
+      expect(uploadUrlProblem(loopback, page)).toBeNull();
+    expect(uploadUrlProblem("http://bucket.example.com/u", page)).toMatch(/over http/);
+    expect(uploadUrlProblem("javascript:alert(1)", page)).toMatch(/over javascript/);
+    expect(uploadUrlProblem("ftp://bucket.example.com/u", page)).toMatch(/over ftp/);
+    expect(uploadUrlProblem("/v1/keys", page)).toMatch(/not a URL/);
+    expect(uploadUrlProblem("https://console.example.com/v1/keys", page)).toMatch(/own origin/);
+    expect(uploadUrlProblem("https://user:pw@bucket.example.com/u", page)).toMatch(/credentials/);
+  });
+
+  it("refuses an upload address off those rules without sending the bytes or completing", async () => {
+    for (const bad of ["http://bucket.example.com/u", `${location.origin}/Prod/v1/keys`]) {
+      FakeXhr.last = null;
+      const { run, seen } = setup({ "POST /Prod/v1/files": () => created(bad) });
+      const last = await run(png());
+      expect(last.phase).toBe("failed");
+      expect(FakeXhr.last).toBeNull();
+      expect(seen.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(["POST /Prod/v1/files"]);
+    }
+  });
+
+  it("forwards only content-type, x-amz-*, content-md5 and cache-control", async () => {
+    expect(
+      uploadHeaders({
+        "Content-Type": "image/png",
+        "Content-Length": "1000",
+        "x-amz-meta-owner": "org",
+        "X-Amz-Server-Side-Encryption": "AES256",
+        "Content-MD5": "abc==",
+        "Cache-Control": "no-cache",
+        Authorization: "Bearer x",
+        Cookie: "a=b",
+        "X-Api-Key": "kh_live_x",
+        Origin: "https://evil.example",
+        "x-amz-bad": "a\r\nX-Evil: 1",
+        "x-amz-number": 5,
+      }),
+    ).toEqual({
+      "Content-Type": "image/png",
+      "x-amz-meta-owner": "org",
+      "X-Amz-Server-Side-Encryption": "AES256",
+      "Content-MD5": "abc==",
+      "Cache-Control": "no-cache",
+    });
+    const { run } = setup({
+      "POST /Prod/v1/files": () => created(UPLOAD_URL, { Authorization: "Bearer x", "x-amz-acl": "private" }),
+      [`POST /Prod/v1/files/${FILE_ID}/complete`]: () => ok(record({ status: "ready" })),
+    });
+    await run(png());
+    expect(FakeXhr.last?.headers).toEqual({ "Content-Type": "image/png", "x-amz-acl": "private" });
+  });
+
+  it("gives up on a PUT that outlasts its timeout, saying so", async () => {
+    const { run } = setup({ "POST /Prod/v1/files": () => created() }, "hang");
+    const pending = run(png());
+    await vi.waitFor(() => expect(FakeXhr.last?.body).toBeTruthy());
+    expect(FakeXhr.last?.timeout).toBe(UPLOAD_TIMEOUT_MS);
+    FakeXhr.last?.ontimeout?.();
+    const last = await pending;
+    expect(last.phase).toBe("failed");
+    expect(String(last.error)).toMatch(/timed out.*120 s/);
+  });
+
+  it("aborts the PUT in flight when its signal is aborted, and never completes", async () => {
+    const { fetch, seen } = routedFetch({ "POST /Prod/v1/files": () => created() });
+    const client = createConsoleClient(
+      () => ADMIN_KEY,
+      () => undefined,
+      fetch,
+    );
+    const controller = new AbortController();
+    const pending = uploadFile(
+      { client, makeXhr: () => new FakeXhr("hang"), signal: controller.signal },
+      "social_image",
+      png(),
+      () => undefined,
+    );
+    await vi.waitFor(() => expect(FakeXhr.last?.body).toBeTruthy());
+    controller.abort();
+    const last = await pending;
+    expect(FakeXhr.last?.aborted).toBe(true);
+    expect(last.phase).toBe("failed");
+    expect(String(last.error)).toMatch(/cancelled/);
+    expect(seen.some((r) => r.url.endsWith("/complete"))).toBe(false);
+  });
+
+  it("aborts the upload when the form leaves the page", async () => {
+    const { fetch } = routedFetch({ "POST /Prod/v1/files": () => created() });
+    const { unmount } = renderWithSession(
+      <FileUpload id="upload" label="Upload" purpose="social_image" makeXhr={() => new FakeXhr("hang")} />,
+      fetch,
+    );
+    fireEvent.change(screen.getByTestId("upload-input"), { target: { files: [png()] } });
+    fireEvent.click(screen.getByTestId("upload-submit"));
+    await vi.waitFor(() => expect(FakeXhr.last?.body).toBeTruthy());
+    expect(FakeXhr.last?.aborted).toBe(false);
+    unmount();
+    await vi.waitFor(() => expect(FakeXhr.last?.aborted).toBe(true));
   });
 });
