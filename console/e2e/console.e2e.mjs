@@ -10,68 +10,28 @@
 // CHROMIUM      the browser (default /usr/bin/chromium)
 // SCREENSHOT_DIR where the screenshots go (default ../target/console-screenshots from console/)
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, harness, required, sleep } from "./lib.mjs";
 
+const SCRIPT = "console.e2e";
 const consoleDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const require = createRequire(import.meta.url);
 
-const CONSOLE_URL = required("CONSOLE_URL");
-const API_URL = required("API_URL").replace(/\/+$/, "");
-const ADMIN_KEY = required("ADMIN_KEY").trim();
+const CONSOLE_URL = required("CONSOLE_URL", SCRIPT);
+const API_URL = required("API_URL", SCRIPT).replace(/\/+$/, "");
+const ADMIN_KEY = required("ADMIN_KEY", SCRIPT).trim();
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SCREENSHOT_DIR = resolve(consoleDir, process.env.SCREENSHOT_DIR || "../target/console-screenshots");
 const KEY_SHAPE = /^[a-z0-9]+_(live|test)_[A-Za-z0-9]{12}\.[A-Za-z0-9_-]{43}$/;
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`console e2e: set ${name} (see the top of e2e/console.e2e.mjs)`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const h = harness({ consoleUrl: CONSOLE_URL, apiUrl: API_URL, screenshotDir: SCREENSHOT_DIR });
+const { api, newPage, checkPage, run, goto } = h;
 const runId = Date.now().toString(36);
 const adminKeyId = /_(?:live|test)_([A-Za-z0-9]{12})\./.exec(ADMIN_KEY)?.[1];
-/** Messages the pages logged that fail the run (errors, CSP refusals). */
-const problems = [];
-let step = "start";
-let passed = 0;
 
 // --- small helpers -------------------------------------------------------------------------
-
-async function api(path, key, init = {}) {
-  const response = await fetch(`${API_URL}${path}`, {
-    ...init,
-    headers: {
-      "X-API-Key": key,
-      ...(init.body ? { "Content-Type": "application/json" } : {}),
-      ...init.headers,
-    },
-  });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  return { status: response.status, body };
-}
 
 /** The API applies a change on the very next request; a short poll covers a slow local stack. */
 async function expectStatus(path, key, status, what) {
@@ -79,72 +39,10 @@ async function expectStatus(path, key, status, what) {
   for (let i = 0; i < 10; i++) {
     last = await api(path, key);
     if (last.status === status) return last;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   assert.equal(last.status, status, `${what}: GET ${path} answered ${last.status}, expected ${status}`);
   return last;
-}
-
-function watch(page, label) {
-  page.on("console", (message) => {
-    const text = message.text();
-    // A refused API call is logged by Chrome as a failed resource load: expected where this
-    // script provokes one (4xx); a 5xx or anything else is a problem.
-    if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(text)) return;
-    if (message.type() === "error" || /Refused to|Content Security Policy/i.test(text)) {
-      problems.push(`[${label}] ${step}: console ${message.type()}: ${text}`);
-    }
-  });
-  page.on("pageerror", (error) => problems.push(`[${label}] ${step}: page error: ${error.message}`));
-}
-
-async function newPage(browser, label, options = {}) {
-  const context = await browser.newContext({ colorScheme: "light", ...options });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], {
-    origin: new URL(CONSOLE_URL).origin,
-  });
-  // Runs before the page's own scripts (injected by the browser, not subject to the page's CSP).
-  await context.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      console.error(`securitypolicyviolation: ${e.violatedDirective} blocked ${e.blockedURI}`);
-    });
-  });
-  const page = await context.newPage();
-  watch(page, label);
-  return { context, page };
-}
-
-/** axe-core in light and dark, failing on serious or critical violations; a screenshot of each. */
-async function checkPage(page, name) {
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.evaluate(axeSource);
-    const violations = await page.evaluate(async () => {
-      const result = await axe.run(document, { resultTypes: ["violations"] });
-      return result.violations
-        .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    });
-    assert.deepEqual(violations, [], `axe on ${name} (${scheme})`);
-    await page.screenshot({
-      path: join(SCREENSHOT_DIR, scheme === "light" ? `${name}.png` : `${name}-dark.png`),
-      fullPage: true,
-    });
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-}
-
-async function run(name, body) {
-  step = name;
-  const started = Date.now();
-  await body();
-  assert.deepEqual(problems, [], "console errors or CSP violations");
-  passed++;
-  console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
-}
-
-async function goto(page, hash) {
-  await page.goto(`${CONSOLE_URL}${hash}`);
 }
 
 async function secretFromDialog(page) {
@@ -183,7 +81,6 @@ async function signIn(page, key) {
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 const { page } = await newPage(browser, "main");
-page.setDefaultTimeout(15_000);
 
 const state = {
   keyId: "",
@@ -410,9 +307,9 @@ try {
     },
   );
 } catch (error) {
-  console.log(`not ok ${passed + 1} - ${step}`);
+  console.log(`not ok ${h.status.passed + 1} - ${h.status.step}`);
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-  if (problems.length > 0) console.error(problems.join("\n"));
+  if (h.problems.length > 0) console.error(h.problems.join("\n"));
   await page.screenshot({ path: join(SCREENSHOT_DIR, "failure.png"), fullPage: true }).catch(() => undefined);
   process.exitCode = 1;
 } finally {
@@ -422,4 +319,5 @@ try {
   await api(`/v1/members/${state.memberId}`, ADMIN_KEY, { method: "DELETE" }).catch(() => undefined);
   await browser.close();
 }
-if (!process.exitCode) console.log(`# console e2e: ${passed} steps passed; screenshots in ${SCREENSHOT_DIR}`);
+if (!process.exitCode)
+  console.log(`# console e2e: ${h.status.passed} steps passed; screenshots in ${SCREENSHOT_DIR}`);

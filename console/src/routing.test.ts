@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ID_PATTERNS, isId } from "./ids";
-import { parseHash } from "./routing";
+import { parseHash, readQuery } from "./routing";
 
 describe("parseHash", () => {
   it("splits and decodes the path, and reads the query", () => {
@@ -44,5 +44,14 @@ describe("resource ids", () => {
         expect(isId(kind, bad)).toBe(false);
     expect(isId("key", "AbCdEf12345")).toBe(false);
     expect(isId("link", "lnk_Abc123Def456Ghi789J/")).toBe(false);
+  });
+});
+
+describe("readQuery", () => {
+  it("reads the named fields, a missing one as empty", () => {
+    expect(readQuery(new URLSearchParams("type=bot&other=x"), ["type", "environment"])).toEqual({
+      type: "bot",
+      environment: "",
+    });
   });
 });

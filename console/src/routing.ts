@@ -34,6 +34,14 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** `readQuery(query, ["type", "environment"])` -> `{ type: "bot", environment: "" }` (missing as ""). */
+export function readQuery<Name extends string>(
+  query: URLSearchParams,
+  names: readonly Name[],
+): Record<Name, string> {
+  return Object.fromEntries(names.map((name) => [name, query.get(name) ?? ""])) as Record<Name, string>;
+}
+
 /** `href("/keys", { type: "bot", environment: "" })` -> `#/keys?type=bot` (empty values dropped). */
 export function href(path: string, query: Record<string, string | undefined> = {}): string {
   const params = new URLSearchParams();

@@ -5,7 +5,7 @@ import { useCursorList } from "../api/useCursorList";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { LoadMore } from "../components/LoadMore";
 import { formatTime, isoToLocalInput, localInputToIso } from "../format";
-import { href, navigate } from "../routing";
+import { href, navigate, readQuery } from "../routing";
 
 export const AUDIT_ACTIONS = [
   "org.bootstrapped",
@@ -46,22 +46,8 @@ void everyActionListed;
 
 const KEY_ID = /^[A-Za-z0-9]{12}$/;
 
-interface Filters {
-  actor: string;
-  action: string;
-  resource: string;
-  /** RFC 3339, as in the address. */
-  since: string;
-}
-
-function readFilters(query: URLSearchParams): Filters {
-  return {
-    actor: query.get("actor") ?? "",
-    action: query.get("action") ?? "",
-    resource: query.get("resource") ?? "",
-    since: query.get("since") ?? "",
-  };
-}
+/** The filters in the address (`since` as RFC 3339). */
+const FILTERS = ["actor", "action", "resource", "since"] as const;
 
 function isAction(value: string): value is AuditAction {
   return (AUDIT_ACTIONS as readonly string[]).includes(value);
@@ -69,7 +55,7 @@ function isAction(value: string): value is AuditAction {
 
 export function AuditPage({ query }: { query: URLSearchParams }) {
   const { client } = useSession();
-  const applied = readFilters(query);
+  const applied = readQuery(query, FILTERS);
   const [draft, setDraft] = useState({ ...applied, since: isoToLocalInput(applied.since) });
 
   const list = useCursorList(
@@ -158,7 +144,7 @@ export function AuditPage({ query }: { query: URLSearchParams }) {
           <a
             href={href("/audit")}
             class="button"
-            onClick={() => setDraft(readFilters(new URLSearchParams()))}
+            onClick={() => setDraft(readQuery(new URLSearchParams(), FILTERS))}
           >
             Clear
           </a>

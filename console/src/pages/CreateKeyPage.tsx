@@ -4,6 +4,7 @@
  */
 import { useState } from "preact/hooks";
 import { isMissingRoute, listAll, unwrap, useSession, type Member, type NewKey } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useLoad } from "../api/useLoad";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { PermissionGrid } from "../components/PermissionGrid";
@@ -49,8 +50,7 @@ export function CreateKeyPage() {
     externalId: "",
     meta: [],
   }));
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [created, setCreated] = useState<{ id: string; secret: string } | null>(null);
 
   const members = useLoad(
@@ -70,7 +70,6 @@ export function CreateKeyPage() {
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setError(undefined);
     const meta: Record<string, string> = {};
     for (const row of form.meta) if (row.name.trim()) meta[row.name.trim()] = row.value;
     const body: NewKey = {
@@ -85,16 +84,11 @@ export function CreateKeyPage() {
       meta: Object.keys(meta).length > 0 ? meta : null,
       external_id: form.externalId || null,
     };
-    setBusy(true);
-    try {
+    // The form keeps everything typed, so the operator can fix one field and send again.
+    await run(async () => {
       const { data } = await unwrap(client.POST("/v1/keys", { body }));
       setCreated({ id: data.id, secret: data.key });
-    } catch (failure) {
-      // The form keeps everything typed, so the operator can fix one field and send again.
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,6 +1,7 @@
 /** Custom link domains: add one, publish its TXT record, verify it, delete it (with its links, if forced). */
 import { useState } from "preact/hooks";
 import { unwrap, useSession, type Domain, type VerifiedDomain } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useCursorList } from "../api/useCursorList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { CopyButton } from "../components/CopyButton";
@@ -26,8 +27,7 @@ export function DomainsPage() {
   const [verifying, setVerifying] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<Domain | null>(null);
   const [force, setForce] = useState(false);
-  const [deleteError, setDeleteError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: deleteError, setError: setDeleteError, run } = useAction();
 
   const verify = async (domain: Domain) => {
     setVerifying(domain.id);
@@ -53,9 +53,7 @@ export function DomainsPage() {
   };
 
   const remove = async (domain: Domain) => {
-    setBusy(true);
-    setDeleteError(undefined);
-    try {
+    await run(async () => {
       const { data } = await unwrap(
         client.DELETE("/domains/{id}", {
           params: { path: { id: domain.id }, query: force ? { force: true } : {} },
@@ -67,11 +65,7 @@ export function DomainsPage() {
         `Deleted ${data.hostname}${force && data.links > 0 ? ` and its ${linksText(data.links)}` : ""}.`,
       );
       setDeleting(null);
-    } catch (failure) {
-      setDeleteError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -262,22 +256,15 @@ function SeenValue({ value, expected }: { value: string; expected: string }) {
 function AddDomain({ onAdded }: { onAdded: (domain: Domain) => void }) {
   const { client } = useSession();
   const [hostname, setHostname] = useState("");
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const { data } = await unwrap(client.POST("/domains", { body: { hostname: hostname.trim() } }));
       onAdded(data);
       setHostname("");
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

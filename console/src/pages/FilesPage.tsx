@@ -1,6 +1,7 @@
 /** Files: upload an image (logo or social image), see it ready or rejected, list and delete. */
 import { useState } from "preact/hooks";
 import { unwrap, useSession, type KeyhiveFile } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useCursorList } from "../api/useCursorList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { ErrorBanner } from "../components/ErrorBanner";
@@ -21,24 +22,16 @@ export function FilesPage({ makeXhr }: { makeXhr?: () => XhrLike }) {
   );
   const [notice, setNotice] = useState("");
   const [deleting, setDeleting] = useState<KeyhiveFile | null>(null);
-  const [deleteError, setDeleteError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: deleteError, setError: setDeleteError, run } = useAction();
 
   const remove = async (file: KeyhiveFile) => {
-    setBusy(true);
-    setDeleteError(undefined);
-    try {
+    // A 409 (a link's preview shows it) is shown with its message and request id, below the list.
+    await run(async () => {
       await unwrap(client.DELETE("/v1/files/{id}", { params: { path: { id: file.id } } }));
       list.setItems((items) => items.filter((f) => f.id !== file.id));
       setNotice(`Deleted ${file.id}.`);
-      setDeleting(null);
-    } catch (failure) {
-      // A 409 (a link's preview shows it) is shown with its message and request id, below the list.
-      setDeleteError(failure);
-      setDeleting(null);
-    } finally {
-      setBusy(false);
-    }
+    });
+    setDeleting(null);
   };
 
   return (

@@ -1,6 +1,7 @@
 /** One key: its record, edits (PATCH), roll, enable/disable, revoke, usage and least privilege. */
 import { useEffect, useState } from "preact/hooks";
 import { isMissingRoute, unwrap, useSession, type Key, type KeyPatch } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useLoad } from "../api/useLoad";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { PermissionGrid } from "../components/PermissionGrid";
@@ -62,24 +63,17 @@ function KeyDetail({ record, onChange }: { record: Key; onChange: (key: Key) => 
   const { client, permissions, prefix, self, refreshSelf } = useSession();
   const canUpdate = holds(permissions, "apiKeys", "update");
   const canDelete = holds(permissions, "apiKeys", "delete");
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, setError, run } = useAction();
   const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
 
   /** Runs one change, keeping the page's forms as typed if it fails. */
   const act = async (what: string, change: () => Promise<void>) => {
-    setBusy(true);
-    setError(undefined);
     setStatus("");
-    try {
+    await run(async () => {
       await change();
       setStatus(what);
       if (record.id === self.id) await refreshSelf();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const patch = (what: string, body: KeyPatch) =>
@@ -254,18 +248,15 @@ function EditForm({
 function RollSection({ record, onRolled }: { record: Key; onRolled: (key: Key) => void }) {
   const { client, self, adoptKey } = useSession();
   const [grace, setGrace] = useState(0);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [rolled, setRolled] = useState<{
     secret: string;
     oldValidUntil: string | null;
     own: boolean;
   } | null>(null);
 
-  const roll = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const roll = () =>
+    run(async () => {
       const { data } = await unwrap(
         client.POST("/v1/keys/{id}/roll", {
           params: { path: { id: record.id } },
@@ -278,12 +269,7 @@ function RollSection({ record, onRolled }: { record: Key; onRolled: (key: Key) =
       if (record.id === self.id) adoptKey(secret);
       onRolled(rest);
       setRolled({ secret, oldValidUntil: old_secret_valid_until ?? null, own: record.id === self.id });
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <section aria-labelledby="roll-title">

@@ -9,23 +9,10 @@ import { Sparkline } from "../components/Sparkline";
 import { takeFlash } from "../flash";
 import { formatTime } from "../format";
 import { asPermissions, holds, summary } from "../permissions";
-import { href, navigate } from "../routing";
+import { href, navigate, readQuery } from "../routing";
 
-interface Filters {
-  type: string;
-  environment: string;
-  created_by: string;
-  external_id: string;
-}
-
-function readFilters(query: URLSearchParams): Filters {
-  return {
-    type: query.get("type") ?? "",
-    environment: query.get("environment") ?? "",
-    created_by: query.get("created_by") ?? "",
-    external_id: query.get("external_id") ?? "",
-  };
-}
+const FILTERS = ["type", "environment", "created_by", "external_id"] as const;
+type Filters = Record<(typeof FILTERS)[number], string>;
 
 export function maskedKey(prefix: string, key: Pick<Key, "environment" | "id" | "last4">): string {
   return `${prefix}_${key.environment}_${key.id}.…${key.last4}`;
@@ -33,7 +20,7 @@ export function maskedKey(prefix: string, key: Pick<Key, "environment" | "id" | 
 
 export function KeysPage({ query }: { query: URLSearchParams }) {
   const { client, permissions, prefix, self } = useSession();
-  const applied = readFilters(query);
+  const applied = readQuery(query, FILTERS);
   const [draft, setDraft] = useState<Filters>(applied);
   const [flash] = useState(() => takeFlash());
   const serverFilters = [applied.created_by, applied.external_id] as const;
@@ -142,7 +129,11 @@ export function KeysPage({ query }: { query: URLSearchParams }) {
           <button type="submit" data-testid="filter-apply">
             Apply filters
           </button>
-          <a href={href("/keys")} class="button" onClick={() => setDraft(readFilters(new URLSearchParams()))}>
+          <a
+            href={href("/keys")}
+            class="button"
+            onClick={() => setDraft(readQuery(new URLSearchParams(), FILTERS))}
+          >
             Clear
           </a>
         </div>

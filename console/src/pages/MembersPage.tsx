@@ -1,6 +1,7 @@
 /** The organization's members: list, add, and remove (which revokes their user key with them). */
 import { useState } from "preact/hooks";
 import { unwrap, useSession, type Member } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useCursorList } from "../api/useCursorList";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { ErrorBanner } from "../components/ErrorBanner";
@@ -20,13 +21,10 @@ export function MembersPage() {
   );
   const [status, setStatus] = useState("");
   const [removing, setRemoving] = useState<Member | null>(null);
-  const [removeError, setRemoveError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: removeError, setError: setRemoveError, run } = useAction();
 
   const remove = async (member: Member) => {
-    setBusy(true);
-    setRemoveError(undefined);
-    try {
+    await run(async () => {
       const { data } = await unwrap(
         client.DELETE("/v1/members/{user_id}", { params: { path: { user_id: member.user_id } } }),
       );
@@ -35,11 +33,7 @@ export function MembersPage() {
         `Removed ${member.name}${data.removed_key_id ? `; their user key ${data.removed_key_id} was revoked` : ""}.`,
       );
       setRemoving(null);
-    } catch (failure) {
-      setRemoveError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -130,14 +124,12 @@ function AddMember({ onAdded }: { onAdded: (member: Member) => void }) {
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [userId, setUserId] = useState("");
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    // What was typed stays, to fix and send again.
+    await run(async () => {
       const { data } = await unwrap(
         client.POST("/v1/members", { body: { name, email, user_id: userId.trim() || null } }),
       );
@@ -145,12 +137,7 @@ function AddMember({ onAdded }: { onAdded: (member: Member) => void }) {
       setName("");
       setEmail("");
       setUserId("");
-    } catch (failure) {
-      // What was typed stays, to fix and send again.
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

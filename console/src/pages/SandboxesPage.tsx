@@ -8,6 +8,7 @@ import {
   type SandboxStatus,
   type Template,
 } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useCursorList } from "../api/useCursorList";
 import { useLoad } from "../api/useLoad";
 import { ConfirmDialog } from "../components/ConfirmDialog";
@@ -46,8 +47,7 @@ export function SandboxesPage({ query }: { query: URLSearchParams }) {
   const [notice, setNotice] = useState("");
   const [killing, setKilling] = useState<Sandbox | null>(null);
   const [extending, setExtending] = useState<Sandbox | null>(null);
-  const [actionError, setActionError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: actionError, setError: setActionError, run } = useAction();
 
   const list = useCursorList(
     (cursor) =>
@@ -72,20 +72,14 @@ export function SandboxesPage({ query }: { query: URLSearchParams }) {
     );
 
   const kill = async (sandbox: Sandbox) => {
-    setBusy(true);
-    setActionError(undefined);
-    try {
+    await run(async () => {
       const { data } = await unwrap(
         client.DELETE("/v1/sandboxes/{id}", { params: { path: { id: sandbox.id } } }),
       );
       replace(data);
       setNotice(`Sandbox ${sandbox.id} is ${data.status}.`);
       setKilling(null);
-    } catch (failure) {
-      setActionError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -287,8 +281,7 @@ function CreateSandbox({
   const [templateId, setTemplateId] = useState("");
   const [timeout, setTimeoutValue] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const template = templates.find((t) => t.id === templateId);
 
   const submit = async (event: Event) => {
@@ -296,9 +289,7 @@ function CreateSandbox({
     const why = timeoutProblem(timeout, template);
     setProblem(why);
     if (why || !template) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const { data } = await unwrap(
         client.POST("/v1/sandboxes", {
           body: {
@@ -309,11 +300,7 @@ function CreateSandbox({
       );
       onCreated(data);
       setTimeoutValue("");
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -4,6 +4,7 @@
  */
 import { useState } from "preact/hooks";
 import { unwrap, useSession, type DeliveryAttempt, type Webhook, type WebhookPatch } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useCursorList } from "../api/useCursorList";
 import { useLoad } from "../api/useLoad";
 import { ConfirmDialog } from "../components/ConfirmDialog";
@@ -394,8 +395,7 @@ function EditWebhook({ hook, onSaved }: { hook: Webhook; onSaved: (hook: Webhook
   const [description, setDescription] = useState(hook.description ?? "");
   const [events, setEvents] = useState<EventSelection>(hook.events);
   const [problem, setProblem] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const [saved, setSaved] = useState("");
 
   const submit = async (event: Event) => {
@@ -411,19 +411,13 @@ function EditWebhook({ hook, onSaved }: { hook: Webhook; onSaved: (hook: Webhook
       return;
     }
     setProblem(null);
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const { data } = await unwrap(
         client.PATCH("/v1/webhooks/{id}", { params: { path: { id: hook.id } }, body: patch }),
       );
       setSaved("Saved.");
       onSaved(data);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,6 +1,7 @@
 /** Webhook endpoints: the list, and a new endpoint (its signing secret shown once). */
 import { useState } from "preact/hooks";
 import { unwrap, useSession, type Webhook } from "../api/client";
+import { useAction } from "../api/useAction";
 import { useCursorList } from "../api/useCursorList";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { EventPicker, isAll, type EventSelection } from "../components/EventPicker";
@@ -84,8 +85,7 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
   const [description, setDescription] = useState("");
   const [events, setEvents] = useState<EventSelection>([]);
   const [problem, setProblem] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const [secret, setSecret] = useState<{ id: string; value: string } | null>(null);
 
   const submit = async (event: Event) => {
@@ -97,9 +97,7 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
         : null;
     setProblem(why);
     if (why) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const { data } = await unwrap(
         client.POST("/v1/webhooks", {
           body: { url: url.trim(), events, description: description.trim() || null },
@@ -111,11 +109,7 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
       setUrl("");
       setDescription("");
       setEvents([]);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
