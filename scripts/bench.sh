@@ -34,10 +34,7 @@ cargo run --quiet --profile measure -p keyhive-bench > "$RUN/stack.json"
 
 log "the console: first-load size, and Lighthouse accessibility and best practices per page (Chromium)"
 ensure_chromium
-if [ ! -f tools/console-bench/node_modules/.package-lock.json ] ||
-  [ tools/console-bench/package-lock.json -nt tools/console-bench/node_modules/.package-lock.json ]; then
-  (cd tools/console-bench && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tools/console-bench failed"
-fi
+ensure_npm_packages "$ROOT/tools/console-bench"
 CONSOLE_URL="$KEYHIVE_E2E_URL/console" API_URL="$KEYHIVE_E2E_URL" ADMIN_KEY="$(cat "$RUN/admin-key")" CHROMIUM="$CHROMIUM" \
   OUT="$RUN/lighthouse.json" node tools/console-bench/lighthouse.mjs
 

@@ -125,16 +125,15 @@ done
 # keys (create, copy once, permissions obeyed on the next call, roll, revoke), members, the audit
 # log, axe-core on every page in light and dark, screenshots under target/console-screenshots.
 ensure_chromium
-log "the console in headless Chromium ($CHROMIUM) through the REST front"
-(cd console && CONSOLE_URL="$FRONT_URL/console" API_URL="$FRONT_URL" ADMIN_KEY="$(cat "$RUN/admin-key")" \
-  CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$ROOT/target/console-screenshots" npm run --silent e2e)
-# The resources' pages: a sandbox, a link followed and seen on its chart with its QR code, a domain
-# verified through the stack's DNS server, a webhook delivered to a receiver the test runs and
-# resent, a file uploaded from the browser straight to the bucket, and the test-mode banner.
-log "the console's resource pages in headless Chromium through the REST front"
-(cd console && CONSOLE_URL="$FRONT_URL/console" API_URL="$FRONT_URL" ADMIN_KEY="$(cat "$RUN/admin-key")" \
-  DNS_RECORDS="$KEYHIVE_DNS_RECORDS" CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$ROOT/target/console-screenshots" \
-  npm run --silent e2e:resources)
+# Then the resources' pages: a sandbox, a link followed and seen on its chart with its QR code, a
+# domain verified through the stack's DNS server, a webhook delivered to a receiver the test runs
+# and resent, a file uploaded from the browser straight to the bucket, the test-mode banner.
+for suite in e2e e2e:resources; do
+  log "the console in headless Chromium ($CHROMIUM) through the REST front: npm run $suite"
+  (cd console && CONSOLE_URL="$FRONT_URL/console" API_URL="$FRONT_URL" ADMIN_KEY="$(cat "$RUN/admin-key")" \
+    DNS_RECORDS="$KEYHIVE_DNS_RECORDS" CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$ROOT/target/console-screenshots" \
+    npm run --silent "$suite")
+done
 
 # A bounded conformance pass (make fuzz runs a long one): a fixed seed keeps CI reproducible.
 log "schemathesis against openapi.yaml through cargo lambda watch (bounded)"

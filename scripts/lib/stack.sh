@@ -59,14 +59,17 @@ ensure_tools() {
 # console/dist whenever a source is newer than the last build. The console function compiles that
 # build in (functions/console/build.rs); without npm it serves a page that says how to build it.
 CONSOLE_DIR="$ROOT/console"
-ensure_console_packages() {
-  command -v npm >/dev/null || die "npm is needed for the console (console/package.json)"
-  if [ ! -f "$CONSOLE_DIR/node_modules/.package-lock.json" ] ||
-    [ "$CONSOLE_DIR/package-lock.json" -nt "$CONSOLE_DIR/node_modules/.package-lock.json" ]; then
-    log "installing the console's npm packages into console/node_modules"
-    (cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in console/ failed"
+# ensure_npm_packages DIR: npm ci in DIR (a folder of the project with its own package-lock.json)
+# when its node_modules is missing or older than the lock.
+ensure_npm_packages() {
+  local dir=$1
+  command -v npm >/dev/null || die "npm is needed for ${dir#"$ROOT"/}/package.json"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "installing npm packages into ${dir#"$ROOT"/}/node_modules"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in ${dir#"$ROOT"/} failed"
   fi
 }
+ensure_console_packages() { ensure_npm_packages "$CONSOLE_DIR"; }
 ensure_console() {
   if ! command -v npm >/dev/null; then
     log "npm not found: /console serves a placeholder page until the console is built"

@@ -91,6 +91,41 @@ fn endpoint_from_env(service: &str) -> Option<String> {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
+/// Where the files bucket is, as the functions read it from their environment: its name
+/// (`KEYHIVE_FILES_BUCKET`), its region, and a custom S3 endpoint (`AWS_ENDPOINT_URL_S3`, else
+/// `AWS_ENDPOINT_URL`: moto locally). The files function signs for it; the console's policy
+/// names its origin, where the browser puts an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSite {
+    pub bucket: String,
+    pub region: String,
+    /// Without a trailing `/`.
+    pub endpoint: Option<String>,
+}
+
+impl BucketSite {
+    /// `None` without a bucket name. Values are trimmed; the region defaults to `us-east-1`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let var = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        Some(BucketSite {
+            bucket: var("KEYHIVE_FILES_BUCKET")?,
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into()),
+            endpoint: var("AWS_ENDPOINT_URL_S3")
+                .or_else(|| var("AWS_ENDPOINT_URL"))
+                .map(|e| e.trim_end_matches('/').to_string()),
+        })
+    }
+
+    /// The bucket's base URL, without a trailing `/`: virtual-hosted on AWS, path style on a
+    /// custom endpoint.
+    pub fn url(&self) -> String {
+        match &self.endpoint {
+            None => format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region),
+            Some(base) => format!("{base}/{}", self.bucket),
+        }
+    }
+}
+
 pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
     if sdk.endpoint_url().is_none() {
@@ -150,5 +185,25 @@ mod tests {
             .collect::<Result<Vec<_>, _>>()
             .expect("every certificate of aws-roots.pem parses");
         assert_eq!(certs.len(), 5);
+    }
+
+    #[test]
+    fn the_files_bucket_is_virtual_hosted_on_aws_and_path_style_on_a_custom_endpoint() {
+        use super::BucketSite;
+        let site = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            BucketSite::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        assert_eq!(site(&[("AWS_REGION", "eu-west-1")]), None);
+        let aws = site(&[("KEYHIVE_FILES_BUCKET", " files-1 "), ("AWS_DEFAULT_REGION", "eu-west-1")]).unwrap();
+        assert_eq!(aws.url(), "https://files-1.s3.eu-west-1.amazonaws.com");
+        assert_eq!(site(&[("KEYHIVE_FILES_BUCKET", "b")]).unwrap().region, "us-east-1");
+        let local = site(&[
+            ("KEYHIVE_FILES_BUCKET", "b"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:5000/"),
+        ])
+        .unwrap();
+        assert_eq!(local.url(), "http://127.0.0.1:5000/b");
     }
 }

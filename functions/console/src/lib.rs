@@ -6,8 +6,9 @@
 //! Content-Security-Policy (no inline script, nothing from another origin, no framing), nosniff
 //! and no referrer.
 
+use http::header::X_FRAME_OPTIONS;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
-use http::header::{X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+use keyhive::aws::BucketSite;
 use keyhive::http::routes::ConsoleOp;
 use keyhive::{ApiError, ApiState, Call, Reply};
 use lambda_http::{Body, Request, Response};
@@ -53,16 +54,9 @@ impl UploadOrigin {
         })
     }
 
-    /// As the files function presigns: a custom S3 endpoint (`AWS_ENDPOINT_URL_S3`, else
-    /// `AWS_ENDPOINT_URL`), or the bucket's virtual-hosted AWS URL. `None` without a bucket.
+    /// The origin of the bucket the files function presigns for. `None` without a bucket.
     pub fn from_env() -> Option<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let bucket = var("KEYHIVE_FILES_BUCKET")?;
-        if let Some(endpoint) = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
-            return UploadOrigin::of(endpoint.trim());
-        }
-        let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
-        UploadOrigin::of(&format!("https://{bucket}.s3.{region}.amazonaws.com"))
+        BucketSite::from_lookup(|name| std::env::var(name).ok()).and_then(|site| UploadOrigin::of(&site.url()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -117,11 +111,6 @@ impl Console {
         Console::new(embedded::PAGE, embedded::ASSETS, upload_origin)
     }
 
-    /// The `Content-Security-Policy` of every answer.
-    pub fn policy(&self) -> &HeaderValue {
-        &self.policy
-    }
-
     fn asset(&self, name: &str) -> Option<&'static Asset> {
         self.assets.iter().find(|asset| asset.name == name)
     }
@@ -130,8 +119,8 @@ impl Console {
 pub async fn handle(api: &ApiState, console: &Console, request: Request) -> Response<Body> {
     let mut response = keyhive::http::serve(api, request, |call| async move { handler(console, call) }).await;
     let headers = response.headers_mut();
+    // `nosniff` comes with every keyhive answer already (the envelope's headers).
     headers.insert(CONTENT_SECURITY_POLICY, console.policy.clone());
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // For browsers that predate `frame-ancestors`.
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

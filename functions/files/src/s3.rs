@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use keyhive::aws::BucketSite;
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -31,10 +32,8 @@ type Reply = Result<Response<Incoming>, S3Error>;
 /// `Debug` shows the access key id, never the secret or the session token (`Credentials` redacts).
 #[derive(Debug)]
 pub struct S3 {
-    bucket: String,
-    region: String,
-    /// `None`: AWS, virtual-hosted. `Some`: path style under this base (moto), no trailing `/`.
-    endpoint: Option<String>,
+    /// `endpoint` `None`: AWS, virtual-hosted. `Some`: path style under that base (moto).
+    site: BucketSite,
     identity: Identity,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
@@ -80,32 +79,29 @@ impl S3 {
 
     fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<S3, S3Error> {
         let var = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let required = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "KEYHIVE_FILES_BUCKET"].map(|n| (n, var(n)));
-        let [(_, Some(access)), (_, Some(secret)), (_, Some(bucket))] = required.clone() else {
-            let missing: Vec<&str> = required.iter().filter(|(_, v)| v.is_none()).map(|(name, _)| *name).collect();
+        let site = BucketSite::from_lookup(&get);
+        let (access, secret) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"));
+        let (Some(site), Some(access), Some(secret)) = (site.clone(), access.clone(), secret.clone()) else {
+            let missing = [("AWS_ACCESS_KEY_ID", access.is_none()), ("AWS_SECRET_ACCESS_KEY", secret.is_none())]
+                .into_iter()
+                .chain([("KEYHIVE_FILES_BUCKET", site.is_none())])
+                .filter(|(_, missing)| *missing)
+                .map(|(name, _)| name)
+                .collect::<Vec<_>>();
             return Err(S3Error::Config(format!("missing {}", missing.join(", "))));
         };
-        let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
-        let endpoint = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
-        if let Some(endpoint) = &endpoint {
+        if let Some(endpoint) = &site.endpoint {
             let uri = endpoint.parse::<http::Uri>().ok();
             if !uri.is_some_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()) {
                 return Err(S3Error::Config(format!("endpoint {endpoint}: not an http(s) URL")));
             }
         }
-        Ok(S3::new(bucket, region, endpoint, access, secret, var("AWS_SESSION_TOKEN")))
+        Ok(S3::new(site, access, secret, var("AWS_SESSION_TOKEN")))
     }
 
     /// Builds the client once: rustls on ring, trusting the compiled-in AWS roots only (no
     /// trust-store read at cold start); plain http is allowed for a local endpoint.
-    pub fn new(
-        bucket: String,
-        region: String,
-        endpoint: Option<String>,
-        access_key: String,
-        secret_key: String,
-        session_token: Option<String>,
-    ) -> S3 {
+    pub fn new(site: BucketSite, access_key: String, secret_key: String, session_token: Option<String>) -> S3 {
         let mut roots = rustls::RootCertStore::empty();
         roots.add_parsable_certificates(
             CertificateDer::pem_slice_iter(keyhive::aws::AWS_ROOTS_PEM).filter_map(Result::ok),
@@ -123,8 +119,7 @@ impl S3 {
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(https);
         let credentials = Credentials::new(access_key, secret_key, session_token, None, "keyhive-files");
-        let endpoint = endpoint.map(|e| e.trim().trim_end_matches('/').to_string());
-        S3 { bucket, region, endpoint, identity: credentials.into(), client }
+        S3 { site, identity: credentials.into(), client }
     }
 
     /// A presigned PUT whose signature covers Content-Type and Content-Length: S3 refuses any
@@ -178,7 +173,7 @@ impl S3 {
 
     /// Copies the object at `from` to `to` inside the bucket (`NotFound` when there is none).
     pub async fn copy(&self, from: &str, to: &str) -> Result<(), S3Error> {
-        let source = format!("/{}/{from}", self.bucket);
+        let source = format!("/{}/{from}", self.site.bucket);
         let response = self.send(&Method::PUT, &self.object_url(to)?, &[("x-amz-copy-source", source)], b"").await?;
         if !response.status().is_success() {
             return Err(rejection(response).await);
@@ -205,7 +200,7 @@ impl S3 {
 
     /// Creates the bucket if missing: local development and tests only (moto).
     pub async fn ensure_bucket(&self) -> Result<(), S3Error> {
-        let body = match self.region.as_str() {
+        let body = match self.site.region.as_str() {
             "us-east-1" => String::new(),
             region => format!(
                 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
@@ -245,11 +240,13 @@ impl S3 {
             .collect())
     }
 
-    /// The bucket's URL: virtual-hosted on AWS, path style on a custom endpoint.
+    /// The bucket's URL; virtual-hosted on AWS, where the bucket is the host and its root `/`.
     fn bucket_url(&self) -> String {
-        match &self.endpoint {
-            None => format!("https://{}.s3.{}.amazonaws.com/", self.bucket, self.region),
-            Some(base) => format!("{base}/{}", self.bucket),
+        let url = self.site.url();
+        if self.site.endpoint.is_none() {
+            url + "/"
+        } else {
+            url
         }
     }
 
@@ -259,10 +256,7 @@ impl S3 {
             return Err(S3Error::Config(format!("object keys are 1 to 1024 bytes, not {}", key.len())));
         }
         let key = uri_encode(key, true);
-        Ok(match &self.endpoint {
-            None => format!("https://{}.s3.{}.amazonaws.com/{key}", self.bucket, self.region),
-            Some(base) => format!("{base}/{}/{key}", self.bucket),
-        })
+        Ok(format!("{}/{key}", self.site.url()))
     }
 
     /// Signs the way S3 wants: the path as sent (encoded once, never normalized); presigned in
@@ -292,7 +286,7 @@ impl S3 {
         let request = SignableRequest::new(method.as_str(), url, signed, body).map_err(|e| failed(&e))?;
         let params: sigv4::SigningParams<'_> = v4::SigningParams::builder()
             .identity(&self.identity)
-            .region(&self.region)
+            .region(&self.site.region)
             .name("s3")
             .time(now)
             .settings(settings)
@@ -463,9 +457,13 @@ mod tests {
     const AWS_EXAMPLE_URL: &str = "https://examplebucket.s3.amazonaws.com/test.txt";
 
     fn s3(region: &str, endpoint: Option<&str>, token: Option<&str>) -> S3 {
-        let (endpoint, token) = (endpoint.map(String::from), token.map(String::from));
+        let site = BucketSite {
+            bucket: "examplebucket".into(),
+            region: region.into(),
+            endpoint: endpoint.map(|e| e.trim_end_matches('/').to_string()),
+        };
         let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_string();
-        S3::new("examplebucket".into(), region.into(), endpoint, "AKIAIOSFODNN7EXAMPLE".into(), secret, token)
+        S3::new(site, "AKIAIOSFODNN7EXAMPLE".into(), secret, token.map(String::from))
     }
 
     fn at(secs: u64) -> SystemTime {
@@ -550,7 +548,10 @@ mod tests {
             _ => None,
         });
         let s3 = s3.unwrap();
-        assert_eq!((s3.region.as_str(), s3.endpoint.as_deref()), ("us-east-1", Some("http://127.0.0.1:5000")));
+        assert_eq!(
+            (s3.site.region.as_str(), s3.site.endpoint.as_deref()),
+            ("us-east-1", Some("http://127.0.0.1:5000"))
+        );
     }
 
     #[test]
