@@ -41,7 +41,9 @@ async fn each_notice_is_sent_once_in_its_window_with_its_audit_entry() {
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin);
-    let now = keyhive::model::now();
+    // A month ahead of the stack's own notices job (it runs at the real time meanwhile): only
+    // this test's runs can find the key due.
+    let now = keyhive::model::now() + Duration::days(30);
     let expires_at = parse_rfc3339(&rfc3339(now + Duration::days(3))).expect("whole seconds");
     let key_id = create_expiring(&api, &admin, expires_at).await;
     // Three days left: the first notice at once, saying 3; not twice, even from racing runs.
@@ -86,7 +88,10 @@ async fn a_changed_expiry_gets_its_notices_afresh_and_a_cleared_or_revoked_one_n
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
     let admin = identity_of(&admin);
-    let now = keyhive::model::now();
+    // The stack's own notices job runs meanwhile at the real time, and the test above sends what
+    // is due a month ahead: every expiry here is two months out, so only this test's runs (at
+    // `now`) can find a notice due.
+    let now = keyhive::model::now() + Duration::days(60);
     let soon = parse_rfc3339(&rfc3339(now + Duration::days(6))).expect("time");
     let key_id = create_expiring(&api, &admin, soon).await;
     assert!(notify(&api.store, &key_id, now).await.expect("run"));
