@@ -1,24 +1,33 @@
 """A minimal Lambda Runtime API on loopback, for make bench.
 
 For each bootstrap binary: start it with AWS_LAMBDA_RUNTIME_API pointing here and only the
-environment Lambda gives a function (no SSL_CERT_*, no HOME), time process
-start -> first answered event (init_ms, median of several cold starts), then serve it N more
-events and read its peak RSS (VmHWM). Events need no I/O (an unknown path, a malformed key), so
-the figures are the function's own start-up and steady memory, not DynamoDB's.
-Loopback only, bounded in count and time.
+environment Lambda gives a function (no SSL_CERT_*, no HOME).
+
+- init_ms_median: process start -> ready for its first event (its first GET of
+  /runtime/invocation/next), the same measure for every binary, HTTP functions and workers
+  alike. Starts are interleaved (one start of every binary per round, ROUNDS rounds), so a
+  noisy moment of a shared machine weighs on every binary alike, and the median is reported.
+- peak_rss_mb: after one start has served N events (VmHWM). Events need no I/O (an unknown path,
+  a malformed key), so the figure is the function's own steady memory, not DynamoDB's.
 
 With --cold (run against the bench stack): cold_first_request_ms, process start to the answer of
 the first *authenticated* request that reaches the store, DynamoDB behind the TLS front (the
 compiled-in roots plus the front's CA), the hashing secret from moto: nothing that init might
-leave to the first request escapes the figure. hello-world's start-to-first-answer is beside it.
+leave to the first request escapes the figure. hello-world's start-to-first-answer is measured in
+the same interleaved rounds. Loopback only, bounded in count and time.
 """
 import json, os, statistics, subprocess, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+ROUNDS = 7
+COLD_ROUNDS = 5
+
 class Runtime:
     def __init__(self, event):
         self.event = json.dumps(event).encode()
+        self.ready = threading.Event()
         self.answered = threading.Event()
+        self.ready_at = None
         self.count = 0
         self.lock = threading.Lock()
         self.first_answer = None
@@ -29,6 +38,10 @@ def make_handler(rt):
             pass
         def do_GET(self):
             if self.path.endswith("/invocation/next"):
+                with rt.lock:
+                    if rt.ready_at is None:
+                        rt.ready_at = time.monotonic()
+                rt.ready.set()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-%d" % time.monotonic_ns())
@@ -55,31 +68,43 @@ def make_handler(rt):
                 rt.answered.set()
     return H
 
-def measure(binary, event, starts, requests, env, check=None):
-    inits, rss = [], None
-    for i in range(starts):
-        rt = Runtime(event)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(rt))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        e = dict(env, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % server.server_address[1])
-        t0 = time.monotonic()
-        proc = subprocess.Popen([binary], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_once(binary, event, env, requests=1, check=None):
+    """One cold start of `binary`: (ms to ready, ms to its first answer, peak RSS in MB after
+    `requests` answered events)."""
+    rt = Runtime(event)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(rt))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    e = dict(env, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % server.server_address[1])
+    t0 = time.monotonic()
+    proc = subprocess.Popen([binary], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
         if not rt.answered.wait(30):
-            proc.kill(); server.shutdown()
             raise SystemExit("%s answered no event within 30 s" % binary)
-        inits.append((time.monotonic() - t0) * 1000)
+        answered_ms = (time.monotonic() - t0) * 1000
+        ready_ms = (rt.ready_at - t0) * 1000
         if check:
             check(binary, rt.first_answer)
-        if i == starts - 1:
-            deadline = time.monotonic() + 120
-            while rt.count < requests and time.monotonic() < deadline:
-                time.sleep(0.01)
-            with open("/proc/%d/status" % proc.pid) as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        rss = int(line.split()[1]) / 1024
+        deadline = time.monotonic() + 120
+        while rt.count < requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        rss = None
+        with open("/proc/%d/status" % proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    rss = int(line.split()[1]) / 1024
+        return ready_ms, answered_ms, rss
+    finally:
         proc.kill(); proc.wait(); server.shutdown()
-    return round(statistics.median(inits), 2), round(rss, 1)
+
+def interleaved(runs, rounds, pick):
+    """`runs`: name -> (binary, event, env, check). ROUNDS rounds, each starting every binary
+    once in turn; the median of pick(ready_ms, answered_ms) per name."""
+    figures = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (binary, event, env, check) in runs.items():
+            ready_ms, answered_ms, _ = start_once(binary, event, env, 1, check)
+            figures[name].append(pick(ready_ms, answered_ms))
+    return {name: round(statistics.median(values), 2) for name, values in figures.items()}
 
 def answered_ok(binary, first):
     """The cold figure counts only a real answer: a 200, or the authorizer's Allow."""
@@ -92,7 +117,7 @@ def answered_ok(binary, first):
         raise SystemExit("%s did not answer its first event with success: %s" % (binary, body[:300]))
 
 def cold(bindir, out):
-    """cold_first_request_ms per function, against the stack in the environment."""
+    """cold_first_request_ms per HTTP function, against the stack in the environment."""
     key = os.environ["BENCH_KEY"]
     env = {k: v for k, v in os.environ.items()
            if k.startswith(("AWS_", "KEYHIVE_", "PATH")) and k not in ("AWS_LAMBDA_RUNTIME_API",)}
@@ -102,25 +127,28 @@ def cold(bindir, out):
     authz = json.load(open("events/authorizer-request.json"))
     authz["headers"]["X-API-Key"] = key
     authz["multiValueHeaders"]["X-API-Key"] = [key]
-    # Measured first: the authorizer's own answer gives the context API Gateway would pass on.
+    # One unmeasured start first: the authorizer's own answer gives the context API Gateway
+    # would pass on to the functions.
     answers = []
     def allowed(binary, first):
         answered_ok(binary, first)
         answers.append(json.loads(first[1]))
-    report = {"cold_first_request_ms": {}}
-    report["cold_first_request_ms"]["authorizer"], _ = measure(
-        os.path.join(bindir, "authorizer"), authz, 5, 1, env, allowed)
+    start_once(os.path.join(bindir, "authorizer"), authz, env, 1, allowed)
     context = dict(answers[0]["context"], principalId=answers[0]["principalId"])
-    # One event per function that authenticates and reads the store.
+    runs = {"authorizer": (os.path.join(bindir, "authorizer"), authz, env, answered_ok)}
+    # One event per function that authenticates and reads the store (the links function: a
+    # public redirect, its one write).
     events = {"health": "health.json", "keys": "keys-self.json", "sandboxes": "sandboxes-list.json",
               "links": "links-list.json", "webhooks": "webhooks-list.json", "console": "console-page.json"}
     for fn, name in events.items():
         event = json.load(open(os.path.join("events", name)))
         if fn not in ("health", "console"):
             event["requestContext"]["authorizer"] = context
-        report["cold_first_request_ms"][fn], _ = measure(os.path.join(bindir, fn), event, 5, 1, env, answered_ok)
-    hello = json.load(open("events/unknown-path.json"))
-    report["hello_cold_first_request_ms"], _ = measure(os.path.join(bindir, "hello-lambda"), hello, 5, 1, env)
+        runs[fn] = (os.path.join(bindir, fn), event, env, answered_ok)
+    runs["hello"] = (os.path.join(bindir, "hello-lambda"), json.load(open("events/unknown-path.json")), env, None)
+    figures = interleaved(runs, COLD_ROUNDS, lambda ready, answered: answered)
+    report = {"cold_first_request_ms": {fn: v for fn, v in figures.items() if fn != "hello"},
+              "hello_cold_first_request_ms": figures["hello"], "cold_rounds": COLD_ROUNDS}
     json.dump(report, open(out, "w"))
     print(json.dumps(report))
 
@@ -128,7 +156,7 @@ def main():
     if sys.argv[1] == "--cold":
         return cold(sys.argv[2], sys.argv[3])
     bindir, out = sys.argv[1], sys.argv[2]
-    events = json.load(open("events/unknown-path.json"))
+    unknown = json.load(open("events/unknown-path.json"))
     authz = json.load(open("events/authorizer-request.json"))
     # Only what Lambda gives a function (no SSL_CERT_*, no HOME), plus the function's own settings.
     lambda_like = ("AWS_LAMBDA_", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
@@ -139,45 +167,28 @@ def main():
     env.update({"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                 "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
                 "AWS_LAMBDA_FUNCTION_VERSION": "1", "RUST_LOG": "warn",
-                # Nothing listens here: the events used need no call, and none is made.
-                "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9"})
-    report = {"init_ms_median": {}, "peak_rss_mb": {}}
-    # The files function needs its bucket's name at start (it presigns for it; no call is made).
-    env["KEYHIVE_FILES_BUCKET"] = "bench-files"
-    console_page = json.load(open("events/console-page.json"))
-    for fn in ["health", "authorizer", "keys", "sandboxes", "links", "webhooks", "files", "console"]:
-        event = authz if fn == "authorizer" else console_page if fn == "console" else events
-        init, rss = measure(os.path.join(bindir, fn), event, 7, 1000, env)
-        report["init_ms_median"][fn] = init
-        report["peak_rss_mb"][fn] = rss
-    # The sweep answers its schedule event with a scan, which fails fast against the closed port
-    # (three attempts, short backoff): fewer events, so the run stays bounded.
+                # Nothing listens here: the HTTP functions' events need no call; a worker's
+                # calls fail fast, after its figures (ready, and its steady memory) are taken.
+                "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9",
+                # The files function needs its bucket's name at start (it presigns for it).
+                "KEYHIVE_FILES_BUCKET": "bench-files"})
     schedule = json.load(open("events/schedule.json"))
-    init, rss = measure(os.path.join(bindir, "sandbox-sweep"), schedule, 7, 20, env)
-    report["init_ms_median"]["sandbox-sweep"] = init
-    report["peak_rss_mb"]["sandbox-sweep"] = rss
-    # The key notices job answers its schedule event after its day queries fail (closed port).
-    init, rss = measure(os.path.join(bindir, "key-notices"), schedule, 7, 20, env)
-    report["init_ms_median"]["key-notices"] = init
-    report["peak_rss_mb"]["key-notices"] = rss
-    # The dispatcher answers its schedule event after failing to fetch its sealing key (closed port).
-    init, rss = measure(os.path.join(bindir, "webhook-dispatcher"), schedule, 7, 20, env)
-    report["init_ms_median"]["webhook-dispatcher"] = init
-    report["peak_rss_mb"]["webhook-dispatcher"] = rss
-    # The usage aggregator answers its stream event (one key-item record) after failing to read
-    # the key's counted sequence (closed port): it reports the record for another delivery.
-    stream = json.load(open("events/usage-stream.json"))
-    init, rss = measure(os.path.join(bindir, "usage-aggregator"), stream, 7, 20, env)
-    report["init_ms_median"]["usage-aggregator"] = init
-    report["peak_rss_mb"]["usage-aggregator"] = rss
-    # The click aggregator, on a slug item's stream record (a click), the same way.
-    clicks = json.load(open("events/clicks-stream.json"))
-    init, rss = measure(os.path.join(bindir, "click-aggregator"), clicks, 7, 20, env)
-    report["init_ms_median"]["click-aggregator"] = init
-    report["peak_rss_mb"]["click-aggregator"] = rss
-    init, rss = measure(os.path.join(bindir, "hello-lambda"), events, 7, 1000, env)
-    report["hello_init_ms_median"] = init
-    report["hello_peak_rss_mb"] = rss
+    # name -> (event, events served before the memory is read: fewer for a worker, whose
+    # event fails its calls against the closed port with retries, so the run stays bounded).
+    binaries = {fn: (authz if fn == "authorizer" else json.load(open("events/console-page.json")) if fn == "console" else unknown, 1000)
+                for fn in ["health", "authorizer", "keys", "sandboxes", "links", "webhooks", "files", "console"]}
+    binaries.update({
+        "sandbox-sweep": (schedule, 20), "key-notices": (schedule, 20), "webhook-dispatcher": (schedule, 20),
+        "usage-aggregator": (json.load(open("events/usage-stream.json")), 20),
+        "click-aggregator": (json.load(open("events/clicks-stream.json")), 20),
+        "hello-lambda": (unknown, 1000),
+    })
+    runs = {fn: (os.path.join(bindir, fn), event, env, None) for fn, (event, _) in binaries.items()}
+    init = interleaved(runs, ROUNDS, lambda ready, answered: ready)
+    rss = {fn: round(start_once(os.path.join(bindir, fn), event, env, n)[2], 1) for fn, (event, n) in binaries.items()}
+    hello_init, hello_rss = init.pop("hello-lambda"), rss.pop("hello-lambda")
+    report = {"init_ms_median": init, "hello_init_ms_median": hello_init, "init_rounds": ROUNDS,
+              "peak_rss_mb": rss, "hello_peak_rss_mb": hello_rss}
     json.dump(report, open(out, "w"))
     print(json.dumps(report))
 

@@ -19,6 +19,11 @@ pub const AWS_ROOTS_PEM: &[u8] = include_bytes!("aws-roots.pem");
 /// `KEYHIVE_EXTRA_CA_FILE`, for the test stack's TLS front). Every call is bounded in time so
 /// that an unreachable dependency becomes a quick 503, not a hung Lambda.
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+    function_aws(config).0
+}
+
+/// `sdk_config`, with the HTTPS connector its clients share (for `Https::preconnect`).
+pub fn function_aws(config: &Config) -> (aws_config::SdkConfig, Https) {
     let mut trust = tls::TrustStore::empty().with_pem_certificate(AWS_ROOTS_PEM);
     if let Some(extra) = &config.extra_ca_pem {
         trust = trust.with_pem_certificate(extra.clone());
@@ -33,12 +38,45 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
         aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
     );
+    let https = Https::new(config, trust);
+    let sdk = function_sdk_config(
+        config,
+        region,
+        credentials,
+        aws_smithy_runtime_api::client::http::SharedHttpClient::new(https.clone()),
+    );
+    (sdk, https)
+}
+
+/// Where `client` sends its calls, by the SDK's own endpoint rules (the region's DynamoDB, or
+/// the endpoint the environment names).
+pub async fn dynamodb_endpoint(client: &aws_sdk_dynamodb::Client) -> Option<String> {
+    use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    let params = Params::builder()
+        .set_region(client.config().region().map(ToString::to_string))
+        .set_endpoint(endpoint_from_env("DYNAMODB"))
+        .build()
+        .ok()?;
+    DefaultResolver::new().resolve_endpoint(&params).await.ok().map(|endpoint| endpoint.url().to_string())
+}
+
+/// The functions' SDK settings over a given region, credentials and HTTP client: what
+/// `sdk_config` builds from the environment, and what the CPU benches build over canned answers.
+pub fn function_sdk_config(
+    config: &Config,
+    region: Option<aws_config::Region>,
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+) -> aws_config::SdkConfig {
     let mut sdk = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .credentials_provider(credentials)
-        .http_client(https_client(trust))
+        .http_client(http)
         .timeout_config(timeouts(config))
         .retry_config(retries())
+        // The operation and attempt timeouts already bound a stalled answer; the stall monitor's
+        // per-request interceptor and body wrapper are CPU on every call (make bench, profile).
+        .stalled_stream_protection(aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled())
         .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(aws_smithy_async::rt::sleep::TokioSleep::new()))
         .time_source(aws_smithy_async::time::SharedTimeSource::default());
     sdk.set_region(region);
@@ -69,12 +107,79 @@ fn https_client(trust: tls::TrustStore) -> aws_smithy_runtime_api::client::http:
         .build_https()
 }
 
+/// A function's one HTTPS connector (one connection pool, rustls on ring), which every SDK client
+/// of the function uses, built once at start with the functions' connect timeout, and kept beside
+/// the clients so that start-up can open the first connection to DynamoDB itself
+/// (`Https::preconnect`) while the first request still waits for a secret.
+///
+/// (The SDK's own client builds a connector per client on construction and caches one per
+/// timeout setting; the functions have one setting, so one connector is the same pool, without
+/// the TLS set-up repeated at start.)
+#[derive(Debug, Clone)]
+pub struct Https(aws_smithy_runtime_api::client::http::SharedHttpConnector);
+
+impl Https {
+    pub fn new(config: &Config, trust: tls::TrustStore) -> Self {
+        let context = tls::TlsContext::builder().with_trust_store(trust).build().unwrap_or_default();
+        let settings = aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
+            .connect_timeout(connect_timeout(config))
+            .build();
+        let connector = aws_smithy_http_client::Connector::builder()
+            .connector_settings(settings)
+            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_context(context)
+            .build();
+        Https(aws_smithy_runtime_api::client::http::SharedHttpConnector::new(connector))
+    }
+
+    /// Opens a connection to `endpoint` and leaves it in the pool: an unsigned `GET /` (DynamoDB
+    /// answers it with its health line, without authorization), its answer read to the end so
+    /// the connection is kept. Best effort: `false` when it failed, and the first call then
+    /// connects itself.
+    pub async fn preconnect(&self, endpoint: &str) -> bool {
+        use aws_smithy_runtime_api::client::http::HttpConnector;
+        let request = http::Request::get(format!("{}/", endpoint.trim_end_matches('/')))
+            .body(aws_smithy_types::body::SdkBody::empty())
+            .ok()
+            .and_then(|r| aws_smithy_runtime_api::client::orchestrator::HttpRequest::try_from(r).ok());
+        let Some(request) = request else { return false };
+        match self.0.call(request).await {
+            Ok(response) => {
+                aws_smithy_types::byte_stream::ByteStream::new(response.into_body()).collect().await.is_ok()
+            }
+            Err(err) => {
+                tracing::debug!(error = %crate::error::source_chain(&err), "preconnect failed");
+                false
+            }
+        }
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for Https {
+    fn http_connector(
+        &self,
+        _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.0.clone()
+    }
+}
+
+/// The functions' connect timeout: at most 500 ms, and within an attempt's time.
+fn connect_timeout(config: &Config) -> Duration {
+    Duration::from_millis(500).min(attempt_timeout(config))
+}
+
+fn attempt_timeout(config: &Config) -> Duration {
+    (config.dynamodb_timeout / 2).max(Duration::from_millis(50))
+}
+
 /// Every call bounded in time, so that an unreachable dependency becomes a quick 503.
 fn timeouts(config: &Config) -> TimeoutConfig {
-    let attempt = (config.dynamodb_timeout / 2).max(Duration::from_millis(50));
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_millis(500).min(attempt))
-        .operation_attempt_timeout(attempt)
+        .connect_timeout(connect_timeout(config))
+        .operation_attempt_timeout(attempt_timeout(config))
         .operation_timeout(config.dynamodb_timeout)
         .build()
 }
@@ -131,7 +236,7 @@ pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     if sdk.endpoint_url().is_none() {
         config.set_endpoint_url(endpoint_from_env("DYNAMODB"));
     }
-    aws_sdk_dynamodb::Client::from_conf(config.build())
+    aws_sdk_dynamodb::Client::from_conf(config.interceptor(NoUserAgent).build())
 }
 
 pub fn secretsmanager(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
@@ -139,7 +244,32 @@ pub fn secretsmanager(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Cl
     if sdk.endpoint_url().is_none() {
         config.set_endpoint_url(endpoint_from_env("SECRETS_MANAGER"));
     }
-    aws_sdk_secretsmanager::Client::from_conf(config.build())
+    aws_sdk_secretsmanager::Client::from_conf(config.interceptor(NoUserAgent).build())
+}
+
+/// The functions' clients send no SDK user-agent headers: the services need none, and building
+/// them (the SDK's and the environment's names, its feature metrics) and signing them was about
+/// 5% of the authorizer's CPU per request (make bench, profile). The SDK disables an interceptor
+/// by a marker in the request's configuration; the client builder cannot set one, so this
+/// interceptor does, in the first hook of every call. Every other header stays.
+#[derive(Debug)]
+struct NoUserAgent;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for NoUserAgent {
+    fn name(&self) -> &'static str {
+        "NoUserAgent"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        cfg.interceptor_state().store_put(aws_smithy_runtime_api::client::interceptors::disable_interceptor::<
+            aws_runtime::user_agent::UserAgentInterceptor,
+        >("keyhive sends no user agent"));
+        Ok(())
+    }
 }
 
 /// Counts every HTTP request an SDK client transmits (retries included): how the tests and

@@ -10,6 +10,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn";
 
 pub fn init() {
+    init_to(std::io::stdout);
+}
+
+/// `init`, writing the lines to `writer` (the CPU benches: `std::io::sink`, so that a request's
+/// log line is formatted as in Lambda, and counted).
+pub fn init_to<W>(writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     // `cargo lambda watch` sets AWS_LAMBDA_MAX_CONCURRENCY=1 for every function, and the runtime
     // then warns at each start that it runs sequentially, which it does anyway: "1" asks for
     // nothing, so it goes, before the runtime reads it.
@@ -22,7 +31,8 @@ pub fn init() {
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(writer);
     // `try_init`: tests and tools may have installed a subscriber already.
     let _ = tracing_subscriber::registry().with(json).with(filter).try_init();
 }

@@ -337,3 +337,156 @@ pub async fn whole_stream(api: &ApiState) -> Vec<crate::store::stream::StreamRec
     let arn = StreamReader::stream_of(api.store.client(), api.store.table()).await.expect("the table's stream");
     StreamReader::new(local_streams_client(&api.config).await, arn).next_records().await.expect("stream records")
 }
+
+/// AWS answered in memory, per operation, for the CPU benches (`make bench`): the functions'
+/// own SDK configuration and client stack run whole (serialization, signing, retries and
+/// timeouts, response parsing), and only the network and the services are left out, so the
+/// figure is the function's CPU, not DynamoDB Local's noise.
+pub mod canned {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
+    use base64::Engine;
+    use serde_json::{json, Map, Value};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    /// Answers by the operation an `X-Amz-Target` names (`GetSecretValue`, `UpdateItem`, ...);
+    /// an operation without an answer gets a 500, so a bench that calls it fails loudly.
+    #[derive(Clone, Default)]
+    pub struct CannedAws {
+        answers: Arc<HashMap<&'static str, Vec<u8>>>,
+        /// With `recording`: each call's header names, in order.
+        sent: Option<Arc<std::sync::Mutex<Vec<Vec<String>>>>>,
+    }
+
+    impl std::fmt::Debug for CannedAws {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_list().entries(self.answers.keys()).finish()
+        }
+    }
+
+    impl CannedAws {
+        /// `body` answers every call of `operation`.
+        pub fn answer(mut self, operation: &'static str, body: &Value) -> Self {
+            Arc::make_mut(&mut self.answers).insert(operation, body.to_string().into_bytes());
+            self
+        }
+
+        /// Records the header names of every call (`requests`); off in the benches, whose
+        /// figures it would add to.
+        pub fn recording(mut self) -> Self {
+            self.sent = Some(Arc::default());
+            self
+        }
+
+        /// The header names of every call so far (with `recording`).
+        pub fn requests(&self) -> Vec<Vec<String>> {
+            self.sent.as_ref().map(|sent| sent.lock().expect("not poisoned").clone()).unwrap_or_default()
+        }
+
+        /// Every secret reads as `secret`.
+        pub fn secret(self, secret: &str) -> Self {
+            self.answer(
+                "GetSecretValue",
+                &json!({"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench", "Name": "bench",
+                        "SecretString": secret, "VersionId": "v1", "VersionStages": ["AWSCURRENT"]}),
+            )
+        }
+
+        /// An `ApiState` as a function builds it (`keyhive::aws::function_sdk_config`), whose
+        /// calls these answers serve.
+        pub fn api(&self, table: &str) -> crate::ApiState {
+            let table = table.to_string();
+            let config = crate::config::Config::from_lookup(|name| (name == "KEYHIVE_TABLE").then(|| table.clone()));
+            let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKIDBENCH", "bench", None, None, "bench"),
+            );
+            let sdk = crate::aws::function_sdk_config(
+                &config,
+                Some(aws_config::Region::new("us-east-1")),
+                credentials,
+                SharedHttpClient::new(self.clone()),
+            );
+            let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb(&sdk), config.table_name.clone());
+            crate::ApiState::new(config, store, crate::aws::secretsmanager(&sdk))
+        }
+    }
+
+    impl HttpConnector for CannedAws {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            if let Some(sent) = &self.sent {
+                let names = request.headers().iter().map(|(name, _)| name.to_ascii_lowercase()).collect();
+                sent.lock().expect("not poisoned").push(names);
+            }
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let operation = target.rsplit('.').next().unwrap_or_default();
+            let (status, body) = match self.answers.get(operation) {
+                Some(body) => (200u16, body.clone()),
+                None => (500, format!(r#"{{"__type":"NoCannedAnswer","message":"{operation}"}}"#).into_bytes()),
+            };
+            let status = status.try_into().unwrap_or_else(|_| unreachable!("200 and 500 are status codes"));
+            let mut response = HttpResponse::new(status, SdkBody::from(body));
+            response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+            HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    impl HttpClient for CannedAws {
+        fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// A live bot key holding every permission, hashed under `secret`, and its credential.
+    pub fn bot_key(secret: &crate::auth::secrets::HashingSecret) -> (crate::auth::Credential, crate::auth::KeyRecord) {
+        use crate::auth::{CreatedBy, Credential, Environment, KeyId, KeyRecord, KeyType, Tier};
+        let credential = Credential::mint("kh", Environment::Live, KeyId::generate());
+        let now = time::OffsetDateTime::now_utc();
+        let record = KeyRecord {
+            key_id: credential.key_id.clone(),
+            org_id: crate::model::OrgId::generate(),
+            environment: Environment::Live,
+            key_type: KeyType::Bot,
+            user_id: None,
+            owner_name: None,
+            name: "bench".into(),
+            permissions: crate::auth::permissions::Permissions::all(),
+            tier: Tier::Enterprise(100_000),
+            secret_hash: credential.hash(secret),
+            previous: None,
+            last4: credential.last4(),
+            created_at: now,
+            last_used_at: Some(now),
+            expires_at: None,
+            revoked_at: None,
+            disabled_at: None,
+            created_by: CreatedBy::Bootstrap,
+        };
+        (credential, record)
+    }
+
+    /// An attribute value in DynamoDB's JSON wire format.
+    pub fn wire(value: &AttributeValue) -> Value {
+        match value {
+            AttributeValue::S(s) => json!({ "S": s }),
+            AttributeValue::N(n) => json!({ "N": n }),
+            AttributeValue::B(b) => json!({ "B": base64::engine::general_purpose::STANDARD.encode(b.as_ref()) }),
+            AttributeValue::Bool(v) => json!({ "BOOL": v }),
+            AttributeValue::Null(_) => json!({ "NULL": true }),
+            AttributeValue::Ss(v) => json!({ "SS": v }),
+            AttributeValue::L(items) => json!({ "L": items.iter().map(wire).collect::<Vec<_>>() }),
+            AttributeValue::M(map) => json!({ "M": wire_item(map) }),
+            other => panic!("no wire form for {other:?} in the benches' items"),
+        }
+    }
+
+    /// An item in DynamoDB's JSON wire format.
+    pub fn wire_item(item: &HashMap<String, AttributeValue>) -> Map<String, Value> {
+        item.iter().map(|(k, v)| (k.clone(), wire(v))).collect()
+    }
+}

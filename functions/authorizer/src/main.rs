@@ -8,5 +8,9 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     keyhive::telemetry::init();
     let api = keyhive::ApiState::from_env().await;
-    run(service_fn(|event: LambdaEvent<_>| async { authorizer::handler(&api, event.payload).await })).await
+    let serve = run(service_fn(|event: LambdaEvent<_>| async { authorizer::handler(&api, event.payload).await }));
+    // Every request needs the hashing secret, then DynamoDB: both begin at start, at once,
+    // while the runtime waits for the first event.
+    let (_, served) = tokio::join!(api.warm_up(true), serve);
+    served
 }

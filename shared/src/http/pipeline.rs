@@ -39,6 +39,9 @@ pub struct ApiState {
     cursor_key: OnceCell<CursorKey>,
     /// Refusals of known keys this instance has not yet written to their usage.
     pub refusals: RefusalTally,
+    /// The SDK clients' HTTPS connector (`warm_up` opens a connection with it); `None` when the
+    /// state was built over other clients (tests, benches).
+    https: Option<crate::aws::Https>,
 }
 
 impl ApiState {
@@ -50,15 +53,37 @@ impl ApiState {
             hashing_secret: OnceCell::new(),
             cursor_key: OnceCell::new(),
             refusals: RefusalTally::default(),
+            https: None,
         }
     }
 
     /// Reads the configuration and builds the SDK clients from the environment.
     pub async fn from_env() -> Self {
         let config = Config::from_env();
-        let sdk = crate::aws::sdk_config(&config).await;
+        let (sdk, https) = crate::aws::function_aws(&config);
         let store = DynamoStore::new(crate::aws::dynamodb(&sdk), config.table_name.clone());
-        ApiState::new(config, store, crate::aws::secretsmanager(&sdk))
+        ApiState { https: Some(https), ..ApiState::new(config, store, crate::aws::secretsmanager(&sdk)) }
+    }
+
+    /// What a new instance's first request will wait for, begun at start, beside the runtime's
+    /// wait for that request: the connection to DynamoDB and, with `hashing_secret`, the key
+    /// hashing secret, at the same time (the authorizer needs both, the secret before its one
+    /// write). Best effort: what fails here, the request does itself (and answers 503 if it
+    /// fails again).
+    pub async fn warm_up(&self, hashing_secret: bool) {
+        let connect = async {
+            if let (Some(https), Some(endpoint)) =
+                (&self.https, crate::aws::dynamodb_endpoint(self.store.client()).await)
+            {
+                https.preconnect(&endpoint).await;
+            }
+        };
+        let secret = async {
+            if hashing_secret {
+                let _ = self.hashing_secret().await;
+            }
+        };
+        tokio::join!(connect, secret);
     }
 
     /// The Secrets Manager client, for a function's own secrets (the webhook sealing key).
