@@ -135,24 +135,27 @@ impl Https {
 
     /// Opens a connection to `endpoint` and leaves it in the pool: an unsigned `GET /` (DynamoDB
     /// answers it with its health line, without authorization), its answer read to the end so
-    /// the connection is kept. Best effort: `false` when it failed, and the first call then
-    /// connects itself.
-    pub async fn preconnect(&self, endpoint: &str) -> bool {
+    /// the connection is kept, all within `within`. Best effort: `false` when it failed, and the
+    /// first call then connects itself.
+    pub async fn preconnect(&self, endpoint: &str, within: Duration) -> bool {
         use aws_smithy_runtime_api::client::http::HttpConnector;
         let request = http::Request::get(format!("{}/", endpoint.trim_end_matches('/')))
             .body(aws_smithy_types::body::SdkBody::empty())
             .ok()
             .and_then(|r| aws_smithy_runtime_api::client::orchestrator::HttpRequest::try_from(r).ok());
         let Some(request) = request else { return false };
-        match self.0.call(request).await {
-            Ok(response) => {
-                aws_smithy_types::byte_stream::ByteStream::new(response.into_body()).collect().await.is_ok()
+        let exchange = async {
+            match self.0.call(request).await {
+                Ok(response) => {
+                    aws_smithy_types::byte_stream::ByteStream::new(response.into_body()).collect().await.is_ok()
+                }
+                Err(err) => {
+                    tracing::debug!(error = %crate::error::source_chain(&err), "preconnect failed");
+                    false
+                }
             }
-            Err(err) => {
-                tracing::debug!(error = %crate::error::source_chain(&err), "preconnect failed");
-                false
-            }
-        }
+        };
+        tokio::time::timeout(within, exchange).await.unwrap_or(false)
     }
 }
 
@@ -171,7 +174,8 @@ fn connect_timeout(config: &Config) -> Duration {
     Duration::from_millis(500).min(attempt_timeout(config))
 }
 
-fn attempt_timeout(config: &Config) -> Duration {
+/// How long one call to DynamoDB may take (half the operation's time, at least 50 ms).
+pub fn attempt_timeout(config: &Config) -> Duration {
     (config.dynamodb_timeout / 2).max(Duration::from_millis(50))
 }
 

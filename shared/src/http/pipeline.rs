@@ -42,6 +42,11 @@ pub struct ApiState {
     /// The SDK clients' HTTPS connector (`warm_up` opens a connection with it); `None` when the
     /// state was built over other clients (tests, benches).
     https: Option<crate::aws::Https>,
+    /// Set once `warm_up`'s connection to DynamoDB is open (or failed), or once a request went
+    /// ahead without one: what `authenticate` waits for, so that its write takes that
+    /// connection rather than opening a second one beside it (a TLS handshake of CPU, at a
+    /// fraction of a vCPU).
+    connected: OnceCell<()>,
 }
 
 impl ApiState {
@@ -54,6 +59,7 @@ impl ApiState {
             cursor_key: OnceCell::new(),
             refusals: RefusalTally::default(),
             https: None,
+            connected: OnceCell::new(),
         }
     }
 
@@ -71,13 +77,13 @@ impl ApiState {
     /// write). Best effort: what fails here, the request does itself (and answers 503 if it
     /// fails again).
     pub async fn warm_up(&self, hashing_secret: bool) {
-        let connect = async {
+        let connect = self.connected.get_or_init(|| async {
             if let (Some(https), Some(endpoint)) =
                 (&self.https, crate::aws::dynamodb_endpoint(self.store.client()).await)
             {
-                https.preconnect(&endpoint).await;
+                https.preconnect(&endpoint, crate::aws::attempt_timeout(&self.config)).await;
             }
-        };
+        });
         let secret = async {
             if hashing_secret {
                 let _ = self.hashing_secret().await;
@@ -121,6 +127,8 @@ impl ApiState {
         // A malformed credential is refused before anything is fetched.
         let credential = read_credential(headers, &self.config.key_prefix)?;
         let secret = self.hashing_secret().await?;
+        // A connection `warm_up` is opening is waited for; without one, nothing is.
+        self.connected.get_or_init(|| async {}).await;
         authenticate(&self.store, secret, &credential, crate::model::now(), purpose, &self.refusals).await
     }
 }

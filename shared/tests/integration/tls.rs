@@ -100,7 +100,7 @@ async fn a_preconnected_connection_is_the_one_the_first_call_then_uses() {
     let (url, accepted) = keep_alive_server(r#"{"Table":{"TableName":"keyhive"}}"#).await;
     let config = Config::from_env();
     let (sdk, https) = keyhive::aws::function_aws(&config);
-    assert!(https.preconnect(&url).await, "no connection to {url}");
+    assert!(https.preconnect(&url, std::time::Duration::from_secs(5)).await, "no connection to {url}");
     assert_eq!(accepted.load(SeqCst), 1);
     let described = describe(&sdk, &url).send().await.expect("DescribeTable");
     assert_eq!(described.table().and_then(|t| t.table_name()), Some("keyhive"));
@@ -111,7 +111,7 @@ async fn a_preconnected_connection_is_the_one_the_first_call_then_uses() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("address").port()
     };
-    assert!(!https.preconnect(&format!("http://127.0.0.1:{closed}")).await);
+    assert!(!https.preconnect(&format!("http://127.0.0.1:{closed}"), std::time::Duration::from_secs(5)).await);
 }
 
 #[tokio::test]

@@ -879,3 +879,61 @@ async fn a_disabled_key_is_refused_on_its_next_request_until_enabled_again() {
     assert_eq!(rules::update_key(&ctx, &record.key_id, on).await.unwrap().0.to_json()["enabled"], true);
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "OK", "switched on again");
 }
+
+/// A key's reads that show its metadata take the key item and the metadata item in one Query of
+/// the key's partition: one round trip, both items, nothing else of the partition (its expiry
+/// notice item) mistaken for either; a key without metadata reads as empty metadata.
+#[tokio::test]
+async fn a_key_and_its_metadata_are_one_round_trip() {
+    use keys::store::KeyAdminStore;
+    let api = stack_api().await;
+    let (_, admin) = new_org(&api, Environment::Live).await;
+    let actor = identity_of(&admin);
+    let ctx = Ctx {
+        store: &api.store,
+        actor: &actor,
+        request_id: "req_test",
+        now: now(),
+        idempotency: None,
+        max_keys: api.config.limits.keys,
+    };
+    let meta = keys::model::KeyMeta {
+        meta: json!({"team": "payments"}).as_object().cloned().unwrap(),
+        external_id: Some("customer-42".into()),
+    };
+    let new = NewKey {
+        name: "with meta".into(),
+        key_type: KeyType::Bot,
+        user_id: None,
+        permissions: Permissions::from_json("p", &json!({"sandboxes": ["read"]})).unwrap(),
+        environment: None,
+        // An expiry: the partition then holds its notice item too.
+        expires_at: Some(now() + Duration::days(30)),
+        tier: Tier::Standard,
+        meta: meta.clone(),
+    };
+    let (record, _, _) =
+        rules::create_key(&ctx, &api.config.key_prefix, api.hashing_secret().await.unwrap(), new).await.unwrap();
+
+    let counter = keyhive::aws::RequestCounter::default();
+    let store = keyhive::store::dynamo::DynamoStore::new(
+        keyhive::aws::counted_dynamodb(api.store.client(), &counter),
+        api.store.table(),
+    );
+    let (key, read_meta) = rules::visible_key_with_meta(&store, &actor, &record.key_id).await.unwrap();
+    assert_eq!(counter.count(), 1);
+    assert_eq!(key.key_id, record.key_id);
+    assert_eq!(key.expires_at, record.expires_at);
+    assert_eq!(read_meta, meta);
+
+    // The admin's own key has no metadata item: empty, not an error; an unknown key: none.
+    let (own, own_meta) = store.get_key_with_meta(&admin.key_id).await.unwrap();
+    assert_eq!(own.map(|k| k.key_id), Some(admin.key_id.clone()));
+    assert_eq!(own_meta, keys::model::KeyMeta::default());
+    let (missing, _) = store.get_key_with_meta(&keyhive::auth::KeyId::generate()).await.unwrap();
+    assert!(missing.is_none());
+    assert!(matches!(
+        rules::visible_key_with_meta(&store, &actor, &keyhive::auth::KeyId::generate()).await,
+        Err(ApiError::NotFound(_))
+    ));
+}
