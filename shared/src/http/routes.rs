@@ -409,31 +409,35 @@ pub enum RouteMatch {
     NotFound,
 }
 
-/// Matches one pattern against a path; on success, the named parameters and how many segments
-/// were literal (more literal segments = more specific: `/v1/keys/self` beats `/v1/keys/{id}`).
-fn match_pattern(pattern: &'static str, path: &str) -> Option<(Vec<(&'static str, String)>, usize)> {
-    let mut params = Vec::new();
+/// How specific `pattern` is for `path`, if it matches: its literal segments (more = more
+/// specific: `/v1/keys/self` beats `/v1/keys/{id}`). Every route is tried on every request, so
+/// this allocates nothing; the winner's parameters are read after (`params_of`).
+fn specificity(pattern: &str, path: &str) -> Option<usize> {
     let mut literal = 0;
     let mut pattern_segments = pattern.split('/');
     let mut path_segments = path.split('/');
     loop {
         match (pattern_segments.next(), path_segments.next()) {
-            (None, None) => return Some((params, literal)),
-            (Some(p), Some(s)) => {
-                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                    if s.is_empty() {
-                        return None;
-                    }
-                    params.push((name, s.to_string()));
-                } else if p == s {
-                    literal += 1;
-                } else {
+            (None, None) => return Some(literal),
+            (Some(p), Some(s)) if param_name(p).is_some() => {
+                if s.is_empty() {
                     return None;
                 }
             }
+            (Some(p), Some(s)) if p == s => literal += 1,
             _ => return None,
         }
     }
+}
+
+/// The named parameters of a path that `specificity` matched to `pattern`.
+fn params_of(pattern: &'static str, path: &str) -> Params {
+    pattern.split('/').zip(path.split('/')).filter_map(|(p, s)| Some((param_name(p)?, s.to_string()))).collect()
+}
+
+/// `name` for a pattern segment `{name}`.
+fn param_name(segment: &str) -> Option<&str> {
+    segment.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
 }
 
 /// Where a request arrived, which decides the routes it can reach: on a custom link domain (`api_host` false) only those that
@@ -463,12 +467,12 @@ pub fn find(method: &Method, path: &str, site: RequestSite) -> RouteMatch {
     let best = ROUTES
         .iter()
         .filter(|route| site.reaches(route))
-        .filter_map(|route| match_pattern(route.pattern, path).map(|(params, literal)| (route, params, literal)))
-        .max_by_key(|(_, _, literal)| *literal);
-    let Some((best_route, params, _)) = best else { return RouteMatch::NotFound };
+        .filter_map(|route| specificity(route.pattern, path).map(|literal| (route, literal)))
+        .max_by_key(|(_, literal)| *literal);
+    let Some((best_route, _)) = best else { return RouteMatch::NotFound };
     let same_path = || ROUTES.iter().filter(|r| r.pattern == best_route.pattern && site.reaches(r));
     match same_path().find(|r| r.method == *method) {
-        Some(route) => RouteMatch::Found { route, params },
+        Some(route) => RouteMatch::Found { route, params: params_of(route.pattern, path) },
         None => RouteMatch::MethodNotAllowed { allowed: same_path().map(|r| r.method.as_str()).collect() },
     }
 }
@@ -507,11 +511,12 @@ mod tests {
 
     #[test]
     fn parameters_are_captured_and_empty_segments_never_match_them() {
-        let (params, literal) = match_pattern("/v1/keys/{id}", "/v1/keys/abc").unwrap();
-        assert_eq!(params, vec![("id", "abc".to_string())]);
-        assert_eq!(literal, 3, "the empty root segment, v1 and keys");
-        assert!(match_pattern("/v1/keys/{id}", "/v1/keys/").is_none());
-        assert!(match_pattern("/v1/keys/{id}", "/v1/keys/a/b").is_none());
+        assert_eq!(specificity("/v1/keys/{id}", "/v1/keys/abc"), Some(3), "the empty root segment, v1 and keys");
+        assert_eq!(params_of("/v1/keys/{id}", "/v1/keys/abc"), vec![("id", "abc".to_string())]);
+        assert_eq!(params_of("/short-link/{id}/stats", "/short-link/lnk_1/stats"), vec![("id", "lnk_1".to_string())]);
+        assert!(specificity("/v1/keys/{id}", "/v1/keys/").is_none());
+        assert!(specificity("/v1/keys/{id}", "/v1/keys/a/b").is_none());
+        assert!(specificity("/v1/keys/{id}", "/v1/keys").is_none());
     }
 
     #[test]
