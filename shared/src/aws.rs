@@ -49,7 +49,8 @@ pub fn function_aws(config: &Config) -> (aws_config::SdkConfig, Https) {
 }
 
 /// Where `client` sends its calls, by the SDK's own endpoint rules (the region's DynamoDB, or
-/// the endpoint the environment names).
+/// the endpoint the environment names; `dynamodb` turns account-ID endpoints off, so these are
+/// the parameters its calls resolve with).
 pub async fn dynamodb_endpoint(client: &aws_sdk_dynamodb::Client) -> Option<String> {
     use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
     let params = Params::builder()
@@ -112,9 +113,9 @@ fn https_client(trust: tls::TrustStore) -> aws_smithy_runtime_api::client::http:
 /// the clients so that start-up can open the first connection to DynamoDB itself
 /// (`Https::preconnect`) while the first request still waits for a secret.
 ///
-/// (The SDK's own client builds a connector per client on construction and caches one per
-/// timeout setting; the functions have one setting, so one connector is the same pool, without
-/// the TLS set-up repeated at start.)
+/// (The SDK's own client caches a connector per timeout setting, and built a throwaway one per
+/// SDK client at start to validate its configuration; the functions have one setting, so one
+/// connector is the same pool, without that TLS set-up at start.)
 #[derive(Debug, Clone)]
 pub struct Https(aws_smithy_runtime_api::client::http::SharedHttpConnector);
 
@@ -174,7 +175,8 @@ fn connect_timeout(config: &Config) -> Duration {
     Duration::from_millis(500).min(attempt_timeout(config))
 }
 
-/// How long one call to DynamoDB may take (half the operation's time, at least 50 ms).
+/// How long one attempt of an SDK call may take, to any service (half the operation's time, at
+/// least 50 ms).
 pub fn attempt_timeout(config: &Config) -> Duration {
     (config.dynamodb_timeout / 2).max(Duration::from_millis(50))
 }
@@ -236,7 +238,11 @@ impl BucketSite {
 }
 
 pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    // The region's endpoint, never one named after the account: Lambda gives no account id, so
+    // that is what the calls used anyway, and it is the endpoint `dynamodb_endpoint` names for
+    // the connection opened at start.
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .account_id_endpoint_mode(aws_types::endpoint_config::AccountIdEndpointMode::Disabled);
     if sdk.endpoint_url().is_none() {
         config.set_endpoint_url(endpoint_from_env("DYNAMODB"));
     }
@@ -251,7 +257,7 @@ pub fn secretsmanager(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Cl
     aws_sdk_secretsmanager::Client::from_conf(config.interceptor(NoUserAgent).build())
 }
 
-/// The functions' clients send no SDK user-agent headers: the services need none, and building
+/// keyhive's clients send no SDK user-agent headers: the services need none, and building
 /// them (the SDK's and the environment's names, its feature metrics) and signing them was about
 /// 5% of the authorizer's CPU per request (make bench, profile). The SDK disables an interceptor
 /// by a marker in the request's configuration; the client builder cannot set one, so this

@@ -10,7 +10,8 @@ async fn main() -> Result<(), Error> {
     let api = keyhive::ApiState::from_env().await;
     let serve = run(service_fn(|event: LambdaEvent<_>| async { authorizer::handler(&api, event.payload).await }));
     // Every request needs the hashing secret, then DynamoDB: both begin at start, at once,
-    // beside the runtime's wait for the first event (polled after it, so that wait is not delayed).
-    let (served, _) = tokio::join!(serve, api.warm_up(true));
+    // beside the runtime's wait for the first event (polled after it, always, so that the
+    // runtime's first call for an event is not delayed).
+    let (served, _) = tokio::join!(biased; serve, api.warm_up(true));
     served
 }

@@ -283,7 +283,7 @@ impl KeyAdminStore for DynamoStore {
     async fn get_key_with_meta(&self, key_id: &KeyId) -> Result<(Option<KeyRecord>, KeyMeta), StoreError> {
         // The key item (`KEY`) and its metadata (`META`) share the key's partition and sort next
         // to each other: one Query reads both, one round trip (and one SDK call's CPU) where two
-        // reads took two, and one read unit where they took two.
+        // reads took two, and one read unit where they took two (while both come to 4 KB).
         let out = self
             .client()
             .query()
@@ -298,6 +298,10 @@ impl KeyAdminStore for DynamoStore {
             .send()
             .await
             .map_err(keyhive::store::dynamo::classify)?;
+        // Two items fit in a page; a page boundary means items this read does not expect.
+        if out.last_evaluated_key().is_some_and(|last| !last.is_empty()) {
+            return Err(corrupt("key partition"));
+        }
         let (mut key, mut meta) = (None, KeyMeta::default());
         for item in out.items() {
             match keyhive::store::items::opt_s(item, schema::SK) {

@@ -75,7 +75,8 @@ impl ApiState {
     /// wait for that request: the connection to DynamoDB and, with `hashing_secret`, the key
     /// hashing secret, at the same time (the authorizer needs both, the secret before its one
     /// write). Best effort: what fails here, the request does itself (and answers 503 if it
-    /// fails again).
+    /// fails again): with Secrets Manager down at start, the first request waits for warm-up's
+    /// failed fetch and then its own, within the function's timeout.
     pub async fn warm_up(&self, hashing_secret: bool) {
         let connect = self.connected.get_or_init(|| async {
             if let (Some(https), Some(endpoint)) =
@@ -124,7 +125,8 @@ impl ApiState {
     /// when no authorizer ran), for `purpose` (the route's permission, recorded in the key's
     /// usage).
     pub async fn authenticate(&self, headers: &http::HeaderMap, purpose: Purpose) -> Result<Identity, ApiError> {
-        // A malformed credential is refused before anything is fetched.
+        // A malformed credential is refused before anything is fetched for it (the authorizer
+        // fetches the secret at start anyway: `warm_up`).
         let credential = read_credential(headers, &self.config.key_prefix)?;
         let secret = self.hashing_secret().await?;
         // A connection `warm_up` is opening is waited for; without one, nothing is.

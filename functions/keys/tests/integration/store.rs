@@ -15,6 +15,15 @@ use serde_json::json;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
+/// A rules context for `actor` at the current time, without an idempotency claim.
+fn rules_ctx<'a>(
+    api: &'a ApiState,
+    actor: &'a Identity,
+    request_id: &'a str,
+) -> Ctx<'a, keyhive::store::dynamo::DynamoStore> {
+    Ctx { store: &api.store, actor, request_id, now: now(), idempotency: None, max_keys: api.config.limits.keys }
+}
+
 async fn auth_at(api: &ApiState, key: &str, at: OffsetDateTime) -> Result<keyhive::auth::Identity, ApiError> {
     let secret = api.hashing_secret().await.expect("secret");
     let credential = read_credential(&api_key_headers(key), &api.config.key_prefix)?;
@@ -46,14 +55,7 @@ async fn bot_key(
     expires_at: Option<OffsetDateTime>,
 ) -> (Credential, keyhive::auth::KeyRecord) {
     let actor = identity_of(admin);
-    let ctx = Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_test",
-        now: now(),
-        idempotency: None,
-        max_keys: api.config.limits.keys,
-    };
+    let ctx = rules_ctx(api, &actor, "req_test");
     let new = NewKey {
         name: "bot".into(),
         key_type: KeyType::Bot,
@@ -182,14 +184,7 @@ async fn expiry_and_revocation_apply_on_the_very_next_request() {
     assert_eq!(code(&auth_at(&api, key.reveal(), expires).await), "UNAUTHORIZED");
 
     let actor = identity_of(&admin);
-    let ctx = Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_revoke",
-        now: now(),
-        idempotency: None,
-        max_keys: api.config.limits.keys,
-    };
+    let ctx = rules_ctx(&api, &actor, "req_revoke");
     rules::revoke_key(&ctx, &record.key_id).await.expect("revoke");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "UNAUTHORIZED");
     assert!(matches!(rules::revoke_key(&ctx, &record.key_id).await, Err(ApiError::NotFound(_))), "revocation is final");
@@ -237,28 +232,14 @@ async fn fifty_concurrent_user_key_creations_for_one_member_create_exactly_one()
     let api = Arc::new(stack_api().await);
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_member",
-        now: now(),
-        idempotency: None,
-        max_keys: api.config.limits.keys,
-    };
+    let ctx = rules_ctx(&api, &actor, "req_member");
     let member =
         rules::create_member(&ctx, UserId::parse("usr_race"), "Race".into(), "race@example.com".into()).await.unwrap();
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let (api, actor, user) = (api.clone(), actor.clone(), member.user_id.clone());
             tokio::spawn(async move {
-                let ctx = Ctx {
-                    store: &api.store,
-                    actor: &actor,
-                    request_id: "req_race",
-                    now: now(),
-                    idempotency: None,
-                    max_keys: api.config.limits.keys,
-                };
+                let ctx = rules_ctx(&api, &actor, "req_race");
                 let new = NewKey {
                     name: format!("user key {i}"),
                     key_type: KeyType::User,
@@ -293,14 +274,7 @@ async fn removing_a_member_deletes_their_key_with_audit_and_event_in_one_transac
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_remove",
-        now: now(),
-        idempotency: None,
-        max_keys: api.config.limits.keys,
-    };
+    let ctx = rules_ctx(&api, &actor, "req_remove");
     let member = rules::create_member(&ctx, None, "Bob".into(), "bob@example.com".into()).await.unwrap();
     let new = NewKey {
         name: "bob's key".into(),
@@ -359,14 +333,7 @@ async fn settings_changes_apply_to_the_next_authentication() {
     let (_, admin) = new_org(&api, Environment::Live).await;
     let (key, record) = bot_key(&api, &admin, Tier::Standard, None).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_patch",
-        now: now(),
-        idempotency: None,
-        max_keys: api.config.limits.keys,
-    };
+    let ctx = rules_ctx(&api, &actor, "req_patch");
     // A key stored before permissions were kept as letters: its long form is still read, and
     // still matched by the change's condition.
     api.store
@@ -847,14 +814,7 @@ async fn a_disabled_key_is_refused_on_its_next_request_until_enabled_again() {
     let (_, admin) = new_org(&api, Environment::Live).await;
     let (key, record) = bot_key(&api, &admin, Tier::Standard, None).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_disable",
-        now: now(),
-        idempotency: None,
-        max_keys: api.config.limits.keys,
-    };
+    let ctx = rules_ctx(&api, &actor, "req_disable");
     assert_eq!(code(&auth_at(&api, key.reveal(), now()).await), "OK");
     let off = KeyPatch { enabled: Some(false), ..KeyPatch::default() };
     let disabled = rules::update_key(&ctx, &record.key_id, off).await.unwrap();
@@ -881,22 +841,15 @@ async fn a_disabled_key_is_refused_on_its_next_request_until_enabled_again() {
 }
 
 /// A key's reads that show its metadata take the key item and the metadata item in one Query of
-/// the key's partition: one round trip, both items, nothing else of the partition (its expiry
-/// notice item) mistaken for either; a key without metadata reads as empty metadata.
+/// the key's partition: one round trip, both items, and the partition's other item (the expiry
+/// notice, which sorts before both) left alone; a key without metadata reads as empty metadata.
 #[tokio::test]
 async fn a_key_and_its_metadata_are_one_round_trip() {
     use keys::store::KeyAdminStore;
     let api = stack_api().await;
     let (_, admin) = new_org(&api, Environment::Live).await;
     let actor = identity_of(&admin);
-    let ctx = Ctx {
-        store: &api.store,
-        actor: &actor,
-        request_id: "req_test",
-        now: now(),
-        idempotency: None,
-        max_keys: api.config.limits.keys,
-    };
+    let ctx = rules_ctx(&api, &actor, "req_test");
     let meta = keys::model::KeyMeta {
         meta: json!({"team": "payments"}).as_object().cloned().unwrap(),
         external_id: Some("customer-42".into()),
