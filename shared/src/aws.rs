@@ -90,26 +90,17 @@ pub async fn operator_sdk_config(config: &Config) -> aws_config::SdkConfig {
     bounded(config, tls::TrustStore::default()).load().await
 }
 
-/// The SDK's defaults with keyhive's HTTPS client (trusting `trust`), time bounds and retries.
+/// The SDK's defaults with keyhive's HTTPS connector (trusting `trust`), time bounds and retries.
 fn bounded(config: &Config, trust: tls::TrustStore) -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client(trust))
+        .http_client(aws_smithy_runtime_api::client::http::SharedHttpClient::new(Https::new(config, trust)))
         .timeout_config(timeouts(config))
         .retry_config(retries())
 }
 
-/// rustls on ring: the SDK's default client, minus aws-lc (a smaller zip).
-/// shared/tests/integration/tls.rs runs it through a real TLS handshake.
-fn https_client(trust: tls::TrustStore) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    let context = tls::TlsContext::builder().with_trust_store(trust).build().unwrap_or_default();
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .tls_context(context)
-        .build_https()
-}
-
-/// A function's one HTTPS connector (one connection pool, rustls on ring), which every SDK client
-/// of the function uses, built once at start with the functions' connect timeout, and kept beside
+/// A function's one HTTPS connector (one connection pool; rustls on ring: the SDK's default
+/// client minus aws-lc, a smaller zip; shared/tests/integration/tls.rs runs it through a real TLS
+/// handshake), which every SDK client of the function (and of `keyhive-admin`) uses, built once at start with the functions' connect timeout, and kept beside
 /// the clients so that start-up can open the first connection to DynamoDB itself
 /// (`Https::preconnect`) while the first request still waits for a secret.
 ///

@@ -338,6 +338,81 @@ pub async fn whole_stream(api: &ApiState) -> Vec<crate::store::stream::StreamRec
     StreamReader::new(local_streams_client(&api.config).await, arn).next_records().await.expect("stream records")
 }
 
+/// A plain HTTP/1.1 server on loopback that answers every request with `body` (as
+/// `content_type`), keeping each connection open for more, and counts what it takes.
+pub struct LoopbackHttp {
+    /// `http://127.0.0.1:<port>`, without a trailing `/`.
+    pub url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl LoopbackHttp {
+    pub async fn serve(content_type: &'static str, body: String) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (accepted, answered) = (connections.clone(), requests.clone());
+        let response = std::sync::Arc::new(format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                accepted.fetch_add(1, SeqCst);
+                let (answered, response) = (answered.clone(), response.clone());
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // One request: its head, then the body its Content-Length names.
+                        let head_end = loop {
+                            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break at + 4;
+                            }
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|line| line.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        while buffer.len() < head_end + length {
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buffer.drain(..head_end + length);
+                        answered.fetch_add(1, SeqCst);
+                        if socket.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        LoopbackHttp { url, connections, requests }
+    }
+
+    /// The connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The requests answered so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// AWS answered in memory, per operation, for the CPU benches (`make bench`): the functions'
 /// own SDK configuration and client stack run whole (serialization, signing, retries and
 /// timeouts, response parsing), and only the network and the services are left out, so the

@@ -12,6 +12,6 @@ async fn main() -> Result<(), Error> {
     // Every request needs the hashing secret, then DynamoDB: both begin at start, at once,
     // beside the runtime's wait for the first event (polled after it, always, so that the
     // runtime's first call for an event is not delayed).
-    let (served, _) = tokio::join!(biased; serve, api.warm_up(true));
+    let (served, _) = tokio::join!(biased; serve, api.warm_up());
     served
 }

@@ -71,13 +71,13 @@ impl ApiState {
         ApiState { https: Some(https), ..ApiState::new(config, store, crate::aws::secretsmanager(&sdk)) }
     }
 
-    /// What a new instance's first request will wait for, begun at start, beside the runtime's
-    /// wait for that request: the connection to DynamoDB and, with `hashing_secret`, the key
-    /// hashing secret, at the same time (the authorizer needs both, the secret before its one
-    /// write). Best effort: what fails here, the request does itself (and answers 503 if it
-    /// fails again): with Secrets Manager down at start, the first request waits for warm-up's
-    /// failed fetch and then its own, within the function's timeout.
-    pub async fn warm_up(&self, hashing_secret: bool) {
+    /// What authenticating a new instance's first request waits for, begun at start, beside the
+    /// runtime's wait for that request (the authorizer's): the key hashing secret and the
+    /// connection to DynamoDB, at the same time, the secret being needed before the one write.
+    /// Best effort: what fails here, the request does itself (and answers 503 if it fails
+    /// again): with Secrets Manager down at start, the first request waits for warm-up's failed
+    /// fetch and then its own, within the function's timeout.
+    pub async fn warm_up(&self) {
         let connect = self.connected.get_or_init(|| async {
             if let (Some(https), Some(endpoint)) =
                 (&self.https, crate::aws::dynamodb_endpoint(self.store.client()).await)
@@ -85,12 +85,7 @@ impl ApiState {
                 https.preconnect(&endpoint, crate::aws::attempt_timeout(&self.config)).await;
             }
         });
-        let secret = async {
-            if hashing_secret {
-                let _ = self.hashing_secret().await;
-            }
-        };
-        tokio::join!(connect, secret);
+        let (_, _) = tokio::join!(connect, self.hashing_secret());
     }
 
     /// The Secrets Manager client, for a function's own secrets (the webhook sealing key).

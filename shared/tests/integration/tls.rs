@@ -41,70 +41,21 @@ async fn the_sdk_https_client_verifies_tls_and_reaches_dynamodb() {
     assert!(error.contains("UnknownIssuer"), "refused, but not for its issuer: {error}");
 }
 
-/// A plain HTTP/1.1 server on loopback that keeps connections open and answers every request
-/// with `answer`: its URL, and how many connections it has accepted.
-async fn keep_alive_server(answer: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                loop {
-                    // One request: its head, then the body its Content-Length names.
-                    let head_end = loop {
-                        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break at + 4;
-                        }
-                        let mut chunk = [0u8; 4096];
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-                    let length = head
-                        .lines()
-                        .find_map(|line| line.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    while buffer.len() < head_end + length {
-                        let mut chunk = [0u8; 4096];
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buffer.drain(..head_end + length);
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    if socket.write_all(response.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, accepted)
-}
-
 #[tokio::test]
 async fn a_preconnected_connection_is_the_one_the_first_call_then_uses() {
-    use std::sync::atomic::Ordering::SeqCst;
-    let (url, accepted) = keep_alive_server(r#"{"Table":{"TableName":"keyhive"}}"#).await;
+    let server = keyhive::testkit::LoopbackHttp::serve(
+        "application/x-amz-json-1.0",
+        r#"{"Table":{"TableName":"keyhive"}}"#.into(),
+    )
+    .await;
+    let url = &server.url;
     let config = Config::from_env();
     let (sdk, https) = keyhive::aws::function_aws(&config);
-    assert!(https.preconnect(&url, std::time::Duration::from_secs(5)).await, "no connection to {url}");
-    assert_eq!(accepted.load(SeqCst), 1);
-    let described = describe(&sdk, &url).send().await.expect("DescribeTable");
+    assert!(https.preconnect(url, std::time::Duration::from_secs(5)).await, "no connection to {url}");
+    assert_eq!((server.connections(), server.requests()), (1, 1));
+    let described = describe(&sdk, url).send().await.expect("DescribeTable");
     assert_eq!(described.table().and_then(|t| t.table_name()), Some("keyhive"));
-    assert_eq!(accepted.load(SeqCst), 1, "the call opened a connection of its own");
+    assert_eq!((server.connections(), server.requests()), (1, 2), "the call opened a connection of its own");
 
     // Nothing listening: the preconnect says so, and nothing else happens.
     let closed = {

@@ -6,43 +6,18 @@
 use keyhive::auth::{Environment, KeyId, KeyStore};
 use keyhive::schema;
 use keyhive::store::items::{opt_s, Item};
-use keyhive::testkit::{assert_envelope, body_json, new_org, partition, stack_api, Event};
+use keyhive::testkit::{assert_envelope, body_json, new_org, partition, stack_api, Event, LoopbackHttp};
 use keyhive::ApiState;
 use keys::github::testing::SigningKey;
 use keys::leaks::GitHubKeySource;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY_ID: &str = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
 
 /// Serves `document` to every request on a loopback port, as GitHub's keys URL; counts fetches.
-async fn serve(document: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/meta/public_keys/secret_scanning", listener.local_addr().expect("addr"));
-    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = fetches.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let document = document.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{document}",
-                    document.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    (url, fetches)
+async fn serve(document: String) -> (String, LoopbackHttp) {
+    let server = LoopbackHttp::serve("application/json", document).await;
+    (format!("{}/meta/public_keys/secret_scanning", server.url), server)
 }
 
 fn report(api_key: &str) -> String {
@@ -134,7 +109,7 @@ async fn forged_unsigned_and_foreign_reports_change_nothing() {
     event.headers_mut().remove("github-public-key-signature");
     assert_envelope(&keys::handle(&api, &source, event).await, 401);
     // An unknown key id refetched at most once a minute: the forged ids cost one fetch in all.
-    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(fetches.requests(), 1);
     let stored = api.store.get_key(&record.key_id).await.expect("read").expect("key");
     assert!(stored.revoked_at.is_none(), "nothing was revoked");
     // Signed, but not a live key of this deployment with its secret: false positives, no change.
@@ -161,7 +136,7 @@ async fn an_oversized_body_is_413_and_unusable_keys_are_fetched_at_most_once_a_m
     assert!(huge.len() > keyhive::http::body::MAX_JSON_BODY_BYTES);
     let response = post(&api, &source, &huge, KEY_ID, &github.sign(huge.as_bytes()).expect("sign")).await;
     assert_eq!(assert_envelope(&response, 413)["error"]["code"], "PAYLOAD_TOO_LARGE");
-    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing fetched for an oversized body");
+    assert_eq!((fetches.connections(), fetches.requests()), (0, 0), "nothing fetched for an oversized body");
     // The keys cannot be had: 503 (GitHub retries), and the next reports within the minute fetch
     // nothing more, whatever key id they name.
     let body = report("kh_live_AbCdEf123456.x");
@@ -169,5 +144,5 @@ async fn an_oversized_body_is_413_and_unusable_keys_are_fetched_at_most_once_a_m
         let response = post(&api, &source, &body, key_id, &github.sign(body.as_bytes()).expect("sign")).await;
         assert_eq!(assert_envelope(&response, 503)["error"]["code"], "SERVICE_UNAVAILABLE");
     }
-    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(fetches.requests(), 1);
 }
