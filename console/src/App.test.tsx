@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import { SESSION_KEY_NAME } from "./session";
-import { ADMIN_KEY, apiError, keyRecord, ok, routedFetch } from "./test/session";
+import { ADMIN_KEY, apiError, keyRecord, ok, routedFetch, webhookRecord } from "./test/session";
 
 function signIn(key: string) {
   fireEvent.input(screen.getByLabelText("API key"), { target: { value: key } });
@@ -242,18 +242,7 @@ describe("ids in the address", () => {
 describe("moving from one id to another", () => {
   const A = "whk_AAAAAAAAAAAAAAAAAAAA";
   const B = "whk_BBBBBBBBBBBBBBBBBBBB";
-  const hook = (id: string, url: string) => ({
-    id,
-    url,
-    events: ["*"],
-    description: null,
-    enabled: true,
-    disabled_reason: null,
-    failing_since: null,
-    last_success_at: null,
-    created_at: "2026-11-23T10:30:00Z",
-    updated_at: "2026-11-23T10:30:00Z",
-  });
+  const hook = (id: string, url: string) => webhookRecord({ id, url });
 
   it("never shows the first's data, or its open dialog, with the second's actions", async () => {
     sessionStorage.setItem(SESSION_KEY_NAME, ADMIN_KEY);

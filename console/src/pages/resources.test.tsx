@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen, waitFor } from "@testing-library/preact
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Countdown } from "../components/Countdown";
 import { TestModeBanner } from "../components/TestModeBanner";
-import { apiError, keyRecord, ok, renderWithSession, routedFetch } from "../test/session";
+import { apiError, keyRecord, ok, renderWithSession, routedFetch, webhookRecord } from "../test/session";
 import { DomainsPage } from "./DomainsPage";
 import { draftOf, draftProblem, LinkForm } from "./LinkForm";
 import { LinkPage } from "./LinkPage";
@@ -380,18 +380,7 @@ describe("editing an expired link", () => {
   });
 });
 
-const HOOK = {
-  id: "whk_AAAAAAAAAAAAAAAAAAAA",
-  url: "https://hooks.example.com/in",
-  events: ["*"],
-  description: null,
-  enabled: true,
-  disabled_reason: null,
-  failing_since: null,
-  last_success_at: null,
-  created_at: "2026-11-23T10:30:00Z",
-  updated_at: "2026-11-23T10:30:00Z",
-};
+const HOOK = webhookRecord();
 
 describe("webhook secret rotation", () => {
   it("rotates only once confirmed, saying how long the old secret keeps verifying", async () => {

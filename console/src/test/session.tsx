@@ -1,7 +1,7 @@
 /** Test helpers: a signed-in session over a scripted fetch. */
 import { render } from "@testing-library/preact";
 import type { ComponentChildren } from "preact";
-import { createConsoleClient, SessionContext, type Key, type Session } from "../api/client";
+import { createConsoleClient, SessionContext, type Key, type Session, type Webhook } from "../api/client";
 import { asPermissions } from "../permissions";
 
 export const ADMIN_KEY = "kh_live_Zx9Yw8Vu7Ts6.R58ibdQkwbMpEzlVQNKrB04srHT_Vu-hiM0wwk9v-Fg";
@@ -29,6 +29,23 @@ export function keyRecord(overrides: Partial<Key> = {}): Key {
     created_by: { key_id: "bootstrap", user_id: null },
     meta: {},
     external_id: null,
+    ...overrides,
+  };
+}
+
+/** A webhook endpoint as the API returns it: enabled, for every event type. */
+export function webhookRecord(overrides: Partial<Webhook> = {}): Webhook {
+  return {
+    id: "whk_AAAAAAAAAAAAAAAAAAAA",
+    url: "https://hooks.example.com/in",
+    events: ["*"],
+    description: null,
+    enabled: true,
+    disabled_reason: null,
+    failing_since: null,
+    last_success_at: null,
+    created_at: "2026-11-23T10:30:00Z",
+    updated_at: "2026-11-23T10:30:00Z",
     ...overrides,
   };
 }
